@@ -1,0 +1,14 @@
+/*
+ * awqkit.h — the public API of libawqkit: AWQ 4-bit quantization of
+ * Hugging Face checkpoints, AWQ/GPTQ repacking, logical parameter counting.
+ * Include this one header; it pulls in the parts under awqkit/.
+ * See awqkit/core.h for the conventions (status codes, ownership, threads).
+ */
+#ifndef AWQKIT_H
+#define AWQKIT_H
+
+#include "awqkit/core.h"
+#include "awqkit/checkpoint.h"
+#include "awqkit/model.h"
+
+#endif

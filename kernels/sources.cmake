@@ -1,0 +1,2 @@
+list(APPEND AWQ_CUDA_SOURCES
+)

@@ -1,0 +1,3 @@
+# Sources of lib/io, listed explicitly.
+list(APPEND AWQ_LIB_SOURCES
+)

@@ -2,8 +2,4 @@
 set(AWQ_TOOL_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/awqkit.c
   ${CMAKE_CURRENT_LIST_DIR}/cli.c
-  ${CMAKE_CURRENT_LIST_DIR}/cmd_inspect.c
-  ${CMAKE_CURRENT_LIST_DIR}/cmd_count.c
-  ${CMAKE_CURRENT_LIST_DIR}/cmd_size.c
-  ${CMAKE_CURRENT_LIST_DIR}/cmd_synth.c
 )

@@ -1,3 +1,5 @@
 # Sources of lib/model, listed explicitly.
 list(APPEND AWQ_LIB_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/arch.c
+  ${CMAKE_CURRENT_LIST_DIR}/config.c
 )

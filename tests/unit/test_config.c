@@ -1,0 +1,142 @@
+/* tests/unit/test_config.c — config.json parsing and the architecture table,
+ * checked against hand-written configs and the bundled model's config. */
+#include "awq_test.h"
+#include "core/core.h"
+
+#include <cjson/cJSON.h>
+
+static awq_status parse(awq_ctx *ctx, const char *json, awq_model_config *c) {
+    cJSON *root = cJSON_Parse(json);
+    if (!root) return AWQ_ERR_FORMAT;
+    awq_status s = awq_model_config_from_json(ctx, root, "test/config.json", c);
+    cJSON_Delete(root);
+    return s;
+}
+
+static void test_bundled(awq_ctx *ctx) {
+    char *buf;
+    size_t n;
+    CHECK_OK(ctx, awq_read_file(ctx, AWQ_TEST_DATA "/tiny-llama/config.json", 1 << 20, &buf, &n));
+    awq_model_config c;
+    CHECK_OK(ctx, parse(ctx, buf, &c));
+    free(buf);
+    CHECK(strcmp(c.architecture, "LlamaForCausalLM") == 0);
+    CHECK(c.arch && strcmp(c.arch->model_type, "llama") == 0);
+    CHECK_EQ_INT(c.hidden, 256);
+    CHECK_EQ_INT(c.intermediate, 768);
+    CHECK_EQ_INT(c.n_layers, 6);
+    CHECK_EQ_INT(c.n_heads, 4);
+    CHECK_EQ_INT(c.n_kv_heads, 2);
+    CHECK_EQ_INT(c.head_dim, 64);
+    CHECK_EQ_INT(c.vocab, 4096);
+    CHECK_EQ_INT(c.max_pos, 2048);
+    CHECK_NEAR(c.rms_eps, 1e-5, 0);
+    CHECK_NEAR(c.rope_theta, 10000.0, 0);
+    CHECK(!c.tie_word_embeddings);
+    CHECK(!c.attention_bias);
+    CHECK(c.torch_dtype == AWQ_DT_F16);
+    CHECK(!c.quant.present);
+    CHECK_EQ_INT(awq_model_dim(&c, AWQ_DIM_Q), 256);
+    CHECK_EQ_INT(awq_model_dim(&c, AWQ_DIM_KV), 128);
+    CHECK_EQ_INT(awq_model_dim(&c, AWQ_DIM_INTER), 768);
+}
+
+static void test_arch_table(void) {
+    const awq_arch *a = awq_arch_find("LlamaForCausalLM");
+    CHECK(a && a->n_linears == 7 && a->n_groups == 4);
+    CHECK(strcmp(a->linears[AWQ_LIN_DOWN].name, "mlp.down_proj") == 0);
+    CHECK(a->linears[AWQ_LIN_DOWN].in_dim == AWQ_DIM_INTER);
+    /* group 0: input_layernorm -> q,k,v on the attention block */
+    CHECK(strcmp(a->groups[0].prev_norm, "input_layernorm") == 0);
+    CHECK(a->groups[0].n_linears == 3 && a->groups[0].block == AWQ_BLOCK_ATTN);
+    /* group 1: v -> o only without GQA */
+    CHECK(a->groups[1].prev_norm == NULL && a->groups[1].prev_linear == AWQ_LIN_V);
+    CHECK(a->groups[1].cond == AWQ_GROUP_IF_SAME_SHAPE);
+    CHECK(a->groups[3].prev_linear == AWQ_LIN_UP && a->groups[3].linears[0] == AWQ_LIN_DOWN);
+    const awq_arch *q2 = awq_arch_find("Qwen2ForCausalLM");
+    CHECK(q2 && q2->linears[AWQ_LIN_Q].bias && !q2->linears[AWQ_LIN_O].bias);
+    const awq_arch *q3 = awq_arch_find("Qwen3ForCausalLM");
+    CHECK(q3 && q3->qk_norm && !q3->linears[AWQ_LIN_Q].bias);
+    CHECK(awq_arch_find("MixtralForCausalLM") == NULL);
+    CHECK(strstr(awq_arch_supported_list(), "Qwen3ForCausalLM") != NULL);
+}
+
+static void test_variants(awq_ctx *ctx) {
+    awq_model_config c;
+    /* Qwen2: biases on q/k/v by architecture, tied embeddings, bf16 */
+    CHECK_OK(ctx, parse(ctx,
+        "{\"architectures\":[\"Qwen2ForCausalLM\"],\"model_type\":\"qwen2\",\"hidden_size\":896,"
+        "\"intermediate_size\":4864,\"num_hidden_layers\":24,\"num_attention_heads\":14,"
+        "\"num_key_value_heads\":2,\"vocab_size\":151936,\"rms_norm_eps\":1e-6,"
+        "\"rope_theta\":1000000.0,\"tie_word_embeddings\":true,\"torch_dtype\":\"bfloat16\"}", &c));
+    CHECK(c.attention_bias && c.tie_word_embeddings && c.torch_dtype == AWQ_DT_BF16);
+    CHECK_EQ_INT(c.head_dim, 64);
+    /* VL: text fields under text_config (newer transformers), rope mrope */
+    CHECK_OK(ctx, parse(ctx,
+        "{\"architectures\":[\"Qwen2_5_VLForConditionalGeneration\"],\"model_type\":\"qwen2_5_vl\","
+        "\"tie_word_embeddings\":true,\"vision_config\":{\"depth\":32},"
+        "\"text_config\":{\"hidden_size\":2048,\"intermediate_size\":11008,\"num_hidden_layers\":36,"
+        "\"num_attention_heads\":16,\"num_key_value_heads\":2,\"vocab_size\":151936,"
+        "\"rope_scaling\":{\"type\":\"mrope\",\"mrope_section\":[16,24,24]}}}", &c));
+    CHECK(c.arch && c.arch->is_vl);
+    CHECK_EQ_INT(c.hidden, 2048);
+    CHECK_EQ_INT(c.n_layers, 36);
+    CHECK(c.rope.type == AWQ_ROPE_DEFAULT);
+    /* llama3 rope scaling + quantization_config */
+    CHECK_OK(ctx, parse(ctx,
+        "{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":64,\"intermediate_size\":128,"
+        "\"num_hidden_layers\":2,\"num_attention_heads\":4,\"vocab_size\":100,"
+        "\"rope_scaling\":{\"rope_type\":\"llama3\",\"factor\":8.0,\"low_freq_factor\":1.0,"
+        "\"high_freq_factor\":4.0,\"original_max_position_embeddings\":8192},"
+        "\"quantization_config\":{\"quant_method\":\"awq\",\"bits\":4,\"group_size\":128,"
+        "\"zero_point\":true,\"version\":\"GEMM\"}}", &c));
+    CHECK(c.rope.type == AWQ_ROPE_LLAMA3 && c.rope.factor == 8.0 && c.rope.original_max_pos == 8192);
+    CHECK(c.n_kv_heads == 4); /* defaults to n_heads */
+    CHECK(c.quant.present && c.quant.bits == 4 && c.quant.group_size == 128);
+    CHECK(strcmp(c.quant.version, "gemm") == 0 && c.quant.zero_point);
+    /* MoE flagged */
+    CHECK_OK(ctx, parse(ctx,
+        "{\"architectures\":[\"MixtralForCausalLM\"],\"hidden_size\":64,\"intermediate_size\":128,"
+        "\"num_hidden_layers\":2,\"num_attention_heads\":4,\"vocab_size\":100,"
+        "\"num_local_experts\":8}", &c));
+    CHECK(c.is_moe && c.arch == NULL);
+}
+
+static void test_errors(awq_ctx *ctx) {
+    awq_model_config c;
+    CHECK_FAILS(ctx, parse(ctx, "{\"hidden_size\":64}", &c), AWQ_ERR_FORMAT,
+                "missing required field \"num_hidden_layers\"");
+    CHECK_FAILS(ctx, parse(ctx,
+        "{\"hidden_size\":64.5,\"intermediate_size\":1,\"num_hidden_layers\":1,"
+        "\"num_attention_heads\":1,\"vocab_size\":1}", &c), AWQ_ERR_FORMAT,
+        "\"hidden_size\" must be an integer");
+    CHECK_FAILS(ctx, parse(ctx,
+        "{\"hidden_size\":64,\"intermediate_size\":1,\"num_hidden_layers\":1,"
+        "\"num_attention_heads\":4,\"num_key_value_heads\":3,\"vocab_size\":1}", &c),
+        AWQ_ERR_FORMAT, "not a multiple of num_key_value_heads");
+    CHECK_FAILS(ctx, parse(ctx,
+        "{\"hidden_size\":-64,\"intermediate_size\":1,\"num_hidden_layers\":1,"
+        "\"num_attention_heads\":4,\"vocab_size\":1}", &c), AWQ_ERR_FORMAT, "must be >= 1");
+    CHECK_FAILS(ctx, parse(ctx,
+        "{\"hidden_size\":64,\"intermediate_size\":1,\"num_hidden_layers\":1,"
+        "\"num_attention_heads\":4,\"vocab_size\":1,\"rope_scaling\":{\"type\":\"dynamic\"}}", &c),
+        AWQ_ERR_UNSUPPORTED, "dynamic");
+    CHECK_FAILS(ctx, parse(ctx,
+        "{\"hidden_size\":64,\"intermediate_size\":1,\"num_hidden_layers\":1,"
+        "\"num_attention_heads\":4,\"vocab_size\":1,\"quantization_config\":{\"bits\":\"4\"}}", &c),
+        AWQ_ERR_FORMAT, "quantization_config.bits");
+    CHECK_FAILS(ctx, parse(ctx, "[1,2]", &c), AWQ_ERR_FORMAT, "not a JSON object");
+    CHECK_FAILS(ctx, parse(ctx,
+        "{\"hidden_size\":100,\"intermediate_size\":1,\"num_hidden_layers\":1,"
+        "\"num_attention_heads\":3,\"vocab_size\":1}", &c), AWQ_ERR_FORMAT, "not divisible");
+}
+
+int main(void) {
+    awq_ctx *ctx = awq_test_ctx(1);
+    test_bundled(ctx);
+    test_arch_table();
+    test_variants(ctx);
+    test_errors(ctx);
+    awq_ctx_free(ctx);
+    return awq_test_summary();
+}

@@ -10,5 +10,10 @@
 #include "awqkit/core.h"
 #include "awqkit/checkpoint.h"
 #include "awqkit/model.h"
+#include "awqkit/text.h"
+#include "awqkit/runtime.h"
+#include "awqkit/quant.h"
+#include "awqkit/count.h"
+#include "awqkit/synth.h"
 
 #endif

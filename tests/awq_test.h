@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "awqkit.h"
 
@@ -107,6 +108,11 @@ static inline char *awq_test_tmpdir(const char *name) {
         exit(2);
     }
     return p;
+}
+
+static inline bool awq_test_path_exists(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0;
 }
 
 #endif

@@ -5,9 +5,25 @@
  * model.safetensors, or model-0000k-of-0000n.safetensors shards with
  * model.safetensors.index.json) or a single .safetensors file. Every header
  * is validated as hostile input before any tensor is exposed (see
- * lib/io/safetensors.c for the full list of rules). Tensor bytes are
+ * lib/io/safetensors.h for the full list of rules). Tensor bytes are
  * mmap'd: nothing is read until it is touched, so opening a 70B checkpoint
- * reads only its headers.
+ * reads only its headers. The files must not be truncated or rewritten
+ * while the checkpoint is open (a shrunk mapping faults on access).
+ *
+ * Which weights a directory holds (first match wins, as in transformers):
+ *  1. model.safetensors
+ *  2. model.safetensors.index.json and the shards it names
+ *  3. exactly one other *.safetensors.index.json (e.g. another base name)
+ *  4. exactly one other *.safetensors file
+ * Several index files, or several .safetensors files and no index, are
+ * AWQ_ERR_FORMAT (the shard set would be a guess); no weights at all is
+ * AWQ_ERR_NOT_FOUND. Hidden files (".x") are ignored. The index must name
+ * plain files inside the directory, every shard it names must exist, each
+ * tensor must be in the shard it names, and every tensor of those shards
+ * must be listed (an unlisted tensor is an error, not a warning: loaders
+ * that trust the index would drop it); a tensor in two shards is an error.
+ * A metadata.total_size that disagrees with the tensors only warns.
+ * config.json is parsed when present (malformed: AWQ_ERR_FORMAT naming it).
  *
  * Writing: awq_writer lays out a sharded checkpoint from a declared list of
  * tensors, accepts their bytes in any order, and commits atomically: data
@@ -15,6 +31,21 @@
  * the file that makes the checkpoint look complete (the index, or the single
  * model.safetensors) is renamed last. A writer freed before
  * awq_writer_finish() removes its temporaries.
+ *
+ * Files written: one shard -> <base>.safetensors; several ->
+ * <base>-00001-of-0000N.safetensors plus <base>.safetensors.index.json
+ * ({"metadata":{"total_size":N},"weight_map":{...}}, keys sorted, as
+ * transformers writes it). Each header starts with
+ * "__metadata__":{"format":"pt"}, lists its tensors in declaration order and
+ * is space-padded so the data area is 8-byte aligned. Temporaries are hidden
+ * files ".<final name>.tmp.<pid>" in the output directory; shard files are
+ * preallocated when the layout is fixed (first write), so a disk too small
+ * for the checkpoint fails then, not at the end. Any I/O error
+ * (AWQ_ERR_IO, naming the file) removes every temporary, and the writer
+ * then refuses further calls.
+ *
+ * A writer and its ctx are used by one thread at a time; messages go to the
+ * ctx passed to awq_writer_create.
  */
 #ifndef AWQKIT_CHECKPOINT_H
 #define AWQKIT_CHECKPOINT_H
@@ -46,8 +77,10 @@ typedef struct awq_tensor_info {
 
 typedef struct awq_checkpoint awq_checkpoint;
 
-/* Open `path` (directory or .safetensors file). On success *out owns the
- * mappings; free with awq_checkpoint_free. Errors name the file and tensor. */
+/* Open `path`: a directory, a .safetensors file (bare: no config), or a
+ * *.index.json file (read like its directory, config included). On success
+ * *out owns the mappings; free with awq_checkpoint_free. Errors name the
+ * file and tensor. */
 awq_status awq_checkpoint_open(awq_ctx *ctx, const char *path,
                                awq_checkpoint **out);
 void awq_checkpoint_free(awq_checkpoint *ck);
@@ -60,6 +93,9 @@ size_t awq_checkpoint_n_shards(const awq_checkpoint *ck);
 const char *awq_checkpoint_shard_path(const awq_checkpoint *ck, size_t i);
 /* Size in bytes of shard i on disk. */
 uint64_t awq_checkpoint_shard_bytes(const awq_checkpoint *ck, size_t i);
+
+/* Sum of n_bytes over all tensors (what an index calls total_size). */
+uint64_t awq_checkpoint_total_bytes(const awq_checkpoint *ck);
 
 /* Tensors, in (shard, file offset) order. */
 size_t awq_checkpoint_n_tensors(const awq_checkpoint *ck);
@@ -78,24 +114,43 @@ const struct cJSON *awq_checkpoint_metadata(const awq_checkpoint *ck,
                                             size_t i);
 
 /* Convert a floating tensor (F16, BF16, F32, F64) to fp32, `dst` holding
- * n_elements floats. Other dtypes: AWQ_ERR_UNSUPPORTED naming the tensor. */
+ * n_elements floats. Other dtypes: AWQ_ERR_UNSUPPORTED naming the tensor.
+ * Large tensors are converted on the context's thread pool; the result does
+ * not depend on the thread count. F64 narrows with IEEE rounding (values
+ * beyond the float range become +-inf). */
 awq_status awq_tensor_to_f32(awq_ctx *ctx, const awq_tensor_info *t,
                              float *dst);
-/* Same for a contiguous run of rows of a 2-D tensor: rows [r0, r0+nr). */
+/* Same for a contiguous run of rows of a 2-D tensor: rows [r0, r0+nr), `dst`
+ * holding nr * shape[1] floats. Not 2-D or rows out of range:
+ * AWQ_ERR_INVALID_ARG. */
 awq_status awq_tensor_rows_to_f32(awq_ctx *ctx, const awq_tensor_info *t,
                                   int64_t r0, int64_t nr, float *dst);
 
 /* ----------------------------------------------------------- the writer */
 
 typedef struct awq_writer_params {
-    /* Shard size cap in bytes of tensor data (a single tensor larger than
-     * the cap gets a shard of its own). Default 5e9, as transformers. */
+    /* Shard size cap in bytes of tensor data. Tensors are assigned in
+     * declaration order; a new shard starts when the next tensor would push
+     * the current one past the cap, and a tensor larger than the cap gets a
+     * shard of its own (the next tensor then starts a new one). > 0.
+     * Default 5e9, as transformers. */
     uint64_t max_shard_bytes;
-    /* Overwrite an existing non-empty output directory. Default false. */
+    /* Write into a directory that already holds a checkpoint (config.json,
+     * *.safetensors or *.safetensors.index.json). At finish, the weights
+     * files of the old checkpoint that the new one does not replace are
+     * removed, so the directory holds one consistent checkpoint; other
+     * files (README, old tokenizer files) are left alone. Default false. */
     bool force;
     /* Base name: "model" gives model.safetensors or
-     * model-00001-of-00003.safetensors + model.safetensors.index.json. */
+     * model-00001-of-00003.safetensors + model.safetensors.index.json.
+     * A plain file name not starting with '.'; NULL = "model". */
     const char *base_name;
+    /* Sparse output: tensors never written read back as zeros. finish()
+     * accepts them, and shard files get their size with ftruncate instead
+     * of being preallocated, so unwritten data are holes taking no disk
+     * blocks (synthetic checkpoints of any shape, written instantly).
+     * Default false: every declared tensor must be written. */
+    bool sparse;
 } awq_writer_params;
 
 awq_writer_params awq_writer_default_params(void);
@@ -103,36 +158,50 @@ awq_writer_params awq_writer_default_params(void);
 typedef struct awq_writer awq_writer;
 
 /* Prepare writing into out_dir (created if missing). Fails with
- * AWQ_ERR_EXISTS when out_dir holds a checkpoint and !force. */
+ * AWQ_ERR_EXISTS when out_dir holds a checkpoint and !force. params NULL:
+ * defaults. */
 awq_status awq_writer_create(awq_ctx *ctx, const char *out_dir,
                              const awq_writer_params *params,
                              awq_writer **out);
-/* Abort (when not finished) and release. Removes temporaries. */
+/* Abort (when not finished) and release. Removes temporaries, and the
+ * output directory when this writer created it and it is empty again. */
 void awq_writer_free(awq_writer *w);
 
 /* Declare a tensor. All declarations come before the first write. Names
- * must be unique. Tensors are laid out in declaration order. */
+ * must be unique, non-empty, valid UTF-8 and not "__metadata__"; shape has
+ * ndim (0..AWQ_MAX_DIMS) non-negative entries (NULL allowed when ndim is 0).
+ * Tensors are laid out in declaration order. The name and shape are
+ * copied. */
 awq_status awq_writer_declare(awq_writer *w, const char *name, awq_dtype dtype,
                               int ndim, const int64_t *shape);
 
-/* Write the bytes of a declared tensor (exactly its n_bytes), once, in any
- * order. The data is copied to disk before return. */
+/* Write the bytes of a declared tensor (exactly its n_bytes, else
+ * AWQ_ERR_MISMATCH), once, in any order. The data is handed to the kernel
+ * (pwrite at its final offset) before return; the caller keeps its buffer. */
 awq_status awq_writer_write(awq_writer *w, const char *name, const void *data,
                             uint64_t n_bytes);
 
 /* Add a small auxiliary file (config.json, tokenizer.json, ...) committed
- * with the checkpoint. `name` is a plain file name. Bytes are copied. */
+ * with the checkpoint, before the weights. `name` is a plain file name, not
+ * hidden, unique, and not a weights name (*.safetensors,
+ * *.safetensors.index.json). Bytes are written to a temporary now. Allowed
+ * any time before finish. */
 awq_status awq_writer_add_file(awq_writer *w, const char *name,
                                const void *data, size_t n_bytes);
 /* Same, copying the contents of an existing file. */
 awq_status awq_writer_copy_file(awq_writer *w, const char *name,
                                 const char *src_path);
 
-/* Check every declared tensor was written, fsync, rename into place (index
- * or single shard last), fsync the directory. */
+/* Check every declared tensor was written (else AWQ_ERR_INVALID_ARG naming
+ * the first missing one; the writer stays usable), fsync, rename into place
+ * (aux files, shards, then the index or single shard last), remove stale
+ * files of an old checkpoint (force), fsync the directory. A failure during
+ * the renames can leave some new files in place but never an index or
+ * model.safetensors that is not complete. */
 awq_status awq_writer_finish(awq_writer *w);
 
-/* After finish: total tensor bytes, number of shards. */
+/* Total tensor bytes (valid after the declarations), number of shards
+ * (valid once the layout is fixed: after the first write or finish). */
 uint64_t awq_writer_total_bytes(const awq_writer *w);
 size_t awq_writer_n_shards(const awq_writer *w);
 

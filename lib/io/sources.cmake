@@ -1,3 +1,6 @@
 # Sources of lib/io, listed explicitly.
 list(APPEND AWQ_LIB_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/safetensors.c
+  ${CMAKE_CURRENT_LIST_DIR}/checkpoint.c
+  ${CMAKE_CURRENT_LIST_DIR}/writer.c
 )

@@ -1,3 +1,23 @@
 # Sources of lib/quant, listed explicitly.
 list(APPEND AWQ_LIB_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/quantizer.c
+  ${CMAKE_CURRENT_LIST_DIR}/pack.c
+  ${CMAKE_CURRENT_LIST_DIR}/qckpt.c
+  ${CMAKE_CURRENT_LIST_DIR}/repack.c
+  ${CMAKE_CURRENT_LIST_DIR}/verify.c
+  ${CMAKE_CURRENT_LIST_DIR}/count.c
+  ${CMAKE_CURRENT_LIST_DIR}/detect.c
+  ${CMAKE_CURRENT_LIST_DIR}/size.c
+  ${CMAKE_CURRENT_LIST_DIR}/clip.c
 )
+# The quantizer's inner loops are written to be vectorised (branch-free
+# clamps, no libm calls). -O2's "very cheap" cost model skips loops with a
+# remainder, and GCC will not if-convert float compares while it must keep
+# FP exception flags exact (-ftrapping-math, which awqkit never relies on).
+# Neither option changes any computed value.
+set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/quantizer.c PROPERTIES
+  COMPILE_OPTIONS "$<$<C_COMPILER_ID:GNU,Clang>:-fno-trapping-math>;$<$<AND:$<C_COMPILER_ID:GNU>,$<NOT:$<CONFIG:Debug>>>:-ftree-vectorize;-fvect-cost-model=dynamic>")
+# clip.c must round exactly like the CUDA kernels (quant/qmath.h): no
+# contraction of a multiply and an add into an FMA in its x86-64-v3 clone.
+set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/clip.c PROPERTIES
+  COMPILE_OPTIONS "-ffp-contract=off")

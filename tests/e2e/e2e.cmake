@@ -1,1 +1,12 @@
 # End-to-end CLI tests.
+# inspect / count / size / synth, with a small cJSON checker for --json.
+add_executable(awq_json_get e2e/json_get.c)
+target_link_libraries(awq_json_get PRIVATE PkgConfig::AWQ_CJSON ${AWQ_LIBM})
+foreach(t inspect_cli count_cli size_cli synth_cli)
+  awq_add_script_test(${t} SCRIPT e2e/${t}.sh LABELS e2e)
+  set_property(TEST ${t} APPEND PROPERTY ENVIRONMENT "AWQ_JSON=$<TARGET_FILE:awq_json_get>")
+endforeach()
+awq_add_script_test(ppl_cli SCRIPT e2e/ppl_cli.sh LABELS e2e)
+set_property(TEST ppl_cli APPEND PROPERTY ENVIRONMENT "AWQ_JSON=$<TARGET_FILE:awq_json_get>")
+awq_add_script_test(repack_cli SCRIPT e2e/repack_cli.sh LABELS e2e)
+set_property(TEST repack_cli APPEND PROPERTY ENVIRONMENT "AWQ_JSON=$<TARGET_FILE:awq_json_get>")

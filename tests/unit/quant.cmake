@@ -1,1 +1,4 @@
 # Tests of lib/quant.
+awq_add_test(test_quantizer SOURCES unit/test_quantizer.c LABELS unit)
+awq_add_test(test_pack SOURCES unit/test_pack.c LABELS unit)
+awq_add_test(test_repack SOURCES unit/test_repack.c LABELS e2e)

@@ -1,0 +1,178 @@
+/*
+ * awqkit/quantize.h — whole-model quantization: AWQ (activation-aware scale
+ * search + clipping, AutoAWQ's defaults) or round-to-nearest, writing a
+ * checkpoint that transformers / vLLM / SGLang load unchanged.
+ *
+ * Two steps, so a program can show the plan before the long part:
+ *   awq_quantize_prepare()  opens the model, builds the calibration blocks
+ *                           and computes the memory plan (fast);
+ *   awq_quantize_run()      searches, quantizes and writes, layer by layer.
+ *
+ * Streaming: decoder layers are read from the mmap'd checkpoint one at a
+ * time; peak memory is about one layer's fp32 weights plus the calibration
+ * activations of that layer (awq_quantize_plan.peak_bytes).
+ *
+ * Resumable: each finished layer is stored durably under
+ * OUT/.awqkit-partial/ together with a fingerprint of (model, calibration
+ * ids, options). With params.resume a rerun after a crash or kill -9
+ * continues after the last finished layer; the final checkpoint is
+ * bit-identical to an uninterrupted run. A mismatched fingerprint is
+ * AWQ_ERR_MISMATCH.
+ *
+ * Deterministic: the same inputs and options give byte-identical output
+ * on the same machine, whatever the thread count.
+ *
+ * Thread-safety: a job is used by one thread at a time; it borrows ctx.
+ */
+#ifndef AWQKIT_QUANTIZE_H
+#define AWQKIT_QUANTIZE_H
+
+#include "awqkit/core.h"
+#include "awqkit/quant.h"
+#include "awqkit/runtime.h"
+#include "awqkit/text.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Values pinned (CLI --json). */
+typedef enum awq_method {
+    AWQ_METHOD_AWQ = 0,        /* activation-aware scales + clipping */
+    AWQ_METHOD_RTN = 1         /* plain round-to-nearest (the baseline) */
+} awq_method;
+
+typedef enum awq_propagate {
+    /* Layer i+1 sees the full-precision outputs of layer i (AutoAWQ,
+     * llm-awq). */
+    AWQ_PROPAGATE_FP = 0,
+    /* Layer i+1 sees the outputs of the quantized layer i (llm-compressor):
+     * later layers compensate for earlier quantization error. */
+    AWQ_PROPAGATE_QUANTIZED = 1
+} awq_propagate;
+
+typedef struct awq_quantize_params {
+    awq_method method;         /* default AWQ_METHOD_AWQ */
+    awq_quant_params quant;    /* bits 4, group 128, asymmetric */
+    awq_qformat format;        /* default AWQ_QFMT_AWQ_GEMM */
+
+    /* Calibration: text through the model's tokenizer (calib.path must be
+     * set unless calib_tokens is), or pre-tokenized ids. */
+    awq_calib_params calib;
+    const char *calib_tokens;  /* ids file (see awq_calib_from_token_file) */
+
+    /* Scale search (AWQ only). */
+    int n_grid;                /* ratios r/n_grid, r = 0..n_grid-1; 20 */
+    bool duo_scaling;          /* s = x^r / (w^(1-r) + 1e-4); default true */
+    /* Clip search (AWQ only; never q/k, as AutoAWQ). */
+    bool clip;                 /* default true */
+    int clip_n_grid;           /* 20 */
+    double clip_max_shrink;    /* 0.5: shrink steps 1.00 .. 0.55 */
+    int clip_tokens;           /* sampled tokens, 512 */
+
+    awq_propagate propagate;   /* default AWQ_PROPAGATE_FP */
+    awq_runtime_params runtime;/* backend (cpu / cuda) */
+
+    /* Output. */
+    uint64_t max_shard_bytes;  /* default 5e9 */
+    bool force;                /* overwrite a non-empty output directory */
+    bool resume;               /* continue from OUT/.awqkit-partial */
+    bool allow_lossy;          /* GPTQ v1: re-quantize zero-0 groups */
+    bool keep_partial;         /* keep OUT/.awqkit-partial after success
+                                  (tests); default false */
+    /* Stop after this many layers were finished in this run (0 = no
+     * limit) and return AWQ_ERR_CANCELLED, leaving the resumable state:
+     * the crash half of the resume test, without a signal. */
+    int64_t stop_after_layers;
+
+    const char *dump_scales;   /* write searched scales/clips as JSON */
+    const char *load_scales;   /* reuse scales/clips from such a JSON
+                                  instead of searching */
+} awq_quantize_params;
+
+awq_quantize_params awq_quantize_default_params(void);
+
+typedef struct awq_quantize_job awq_quantize_job;
+
+/* What the job will do, known after prepare. */
+typedef struct awq_quantize_plan {
+    int64_t n_layers;
+    int64_t n_blocks;          /* calibration blocks */
+    int64_t seqlen;
+    int64_t n_tokens;          /* n_blocks * seqlen */
+    awq_calib_stats calib;     /* zero when calib_tokens was used */
+    int64_t n_linears;         /* decoder linears */
+    int64_t n_packable;        /* of which packed in the chosen format */
+    uint64_t layer_weight_bytes; /* fp32 weights of the largest layer */
+    uint64_t activation_bytes; /* calibration activations held at once */
+    uint64_t peak_bytes;       /* estimated peak (weights + activations +
+                                  scratch), host or GPU by backend */
+    int64_t resume_from;       /* first layer this run computes (> 0 when
+                                  resuming) */
+} awq_quantize_plan;
+
+/* Open `model_dir`, check the architecture (MoE and unknown architectures
+ * are AWQ_ERR_UNSUPPORTED naming them), build the calibration blocks and
+ * the plan. out_dir is checked (exists and non-empty without force/resume:
+ * AWQ_ERR_EXISTS; equal to the input: AWQ_ERR_INVALID_ARG) but not written.
+ * params and the strings in it are copied. */
+awq_status awq_quantize_prepare(awq_ctx *ctx, const char *model_dir,
+                                const char *out_dir,
+                                const awq_quantize_params *params,
+                                awq_quantize_job **out);
+const awq_quantize_plan *awq_quantize_job_plan(const awq_quantize_job *job);
+void awq_quantize_job_free(awq_quantize_job *job);
+
+/* Per scaling group of one layer. */
+typedef struct awq_group_report {
+    int64_t layer;
+    int group;                 /* index into the arch's groups */
+    char name[64];             /* e.g. "input_layernorm->q,k,v" */
+    bool searched;             /* false: skipped (GQA rule) or RTN */
+    double ratio;              /* chosen ratio (r / n_grid) */
+    double loss_rtn;           /* block output MSE with scale 1 */
+    double loss_best;          /* with the chosen scales */
+    bool fallback;             /* every candidate failed: scale 1 used */
+} awq_group_report;
+
+typedef struct awq_layer_report {
+    int64_t layer;
+    double mse_rtn;            /* layer output MSE vs FP, RTN weights */
+    double mse_quant;          /* with the written (AWQ or RTN) weights */
+    double seconds;
+} awq_layer_report;
+
+typedef struct awq_quantize_report {
+    /* wall seconds per phase */
+    double t_load, t_calib, t_forward, t_search, t_clip, t_pack, t_write,
+        t_verify, t_total;
+    int64_t n_layers;
+    awq_layer_report *layers;  /* n_layers entries, owned */
+    int64_t n_groups;
+    awq_group_report *groups;  /* n_groups entries, owned */
+    int64_t n_packed;          /* linears written packed */
+    int64_t n_kept;            /* linears kept in the source dtype */
+    uint64_t out_bytes;        /* tensor bytes written */
+    size_t out_shards;
+    uint64_t logical_in, logical_out; /* logical parameter counts */
+    double bits_per_weight;    /* quantized linears' effective bits */
+    int64_t resumed_from;      /* first layer computed by this run */
+} awq_quantize_report;
+
+/* Run the job, writing the checkpoint to out_dir atomically (temporary
+ * names, fsync, rename; nothing that looks complete until the end). Then
+ * verifies it: the logical parameter count of the output must equal the
+ * input's (AWQ_ERR_INTERNAL otherwise). Progress goes to the context's
+ * callback (phases "calibration", "layer", "write"). rep (optional) is
+ * filled; free with awq_quantize_report_free. */
+awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep);
+void awq_quantize_report_free(awq_quantize_report *rep);
+
+/* "awq" / "rtn", "fp" / "quantized" (static). */
+const char *awq_method_name(awq_method m);
+const char *awq_propagate_name(awq_propagate p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* AWQKIT_QUANTIZE_H */

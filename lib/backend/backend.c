@@ -1,0 +1,142 @@
+/* lib/backend/backend.c — backend selection and the plain C oracles of the
+ * ops (the reference the optimised CPU and CUDA paths are tested against). */
+#include "backend/backend.h"
+#include "core/core.h"
+
+#include <math.h>
+#include <string.h>
+
+#ifdef AWQ_HAVE_CUDA
+awq_status awq_backend_cuda_create(awq_ctx *ctx, int device, awq_backend **out);
+#endif
+
+const char *awq_backend_kind_name(awq_backend_kind k) {
+    switch (k) {
+    case AWQ_BACKEND_CPU: return "cpu";
+    case AWQ_BACKEND_CUDA: return "cuda";
+    }
+    return "unknown";
+}
+
+awq_status awq_backend_create(awq_ctx *ctx, awq_backend_kind kind, int device,
+                              awq_backend **out) {
+    *out = NULL;
+    switch (kind) {
+    case AWQ_BACKEND_CPU:
+        return awq_backend_cpu_create(ctx, out);
+    case AWQ_BACKEND_CUDA:
+#ifdef AWQ_HAVE_CUDA
+        return awq_backend_cuda_create(ctx, device, out);
+#else
+        (void)device;
+        return awq_fail(ctx, AWQ_ERR_NO_DEVICE,
+                        "this awqkit was built without the CUDA backend");
+#endif
+    }
+    return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "unknown backend %d", (int)kind);
+}
+
+void awq_backend_free(awq_backend *be) {
+    if (be) be->ops->destroy(be);
+}
+
+/* ------------------------------------------------------------- oracles */
+
+void awq_gemm_ref(const float *x, const float *w, const float *bias, float *y,
+                  int64_t M, int64_t N, int64_t K) {
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t n = 0; n < N; n++) {
+            double acc = 0.0;
+            for (int64_t k = 0; k < K; k++)
+                acc += (double)x[i * K + k] * (double)w[n * K + k];
+            if (bias) acc += bias[n];
+            y[i * N + n] = (float)acc;
+        }
+}
+
+void awq_rmsnorm_ref(const float *x, const float *w, float *y, int64_t M,
+                     int64_t D, float eps) {
+    for (int64_t i = 0; i < M; i++) {
+        double ss = 0.0;
+        for (int64_t d = 0; d < D; d++) ss += (double)x[i * D + d] * x[i * D + d];
+        double inv = 1.0 / sqrt(ss / (double)D + (double)eps);
+        for (int64_t d = 0; d < D; d++)
+            y[i * D + d] = (float)((double)x[i * D + d] * inv * (w ? w[d] : 1.0f));
+    }
+}
+
+void awq_rope_ref(float *x, int64_t B, int64_t T, int64_t n_heads,
+                  int64_t head_dim, const float *cos, const float *sin,
+                  int64_t pos0) {
+    int64_t half = head_dim / 2;
+    for (int64_t r = 0; r < B * T; r++) {
+        int64_t p = pos0 + r % T;
+        for (int64_t h = 0; h < n_heads; h++) {
+            float *v = x + (r * n_heads + h) * head_dim;
+            for (int64_t i = 0; i < half; i++) {
+                double c = cos[p * half + i], s = sin[p * half + i];
+                double a = v[i], b = v[i + half];
+                v[i] = (float)(a * c - b * s);
+                v[i + half] = (float)(b * c + a * s);
+            }
+        }
+    }
+}
+
+void awq_attention_ref(const float *q, const float *k, const float *v,
+                       float *out, const awq_attn_desc *d) {
+    int64_t T = d->T, hd = d->head_dim, qd = d->n_heads * hd;
+    int64_t kvd = d->n_kv_heads * hd, group = d->n_heads / d->n_kv_heads;
+    double *p = awq_alloc((size_t)(T ? T : 1), sizeof(double));
+    if (!p) return;
+    for (int64_t b = 0; b < d->B; b++)
+        for (int64_t h = 0; h < d->n_heads; h++)
+            for (int64_t i = 0; i < T; i++) {
+                const float *qi = q + (b * T + i) * qd + h * hd;
+                double mx = -INFINITY;
+                for (int64_t j = 0; j <= i; j++) {
+                    const float *kj = k + (b * T + j) * kvd + (h / group) * hd;
+                    double s = 0.0;
+                    for (int64_t e = 0; e < hd; e++) s += (double)qi[e] * kj[e];
+                    p[j] = s * d->scale;
+                    if (p[j] > mx) mx = p[j];
+                }
+                double sum = 0.0;
+                for (int64_t j = 0; j <= i; j++) {
+                    p[j] = exp(p[j] - mx);
+                    sum += p[j];
+                }
+                float *o = out + (b * T + i) * qd + h * hd;
+                for (int64_t e = 0; e < hd; e++) {
+                    double acc = 0.0;
+                    for (int64_t j = 0; j <= i; j++)
+                        acc += p[j] * v[(b * T + j) * kvd + (h / group) * hd + e];
+                    o[e] = (float)(acc / sum);
+                }
+            }
+    awq_free(p);
+}
+
+void awq_silu_mul_ref(const float *gate, const float *up, float *out,
+                      int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        double g = gate[i];
+        out[i] = (float)(g / (1.0 + exp(-g)) * up[i]);
+    }
+}
+
+void awq_nll_rows_ref(const float *logits, const int32_t *targets, int64_t M,
+                      int64_t V, double *nll) {
+    for (int64_t r = 0; r < M; r++) {
+        if (targets[r] < 0) {
+            nll[r] = 0.0;
+            continue;
+        }
+        const float *z = logits + r * V;
+        double mx = z[0];
+        for (int64_t i = 1; i < V; i++) mx = z[i] > mx ? z[i] : mx;
+        double s = 0.0;
+        for (int64_t i = 0; i < V; i++) s += exp(z[i] - mx);
+        nll[r] = mx + log(s) - z[targets[r]];
+    }
+}

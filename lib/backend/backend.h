@@ -1,0 +1,179 @@
+/*
+ * lib/backend/backend.h — the compute ops the decoder forward (lib/model/
+ * forward.c) and the AWQ search run on, as a table of function pointers.
+ * The CPU backend (cpu.c: OpenBLAS + the context's thread pool) and a GPU
+ * backend (cuda.c + the .cu files of kernels/: cuBLAS + CUDA kernels) implement the same
+ * table, so algorithms are written once against it.
+ *
+ * Memory. Every buffer argument lives in the backend's memory space
+ * (`ops->mem`): host memory for the CPU backend, device memory for CUDA.
+ * Buffers come from ops->alloc and move with upload/download. Arguments
+ * marked "host" are host memory whatever the backend.
+ *
+ * Layout conventions (row-major, fp32 unless stated):
+ *   x      [M, K] activations, M = rows (B*T tokens), K = features
+ *   W      [N, K] weights (PyTorch nn.Linear: out_features x in_features)
+ *   q      [B*T, n_heads*head_dim], head h in columns [h*hd, (h+1)*hd)
+ *   k, v   [B*T, n_kv_heads*head_dim]
+ *
+ * Determinism contract: every op gives bit-identical results for any thread
+ * count (static work splits; each output element produced by one worker
+ * with a fixed reduction order; multi-worker reductions combine fixed-size
+ * partial sums in index order). Ops are synchronous from the caller's point
+ * of view (a GPU backend may queue work on its stream; download and sync
+ * wait for it).
+ *
+ * Errors: ops return awq_status and set the message on be->ctx naming the op
+ * and the offending argument. Dimensions are int64_t and validated (>= 0,
+ * products without overflow).
+ */
+#ifndef AWQ_LIB_BACKEND_H
+#define AWQ_LIB_BACKEND_H
+
+#include "awqkit/core.h"
+#include "awqkit/runtime.h"
+
+typedef enum awq_mem_space {
+    AWQ_MEM_HOST = 0,          /* plain host pointers */
+    AWQ_MEM_DEVICE = 1         /* GPU device pointers */
+} awq_mem_space;
+
+typedef struct awq_backend awq_backend;
+
+/* Shape of a causal self-attention call. */
+typedef struct awq_attn_desc {
+    int64_t B, T;              /* sequences, tokens per sequence */
+    int64_t n_heads;           /* query heads */
+    int64_t n_kv_heads;        /* key/value heads; n_heads % n_kv_heads == 0:
+                                  query head h reads kv head
+                                  h / (n_heads / n_kv_heads) (GQA) */
+    int64_t head_dim;
+    float scale;               /* softmax scale, 1/sqrt(head_dim) */
+    int block;                 /* query and key block (rows); 0 = default */
+} awq_attn_desc;
+
+typedef struct awq_backend_ops {
+    const char *name;          /* "cpu", "cuda" */
+    awq_mem_space mem;
+
+    void (*destroy)(awq_backend *be);
+
+    /* ---------------------------------------------------------- memory */
+    /* bytes may be 0 (returns a valid pointer that free accepts). */
+    awq_status (*alloc)(awq_backend *be, size_t bytes, void **out);
+    void (*free)(awq_backend *be, void *p);          /* NULL OK */
+    awq_status (*upload)(awq_backend *be, void *dst, const void *host_src,
+                         size_t bytes);
+    awq_status (*download)(awq_backend *be, void *host_dst, const void *src,
+                           size_t bytes);
+    awq_status (*copy)(awq_backend *be, void *dst, const void *src,
+                       size_t bytes);                /* same space */
+    awq_status (*sync)(awq_backend *be);             /* wait for queued work */
+
+    /* ------------------------------------------------------------ GEMM */
+    /* y[M, N] = x[M, K] · W[N, K]^T (+ bias[N] when bias != NULL).
+     * W is given in `w_dtype`: the CPU backend takes AWQ_DT_F32 only
+     * (cblas_sgemm, RowMajor, NoTrans x, Trans W); the CUDA backend also
+     * takes AWQ_DT_F16 / AWQ_DT_BF16 (cublasGemmEx, fp32 compute and
+     * output). y must not overlap x or W. */
+    awq_status (*gemm)(awq_backend *be, const float *x, const void *w,
+                       awq_dtype w_dtype, const float *bias, float *y,
+                       int64_t M, int64_t N, int64_t K);
+
+    /* ------------------------------------------------------ row ops */
+    /* RMSNorm as transformers' LlamaRMSNorm in fp32, per row:
+     *   y = w * (x * (1 / sqrt(mean(x^2) + eps)))
+     * with mean(x^2) accumulated in double. w [D] may be NULL (no weight).
+     * y may equal x. */
+    awq_status (*rmsnorm)(awq_backend *be, const float *x, const float *w,
+                          float *y, int64_t M, int64_t D, float eps);
+
+    /* Rotary embedding in place, transformers' rotate-half convention:
+     *   x' = x * cos + rotate_half(x) * sin,  rotate_half(x) = [-x2, x1]
+     * on each head of x [B*T, n_heads*head_dim]; token t of each sequence
+     * has position pos0 + t. cos/sin [n_pos, head_dim/2] (backend memory)
+     * are the tables of lib/model/rope.c (attention factor already
+     * applied); rows pos0 .. pos0+T-1 must exist (n_pos >= pos0 + T). */
+    awq_status (*rope)(awq_backend *be, float *x, int64_t B, int64_t T,
+                       int64_t n_heads, int64_t head_dim, const float *cos,
+                       const float *sin, int64_t n_pos, int64_t pos0);
+
+    /* Causal attention per sequence, GQA, softmax(q k^T * scale) v, blocked
+     * with an online softmax: memory O(block * (block + head_dim)) per
+     * worker, never a T x T matrix. out [B*T, n_heads*head_dim] must not
+     * overlap q/k/v. */
+    awq_status (*attention)(awq_backend *be, const float *q, const float *k,
+                            const float *v, float *out,
+                            const awq_attn_desc *d);
+
+    /* ---------------------------------------------------- elementwise */
+    /* out[i] = silu(gate[i]) * up[i] = gate / (1 + exp(-gate)) * up.
+     * out may equal gate or up. */
+    awq_status (*silu_mul)(awq_backend *be, const float *gate,
+                           const float *up, float *out, int64_t n);
+    /* y[i] += x[i] (residual). */
+    awq_status (*add)(awq_backend *be, float *y, const float *x, int64_t n);
+
+    /* ---------------------------- per-channel ops for the AWQ search */
+    /* x[i, j] *= s[j] (divide: x[i, j] /= s[j]) for x [M, N], s [N]. */
+    awq_status (*scale_cols)(awq_backend *be, float *x, const float *s,
+                             int64_t M, int64_t N, bool divide);
+    /* x[i, j] *= s[i] (divide: /= s[i]) for x [M, N], s [M]. */
+    awq_status (*scale_rows)(awq_backend *be, float *x, const float *s,
+                             int64_t M, int64_t N, bool divide);
+    /* out[j] = mean over i of |x[i, j]| for x [M, N]; out [N] (backend
+     * memory, fp32), accumulated in double in row order. */
+    awq_status (*col_mean_abs)(awq_backend *be, const float *x, int64_t M,
+                               int64_t N, float *out);
+    /* *out (host) = mean((a - b)^2) over n elements, in double. */
+    awq_status (*mse)(awq_backend *be, const float *a, const float *b,
+                      int64_t n, double *out);
+
+    /* -------------------------------------------------------- output */
+    /* For each row r of logits [M, V]: when targets[r] >= 0,
+     * nll[r] = logsumexp(logits[r, :]) - logits[r, targets[r]] in double;
+     * else 0. targets (host, M entries, each < V) and nll (host) are host
+     * arrays. */
+    awq_status (*nll_rows)(awq_backend *be, const float *logits,
+                           const int32_t *targets, int64_t M, int64_t V,
+                           double *nll);
+} awq_backend_ops;
+
+struct awq_backend {
+    const awq_backend_ops *ops;
+    awq_ctx *ctx;              /* messages, threads; borrowed */
+    awq_backend_kind kind;
+    void *impl;                /* backend-private state */
+};
+
+/* Create the backend `kind` on ctx (borrowed; must outlive the backend).
+ * CUDA: AWQ_ERR_NO_DEVICE when not built in or no GPU. */
+awq_status awq_backend_create(awq_ctx *ctx, awq_backend_kind kind, int device,
+                              awq_backend **out);
+void awq_backend_free(awq_backend *be);
+
+awq_status awq_backend_cpu_create(awq_ctx *ctx, awq_backend **out);
+
+/* Default attention block size. */
+#define AWQ_ATTN_BLOCK_DEFAULT 64
+
+/* ------------------------------------------------------ plain C oracles
+ * Straightforward single-threaded host implementations of the ops above,
+ * the reference every optimised path (CPU and CUDA) is tested against.
+ * Same contracts; attention_ref materialises one row of T scores (O(T))
+ * and uses libm exp in double. */
+void awq_gemm_ref(const float *x, const float *w, const float *bias, float *y,
+                  int64_t M, int64_t N, int64_t K);
+void awq_rmsnorm_ref(const float *x, const float *w, float *y, int64_t M,
+                     int64_t D, float eps);
+void awq_rope_ref(float *x, int64_t B, int64_t T, int64_t n_heads,
+                  int64_t head_dim, const float *cos, const float *sin,
+                  int64_t pos0);
+void awq_attention_ref(const float *q, const float *k, const float *v,
+                       float *out, const awq_attn_desc *d);
+void awq_silu_mul_ref(const float *gate, const float *up, float *out,
+                      int64_t n);
+void awq_nll_rows_ref(const float *logits, const int32_t *targets, int64_t M,
+                      int64_t V, double *nll);
+
+#endif /* AWQ_LIB_BACKEND_H */

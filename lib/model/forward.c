@@ -1,0 +1,1008 @@
+/* lib/model/forward.c — the decoder forward pass of the Llama family
+ * (Llama, Mistral, Qwen2, Qwen3, the Qwen2-VL / Qwen2.5-VL text decoder),
+ * written only against the backend ops (lib/backend/backend.h) and the
+ * architecture table (awqkit/model.h): a new Llama-like architecture is a
+ * table entry, not code here.
+ *
+ * It computes what transformers computes in float32 (modeling_llama.py):
+ *   h = embed_tokens[ids]
+ *   per layer:  x = input_layernorm(h)
+ *               q, k, v = q_proj(x), k_proj(x), v_proj(x)     (+ biases)
+ *               Qwen3: q, k = q_norm(q), k_norm(k) per head    (RMSNorm over
+ *                                                               head_dim)
+ *               q, k = rope(q), rope(k)                        (rotate-half)
+ *               a = softmax(q k^T / sqrt(head_dim), causal) v  (GQA)
+ *               h = h + o_proj(a)
+ *               h = h + down(silu(gate(y)) * up(y)),  y = post_attention_
+ *                                                          layernorm(h)
+ *   logits = lm_head(norm(h))      (lm_head = embed_tokens when tied)
+ *
+ * Memory: a layer's weights are converted to fp32 when it is loaded (from
+ * the mmap'd checkpoint: FP16/BF16/F32 converted, AWQ/GPTQ linears unpacked
+ * and dequantized), so the peak is about one layer plus activations, plus
+ * the optional layer cache (awq_runtime_params.layer_cache_bytes) and the
+ * fp32 lm_head [vocab, hidden] once logits are asked for. Activations are
+ * processed in chunks of whole sequences (attention) and of rows (MLP, the
+ * logits), so scratch memory is bounded independently of B.
+ */
+#include "model/forward.h"
+
+#include "awqkit/checkpoint.h"
+#include "awqkit/quant.h"
+#include "core/core.h"
+#include "model/rope.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Rows per attention chunk (whole sequences; at least one sequence). */
+#define ATTN_CHUNK_ROWS 4096
+/* Rows per MLP chunk (bounds the [rows, intermediate] scratch). */
+#define MLP_CHUNK_ROWS 1024
+/* Bytes of logits per chunk when computing NLL. */
+#define LOGIT_CHUNK_BYTES (64u << 20)
+
+struct awq_layer {
+    awq_model *m;
+    int64_t index;
+    float *w_own[AWQ_MAX_LINEARS];   /* owned weights [n_out, n_in] */
+    float *w[AWQ_MAX_LINEARS];       /* in use (owned or substituted) */
+    float *b[AWQ_MAX_LINEARS];       /* owned biases or NULL */
+    int64_t n_out[AWQ_MAX_LINEARS], n_in[AWQ_MAX_LINEARS];
+    float *norm[AWQ_NORM_COUNT];
+    int64_t norm_n[AWQ_NORM_COUNT];
+    uint64_t bytes;
+    awq_capture_fn cap;
+    void *cap_user;
+    unsigned cap_mask;
+};
+
+struct awq_model {
+    awq_ctx *ctx;
+    const awq_checkpoint *ck;
+    awq_model_config cfg;
+    const awq_arch *arch;
+    char prefix[96];
+    char lm_head_name[128];
+    awq_backend *be;
+    awq_runtime_params params;
+    bool host;                       /* backend memory is host memory */
+
+    bool bias[AWQ_MAX_LINEARS];      /* linear has a bias tensor in use */
+    int64_t sliding_window;          /* 0 = none */
+
+    /* quantized checkpoints */
+    bool quantized;
+    awq_qformat qfmt;
+    awq_unpack_params qup;
+
+    /* rope */
+    float *inv_freq;                 /* host [head_dim/2] */
+    float attn_factor;
+    float *rope_cos, *rope_sin;      /* backend [rope_n, head_dim/2] */
+    int64_t rope_n;
+
+    const awq_tensor_info *embed_t, *lm_head_t, *final_norm_t;
+    float *final_norm;               /* backend [hidden] */
+    float *lm_head;                  /* backend [vocab, hidden], lazy */
+
+    float *ws;                       /* backend scratch */
+    size_t ws_bytes;
+
+    awq_layer **cache;               /* [n_layers] */
+    uint64_t cache_bytes;
+};
+
+/* ------------------------------------------------------------ helpers */
+
+static const char *const k_norm_names[AWQ_NORM_COUNT] = {
+    "input_layernorm", "post_attention_layernorm", "self_attn.q_norm",
+    "self_attn.k_norm"};
+
+awq_runtime_params awq_runtime_default_params(void) {
+    awq_runtime_params p;
+    memset(&p, 0, sizeof p);
+    p.backend = AWQ_BACKEND_CPU;
+    p.device = 0;
+    p.layer_cache_bytes = (uint64_t)1 << 30;
+    p.attn_block = 0;
+    return p;
+}
+
+awq_backend *awq_model_backend(awq_model *m) { return m->be; }
+awq_ctx *awq_model_ctx(awq_model *m) { return m->ctx; }
+const awq_model_config *awq_model_get_config(const awq_model *m) { return &m->cfg; }
+const char *awq_model_prefix(const awq_model *m) { return m->prefix; }
+awq_backend_kind awq_model_backend_kind(const awq_model *m) { return m->be->kind; }
+bool awq_model_host_memory(const awq_model *m) { return m->host; }
+
+awq_status awq_model_alloc(awq_model *m, size_t bytes, void **out) {
+    return m->be->ops->alloc(m->be, bytes, out);
+}
+void awq_model_free_buf(awq_model *m, void *p) {
+    if (p) m->be->ops->free(m->be, p);
+}
+awq_status awq_model_upload(awq_model *m, void *dst, const void *src, size_t bytes) {
+    return m->be->ops->upload(m->be, dst, src, bytes);
+}
+awq_status awq_model_download(awq_model *m, void *dst, const void *src, size_t bytes) {
+    return m->be->ops->download(m->be, dst, src, bytes);
+}
+
+static awq_status be_alloc_f(awq_model *m, uint64_t n, float **out) {
+    uint64_t bytes;
+    if (!awq_mul_u64(n, sizeof(float), &bytes) || bytes > SIZE_MAX)
+        return awq_fail(m->ctx, AWQ_ERR_NOMEM, "buffer of %llu floats is too large",
+                        (unsigned long long)n);
+    return m->be->ops->alloc(m->be, (size_t)bytes, (void **)out);
+}
+
+static void be_free(awq_model *m, void *p) {
+    if (p) m->be->ops->free(m->be, p);
+}
+
+static bool is_attn_linear(int lin) { return lin <= AWQ_LIN_O; }
+
+static void layer_tensor_name(const awq_model *m, int64_t layer, const char *what,
+                              const char *suffix, char *buf, size_t n) {
+    snprintf(buf, n, "%slayers.%lld.%s.%s", m->prefix, (long long)layer, what, suffix);
+}
+
+/* A floating tensor of exactly this shape (1-D when n1 < 0). */
+static awq_status check_float_tensor(awq_model *m, const awq_tensor_info *t,
+                                     int64_t n0, int64_t n1) {
+    if (!awq_dtype_is_float(t->dtype) || t->dtype == AWQ_DT_F8_E4M3 ||
+        t->dtype == AWQ_DT_F8_E5M2)
+        return awq_fail(m->ctx, AWQ_ERR_UNSUPPORTED,
+                        "tensor '%s': dtype %s is not supported (F16, BF16, F32, F64)",
+                        t->name, awq_dtype_name(t->dtype));
+    bool ok = n1 < 0 ? (t->ndim == 1 && t->shape[0] == n0)
+                     : (t->ndim == 2 && t->shape[0] == n0 && t->shape[1] == n1);
+    if (!ok) {
+        char have[96];
+        if (t->ndim == 1)
+            snprintf(have, sizeof have, "[%lld]", (long long)t->shape[0]);
+        else if (t->ndim == 2)
+            snprintf(have, sizeof have, "[%lld, %lld]", (long long)t->shape[0],
+                     (long long)t->shape[1]);
+        else
+            snprintf(have, sizeof have, "%d-D", t->ndim);
+        if (n1 < 0)
+            return awq_fail(m->ctx, AWQ_ERR_MISMATCH,
+                            "tensor '%s' has shape %s, the config implies [%lld]", t->name,
+                            have, (long long)n0);
+        return awq_fail(m->ctx, AWQ_ERR_MISMATCH,
+                        "tensor '%s' has shape %s, the config implies [%lld, %lld]",
+                        t->name, have, (long long)n0, (long long)n1);
+    }
+    return AWQ_OK;
+}
+
+/* Convert a whole floating tensor into backend memory dst. */
+static awq_status load_f32(awq_model *m, const awq_tensor_info *t, float *dst) {
+    if (m->host) return awq_tensor_to_f32(m->ctx, t, dst);
+    float *tmp = awq_alloc((size_t)t->n_elements, sizeof(float));
+    if (!tmp) return awq_fail_nomem(m->ctx, t->name, t->n_elements * 4);
+    awq_status s = awq_tensor_to_f32(m->ctx, t, tmp);
+    if (s == AWQ_OK)
+        s = m->be->ops->upload(m->be, dst, tmp, (size_t)t->n_elements * sizeof(float));
+    awq_free(tmp);
+    return s;
+}
+
+/* ------------------------------------------------------ quantized linears */
+
+static awq_status quant_setup(awq_model *m) {
+    const awq_quant_config *q = &m->cfg.quant;
+    if (!q->present) return AWQ_OK;
+    m->quantized = true;
+    if (strcmp(q->quant_method, "awq") == 0) {
+        if (q->version[0] == 0 || strcmp(q->version, "gemm") == 0)
+            m->qfmt = AWQ_QFMT_AWQ_GEMM;
+        else if (strcmp(q->version, "gemv") == 0)
+            m->qfmt = AWQ_QFMT_AWQ_GEMV;
+        else
+            return awq_fail(m->ctx, AWQ_ERR_UNSUPPORTED,
+                            "quantization_config: AWQ version \"%s\" is not supported "
+                            "(gemm, gemv)", q->version);
+        m->qup.sym = !q->zero_point;
+    } else if (strcmp(q->quant_method, "gptq") == 0) {
+        m->qfmt = strcmp(q->checkpoint_format, "gptq_v2") == 0 ? AWQ_QFMT_GPTQ_V2
+                                                                : AWQ_QFMT_GPTQ;
+        m->qup.sym = q->sym;
+    } else {
+        return awq_fail(m->ctx, AWQ_ERR_UNSUPPORTED,
+                        "quantization_config: quant_method \"%s\" is not supported "
+                        "(awq, gptq)", q->quant_method);
+    }
+    m->qup.bits = q->bits;
+    m->qup.group_size = q->group_size;
+    return AWQ_OK;
+}
+
+/* Fill a packed view of linear `lin` of `layer` from the checkpoint. g_idx
+ * missing from a GPTQ checkpoint is synthesised (default order) into
+ * *g_idx_own (caller frees). */
+static awq_status quant_view(awq_model *m, int64_t layer, int lin, awq_packed *pk,
+                             int32_t **g_idx_own) {
+    const awq_linear_desc *d = &m->arch->linears[lin];
+    int64_t N = awq_model_dim(&m->cfg, d->out_dim), K = awq_model_dim(&m->cfg, d->in_dim);
+    *g_idx_own = NULL;
+    AWQ_TRY(awq_packed_shapes(m->ctx, m->qfmt, K, N, m->qup.bits, m->qup.group_size, pk));
+    for (int i = 0; i < pk->n_tensors; i++) {
+        awq_packed_tensor *pt = &pk->t[i];
+        char name[256];
+        layer_tensor_name(m, layer, d->name, pt->suffix, name, sizeof name);
+        const awq_tensor_info *t = awq_checkpoint_find(m->ck, name);
+        if (!t && i == AWQ_PT_G_IDX) {
+            int32_t *g = awq_alloc((size_t)K, sizeof(int32_t));
+            if (!g) return awq_fail_nomem(m->ctx, "g_idx", (uint64_t)K * 4);
+            int64_t gl = awq_group_len(K, m->qup.group_size);
+            for (int64_t k = 0; k < K; k++) g[k] = (int32_t)(k / gl);
+            pt->data = g;
+            *g_idx_own = g;
+            continue;
+        }
+        if (!t)
+            return awq_fail(m->ctx, AWQ_ERR_NOT_FOUND,
+                            "tensor '%s' is missing (quantized checkpoint, %s)", name,
+                            awq_format_get(m->qfmt)->name);
+        bool ok = t->dtype == pt->dtype && t->ndim == pt->ndim && t->shape[0] == pt->shape[0] &&
+                  (pt->ndim < 2 || t->shape[1] == pt->shape[1]);
+        if (!ok)
+            return awq_fail(m->ctx, AWQ_ERR_MISMATCH,
+                            "tensor '%s': %s %dD [%lld, %lld], expected %s [%lld, %lld] "
+                            "for a %lldx%lld linear (%s, %d bits, group %d)",
+                            name, awq_dtype_name(t->dtype), t->ndim, (long long)t->shape[0],
+                            (long long)(t->ndim > 1 ? t->shape[1] : 0),
+                            awq_dtype_name(pt->dtype), (long long)pt->shape[0],
+                            (long long)(pt->ndim > 1 ? pt->shape[1] : 0), (long long)N,
+                            (long long)K, awq_format_get(m->qfmt)->name, m->qup.bits,
+                            m->qup.group_size);
+        pt->data = (void *)t->data;
+    }
+    return AWQ_OK;
+}
+
+static awq_status load_quantized(awq_model *m, int64_t layer, int lin, float *dst) {
+    const awq_linear_desc *d = &m->arch->linears[lin];
+    char name[256];
+    snprintf(name, sizeof name, "%slayers.%lld.%s", m->prefix, (long long)layer, d->name);
+    awq_packed pk;
+    memset(&pk, 0, sizeof pk);
+    int32_t *gown = NULL;
+    awq_status s = quant_view(m, layer, lin, &pk, &gown);
+    awq_qformat fmt = m->qfmt;
+    if (s == AWQ_OK && fmt == AWQ_QFMT_GPTQ &&
+        awq_gptq_detect_zeros(&pk, m->qup.bits, m->qup.sym, NULL) == AWQ_GPTQ_ZEROS_TRUE) {
+        /* a "gptq" checkpoint that stores true zero points (v2 layout) */
+        fmt = AWQ_QFMT_GPTQ_V2;
+        pk.format = fmt;
+    }
+    awq_qtensor qt;
+    memset(&qt, 0, sizeof qt);
+    if (s == AWQ_OK) s = awq_unpack(m->ctx, name, fmt, &pk, &m->qup, &qt);
+    awq_free(gown);
+    if (s != AWQ_OK) return s;
+    float *host = dst;
+    if (!m->host) {
+        host = awq_alloc((size_t)(qt.N * qt.K), sizeof(float));
+        if (!host) {
+            awq_qtensor_free(&qt);
+            return awq_fail_nomem(m->ctx, name, (uint64_t)(qt.N * qt.K) * 4);
+        }
+    }
+    s = awq_dequantize(m->ctx, &qt, host);
+    if (s == AWQ_OK && !m->host)
+        s = m->be->ops->upload(m->be, dst, host, (size_t)(qt.N * qt.K) * sizeof(float));
+    if (!m->host) awq_free(host);
+    awq_qtensor_free(&qt);
+    return s;
+}
+
+/* ------------------------------------------------------- model open */
+
+/* Whether linear `lin` must carry a bias (arch table + config flags). */
+static bool bias_expected(const awq_model *m, int lin) {
+    if (m->arch->linears[lin].bias) return true;
+    if (is_attn_linear(lin))
+        return m->cfg.attention_bias && !m->arch->linears[AWQ_LIN_Q].bias;
+    return m->cfg.mlp_bias;
+}
+
+/* Check that every tensor layer `i` needs exists with the right shape. */
+static awq_status check_layer_tensors(awq_model *m, int64_t i) {
+    char name[256];
+    const awq_model_config *c = &m->cfg;
+    for (int lin = 0; lin < m->arch->n_linears; lin++) {
+        const awq_linear_desc *d = &m->arch->linears[lin];
+        int64_t N = awq_model_dim(c, d->out_dim), K = awq_model_dim(c, d->in_dim);
+        layer_tensor_name(m, i, d->name, "weight", name, sizeof name);
+        const awq_tensor_info *t = awq_checkpoint_find(m->ck, name);
+        if (t) {
+            AWQ_TRY(check_float_tensor(m, t, N, K));
+        } else if (m->quantized) {
+            awq_packed pk;
+            memset(&pk, 0, sizeof pk);
+            int32_t *gown = NULL;
+            awq_status s = quant_view(m, i, lin, &pk, &gown);
+            awq_free(gown);
+            AWQ_TRY(s);
+        } else {
+            return awq_fail(m->ctx, AWQ_ERR_NOT_FOUND, "tensor '%s' is missing", name);
+        }
+        layer_tensor_name(m, i, d->name, "bias", name, sizeof name);
+        t = awq_checkpoint_find(m->ck, name);
+        if (m->bias[lin]) {
+            if (!t)
+                return awq_fail(m->ctx, AWQ_ERR_NOT_FOUND,
+                                "tensor '%s' is missing (%s has a bias on %s)", name,
+                                c->architecture, d->name);
+            AWQ_TRY(check_float_tensor(m, t, N, -1));
+        } else if (t && i == 0) {
+            awq_warn(m->ctx, "tensor '%s' is ignored: %s has no bias on %s (as in "
+                     "transformers)", name, c->architecture, d->name);
+        }
+    }
+    for (int k = 0; k < AWQ_NORM_COUNT; k++) {
+        if ((k == AWQ_NORM_Q || k == AWQ_NORM_K) && !m->arch->qk_norm) continue;
+        layer_tensor_name(m, i, k_norm_names[k], "weight", name, sizeof name);
+        const awq_tensor_info *t = awq_checkpoint_find(m->ck, name);
+        if (!t) return awq_fail(m->ctx, AWQ_ERR_NOT_FOUND, "tensor '%s' is missing", name);
+        AWQ_TRY(check_float_tensor(m, t, k >= AWQ_NORM_Q ? c->head_dim : c->hidden, -1));
+    }
+    return AWQ_OK;
+}
+
+static awq_status open_checks(awq_model *m) {
+    awq_model_config *c = &m->cfg;
+    if (!c->arch)
+        return awq_fail(m->ctx, AWQ_ERR_UNSUPPORTED,
+                        "architecture \"%s\" is not supported (supported: %s)",
+                        c->architecture, awq_arch_supported_list());
+    m->arch = c->arch;
+    if (c->is_moe)
+        return awq_fail(m->ctx, AWQ_ERR_UNSUPPORTED,
+                        "%s: mixture-of-experts models are not supported by the forward",
+                        c->architecture);
+    if (c->hidden <= 0 || c->n_layers <= 0 || c->n_heads <= 0 || c->n_kv_heads <= 0 ||
+        c->head_dim <= 0 || c->intermediate <= 0 || c->vocab <= 0 ||
+        c->n_heads % c->n_kv_heads != 0 || c->head_dim % 2 != 0)
+        return awq_fail(m->ctx, AWQ_ERR_FORMAT,
+                        "config: inconsistent dimensions (hidden %lld, heads %lld, kv heads "
+                        "%lld, head_dim %lld, intermediate %lld, vocab %lld)",
+                        (long long)c->hidden, (long long)c->n_heads, (long long)c->n_kv_heads,
+                        (long long)c->head_dim, (long long)c->intermediate,
+                        (long long)c->vocab);
+    AWQ_TRY(awq_model_find_prefix(m->ctx, m->ck, m->prefix, sizeof m->prefix));
+    AWQ_TRY(quant_setup(m));
+    for (int lin = 0; lin < m->arch->n_linears; lin++) m->bias[lin] = bias_expected(m, lin);
+
+    /* sliding window: only Mistral-style configs that enable it */
+    const cJSON *root = awq_checkpoint_config(m->ck);
+    const cJSON *tc = root ? cJSON_GetObjectItemCaseSensitive(root, "text_config") : NULL;
+    const cJSON *src = (tc && cJSON_IsObject(tc)) ? tc : root;
+    if (src) {
+        const cJSON *sw = cJSON_GetObjectItemCaseSensitive(src, "sliding_window");
+        const cJSON *use = cJSON_GetObjectItemCaseSensitive(src, "use_sliding_window");
+        bool enabled = use ? cJSON_IsTrue(use) : true;
+        if (sw && cJSON_IsNumber(sw) && sw->valuedouble >= 1 && enabled)
+            m->sliding_window = (int64_t)sw->valuedouble;
+    }
+
+    char name[256];
+    snprintf(name, sizeof name, "%sembed_tokens.weight", m->prefix);
+    m->embed_t = awq_checkpoint_find(m->ck, name);
+    if (!m->embed_t) return awq_fail(m->ctx, AWQ_ERR_NOT_FOUND, "tensor '%s' is missing", name);
+    AWQ_TRY(check_float_tensor(m, m->embed_t, c->vocab, c->hidden));
+    snprintf(name, sizeof name, "%snorm.weight", m->prefix);
+    m->final_norm_t = awq_checkpoint_find(m->ck, name);
+    if (!m->final_norm_t)
+        return awq_fail(m->ctx, AWQ_ERR_NOT_FOUND, "tensor '%s' is missing", name);
+    AWQ_TRY(check_float_tensor(m, m->final_norm_t, c->hidden, -1));
+
+    /* lm_head: "lm_head.weight", or beside a "<x>.model." prefix (llava-style
+     * "language_model.lm_head.weight"). Tied embeddings use embed_tokens, as
+     * transformers does; an untied model without lm_head falls back to the
+     * embeddings with a warning. */
+    m->lm_head_t = NULL;
+    if (!c->tie_word_embeddings) {
+        snprintf(m->lm_head_name, sizeof m->lm_head_name, "lm_head.weight");
+        m->lm_head_t = awq_checkpoint_find(m->ck, m->lm_head_name);
+        size_t pl = strlen(m->prefix);
+        if (!m->lm_head_t && pl > 6 && strcmp(m->prefix + pl - 6, "model.") == 0) {
+            snprintf(m->lm_head_name, sizeof m->lm_head_name, "%.*slm_head.weight",
+                     (int)(pl - 6), m->prefix);
+            m->lm_head_t = awq_checkpoint_find(m->ck, m->lm_head_name);
+        }
+        if (!m->lm_head_t)
+            awq_warn(m->ctx, "no lm_head.weight and tie_word_embeddings is false: using "
+                     "the input embeddings as the output layer");
+    }
+    if (m->lm_head_t) AWQ_TRY(check_float_tensor(m, m->lm_head_t, c->vocab, c->hidden));
+
+    for (int64_t i = 0; i < c->n_layers; i++) AWQ_TRY(check_layer_tensors(m, i));
+    return AWQ_OK;
+}
+
+awq_status awq_model_open(awq_ctx *ctx, const awq_checkpoint *ck,
+                          const awq_runtime_params *params, awq_model **out) {
+    *out = NULL;
+    if (!ck) return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "awq_model_open: checkpoint is NULL");
+    awq_model *m = awq_calloc(1, sizeof *m);
+    if (!m) return awq_fail_nomem(ctx, "model", sizeof *m);
+    m->ctx = ctx;
+    m->ck = ck;
+    m->params = params ? *params : awq_runtime_default_params();
+    if (m->params.attn_block < 0 || m->params.attn_block > 4096) {
+        awq_free(m);
+        return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "attn_block %d is out of range [0, 4096]",
+                        m->params.attn_block);
+    }
+    awq_status s = awq_model_config_from_checkpoint(ctx, ck, &m->cfg);
+    if (s == AWQ_OK) s = open_checks(m);
+    if (s == AWQ_OK) {
+        m->inv_freq = awq_alloc((size_t)(m->cfg.head_dim / 2), sizeof(float));
+        if (!m->inv_freq) s = awq_fail_nomem(ctx, "rope", (uint64_t)m->cfg.head_dim * 2);
+    }
+    if (s == AWQ_OK)
+        s = awq_rope_inv_freq(ctx, &m->cfg.rope, m->cfg.rope_theta, m->cfg.head_dim,
+                              m->cfg.max_pos, m->inv_freq, &m->attn_factor);
+    if (s == AWQ_OK) s = awq_backend_create(ctx, m->params.backend, m->params.device, &m->be);
+    if (s == AWQ_OK) {
+        m->host = m->be->ops->mem == AWQ_MEM_HOST;
+        s = be_alloc_f(m, (uint64_t)m->cfg.hidden, &m->final_norm);
+    }
+    if (s == AWQ_OK) s = load_f32(m, m->final_norm_t, m->final_norm);
+    if (s == AWQ_OK) {
+        m->cache = awq_calloc((size_t)m->cfg.n_layers, sizeof(awq_layer *));
+        if (!m->cache) s = awq_fail_nomem(ctx, "layer cache", (uint64_t)m->cfg.n_layers * 8);
+    }
+    if (s != AWQ_OK) {
+        awq_model_free(m);
+        return s;
+    }
+    *out = m;
+    return AWQ_OK;
+}
+
+void awq_model_free(awq_model *m) {
+    if (!m) return;
+    if (m->cache)
+        for (int64_t i = 0; i < m->cfg.n_layers; i++) awq_layer_free(m->cache[i]);
+    awq_free(m->cache);
+    if (m->be) {
+        be_free(m, m->rope_cos);
+        be_free(m, m->rope_sin);
+        be_free(m, m->final_norm);
+        be_free(m, m->lm_head);
+        be_free(m, m->ws);
+        awq_backend_free(m->be);
+    }
+    awq_free(m->inv_freq);
+    awq_free(m);
+}
+
+/* ---------------------------------------------------------- scratch */
+
+static awq_status ensure_ws(awq_model *m, uint64_t floats) {
+    uint64_t bytes;
+    if (!awq_mul_u64(floats, sizeof(float), &bytes) || bytes > SIZE_MAX)
+        return awq_fail(m->ctx, AWQ_ERR_NOMEM, "scratch of %llu floats is too large",
+                        (unsigned long long)floats);
+    if (bytes <= m->ws_bytes) return AWQ_OK;
+    be_free(m, m->ws);
+    m->ws = NULL;
+    m->ws_bytes = 0;
+    AWQ_TRY(m->be->ops->alloc(m->be, (size_t)bytes, (void **)&m->ws));
+    m->ws_bytes = (size_t)bytes;
+    return AWQ_OK;
+}
+
+/* Sequences per attention chunk for B sequences of T tokens. */
+static int64_t attn_chunk_seqs(int64_t B, int64_t T) {
+    int64_t n = ATTN_CHUNK_ROWS / (T > 0 ? T : 1);
+    if (n < 1) n = 1;
+    return n < B ? n : B;
+}
+
+/* Rope tables covering positions [0, n). */
+static awq_status ensure_rope(awq_model *m, int64_t n) {
+    if (n <= m->rope_n) return AWQ_OK;
+    int64_t cap = m->rope_n ? m->rope_n : 256;
+    while (cap < n) cap *= 2;
+    int64_t half = m->cfg.head_dim / 2;
+    uint64_t cnt = (uint64_t)cap * (uint64_t)half;
+    float *hc = awq_alloc((size_t)cnt, sizeof(float)), *hs = awq_alloc((size_t)cnt, sizeof(float));
+    float *c = NULL, *s = NULL;
+    awq_status st = (hc && hs) ? AWQ_OK : awq_fail_nomem(m->ctx, "rope tables", cnt * 8);
+    if (st == AWQ_OK) {
+        awq_rope_tables(m->inv_freq, half, m->attn_factor, cap, hc, hs);
+        st = be_alloc_f(m, cnt, &c);
+    }
+    if (st == AWQ_OK) st = be_alloc_f(m, cnt, &s);
+    if (st == AWQ_OK) st = m->be->ops->upload(m->be, c, hc, (size_t)cnt * sizeof(float));
+    if (st == AWQ_OK) st = m->be->ops->upload(m->be, s, hs, (size_t)cnt * sizeof(float));
+    awq_free(hc);
+    awq_free(hs);
+    if (st != AWQ_OK) {
+        be_free(m, c);
+        be_free(m, s);
+        return st;
+    }
+    be_free(m, m->rope_cos);
+    be_free(m, m->rope_sin);
+    m->rope_cos = c;
+    m->rope_sin = s;
+    m->rope_n = cap;
+    return AWQ_OK;
+}
+
+/* ------------------------------------------------------------ layers */
+
+awq_status awq_layer_load(awq_model *m, int64_t index, awq_layer **out) {
+    *out = NULL;
+    const awq_model_config *c = &m->cfg;
+    if (index < 0 || index >= c->n_layers)
+        return awq_fail(m->ctx, AWQ_ERR_INVALID_ARG, "layer %lld is out of range [0, %lld)",
+                        (long long)index, (long long)c->n_layers);
+    awq_layer *l = awq_calloc(1, sizeof *l);
+    if (!l) return awq_fail_nomem(m->ctx, "layer", sizeof *l);
+    l->m = m;
+    l->index = index;
+    awq_status s = AWQ_OK;
+    char name[256];
+    for (int lin = 0; lin < m->arch->n_linears && s == AWQ_OK; lin++) {
+        const awq_linear_desc *d = &m->arch->linears[lin];
+        l->n_out[lin] = awq_model_dim(c, d->out_dim);
+        l->n_in[lin] = awq_model_dim(c, d->in_dim);
+        uint64_t n = (uint64_t)l->n_out[lin] * (uint64_t)l->n_in[lin];
+        s = be_alloc_f(m, n, &l->w_own[lin]);
+        if (s != AWQ_OK) break;
+        l->w[lin] = l->w_own[lin];
+        l->bytes += n * sizeof(float);
+        layer_tensor_name(m, index, d->name, "weight", name, sizeof name);
+        const awq_tensor_info *t = awq_checkpoint_find(m->ck, name);
+        if (t) {
+            s = check_float_tensor(m, t, l->n_out[lin], l->n_in[lin]);
+            if (s == AWQ_OK) s = load_f32(m, t, l->w_own[lin]);
+        } else if (m->quantized) {
+            s = load_quantized(m, index, lin, l->w_own[lin]);
+        } else {
+            s = awq_fail(m->ctx, AWQ_ERR_NOT_FOUND, "tensor '%s' is missing", name);
+        }
+        if (s == AWQ_OK && m->bias[lin]) {
+            layer_tensor_name(m, index, d->name, "bias", name, sizeof name);
+            t = awq_checkpoint_find(m->ck, name);
+            if (!t) {
+                s = awq_fail(m->ctx, AWQ_ERR_NOT_FOUND, "tensor '%s' is missing", name);
+                break;
+            }
+            s = check_float_tensor(m, t, l->n_out[lin], -1);
+            if (s == AWQ_OK) s = be_alloc_f(m, (uint64_t)l->n_out[lin], &l->b[lin]);
+            if (s == AWQ_OK) s = load_f32(m, t, l->b[lin]);
+            l->bytes += (uint64_t)l->n_out[lin] * sizeof(float);
+        }
+    }
+    for (int k = 0; k < AWQ_NORM_COUNT && s == AWQ_OK; k++) {
+        if ((k == AWQ_NORM_Q || k == AWQ_NORM_K) && !m->arch->qk_norm) continue;
+        layer_tensor_name(m, index, k_norm_names[k], "weight", name, sizeof name);
+        const awq_tensor_info *t = awq_checkpoint_find(m->ck, name);
+        int64_t n = k >= AWQ_NORM_Q ? c->head_dim : c->hidden;
+        if (!t) {
+            s = awq_fail(m->ctx, AWQ_ERR_NOT_FOUND, "tensor '%s' is missing", name);
+            break;
+        }
+        s = check_float_tensor(m, t, n, -1);
+        if (s == AWQ_OK) s = be_alloc_f(m, (uint64_t)n, &l->norm[k]);
+        if (s == AWQ_OK) s = load_f32(m, t, l->norm[k]);
+        l->norm_n[k] = n;
+        l->bytes += (uint64_t)n * sizeof(float);
+    }
+    if (s != AWQ_OK) {
+        awq_layer_free(l);
+        return s;
+    }
+    *out = l;
+    return AWQ_OK;
+}
+
+void awq_layer_free(awq_layer *l) {
+    if (!l) return;
+    for (int i = 0; i < AWQ_MAX_LINEARS; i++) {
+        be_free(l->m, l->w_own[i]);
+        be_free(l->m, l->b[i]);
+    }
+    for (int k = 0; k < AWQ_NORM_COUNT; k++) be_free(l->m, l->norm[k]);
+    awq_free(l);
+}
+
+int64_t awq_layer_index(const awq_layer *l) { return l->index; }
+uint64_t awq_layer_bytes(const awq_layer *l) { return l->bytes; }
+
+static bool lin_ok(const awq_layer *l, int lin) {
+    return lin >= 0 && lin < l->m->arch->n_linears;
+}
+
+float *awq_layer_weight(awq_layer *l, int lin, int64_t *n_out, int64_t *n_in) {
+    if (!lin_ok(l, lin)) return NULL;
+    if (n_out) *n_out = l->n_out[lin];
+    if (n_in) *n_in = l->n_in[lin];
+    return l->w[lin];
+}
+
+float *awq_layer_bias(awq_layer *l, int lin) { return lin_ok(l, lin) ? l->b[lin] : NULL; }
+
+awq_status awq_layer_set_weight(awq_layer *l, int lin, float *w) {
+    if (!lin_ok(l, lin))
+        return awq_fail(l->m->ctx, AWQ_ERR_INVALID_ARG, "linear index %d is out of range", lin);
+    l->w[lin] = w ? w : l->w_own[lin];
+    return AWQ_OK;
+}
+
+float *awq_layer_norm_weight(awq_layer *l, awq_layer_norm_id which, int64_t *n) {
+    if ((int)which < 0 || which >= AWQ_NORM_COUNT) return NULL;
+    if (n) *n = l->norm[which] ? l->norm_n[which] : 0;
+    return l->norm[which];
+}
+
+void awq_layer_set_capture(awq_layer *l, awq_capture_fn fn, void *user, unsigned mask) {
+    l->cap = fn;
+    l->cap_user = fn ? user : NULL;
+    l->cap_mask = fn ? mask : 0;
+}
+
+static awq_status capture(awq_layer *l, awq_capture_point pt, int64_t row0, int64_t rows,
+                          int64_t cols, const float *x) {
+    if (!l->cap || !(l->cap_mask & (1u << pt)) || rows == 0) return AWQ_OK;
+    awq_status s = l->cap(l->cap_user, l->index, pt, row0, rows, cols, x);
+    if (s != AWQ_OK)
+        return awq_fail_wrap(l->m->ctx, s, "layer %lld: capture callback",
+                             (long long)l->index);
+    return AWQ_OK;
+}
+
+static awq_status linear(awq_layer *l, int lin, const float *x, float *y, int64_t rows) {
+    awq_backend *be = l->m->be;
+    return be->ops->gemm(be, x, l->w[lin], AWQ_DT_F32, l->b[lin], y, rows, l->n_out[lin],
+                         l->n_in[lin]);
+}
+
+static awq_status check_bt(awq_model *m, int64_t B, int64_t T) {
+    if (B < 0 || T < 0 || (B > 0 && T > INT64_MAX / B) || B * T > ((int64_t)1 << 40))
+        return awq_fail(m->ctx, AWQ_ERR_INVALID_ARG, "bad batch shape B=%lld T=%lld",
+                        (long long)B, (long long)T);
+    if (m->sliding_window > 0 && T > m->sliding_window)
+        return awq_fail(m->ctx, AWQ_ERR_UNSUPPORTED,
+                        "sequence of %lld tokens exceeds the sliding window (%lld) of this "
+                        "model; sliding-window attention is not implemented",
+                        (long long)T, (long long)m->sliding_window);
+    return AWQ_OK;
+}
+
+/* Scratch layout: attention part for R = chunk rows, then MLP part. */
+typedef struct {
+    float *xn, *tmp, *q, *k, *v, *att, *gate, *up;
+} scratch;
+
+static awq_status get_scratch(awq_model *m, int64_t R, scratch *sc) {
+    const awq_model_config *c = &m->cfg;
+    int64_t qd = c->n_heads * c->head_dim, kvd = c->n_kv_heads * c->head_dim;
+    int64_t Rm = AWQ_MIN(R, (int64_t)MLP_CHUNK_ROWS);
+    uint64_t per_row = (uint64_t)(2 * c->hidden + 2 * qd + 2 * kvd);
+    uint64_t total = per_row * (uint64_t)R + (uint64_t)(2 * c->intermediate) * (uint64_t)Rm;
+    AWQ_TRY(ensure_ws(m, total));
+    float *p = m->ws;
+    sc->xn = p; p += R * c->hidden;
+    sc->tmp = p; p += R * c->hidden;
+    sc->q = p; p += R * qd;
+    sc->att = p; p += R * qd;
+    sc->k = p; p += R * kvd;
+    sc->v = p; p += R * kvd;
+    sc->gate = p; p += Rm * c->intermediate;
+    sc->up = p;
+    return AWQ_OK;
+}
+
+/* Attention block on nb sequences of T rows: x_normed -> out. */
+static awq_status attn_core(awq_layer *l, const scratch *sc, const float *xn, float *out,
+                            int64_t nb, int64_t T, int64_t row0) {
+    awq_model *m = l->m;
+    awq_backend *be = m->be;
+    const awq_model_config *c = &m->cfg;
+    int64_t R = nb * T;
+    AWQ_TRY(capture(l, AWQ_CAPTURE_QKV_IN, row0, R, c->hidden, xn));
+    AWQ_TRY(linear(l, AWQ_LIN_Q, xn, sc->q, R));
+    AWQ_TRY(linear(l, AWQ_LIN_K, xn, sc->k, R));
+    AWQ_TRY(linear(l, AWQ_LIN_V, xn, sc->v, R));
+    if (m->arch->qk_norm) {
+        /* Qwen3: RMSNorm over head_dim of each head, before RoPE */
+        float eps = (float)c->rms_eps;
+        AWQ_TRY(be->ops->rmsnorm(be, sc->q, l->norm[AWQ_NORM_Q], sc->q, R * c->n_heads,
+                                 c->head_dim, eps));
+        AWQ_TRY(be->ops->rmsnorm(be, sc->k, l->norm[AWQ_NORM_K], sc->k, R * c->n_kv_heads,
+                                 c->head_dim, eps));
+    }
+    AWQ_TRY(ensure_rope(m, T));
+    AWQ_TRY(be->ops->rope(be, sc->q, nb, T, c->n_heads, c->head_dim, m->rope_cos,
+                          m->rope_sin, m->rope_n, 0));
+    AWQ_TRY(be->ops->rope(be, sc->k, nb, T, c->n_kv_heads, c->head_dim, m->rope_cos,
+                          m->rope_sin, m->rope_n, 0));
+    awq_attn_desc d = {.B = nb,
+                       .T = T,
+                       .n_heads = c->n_heads,
+                       .n_kv_heads = c->n_kv_heads,
+                       .head_dim = c->head_dim,
+                       .scale = (float)(1.0 / sqrt((double)c->head_dim)),
+                       .block = m->params.attn_block};
+    AWQ_TRY(be->ops->attention(be, sc->q, sc->k, sc->v, sc->att, &d));
+    AWQ_TRY(capture(l, AWQ_CAPTURE_O_IN, row0, R, c->n_heads * c->head_dim, sc->att));
+    return linear(l, AWQ_LIN_O, sc->att, out, R);
+}
+
+/* MLP block on R rows: x_normed -> out, in row chunks. */
+static awq_status mlp_core(awq_layer *l, const scratch *sc, const float *xn, float *out,
+                           int64_t R, int64_t row0) {
+    awq_backend *be = l->m->be;
+    const awq_model_config *c = &l->m->cfg;
+    AWQ_TRY(capture(l, AWQ_CAPTURE_GATE_UP_IN, row0, R, c->hidden, xn));
+    for (int64_t r = 0; r < R; r += MLP_CHUNK_ROWS) {
+        int64_t n = AWQ_MIN((int64_t)MLP_CHUNK_ROWS, R - r);
+        const float *x = xn + r * c->hidden;
+        AWQ_TRY(linear(l, AWQ_LIN_GATE, x, sc->gate, n));
+        AWQ_TRY(linear(l, AWQ_LIN_UP, x, sc->up, n));
+        AWQ_TRY(be->ops->silu_mul(be, sc->gate, sc->up, sc->gate, n * c->intermediate));
+        AWQ_TRY(capture(l, AWQ_CAPTURE_DOWN_IN, row0 + r, n, c->intermediate, sc->gate));
+        AWQ_TRY(linear(l, AWQ_LIN_DOWN, sc->gate, out + r * c->hidden, n));
+    }
+    return AWQ_OK;
+}
+
+awq_status awq_layer_forward(awq_layer *l, const float *x, float *out, int64_t B, int64_t T) {
+    awq_model *m = l->m;
+    awq_backend *be = m->be;
+    const awq_model_config *c = &m->cfg;
+    AWQ_TRY(check_bt(m, B, T));
+    if (B == 0 || T == 0) return AWQ_OK;
+    if (out != x)
+        AWQ_TRY(be->ops->copy(be, out, x, (size_t)(B * T * c->hidden) * sizeof(float)));
+    int64_t nbc = attn_chunk_seqs(B, T);
+    scratch sc;
+    AWQ_TRY(get_scratch(m, nbc * T, &sc));
+    float eps = (float)c->rms_eps;
+    for (int64_t b0 = 0; b0 < B; b0 += nbc) {
+        int64_t nb = AWQ_MIN(nbc, B - b0), R = nb * T, row0 = b0 * T;
+        float *h = out + row0 * c->hidden;
+        AWQ_TRY(be->ops->rmsnorm(be, h, l->norm[AWQ_NORM_INPUT], sc.xn, R, c->hidden, eps));
+        AWQ_TRY(attn_core(l, &sc, sc.xn, sc.tmp, nb, T, row0));
+        AWQ_TRY(be->ops->add(be, h, sc.tmp, R * c->hidden));
+        AWQ_TRY(be->ops->rmsnorm(be, h, l->norm[AWQ_NORM_POST_ATTN], sc.xn, R, c->hidden,
+                                 eps));
+        AWQ_TRY(mlp_core(l, &sc, sc.xn, sc.tmp, R, row0));
+        AWQ_TRY(be->ops->add(be, h, sc.tmp, R * c->hidden));
+    }
+    return AWQ_OK;
+}
+
+awq_status awq_layer_norm(awq_layer *l, awq_layer_norm_id which, const float *x, float *out,
+                          int64_t rows) {
+    awq_model *m = l->m;
+    if (which != AWQ_NORM_INPUT && which != AWQ_NORM_POST_ATTN)
+        return awq_fail(m->ctx, AWQ_ERR_INVALID_ARG,
+                        "awq_layer_norm: only the input and post-attention norms apply to "
+                        "hidden states");
+    return m->be->ops->rmsnorm(m->be, x, l->norm[which], out, rows, m->cfg.hidden,
+                               (float)m->cfg.rms_eps);
+}
+
+awq_status awq_layer_attn(awq_layer *l, const float *x_normed, float *out, int64_t B,
+                          int64_t T) {
+    awq_model *m = l->m;
+    AWQ_TRY(check_bt(m, B, T));
+    if (B == 0 || T == 0) return AWQ_OK;
+    int64_t nbc = attn_chunk_seqs(B, T);
+    scratch sc;
+    AWQ_TRY(get_scratch(m, nbc * T, &sc));
+    int64_t H = m->cfg.hidden;
+    for (int64_t b0 = 0; b0 < B; b0 += nbc) {
+        int64_t nb = AWQ_MIN(nbc, B - b0), row0 = b0 * T;
+        AWQ_TRY(attn_core(l, &sc, x_normed + row0 * H, out + row0 * H, nb, T, row0));
+    }
+    return AWQ_OK;
+}
+
+awq_status awq_layer_mlp(awq_layer *l, const float *x_normed, float *out, int64_t rows) {
+    awq_model *m = l->m;
+    if (rows < 0 || rows > ((int64_t)1 << 40))
+        return awq_fail(m->ctx, AWQ_ERR_INVALID_ARG, "awq_layer_mlp: bad row count %lld",
+                        (long long)rows);
+    if (rows == 0) return AWQ_OK;
+    scratch sc;
+    AWQ_TRY(get_scratch(m, AWQ_MIN(rows, (int64_t)MLP_CHUNK_ROWS), &sc));
+    return mlp_core(l, &sc, x_normed, out, rows, 0);
+}
+
+awq_status awq_layer_linear(awq_layer *l, int lin, const float *x, float *out, int64_t rows) {
+    if (!lin_ok(l, lin))
+        return awq_fail(l->m->ctx, AWQ_ERR_INVALID_ARG, "linear index %d is out of range", lin);
+    return linear(l, lin, x, out, rows);
+}
+
+/* ------------------------------------------------------------- model */
+
+awq_status awq_model_embed(awq_model *m, const int32_t *ids, int64_t n, float *out) {
+    const int64_t H = m->cfg.hidden, V = m->cfg.vocab;
+    if (n < 0) return awq_fail(m->ctx, AWQ_ERR_INVALID_ARG, "embed: n < 0");
+    for (int64_t i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= V)
+            return awq_fail(m->ctx, AWQ_ERR_RANGE,
+                            "token id %ld at position %lld is outside the vocabulary [0, "
+                            "%lld)", (long)ids[i], (long long)i, (long long)V);
+    float *host = out;
+    if (!m->host) {
+        host = awq_alloc((size_t)(n * H), sizeof(float));
+        if (!host) return awq_fail_nomem(m->ctx, "embeddings", (uint64_t)(n * H) * 4);
+    }
+    awq_status s = AWQ_OK;
+    for (int64_t i = 0; i < n && s == AWQ_OK; i++)
+        s = awq_tensor_rows_to_f32(m->ctx, m->embed_t, ids[i], 1, host + i * H);
+    if (s == AWQ_OK && !m->host)
+        s = m->be->ops->upload(m->be, out, host, (size_t)(n * H) * sizeof(float));
+    if (!m->host) awq_free(host);
+    return s;
+}
+
+static awq_status ensure_lm_head(awq_model *m) {
+    if (m->lm_head) return AWQ_OK;
+    const awq_tensor_info *t = m->lm_head_t ? m->lm_head_t : m->embed_t;
+    float *w = NULL;
+    AWQ_TRY(be_alloc_f(m, t->n_elements, &w));
+    awq_status s = load_f32(m, t, w);
+    if (s != AWQ_OK) {
+        be_free(m, w);
+        return s;
+    }
+    m->lm_head = w;
+    return AWQ_OK;
+}
+
+static int64_t logit_chunk_rows(const awq_model *m) {
+    int64_t r = (int64_t)(LOGIT_CHUNK_BYTES / ((uint64_t)m->cfg.vocab * sizeof(float)));
+    return r < 1 ? 1 : r;
+}
+
+awq_status awq_model_logits(awq_model *m, const float *h, float *logits, int64_t rows) {
+    const int64_t H = m->cfg.hidden, V = m->cfg.vocab;
+    if (rows < 0) return awq_fail(m->ctx, AWQ_ERR_INVALID_ARG, "logits: rows < 0");
+    if (rows == 0) return AWQ_OK;
+    AWQ_TRY(ensure_lm_head(m));
+    int64_t cr = AWQ_MIN(rows, logit_chunk_rows(m));
+    float *xn = NULL;
+    AWQ_TRY(be_alloc_f(m, (uint64_t)(cr * H), &xn));
+    awq_status s = AWQ_OK;
+    for (int64_t r = 0; r < rows && s == AWQ_OK; r += cr) {
+        int64_t n = AWQ_MIN(cr, rows - r);
+        s = m->be->ops->rmsnorm(m->be, h + r * H, m->final_norm, xn, n, H,
+                                (float)m->cfg.rms_eps);
+        if (s == AWQ_OK)
+            s = m->be->ops->gemm(m->be, xn, m->lm_head, AWQ_DT_F32, NULL, logits + r * V, n,
+                                 V, H);
+    }
+    be_free(m, xn);
+    return s;
+}
+
+awq_status awq_model_nll_from_hidden(awq_model *m, const float *h, const int32_t *targets,
+                                     int64_t rows, double *nll) {
+    const int64_t H = m->cfg.hidden, V = m->cfg.vocab;
+    if (rows < 0) return awq_fail(m->ctx, AWQ_ERR_INVALID_ARG, "nll: rows < 0");
+    for (int64_t r = 0; r < rows; r++)
+        if (targets[r] >= V)
+            return awq_fail(m->ctx, AWQ_ERR_RANGE,
+                            "target token id %ld at row %lld is outside the vocabulary [0, "
+                            "%lld)", (long)targets[r], (long long)r, (long long)V);
+    if (rows == 0) return AWQ_OK;
+    AWQ_TRY(ensure_lm_head(m));
+    int64_t cr = AWQ_MIN(rows, logit_chunk_rows(m));
+    float *xn = NULL, *lg = NULL;
+    awq_status s = be_alloc_f(m, (uint64_t)(cr * H), &xn);
+    if (s == AWQ_OK) s = be_alloc_f(m, (uint64_t)cr * (uint64_t)V, &lg);
+    for (int64_t r = 0; r < rows && s == AWQ_OK; r += cr) {
+        int64_t n = AWQ_MIN(cr, rows - r);
+        s = m->be->ops->rmsnorm(m->be, h + r * H, m->final_norm, xn, n, H,
+                                (float)m->cfg.rms_eps);
+        if (s == AWQ_OK)
+            s = m->be->ops->gemm(m->be, xn, m->lm_head, AWQ_DT_F32, NULL, lg, n, V, H);
+        if (s == AWQ_OK) s = m->be->ops->nll_rows(m->be, lg, targets + r, n, V, nll + r);
+    }
+    be_free(m, xn);
+    be_free(m, lg);
+    return s;
+}
+
+awq_status awq_model_run_layers(awq_model *m, float *x, int64_t B, int64_t T) {
+    AWQ_TRY(check_bt(m, B, T));
+    for (int64_t i = 0; i < m->cfg.n_layers; i++) {
+        awq_layer *l = m->cache[i];
+        bool cached = l != NULL;
+        if (!l) {
+            AWQ_TRY(awq_layer_load(m, i, &l));
+            if (m->cache_bytes + l->bytes <= m->params.layer_cache_bytes) {
+                m->cache[i] = l;
+                m->cache_bytes += l->bytes;
+                cached = true;
+            }
+        }
+        awq_status s = awq_layer_forward(l, x, x, B, T);
+        if (!cached) awq_layer_free(l);
+        if (s != AWQ_OK) return awq_fail_wrap(m->ctx, s, "layer %lld", (long long)i);
+    }
+    return AWQ_OK;
+}
+
+static awq_status embed_and_run(awq_model *m, const int32_t *ids, int64_t B, int64_t T,
+                                float **x_out) {
+    *x_out = NULL;
+    AWQ_TRY(check_bt(m, B, T));
+    float *x = NULL;
+    AWQ_TRY(be_alloc_f(m, (uint64_t)(B * T) * (uint64_t)m->cfg.hidden, &x));
+    awq_status s = awq_model_embed(m, ids, B * T, x);
+    if (s == AWQ_OK) s = awq_model_run_layers(m, x, B, T);
+    if (s != AWQ_OK) {
+        be_free(m, x);
+        return s;
+    }
+    *x_out = x;
+    return AWQ_OK;
+}
+
+awq_status awq_model_forward_logits(awq_model *m, const int32_t *ids, int64_t B, int64_t T,
+                                    float *logits) {
+    float *x = NULL;
+    AWQ_TRY(embed_and_run(m, ids, B, T, &x));
+    int64_t rows = B * T;
+    awq_status s;
+    if (m->host) {
+        s = awq_model_logits(m, x, logits, rows);
+    } else {
+        float *lg = NULL;
+        s = be_alloc_f(m, (uint64_t)rows * (uint64_t)m->cfg.vocab, &lg);
+        if (s == AWQ_OK) s = awq_model_logits(m, x, lg, rows);
+        if (s == AWQ_OK)
+            s = m->be->ops->download(m->be, logits, lg,
+                                     (size_t)(rows * m->cfg.vocab) * sizeof(float));
+        be_free(m, lg);
+    }
+    be_free(m, x);
+    return s;
+}
+
+awq_status awq_model_nll(awq_model *m, const int32_t *ids, int64_t B, int64_t T, double *nll) {
+    if (T < 2 || B < 0)
+        return awq_fail(m->ctx, AWQ_ERR_INVALID_ARG,
+                        "nll needs sequences of at least 2 tokens (T=%lld)", (long long)T);
+    if (B == 0) return AWQ_OK;
+    int64_t rows = B * T;
+    int32_t *tg = awq_alloc((size_t)rows, sizeof(int32_t));
+    double *all = awq_alloc((size_t)rows, sizeof(double));
+    if (!tg || !all) {
+        awq_free(tg);
+        awq_free(all);
+        return awq_fail_nomem(m->ctx, "nll", (uint64_t)rows * 12);
+    }
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t t = 0; t < T; t++)
+            tg[b * T + t] = t + 1 < T ? ids[b * T + t + 1] : -1;
+    float *x = NULL;
+    awq_status s = embed_and_run(m, ids, B, T, &x);
+    if (s == AWQ_OK) s = awq_model_nll_from_hidden(m, x, tg, rows, all);
+    if (s == AWQ_OK)
+        for (int64_t b = 0; b < B; b++)
+            memcpy(nll + b * (T - 1), all + b * T, sizeof(double) * (size_t)(T - 1));
+    be_free(m, x);
+    awq_free(tg);
+    awq_free(all);
+    return s;
+}

@@ -1,0 +1,763 @@
+/*
+ * lib/model/synth.c — synthetic checkpoints (see include/awqkit/synth.h for
+ * what is written and why). Packed formats are laid out through
+ * lib/quant/layouts.h (shapes, field positions) and quant.h
+ * (quantization_config), so they can never drift from what the packers
+ * and loaders expect.
+ */
+#include "awqkit/synth.h"
+
+#include "awqkit/checkpoint.h"
+#include "awqkit/model.h"
+#include "core/core.h"
+#include "quant/layouts.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------- presets */
+
+awq_synth_params awq_synth_default_params(void) {
+    awq_synth_params p;
+    memset(&p, 0, sizeof p);
+    awq_synth_preset(NULL, "tiny", &p);
+    p.dtype = AWQ_DT_F16;
+    p.seed = 0;
+    p.n_outliers = 4;
+    p.outlier_scale = 20.0;
+    p.max_shard_bytes = 5000000000ull;
+    p.quantized = false;
+    p.qformat = AWQ_QFMT_AWQ_GEMM;
+    p.bits = 4;
+    p.group_size = 128;
+    return p;
+}
+
+const char *awq_synth_preset_list(void) { return "tiny, 0.5b, 7b, 70b-layer, qwen2.5-vl-3b"; }
+
+static void set_dims(awq_synth_params *p, const char *arch, int64_t h, int64_t inter,
+                     int64_t layers, int64_t heads, int64_t kv, int64_t vocab, bool tie,
+                     int64_t max_pos, double theta, double eps) {
+    p->arch = arch;
+    p->hidden = h;
+    p->intermediate = inter;
+    p->n_layers = layers;
+    p->n_heads = heads;
+    p->n_kv_heads = kv;
+    p->head_dim = 0;
+    p->vocab = vocab;
+    p->tie_word_embeddings = tie;
+    p->max_pos = max_pos;
+    p->rope_theta = theta;
+    p->rms_eps = eps;
+    /* A small tower for any qwen2.5-vl shape; the 3B preset sets the real one. */
+    p->vision_depth = 2;
+    p->vision_hidden = 64;
+    p->vision_intermediate = 128;
+    p->vision_heads = 2;
+}
+
+awq_status awq_synth_preset(awq_ctx *ctx, const char *name, awq_synth_params *p) {
+    if (!name || !p) return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "synth preset: NULL argument");
+    if (strcmp(name, "tiny") == 0) {
+        set_dims(p, "llama", 256, 768, 6, 4, 2, 4096, false, 2048, 10000.0, 1e-5);
+    } else if (strcmp(name, "0.5b") == 0) {
+        set_dims(p, "qwen2", 896, 4864, 24, 14, 2, 151936, true, 32768, 1000000.0, 1e-6);
+    } else if (strcmp(name, "7b") == 0) {
+        set_dims(p, "llama", 4096, 11008, 32, 32, 32, 32000, false, 4096, 10000.0, 1e-5);
+    } else if (strcmp(name, "70b-layer") == 0) {
+        set_dims(p, "llama", 8192, 28672, 2, 64, 8, 32000, false, 4096, 10000.0, 1e-5);
+    } else if (strcmp(name, "qwen2.5-vl-3b") == 0) {
+        set_dims(p, "qwen2.5-vl", 2048, 11008, 36, 16, 2, 151936, true, 128000, 1000000.0, 1e-6);
+        p->vision_depth = 32;
+        p->vision_hidden = 1280;
+        p->vision_intermediate = 3420;
+        p->vision_heads = 16;
+    } else {
+        return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "unknown synth preset '%s' (presets: %s)", name,
+                        awq_synth_preset_list());
+    }
+    return AWQ_OK;
+}
+
+typedef struct {
+    const char *name;          /* --arch spelling */
+    const char *hf_name;       /* arch table key */
+    const char *model_type;
+    bool vision;
+} arch_map;
+
+static const arch_map k_archs[] = {
+    {"llama", "LlamaForCausalLM", "llama", false},
+    {"qwen2", "Qwen2ForCausalLM", "qwen2", false},
+    {"qwen3", "Qwen3ForCausalLM", "qwen3", false},
+    {"qwen2.5-vl", "Qwen2_5_VLForConditionalGeneration", "qwen2_5_vl", true},
+};
+
+static const arch_map *find_arch(const char *name) {
+    for (size_t i = 0; name && i < AWQ_ARRAY_LEN(k_archs); i++)
+        if (strcmp(k_archs[i].name, name) == 0) return &k_archs[i];
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- PRNG */
+
+static inline uint64_t mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* splitmix64: one add and a mix per 64 bits; streams are independent
+ * enough for synthetic weights and trivially seekable by seed. */
+static inline uint64_t next64(uint64_t *s) {
+    *s += 0x9E3779B97F4A7C15ull;
+    return mix64(*s);
+}
+
+static uint64_t hash_str(uint64_t seed, const char *s) {
+    uint64_t h = 0xcbf29ce484222325ull ^ mix64(seed + 0x1234567ull);
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    return mix64(h);
+}
+
+/* Irwin–Hall(4) from one 64-bit draw: the sum of four 16-bit uniforms,
+ * kept to 16 bits (a in [0, 65535]) so a 64K-entry table can map it
+ * straight to FP16/BF16 bits; z(a) has mean 0, variance 1, |z| < 3.47.
+ * 2^16 levels over ±3.5σ are far finer than FP16's 11-bit mantissa. */
+#define IH_MEAN 32767.5f
+#define IH_INV_SD (1.0f / 9459.3f)
+static inline uint32_t ih_index(uint64_t *s) {
+    uint64_t r = next64(s);
+    return ((uint32_t)(r & 0xffff) + (uint32_t)((r >> 16) & 0xffff) +
+            (uint32_t)((r >> 32) & 0xffff) + (uint32_t)(r >> 48)) >> 2;
+}
+static inline float ih_z(uint32_t a) { return ((float)a - IH_MEAN) * IH_INV_SD; }
+static inline float normal01(uint64_t *s) { return ih_z(ih_index(s)); }
+
+static inline float uniform01(uint64_t *s) { return (float)(next64(s) >> 40) * (1.0f / 16777216.0f); }
+
+/* -------------------------------------------------------- tensor specs */
+
+typedef enum { G_NORMAL, G_NORM, G_QWEIGHT, G_QZEROS, G_SCALES, G_GIDX } gen_kind;
+
+typedef struct {
+    char name[192];
+    awq_dtype dtype;
+    int ndim;
+    int64_t shape[5];
+    uint64_t n_elements, n_bytes;
+    gen_kind kind;
+    float std;
+    bool outlier_cols;         /* embed: hidden outlier columns x4 */
+    bool outlier_rows;         /* up_proj: intermediate outlier rows */
+    bool hidden_norm;          /* a norm over the hidden dim: outliers */
+    /* packed parts */
+    awq_qformat fmt;
+    int64_t K, N;
+    int bits, group;
+    uint64_t logical;          /* parameters this tensor stands for */
+} tspec;
+
+typedef struct {
+    tspec *v;
+    size_t n, cap;
+    bool oom;
+} tlist;
+
+static tspec *tl_add(tlist *l, awq_dtype dt, int ndim, const int64_t *shape, gen_kind kind,
+                     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static tspec *tl_add(tlist *l, awq_dtype dt, int ndim, const int64_t *shape, gen_kind kind,
+                     const char *fmt, ...) {
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 256;
+        tspec *p = realloc(l->v, nc * sizeof *p);
+        if (!p) {
+            l->oom = true;
+            return NULL;
+        }
+        l->v = p;
+        l->cap = nc;
+    }
+    tspec *t = &l->v[l->n++];
+    memset(t, 0, sizeof *t);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->name, sizeof t->name, fmt, ap);
+    va_end(ap);
+    t->dtype = dt;
+    t->ndim = ndim;
+    t->n_elements = 1;
+    for (int i = 0; i < ndim; i++) {
+        t->shape[i] = shape[i];
+        t->n_elements *= (uint64_t)shape[i];
+    }
+    t->n_bytes = t->n_elements * awq_dtype_size(dt);
+    t->logical = t->n_elements;
+    t->kind = kind;
+    t->std = 0.02f;
+    return t;
+}
+
+static tspec *add1(tlist *l, awq_dtype dt, int64_t a, gen_kind k, const char *name) {
+    int64_t s[1] = {a};
+    return tl_add(l, dt, 1, s, k, "%s", name);
+}
+
+static tspec *add2(tlist *l, awq_dtype dt, int64_t a, int64_t b, gen_kind k, const char *name) {
+    int64_t s[2] = {a, b};
+    return tl_add(l, dt, 2, s, k, "%s", name);
+}
+
+typedef struct {
+    const awq_synth_params *p;
+    const arch_map *am;
+    const awq_arch *arch;
+    int64_t head_dim;
+} plan_ctx;
+
+/* A linear `prefix` of K -> N: dense weight, or the packed tensors. */
+static awq_status add_linear(awq_ctx *ctx, tlist *l, const plan_ctx *pc, const char *prefix,
+                             int64_t K, int64_t N, bool bias, bool packed, float std,
+                             bool outlier_rows) {
+    const awq_synth_params *p = pc->p;
+    char nm[192];
+    if (!packed) {
+        snprintf(nm, sizeof nm, "%s.weight", prefix);
+        tspec *t = add2(l, p->dtype, N, K, G_NORMAL, nm);
+        if (t) {
+            t->std = std;
+            t->outlier_rows = outlier_rows;
+        }
+    } else {
+        const char *why = NULL;
+        if (!awq_linear_packable(p->qformat, K, N, p->bits, p->group_size, &why))
+            return awq_fail(ctx, AWQ_ERR_UNSUPPORTED, "%s [K %lld -> N %lld] cannot be stored as %s: %s",
+                            prefix, (long long)K, (long long)N,
+                            awq_format_get(p->qformat)->name, why ? why : "not packable");
+        if (p->group_size > 0 && K % p->group_size)
+            return awq_fail(ctx, AWQ_ERR_UNSUPPORTED,
+                            "%s: K = %lld is not a multiple of group size %d (serving kernels "
+                            "need whole groups)",
+                            prefix, (long long)K, p->group_size);
+        awq_packed pk;
+        AWQ_TRY(awq_packed_shapes(ctx, p->qformat, K, N, p->bits, p->group_size, &pk));
+        for (int i = 0; i < pk.n_tensors; i++) {
+            const awq_packed_tensor *pt = &pk.t[i];
+            gen_kind k = i == AWQ_PT_QWEIGHT  ? G_QWEIGHT
+                         : i == AWQ_PT_QZEROS ? G_QZEROS
+                         : i == AWQ_PT_SCALES ? G_SCALES
+                                              : G_GIDX;
+            tspec *t = tl_add(l, pt->dtype, pt->ndim, pt->shape, k, "%s.%s", prefix, pt->suffix);
+            if (!t) break;
+            t->fmt = p->qformat;
+            t->K = K;
+            t->N = N;
+            t->bits = p->bits;
+            t->group = p->group_size;
+            t->logical = i == AWQ_PT_QWEIGHT ? (uint64_t)K * (uint64_t)N : 0;
+        }
+    }
+    if (bias) {
+        snprintf(nm, sizeof nm, "%s.bias", prefix);
+        add1(l, p->dtype, N, G_NORMAL, nm);
+    }
+    return AWQ_OK;
+}
+
+static awq_status add_vision(awq_ctx *ctx, tlist *l, const plan_ctx *pc) {
+    const awq_synth_params *p = pc->p;
+    int64_t vh = p->vision_hidden, vi = p->vision_intermediate, mh = vh * 4;
+    char pre[128];
+    int64_t conv[5] = {vh, 3, 2, 14, 14};
+    tl_add(l, p->dtype, 5, conv, G_NORMAL, "visual.patch_embed.proj.weight");
+    for (int64_t b = 0; b < p->vision_depth; b++) {
+        snprintf(pre, sizeof pre, "visual.blocks.%lld.norm1.weight", (long long)b);
+        add1(l, p->dtype, vh, G_NORM, pre);
+        snprintf(pre, sizeof pre, "visual.blocks.%lld.norm2.weight", (long long)b);
+        add1(l, p->dtype, vh, G_NORM, pre);
+        static const struct { const char *n; int k, o; } lin[] = {
+            {"attn.qkv", 0, 3}, {"attn.proj", 0, 0}, {"mlp.gate_proj", 0, 1},
+            {"mlp.up_proj", 0, 1}, {"mlp.down_proj", 1, 0}};
+        for (size_t i = 0; i < AWQ_ARRAY_LEN(lin); i++) {
+            int64_t K = lin[i].k ? vi : vh;
+            int64_t N = lin[i].o == 3 ? 3 * vh : lin[i].o == 1 ? vi : vh;
+            snprintf(pre, sizeof pre, "visual.blocks.%lld.%s", (long long)b, lin[i].n);
+            AWQ_TRY(add_linear(ctx, l, pc, pre, K, N, true, false, 0.02f, false));
+        }
+    }
+    add1(l, p->dtype, vh, G_NORM, "visual.merger.ln_q.weight");
+    AWQ_TRY(add_linear(ctx, l, pc, "visual.merger.mlp.0", mh, mh, true, false, 0.02f, false));
+    AWQ_TRY(add_linear(ctx, l, pc, "visual.merger.mlp.2", mh, p->hidden, true, false, 0.02f, false));
+    return AWQ_OK;
+}
+
+/* Tensors in the order transformers' state_dict lists them. */
+static awq_status plan(awq_ctx *ctx, const plan_ctx *pc, tlist *l) {
+    const awq_synth_params *p = pc->p;
+    if (pc->am->vision) AWQ_TRY(add_vision(ctx, l, pc));
+    tspec *e = add2(l, p->dtype, p->vocab, p->hidden, G_NORMAL, "model.embed_tokens.weight");
+    if (e) e->outlier_cols = true;
+    awq_model_config mc;
+    memset(&mc, 0, sizeof mc);
+    mc.hidden = p->hidden;
+    mc.intermediate = p->intermediate;
+    mc.n_heads = p->n_heads;
+    mc.n_kv_heads = p->n_kv_heads;
+    mc.head_dim = pc->head_dim;
+    float out_std = (float)(0.02 / sqrt(2.0 * (double)p->n_layers));
+    char pre[160];
+    for (int64_t L = 0; L < p->n_layers && !l->oom; L++) {
+        for (int i = 0; i < pc->arch->n_linears; i++) {
+            const awq_linear_desc *d = &pc->arch->linears[i];
+            snprintf(pre, sizeof pre, "model.layers.%lld.%s", (long long)L, d->name);
+            bool out_proj = i == AWQ_LIN_O || i == AWQ_LIN_DOWN;
+            AWQ_TRY(add_linear(ctx, l, pc, pre, awq_model_dim(&mc, d->in_dim),
+                               awq_model_dim(&mc, d->out_dim), d->bias, p->quantized,
+                               out_proj ? out_std : 0.02f, i == AWQ_LIN_UP));
+        }
+        if (pc->arch->qk_norm) {
+            snprintf(pre, sizeof pre, "model.layers.%lld.self_attn.q_norm.weight", (long long)L);
+            add1(l, p->dtype, pc->head_dim, G_NORM, pre);
+            snprintf(pre, sizeof pre, "model.layers.%lld.self_attn.k_norm.weight", (long long)L);
+            add1(l, p->dtype, pc->head_dim, G_NORM, pre);
+        }
+        snprintf(pre, sizeof pre, "model.layers.%lld.input_layernorm.weight", (long long)L);
+        tspec *n1 = add1(l, p->dtype, p->hidden, G_NORM, pre);
+        if (n1) n1->hidden_norm = true;
+        snprintf(pre, sizeof pre, "model.layers.%lld.post_attention_layernorm.weight", (long long)L);
+        tspec *n2 = add1(l, p->dtype, p->hidden, G_NORM, pre);
+        if (n2) n2->hidden_norm = true;
+    }
+    tspec *fn = add1(l, p->dtype, p->hidden, G_NORM, "model.norm.weight");
+    if (fn) fn->hidden_norm = true;
+    if (!p->tie_word_embeddings) add2(l, p->dtype, p->vocab, p->hidden, G_NORMAL, "lm_head.weight");
+    if (l->oom) return awq_fail_nomem(ctx, "synth tensor list", l->cap * sizeof(tspec));
+    return AWQ_OK;
+}
+
+/* ---------------------------------------------------------- validation */
+
+static awq_status check(awq_ctx *ctx, const awq_synth_params *p, const arch_map **am_out,
+                        const awq_arch **arch_out, int64_t *hd_out) {
+    const arch_map *am = find_arch(p->arch);
+    if (!am)
+        return awq_fail(ctx, AWQ_ERR_INVALID_ARG,
+                        "synth: unknown arch '%s' (llama, qwen2, qwen3, qwen2.5-vl)",
+                        p->arch ? p->arch : "(null)");
+    const awq_arch *arch = awq_arch_find(am->hf_name);
+    if (!arch) return awq_fail(ctx, AWQ_ERR_INTERNAL, "synth: %s missing from the arch table", am->hf_name);
+    struct { const char *n; int64_t v, max; } dims[] = {
+        {"hidden", p->hidden, 1 << 16},         {"intermediate", p->intermediate, 1 << 18},
+        {"layers", p->n_layers, 1024},          {"heads", p->n_heads, 1024},
+        {"kv-heads", p->n_kv_heads, 1024},      {"vocab", p->vocab, 1 << 22},
+    };
+    for (size_t i = 0; i < AWQ_ARRAY_LEN(dims); i++)
+        if (dims[i].v < 1 || dims[i].v > dims[i].max)
+            return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "synth: %s = %lld out of [1, %lld]", dims[i].n,
+                            (long long)dims[i].v, (long long)dims[i].max);
+    if (p->n_heads % p->n_kv_heads)
+        return awq_fail(ctx, AWQ_ERR_INVALID_ARG,
+                        "synth: heads (%lld) must be a multiple of kv-heads (%lld)",
+                        (long long)p->n_heads, (long long)p->n_kv_heads);
+    int64_t hd = p->head_dim;
+    if (hd == 0) {
+        if (p->hidden % p->n_heads)
+            return awq_fail(ctx, AWQ_ERR_INVALID_ARG,
+                            "synth: hidden (%lld) is not a multiple of heads (%lld); give head-dim",
+                            (long long)p->hidden, (long long)p->n_heads);
+        hd = p->hidden / p->n_heads;
+    }
+    if (hd < 2 || hd > 1024 || hd % 2)
+        return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "synth: head-dim = %lld must be even, in [2, 1024]",
+                        (long long)hd);
+    if (p->dtype != AWQ_DT_F16 && p->dtype != AWQ_DT_BF16)
+        return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "synth: dtype must be F16 or BF16");
+    if (p->n_outliers < 0 || p->n_outliers > AWQ_SYNTH_MAX_OUTLIERS ||
+        p->n_outliers > p->hidden / 2 || p->n_outliers > p->intermediate / 2)
+        return awq_fail(ctx, AWQ_ERR_INVALID_ARG,
+                        "synth: outliers = %d out of [0, min(%d, hidden/2, intermediate/2)]",
+                        p->n_outliers, AWQ_SYNTH_MAX_OUTLIERS);
+    if (!(p->outlier_scale > 0 && p->outlier_scale <= 1000))
+        return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "synth: outlier-scale = %g out of (0, 1000]",
+                        p->outlier_scale);
+    if (p->max_shard_bytes == 0)
+        return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "synth: max shard size must be > 0");
+    if (!(p->rope_theta > 0) || !(p->rms_eps > 0) || p->max_pos < 1)
+        return awq_fail(ctx, AWQ_ERR_INVALID_ARG,
+                        "synth: rope_theta, rms_eps and max_position_embeddings must be > 0");
+    if (p->quantized && !awq_format_get(p->qformat))
+        return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "synth: unknown packed format %d", (int)p->qformat);
+    if (am->vision) {
+        if (p->vision_depth < 1 || p->vision_depth > 256 || p->vision_hidden < 1 ||
+            p->vision_hidden > 16384 || p->vision_intermediate < 1 ||
+            p->vision_intermediate > 65536 || p->vision_heads < 1 ||
+            p->vision_hidden % p->vision_heads)
+            return awq_fail(ctx, AWQ_ERR_INVALID_ARG,
+                            "synth: vision tower dims out of range (depth %lld, hidden %lld, "
+                            "intermediate %lld, heads %lld)",
+                            (long long)p->vision_depth, (long long)p->vision_hidden,
+                            (long long)p->vision_intermediate, (long long)p->vision_heads);
+    }
+    *am_out = am;
+    *arch_out = arch;
+    *hd_out = hd;
+    return AWQ_OK;
+}
+
+/* -------------------------------------------------------------- config */
+
+static void bos_eos(int64_t vocab, int64_t *bos, int64_t *eos) {
+    if (vocab == 32000) {
+        *bos = 1;
+        *eos = 2;
+    } else if (vocab > 151645) {
+        *bos = 151643;
+        *eos = 151645;
+    } else {
+        *bos = *eos = vocab - 1;
+    }
+}
+
+static awq_status build_config(awq_ctx *ctx, const plan_ctx *pc, char **out) {
+    const awq_synth_params *p = pc->p;
+    cJSON *c = cJSON_CreateObject();
+    if (!c) return awq_fail_nomem(ctx, "config.json", 4096);
+    cJSON *archs = cJSON_AddArrayToObject(c, "architectures");
+    if (archs) cJSON_AddItemToArray(archs, cJSON_CreateString(pc->am->hf_name));
+    cJSON_AddStringToObject(c, "model_type", pc->am->model_type);
+    int64_t bos, eos;
+    bos_eos(p->vocab, &bos, &eos);
+    cJSON_AddNumberToObject(c, "hidden_size", (double)p->hidden);
+    cJSON_AddNumberToObject(c, "intermediate_size", (double)p->intermediate);
+    cJSON_AddNumberToObject(c, "num_hidden_layers", (double)p->n_layers);
+    cJSON_AddNumberToObject(c, "num_attention_heads", (double)p->n_heads);
+    cJSON_AddNumberToObject(c, "num_key_value_heads", (double)p->n_kv_heads);
+    cJSON_AddNumberToObject(c, "head_dim", (double)pc->head_dim);
+    cJSON_AddNumberToObject(c, "vocab_size", (double)p->vocab);
+    cJSON_AddNumberToObject(c, "max_position_embeddings", (double)p->max_pos);
+    cJSON_AddNumberToObject(c, "rms_norm_eps", p->rms_eps);
+    cJSON_AddNumberToObject(c, "rope_theta", p->rope_theta);
+    cJSON_AddStringToObject(c, "hidden_act", "silu");
+    cJSON_AddNumberToObject(c, "initializer_range", 0.02);
+    cJSON_AddBoolToObject(c, "tie_word_embeddings", p->tie_word_embeddings);
+    cJSON_AddStringToObject(c, "torch_dtype", p->dtype == AWQ_DT_BF16 ? "bfloat16" : "float16");
+    cJSON_AddNumberToObject(c, "bos_token_id", (double)bos);
+    cJSON_AddNumberToObject(c, "eos_token_id", (double)eos);
+    cJSON_AddBoolToObject(c, "use_cache", true);
+    cJSON_AddNumberToObject(c, "attention_dropout", 0.0);
+    if (strcmp(pc->am->name, "llama") == 0) {
+        cJSON_AddBoolToObject(c, "attention_bias", false);
+        cJSON_AddBoolToObject(c, "mlp_bias", false);
+    } else {
+        if (strcmp(pc->am->name, "qwen3") == 0) cJSON_AddBoolToObject(c, "attention_bias", false);
+        cJSON_AddBoolToObject(c, "use_sliding_window", false);
+        cJSON_AddNumberToObject(c, "sliding_window", (double)p->max_pos);
+        cJSON_AddNumberToObject(c, "max_window_layers", (double)p->n_layers);
+    }
+    if (pc->am->vision) {
+        /* Qwen2.5-VL: M-RoPE sections over head_dim / 2 (16, 24, 24 for
+         * 128), as the real config states them. */
+        int64_t half = pc->head_dim / 2, s1 = half * 3 / 8, s0 = half - 2 * s1;
+        cJSON *rs = cJSON_AddObjectToObject(c, "rope_scaling");
+        if (rs) {
+            cJSON *ms = cJSON_AddArrayToObject(rs, "mrope_section");
+            if (ms) {
+                cJSON_AddItemToArray(ms, cJSON_CreateNumber((double)s0));
+                cJSON_AddItemToArray(ms, cJSON_CreateNumber((double)s1));
+                cJSON_AddItemToArray(ms, cJSON_CreateNumber((double)s1));
+            }
+            cJSON_AddStringToObject(rs, "rope_type", "default");
+            cJSON_AddStringToObject(rs, "type", "default");
+        }
+        cJSON *vc = cJSON_AddObjectToObject(c, "vision_config");
+        if (vc) {
+            cJSON_AddNumberToObject(vc, "depth", (double)p->vision_depth);
+            cJSON_AddNumberToObject(vc, "hidden_size", (double)p->vision_hidden);
+            cJSON_AddNumberToObject(vc, "intermediate_size", (double)p->vision_intermediate);
+            cJSON_AddNumberToObject(vc, "num_heads", (double)p->vision_heads);
+            cJSON_AddStringToObject(vc, "hidden_act", "silu");
+            cJSON_AddNumberToObject(vc, "in_chans", 3);
+            cJSON_AddNumberToObject(vc, "out_hidden_size", (double)p->hidden);
+            cJSON_AddNumberToObject(vc, "patch_size", 14);
+            cJSON_AddNumberToObject(vc, "spatial_merge_size", 2);
+            cJSON_AddNumberToObject(vc, "spatial_patch_size", 14);
+            cJSON_AddNumberToObject(vc, "temporal_patch_size", 2);
+            cJSON_AddNumberToObject(vc, "tokens_per_second", 2);
+            cJSON_AddNumberToObject(vc, "window_size", 112);
+            cJSON *fa = cJSON_AddArrayToObject(vc, "fullatt_block_indexes");
+            for (int64_t b = 7; fa && b < p->vision_depth; b += 8)
+                cJSON_AddItemToArray(fa, cJSON_CreateNumber((double)b));
+            cJSON_AddStringToObject(vc, "model_type", "qwen2_5_vl");
+        }
+        if (p->vocab > 151656) {
+            cJSON_AddNumberToObject(c, "vision_start_token_id", 151652);
+            cJSON_AddNumberToObject(c, "vision_end_token_id", 151653);
+            cJSON_AddNumberToObject(c, "vision_token_id", 151654);
+            cJSON_AddNumberToObject(c, "image_token_id", 151655);
+            cJSON_AddNumberToObject(c, "video_token_id", 151656);
+        }
+    }
+    if (p->quantized) {
+        static const char *const skip_vision[] = {"visual"};
+        awq_qconfig_fields f;
+        memset(&f, 0, sizeof f);
+        f.bits = p->bits;
+        f.group_size = p->group_size;
+        /* AWQ: asymmetric with zero points; GPTQ: symmetric, no act-order. */
+        f.sym = p->qformat == AWQ_QFMT_GPTQ || p->qformat == AWQ_QFMT_GPTQ_V2;
+        f.desc_act = false;
+        if (pc->am->vision) {
+            f.modules_to_not_convert = skip_vision;
+            f.n_modules_to_not_convert = 1;
+        }
+        cJSON *qc = NULL;
+        awq_status s = awq_format_quant_config(ctx, p->qformat, &f, &qc);
+        if (s != AWQ_OK) {
+            cJSON_Delete(c);
+            return s;
+        }
+        cJSON_AddItemToObject(c, "quantization_config", qc);
+    }
+    char *text = cJSON_Print(c);
+    cJSON_Delete(c);
+    if (!text) return awq_fail_nomem(ctx, "config.json text", 4096);
+    *out = text;
+    return AWQ_OK;
+}
+
+/* ------------------------------------------------------------ generation */
+
+#define CHUNK_ELEMS 65536
+
+typedef struct {
+    const tspec *t;
+    const awq_synth_params *p;
+    uint64_t seed;             /* per tensor */
+    int64_t rows, cols, rows_per_chunk;
+    const uint8_t *hid_mask, *inter_mask;
+    float outlier_row_mul;
+    const uint16_t *lut;       /* a -> bits of z(a) * std; NULL: compute */
+    void *buf;
+} fill_job;
+
+static void fill_range(void *arg, int64_t begin, int64_t end, int worker) {
+    (void)worker;
+    const fill_job *j = arg;
+    const tspec *t = j->t;
+    for (int64_t c = begin; c < end; c++) {
+        uint64_t s = mix64(j->seed ^ mix64((uint64_t)c + 0x51ED27ull));
+        int64_t r0 = c * j->rows_per_chunk, r1 = AWQ_MIN(j->rows, r0 + j->rows_per_chunk);
+        if (t->kind == G_QWEIGHT) {
+            uint32_t *w = (uint32_t *)j->buf;
+            for (int64_t i = r0 * j->cols; i < r1 * j->cols; i += 2) {
+                uint64_t v = next64(&s);
+                w[i] = (uint32_t)v;
+                if (i + 1 < r1 * j->cols) w[i + 1] = (uint32_t)(v >> 32);
+            }
+            continue;
+        }
+        uint16_t *o = (uint16_t *)j->buf;
+        bool bf = t->dtype == AWQ_DT_BF16;
+        for (int64_t r = r0; r < r1; r++) {
+            float rmul = (t->outlier_rows && j->inter_mask[r]) ? j->outlier_row_mul : 1.0f;
+            uint16_t *row = o + r * j->cols;
+            if (j->lut && rmul == 1.0f && !t->outlier_cols) {
+                for (int64_t k = 0; k < j->cols; k++) row[k] = j->lut[ih_index(&s)];
+                continue;
+            }
+            if (j->lut && rmul == 1.0f) {
+                /* embeddings: the table, then the few outlier columns */
+                for (int64_t k = 0; k < j->cols; k++) {
+                    uint32_t a = ih_index(&s);
+                    row[k] = j->lut[a];
+                    if (j->hid_mask[k]) {
+                        float v = ih_z(a) * t->std * rmul * 4.0f;
+                        row[k] = bf ? awq_f32_to_bf16(v) : awq_f32_to_f16(v);
+                    }
+                }
+                continue;
+            }
+            /* The same float operations as the table (x 1.0f is exact), so
+             * both paths give identical bits. */
+            for (int64_t k = 0; k < j->cols; k++) {
+                float v = ih_z(ih_index(&s)) * t->std * rmul;
+                if (t->outlier_cols && j->hid_mask[k]) v *= 4.0f;
+                row[k] = bf ? awq_f32_to_bf16(v) : awq_f32_to_f16(v);
+            }
+        }
+    }
+}
+
+static void put_field(uint32_t *w, awq_lay_pos pos, int bits, uint32_t v) {
+    uint64_t m = ((1ull << bits) - 1) << pos.shift;
+    uint64_t cur = w[pos.word] | (pos.word2 >= 0 ? (uint64_t)w[pos.word2] << 32 : 0);
+    cur = (cur & ~m) | ((uint64_t)v << pos.shift);
+    w[pos.word] = (uint32_t)cur;
+    if (pos.word2 >= 0) w[pos.word2] = (uint32_t)(cur >> 32);
+}
+
+/* Serial fills of the small per-linear tensors (qzeros, scales, g_idx) and
+ * norms, through layouts.h positions (GEMV padding stays zero). */
+static void fill_small(const tspec *t, const awq_synth_params *p, uint64_t seed,
+                       const uint8_t *hid_mask, void *buf) {
+    uint64_t s = seed;
+    memset(buf, 0, t->n_bytes);
+    if (t->kind == G_NORM) {
+        uint16_t *o = buf;
+        bool bf = t->dtype == AWQ_DT_BF16;
+        for (uint64_t i = 0; i < t->n_elements; i++) {
+            float v = 1.0f + 0.02f * normal01(&s);
+            if (t->hidden_norm && hid_mask[i]) v = (float)p->outlier_scale;
+            o[i] = bf ? awq_f32_to_bf16(v) : awq_f32_to_f16(v);
+        }
+        return;
+    }
+    awq_lay_shapes sh;
+    if (awq_lay_get_shapes((int)t->fmt, t->K, t->N, t->bits, t->group, &sh) != AWQ_LAY_OK) return;
+    int64_t G = sh.n_groups, Z = sh.zeros_width;
+    if (t->kind == G_GIDX) {
+        int32_t *g = buf;
+        for (int64_t k = 0; k < t->K; k++) g[k] = (int32_t)(k / sh.group_len);
+        return;
+    }
+    int mid = 1 << (t->bits - 1);
+    for (int64_t g = 0; g < G; g++) {
+        for (int64_t n = 0; n < t->N; n++) {
+            if (t->kind == G_QZEROS) {
+                uint32_t z;
+                if (t->fmt == AWQ_QFMT_GPTQ) z = (uint32_t)(mid - 1); /* v1: zero - 1 */
+                else if (t->fmt == AWQ_QFMT_GPTQ_V2) z = (uint32_t)mid;
+                else z = (uint32_t)(mid - 2) + (uint32_t)(next64(&s) % 4); /* 6..9 at 4 bits */
+                put_field(buf, awq_lay_qzeros_pos((int)t->fmt, t->N, t->bits, Z, g, n), t->bits, z);
+            } else {
+                /* A 0.02-std group spans about ±2.7σ: scale ≈ 0.108 / (2^b - 1). */
+                float sc = 0.108f / (float)((1 << t->bits) - 1) * (0.75f + 0.5f * uniform01(&s));
+                ((uint16_t *)buf)[awq_lay_scale_index((int)t->fmt, t->N, Z, g, n)] =
+                    awq_f32_to_f16(sc);
+            }
+        }
+    }
+}
+
+static void pick_channels(uint64_t seed, int n, int64_t dim, int64_t *out, uint8_t *mask) {
+    uint64_t s = seed;
+    for (int i = 0; i < n;) {
+        int64_t c = (int64_t)(next64(&s) % (uint64_t)dim);
+        if (mask[c]) continue;
+        mask[c] = 1;
+        out[i++] = c;
+    }
+    /* sorted, for stable reports */
+    for (int i = 1; i < n; i++)
+        for (int k = i; k > 0 && out[k - 1] > out[k]; k--) {
+            int64_t x = out[k];
+            out[k] = out[k - 1];
+            out[k - 1] = x;
+        }
+}
+
+awq_status awq_synth_write(awq_ctx *ctx, const char *out_dir, const awq_synth_params *p,
+                           awq_synth_result *res) {
+    awq_synth_result local;
+    if (!res) res = &local;
+    memset(res, 0, sizeof *res);
+    if (!out_dir || !p) return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "synth: NULL argument");
+    plan_ctx pc = {p, NULL, NULL, 0};
+    AWQ_TRY(check(ctx, p, &pc.am, &pc.arch, &pc.head_dim));
+    tlist l = {0};
+    awq_status st = plan(ctx, &pc, &l);
+    uint64_t total = 0;
+    for (size_t i = 0; st == AWQ_OK && i < l.n; i++) {
+        if (!awq_add_u64(total, l.v[i].n_bytes, &total) ||
+            !awq_add_u64(res->logical_params, l.v[i].logical, &res->logical_params))
+            st = awq_fail(ctx, AWQ_ERR_INVALID_ARG, "synth: checkpoint size overflows");
+    }
+    char *config = NULL;
+    if (st == AWQ_OK) st = build_config(ctx, &pc, &config);
+    uint8_t *hid_mask = calloc((size_t)p->hidden, 1), *inter_mask = calloc((size_t)p->intermediate, 1);
+    if (st == AWQ_OK && (!hid_mask || !inter_mask)) st = awq_fail_nomem(ctx, "outlier masks", 0);
+    if (st == AWQ_OK) {
+        pick_channels(mix64(p->seed ^ 0x0a7ull), p->n_outliers, p->hidden, res->outlier_channels, hid_mask);
+        pick_channels(mix64(p->seed ^ 0x1d7ull), p->n_outliers, p->intermediate,
+                      res->outlier_inter_channels, inter_mask);
+        res->n_outliers = p->n_outliers;
+    }
+    awq_writer *w = NULL;
+    if (st == AWQ_OK) {
+        awq_writer_params wp = awq_writer_default_params();
+        wp.max_shard_bytes = p->max_shard_bytes;
+        wp.force = p->force;
+        wp.sparse = p->zero_data;
+        st = awq_writer_create(ctx, out_dir, &wp, &w);
+    }
+    for (size_t i = 0; st == AWQ_OK && i < l.n; i++)
+        st = awq_writer_declare(w, l.v[i].name, l.v[i].dtype, l.v[i].ndim, l.v[i].shape);
+    if (st == AWQ_OK) st = awq_writer_add_file(w, "config.json", config, strlen(config));
+    void *buf = NULL;
+    size_t buf_cap = 0;
+    uint16_t *lut = malloc(65536 * sizeof *lut);
+    if (st == AWQ_OK && !lut) st = awq_fail_nomem(ctx, "synth table", 65536 * sizeof *lut);
+    for (size_t i = 0; st == AWQ_OK && i < l.n; i++) {
+        const tspec *t = &l.v[i];
+        if (!p->zero_data) {
+            if (t->n_bytes > buf_cap) {
+                awq_free(buf);
+                buf_cap = (size_t)t->n_bytes;
+                buf = awq_alloc(buf_cap ? buf_cap : 1, 1);
+                if (!buf) {
+                    st = awq_fail_nomem(ctx, t->name, t->n_bytes);
+                    break;
+                }
+            }
+            uint64_t seed = hash_str(p->seed, t->name);
+            if (t->kind == G_NORMAL || t->kind == G_QWEIGHT) {
+                fill_job j;
+                memset(&j, 0, sizeof j);
+                j.t = t;
+                j.p = p;
+                j.seed = seed;
+                j.rows = t->ndim >= 1 ? t->shape[0] : 1;
+                j.cols = t->ndim >= 1 ? (int64_t)(t->n_elements / (uint64_t)AWQ_MAX(j.rows, 1)) : 1;
+                j.rows_per_chunk = AWQ_MAX(1, CHUNK_ELEMS / AWQ_MAX(j.cols, 1));
+                j.hid_mask = hid_mask;
+                j.inter_mask = inter_mask;
+                j.outlier_row_mul = (float)sqrt(p->outlier_scale);
+                j.buf = buf;
+                if (t->kind == G_NORMAL && t->n_elements >= (1u << 20)) {
+                    bool bf = t->dtype == AWQ_DT_BF16;
+                    for (uint32_t a = 0; a < 65536; a++) {
+                        float v = ih_z(a) * t->std;
+                        lut[a] = bf ? awq_f32_to_bf16(v) : awq_f32_to_f16(v);
+                    }
+                    j.lut = lut;
+                }
+                if (t->n_elements)
+                    awq_parallel_for(ctx, (j.rows + j.rows_per_chunk - 1) / j.rows_per_chunk,
+                                     fill_range, &j);
+            } else {
+                fill_small(t, p, seed, hid_mask, buf);
+            }
+            st = awq_writer_write(w, t->name, buf, t->n_bytes);
+        }
+        if (st == AWQ_OK) st = awq_progress(ctx, "synth", i + 1, l.n);
+    }
+    awq_free(buf);
+    free(lut);
+    if (st == AWQ_OK) st = awq_writer_finish(w);
+    if (st == AWQ_OK) {
+        res->n_tensors = l.n;
+        res->tensor_bytes = total;
+        res->n_shards = awq_writer_n_shards(w);
+    }
+    awq_writer_free(w);
+    free(hid_mask);
+    free(inter_mask);
+    cJSON_free(config);
+    free(l.v);
+    return st;
+}

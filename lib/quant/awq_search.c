@@ -1,0 +1,494 @@
+/* lib/quant/awq_search.c — the AWQ scale and clip search on one layer.
+ *
+ * Everything heavy runs through the backend ops (gemm inside the layer
+ * blocks, pseudo_quant, scale_cols, mse, clip_search), so this file is the
+ * algorithm for every backend. Small per-channel vectors (x_mean, w_mean,
+ * the candidate scales) are computed on the host: they are K floats.
+ *
+ * Fidelity to AutoAWQ (awq/quantize/quantizer.py, _search_best_scale and
+ * _compute_best_scale): w_mean uses |W| / (group max + 1e-6) averaged over
+ * the rows of all the group's linears; x_mean is mean |x| over all tokens;
+ * candidates r = 0..n_grid-1, ratio r/n_grid; s = x^ratio / (w^(1-ratio) +
+ * 1e-4) (duo) or x^ratio, clamped >= 1e-4, divided by sqrt(max(s)·min(s)),
+ * non-finite entries set to 1; loss = mean squared error of the block
+ * output vs the FP output; the first strict minimum wins. All groups are
+ * searched on the unscaled layer and applied afterwards (AutoAWQ computes
+ * scales_list before apply_scale). Differences, on purpose: arithmetic in
+ * fp32 (AutoAWQ runs the candidates in fp16), and a non-finite candidate
+ * loss is skipped instead of aborting. */
+#include "quant/awq_search.h"
+
+#include "core/core.h"
+#include "model/forward.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+awq_capture_point awq_search_point_of_linear(int lin) {
+    switch (lin) {
+    case AWQ_LIN_Q:
+    case AWQ_LIN_K:
+    case AWQ_LIN_V: return AWQ_CAPTURE_QKV_IN;
+    case AWQ_LIN_O: return AWQ_CAPTURE_O_IN;
+    case AWQ_LIN_GATE:
+    case AWQ_LIN_UP: return AWQ_CAPTURE_GATE_UP_IN;
+    default: return AWQ_CAPTURE_DOWN_IN;
+    }
+}
+
+awq_status awq_search_captures_alloc(awq_model *m, int64_t B, int64_t T,
+                                     awq_search_captures *c) {
+    memset(c, 0, sizeof *c);
+    const awq_model_config *cfg = awq_model_get_config(m);
+    c->B = B;
+    c->T = T;
+    c->rows = B * T;
+    c->cols[AWQ_CAPTURE_QKV_IN] = cfg->hidden;
+    c->cols[AWQ_CAPTURE_O_IN] = cfg->n_heads * cfg->head_dim;
+    c->cols[AWQ_CAPTURE_GATE_UP_IN] = cfg->hidden;
+    c->cols[AWQ_CAPTURE_DOWN_IN] = cfg->intermediate;
+    for (int p = 0; p < AWQ_CAPTURE_COUNT; p++) {
+        awq_status s = awq_model_alloc(m, (size_t)c->rows * (size_t)c->cols[p] * sizeof(float),
+                                       (void **)&c->x[p]);
+        if (s != AWQ_OK) {
+            awq_search_captures_free(m, c);
+            return s;
+        }
+    }
+    return AWQ_OK;
+}
+
+void awq_search_captures_free(awq_model *m, awq_search_captures *c) {
+    for (int p = 0; p < AWQ_CAPTURE_COUNT; p++) awq_model_free_buf(m, c->x[p]);
+    memset(c, 0, sizeof *c);
+}
+
+awq_status awq_search_capture_fn(void *user, int64_t layer, awq_capture_point point,
+                                 int64_t row0, int64_t n_rows, int64_t n_cols,
+                                 const float *x) {
+    (void)layer;
+    awq_search_capture_ctx *cc = user;
+    awq_search_captures *c = cc->c;
+    if ((int)point < 0 || point >= AWQ_CAPTURE_COUNT || n_cols != c->cols[point] ||
+        row0 < 0 || row0 + n_rows > c->rows)
+        return awq_fail(awq_model_ctx(cc->m), AWQ_ERR_INTERNAL,
+                        "capture point %d: unexpected block rows [%lld, %lld) x %lld", (int)point,
+                        (long long)row0, (long long)(row0 + n_rows), (long long)n_cols);
+    awq_backend *be = awq_model_backend(cc->m);
+    return be->ops->copy(be, c->x[point] + row0 * n_cols, x,
+                         (size_t)n_rows * (size_t)n_cols * sizeof(float));
+}
+
+void awq_layer_search_free(awq_layer_search *s) {
+    if (!s) return;
+    for (int g = 0; g < 4; g++) free(s->scales[g]);
+    for (int i = 0; i < AWQ_MAX_LINEARS; i++) free(s->clip[i]);
+    memset(s, 0, sizeof *s);
+}
+
+void awq_search_scales_ref(const float *x_mean, const float *w_mean, int64_t K, double ratio,
+                           bool duo, float *s) {
+    float r = (float)ratio;
+    float smax = -INFINITY, smin = INFINITY;
+    for (int64_t k = 0; k < K; k++) {
+        float v;
+        if (duo)
+            v = powf(x_mean[k], r) / (powf(w_mean[k], 1.0f - r) + 1e-4f);
+        else
+            v = powf(x_mean[k], r);
+        if (v < 1e-4f) v = 1e-4f; /* clamp(min=1e-4); NaN stays NaN */
+        s[k] = v;
+        if (v > smax) smax = v;
+        if (v < smin) smin = v;
+    }
+    float norm = sqrtf(smax * smin);
+    for (int64_t k = 0; k < K; k++) {
+        float v = s[k] / norm;
+        s[k] = isfinite(v) ? v : 1.0f;
+    }
+}
+
+void awq_search_w_mean_ref(const float *const *w, const int64_t *n_rows, int n_w, int64_t K,
+                           int64_t group_len, float *w_mean) {
+    double *acc = calloc((size_t)K, sizeof(double));
+    int64_t total = 0;
+    for (int j = 0; j < n_w; j++) {
+        for (int64_t n = 0; n < n_rows[j]; n++) {
+            const float *row = w[j] + n * K;
+            for (int64_t g0 = 0; g0 < K; g0 += group_len) {
+                int64_t g1 = AWQ_MIN(K, g0 + group_len);
+                float mx = 0;
+                for (int64_t k = g0; k < g1; k++) mx = fmaxf(mx, fabsf(row[k]));
+                float den = mx + 1e-6f;
+                for (int64_t k = g0; k < g1; k++) acc[k] += (double)(fabsf(row[k]) / den);
+            }
+        }
+        total += n_rows[j];
+    }
+    for (int64_t k = 0; k < K; k++) w_mean[k] = acc ? (float)(acc[k] / (double)total) : 1.0f;
+    free(acc);
+}
+
+/* Block output of a group on input x (backend memory) into out. */
+static awq_status run_block(awq_layer *l, const awq_scale_group *g, const float *x,
+                            float *out, const awq_search_captures *c) {
+    switch (g->block) {
+    case AWQ_BLOCK_ATTN: return awq_layer_attn(l, x, out, c->B, c->T);
+    case AWQ_BLOCK_MLP: return awq_layer_mlp(l, x, out, c->rows);
+    case AWQ_BLOCK_LINEAR: return awq_layer_linear(l, g->linears[0], x, out, c->rows);
+    }
+    return AWQ_ERR_INTERNAL;
+}
+
+static int64_t block_out_cols(const awq_model_config *cfg, const awq_arch *a,
+                              const awq_scale_group *g) {
+    if (g->block == AWQ_BLOCK_LINEAR)
+        return awq_model_dim(cfg, a->linears[g->linears[0]].out_dim);
+    return cfg->hidden;
+}
+
+/* Whether group g applies to this layer (AWQ_GROUP_IF_SAME_SHAPE). */
+static bool group_applies(awq_layer *l, const awq_scale_group *g) {
+    if (g->cond != AWQ_GROUP_IF_SAME_SHAPE || g->prev_linear < 0) return true;
+    int64_t pn, pk, ln, lk;
+    awq_layer_weight(l, g->prev_linear, &pn, &pk);
+    awq_layer_weight(l, g->linears[0], &ln, &lk);
+    return pn == ln && pk == lk;
+}
+
+static void group_name(const awq_arch *a, const awq_scale_group *g, char *buf, size_t n) {
+    const char *prev = g->prev_norm ? g->prev_norm : a->linears[g->prev_linear].name;
+    size_t pos = (size_t)snprintf(buf, n, "%s->", prev);
+    for (int j = 0; j < g->n_linears && pos < n; j++) {
+        const char *nm = a->linears[g->linears[j]].name;
+        const char *dot = strrchr(nm, '.');
+        pos += (size_t)snprintf(buf + pos, n - pos, "%s%s", j ? "," : "", dot ? dot + 1 : nm);
+    }
+}
+
+/* Host copy of a backend buffer (for the small host-side reductions). */
+static awq_status to_host(awq_model *m, const float *src, size_t n, float **out) {
+    *out = NULL;
+    float *h = awq_alloc(n, sizeof(float));
+    if (!h) return awq_fail_nomem(awq_model_ctx(m), "host copy", n * sizeof(float));
+    awq_status s = awq_model_download(m, h, src, n * sizeof(float));
+    if (s != AWQ_OK) {
+        awq_free(h);
+        return s;
+    }
+    *out = h;
+    return AWQ_OK;
+}
+
+typedef struct {
+    float *tmp[AWQ_MAX_GROUP_LINEARS]; /* candidate weights (backend) */
+    float *s_dev;                       /* candidate scales (backend) */
+    float *out;                         /* candidate block output */
+    float *fp_out;                      /* FP block output */
+} group_scratch;
+
+/* Loss of the block with linears W_j replaced by Q(W_j·s)/s (s == NULL:
+ * plain Q(W_j), the RTN baseline). */
+static awq_status eval_candidate(awq_model *m, awq_layer *l, const awq_scale_group *g,
+                                 const float *x, const awq_search_captures *c,
+                                 const awq_quantize_params *p, const float *s_host, int64_t K,
+                                 group_scratch *gs, double *loss) {
+    awq_backend *be = awq_model_backend(m);
+    awq_status st = AWQ_OK;
+    if (s_host) AWQ_TRY(awq_model_upload(m, gs->s_dev, s_host, (size_t)K * sizeof(float)));
+    for (int j = 0; j < g->n_linears && st == AWQ_OK; j++) {
+        int64_t N, Kj;
+        float *w = awq_layer_weight(l, g->linears[j], &N, &Kj);
+        st = be->ops->copy(be, gs->tmp[j], w, (size_t)N * (size_t)Kj * sizeof(float));
+        if (st == AWQ_OK && s_host)
+            st = be->ops->scale_cols(be, gs->tmp[j], gs->s_dev, N, Kj, false);
+        if (st == AWQ_OK) st = be->ops->pseudo_quant(be, gs->tmp[j], N, Kj, &p->quant);
+        if (st == AWQ_OK && s_host)
+            st = be->ops->scale_cols(be, gs->tmp[j], gs->s_dev, N, Kj, true);
+        if (st == AWQ_OK) st = awq_layer_set_weight(l, g->linears[j], gs->tmp[j]);
+    }
+    if (st == AWQ_OK) st = run_block(l, g, x, gs->out, c);
+    for (int j = 0; j < g->n_linears; j++) awq_layer_set_weight(l, g->linears[j], NULL);
+    if (st != AWQ_OK) return st;
+    const awq_model_config *cfg = awq_model_get_config(m);
+    int64_t n = c->rows * block_out_cols(cfg, cfg->arch, g);
+    return be->ops->mse(be, gs->out, gs->fp_out, n, loss);
+}
+
+static void scratch_free(awq_model *m, group_scratch *gs) {
+    for (int j = 0; j < AWQ_MAX_GROUP_LINEARS; j++) awq_model_free_buf(m, gs->tmp[j]);
+    awq_model_free_buf(m, gs->s_dev);
+    awq_model_free_buf(m, gs->out);
+    awq_model_free_buf(m, gs->fp_out);
+    memset(gs, 0, sizeof *gs);
+}
+
+static awq_status search_group(awq_model *m, awq_layer *l, int gi, const awq_search_captures *c,
+                               const awq_quantize_params *p, awq_layer_search *out) {
+    awq_ctx *ctx = awq_model_ctx(m);
+    awq_backend *be = awq_model_backend(m);
+    const awq_model_config *cfg = awq_model_get_config(m);
+    const awq_arch *a = cfg->arch;
+    const awq_scale_group *g = &a->groups[gi];
+    awq_group_report *rep = &out->rep[gi];
+    const float *x = c->x[awq_search_point_of_linear(g->linears[0])];
+    int64_t K = c->cols[awq_search_point_of_linear(g->linears[0])];
+    int64_t rows = c->rows;
+    int64_t ocols = block_out_cols(cfg, a, g);
+    group_scratch gs;
+    memset(&gs, 0, sizeof gs);
+    float *xm = NULL, *wm = NULL, *s = NULL, *best = NULL;
+    float *wh[AWQ_MAX_GROUP_LINEARS] = {0};
+    int64_t wn[AWQ_MAX_GROUP_LINEARS] = {0};
+    awq_status st = AWQ_OK;
+
+    xm = awq_alloc((size_t)K, sizeof(float));
+    wm = awq_alloc((size_t)K, sizeof(float));
+    s = awq_alloc((size_t)K, sizeof(float));
+    best = malloc((size_t)K * sizeof(float));
+    if (!xm || !wm || !s || !best) {
+        st = awq_fail_nomem(ctx, "scale search vectors", (uint64_t)K * 16);
+        goto done;
+    }
+    /* x_mean on the backend, then to the host. */
+    float *xm_dev = NULL;
+    st = awq_model_alloc(m, (size_t)K * sizeof(float), (void **)&xm_dev);
+    if (st == AWQ_OK) st = be->ops->col_mean_abs(be, x, rows, K, xm_dev);
+    if (st == AWQ_OK) st = awq_model_download(m, xm, xm_dev, (size_t)K * sizeof(float));
+    awq_model_free_buf(m, xm_dev);
+    if (st != AWQ_OK) goto done;
+
+    /* w_mean over the concatenated linears. */
+    for (int j = 0; j < g->n_linears && st == AWQ_OK; j++) {
+        int64_t N, Kj;
+        float *w = awq_layer_weight(l, g->linears[j], &N, &Kj);
+        wn[j] = N;
+        st = to_host(m, w, (size_t)N * (size_t)Kj, &wh[j]);
+    }
+    if (st != AWQ_OK) goto done;
+    awq_search_w_mean_ref((const float *const *)wh, wn, g->n_linears, K,
+                          awq_group_len(K, p->quant.group_size), wm);
+
+    /* Scratch: candidate weights, scales, block outputs. */
+    for (int j = 0; j < g->n_linears && st == AWQ_OK; j++)
+        st = awq_model_alloc(m, (size_t)wn[j] * (size_t)K * sizeof(float), (void **)&gs.tmp[j]);
+    if (st == AWQ_OK) st = awq_model_alloc(m, (size_t)K * sizeof(float), (void **)&gs.s_dev);
+    if (st == AWQ_OK)
+        st = awq_model_alloc(m, (size_t)rows * (size_t)ocols * sizeof(float), (void **)&gs.out);
+    if (st == AWQ_OK)
+        st = awq_model_alloc(m, (size_t)rows * (size_t)ocols * sizeof(float),
+                             (void **)&gs.fp_out);
+    if (st != AWQ_OK) goto done;
+
+    st = run_block(l, g, x, gs.fp_out, c);
+    if (st != AWQ_OK) goto done;
+
+    /* Baseline: plain RTN of this group (scale 1), for the report. */
+    st = eval_candidate(m, l, g, x, c, p, NULL, K, &gs, &rep->loss_rtn);
+    if (st != AWQ_OK) goto done;
+
+    double best_loss = INFINITY;
+    int best_r = -1;
+    for (int r = 0; r < p->n_grid; r++) {
+        double ratio = (double)r / (double)p->n_grid;
+        awq_search_scales_ref(xm, wm, K, ratio, p->duo_scaling, s);
+        double loss;
+        st = eval_candidate(m, l, g, x, c, p, s, K, &gs, &loss);
+        if (st == AWQ_ERR_RANGE) {
+            /* e.g. a scaled weight beyond the FP16 range: skip candidate */
+            awq_debug(ctx, "layer %lld %s ratio %.2f skipped: %s",
+                      (long long)awq_layer_index(l), rep->name, ratio, awq_ctx_errmsg(ctx));
+            st = AWQ_OK;
+            continue;
+        }
+        if (st != AWQ_OK) goto done;
+        if (isfinite(loss) && loss < best_loss) {
+            best_loss = loss;
+            best_r = r;
+            memcpy(best, s, (size_t)K * sizeof(float));
+        }
+    }
+    if (best_r < 0) {
+        awq_warn(ctx, "layer %lld %s: every scale candidate failed; using scale 1",
+                 (long long)awq_layer_index(l), rep->name);
+        for (int64_t k = 0; k < K; k++) best[k] = 1.0f;
+        rep->fallback = true;
+        rep->ratio = 0;
+        rep->loss_best = rep->loss_rtn;
+    } else {
+        rep->ratio = (double)best_r / (double)p->n_grid;
+        rep->loss_best = best_loss;
+    }
+    rep->searched = true;
+    out->scales[gi] = best;
+    best = NULL;
+    out->len[gi] = K;
+done:
+    for (int j = 0; j < AWQ_MAX_GROUP_LINEARS; j++) awq_free(wh[j]);
+    scratch_free(m, &gs);
+    awq_free(xm);
+    awq_free(wm);
+    awq_free(s);
+    free(best);
+    return st;
+}
+
+awq_status awq_search_layer(awq_model *m, awq_layer *l, const awq_search_captures *c,
+                            const awq_quantize_params *p, awq_layer_search *out,
+                            double *t_search) {
+    memset(out, 0, sizeof *out);
+    const awq_model_config *cfg = awq_model_get_config(m);
+    const awq_arch *a = cfg->arch;
+    double t0 = awq_now();
+    out->n_groups = a->n_groups;
+    for (int gi = 0; gi < a->n_groups; gi++) {
+        const awq_scale_group *g = &a->groups[gi];
+        awq_group_report *rep = &out->rep[gi];
+        rep->layer = awq_layer_index(l);
+        rep->group = gi;
+        group_name(a, g, rep->name, sizeof rep->name);
+        out->used[gi] = p->method == AWQ_METHOD_AWQ && group_applies(l, g);
+        if (!out->used[gi]) continue;
+        awq_status st = search_group(m, l, gi, c, p, out);
+        if (st != AWQ_OK) {
+            awq_layer_search_free(out);
+            return awq_fail_wrap(awq_model_ctx(m), st, "layer %lld, group %s",
+                                 (long long)awq_layer_index(l), rep->name);
+        }
+    }
+    if (t_search) *t_search += awq_now() - t0;
+    return AWQ_OK;
+}
+
+awq_status awq_search_apply(awq_model *m, awq_layer *l, awq_search_captures *c,
+                            const awq_layer_search *s) {
+    awq_backend *be = awq_model_backend(m);
+    const awq_model_config *cfg = awq_model_get_config(m);
+    const awq_arch *a = cfg->arch;
+    awq_ctx *ctx = awq_model_ctx(m);
+    for (int gi = 0; gi < s->n_groups; gi++) {
+        if (!s->used[gi] || !s->scales[gi]) continue;
+        const awq_scale_group *g = &a->groups[gi];
+        int64_t K = s->len[gi];
+        float *sd = NULL;
+        AWQ_TRY(awq_model_alloc(m, (size_t)K * sizeof(float), (void **)&sd));
+        awq_status st = awq_model_upload(m, sd, s->scales[gi], (size_t)K * sizeof(float));
+        /* previous op: norm weight / s, or linear rows (and bias) / s */
+        if (st == AWQ_OK && g->prev_norm) {
+            awq_layer_norm_id which =
+                strcmp(g->prev_norm, "input_layernorm") == 0 ? AWQ_NORM_INPUT : AWQ_NORM_POST_ATTN;
+            int64_t n;
+            float *nw = awq_layer_norm_weight(l, which, &n);
+            if (!nw || n != K)
+                st = awq_fail(ctx, AWQ_ERR_INTERNAL, "layer %lld: norm %s has %lld entries, "
+                              "scales %lld", (long long)awq_layer_index(l), g->prev_norm,
+                              (long long)n, (long long)K);
+            else
+                st = be->ops->scale_cols(be, nw, sd, 1, K, true);
+        } else if (st == AWQ_OK) {
+            int64_t N, Kp;
+            float *w = awq_layer_weight(l, g->prev_linear, &N, &Kp);
+            if (N != K)
+                st = awq_fail(ctx, AWQ_ERR_INTERNAL, "layer %lld: previous linear has %lld "
+                              "outputs, scales %lld", (long long)awq_layer_index(l),
+                              (long long)N, (long long)K);
+            else
+                st = be->ops->scale_rows(be, w, sd, N, Kp, true);
+            float *b = awq_layer_bias(l, g->prev_linear);
+            if (st == AWQ_OK && b) st = be->ops->scale_cols(be, b, sd, 1, K, true);
+        }
+        for (int j = 0; j < g->n_linears && st == AWQ_OK; j++) {
+            int64_t N, Kj;
+            float *w = awq_layer_weight(l, g->linears[j], &N, &Kj);
+            st = be->ops->scale_cols(be, w, sd, N, Kj, false);
+        }
+        if (st == AWQ_OK) {
+            awq_capture_point pt = awq_search_point_of_linear(g->linears[0]);
+            st = be->ops->scale_cols(be, c->x[pt], sd, c->rows, K, true);
+        }
+        awq_model_free_buf(m, sd);
+        if (st != AWQ_OK) return st;
+    }
+    return AWQ_OK;
+}
+
+/* Tokens AutoAWQ samples for the clip search: rows 0, step, 2·step, ...
+ * with step = max(1, rows / n_sample). */
+static int64_t clip_sample_count(int64_t rows, int n_sample, int64_t *step) {
+    int64_t st = n_sample > 0 ? rows / n_sample : 1;
+    if (st < 1) st = 1;
+    *step = st;
+    return (rows + st - 1) / st;
+}
+
+awq_status awq_search_clip(awq_model *m, awq_layer *l, const awq_search_captures *c,
+                           const awq_quantize_params *p, awq_layer_search *s) {
+    awq_backend *be = awq_model_backend(m);
+    awq_ctx *ctx = awq_model_ctx(m);
+    const awq_model_config *cfg = awq_model_get_config(m);
+    const awq_arch *a = cfg->arch;
+    for (int lin = 0; lin < a->n_linears; lin++) {
+        /* q/k feed the q·k product: AutoAWQ does not clip them. */
+        if (lin == AWQ_LIN_Q || lin == AWQ_LIN_K) continue;
+        int64_t N, K;
+        float *w = awq_layer_weight(l, lin, &N, &K);
+        int64_t glen = awq_group_len(K, p->quant.group_size);
+        if (K % glen != 0) continue; /* not packable: stays FP, nothing to clip */
+        int64_t G = K / glen;
+        awq_status st = AWQ_OK;
+        if (!s->clip[lin]) {
+            if (!p->clip) continue;
+            awq_capture_point pt = awq_search_point_of_linear(lin);
+            int64_t step;
+            int64_t ns = clip_sample_count(c->rows, p->clip_tokens, &step);
+            float *xs = NULL, *mx = NULL;
+            st = awq_model_alloc(m, (size_t)ns * (size_t)K * sizeof(float), (void **)&xs);
+            if (st == AWQ_OK)
+                st = awq_model_alloc(m, (size_t)N * (size_t)G * sizeof(float), (void **)&mx);
+            for (int64_t i = 0; i < ns && st == AWQ_OK; i++)
+                st = be->ops->copy(be, xs + i * K, c->x[pt] + i * step * K,
+                                   (size_t)K * sizeof(float));
+            int n_steps = (int)(p->clip_max_shrink * p->clip_n_grid);
+            if (st == AWQ_OK)
+                st = be->ops->clip_search(be, w, xs, N, K, ns, &p->quant, p->clip_n_grid,
+                                          n_steps, mx);
+            float *host = NULL;
+            if (st == AWQ_OK) st = to_host(m, mx, (size_t)N * (size_t)G, &host);
+            awq_model_free_buf(m, xs);
+            awq_model_free_buf(m, mx);
+            if (st != AWQ_OK)
+                return awq_fail_wrap(ctx, st, "layer %lld, clip search of %s",
+                                     (long long)awq_layer_index(l), a->linears[lin].name);
+            s->clip[lin] = malloc((size_t)N * (size_t)G * sizeof(float));
+            if (!s->clip[lin]) {
+                awq_free(host);
+                return awq_fail_nomem(ctx, "clip values", (uint64_t)N * G * 4);
+            }
+            memcpy(s->clip[lin], host, (size_t)N * (size_t)G * sizeof(float));
+            awq_free(host);
+            s->clip_rows[lin] = N;
+            s->clip_groups[lin] = G;
+        }
+        if (s->clip_rows[lin] != N || s->clip_groups[lin] != G)
+            return awq_fail(ctx, AWQ_ERR_MISMATCH, "layer %lld %s: clip table is %lld x %lld, "
+                            "expected %lld x %lld", (long long)awq_layer_index(l),
+                            a->linears[lin].name, (long long)s->clip_rows[lin],
+                            (long long)s->clip_groups[lin], (long long)N, (long long)G);
+        /* Apply: clamp each (row, group) to [-max, max] (host round trip:
+         * N*K floats, small next to the search). */
+        float *wh = NULL;
+        AWQ_TRY(to_host(m, w, (size_t)N * (size_t)K, &wh));
+        const float *mx = s->clip[lin];
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t k = 0; k < K; k++) {
+                float lim = mx[n * G + k / glen];
+                float v = wh[n * K + k];
+                wh[n * K + k] = v > lim ? lim : (v < -lim ? -lim : v);
+            }
+        st = awq_model_upload(m, w, wh, (size_t)N * (size_t)K * sizeof(float));
+        awq_free(wh);
+        if (st != AWQ_OK) return st;
+    }
+    return AWQ_OK;
+}

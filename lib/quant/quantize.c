@@ -1,0 +1,1301 @@
+/* lib/quant/quantize.c — `awqkit quantize`: the whole-model pipeline.
+ *
+ *   prepare: checkpoint + config + architecture, calibration blocks, plan
+ *   run:     embed the blocks; for each decoder layer
+ *              FP forward with captures -> search -> apply -> clip
+ *              -> quantize + pack -> layer file (durable, resumable)
+ *              -> inputs of the next layer (FP outputs, or the outputs of
+ *                 the layer exactly as written when propagating quantized)
+ *            then assemble the checkpoint from the layer files and the
+ *            untouched source tensors, and verify the logical count.
+ *
+ * Layer files live in OUT/.awqkit-partial/layer-NNNNN/ (a one-shard
+ * safetensors checkpoint plus search.json), next to a fingerprint of the
+ * model, the calibration ids and the options. Writing every layer through
+ * such a file, resumed or not, is what makes a resumed run bit-identical
+ * to an uninterrupted one: the final assembly always reads the same bytes. */
+#include "awqkit/checkpoint.h"
+#include "awqkit/count.h"
+#include "awqkit/quantize.h"
+
+#include "core/core.h"
+#include "model/forward.h"
+#include "quant/awq_search.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PARTIAL_DIR ".awqkit-partial"
+#define FINGERPRINT_FILE "fingerprint"
+
+const char *awq_method_name(awq_method m) {
+    return m == AWQ_METHOD_RTN ? "rtn" : "awq";
+}
+
+const char *awq_propagate_name(awq_propagate p) {
+    return p == AWQ_PROPAGATE_QUANTIZED ? "quantized" : "fp";
+}
+
+awq_quantize_params awq_quantize_default_params(void) {
+    awq_quantize_params p;
+    memset(&p, 0, sizeof p);
+    p.method = AWQ_METHOD_AWQ;
+    p.quant = awq_quant_default_params();
+    p.format = AWQ_QFMT_AWQ_GEMM;
+    p.calib = awq_calib_default_params();
+    p.n_grid = 20;
+    p.duo_scaling = true;
+    p.clip = true;
+    p.clip_n_grid = 20;
+    p.clip_max_shrink = 0.5;
+    p.clip_tokens = 512;
+    p.propagate = AWQ_PROPAGATE_FP;
+    p.runtime = awq_runtime_default_params();
+    p.max_shard_bytes = 5000000000ull;
+    return p;
+}
+
+/* Scales/clips loaded with params.load_scales, by layer. */
+typedef struct {
+    cJSON *root;
+    cJSON *layers; /* array */
+} loaded_scales;
+
+struct awq_quantize_job {
+    awq_ctx *ctx;
+    awq_quantize_params p;
+    char *model_dir, *out_dir, *partial_dir;
+    char *s_calib_path, *s_text_field, *s_calib_tokens, *s_dump, *s_load;
+    awq_checkpoint *ck;
+    awq_model_config cfg;
+    char prefix[64];
+    awq_model *m;
+    awq_calib_blocks *blocks;
+    awq_quantize_plan plan;
+    uint64_t fingerprint;
+    loaded_scales loaded;
+};
+
+/* ------------------------------------------------------------ helpers */
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static uint64_t fnv_str(uint64_t h, const char *s) { return fnv1a(h, s, strlen(s) + 1); }
+
+static uint64_t fnv_u64(uint64_t h, uint64_t v) { return fnv1a(h, &v, sizeof v); }
+
+/* A tensor produced for the output: owned bytes. */
+typedef struct {
+    char name[320];
+    awq_dtype dtype;
+    int ndim;
+    int64_t shape[2];
+    uint64_t n_bytes;
+    void *data;
+} out_tensor;
+
+typedef struct {
+    out_tensor *t;
+    size_t n, cap;
+} out_list;
+
+static void out_list_free(out_list *l) {
+    for (size_t i = 0; i < l->n; i++) awq_free(l->t[i].data);
+    free(l->t);
+    memset(l, 0, sizeof *l);
+}
+
+static out_tensor *out_list_add(awq_ctx *ctx, out_list *l, const char *name, awq_dtype dt,
+                                int ndim, const int64_t *shape, awq_status *st) {
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        out_tensor *nt = realloc(l->t, cap * sizeof *nt);
+        if (!nt) {
+            *st = awq_fail_nomem(ctx, "tensor list", cap * sizeof *nt);
+            return NULL;
+        }
+        l->t = nt;
+        l->cap = cap;
+    }
+    out_tensor *t = &l->t[l->n];
+    memset(t, 0, sizeof *t);
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->dtype = dt;
+    t->ndim = ndim;
+    uint64_t n = 1;
+    for (int d = 0; d < ndim; d++) {
+        t->shape[d] = shape[d];
+        n *= (uint64_t)shape[d];
+    }
+    t->n_bytes = n * awq_dtype_size(dt);
+    t->data = awq_alloc(t->n_bytes ? t->n_bytes : 1, 1);
+    if (!t->data) {
+        *st = awq_fail_nomem(ctx, name, t->n_bytes);
+        return NULL;
+    }
+    l->n++;
+    *st = AWQ_OK;
+    return t;
+}
+
+/* fp32 -> a floating source dtype, refusing values the dtype cannot hold. */
+static awq_status f32_to_dtype(awq_ctx *ctx, const char *name, const float *src, int64_t n,
+                               awq_dtype dt, void *dst) {
+    for (int64_t i = 0; i < n; i++) {
+        if (!isfinite(src[i]))
+            return awq_fail(ctx, AWQ_ERR_RANGE, "%s: non-finite value at index %lld", name,
+                            (long long)i);
+        if (dt == AWQ_DT_F16 && fabsf(src[i]) > AWQ_F16_MAX)
+            return awq_fail(ctx, AWQ_ERR_RANGE,
+                            "%s: value %g at index %lld exceeds the FP16 range after scaling "
+                            "(try --no-duo-scaling or a BF16/F32 source)",
+                            name, (double)src[i], (long long)i);
+    }
+    switch (dt) {
+    case AWQ_DT_F16: awq_f32_to_f16_n(src, dst, (size_t)n); return AWQ_OK;
+    case AWQ_DT_BF16: awq_f32_to_bf16_n(src, dst, (size_t)n); return AWQ_OK;
+    case AWQ_DT_F32: memcpy(dst, src, (size_t)n * sizeof(float)); return AWQ_OK;
+    default:
+        return awq_fail(ctx, AWQ_ERR_UNSUPPORTED, "%s: cannot write dtype %s", name,
+                        awq_dtype_name(dt));
+    }
+}
+
+/* Output dtype of a floating tensor: the source's (F64 sources become F32). */
+static awq_dtype out_float_dtype(const awq_tensor_info *t) {
+    if (t && (t->dtype == AWQ_DT_F16 || t->dtype == AWQ_DT_BF16)) return t->dtype;
+    return AWQ_DT_F32;
+}
+
+/* Recursively remove a directory tree (our own partial dir only). */
+static void rm_tree(const char *path) {
+    DIR *d = opendir(path);
+    if (!d) {
+        unlink(path);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        char *p = awq_path_join(path, e->d_name);
+        if (!p) continue;
+        struct stat st;
+        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+            rm_tree(p);
+        else
+            unlink(p);
+        free(p);
+    }
+    closedir(d);
+    rmdir(path);
+}
+
+static bool dir_has_entries_besides(const char *dir, const char *except) {
+    DIR *d = opendir(dir);
+    if (!d) return false;
+    struct dirent *e;
+    bool any = false;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        if (except && !strcmp(e->d_name, except)) continue;
+        any = true;
+        break;
+    }
+    closedir(d);
+    return any;
+}
+
+static char *layer_dir(const awq_quantize_job *job, int64_t layer) {
+    char name[32];
+    snprintf(name, sizeof name, "layer-%05lld", (long long)layer);
+    return awq_path_join(job->partial_dir, name);
+}
+
+static void lin_tensor_name(const awq_quantize_job *job, int64_t layer, int lin,
+                            const char *suffix, char *buf, size_t n) {
+    snprintf(buf, n, "%slayers.%lld.%s.%s", job->prefix, (long long)layer,
+             job->cfg.arch->linears[lin].name, suffix);
+}
+
+static void norm_tensor_name(const awq_quantize_job *job, int64_t layer, const char *norm,
+                             char *buf, size_t n) {
+    snprintf(buf, n, "%slayers.%lld.%s.weight", job->prefix, (long long)layer, norm);
+}
+
+static const char *const k_norms[2] = {"input_layernorm", "post_attention_layernorm"};
+
+static bool linear_packable(const awq_quantize_job *job, int64_t K, int64_t N) {
+    return awq_linear_packable(job->p.format, K, N, job->p.quant.bits, job->p.quant.group_size,
+                               NULL);
+}
+
+/* ------------------------------------------------------------- prepare */
+
+static awq_status check_out_dir(awq_quantize_job *job) {
+    awq_ctx *ctx = job->ctx;
+    char rin[4096], rout[4096];
+    if (realpath(job->model_dir, rin) && realpath(job->out_dir, rout)) {
+        size_t n = strlen(rin);
+        if (!strcmp(rin, rout) || (!strncmp(rout, rin, n) && rout[n] == '/'))
+            return awq_fail(ctx, AWQ_ERR_INVALID_ARG,
+                            "output %s is the input model directory (or inside it)",
+                            job->out_dir);
+    }
+    if (awq_path_exists(job->out_dir) && !awq_path_is_dir(job->out_dir))
+        return awq_fail(ctx, AWQ_ERR_EXISTS, "output %s exists and is not a directory",
+                        job->out_dir);
+    if (awq_path_is_dir(job->out_dir) && !job->p.force &&
+        dir_has_entries_besides(job->out_dir, job->p.resume ? PARTIAL_DIR : NULL))
+        return awq_fail(ctx, AWQ_ERR_EXISTS,
+                        "output directory %s is not empty (use --force to overwrite%s)",
+                        job->out_dir, job->p.resume ? "" : ", or --resume to continue");
+    return AWQ_OK;
+}
+
+static awq_status load_scales_file(awq_quantize_job *job) {
+    char *buf;
+    size_t n;
+    AWQ_TRY(awq_read_file(job->ctx, job->s_load, 1ull << 32, &buf, &n));
+    cJSON *root = cJSON_ParseWithLength(buf, n);
+    free(buf);
+    if (!root || !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(root, "layers"))) {
+        cJSON_Delete(root);
+        return awq_fail(job->ctx, AWQ_ERR_FORMAT,
+                        "%s: not an awqkit scales file (expected an object with \"layers\")",
+                        job->s_load);
+    }
+    job->loaded.root = root;
+    job->loaded.layers = cJSON_GetObjectItemCaseSensitive(root, "layers");
+    return AWQ_OK;
+}
+
+static uint64_t compute_fingerprint(const awq_quantize_job *job) {
+    uint64_t h = 1469598103934665603ull;
+    h = fnv_str(h, "awqkit-resume-v1");
+    char *cfgs = cJSON_PrintUnformatted(awq_checkpoint_config(job->ck));
+    if (cfgs) {
+        h = fnv_str(h, cfgs);
+        cJSON_free(cfgs);
+    }
+    size_t nt = awq_checkpoint_n_tensors(job->ck);
+    for (size_t i = 0; i < nt; i++) {
+        const awq_tensor_info *t = awq_checkpoint_tensor(job->ck, i);
+        h = fnv_str(h, t->name);
+        h = fnv_u64(h, (uint64_t)t->dtype);
+        for (int d = 0; d < t->ndim; d++) h = fnv_u64(h, (uint64_t)t->shape[d]);
+        /* a sample of the values: a changed fine-tune changes these */
+        size_t k = t->n_bytes < 256 ? (size_t)t->n_bytes : 256;
+        h = fnv1a(h, t->data, k);
+        if (t->n_bytes > 512) h = fnv1a(h, (const char *)t->data + t->n_bytes - 256, 256);
+    }
+    h = fnv1a(h, job->blocks->ids,
+              (size_t)job->blocks->n_blocks * (size_t)job->blocks->seqlen * sizeof(int32_t));
+    const awq_quantize_params *p = &job->p;
+    uint64_t opts[] = {(uint64_t)p->method, (uint64_t)p->quant.bits,
+                       (uint64_t)(int64_t)p->quant.group_size, p->quant.sym,
+                       (uint64_t)p->format, (uint64_t)p->n_grid, p->duo_scaling, p->clip,
+                       (uint64_t)p->clip_n_grid, (uint64_t)(p->clip_max_shrink * 1e6),
+                       (uint64_t)p->clip_tokens, (uint64_t)p->propagate,
+                       (uint64_t)p->runtime.backend, p->allow_lossy};
+    h = fnv1a(h, opts, sizeof opts);
+    if (job->loaded.root) {
+        char *s = cJSON_PrintUnformatted(job->loaded.root);
+        if (s) {
+            h = fnv_str(h, s);
+            cJSON_free(s);
+        }
+    }
+    return h;
+}
+
+awq_status awq_quantize_prepare(awq_ctx *ctx, const char *model_dir, const char *out_dir,
+                                const awq_quantize_params *params, awq_quantize_job **out) {
+    *out = NULL;
+    if (!model_dir || !out_dir || !params)
+        return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "quantize: model and output are required");
+    const awq_quantize_params *p = params;
+    if (p->n_grid < 1 || p->n_grid > 1000)
+        return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "n_grid %d out of range [1, 1000]", p->n_grid);
+    if (p->clip && (p->clip_n_grid < 1 || p->clip_max_shrink <= 0 || p->clip_max_shrink >= 1 ||
+                    p->clip_tokens < 1))
+        return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "clip parameters out of range");
+    if (!awq_format_get(p->format))
+        return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "unknown output format %d", (int)p->format);
+
+    awq_quantize_job *job = calloc(1, sizeof *job);
+    if (!job) return awq_fail_nomem(ctx, "quantize job", sizeof *job);
+    job->ctx = ctx;
+    job->p = *p;
+    job->model_dir = awq_strdup(model_dir);
+    job->out_dir = awq_strdup(out_dir);
+    job->partial_dir = awq_path_join(out_dir, PARTIAL_DIR);
+    job->s_calib_path = awq_strdup(p->calib.path);
+    job->s_text_field = awq_strdup(p->calib.text_field);
+    job->s_calib_tokens = awq_strdup(p->calib_tokens);
+    job->s_dump = awq_strdup(p->dump_scales);
+    job->s_load = awq_strdup(p->load_scales);
+    job->p.calib.path = job->s_calib_path;
+    job->p.calib.text_field = job->s_text_field;
+    job->p.calib_tokens = job->s_calib_tokens;
+    job->p.dump_scales = job->s_dump;
+    job->p.load_scales = job->s_load;
+    awq_status st = AWQ_OK;
+    double t0 = awq_now();
+
+    st = check_out_dir(job);
+    if (st == AWQ_OK) st = awq_checkpoint_open(ctx, model_dir, &job->ck);
+    if (st == AWQ_OK) st = awq_model_config_from_checkpoint(ctx, job->ck, &job->cfg);
+    if (st == AWQ_OK && job->cfg.is_moe)
+        st = awq_fail(ctx, AWQ_ERR_UNSUPPORTED,
+                      "%s: mixture-of-experts models (%s) are not supported yet", model_dir,
+                      job->cfg.architecture[0] ? job->cfg.architecture : job->cfg.model_type);
+    if (st == AWQ_OK && !job->cfg.arch)
+        st = awq_fail(ctx, AWQ_ERR_UNSUPPORTED,
+                      "%s: architecture \"%s\" is not supported (supported: %s)", model_dir,
+                      job->cfg.architecture, awq_arch_supported_list());
+    if (st == AWQ_OK && job->cfg.quant.present)
+        st = awq_fail(ctx, AWQ_ERR_INVALID_ARG,
+                      "%s is already quantized (%s); quantize the FP16/BF16 original, or use "
+                      "`awqkit repack` to change its format", model_dir,
+                      job->cfg.quant.quant_method);
+    if (st == AWQ_OK) st = awq_model_find_prefix(ctx, job->ck, job->prefix, sizeof job->prefix);
+    if (st == AWQ_OK) st = awq_model_open(ctx, job->ck, &job->p.runtime, &job->m);
+    if (st == AWQ_OK && job->s_load) st = load_scales_file(job);
+    double t_load = awq_now() - t0;
+
+    /* Calibration blocks. */
+    if (st == AWQ_OK) {
+        int seqlen = p->calib.seqlen > 0 ? p->calib.seqlen : 512;
+        if (job->s_calib_tokens) {
+            st = awq_calib_from_token_file(ctx, job->s_calib_tokens, (int32_t)job->cfg.vocab,
+                                           seqlen, &job->blocks);
+        } else if (!job->s_calib_path) {
+            st = awq_fail(ctx, AWQ_ERR_INVALID_ARG,
+                          "no calibration data: give a text file or --calib-tokens");
+        } else {
+            awq_tokenizer *tok = NULL;
+            st = awq_tokenizer_load(ctx, model_dir, &tok);
+            if (st != AWQ_OK)
+                st = awq_fail_wrap(ctx, st, "cannot tokenize the calibration text (pass "
+                                   "pre-tokenized ids with --calib-tokens FILE instead)");
+            if (st == AWQ_OK) st = awq_calib_build(ctx, tok, &job->p.calib, &job->blocks);
+            awq_tokenizer_free(tok);
+        }
+    }
+    if (st == AWQ_OK && job->cfg.max_pos > 0 && job->blocks->seqlen > job->cfg.max_pos)
+        awq_warn(ctx, "calibration seqlen %d exceeds max_position_embeddings %lld",
+                 (int)job->blocks->seqlen, (long long)job->cfg.max_pos);
+
+    if (st == AWQ_OK) {
+        awq_quantize_plan *pl = &job->plan;
+        const awq_model_config *c = &job->cfg;
+        const awq_arch *a = c->arch;
+        pl->n_layers = c->n_layers;
+        pl->n_blocks = job->blocks->n_blocks;
+        pl->seqlen = job->blocks->seqlen;
+        pl->n_tokens = pl->n_blocks * pl->seqlen;
+        pl->calib = job->blocks->stats;
+        uint64_t wbytes = 0, max_lin = 0;
+        for (int i = 0; i < a->n_linears; i++) {
+            int64_t K = awq_model_dim(c, a->linears[i].in_dim);
+            int64_t N = awq_model_dim(c, a->linears[i].out_dim);
+            wbytes += (uint64_t)K * (uint64_t)N * 4;
+            if ((uint64_t)K * (uint64_t)N * 4 > max_lin) max_lin = (uint64_t)K * (uint64_t)N * 4;
+            pl->n_linears += c->n_layers;
+            if (linear_packable(job, K, N)) pl->n_packable += c->n_layers;
+        }
+        pl->layer_weight_bytes = wbytes;
+        uint64_t rows = (uint64_t)pl->n_tokens;
+        uint64_t hid = (uint64_t)c->hidden, qd = (uint64_t)(c->n_heads * c->head_dim);
+        uint64_t inter = (uint64_t)c->intermediate;
+        /* X, Y, the four captures, two block outputs of the search and the
+         * MLP's internal [rows, inter] pair. */
+        pl->activation_bytes = rows * 4 * (2 * hid + (hid + qd + hid + inter) + 2 * hid + 2 * inter);
+        /* layer + replay/RTN layer + candidate weights of the largest group */
+        pl->peak_bytes = pl->activation_bytes + 2 * wbytes + 3 * max_lin;
+        job->fingerprint = compute_fingerprint(job);
+        /* Resume point. */
+        if (job->p.resume && awq_path_is_dir(job->partial_dir)) {
+            char *fp = awq_path_join(job->partial_dir, FINGERPRINT_FILE);
+            char *buf = NULL;
+            size_t n;
+            st = fp ? awq_read_file(ctx, fp, 64, &buf, &n) : AWQ_ERR_NOMEM;
+            if (st == AWQ_OK) {
+                char want[32];
+                snprintf(want, sizeof want, "%016llx", (unsigned long long)job->fingerprint);
+                if (strncmp(buf, want, 16) != 0)
+                    st = awq_fail(ctx, AWQ_ERR_MISMATCH,
+                                  "%s: saved progress belongs to another model, calibration "
+                                  "set or options (fingerprint %.16s, now %s); rerun without "
+                                  "--resume and with --force to start over",
+                                  job->partial_dir, buf, want);
+            } else if (st == AWQ_ERR_NOT_FOUND) {
+                st = AWQ_OK; /* an empty partial dir: start at 0 */
+            }
+            free(buf);
+            free(fp);
+            for (int64_t i = 0; st == AWQ_OK && i < c->n_layers; i++) {
+                char *ld = layer_dir(job, i);
+                char *f = ld ? awq_path_join(ld, "model.safetensors") : NULL;
+                bool ok = f && awq_path_exists(f);
+                free(f);
+                free(ld);
+                if (!ok) break;
+                pl->resume_from = i + 1;
+            }
+        }
+        awq_info(ctx, "loaded %s in %.2f s: %lld layers, %lld calibration blocks x %lld tokens",
+                 model_dir, t_load, (long long)pl->n_layers, (long long)pl->n_blocks,
+                 (long long)pl->seqlen);
+    }
+    if (st != AWQ_OK) {
+        awq_quantize_job_free(job);
+        return st;
+    }
+    *out = job;
+    return AWQ_OK;
+}
+
+const awq_quantize_plan *awq_quantize_job_plan(const awq_quantize_job *job) {
+    return job ? &job->plan : NULL;
+}
+
+void awq_quantize_job_free(awq_quantize_job *job) {
+    if (!job) return;
+    awq_model_free(job->m);
+    awq_checkpoint_free(job->ck);
+    awq_calib_blocks_free(job->blocks);
+    cJSON_Delete(job->loaded.root);
+    free(job->model_dir);
+    free(job->out_dir);
+    free(job->partial_dir);
+    free(job->s_calib_path);
+    free(job->s_text_field);
+    free(job->s_calib_tokens);
+    free(job->s_dump);
+    free(job->s_load);
+    free(job);
+}
+
+void awq_quantize_report_free(awq_quantize_report *rep) {
+    if (!rep) return;
+    free(rep->layers);
+    free(rep->groups);
+    memset(rep, 0, sizeof *rep);
+}
+
+/* ------------------------------------------------- scales (dump / load) */
+
+static cJSON *float_array(const float *v, int64_t n) {
+    cJSON *a = cJSON_CreateArray();
+    for (int64_t i = 0; a && i < n; i++) {
+        /* %.9g round-trips fp32 exactly */
+        char buf[32];
+        snprintf(buf, sizeof buf, "%.9g", (double)v[i]);
+        cJSON_AddItemToArray(a, cJSON_CreateRaw(buf));
+    }
+    return a;
+}
+
+static cJSON *search_to_json(const awq_quantize_job *job, int64_t layer,
+                             const awq_layer_search *s) {
+    const awq_arch *a = job->cfg.arch;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "layer", (double)layer);
+    cJSON *groups = cJSON_AddArrayToObject(o, "groups");
+    for (int g = 0; g < s->n_groups; g++) {
+        const awq_group_report *r = &s->rep[g];
+        cJSON *go = cJSON_CreateObject();
+        cJSON_AddNumberToObject(go, "group", g);
+        cJSON_AddStringToObject(go, "name", r->name);
+        cJSON_AddBoolToObject(go, "searched", r->searched);
+        cJSON_AddNumberToObject(go, "ratio", r->ratio);
+        cJSON_AddNumberToObject(go, "loss_rtn", r->loss_rtn);
+        cJSON_AddNumberToObject(go, "loss_best", r->loss_best);
+        cJSON_AddBoolToObject(go, "fallback", r->fallback);
+        if (s->used[g] && s->scales[g])
+            cJSON_AddItemToObject(go, "scales", float_array(s->scales[g], s->len[g]));
+        cJSON_AddItemToArray(groups, go);
+    }
+    cJSON *clips = cJSON_AddArrayToObject(o, "clips");
+    for (int lin = 0; lin < a->n_linears; lin++) {
+        if (!s->clip[lin]) continue;
+        cJSON *co = cJSON_CreateObject();
+        cJSON_AddStringToObject(co, "linear", a->linears[lin].name);
+        cJSON_AddNumberToObject(co, "rows", (double)s->clip_rows[lin]);
+        cJSON_AddNumberToObject(co, "groups", (double)s->clip_groups[lin]);
+        cJSON_AddItemToObject(co, "max", float_array(s->clip[lin],
+                                                     s->clip_rows[lin] * s->clip_groups[lin]));
+        cJSON_AddItemToArray(clips, co);
+    }
+    return o;
+}
+
+static awq_status json_floats(awq_ctx *ctx, const cJSON *arr, int64_t n, const char *what,
+                              float **out) {
+    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != n)
+        return awq_fail(ctx, AWQ_ERR_FORMAT, "%s: expected an array of %lld numbers", what,
+                        (long long)n);
+    float *v = malloc((size_t)(n ? n : 1) * sizeof(float));
+    if (!v) return awq_fail_nomem(ctx, what, (uint64_t)n * 4);
+    int64_t i = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, arr) {
+        if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble) || e->valuedouble <= 0) {
+            free(v);
+            return awq_fail(ctx, AWQ_ERR_FORMAT, "%s: entry %lld is not a positive number",
+                            what, (long long)i);
+        }
+        v[i++] = (float)e->valuedouble;
+    }
+    *out = v;
+    return AWQ_OK;
+}
+
+/* Fill s from the loaded scales file for this layer (clips included). */
+static awq_status search_from_json(awq_quantize_job *job, awq_layer *l, int64_t layer,
+                                   awq_layer_search *s) {
+    awq_ctx *ctx = job->ctx;
+    const awq_arch *a = job->cfg.arch;
+    memset(s, 0, sizeof *s);
+    s->n_groups = a->n_groups;
+    const cJSON *lo = NULL, *e;
+    cJSON_ArrayForEach(e, job->loaded.layers) {
+        const cJSON *li = cJSON_GetObjectItemCaseSensitive(e, "layer");
+        if (cJSON_IsNumber(li) && (int64_t)li->valuedouble == layer) lo = e;
+    }
+    if (!lo)
+        return awq_fail(ctx, AWQ_ERR_NOT_FOUND, "%s: no entry for layer %lld", job->s_load,
+                        (long long)layer);
+    char what[256];
+    const cJSON *groups = cJSON_GetObjectItemCaseSensitive(lo, "groups");
+    cJSON_ArrayForEach(e, groups) {
+        const cJSON *gi = cJSON_GetObjectItemCaseSensitive(e, "group");
+        const cJSON *sc = cJSON_GetObjectItemCaseSensitive(e, "scales");
+        if (!cJSON_IsNumber(gi) || gi->valuedouble < 0 || gi->valuedouble >= a->n_groups)
+            return awq_fail(ctx, AWQ_ERR_FORMAT, "%s: layer %lld: bad group index",
+                            job->s_load, (long long)layer);
+        int g = (int)gi->valuedouble;
+        const awq_scale_group *grp = &a->groups[g];
+        int64_t n_, K;
+        awq_layer_weight(l, grp->linears[0], &n_, &K);
+        s->rep[g].layer = layer;
+        s->rep[g].group = g;
+        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(e, "name");
+        if (cJSON_IsString(nm)) snprintf(s->rep[g].name, sizeof s->rep[g].name, "%s", nm->valuestring);
+        const cJSON *ra = cJSON_GetObjectItemCaseSensitive(e, "ratio");
+        s->rep[g].ratio = cJSON_IsNumber(ra) ? ra->valuedouble : 0;
+        if (!sc) continue;
+        snprintf(what, sizeof what, "%s: layer %lld group %d scales", job->s_load,
+                 (long long)layer, g);
+        AWQ_TRY(json_floats(ctx, sc, K, what, &s->scales[g]));
+        s->used[g] = true;
+        s->len[g] = K;
+        s->rep[g].searched = true;
+    }
+    const cJSON *clips = cJSON_GetObjectItemCaseSensitive(lo, "clips");
+    cJSON_ArrayForEach(e, clips) {
+        const cJSON *ln = cJSON_GetObjectItemCaseSensitive(e, "linear");
+        int lin = -1;
+        for (int i = 0; i < a->n_linears && cJSON_IsString(ln); i++)
+            if (!strcmp(a->linears[i].name, ln->valuestring)) lin = i;
+        if (lin < 0)
+            return awq_fail(ctx, AWQ_ERR_FORMAT, "%s: layer %lld: unknown clip linear",
+                            job->s_load, (long long)layer);
+        int64_t N, K;
+        awq_layer_weight(l, lin, &N, &K);
+        int64_t G = K / awq_group_len(K, job->p.quant.group_size);
+        snprintf(what, sizeof what, "%s: layer %lld %s clip", job->s_load, (long long)layer,
+                 a->linears[lin].name);
+        AWQ_TRY(json_floats(ctx, cJSON_GetObjectItemCaseSensitive(e, "max"), N * G, what,
+                            &s->clip[lin]));
+        s->clip_rows[lin] = N;
+        s->clip_groups[lin] = G;
+    }
+    return AWQ_OK;
+}
+
+/* ------------------------------------------------------ one layer's output */
+
+/* Quantize + pack every linear of the (scaled, clipped) layer and collect
+ * the layer's output tensors. */
+static awq_status layer_outputs(awq_quantize_job *job, awq_layer *l, int64_t layer,
+                                out_list *outl, int64_t *n_packed, int64_t *n_kept) {
+    awq_ctx *ctx = job->ctx;
+    const awq_arch *a = job->cfg.arch;
+    char name[320];
+    awq_status st = AWQ_OK;
+    for (int lin = 0; lin < a->n_linears && st == AWQ_OK; lin++) {
+        int64_t N, K;
+        float *w = awq_layer_weight(l, lin, &N, &K);
+        float *wh = awq_alloc((size_t)N * (size_t)K, sizeof(float));
+        if (!wh) return awq_fail_nomem(ctx, "weight", (uint64_t)N * K * 4);
+        st = awq_model_download(job->m, wh, w, (size_t)N * (size_t)K * sizeof(float));
+        lin_tensor_name(job, layer, lin, "weight", name, sizeof name);
+        const awq_tensor_info *src = awq_checkpoint_find(job->ck, name);
+        if (st == AWQ_OK && linear_packable(job, K, N)) {
+            awq_qtensor qt;
+            memset(&qt, 0, sizeof qt);
+            char base[320];
+            snprintf(base, sizeof base, "%slayers.%lld.%s", job->prefix, (long long)layer,
+                     a->linears[lin].name);
+            st = awq_quantize(ctx, base, wh, N, K, &job->p.quant, &qt);
+            awq_packed pk;
+            memset(&pk, 0, sizeof pk);
+            awq_pack_params pp = awq_pack_default_params();
+            pp.allow_lossy = job->p.allow_lossy;
+            awq_pack_report prep;
+            if (st == AWQ_OK) st = awq_pack(ctx, base, job->p.format, &qt, &pp, &pk, &prep);
+            if (st == AWQ_OK && prep.n_lossy_groups)
+                awq_warn(ctx, "%s: %lld groups re-quantized to fit GPTQ v1 (max change %g)",
+                         base, (long long)prep.n_lossy_groups, prep.max_abs_change);
+            for (int i = 0; i < pk.n_tensors && st == AWQ_OK; i++) {
+                snprintf(name, sizeof name, "%s.%s", base, pk.t[i].suffix);
+                out_tensor *t = out_list_add(ctx, outl, name, pk.t[i].dtype, pk.t[i].ndim,
+                                             pk.t[i].shape, &st);
+                if (t) memcpy(t->data, pk.t[i].data, t->n_bytes);
+            }
+            awq_packed_free(&pk);
+            awq_qtensor_free(&qt);
+            if (st == AWQ_OK) (*n_packed)++;
+        } else if (st == AWQ_OK) {
+            const char *why = "";
+            awq_linear_packable(job->p.format, K, N, job->p.quant.bits, job->p.quant.group_size,
+                                &why);
+            awq_warn(ctx, "%s [%lld x %lld] cannot be packed (%s): kept in %s", name,
+                     (long long)N, (long long)K, why, awq_dtype_name(out_float_dtype(src)));
+            int64_t shape[2] = {N, K};
+            out_tensor *t = out_list_add(ctx, outl, name, out_float_dtype(src), 2, shape, &st);
+            if (t) st = f32_to_dtype(ctx, name, wh, N * K, t->dtype, t->data);
+            if (st == AWQ_OK) (*n_kept)++;
+        }
+        awq_free(wh);
+        /* bias (possibly divided by the v->o scales) */
+        float *b = awq_layer_bias(l, lin);
+        if (st == AWQ_OK && b) {
+            lin_tensor_name(job, layer, lin, "bias", name, sizeof name);
+            const awq_tensor_info *bsrc = awq_checkpoint_find(job->ck, name);
+            awq_dtype dt = out_float_dtype(bsrc);
+            /* AWQ checkpoints store biases in FP16 (WQLinear keeps them as
+             * the activation dtype); keep the source's when it is BF16. */
+            out_tensor *t = out_list_add(ctx, outl, name, dt, 1, &N, &st);
+            float *bh = t ? awq_alloc((size_t)N, sizeof(float)) : NULL;
+            if (t && !bh) st = awq_fail_nomem(ctx, name, (uint64_t)N * 4);
+            if (st == AWQ_OK) st = awq_model_download(job->m, bh, b, (size_t)N * sizeof(float));
+            if (st == AWQ_OK) st = f32_to_dtype(ctx, name, bh, N, dt, t->data);
+            awq_free(bh);
+        }
+    }
+    for (int i = 0; i < 2 && st == AWQ_OK; i++) {
+        int64_t n;
+        float *nw = awq_layer_norm_weight(l, i == 0 ? AWQ_NORM_INPUT : AWQ_NORM_POST_ATTN, &n);
+        if (!nw) continue;
+        norm_tensor_name(job, layer, k_norms[i], name, sizeof name);
+        const awq_tensor_info *src = awq_checkpoint_find(job->ck, name);
+        awq_dtype dt = out_float_dtype(src);
+        out_tensor *t = out_list_add(ctx, outl, name, dt, 1, &n, &st);
+        float *h = t ? awq_alloc((size_t)n, sizeof(float)) : NULL;
+        if (t && !h) st = awq_fail_nomem(ctx, name, (uint64_t)n * 4);
+        if (st == AWQ_OK) st = awq_model_download(job->m, h, nw, (size_t)n * sizeof(float));
+        if (st == AWQ_OK) st = f32_to_dtype(ctx, name, h, n, dt, t->data);
+        awq_free(h);
+    }
+    return st;
+}
+
+/* Load the layer's weights exactly as the output checkpoint holds them
+ * (dequantized packed linears, rounded norms and biases) into l. */
+static awq_status layer_from_outputs(awq_quantize_job *job, awq_layer *l, int64_t layer,
+                                     const awq_checkpoint *lc) {
+    awq_ctx *ctx = job->ctx;
+    const awq_arch *a = job->cfg.arch;
+    char name[320], base[320];
+    awq_status st = AWQ_OK;
+    for (int lin = 0; lin < a->n_linears && st == AWQ_OK; lin++) {
+        int64_t N, K;
+        float *w = awq_layer_weight(l, lin, &N, &K);
+        float *wh = awq_alloc((size_t)N * (size_t)K, sizeof(float));
+        if (!wh) return awq_fail_nomem(ctx, "weight", (uint64_t)N * K * 4);
+        snprintf(base, sizeof base, "%slayers.%lld.%s", job->prefix, (long long)layer,
+                 a->linears[lin].name);
+        snprintf(name, sizeof name, "%s.weight", base);
+        const awq_tensor_info *wt = awq_checkpoint_find(lc, name);
+        if (wt) {
+            st = awq_tensor_to_f32(ctx, wt, wh);
+        } else {
+            awq_packed pk;
+            memset(&pk, 0, sizeof pk);
+            awq_packed_shapes(ctx, job->p.format, K, N, job->p.quant.bits,
+                              job->p.quant.group_size, &pk);
+            for (int i = 0; i < pk.n_tensors && st == AWQ_OK; i++) {
+                snprintf(name, sizeof name, "%s.%s", base, pk.t[i].suffix);
+                const awq_tensor_info *t = awq_checkpoint_find(lc, name);
+                if (!t)
+                    st = awq_fail(ctx, AWQ_ERR_NOT_FOUND, "layer file lacks %s", name);
+                else
+                    pk.t[i].data = (void *)t->data;
+            }
+            awq_unpack_params up = {job->p.quant.bits, job->p.quant.group_size,
+                                    job->p.quant.sym};
+            awq_qtensor qt;
+            memset(&qt, 0, sizeof qt);
+            if (st == AWQ_OK) st = awq_unpack(ctx, base, job->p.format, &pk, &up, &qt);
+            if (st == AWQ_OK) st = awq_dequantize(ctx, &qt, wh);
+            awq_qtensor_free(&qt);
+        }
+        if (st == AWQ_OK) st = awq_model_upload(job->m, w, wh, (size_t)N * (size_t)K * 4);
+        awq_free(wh);
+        float *b = awq_layer_bias(l, lin);
+        if (st == AWQ_OK && b) {
+            snprintf(name, sizeof name, "%s.bias", base);
+            const awq_tensor_info *t = awq_checkpoint_find(lc, name);
+            float *bh = awq_alloc((size_t)N, sizeof(float));
+            if (!t) st = awq_fail(ctx, AWQ_ERR_NOT_FOUND, "layer file lacks %s", name);
+            else if (!bh) st = awq_fail_nomem(ctx, name, (uint64_t)N * 4);
+            else st = awq_tensor_to_f32(ctx, t, bh);
+            if (st == AWQ_OK) st = awq_model_upload(job->m, b, bh, (size_t)N * 4);
+            awq_free(bh);
+        }
+    }
+    for (int i = 0; i < 2 && st == AWQ_OK; i++) {
+        int64_t n;
+        float *nw = awq_layer_norm_weight(l, i == 0 ? AWQ_NORM_INPUT : AWQ_NORM_POST_ATTN, &n);
+        if (!nw) continue;
+        norm_tensor_name(job, layer, k_norms[i], name, sizeof name);
+        const awq_tensor_info *t = awq_checkpoint_find(lc, name);
+        float *h = awq_alloc((size_t)n, sizeof(float));
+        if (!t) st = awq_fail(ctx, AWQ_ERR_NOT_FOUND, "layer file lacks %s", name);
+        else if (!h) st = awq_fail_nomem(ctx, name, (uint64_t)n * 4);
+        else st = awq_tensor_to_f32(ctx, t, h);
+        if (st == AWQ_OK) st = awq_model_upload(job->m, nw, h, (size_t)n * 4);
+        awq_free(h);
+    }
+    return st;
+}
+
+/* Write a layer's outputs (and its search record) as a one-shard
+ * checkpoint in its layer directory: durable once this returns. */
+static awq_status save_layer(awq_quantize_job *job, int64_t layer, const out_list *outl,
+                             cJSON *search) {
+    awq_ctx *ctx = job->ctx;
+    char *dir = layer_dir(job, layer);
+    if (!dir) return awq_fail_nomem(ctx, "path", 64);
+    if (awq_path_exists(dir)) rm_tree(dir); /* a torn earlier attempt */
+    awq_writer_params wp = awq_writer_default_params();
+    wp.max_shard_bytes = UINT64_MAX;
+    wp.force = true;
+    awq_writer *w = NULL;
+    awq_status st = awq_writer_create(ctx, dir, &wp, &w);
+    for (size_t i = 0; i < outl->n && st == AWQ_OK; i++)
+        st = awq_writer_declare(w, outl->t[i].name, outl->t[i].dtype, outl->t[i].ndim,
+                                outl->t[i].shape);
+    for (size_t i = 0; i < outl->n && st == AWQ_OK; i++)
+        st = awq_writer_write(w, outl->t[i].name, outl->t[i].data, outl->t[i].n_bytes);
+    if (st == AWQ_OK) {
+        char *js = cJSON_PrintUnformatted(search);
+        if (!js) st = awq_fail_nomem(ctx, "search.json", 0);
+        else st = awq_writer_add_file(w, "search.json", js, strlen(js));
+        cJSON_free(js);
+    }
+    if (st == AWQ_OK) st = awq_writer_finish(w);
+    awq_writer_free(w);
+    free(dir);
+    return st == AWQ_OK ? st : awq_fail_wrap(ctx, st, "saving layer %lld", (long long)layer);
+}
+
+static awq_status open_layer_file(awq_quantize_job *job, int64_t layer, awq_checkpoint **out) {
+    char *dir = layer_dir(job, layer);
+    char *f = dir ? awq_path_join(dir, "model.safetensors") : NULL;
+    awq_status st = f ? awq_checkpoint_open(job->ctx, f, out)
+                      : awq_fail_nomem(job->ctx, "path", 64);
+    free(f);
+    free(dir);
+    return st;
+}
+
+/* Replay layer `layer` as written, on x [rows, hidden] -> y. */
+static awq_status replay_layer(awq_quantize_job *job, int64_t layer, const float *x, float *y,
+                               int64_t B, int64_t T) {
+    awq_layer *l = NULL;
+    awq_checkpoint *lc = NULL;
+    awq_status st = awq_layer_load(job->m, layer, &l);
+    if (st == AWQ_OK) st = open_layer_file(job, layer, &lc);
+    if (st == AWQ_OK) st = layer_from_outputs(job, l, layer, lc);
+    if (st == AWQ_OK) st = awq_layer_forward(l, x, y, B, T);
+    awq_checkpoint_free(lc);
+    awq_layer_free(l);
+    return st;
+}
+
+/* RTN of the original layer: the baseline of the per-layer report. */
+static awq_status rtn_layer_mse(awq_quantize_job *job, int64_t layer, const float *x,
+                                const float *y_fp, float *scratch, int64_t B, int64_t T,
+                                double *mse) {
+    awq_backend *be = awq_model_backend(job->m);
+    const awq_arch *a = job->cfg.arch;
+    awq_layer *l = NULL;
+    awq_status st = awq_layer_load(job->m, layer, &l);
+    for (int lin = 0; lin < a->n_linears && st == AWQ_OK; lin++) {
+        int64_t N, K;
+        float *w = awq_layer_weight(l, lin, &N, &K);
+        if (linear_packable(job, K, N)) st = be->ops->pseudo_quant(be, w, N, K, &job->p.quant);
+    }
+    if (st == AWQ_OK) st = awq_layer_forward(l, x, scratch, B, T);
+    if (st == AWQ_OK) st = be->ops->mse(be, scratch, y_fp, B * T * job->cfg.hidden, mse);
+    awq_layer_free(l);
+    return st;
+}
+
+/* ------------------------------------------------------------ assembly */
+
+/* What a source tensor becomes: copied as is, or replaced by layer files. */
+static bool is_replaced(const awq_quantize_job *job, const char *name, int64_t *layer) {
+    size_t lp = strlen(job->prefix);
+    if (strncmp(name, job->prefix, lp) != 0 || strncmp(name + lp, "layers.", 7) != 0)
+        return false;
+    const char *s = name + lp + 7;
+    char *end;
+    long long li = strtoll(s, &end, 10);
+    if (end == s || *end != '.' || li < 0 || li >= job->cfg.n_layers) return false;
+    const char *rest = end + 1;
+    const awq_arch *a = job->cfg.arch;
+    for (int lin = 0; lin < a->n_linears; lin++) {
+        size_t n = strlen(a->linears[lin].name);
+        if (!strncmp(rest, a->linears[lin].name, n) &&
+            (!strcmp(rest + n, ".weight") || !strcmp(rest + n, ".bias"))) {
+            *layer = li;
+            return true;
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        size_t n = strlen(k_norms[i]);
+        if (!strncmp(rest, k_norms[i], n) && !strcmp(rest + n, ".weight")) {
+            *layer = li;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Files beside the weights that belong in the output (tokenizer, chat
+ * template, generation and processor configs, licence, ...): everything
+ * except weights in any format, the index and config.json. */
+static bool is_aux_file(const char *n) {
+    static const char *const skip_ext[] = {".safetensors", ".bin", ".pt", ".pth", ".gguf",
+                                           ".h5", ".msgpack", ".onnx", ".ckpt", ".tmp"};
+    if (n[0] == '.') return false;
+    if (!strcmp(n, "config.json") || !strcmp(n, "model.safetensors.index.json") ||
+        !strcmp(n, "pytorch_model.bin.index.json") || !strcmp(n, "quant_config.json"))
+        return false;
+    size_t ln = strlen(n);
+    for (size_t i = 0; i < AWQ_ARRAY_LEN(skip_ext); i++) {
+        size_t le = strlen(skip_ext[i]);
+        if (ln >= le && !strcmp(n + ln - le, skip_ext[i])) return false;
+    }
+    return true;
+}
+
+static awq_status copy_aux_files(awq_quantize_job *job, awq_writer *w) {
+    DIR *d = opendir(awq_checkpoint_dir(job->ck));
+    if (!d) return AWQ_OK;
+    awq_status st = AWQ_OK;
+    struct dirent *e;
+    while (st == AWQ_OK && (e = readdir(d))) {
+        if (!is_aux_file(e->d_name)) continue;
+        char *src = awq_path_join(awq_checkpoint_dir(job->ck), e->d_name);
+        struct stat sb;
+        if (src && stat(src, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size < (64 << 20))
+            st = awq_writer_copy_file(w, e->d_name, src);
+        free(src);
+    }
+    closedir(d);
+    return st;
+}
+
+/* config.json of the output: the source's plus quantization_config. */
+static awq_status output_config(awq_quantize_job *job, const out_list *kept_names,
+                                char **out) {
+    awq_ctx *ctx = job->ctx;
+    cJSON *cfg = cJSON_Duplicate(awq_checkpoint_config(job->ck), 1);
+    if (!cfg) return awq_fail_nomem(ctx, "config.json", 0);
+    /* modules_to_not_convert: linears kept unpacked, and top-level modules
+     * outside the decoder that hold weights (e.g. a vision tower "visual");
+     * transformers matches these as substrings of module names. lm_head is
+     * never converted by the loaders. */
+    const char *mods[64];
+    char modbuf[64][160];
+    int nm = 0;
+    size_t nt = awq_checkpoint_n_tensors(job->ck);
+    for (size_t i = 0; i < nt && nm < 32; i++) {
+        const char *name = awq_checkpoint_tensor(job->ck, i)->name;
+        if (!strncmp(name, job->prefix, strlen(job->prefix)) || !strncmp(name, "lm_head.", 8))
+            continue;
+        /* first component, or the second under "model." (model.visual) */
+        char top[160];
+        snprintf(top, sizeof top, "%s", name);
+        char *dot = strchr(top, '.');
+        if (dot && !strncmp(top, "model.", 6)) dot = strchr(dot + 1, '.');
+        if (dot) *dot = 0;
+        if (strstr(top, "embed_tokens") || !strcmp(top, "model.norm")) continue;
+        bool seen = false;
+        for (int k = 0; k < nm; k++) seen |= !strcmp(modbuf[k], top);
+        if (!seen) {
+            snprintf(modbuf[nm], sizeof modbuf[nm], "%s", top);
+            mods[nm] = modbuf[nm];
+            nm++;
+        }
+    }
+    for (size_t i = 0; i < kept_names->n && nm < 64; i++) {
+        snprintf(modbuf[nm], sizeof modbuf[nm], "%s", kept_names->t[i].name);
+        char *dot = strrchr(modbuf[nm], '.'); /* drop ".weight" */
+        if (dot) *dot = 0;
+        mods[nm] = modbuf[nm];
+        nm++;
+    }
+    awq_qconfig_fields f = {job->p.quant.bits, job->p.quant.group_size, job->p.quant.sym, false,
+                            mods, nm};
+    cJSON *qc = NULL;
+    awq_status st = awq_format_quant_config(ctx, job->p.format, &f, &qc);
+    if (st != AWQ_OK) {
+        cJSON_Delete(cfg);
+        return st;
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(cfg, "quantization_config");
+    cJSON_AddItemToObject(cfg, "quantization_config", qc);
+    char *s = cJSON_Print(cfg);
+    cJSON_Delete(cfg);
+    if (!s) return awq_fail_nomem(ctx, "config.json", 0);
+    *out = s;
+    return AWQ_OK;
+}
+
+static awq_status assemble(awq_quantize_job *job, awq_quantize_report *rep) {
+    awq_ctx *ctx = job->ctx;
+    int64_t L = job->cfg.n_layers;
+    awq_checkpoint **lcs = calloc((size_t)L, sizeof *lcs);
+    if (!lcs) return awq_fail_nomem(ctx, "layer files", (uint64_t)L * 8);
+    awq_status st = AWQ_OK;
+    for (int64_t i = 0; i < L && st == AWQ_OK; i++) st = open_layer_file(job, i, &lcs[i]);
+
+    awq_writer_params wp = awq_writer_default_params();
+    wp.max_shard_bytes = job->p.max_shard_bytes;
+    wp.force = true; /* emptiness was checked in prepare; the partial dir stays */
+    awq_writer *w = NULL;
+    out_list kept;
+    memset(&kept, 0, sizeof kept);
+    if (st == AWQ_OK) st = awq_writer_create(ctx, job->out_dir, &wp, &w);
+    /* Declare in source order, each layer's outputs where its first
+     * replaced tensor stood. */
+    size_t nt = awq_checkpoint_n_tensors(job->ck);
+    bool *emitted = calloc((size_t)L, 1);
+    if (!emitted && st == AWQ_OK) st = awq_fail_nomem(ctx, "flags", (uint64_t)L);
+    for (int pass = 0; pass < 2 && st == AWQ_OK; pass++) {
+        if (emitted) memset(emitted, 0, (size_t)L);
+        for (size_t i = 0; i < nt && st == AWQ_OK; i++) {
+            const awq_tensor_info *t = awq_checkpoint_tensor(job->ck, i);
+            int64_t li;
+            if (!is_replaced(job, t->name, &li)) {
+                if (pass == 0) st = awq_writer_declare(w, t->name, t->dtype, t->ndim, t->shape);
+                else st = awq_writer_write(w, t->name, t->data, t->n_bytes);
+                continue;
+            }
+            if (emitted[li]) continue;
+            emitted[li] = true;
+            size_t n = awq_checkpoint_n_tensors(lcs[li]);
+            for (size_t k = 0; k < n && st == AWQ_OK; k++) {
+                const awq_tensor_info *lt = awq_checkpoint_tensor(lcs[li], k);
+                if (pass == 0) {
+                    st = awq_writer_declare(w, lt->name, lt->dtype, lt->ndim, lt->shape);
+                    size_t ln = strlen(lt->name);
+                    if (st == AWQ_OK && ln > 7 && !strcmp(lt->name + ln - 7, ".weight") &&
+                        lt->ndim == 2) {
+                        out_tensor *kt = out_list_add(ctx, &kept, lt->name, AWQ_DT_U8, 0, NULL,
+                                                      &st);
+                        (void)kt;
+                    }
+                } else {
+                    st = awq_writer_write(w, lt->name, lt->data, lt->n_bytes);
+                }
+            }
+            if (pass == 1) st = st == AWQ_OK ? awq_progress(ctx, "write", (uint64_t)li + 1,
+                                                            (uint64_t)L) : st;
+        }
+    }
+    free(emitted);
+    char *cfg = NULL;
+    if (st == AWQ_OK) st = output_config(job, &kept, &cfg);
+    if (st == AWQ_OK) st = awq_writer_add_file(w, "config.json", cfg, strlen(cfg));
+    cJSON_free(cfg);
+    if (st == AWQ_OK) st = copy_aux_files(job, w);
+    if (st == AWQ_OK) st = awq_writer_finish(w);
+    if (st == AWQ_OK && rep) {
+        rep->out_bytes = awq_writer_total_bytes(w);
+        rep->out_shards = awq_writer_n_shards(w);
+    }
+    awq_writer_free(w);
+    out_list_free(&kept);
+    for (int64_t i = 0; i < L; i++) awq_checkpoint_free(lcs[i]);
+    free(lcs);
+    return st;
+}
+
+static awq_status dump_scales(awq_quantize_job *job) {
+    awq_ctx *ctx = job->ctx;
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "awqkit_version", AWQ_VERSION_STRING);
+    cJSON_AddStringToObject(root, "method", awq_method_name(job->p.method));
+    cJSON_AddNumberToObject(root, "bits", job->p.quant.bits);
+    cJSON_AddNumberToObject(root, "group_size", job->p.quant.group_size);
+    cJSON_AddBoolToObject(root, "sym", job->p.quant.sym);
+    cJSON *layers = cJSON_AddArrayToObject(root, "layers");
+    awq_status st = AWQ_OK;
+    for (int64_t i = 0; i < job->cfg.n_layers && st == AWQ_OK; i++) {
+        char *dir = layer_dir(job, i);
+        char *f = dir ? awq_path_join(dir, "search.json") : NULL;
+        char *buf = NULL;
+        size_t n;
+        st = f ? awq_read_file(ctx, f, 1ull << 32, &buf, &n) : AWQ_ERR_NOMEM;
+        cJSON *lj = st == AWQ_OK ? cJSON_ParseWithLength(buf, n) : NULL;
+        if (st == AWQ_OK && !lj) st = awq_fail(ctx, AWQ_ERR_FORMAT, "%s: invalid JSON", f);
+        if (lj) cJSON_AddItemToArray(layers, lj);
+        free(buf);
+        free(f);
+        free(dir);
+    }
+    char *s = st == AWQ_OK ? cJSON_Print(root) : NULL;
+    if (st == AWQ_OK && !s) st = awq_fail_nomem(ctx, "scales JSON", 0);
+    if (st == AWQ_OK) st = awq_write_file_atomic(ctx, job->s_dump, s, strlen(s));
+    cJSON_free(s);
+    cJSON_Delete(root);
+    return st;
+}
+
+/* ------------------------------------------------------------------ run */
+
+static awq_status verify_counts(awq_quantize_job *job, awq_quantize_report *rep) {
+    awq_ctx *ctx = job->ctx;
+    awq_checkpoint *oc = NULL;
+    awq_count_result cin, cout;
+    awq_status st = awq_count(ctx, job->ck, &cin);
+    if (st == AWQ_OK) st = awq_checkpoint_open(ctx, job->out_dir, &oc);
+    if (st == AWQ_OK) st = awq_count(ctx, oc, &cout);
+    if (st == AWQ_OK && cin.logical != cout.logical)
+        st = awq_fail(ctx, AWQ_ERR_INTERNAL,
+                      "verification failed: the output holds %llu logical parameters, the "
+                      "input %llu", (unsigned long long)cout.logical,
+                      (unsigned long long)cin.logical);
+    if (st == AWQ_OK && rep) {
+        rep->logical_in = cin.logical;
+        rep->logical_out = cout.logical;
+        rep->bits_per_weight = cout.quant_bits_per_weight;
+    }
+    awq_checkpoint_free(oc);
+    return st;
+}
+
+awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
+    awq_ctx *ctx = job->ctx;
+    awq_quantize_report local;
+    if (!rep) rep = &local;
+    memset(rep, 0, sizeof *rep);
+    double t_start = awq_now();
+    const awq_model_config *cfg = &job->cfg;
+    const awq_arch *a = cfg->arch;
+    int64_t L = cfg->n_layers, B = job->blocks->n_blocks, T = job->blocks->seqlen;
+    int64_t rows = B * T;
+    awq_backend *be = awq_model_backend(job->m);
+    awq_status st = AWQ_OK;
+
+    rep->n_layers = L;
+    rep->layers = calloc((size_t)L, sizeof *rep->layers);
+    rep->groups = calloc((size_t)L * (size_t)a->n_groups, sizeof *rep->groups);
+    if (!rep->layers || !rep->groups) {
+        awq_quantize_report_free(rep);
+        return awq_fail_nomem(ctx, "report", (uint64_t)L * 256);
+    }
+    rep->n_groups = L * a->n_groups;
+    rep->resumed_from = job->plan.resume_from;
+
+    /* Partial dir + fingerprint (a fresh run clears an old partial dir). */
+    if (job->plan.resume_from == 0 && awq_path_exists(job->partial_dir)) rm_tree(job->partial_dir);
+    st = awq_mkdir_p(ctx, job->partial_dir);
+    if (st == AWQ_OK) {
+        char *fp = awq_path_join(job->partial_dir, FINGERPRINT_FILE);
+        char hex[32];
+        snprintf(hex, sizeof hex, "%016llx\n", (unsigned long long)job->fingerprint);
+        st = fp ? awq_write_file_atomic(ctx, fp, hex, strlen(hex)) : AWQ_ERR_NOMEM;
+        free(fp);
+    }
+
+    float *X = NULL, *Y = NULL;
+    awq_search_captures caps;
+    memset(&caps, 0, sizeof caps);
+    size_t xbytes = (size_t)rows * (size_t)cfg->hidden * sizeof(float);
+    if (st == AWQ_OK) st = awq_model_alloc(job->m, xbytes, (void **)&X);
+    if (st == AWQ_OK) st = awq_model_alloc(job->m, xbytes, (void **)&Y);
+    if (st == AWQ_OK) st = awq_search_captures_alloc(job->m, B, T, &caps);
+    double t0 = awq_now();
+    if (st == AWQ_OK) st = awq_model_embed(job->m, job->blocks->ids, rows, X);
+
+    /* Resume: rebuild the inputs of the first layer to compute. */
+    for (int64_t i = 0; i < job->plan.resume_from && st == AWQ_OK; i++) {
+        if (job->p.propagate == AWQ_PROPAGATE_QUANTIZED) {
+            st = replay_layer(job, i, X, Y, B, T);
+        } else {
+            awq_layer *l = NULL;
+            st = awq_layer_load(job->m, i, &l);
+            if (st == AWQ_OK) st = awq_layer_forward(l, X, Y, B, T);
+            awq_layer_free(l);
+        }
+        if (st == AWQ_OK) { float *tmp = X; X = Y; Y = tmp; }
+        if (st == AWQ_OK) st = awq_progress(ctx, "resume", (uint64_t)i + 1,
+                                            (uint64_t)job->plan.resume_from);
+    }
+    rep->t_forward += awq_now() - t0;
+
+    int64_t done_this_run = 0;
+    for (int64_t i = job->plan.resume_from; i < L && st == AWQ_OK; i++) {
+        double tl = awq_now();
+        awq_layer *l = NULL;
+        awq_layer_search srch;
+        memset(&srch, 0, sizeof srch);
+        out_list outl;
+        memset(&outl, 0, sizeof outl);
+        cJSON *sj = NULL;
+
+        t0 = awq_now();
+        st = awq_layer_load(job->m, i, &l);
+        rep->t_load += awq_now() - t0;
+        /* 1. FP forward with captures: Y = layer(X). */
+        awq_search_capture_ctx cc = {job->m, &caps};
+        if (st == AWQ_OK) {
+            t0 = awq_now();
+            awq_layer_set_capture(l, awq_search_capture_fn, &cc, 0xfu);
+            st = awq_layer_forward(l, X, Y, B, T);
+            awq_layer_set_capture(l, NULL, NULL, 0);
+            rep->t_forward += awq_now() - t0;
+        }
+        /* 2-4. search, apply, clip. */
+        if (st == AWQ_OK && job->p.method == AWQ_METHOD_AWQ) {
+            if (job->loaded.root) st = search_from_json(job, l, i, &srch);
+            else st = awq_search_layer(job->m, l, &caps, &job->p, &srch, &rep->t_search);
+            if (st == AWQ_OK) st = awq_search_apply(job->m, l, &caps, &srch);
+            t0 = awq_now();
+            if (st == AWQ_OK) st = awq_search_clip(job->m, l, &caps, &job->p, &srch);
+            rep->t_clip += awq_now() - t0;
+        } else if (st == AWQ_OK) {
+            srch.n_groups = a->n_groups;
+            for (int g = 0; g < a->n_groups; g++) {
+                srch.rep[g].layer = i;
+                srch.rep[g].group = g;
+            }
+        }
+        /* 5. quantize + pack, save the layer durably. */
+        t0 = awq_now();
+        if (st == AWQ_OK) st = layer_outputs(job, l, i, &outl, &rep->n_packed, &rep->n_kept);
+        rep->t_pack += awq_now() - t0;
+        awq_layer_free(l);
+        l = NULL;
+        t0 = awq_now();
+        if (st == AWQ_OK) {
+            sj = search_to_json(job, i, &srch);
+            st = sj ? save_layer(job, i, &outl, sj) : awq_fail_nomem(ctx, "search.json", 0);
+        }
+        rep->t_write += awq_now() - t0;
+        out_list_free(&outl);
+        cJSON_Delete(sj);
+        for (int g = 0; g < a->n_groups; g++) rep->groups[i * a->n_groups + g] = srch.rep[g];
+        awq_layer_search_free(&srch);
+
+        /* 6. per-layer errors and the next layer's inputs. The captures'
+         * storage is free again: use QKV_IN ([rows, hidden]) as scratch. */
+        t0 = awq_now();
+        float *scratch = caps.x[AWQ_CAPTURE_QKV_IN];
+        awq_layer_report *lr = &rep->layers[i];
+        lr->layer = i;
+        if (st == AWQ_OK) st = rtn_layer_mse(job, i, X, Y, scratch, B, T, &lr->mse_rtn);
+        if (st == AWQ_OK) st = replay_layer(job, i, X, scratch, B, T);
+        if (st == AWQ_OK) st = be->ops->mse(be, scratch, Y, rows * cfg->hidden, &lr->mse_quant);
+        if (st == AWQ_OK) {
+            if (job->p.propagate == AWQ_PROPAGATE_QUANTIZED)
+                st = be->ops->copy(be, X, scratch, xbytes);
+            else {
+                float *tmp = X;
+                X = Y;
+                Y = tmp;
+            }
+        }
+        rep->t_forward += awq_now() - t0;
+        lr->seconds = awq_now() - tl;
+        if (st == AWQ_OK) {
+            awq_info(ctx, "layer %lld/%lld: output MSE %.3g (RTN %.3g) in %.1f s",
+                     (long long)i + 1, (long long)L, lr->mse_quant, lr->mse_rtn, lr->seconds);
+            st = awq_progress(ctx, "layer", (uint64_t)i + 1, (uint64_t)L);
+        }
+        done_this_run++;
+        if (st == AWQ_OK && job->p.stop_after_layers > 0 &&
+            done_this_run >= job->p.stop_after_layers && i + 1 < L)
+            st = awq_fail(ctx, AWQ_ERR_CANCELLED, "stopped after %lld layers as asked; rerun "
+                          "with --resume to continue", (long long)done_this_run);
+    }
+    awq_search_captures_free(job->m, &caps);
+    awq_model_free_buf(job->m, X);
+    awq_model_free_buf(job->m, Y);
+
+    /* Group reports of resumed layers come from their search.json. */
+    for (int64_t i = 0; i < job->plan.resume_from && st == AWQ_OK; i++) {
+        char *dir = layer_dir(job, i);
+        char *f = dir ? awq_path_join(dir, "search.json") : NULL;
+        char *buf = NULL;
+        size_t n;
+        if (f && awq_read_file(ctx, f, 1ull << 32, &buf, &n) == AWQ_OK) {
+            cJSON *lj = cJSON_ParseWithLength(buf, n);
+            const cJSON *g;
+            cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(lj, "groups")) {
+                const cJSON *gi = cJSON_GetObjectItemCaseSensitive(g, "group");
+                if (!cJSON_IsNumber(gi) || gi->valuedouble < 0 || gi->valuedouble >= a->n_groups)
+                    continue;
+                awq_group_report *r = &rep->groups[i * a->n_groups + (int)gi->valuedouble];
+                r->layer = i;
+                r->group = (int)gi->valuedouble;
+                const cJSON *v;
+                if ((v = cJSON_GetObjectItemCaseSensitive(g, "name")) && cJSON_IsString(v))
+                    snprintf(r->name, sizeof r->name, "%s", v->valuestring);
+                r->searched = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(g, "searched"));
+                if ((v = cJSON_GetObjectItemCaseSensitive(g, "ratio"))) r->ratio = v->valuedouble;
+                if ((v = cJSON_GetObjectItemCaseSensitive(g, "loss_rtn"))) r->loss_rtn = v->valuedouble;
+                if ((v = cJSON_GetObjectItemCaseSensitive(g, "loss_best"))) r->loss_best = v->valuedouble;
+            }
+            cJSON_Delete(lj);
+        }
+        free(buf);
+        free(f);
+        free(dir);
+    }
+
+    /* Assemble, verify, clean up. */
+    t0 = awq_now();
+    if (st == AWQ_OK) st = assemble(job, rep);
+    if (st == AWQ_OK && job->s_dump) st = dump_scales(job);
+    rep->t_write += awq_now() - t0;
+    t0 = awq_now();
+    if (st == AWQ_OK) st = verify_counts(job, rep);
+    rep->t_verify = awq_now() - t0;
+    if (st == AWQ_OK && !job->p.keep_partial) rm_tree(job->partial_dir);
+    rep->t_total = awq_now() - t_start;
+    if (rep == &local) awq_quantize_report_free(&local);
+    return st;
+}

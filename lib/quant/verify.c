@@ -1,0 +1,385 @@
+/*
+ * lib/quant/verify.c — structural and numerical checks of a packed
+ * checkpoint, optionally against the FP16/BF16 checkpoint it came from.
+ * Findings are collected (not returned as failures) so one run lists
+ * everything that is wrong.
+ */
+#include "core/core.h"
+#include "quant/layouts.h"
+
+#include "awqkit/checkpoint.h"
+#include "awqkit/count.h"
+#include "awqkit/model.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define VF_MAX_NAME 1024
+/* Rows of a linear compared per chunk: bounded scratch (~64 MiB). */
+#define VF_CHUNK_BYTES (64u << 20)
+
+awq_verify_params awq_verify_default_params(void) {
+    awq_verify_params p;
+    memset(&p, 0, sizeof p);
+    p.zeros = AWQ_ZEROS_AUTO;
+    return p;
+}
+
+double awq_verify_default_bound(int bits, int group_size) {
+    double g = group_size > 0 ? (double)group_size : 4096.0;
+    if (g < 2) g = 2;
+    if (bits < 1 || bits > 16) bits = 4;
+    double range = 2.0 * sqrt(2.0 * log(g));
+    double est = range / ((double)((1 << bits) - 1) * sqrt(12.0));
+    return fmin(0.9, 3.0 * est);
+}
+
+void awq_verify_result_free(awq_verify_result *r) {
+    if (!r) return;
+    free(r->linears);
+    r->linears = NULL;
+}
+
+static void problem(awq_verify_result *r, const char *fmt, ...) AWQ_PRINTF(2, 3);
+static void problem(awq_verify_result *r, const char *fmt, ...) {
+    r->ok = false;
+    if (r->n_problems < AWQ_VERIFY_MAX_PROBLEMS) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(r->problems[r->n_problems], sizeof r->problems[0], fmt, ap);
+        va_end(ap);
+        r->n_problems++;
+    }
+    r->n_problems_total++;
+}
+
+static bool ends_with(const char *s, const char *suf) {
+    size_t n = strlen(s), m = strlen(suf);
+    return n >= m && memcmp(s + n - m, suf, m) == 0;
+}
+
+static inline uint32_t ld32(const void *base, int64_t i) {
+    uint32_t v;
+    memcpy(&v, (const unsigned char *)base + i * 4, 4);
+    return v;
+}
+static inline uint16_t ld16(const void *base, int64_t i) {
+    uint16_t v;
+    memcpy(&v, (const unsigned char *)base + i * 2, 2);
+    return v;
+}
+
+/* First non-finite element of a float tensor, or -1. */
+static int64_t first_nonfinite(const awq_tensor_info *t) {
+    const int64_t n = (int64_t)t->n_elements;
+    switch (t->dtype) {
+    case AWQ_DT_F16:
+        for (int64_t i = 0; i < n; i++)
+            if ((ld16(t->data, i) & 0x7c00u) == 0x7c00u) return i;
+        return -1;
+    case AWQ_DT_BF16:
+        for (int64_t i = 0; i < n; i++)
+            if ((ld16(t->data, i) & 0x7f80u) == 0x7f80u) return i;
+        return -1;
+    case AWQ_DT_F32:
+        for (int64_t i = 0; i < n; i++)
+            if ((ld32(t->data, i) & 0x7f800000u) == 0x7f800000u) return i;
+        return -1;
+    default:
+        return -1;
+    }
+}
+
+/* GEMV pads zeros and scales beyond G; AutoAWQ writes zeros there. */
+static int64_t gemv_bad_padding(const awq_checkpoint *ck, const char *prefix,
+                                const awq_qtensor *t, const awq_qckpt *q) {
+    awq_lay_shapes s;
+    if (awq_lay_get_shapes(AWQ_QFMT_AWQ_GEMV, t->K, t->N, 4, q->group_size, &s) != AWQ_LAY_OK)
+        return 0;
+    char name[VF_MAX_NAME + 16];
+    snprintf(name, sizeof name, "%s.qzeros", prefix);
+    const awq_tensor_info *qz = awq_checkpoint_find(ck, name);
+    snprintf(name, sizeof name, "%s.scales", prefix);
+    const awq_tensor_info *sc = awq_checkpoint_find(ck, name);
+    if (!qz || !sc) return 0;
+    int64_t bad = 0;
+    for (int64_t n = 0; n < t->N; n++) {
+        for (int64_t g = s.n_groups; g < 8 * s.zeros_width; g++) {
+            awq_lay_pos p = awq_lay_qzeros_pos(AWQ_QFMT_AWQ_GEMV, t->N, 4, s.zeros_width, g, n);
+            bad += ((ld32(qz->data, p.word) >> p.shift) & 15u) != 0;
+            bad += ld16(sc->data, awq_lay_scale_index(AWQ_QFMT_AWQ_GEMV, t->N, s.zeros_width, g, n)) != 0;
+        }
+    }
+    return bad;
+}
+
+/* ------------------------------------------------ error vs the source */
+
+struct cmp_job {
+    const float *wq, *w; /* [nr, K] */
+    int64_t nr, K;
+    double *sqq, *sqw, *sww, *sdd; /* per column */
+};
+
+static void cmp_cols(void *arg, int64_t b, int64_t e, int worker) {
+    const struct cmp_job *j = arg;
+    for (int64_t r = 0; r < j->nr; r++) {
+        const float *a = j->wq + r * j->K, *c = j->w + r * j->K;
+        for (int64_t k = b; k < e; k++) {
+            double x = a[k], y = c[k];
+            j->sqq[k] += x * x;
+            j->sqw[k] += x * y;
+            j->sww[k] += y * y;
+            j->sdd[k] += (x - y) * (x - y);
+        }
+    }
+}
+
+static awq_status compare_linear(awq_ctx *ctx, const awq_qtensor *t,
+                                 const awq_tensor_info *src, awq_verify_linear *rec) {
+    const int64_t K = t->K, N = t->N;
+    int64_t rows = (int64_t)(VF_CHUNK_BYTES / (uint64_t)(8 * K));
+    if (rows < 1) rows = 1;
+    if (rows > N) rows = N;
+    float *wq = awq_alloc((size_t)(rows * K), sizeof(float));
+    float *w = awq_alloc((size_t)(rows * K), sizeof(float));
+    double *acc = awq_calloc((size_t)K * 4u, sizeof(double));
+    awq_status st = AWQ_OK;
+    if (!wq || !w || !acc) st = awq_fail_nomem(ctx, "verify scratch", (uint64_t)rows * K * 8u);
+    struct cmp_job j = {wq, w, 0, K, acc, acc + K, acc + 2 * K, acc + 3 * K};
+    for (int64_t r0 = 0; st == AWQ_OK && r0 < N; r0 += rows) {
+        int64_t nr = AWQ_MIN(rows, N - r0);
+        st = awq_dequantize_rows(ctx, t, r0, nr, wq);
+        if (st == AWQ_OK) st = awq_tensor_rows_to_f32(ctx, src, r0, nr, w);
+        if (st == AWQ_OK) {
+            j.nr = nr;
+            awq_parallel_for(ctx, K, cmp_cols, &j);
+        }
+    }
+    if (st == AWQ_OK) {
+        double qq = 0, ww = 0, dd = 0, resid = 0;
+        for (int64_t k = 0; k < K; k++) {
+            qq += j.sqq[k];
+            ww += j.sww[k];
+            dd += j.sdd[k];
+            double r = j.sww[k] > 0 ? j.sqq[k] - j.sqw[k] * j.sqw[k] / j.sww[k] : j.sqq[k];
+            resid += r > 0 ? r : 0;
+        }
+        rec->rel_err = ww > 0 ? sqrt(dd / ww) : (dd > 0 ? INFINITY : 0.0);
+        rec->rel_err_scaled = qq > 0 ? sqrt(resid / qq) : (ww > 0 ? 1.0 : 0.0);
+    }
+    awq_free(wq);
+    awq_free(w);
+    awq_free(acc);
+    return st;
+}
+
+/* ------------------------------------------------------------- main */
+
+awq_status awq_verify(awq_ctx *ctx, const char *dir, const awq_verify_params *params,
+                      awq_verify_result *res) {
+    if (!res) return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "verify: result is NULL");
+    memset(res, 0, sizeof *res);
+    res->ok = true;
+    if (!dir) return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "verify: directory is NULL");
+    awq_verify_params p = params ? *params : awq_verify_default_params();
+    awq_checkpoint *ck = NULL, *src = NULL;
+    AWQ_TRY(awq_checkpoint_open(ctx, dir, &ck));
+    awq_status st = AWQ_OK;
+    if (p.against) {
+        st = awq_checkpoint_open(ctx, p.against, &src);
+        if (st != AWQ_OK) {
+            awq_checkpoint_free(ck);
+            return st;
+        }
+        res->have_against = true;
+    }
+    const size_t nt = awq_checkpoint_n_tensors(ck);
+    res->n_tensors = (int64_t)nt;
+
+    awq_status ds = awq_qckpt_detect(ctx, ck, p.zeros, &res->q);
+    const bool decodable = ds == AWQ_OK;
+    if (!decodable) problem(res, "format: %s", awq_ctx_errmsg(ctx));
+    const awq_qckpt *q = &res->q;
+    if (decodable && q->zeros_reinterpreted && p.zeros == AWQ_ZEROS_AUTO)
+        problem(res, "config: %s (loaders will read the zeros wrongly; relabel as gptq_v2 "
+                     "or repack)", q->zeros_note);
+    res->bound = p.max_rel_err > 0 ? p.max_rel_err
+                                   : awq_verify_default_bound(q->bits ? q->bits : 4,
+                                                              q->group_size ? q->group_size : 128);
+
+    /* packed linears and orphans */
+    int64_t n_lin = 0;
+    for (size_t i = 0; i < nt; i++)
+        n_lin += ends_with(awq_checkpoint_tensor(ck, i)->name, ".qweight");
+    res->linears = calloc((size_t)(n_lin ? n_lin : 1), sizeof *res->linears);
+    if (!res->linears) {
+        st = awq_fail_nomem(ctx, "verify records", (uint64_t)n_lin * sizeof *res->linears);
+        goto done;
+    }
+    char name[VF_MAX_NAME + 16], pre[VF_MAX_NAME];
+    static const char *const parts[3] = {".qzeros", ".scales", ".g_idx"};
+    for (size_t i = 0; i < nt; i++) {
+        const char *nm = awq_checkpoint_tensor(ck, i)->name;
+        for (int k = 0; k < 3; k++) {
+            if (!ends_with(nm, parts[k])) continue;
+            size_t n = strlen(nm) - strlen(parts[k]);
+            if (n >= sizeof pre) continue;
+            memcpy(pre, nm, n);
+            pre[n] = 0;
+            snprintf(name, sizeof name, "%s.qweight", pre);
+            if (!awq_checkpoint_find(ck, name))
+                problem(res, "%s: packed tensor without %s", nm, name);
+        }
+    }
+
+    double sum_err = 0;
+    int64_t n_err = 0;
+    for (size_t i = 0; st == AWQ_OK && i < nt; i++) {
+        const awq_tensor_info *ti = awq_checkpoint_tensor(ck, i);
+        if (!ends_with(ti->name, ".qweight")) {
+            /* plain tensors: finite values; present in the source */
+            bool packed_part = false;
+            for (int k = 0; k < 3; k++) packed_part |= ends_with(ti->name, parts[k]);
+            if (packed_part) continue;
+            if (awq_dtype_is_float(ti->dtype)) {
+                int64_t bad = first_nonfinite(ti);
+                if (bad >= 0) problem(res, "%s: non-finite value at element %lld", ti->name,
+                                      (long long)bad);
+            }
+            if (src) {
+                const awq_tensor_info *si = awq_checkpoint_find(src, ti->name);
+                bool same = si && si->ndim == ti->ndim;
+                for (int d = 0; same && d < ti->ndim; d++) same = si->shape[d] == ti->shape[d];
+                if (!si)
+                    problem(res, "%s: not in the source checkpoint %s", ti->name, p.against);
+                else if (!same)
+                    problem(res, "%s: shape differs from the source checkpoint", ti->name);
+            }
+            continue;
+        }
+        size_t n = strlen(ti->name) - strlen(".qweight");
+        if (n >= sizeof pre) {
+            problem(res, "%s: name too long", ti->name);
+            continue;
+        }
+        memcpy(pre, ti->name, n);
+        pre[n] = 0;
+        awq_verify_linear *rec = &res->linears[res->n_linears++];
+        snprintf(rec->name, sizeof rec->name, "%.*s", (int)sizeof rec->name - 1, pre);
+        rec->rel_err = rec->rel_err_scaled = -1;
+        rec->ok = false;
+        if (!decodable) continue;
+        awq_qtensor t;
+        awq_status ls = awq_qlinear_read(ctx, ck, pre, q, &t);
+        if (ls == AWQ_ERR_NOMEM) {
+            st = ls;
+            break;
+        }
+        if (ls != AWQ_OK) {
+            problem(res, "%s", awq_ctx_errmsg(ctx));
+            continue;
+        }
+        rec->K = t.K;
+        rec->N = t.N;
+        rec->ok = true;
+        res->linear_params += (uint64_t)(t.K * t.N);
+        if (awq_qtensor_check(ctx, pre, &t) != AWQ_OK) {
+            problem(res, "%s", awq_ctx_errmsg(ctx));
+            rec->ok = false;
+        }
+        if (t.g_idx && !q->desc_act)
+            problem(res, "%s: act-order g_idx, but quantization_config.desc_act is false "
+                         "(kernels would ignore g_idx)", pre);
+        if (q->format == AWQ_QFMT_AWQ_GEMV) {
+            int64_t bad = gemv_bad_padding(ck, pre, &t, q);
+            if (bad) problem(res, "%s: %lld non-zero GEMV padding fields", pre, (long long)bad);
+        }
+        snprintf(name, sizeof name, "%s.bias", pre);
+        const awq_tensor_info *bias = awq_checkpoint_find(ck, name);
+        if (bias && (bias->ndim != 1 || bias->shape[0] != t.N))
+            problem(res, "%s: shape is not [%lld]", name, (long long)t.N);
+        if (src) {
+            snprintf(name, sizeof name, "%s.weight", pre);
+            const awq_tensor_info *sw = awq_checkpoint_find(src, name);
+            if (!sw) {
+                problem(res, "%s: not in the source checkpoint %s", name, p.against);
+                rec->ok = false;
+            } else if (sw->ndim != 2 || sw->shape[0] != t.N || sw->shape[1] != t.K) {
+                problem(res, "%s: source shape [%lld, %lld], packed linear is [%lld, %lld]",
+                        name, (long long)sw->shape[0],
+                        (long long)(sw->ndim > 1 ? sw->shape[1] : 0), (long long)t.N,
+                        (long long)t.K);
+                rec->ok = false;
+            } else {
+                ls = compare_linear(ctx, &t, sw, rec);
+                if (ls == AWQ_ERR_NOMEM) {
+                    st = ls;
+                } else if (ls != AWQ_OK) {
+                    problem(res, "%s: %s", pre, awq_ctx_errmsg(ctx));
+                    rec->ok = false;
+                } else {
+                    sum_err += rec->rel_err_scaled;
+                    n_err++;
+                    res->max_rel_err_scaled = fmax(res->max_rel_err_scaled, rec->rel_err_scaled);
+                    if (!(rec->rel_err_scaled <= res->bound)) {
+                        rec->ok = false;
+                        problem(res, "%s: relative error %.4f (scale-corrected %.4f) exceeds "
+                                     "the bound %.4f", pre, rec->rel_err, rec->rel_err_scaled,
+                                res->bound);
+                    }
+                }
+            }
+        }
+        if (!rec->ok) res->n_failed_linears++;
+        awq_qtensor_free(&t);
+        if (st == AWQ_OK) st = awq_progress(ctx, "verify", (uint64_t)res->n_linears, (uint64_t)n_lin);
+    }
+    if (st != AWQ_OK) goto done;
+    res->mean_rel_err_scaled = n_err ? sum_err / (double)n_err : 0.0;
+    /* every source tensor is here, as is or as a packed linear */
+    for (size_t i = 0; src && i < awq_checkpoint_n_tensors(src); i++) {
+        const char *nm = awq_checkpoint_tensor(src, i)->name;
+        if (awq_checkpoint_find(ck, nm)) continue;
+        size_t n = strlen(nm);
+        if (ends_with(nm, ".weight") && n - 7 < sizeof pre) {
+            memcpy(pre, nm, n - 7);
+            pre[n - 7] = 0;
+            snprintf(name, sizeof name, "%s.qweight", pre);
+            if (awq_checkpoint_find(ck, name)) continue;
+        }
+        problem(res, "%s: in the source checkpoint but missing here", nm);
+    }
+
+    /* logical parameter counts */
+    awq_count_result cnt;
+    st = awq_count(ctx, ck, &cnt);
+    if (st != AWQ_OK) goto done;
+    res->logical_params = cnt.logical;
+    if (decodable && cnt.quant_logical != res->linear_params)
+        problem(res, "count: the logical counter gives %llu quantized weights, the unpacked "
+                     "linears hold %llu", (unsigned long long)cnt.quant_logical,
+                (unsigned long long)res->linear_params);
+    if (src) {
+        awq_count_result sc;
+        st = awq_count(ctx, src, &sc);
+        if (st != AWQ_OK) goto done;
+        res->against_logical_params = sc.logical;
+        res->params_equal = sc.logical == cnt.logical;
+        if (!res->params_equal)
+            problem(res, "parameters: %llu logical here, %llu in %s",
+                    (unsigned long long)cnt.logical, (unsigned long long)sc.logical,
+                    p.against);
+    }
+done:
+    awq_checkpoint_free(ck);
+    awq_checkpoint_free(src);
+    if (st != AWQ_OK) {
+        awq_verify_result_free(res);
+        res->ok = false;
+    }
+    return st;
+}

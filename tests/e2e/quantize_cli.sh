@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# `awqkit quantize` from the command line: help, usage errors, refusals,
+# a real kill -9 in the middle of a run and --resume giving the same bytes.
+. "$AWQ_TESTS/e2e/lib.sh"
+M=$AWQ_DATA/tiny-llama
+SMALL=(--samples 12 --seqlen 128)
+
+expect_exit 0 "help" "$AWQKIT" quantize --help
+stdout_has "--resume"
+expect_exit 2 "unknown flag" "$AWQKIT" quantize "$M" -o "$T/x" --bogus
+stderr_has "--bogus"
+expect_exit 2 "missing -o" "$AWQKIT" quantize "$M"
+stderr_has "-o"
+expect_exit 2 "bad --method" "$AWQKIT" quantize "$M" -o "$T/x" --method nope
+stderr_has "--method"
+expect_exit 2 "output == input" "$AWQKIT" quantize "$M" -o "$M"
+stderr_has "is the input"
+expect_exit 1 "missing model" "$AWQKIT" quantize "$T/nonexistent" -o "$T/x"
+stderr_has "nonexistent"
+expect_exit 1 "bad calibration file" "$AWQKIT" quantize "$M" -o "$T/x" --calib "$T/nope.jsonl"
+stderr_has "nope.jsonl"
+check "nothing written on failure" test ! -e "$T/x/model.safetensors"
+
+# Uninterrupted reference run.
+expect_exit 0 "quantize" "$AWQKIT" quantize "$M" -o "$T/ref" "${SMALL[@]}" --threads 2
+stdout_has "Layer output MSE"
+check "config has quantization_config" grep -q '"quant_method": *"awq"' "$T/ref/config.json"
+check "tokenizer copied" cmp -s "$M/tokenizer.json" "$T/ref/tokenizer.json"
+check "no partial state left" test ! -e "$T/ref/.awqkit-partial"
+expect_exit 1 "non-empty output without --force" "$AWQKIT" quantize "$M" -o "$T/ref" "${SMALL[@]}"
+stderr_has "--force"
+
+# kill -9 once two layers are durable, then resume.
+"$AWQKIT" quantize "$M" -o "$T/killed" "${SMALL[@]}" --threads 2 >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do
+    [ -e "$T/killed/.awqkit-partial/layer-00002/model.safetensors" ] && break
+    kill -0 $pid 2>/dev/null || break
+    sleep 0.05
+done
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+check "killed run left no final checkpoint" test ! -e "$T/killed/model.safetensors"
+expect_exit 0 "resume" "$AWQKIT" quantize "$M" -o "$T/killed" "${SMALL[@]}" --threads 1 --resume
+for f in model.safetensors config.json tokenizer.json; do
+    check "resumed $f identical" cmp -s "$T/ref/$f" "$T/killed/$f"
+done
+finish

@@ -1,0 +1,168 @@
+/* tools/cmd_count.c — `awqkit count MODEL`: stored / loaded / logical
+ * parameter counts side by side (definitions: include/awqkit/count.h). */
+#include "cli.h"
+
+#include <cjson/cJSON.h>
+#include <string.h>
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "Usage: awqkit count MODEL [--json]\n\n"
+            "Count a checkpoint's parameters three ways (reads headers only):\n"
+            "  stored   every tensor's element count in the files, packed int32 words\n"
+            "           counted once each (what safetensors metadata sums)\n"
+            "  loaded   stored minus the packed quantization tensors (qweight, qzeros,\n"
+            "           scales, g_idx): what model.parameters() reports after loading\n"
+            "  logical  each packed linear counted as in_features x out_features\n"
+            "           (unpacked from its shapes); everything else as stored\n"
+            "For a dense FP16/BF16 checkpoint the three agree. A stored lm_head.weight\n"
+            "that config.json ties to the embeddings is counted once (loaded, logical).\n"
+            "Also: breakdowns by role and dtype, bytes on disk, and effective bits per\n"
+            "weight: 8 x bytes(qweight+qzeros+scales+g_idx) / logical weights for the\n"
+            "quantized linears (biases excluded), 8 x tensor bytes / logical params for\n"
+            "the whole checkpoint.\n\n"
+            "MODEL is a model directory or a .safetensors file.\n\n");
+    awq_cli_print_common_help(f);
+    fprintf(f, "\nExample:\n  awqkit count Qwen2.5-VL-3B-Instruct-AWQ\n");
+}
+
+static void fmt_int(char *buf, size_t n, uint64_t v) {
+    char tmp[32];
+    int len = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)v);
+    size_t o = 0;
+    for (int i = 0; i < len && o + 1 < n; i++) {
+        if (i && (len - i) % 3 == 0 && o + 1 < n) buf[o++] = ',';
+        if (o + 1 < n) buf[o++] = tmp[i];
+    }
+    buf[o] = 0;
+}
+
+static cJSON *row_json(const awq_count_row *r) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "tensors", (double)r->n_tensors);
+    cJSON_AddNumberToObject(o, "stored", (double)r->stored);
+    cJSON_AddNumberToObject(o, "loaded", (double)r->loaded);
+    cJSON_AddNumberToObject(o, "logical", (double)r->logical);
+    cJSON_AddNumberToObject(o, "bytes", (double)r->bytes);
+    return o;
+}
+
+static void print_row(const char *name, const awq_count_row *r) {
+    char a[32], b[32], c[32], d[32];
+    awq_cli_fmt_count(a, sizeof a, (double)r->stored);
+    awq_cli_fmt_count(b, sizeof b, (double)r->loaded);
+    awq_cli_fmt_count(c, sizeof c, (double)r->logical);
+    awq_cli_fmt_bytes(d, sizeof d, (double)r->bytes);
+    printf("  %-10s %8llu %10s %10s %10s %11s\n", name, (unsigned long long)r->n_tensors, a, b,
+           c, d);
+}
+
+int awq_cmd_count(int argc, char **argv) {
+    awq_cli_common c = {0};
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (awq_cli_is_help(a)) {
+            usage(stdout);
+            return AWQ_EXIT_OK;
+        }
+        if (awq_cli_opt_common(argc, argv, &i, &c)) continue;
+        if (a[0] == '-' && a[1]) awq_cli_usage_error("unknown option '%s'", a);
+        if (path) awq_cli_usage_error("unexpected argument '%s' (count takes one MODEL)", a);
+        path = a;
+    }
+    if (!path) awq_cli_usage_error("missing MODEL (a model directory or .safetensors file)");
+
+    awq_ctx *ctx = awq_cli_ctx(&c);
+    double t0 = awq_cli_now();
+    awq_checkpoint *ck = NULL;
+    awq_status s = awq_checkpoint_open(ctx, path, &ck);
+    if (s != AWQ_OK) awq_cli_fail_status(ctx, s, path);
+    awq_count_result r;
+    s = awq_count(ctx, ck, &r);
+    if (s != AWQ_OK) awq_cli_fail_status(ctx, s, path);
+    double el = awq_cli_now() - t0;
+
+    if (c.json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "path", path);
+        cJSON_AddNumberToObject(o, "tensors", (double)r.n_tensors);
+        cJSON_AddNumberToObject(o, "shards", (double)r.n_shards);
+        cJSON_AddNumberToObject(o, "stored", (double)r.stored);
+        cJSON_AddNumberToObject(o, "loaded", (double)r.loaded);
+        cJSON_AddNumberToObject(o, "logical", (double)r.logical);
+        cJSON_AddNumberToObject(o, "tensor_bytes", (double)r.tensor_bytes);
+        cJSON_AddNumberToObject(o, "file_bytes", (double)r.file_bytes);
+        cJSON_AddNumberToObject(o, "bits_per_param", r.bits_per_param);
+        cJSON *q = cJSON_AddObjectToObject(o, "quantized");
+        cJSON_AddStringToObject(q, "layout", awq_pack_kind_name(r.pack));
+        cJSON_AddNumberToObject(q, "linears", (double)r.n_quant_linears);
+        cJSON_AddNumberToObject(q, "bits", r.quant_bits);
+        cJSON_AddNumberToObject(q, "logical", (double)r.quant_logical);
+        cJSON_AddNumberToObject(q, "bytes", (double)r.quant_bytes);
+        cJSON_AddNumberToObject(q, "bits_per_weight", r.quant_bits_per_weight);
+        cJSON_AddNumberToObject(q, "unresolved", (double)r.n_unresolved);
+        cJSON *roles = cJSON_AddObjectToObject(o, "by_role");
+        for (int i = 0; i < AWQ_ROLE_COUNT; i++)
+            cJSON_AddItemToObject(roles, awq_role_name((awq_role)i), row_json(&r.by_role[i]));
+        cJSON *dts = cJSON_AddObjectToObject(o, "by_dtype");
+        for (int i = 0; i < AWQ_DT_COUNT; i++)
+            if (r.by_dtype[i].n_tensors)
+                cJSON_AddItemToObject(dts, awq_dtype_name((awq_dtype)i), row_json(&r.by_dtype[i]));
+        cJSON *tie = cJSON_AddObjectToObject(o, "tied_embeddings");
+        cJSON_AddBoolToObject(tie, "config_present", r.has_config);
+        cJSON_AddBoolToObject(tie, "tie_word_embeddings", r.tie_word_embeddings);
+        cJSON_AddBoolToObject(tie, "lm_head_stored", r.lm_head_stored);
+        cJSON_AddBoolToObject(tie, "duplicate_dropped", r.tied_duplicate_dropped);
+        cJSON_AddNumberToObject(o, "seconds", el);
+        awq_cli_print_json(o);
+        cJSON_Delete(o);
+    } else {
+        char h[32], e[32], fb[32], tb[32];
+        awq_cli_fmt_bytes(fb, sizeof fb, (double)r.file_bytes);
+        awq_cli_fmt_bytes(tb, sizeof tb, (double)r.tensor_bytes);
+        printf("%s: %llu tensors in %zu shard%s, %s on disk (%s of tensor data)\n\n", path,
+               (unsigned long long)r.n_tensors, r.n_shards, r.n_shards == 1 ? "" : "s", fb, tb);
+        struct { const char *name; uint64_t v; const char *what; } lines[] = {
+            {"stored elements", r.stored, "tensor element counts as stored (packed words once)"},
+            {"loaded parameters", r.loaded, "stored minus qweight/qzeros/scales/g_idx"},
+            {"logical parameters", r.logical, "packed linears counted as in x out features"},
+        };
+        for (size_t i = 0; i < 3; i++) {
+            awq_cli_fmt_count(h, sizeof h, (double)lines[i].v);
+            fmt_int(e, sizeof e, lines[i].v);
+            printf("%-20s %9s %17s   %s\n", lines[i].name, h, e, lines[i].what);
+        }
+        printf("\nby role      tensors     stored     loaded    logical       bytes\n");
+        for (int i = 0; i < AWQ_ROLE_COUNT; i++)
+            if (r.by_role[i].n_tensors) print_row(awq_role_name((awq_role)i), &r.by_role[i]);
+        printf("\nby dtype     tensors     stored     loaded    logical       bytes\n");
+        for (int i = 0; i < AWQ_DT_COUNT; i++)
+            if (r.by_dtype[i].n_tensors) print_row(awq_dtype_name((awq_dtype)i), &r.by_dtype[i]);
+        printf("\n");
+        if (r.n_quant_linears) {
+            char w[32], b[32];
+            awq_cli_fmt_count(w, sizeof w, (double)r.quant_logical);
+            awq_cli_fmt_bytes(b, sizeof b, (double)r.quant_bytes);
+            printf("quantized linears: %llu (%s, %d-bit): %s weights in %s = %.3f bits/weight\n"
+                   "  (qweight + qzeros + scales + g_idx; biases excluded)\n",
+                   (unsigned long long)r.n_quant_linears, awq_pack_kind_name(r.pack), r.quant_bits,
+                   w, b, r.quant_bits_per_weight);
+        } else {
+            printf("quantized linears: none (dense checkpoint)\n");
+        }
+        if (r.n_unresolved)
+            printf("warning: %llu packed linears fit no known layout; counted as stored\n",
+                   (unsigned long long)r.n_unresolved);
+        printf("whole checkpoint: %.3f bits per logical parameter (tensor bytes x 8 / logical)\n",
+               r.bits_per_param);
+        if (r.tied_duplicate_dropped)
+            printf("tied embeddings: lm_head.weight is stored but config.json ties it to the "
+                   "embeddings: counted once\n");
+        else if (r.tie_word_embeddings && !r.lm_head_stored)
+            printf("tied embeddings: lm_head shares the embedding matrix (counted once)\n");
+    }
+    awq_checkpoint_free(ck);
+    awq_cli_ctx_free(ctx);
+    return AWQ_EXIT_OK;
+}

@@ -1,0 +1,336 @@
+/* tools/cmd_quantize.c — `awqkit quantize MODEL -o OUT`. */
+#include "cli.h"
+
+#include "awqkit/quantize.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef AWQ_DEFAULT_CALIB
+#define AWQ_DEFAULT_CALIB ""
+#endif
+
+static void help(void) {
+    printf(
+        "Usage: awqkit quantize MODEL -o OUT [options]\n\n"
+        "Quantize an FP16/BF16 Hugging Face checkpoint to 4-bit with AWQ (activation-aware\n"
+        "weight quantization) and write a checkpoint that transformers, vLLM and SGLang\n"
+        "load unchanged. Layers are streamed one at a time from the memory-mapped input;\n"
+        "the output is written atomically and verified (logical parameter count).\n\n"
+        "Method and format:\n"
+        "  --method awq|rtn       AWQ search (default) or plain round-to-nearest\n"
+        "  --format F             awq (AutoAWQ GEMM, default), awq-gemv, gptq, gptq-v2\n"
+        "  --bits N               2, 3, 4 (default) or 8 (AWQ layouts: 4 only)\n"
+        "  --group-size N         32, 64, 128 (default) or -1 (per channel)\n"
+        "  --sym                  symmetric quantization (default: zero point)\n"
+        "  --allow-lossy          GPTQ v1: re-quantize groups whose zero point is 0\n\n"
+        "Calibration (AutoAWQ's recipe: documents in order, skip empty and longer than\n"
+        "--seqlen, keep --samples, concatenate, cut into --seqlen blocks):\n"
+        "  --calib FILE           .txt (blank-line separated), .jsonl, either .zst;\n"
+        "                         default: the bundled WikiText-2 validation text\n"
+        "  --text-field NAME      JSON Lines field (default text)\n"
+        "  --samples N            documents to keep (default 128)\n"
+        "  --seqlen N             block length in tokens (default 512)\n"
+        "  --shuffle              shuffle documents (with --seed N, default 42)\n"
+        "  --calib-tokens FILE    pre-tokenized ids (text or .npy) instead of text\n\n"
+        "Search:\n"
+        "  --n-grid N             scale ratios tried per group (default 20)\n"
+        "  --no-duo-scaling       s = x_mean^r instead of x_mean^r / w_mean^(1-r)\n"
+        "  --no-clip              skip the clipping search\n"
+        "  --clip-tokens N        tokens sampled for the clip search (default 512)\n"
+        "  --propagate fp|quantized  next layer's inputs: FP outputs (default, AutoAWQ)\n"
+        "                         or the quantized layer's outputs (llm-compressor)\n"
+        "  --dump-scales FILE     write the searched scales and clips as JSON\n"
+        "  --load-scales FILE     reuse scales/clips from such a file (no search)\n"
+        "  --device cpu|cuda[:N]  compute device (default: cpu)\n\n"
+        "Output:\n"
+        "  -o, --output DIR       output directory (required; not the input)\n"
+        "  --max-shard-size SIZE  shard size cap (default 5GB)\n"
+        "  --force                overwrite a non-empty output directory\n"
+        "  --resume               continue an interrupted run in DIR (same options)\n"
+        "  --stop-after-layers N  stop (resumably) after N layers; for testing resume\n\n");
+    awq_cli_print_common_help(stdout);
+    printf("\nExamples:\n"
+           "  awqkit quantize data/tiny-llama -o out/tiny-awq\n"
+           "  awqkit quantize ~/models/Llama-2-7b-hf -o llama-7b-awq --samples 64\n"
+           "  awqkit quantize MODEL -o OUT --method rtn --format gptq-v2\n");
+}
+
+typedef struct {
+    const char *model, *out, *device;
+    awq_quantize_params p;
+    awq_cli_common common;
+} opts;
+
+static void parse_device(const char *d, awq_quantize_params *p) {
+    if (!strcmp(d, "cpu")) {
+        p->runtime.backend = AWQ_BACKEND_CPU;
+        return;
+    }
+    if (!strncmp(d, "cuda", 4)) {
+        p->runtime.backend = AWQ_BACKEND_CUDA;
+        p->runtime.device = 0;
+        if (d[4] == ':') {
+            char *end;
+            long n = strtol(d + 5, &end, 10);
+            if (*end || n < 0 || n > 64) awq_cli_usage_error("--device %s: bad GPU index", d);
+            p->runtime.device = (int)n;
+        } else if (d[4]) {
+            awq_cli_usage_error("--device %s: expected cpu, cuda or cuda:N", d);
+        }
+        return;
+    }
+    awq_cli_usage_error("--device %s: expected cpu, cuda or cuda:N", d);
+}
+
+static void parse(int argc, char **argv, opts *o) {
+    memset(o, 0, sizeof *o);
+    o->p = awq_quantize_default_params();
+    o->p.calib.path = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        long long n;
+        double d;
+        uint64_t b;
+        if (awq_cli_is_help(a)) {
+            help();
+            exit(AWQ_EXIT_OK);
+        } else if (awq_cli_opt_common(argc, argv, &i, &o->common)) {
+        } else if (awq_cli_opt_str(argc, argv, &i, "-o", &v) ||
+                   awq_cli_opt_str(argc, argv, &i, "--output", &v)) {
+            o->out = v;
+        } else if (awq_cli_opt_str(argc, argv, &i, "--method", &v)) {
+            if (!strcmp(v, "awq")) o->p.method = AWQ_METHOD_AWQ;
+            else if (!strcmp(v, "rtn")) o->p.method = AWQ_METHOD_RTN;
+            else awq_cli_usage_error("--method %s: expected awq or rtn", v);
+        } else if (awq_cli_opt_str(argc, argv, &i, "--format", &v)) {
+            const awq_format_info *f = awq_format_by_name(v);
+            if (!f) awq_cli_usage_error("--format %s: expected awq, awq-gemv, gptq or gptq-v2", v);
+            o->p.format = f->id;
+        } else if (awq_cli_opt_int(argc, argv, &i, "--bits", 2, 8, &n)) {
+            if (n != 2 && n != 3 && n != 4 && n != 8)
+                awq_cli_usage_error("--bits %lld: expected 2, 3, 4 or 8", n);
+            o->p.quant.bits = (int)n;
+        } else if (awq_cli_opt_int(argc, argv, &i, "--group-size", -1, 1 << 20, &n)) {
+            if (n == 0 || n < -1) awq_cli_usage_error("--group-size %lld: expected > 0 or -1", n);
+            o->p.quant.group_size = (int)n;
+        } else if (!strcmp(a, "--sym")) {
+            o->p.quant.sym = true;
+        } else if (!strcmp(a, "--allow-lossy")) {
+            o->p.allow_lossy = true;
+        } else if (awq_cli_opt_str(argc, argv, &i, "--calib", &v)) {
+            o->p.calib.path = v;
+        } else if (awq_cli_opt_str(argc, argv, &i, "--text-field", &v)) {
+            o->p.calib.text_field = v;
+        } else if (awq_cli_opt_int(argc, argv, &i, "--samples", 1, 1 << 24, &n)) {
+            o->p.calib.n_samples = (int)n;
+        } else if (awq_cli_opt_int(argc, argv, &i, "--seqlen", 2, 1 << 20, &n)) {
+            o->p.calib.seqlen = (int)n;
+        } else if (!strcmp(a, "--shuffle")) {
+            o->p.calib.shuffle = true;
+        } else if (awq_cli_opt_int(argc, argv, &i, "--seed", 0, (1LL << 62), &n)) {
+            o->p.calib.seed = (uint64_t)n;
+        } else if (awq_cli_opt_str(argc, argv, &i, "--calib-tokens", &v)) {
+            o->p.calib_tokens = v;
+        } else if (awq_cli_opt_int(argc, argv, &i, "--n-grid", 1, 1000, &n)) {
+            o->p.n_grid = (int)n;
+        } else if (!strcmp(a, "--no-duo-scaling")) {
+            o->p.duo_scaling = false;
+        } else if (!strcmp(a, "--no-clip")) {
+            o->p.clip = false;
+        } else if (awq_cli_opt_int(argc, argv, &i, "--clip-tokens", 1, 1 << 24, &n)) {
+            o->p.clip_tokens = (int)n;
+        } else if (awq_cli_opt_str(argc, argv, &i, "--propagate", &v)) {
+            if (!strcmp(v, "fp")) o->p.propagate = AWQ_PROPAGATE_FP;
+            else if (!strcmp(v, "quantized")) o->p.propagate = AWQ_PROPAGATE_QUANTIZED;
+            else awq_cli_usage_error("--propagate %s: expected fp or quantized", v);
+        } else if (awq_cli_opt_str(argc, argv, &i, "--dump-scales", &v)) {
+            o->p.dump_scales = v;
+        } else if (awq_cli_opt_str(argc, argv, &i, "--load-scales", &v)) {
+            o->p.load_scales = v;
+        } else if (awq_cli_opt_str(argc, argv, &i, "--device", &v)) {
+            o->device = v;
+            parse_device(v, &o->p);
+        } else if (awq_cli_opt_bytes(argc, argv, &i, "--max-shard-size", &b)) {
+            if (b < 1024) awq_cli_usage_error("--max-shard-size: at least 1KB");
+            o->p.max_shard_bytes = b;
+        } else if (!strcmp(a, "--force")) {
+            o->p.force = true;
+        } else if (!strcmp(a, "--resume")) {
+            o->p.resume = true;
+        } else if (awq_cli_opt_int(argc, argv, &i, "--stop-after-layers", 1, 1 << 20, &n)) {
+            o->p.stop_after_layers = n;
+        } else if (awq_cli_opt_double(argc, argv, &i, "--clip-max-shrink", &d)) {
+            if (!(d > 0 && d < 1)) awq_cli_usage_error("--clip-max-shrink: expected (0, 1)");
+            o->p.clip_max_shrink = d;
+        } else if (a[0] == '-' && a[1]) {
+            awq_cli_usage_error("unknown option '%s'", a);
+        } else if (!o->model) {
+            o->model = a;
+        } else {
+            awq_cli_usage_error("unexpected argument '%s'", a);
+        }
+    }
+    if (!o->model) awq_cli_usage_error("missing MODEL (a model directory)");
+    if (!o->out) awq_cli_usage_error("missing -o OUT (the output directory)");
+    if (o->p.calib_tokens && o->p.calib.path)
+        awq_cli_usage_error("--calib and --calib-tokens are exclusive");
+    if (!o->p.calib_tokens && !o->p.calib.path) {
+        const char *env = getenv("AWQKIT_CALIB");
+        o->p.calib.path = env && env[0] ? env : AWQ_DEFAULT_CALIB;
+        if (!o->p.calib.path[0])
+            awq_cli_usage_error("no default calibration text in this build: pass --calib FILE");
+    }
+    if (o->p.calib.text_field == NULL) o->p.calib.text_field = "text";
+    awq_cli_refuse_same_path(o->model, o->out, "-o");
+}
+
+static void fmt_mib(char *b, size_t n, uint64_t v) {
+    snprintf(b, n, "%.1f MiB", (double)v / 1048576.0);
+}
+
+static cJSON *report_json(const opts *o, const awq_quantize_plan *pl,
+                          const awq_quantize_report *r) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "model", o->model);
+    cJSON_AddStringToObject(j, "output", o->out);
+    cJSON_AddStringToObject(j, "method", awq_method_name(o->p.method));
+    cJSON_AddStringToObject(j, "format", awq_format_get(o->p.format)->name);
+    cJSON_AddNumberToObject(j, "bits", o->p.quant.bits);
+    cJSON_AddNumberToObject(j, "group_size", o->p.quant.group_size);
+    cJSON_AddBoolToObject(j, "sym", o->p.quant.sym);
+    cJSON_AddStringToObject(j, "propagate", awq_propagate_name(o->p.propagate));
+    cJSON *c = cJSON_AddObjectToObject(j, "calibration");
+    cJSON_AddNumberToObject(c, "blocks", (double)pl->n_blocks);
+    cJSON_AddNumberToObject(c, "seqlen", (double)pl->seqlen);
+    cJSON_AddNumberToObject(c, "docs_read", (double)pl->calib.docs_read);
+    cJSON_AddNumberToObject(c, "docs_kept", (double)pl->calib.docs_kept);
+    cJSON *t = cJSON_AddObjectToObject(j, "seconds");
+    cJSON_AddNumberToObject(t, "load", r->t_load);
+    cJSON_AddNumberToObject(t, "forward", r->t_forward);
+    cJSON_AddNumberToObject(t, "search", r->t_search);
+    cJSON_AddNumberToObject(t, "clip", r->t_clip);
+    cJSON_AddNumberToObject(t, "pack", r->t_pack);
+    cJSON_AddNumberToObject(t, "write", r->t_write);
+    cJSON_AddNumberToObject(t, "verify", r->t_verify);
+    cJSON_AddNumberToObject(t, "total", r->t_total);
+    cJSON_AddNumberToObject(j, "peak_estimate_bytes", (double)pl->peak_bytes);
+    cJSON_AddNumberToObject(j, "linears_packed", (double)r->n_packed);
+    cJSON_AddNumberToObject(j, "linears_kept", (double)r->n_kept);
+    cJSON_AddNumberToObject(j, "output_bytes", (double)r->out_bytes);
+    cJSON_AddNumberToObject(j, "output_shards", (double)r->out_shards);
+    cJSON_AddNumberToObject(j, "logical_parameters", (double)r->logical_out);
+    cJSON_AddNumberToObject(j, "bits_per_weight", r->bits_per_weight);
+    cJSON_AddNumberToObject(j, "resumed_from_layer", (double)r->resumed_from);
+    cJSON *layers = cJSON_AddArrayToObject(j, "layers");
+    for (int64_t i = 0; i < r->n_layers; i++) {
+        cJSON *l = cJSON_CreateObject();
+        cJSON_AddNumberToObject(l, "layer", (double)i);
+        cJSON_AddNumberToObject(l, "mse_rtn", r->layers[i].mse_rtn);
+        cJSON_AddNumberToObject(l, "mse", r->layers[i].mse_quant);
+        cJSON *gs = cJSON_AddArrayToObject(l, "groups");
+        int ng = (int)(r->n_groups / (r->n_layers ? r->n_layers : 1));
+        for (int g = 0; g < ng; g++) {
+            const awq_group_report *gr = &r->groups[i * ng + g];
+            cJSON *go = cJSON_CreateObject();
+            cJSON_AddStringToObject(go, "name", gr->name);
+            cJSON_AddBoolToObject(go, "searched", gr->searched);
+            if (gr->searched) {
+                cJSON_AddNumberToObject(go, "ratio", gr->ratio);
+                cJSON_AddNumberToObject(go, "loss_rtn", gr->loss_rtn);
+                cJSON_AddNumberToObject(go, "loss", gr->loss_best);
+            }
+            cJSON_AddItemToArray(gs, go);
+        }
+        cJSON_AddItemToArray(layers, l);
+    }
+    return j;
+}
+
+static void print_summary(const opts *o, const awq_quantize_report *r) {
+    int ng = (int)(r->n_groups / (r->n_layers ? r->n_layers : 1));
+    if (o->p.method == AWQ_METHOD_AWQ && ng > 0) {
+        printf("\nScale search (ratio chosen; block-output MSE: RTN -> AWQ)\n");
+        printf("%-6s", "layer");
+        for (int g = 0; g < ng; g++) printf("  %-34s", r->groups[g].name);
+        printf("\n");
+        for (int64_t i = 0; i < r->n_layers; i++) {
+            printf("%-6lld", (long long)i);
+            for (int g = 0; g < ng; g++) {
+                const awq_group_report *gr = &r->groups[i * ng + g];
+                char cell[64];
+                if (gr->searched)
+                    snprintf(cell, sizeof cell, "%.2f  %.3g -> %.3g", gr->ratio, gr->loss_rtn,
+                             gr->loss_best);
+                else
+                    snprintf(cell, sizeof cell, "(skipped)");
+                printf("  %-34s", cell);
+            }
+            printf("\n");
+        }
+    }
+    printf("\nLayer output MSE vs FP16\n%-6s  %-12s  %-12s  %s\n", "layer", "RTN", o->p.method == AWQ_METHOD_AWQ ? "AWQ" : "written", "ratio");
+    for (int64_t i = 0; i < r->n_layers; i++) {
+        const awq_layer_report *lr = &r->layers[i];
+        printf("%-6lld  %-12.4g  %-12.4g  %.3f\n", (long long)i, lr->mse_rtn, lr->mse_quant,
+               lr->mse_rtn > 0 ? lr->mse_quant / lr->mse_rtn : 0.0);
+    }
+    char b[64];
+    awq_cli_fmt_bytes(b, sizeof b, (double)r->out_bytes);
+    printf("\nOutput: %s in %zu shard(s), %lld linears packed, %lld kept, %.3f bits per "
+           "quantized weight, %.0f logical parameters (= input)\n",
+           b, r->out_shards, (long long)r->n_packed, (long long)r->n_kept, r->bits_per_weight,
+           (double)r->logical_out);
+    printf("Time: load %.2f s, forward %.2f s, search %.2f s, clip %.2f s, pack %.2f s, "
+           "write %.2f s, verify %.2f s\n",
+           r->t_load, r->t_forward, r->t_search, r->t_clip, r->t_pack, r->t_write, r->t_verify);
+}
+
+int awq_cmd_quantize(int argc, char **argv) {
+    opts o;
+    parse(argc, argv, &o);
+    double t0 = awq_cli_now();
+    awq_ctx *ctx = awq_cli_ctx(&o.common);
+    awq_quantize_job *job = NULL;
+    awq_status s = awq_quantize_prepare(ctx, o.model, o.out, &o.p, &job);
+    if (s != AWQ_OK) awq_cli_fail_status(ctx, s, o.model);
+    const awq_quantize_plan *pl = awq_quantize_job_plan(job);
+    if (!o.common.json) {
+        char w[32], act[32], peak[32];
+        fmt_mib(w, sizeof w, pl->layer_weight_bytes);
+        fmt_mib(act, sizeof act, pl->activation_bytes);
+        fmt_mib(peak, sizeof peak, pl->peak_bytes);
+        printf("awqkit quantize: %s -> %s (%s, %d-bit, group %d, %s, %s)\n", o.model, o.out,
+               awq_method_name(o.p.method), o.p.quant.bits, o.p.quant.group_size,
+               o.p.quant.sym ? "symmetric" : "zero point", awq_format_get(o.p.format)->name);
+        printf("calibration: %lld blocks x %lld tokens (%llu of %llu documents kept)\n",
+               (long long)pl->n_blocks, (long long)pl->seqlen,
+               (unsigned long long)pl->calib.docs_kept, (unsigned long long)pl->calib.docs_read);
+        printf("plan: %lld layers, %lld/%lld linears packable; memory: layer weights %s + "
+               "activations %s, peak about %s\n",
+               (long long)pl->n_layers, (long long)pl->n_packable, (long long)pl->n_linears, w,
+               act, peak);
+        if (pl->resume_from > 0)
+            printf("resuming after layer %lld\n", (long long)pl->resume_from - 1);
+        fflush(stdout);
+    }
+    awq_quantize_report rep;
+    s = awq_quantize_run(job, &rep);
+    if (s != AWQ_OK) {
+        awq_quantize_job_free(job);
+        awq_cli_fail_status(ctx, s, o.model);
+    }
+    if (o.common.json) {
+        cJSON *j = report_json(&o, pl, &rep);
+        awq_cli_print_json(j);
+        cJSON_Delete(j);
+    } else {
+        print_summary(&o, &rep);
+        awq_cli_print_elapsed(stdout, "quantized", awq_cli_now() - t0);
+    }
+    awq_quantize_report_free(&rep);
+    awq_quantize_job_free(job);
+    awq_cli_ctx_free(ctx);
+    return AWQ_EXIT_OK;
+}

@@ -15,5 +15,6 @@
 #include "awqkit/quant.h"
 #include "awqkit/count.h"
 #include "awqkit/synth.h"
+#include "awqkit/quantize.h"
 
 #endif

@@ -24,7 +24,8 @@
 #ifdef AWQ_CUDA_EMU
 #include "cuda_emu_device.h"
 #define AWQ_LAUNCH(kern, grid, block, smem, stream, ...)                       \
-    awq_emu_launch((grid), (block), (size_t)(smem), [=]() { kern(__VA_ARGS__); })
+    awq_emu_launch_fn((const void *)kern, (grid), (block), (size_t)(smem),       \
+                      [=]() { kern(__VA_ARGS__); })
 #define AWQ_DYN_SMEM(T, name) T *name = (T *)awq_emu_dyn_smem()
 #else
 #include <cuda_runtime.h>

@@ -13,7 +13,8 @@ static void usage(FILE *f) {
             "Usage: awqkit tokenize TOKENIZER [--text FILE | --string TEXT] [--add-special] [--json]\n"
             "       awqkit tokenize TOKENIZER --calib FILE [--text-field F] [--format F]\n"
             "                       [--samples N] [--seqlen N] [--shuffle] [--seed N]\n"
-            "                       [--no-special] [--save FILE] [--json]\n\n"
+            "                       [--no-special] [--save FILE] [--json]\n"
+            "       awqkit tokenize TOKENIZER --calib-tokens FILE [--seqlen N] [--json]\n\n"
             "TOKENIZER is a model directory holding tokenizer.json (tokenizer_config.json\n"
             "beside it is read too) or a tokenizer.json file. Supported: BPE tokenizers,\n"
             "byte-level (GPT-2, GPT-NeoX, Qwen2/2.5/3, Llama-3, SmolLM) and SentencePiece-\n"
@@ -42,7 +43,12 @@ static void usage(FILE *f) {
             "  The recipe is AutoAWQ's: each document stripped of surrounding whitespace\n"
             "  and encoded; documents longer than seqlen tokens or empty are skipped; the\n"
             "  first N kept are concatenated and cut into blocks of seqlen, the tail\n"
-            "  dropped. Prints documents read / kept / skipped, tokens and blocks.\n\n");
+            "  dropped. Prints documents read / kept / skipped, tokens and blocks.\n\n"
+            "Pre-tokenized calibration data:\n"
+            "  --calib-tokens FILE  check a token-id file as `awqkit quantize --calib-tokens`\n"
+            "                   reads it: whitespace-separated ids, or a .npy int32/int64\n"
+            "                   array (1-D or 2-D); every id must be in the vocabulary;\n"
+            "                   all ids are cut into blocks of --seqlen\n\n");
     awq_cli_print_common_help(f);
     fprintf(f,
             "\nExamples:\n"
@@ -50,7 +56,8 @@ static void usage(FILE *f) {
             "  awqkit tokenize data/tiny-llama --text data/text/wiki.test.raw --json | head\n"
             "  awqkit tokenize Llama-2-7b-hf --string 'Hello' --add-special\n"
             "  awqkit tokenize data/tiny-llama --calib data/text/calib-wikitext2-valid.jsonl.zst\n"
-            "  awqkit tokenize MODEL --calib my.txt --seqlen 2048 --samples 64 --save calib.ids\n");
+            "  awqkit tokenize MODEL --calib my.txt --seqlen 2048 --samples 64 --save calib.ids\n"
+            "  awqkit tokenize MODEL --calib-tokens calib.ids --seqlen 2048\n");
 }
 
 static char *read_stdin(size_t *n) {
@@ -231,10 +238,35 @@ static void calib_mode(awq_ctx *ctx, awq_tokenizer *tok, const char *tok_path,
     awq_calib_blocks_free(b);
 }
 
+static void tokens_mode(awq_ctx *ctx, awq_tokenizer *tok, const char *file, int seqlen,
+                        bool json) {
+    awq_calib_blocks *b = NULL;
+    awq_status s = awq_calib_from_token_file(ctx, file, awq_tokenizer_vocab_size(tok), seqlen, &b);
+    if (s != AWQ_OK) awq_cli_fail_status(ctx, s, "--calib-tokens");
+    if (json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "calib_tokens", file);
+        cJSON_AddNumberToObject(o, "vocab_size", awq_tokenizer_vocab_size(tok));
+        cJSON_AddNumberToObject(o, "seqlen", seqlen);
+        cJSON_AddNumberToObject(o, "tokens", (double)b->stats.tokens);
+        cJSON_AddNumberToObject(o, "blocks", (double)b->stats.blocks);
+        cJSON_AddNumberToObject(o, "tokens_dropped", (double)b->stats.tokens_dropped);
+        awq_cli_print_json(o);
+        cJSON_Delete(o);
+    } else {
+        printf("token ids %s: %llu ids, all below the vocabulary size %d\n", file,
+               (unsigned long long)b->stats.tokens, awq_tokenizer_vocab_size(tok));
+        printf("  blocks           %llu x %d tokens (%llu tail tokens dropped)\n",
+               (unsigned long long)b->stats.blocks, seqlen,
+               (unsigned long long)b->stats.tokens_dropped);
+    }
+    awq_calib_blocks_free(b);
+}
+
 int awq_cmd_tokenize(int argc, char **argv) {
     awq_cli_common c = {0};
     const char *path = NULL, *text_file = NULL, *str = NULL, *calib = NULL, *field = NULL;
-    const char *format = NULL, *save = NULL;
+    const char *format = NULL, *save = NULL, *tokens = NULL;
     bool add_special = false, shuffle = false, no_special = false;
     long long samples = 128, seqlen = 512, seed = 42;
     for (int i = 1; i < argc; i++) {
@@ -246,6 +278,7 @@ int awq_cmd_tokenize(int argc, char **argv) {
         if (awq_cli_opt_common(argc, argv, &i, &c)) continue;
         if (awq_cli_opt_str(argc, argv, &i, "--text", &text_file)) continue;
         if (awq_cli_opt_str(argc, argv, &i, "--string", &str)) continue;
+        if (awq_cli_opt_str(argc, argv, &i, "--calib-tokens", &tokens)) continue;
         if (awq_cli_opt_str(argc, argv, &i, "--calib", &calib)) continue;
         if (awq_cli_opt_str(argc, argv, &i, "--text-field", &field)) continue;
         if (awq_cli_opt_str(argc, argv, &i, "--format", &format)) continue;
@@ -271,8 +304,9 @@ int awq_cmd_tokenize(int argc, char **argv) {
     }
     if (!path)
         awq_cli_usage_error("missing TOKENIZER (a model directory with tokenizer.json, or the file)");
-    int modes = (text_file != NULL) + (str != NULL) + (calib != NULL);
-    if (modes > 1) awq_cli_usage_error("--text, --string and --calib are alternatives; give one");
+    int modes = (text_file != NULL) + (str != NULL) + (calib != NULL) + (tokens != NULL);
+    if (modes > 1)
+        awq_cli_usage_error("--text, --string, --calib and --calib-tokens are alternatives; give one");
     if (!calib && (field || format || save || shuffle || no_special))
         awq_cli_usage_error("%s only applies with --calib",
                             field ? "--text-field" : format ? "--format" : save ? "--save"
@@ -302,6 +336,8 @@ int awq_cmd_tokenize(int argc, char **argv) {
         p.seed = (uint64_t)seed;
         p.add_special = !no_special;
         calib_mode(ctx, tok, path, &p, save, c.json);
+    } else if (tokens) {
+        tokens_mode(ctx, tok, tokens, (int)seqlen, c.json);
     } else if (text_file || str) {
         text_mode(ctx, tok, path, text_file, str, add_special, c.json);
     } else {

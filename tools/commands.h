@@ -4,6 +4,7 @@
  *   int awq_cmd_<name>(int argc, char **argv);   argv[0] is the command name
  * and prints its own --help to stdout. Keep the list in the order `awqkit
  * help` shows it. */
+AWQ_CMD(quantize, "AWQ (or RTN) 4-bit quantization of an FP16/BF16 checkpoint")
 AWQ_CMD(inspect, "list tensors, detect the checkpoint kind (fp16/AWQ/GPTQ), check config")
 AWQ_CMD(count, "count parameters: stored, loaded and logical (packed weights unpacked)")
 AWQ_CMD(size, "file size per format (AWQ, GPTQ, FP16, ...) and serving memory")

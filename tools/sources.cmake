@@ -2,6 +2,7 @@
 set(AWQ_TOOL_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/awqkit.c
   ${CMAKE_CURRENT_LIST_DIR}/cli.c
+  ${CMAKE_CURRENT_LIST_DIR}/cmd_quantize.c
   ${CMAKE_CURRENT_LIST_DIR}/cmd_repack.c
   ${CMAKE_CURRENT_LIST_DIR}/cmd_verify.c
   ${CMAKE_CURRENT_LIST_DIR}/cmd_inspect.c

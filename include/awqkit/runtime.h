@@ -54,9 +54,10 @@ const char *awq_backend_kind_name(awq_backend_kind k);
 typedef struct awq_runtime_params {
     awq_backend_kind backend;  /* default AWQ_BACKEND_CPU */
     int device;                /* GPU index (CUDA only); default 0 */
-    /* Decoder layers converted to fp32 are kept for later passes while their
-     * total stays within this many bytes (awq_model_forward_logits /
-     * awq_model_nll then convert each layer once instead of once per call).
+    /* When all decoder layers converted to fp32 fit in this many bytes they
+     * are kept after their first use, so awq_model_run_layers and the calls
+     * built on it convert each layer once instead of once per call;
+     * otherwise every pass converts each layer again (peak: one layer).
      * 0 disables the cache. Default 1 GiB. */
     uint64_t layer_cache_bytes;
     /* Query/key block of the blocked attention (rows); 0 = default 64.

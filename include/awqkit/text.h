@@ -32,6 +32,14 @@
  * win (the rule transformers' Llama tokenizers follow): true forces
  * bos_token first / eos_token last, false removes it.
  *
+ * Verified against the tokenizers library (tests/ref/make_tokenizer_ref.py)
+ * and llama.cpp's vectors. Known limits: character classes come from PCRE2
+ * and normalisation from utf8proc, whose Unicode tables may be older than the
+ * reference's, so characters assigned in recent Unicode versions (14+) can
+ * split or normalise differently; added tokens keep the ids written in the
+ * file (the reference renumbers hand-edited files whose ids are not
+ * consecutive after the vocabulary).
+ *
  * Threading: a tokenizer keeps a word cache and scratch buffers, so one
  * handle is used by one thread at a time (like the awq_ctx it borrows).
  * Load one tokenizer per thread to encode in parallel.

@@ -131,7 +131,9 @@ typedef struct awq_backend_ops {
 
     /* -------------------------------------------------------- output */
     /* For each row r of logits [M, V]: when targets[r] >= 0,
-     * nll[r] = logsumexp(logits[r, :]) - logits[r, targets[r]] in double;
+     * nll[r] = logsumexp(logits[r, :]) - logits[r, targets[r]] (double
+     * result, relative error <= 2e-7: the CPU sums exp(z - max) with a
+     * polynomial exp in fp32 runs of 256 values, the runs in double);
      * else 0. targets (host, M entries, each < V) and nll (host) are host
      * arrays. */
     awq_status (*nll_rows)(awq_backend *be, const float *logits,

@@ -21,6 +21,7 @@ typedef struct awq_cuda_impl {
     bool pools;                /* stream-ordered allocator available */
     cudaMemPool_t pool;
     awq_cuda_gemm_mode gemm_mode;
+    size_t clip_budget;        /* clip search delta scratch; 0 = default */
     size_t smem_optin;         /* sharedMemPerBlockOptin */
     /* live allocations (pointer -> size), open addressing */
     awq_cuda_alloc_entry *tab;

@@ -49,9 +49,22 @@ awq_status awq_cuda_clip_search(awq_backend *be, const float *w, const float *x,
     return no_cuda(be);
 }
 
+awq_status awq_cuda_clip_search_ex(awq_backend *be, const float *w, const float *x, int64_t N,
+                                   int64_t K, int64_t T, const awq_quant_params *p, int n_grid,
+                                   int n_steps, float *max_val, double *errs) {
+    (void)w, (void)x, (void)N, (void)K, (void)T, (void)p, (void)n_grid, (void)n_steps,
+        (void)max_val, (void)errs;
+    return no_cuda(be);
+}
+
 awq_status awq_cuda_clip_apply(awq_backend *be, float *w, int64_t N, int64_t K, int group_size,
                                const float *max_val) {
     (void)w, (void)N, (void)K, (void)group_size, (void)max_val;
+    return no_cuda(be);
+}
+
+awq_status awq_cuda_clip_set_budget(awq_backend *be, size_t bytes) {
+    (void)bytes;
     return no_cuda(be);
 }
 
@@ -233,6 +246,12 @@ done:
 awq_status awq_cuda_clip_search(awq_backend *be, const float *w, const float *x, int64_t N,
                                 int64_t K, int64_t T, const awq_quant_params *p, int n_grid,
                                 int n_steps, float *max_val) {
+    return awq_cuda_clip_search_ex(be, w, x, N, K, T, p, n_grid, n_steps, max_val, NULL);
+}
+
+awq_status awq_cuda_clip_search_ex(awq_backend *be, const float *w, const float *x, int64_t N,
+                                   int64_t K, int64_t T, const awq_quant_params *p, int n_grid,
+                                   int n_steps, float *max_val, double *errs) {
     ENTER(be, "clip search");
     const char *what = "clip search";
     AWQ_TRY(awq_clip_check_args(ctx, what, N, K, p));
@@ -253,7 +272,8 @@ awq_status awq_cuda_clip_search(awq_backend *be, const float *w, const float *x,
      * within the budget, at least one tile */
     int64_t nc = N;
     if (S > 0) {
-        int64_t fit = (int64_t)(CLIP_DELTA_BUDGET / ((size_t)S * (size_t)K * sizeof(float)));
+        const size_t budget = im->clip_budget ? im->clip_budget : CLIP_DELTA_BUDGET;
+        int64_t fit = (int64_t)(budget / ((size_t)S * (size_t)K * sizeof(float)));
         fit = fit / 128 * 128;
         if (fit < 128) fit = 128;
         if (nc > fit) nc = fit;
@@ -267,7 +287,7 @@ awq_status awq_cuda_clip_search(awq_backend *be, const float *w, const float *x,
     char *base = ws;
     unsigned long long *derr = (unsigned long long *)(void *)base, herr = NO_ERR;
     float *stats = (float *)(void *)(base + b_err);
-    double *errs = (double *)(void *)(base + b_err + b_stats);
+    double *errs_d = (double *)(void *)(base + b_err + b_stats);
     float *D = (float *)(void *)(base + b_err + b_stats + b_errs);
 
     AWQ_CU(ctx, cudaMemsetAsync(derr, 0xff, sizeof *derr, im->stream));
@@ -280,10 +300,20 @@ awq_status awq_cuda_clip_search(awq_backend *be, const float *w, const float *x,
         const int64_t rows = AWQ_MIN(nc, N - n0);
         AWQ_CU(ctx, awq_k_clip_delta(im->stream, w, stats, n0, rows, N, K, gl, p->bits, p->sym,
                                      n_grid, S, D));
-        AWQ_CU(ctx, awq_k_clip_err(im->stream, D, x, n0, rows, N, K, T, gl, S, errs));
+        AWQ_CU(ctx, awq_k_clip_err(im->stream, D, x, n0, rows, N, K, T, gl, S, errs_d));
     }
-    AWQ_CU(ctx, awq_k_clip_select(im->stream, stats, errs, N, G, n_grid, S, max_val));
+    AWQ_CU(ctx, awq_k_clip_select(im->stream, stats, errs_d, N, G, n_grid, S, max_val));
+    if (errs && S > 0)
+        AWQ_CU(ctx, cudaMemcpyAsync(errs, errs_d, (size_t)S * (size_t)(N * G) * sizeof(double),
+                                    cudaMemcpyDeviceToDevice, im->stream));
     return awq_cuda_wait(be, what);
+}
+
+awq_status awq_cuda_clip_set_budget(awq_backend *be, size_t bytes) {
+    ENTER(be, "clip budget");
+    (void)ctx;
+    im->clip_budget = bytes;
+    return AWQ_OK;
 }
 
 awq_status awq_cuda_clip_apply(awq_backend *be, float *w, int64_t N, int64_t K, int group_size,

@@ -54,6 +54,18 @@ awq_status awq_cuda_clip_search(awq_backend *be, const float *w,
                                 const float *x, int64_t N, int64_t K,
                                 int64_t T, const awq_quant_params *p,
                                 int n_grid, int n_steps, float *max_val);
+/* Also copies every step's error into errs (device, optional,
+ * [n_steps][N][G] doubles). */
+awq_status awq_cuda_clip_search_ex(awq_backend *be, const float *w,
+                                   const float *x, int64_t N, int64_t K,
+                                   int64_t T, const awq_quant_params *p,
+                                   int n_grid, int n_steps, float *max_val,
+                                   double *errs);
+
+/* Device scratch budget (bytes) for the clip search's per-step weight
+ * deltas; the rows of W are processed in passes that fit it (at least 128
+ * rows per pass). 0 restores the default, 256 MiB. */
+awq_status awq_cuda_clip_set_budget(awq_backend *be, size_t bytes);
 
 /* w[n, k] = clamp(w, -m, m), m = max_val[n * G + k / group_len]. */
 awq_status awq_cuda_clip_apply(awq_backend *be, float *w, int64_t N, int64_t K,

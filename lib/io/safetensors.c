@@ -583,26 +583,31 @@ static awq_status parse_tensor(st_parser *p, const char *name, awq_st_tensor *t)
     if (!(seen & K_SHAPE)) return terr(p, name, "missing \"shape\"");
     if (!(seen & K_OFFSETS)) return terr(p, name, "missing \"data_offsets\"");
 
-    /* semantics of the entry alone */
+    /* semantics of the entry alone (the shape text only for messages) */
     char sh[256];
-    fmt_shape(t, sh, sizeof sh);
     if (t->begin > t->end)
         return terr(p, name, "data_offsets [%llu, %llu] are reversed (begin > end)",
                     (unsigned long long)t->begin, (unsigned long long)t->end);
     uint64_t ne = 1;
     for (int d = 0; d < t->ndim; d++)
-        if (!awq_mul_u64(ne, (uint64_t)t->shape[d], &ne))
+        if (!awq_mul_u64(ne, (uint64_t)t->shape[d], &ne)) {
+            fmt_shape(t, sh, sizeof sh);
             return terr(p, name, "shape %s: element count overflows 64 bits", sh);
+        }
     uint64_t nb;
-    if (!awq_mul_u64(ne, awq_dtype_size(t->dtype), &nb))
+    if (!awq_mul_u64(ne, awq_dtype_size(t->dtype), &nb)) {
+        fmt_shape(t, sh, sizeof sh);
         return terr(p, name, "%s %s: byte size overflows 64 bits", awq_dtype_name(t->dtype), sh);
+    }
     t->n_elements = ne;
     t->n_bytes = nb;
-    if (t->end - t->begin != nb)
+    if (t->end - t->begin != nb) {
+        fmt_shape(t, sh, sizeof sh);
         return terr(p, name, "data_offsets [%llu, %llu] cover %llu bytes but %s %s needs %llu",
                     (unsigned long long)t->begin, (unsigned long long)t->end,
                     (unsigned long long)(t->end - t->begin), awq_dtype_name(t->dtype), sh,
                     (unsigned long long)nb);
+    }
     if (t->end > p->data_size)
         return terr(p, name,
                     "data_offsets [%llu, %llu] extend past the end of the data area (%llu bytes)",

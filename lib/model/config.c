@@ -144,8 +144,8 @@ static awq_status parse_quant(const reader *r, awq_model_config *c) {
     if (!bits) bits = cJSON_GetObjectItemCaseSensitive(o, "w_bit");
     const cJSON *gs = cJSON_GetObjectItemCaseSensitive(o, "group_size");
     if (!gs) gs = cJSON_GetObjectItemCaseSensitive(o, "q_group_size");
-    q->bits = (bits && cJSON_IsNumber(bits)) ? (int)bits->valuedouble : 0;
-    q->group_size = (gs && cJSON_IsNumber(gs)) ? (int)gs->valuedouble : 0;
+    /* Validate before converting: casting an out-of-range double to int is
+     * undefined behaviour. */
     if (bits && (!cJSON_IsNumber(bits) || bits->valuedouble != floor(bits->valuedouble) ||
                  bits->valuedouble < 1 || bits->valuedouble > 16))
         return awq_fail(r->ctx, AWQ_ERR_FORMAT, "%s: quantization_config.bits is invalid",
@@ -154,6 +154,8 @@ static awq_status parse_quant(const reader *r, awq_model_config *c) {
                (gs->valuedouble < 1 && gs->valuedouble != -1) || gs->valuedouble > 1e9))
         return awq_fail(r->ctx, AWQ_ERR_FORMAT,
                         "%s: quantization_config.group_size is invalid", r->where);
+    q->bits = bits ? (int)bits->valuedouble : 0;
+    q->group_size = gs ? (int)gs->valuedouble : 0;
     AWQ_TRY(get_bool(r, o, "zero_point", true, &q->zero_point));
     AWQ_TRY(get_bool(r, o, "sym", false, &q->sym));
     AWQ_TRY(get_bool(r, o, "desc_act", false, &q->desc_act));
@@ -249,9 +251,16 @@ awq_status awq_model_config_from_json(awq_ctx *ctx, const cJSON *root, const cha
         else if (strcmp(dt->valuestring, "float32") == 0) out->torch_dtype = AWQ_DT_F32;
     }
     const cJSON *bos = field(&r, "bos_token_id"), *eos = field(&r, "eos_token_id");
-    out->bos_token_id = (bos && cJSON_IsNumber(bos)) ? (int64_t)bos->valuedouble : -1;
+    /* token ids: only exact integers in [0, 2^31) are meaningful; anything
+     * else (and casting it would be undefined) counts as absent */
+#define TOKEN_ID(v)                                                                \
+    (((v) && cJSON_IsNumber(v) && (v)->valuedouble >= 0 && (v)->valuedouble < 2147483648.0) \
+         ? (int64_t)(v)->valuedouble                                             \
+         : -1)
+    out->bos_token_id = TOKEN_ID(bos);
     if (eos && cJSON_IsArray(eos)) eos = cJSON_GetArrayItem(eos, 0);
-    out->eos_token_id = (eos && cJSON_IsNumber(eos)) ? (int64_t)eos->valuedouble : -1;
+    out->eos_token_id = TOKEN_ID(eos);
+#undef TOKEN_ID
 
     return parse_quant(&r, out);
 }

@@ -92,7 +92,7 @@ struct awq_model {
     size_t ws_bytes;
 
     awq_layer **cache;               /* [n_layers] */
-    uint64_t cache_bytes;
+    bool use_cache;                  /* all layers fit layer_cache_bytes */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -427,6 +427,18 @@ static awq_status open_checks(awq_model *m) {
     return AWQ_OK;
 }
 
+/* fp32 bytes of one loaded layer (linears, biases, norms). */
+static uint64_t layer_f32_bytes(const awq_model *m) {
+    uint64_t n = 0;
+    for (int lin = 0; lin < m->arch->n_linears; lin++) {
+        const awq_linear_desc *d = &m->arch->linears[lin];
+        uint64_t N = (uint64_t)awq_model_dim(&m->cfg, d->out_dim);
+        n += N * (uint64_t)awq_model_dim(&m->cfg, d->in_dim) + (m->bias[lin] ? N : 0);
+    }
+    n += 2 * (uint64_t)m->cfg.hidden + (m->arch->qk_norm ? 2 * (uint64_t)m->cfg.head_dim : 0);
+    return n * sizeof(float);
+}
+
 awq_status awq_model_open(awq_ctx *ctx, const awq_checkpoint *ck,
                           const awq_runtime_params *params, awq_model **out) {
     *out = NULL;
@@ -459,6 +471,10 @@ awq_status awq_model_open(awq_ctx *ctx, const awq_checkpoint *ck,
     if (s == AWQ_OK) {
         m->cache = awq_calloc((size_t)m->cfg.n_layers, sizeof(awq_layer *));
         if (!m->cache) s = awq_fail_nomem(ctx, "layer cache", (uint64_t)m->cfg.n_layers * 8);
+        /* all layers or none: caching a few of them saves little time and
+         * holds their memory for the model's lifetime */
+        double total = (double)m->cfg.n_layers * (double)layer_f32_bytes(m);
+        m->use_cache = total <= (double)m->params.layer_cache_bytes;
     }
     if (s != AWQ_OK) {
         awq_model_free(m);
@@ -929,9 +945,8 @@ awq_status awq_model_run_layers(awq_model *m, float *x, int64_t B, int64_t T) {
         bool cached = l != NULL;
         if (!l) {
             AWQ_TRY(awq_layer_load(m, i, &l));
-            if (m->cache_bytes + l->bytes <= m->params.layer_cache_bytes) {
+            if (m->use_cache) {
                 m->cache[i] = l;
-                m->cache_bytes += l->bytes;
                 cached = true;
             }
         }

@@ -20,6 +20,7 @@
 
 #include "core/core.h"
 #include "model/forward.h"
+#include "quant/clip.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -200,12 +201,19 @@ static awq_status eval_candidate(awq_model *m, awq_layer *l, const awq_scale_gro
     for (int j = 0; j < g->n_linears && st == AWQ_OK; j++) {
         int64_t N, Kj;
         float *w = awq_layer_weight(l, g->linears[j], &N, &Kj);
-        st = be->ops->copy(be, gs->tmp[j], w, (size_t)N * (size_t)Kj * sizeof(float));
-        if (st == AWQ_OK && s_host)
-            st = be->ops->scale_cols(be, gs->tmp[j], gs->s_dev, N, Kj, false);
-        if (st == AWQ_OK) st = be->ops->pseudo_quant(be, gs->tmp[j], N, Kj, &p->quant);
-        if (st == AWQ_OK && s_host)
-            st = be->ops->scale_cols(be, gs->tmp[j], gs->s_dev, N, Kj, true);
+        if (s_host) {
+            /* Q(W·s)/s, the same arithmetic on every backend */
+            uint8_t failed = 0;
+            st = awq_pseudo_quant_scaled(be, w, N, Kj, gs->s_dev, 1, &p->quant, gs->tmp[j],
+                                         &failed);
+            if (st == AWQ_OK && failed)
+                st = awq_fail(awq_model_ctx(m), AWQ_ERR_RANGE,
+                              "scaled weights of %s cannot be quantized",
+                              awq_model_get_config(m)->arch->linears[g->linears[j]].name);
+        } else {
+            st = be->ops->copy(be, gs->tmp[j], w, (size_t)N * (size_t)Kj * sizeof(float));
+            if (st == AWQ_OK) st = awq_pseudo_quant(be, gs->tmp[j], N, Kj, &p->quant);
+        }
         if (st == AWQ_OK) st = awq_layer_set_weight(l, g->linears[j], gs->tmp[j]);
     }
     if (st == AWQ_OK) st = run_block(l, g, x, gs->out, c);
@@ -451,8 +459,8 @@ awq_status awq_search_clip(awq_model *m, awq_layer *l, const awq_search_captures
                                    (size_t)K * sizeof(float));
             int n_steps = (int)(p->clip_max_shrink * p->clip_n_grid);
             if (st == AWQ_OK)
-                st = be->ops->clip_search(be, w, xs, N, K, ns, &p->quant, p->clip_n_grid,
-                                          n_steps, mx);
+                st = awq_clip_search(be, w, xs, N, K, ns, &p->quant, p->clip_n_grid, n_steps,
+                                     mx);
             float *host = NULL;
             if (st == AWQ_OK) st = to_host(m, mx, (size_t)N * (size_t)G, &host);
             awq_model_free_buf(m, xs);
@@ -475,19 +483,13 @@ awq_status awq_search_clip(awq_model *m, awq_layer *l, const awq_search_captures
                             "expected %lld x %lld", (long long)awq_layer_index(l),
                             a->linears[lin].name, (long long)s->clip_rows[lin],
                             (long long)s->clip_groups[lin], (long long)N, (long long)G);
-        /* Apply: clamp each (row, group) to [-max, max] (host round trip:
-         * N*K floats, small next to the search). */
-        float *wh = NULL;
-        AWQ_TRY(to_host(m, w, (size_t)N * (size_t)K, &wh));
-        const float *mx = s->clip[lin];
-        for (int64_t n = 0; n < N; n++)
-            for (int64_t k = 0; k < K; k++) {
-                float lim = mx[n * G + k / glen];
-                float v = wh[n * K + k];
-                wh[n * K + k] = v > lim ? lim : (v < -lim ? -lim : v);
-            }
-        st = awq_model_upload(m, w, wh, (size_t)N * (size_t)K * sizeof(float));
-        awq_free(wh);
+        /* Apply: clamp each (row, group) to [-max, max]. */
+        float *mx = NULL;
+        st = awq_model_alloc(m, (size_t)N * (size_t)G * sizeof(float), (void **)&mx);
+        if (st == AWQ_OK)
+            st = awq_model_upload(m, mx, s->clip[lin], (size_t)N * (size_t)G * sizeof(float));
+        if (st == AWQ_OK) st = awq_clip_apply(be, w, N, K, p->quant.group_size, mx);
+        awq_model_free_buf(m, mx);
         if (st != AWQ_OK) return st;
     }
     return AWQ_OK;

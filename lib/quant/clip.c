@@ -229,6 +229,7 @@ awq_status awq_clip_search_ref(awq_ctx *ctx, const float *w, const float *x,
 typedef struct {
     const float *w, *xT;
     float *max_val;
+    double *errs;          /* optional [n_steps][N][G] */
     int64_t N, K, T, Tp, gl, G;
     const awq_quant_params *q;
     int n_grid, n_steps;
@@ -299,6 +300,7 @@ static void clip_items(void *arg, int64_t i0, int64_t i1, int worker) {
         float best = gs.amax;
         for (int s = 0; s < S; s++) {
             double err = okv[s] ? os[s].total / (double)j->T : NAN;
+            if (j->errs) j->errs[((int64_t)s * j->N + n) * j->G + g] = err;
             if (err < best_err) {
                 best_err = err;
                 best = mv[s];
@@ -312,6 +314,14 @@ awq_status awq_clip_search_cpu(awq_backend *be, const float *w,
                                const float *x, int64_t N, int64_t K,
                                int64_t T, const awq_quant_params *q,
                                int n_grid, int n_steps, float *max_val) {
+    return awq_clip_search_cpu_ex(be, w, x, N, K, T, q, n_grid, n_steps, max_val, NULL);
+}
+
+awq_status awq_clip_search_cpu_ex(awq_backend *be, const float *w,
+                                  const float *x, int64_t N, int64_t K,
+                                  int64_t T, const awq_quant_params *q,
+                                  int n_grid, int n_steps, float *max_val,
+                                  double *errs) {
     awq_ctx *ctx = be->ctx;
     const char *what = "clip search";
     AWQ_TRY(clip_check(ctx, what, w, x, max_val, N, K, T, q, n_grid, n_steps));
@@ -327,6 +337,7 @@ awq_status awq_clip_search_cpu(awq_backend *be, const float *w,
     j.n_grid = n_grid;
     j.n_steps = n_steps;
     j.max_val = max_val;
+    j.errs = errs;
     const int nw = awq_ctx_n_threads(ctx) > 0 ? awq_ctx_n_threads(ctx) : 1;
     /* d [S][gl], mv [S], e [TB] */
     const int64_t fl = (int64_t)n_steps * j.gl + n_steps + TB;
@@ -551,10 +562,17 @@ awq_status awq_clip_search(awq_backend *be, const float *w, const float *x,
                            int64_t N, int64_t K, int64_t T,
                            const awq_quant_params *q, int n_grid, int n_steps,
                            float *max_val) {
+    return awq_clip_search_ex(be, w, x, N, K, T, q, n_grid, n_steps, max_val, NULL);
+}
+
+awq_status awq_clip_search_ex(awq_backend *be, const float *w, const float *x,
+                              int64_t N, int64_t K, int64_t T,
+                              const awq_quant_params *q, int n_grid,
+                              int n_steps, float *max_val, double *errs) {
     if (be && be->kind == AWQ_BACKEND_CPU)
-        return awq_clip_search_cpu(be, w, x, N, K, T, q, n_grid, n_steps, max_val);
+        return awq_clip_search_cpu_ex(be, w, x, N, K, T, q, n_grid, n_steps, max_val, errs);
     if (be && be->kind == AWQ_BACKEND_CUDA)
-        return awq_cuda_clip_search(be, w, x, N, K, T, q, n_grid, n_steps, max_val);
+        return awq_cuda_clip_search_ex(be, w, x, N, K, T, q, n_grid, n_steps, max_val, errs);
     return bad_kind(be, "clip search");
 }
 

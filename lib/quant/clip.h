@@ -87,6 +87,19 @@ awq_status awq_clip_search(awq_backend *be, const float *w, const float *x,
                            const awq_quant_params *q, int n_grid, int n_steps,
                            float *max_val);
 
+/* As the two above, also writing every step's error to errs (optional,
+ * [n_steps][N][G] doubles, backend memory for the dispatcher): the values
+ * the oracle's errs receives, bit for bit (what the tests compare). */
+awq_status awq_clip_search_cpu_ex(awq_backend *be, const float *w,
+                                  const float *x, int64_t N, int64_t K,
+                                  int64_t T, const awq_quant_params *q,
+                                  int n_grid, int n_steps, float *max_val,
+                                  double *errs);
+awq_status awq_clip_search_ex(awq_backend *be, const float *w, const float *x,
+                              int64_t N, int64_t K, int64_t T,
+                              const awq_quant_params *q, int n_grid,
+                              int n_steps, float *max_val, double *errs);
+
 /* Clamp W [N, K] in place: w[n, k] = clamp(w, -m, m) with
  * m = max_val[n * G + k / group_len] (torch.clamp as AutoAWQ's apply_clip).
  * Buffers in backend memory. */

@@ -21,6 +21,7 @@
 #include "core/core.h"
 #include "model/forward.h"
 #include "quant/awq_search.h"
+#include "quant/clip.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -649,7 +650,7 @@ static awq_status layer_outputs(awq_quantize_job *job, awq_layer *l, int64_t lay
         if (st == AWQ_OK && linear_packable(job, K, N)) {
             awq_qtensor qt;
             memset(&qt, 0, sizeof qt);
-            char base[320];
+            char base[256];
             snprintf(base, sizeof base, "%slayers.%lld.%s", job->prefix, (long long)layer,
                      a->linears[lin].name);
             st = awq_quantize(ctx, base, wh, N, K, &job->p.quant, &qt);
@@ -722,7 +723,7 @@ static awq_status layer_from_outputs(awq_quantize_job *job, awq_layer *l, int64_
                                      const awq_checkpoint *lc) {
     awq_ctx *ctx = job->ctx;
     const awq_arch *a = job->cfg.arch;
-    char name[320], base[320];
+    char name[320], base[256];
     awq_status st = AWQ_OK;
     for (int lin = 0; lin < a->n_linears && st == AWQ_OK; lin++) {
         int64_t N, K;
@@ -851,7 +852,7 @@ static awq_status rtn_layer_mse(awq_quantize_job *job, int64_t layer, const floa
     for (int lin = 0; lin < a->n_linears && st == AWQ_OK; lin++) {
         int64_t N, K;
         float *w = awq_layer_weight(l, lin, &N, &K);
-        if (linear_packable(job, K, N)) st = be->ops->pseudo_quant(be, w, N, K, &job->p.quant);
+        if (linear_packable(job, K, N)) st = awq_pseudo_quant(be, w, N, K, &job->p.quant);
     }
     if (st == AWQ_OK) st = awq_layer_forward(l, x, scratch, B, T);
     if (st == AWQ_OK) st = be->ops->mse(be, scratch, y_fp, B * T * job->cfg.hidden, mse);
@@ -959,7 +960,7 @@ static awq_status output_config(awq_quantize_job *job, const out_list *kept_name
         }
     }
     for (size_t i = 0; i < kept_names->n && nm < 64; i++) {
-        snprintf(modbuf[nm], sizeof modbuf[nm], "%s", kept_names->t[i].name);
+        snprintf(modbuf[nm], sizeof modbuf[nm], "%.159s", kept_names->t[i].name);
         char *dot = strrchr(modbuf[nm], '.'); /* drop ".weight" */
         if (dot) *dot = 0;
         mods[nm] = modbuf[nm];

@@ -126,10 +126,15 @@ typedef struct rp_linear {
     bool done;
 } rp_linear;
 
+typedef struct rp_key {
+    const char *prefix;
+    int64_t idx;
+} rp_key;
+
 typedef struct rp_plan {
     rp_linear *lin;
     int64_t n_lin;
-    int64_t *sorted;  /* linear indices sorted by prefix */
+    rp_key *sorted;   /* linears sorted by prefix, for lookups */
     /* per input tensor: linear index, or -1 (plain tensor) */
     int64_t *owner;
     size_t n_tensors;
@@ -143,18 +148,16 @@ static void plan_free(rp_plan *pl) {
     memset(pl, 0, sizeof *pl);
 }
 
-static const rp_plan *g_sort_plan; /* qsort has no context argument */
-static int cmp_lin(const void *a, const void *b) {
-    return strcmp(g_sort_plan->lin[*(const int64_t *)a].prefix,
-                  g_sort_plan->lin[*(const int64_t *)b].prefix);
+static int cmp_key(const void *a, const void *b) {
+    return strcmp(((const rp_key *)a)->prefix, ((const rp_key *)b)->prefix);
 }
 
 static int64_t find_linear(const rp_plan *pl, const char *prefix) {
     int64_t lo = 0, hi = pl->n_lin - 1;
     while (lo <= hi) {
         int64_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(pl->lin[pl->sorted[mid]].prefix, prefix);
-        if (c == 0) return pl->sorted[mid];
+        int c = strcmp(pl->sorted[mid].prefix, prefix);
+        if (c == 0) return pl->sorted[mid].idx;
         if (c < 0) lo = mid + 1;
         else hi = mid - 1;
     }
@@ -182,12 +185,11 @@ static awq_status build_plan(awq_ctx *ctx, const awq_checkpoint *ck,
         if (!l->prefix) return awq_fail_nomem(ctx, "repack plan", n + 1);
         memcpy(l->prefix, ti->name, n);
         l->prefix[n] = 0;
-        pl->sorted[pl->n_lin] = pl->n_lin;
+        pl->sorted[pl->n_lin].prefix = l->prefix;
+        pl->sorted[pl->n_lin].idx = pl->n_lin;
         pl->n_lin++;
     }
-    g_sort_plan = pl;
-    qsort(pl->sorted, (size_t)pl->n_lin, sizeof *pl->sorted, cmp_lin);
-    g_sort_plan = NULL;
+    if (pl->n_lin > 1) qsort(pl->sorted, (size_t)pl->n_lin, sizeof *pl->sorted, cmp_key);
     const bool in_gptq = q->format == AWQ_QFMT_GPTQ || q->format == AWQ_QFMT_GPTQ_V2;
     char pre[RP_MAX_NAME];
     for (size_t i = 0; i < nt; i++) {

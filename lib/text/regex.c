@@ -143,7 +143,7 @@ awq_status tx_pattern_regex(awq_ctx *ctx, const char *pattern, size_t len,
         return awq_fail_nomem(ctx, "regex match data", 0);
     }
     /* bound the work of one match on hostile patterns / text */
-    pcre2_set_match_limit(p->mctx, 50u * 1000u * 1000u);
+    pcre2_set_match_limit(p->mctx, 10u * 1000u * 1000u);
     pcre2_set_depth_limit(p->mctx, 1000u * 1000u);
     if (pcre2_jit_compile(p->code, PCRE2_JIT_COMPLETE) == 0) {
         p->jit = pcre2_jit_stack_create(32 * 1024, 8 * 1024 * 1024, NULL);

@@ -95,7 +95,6 @@ struct awq_tokenizer {
     tx_bpe bpe;
     bool unk_missing;
     char *unk_token;
-    bool continuing_prefix_empty_ok;
     added_tok *added;
     size_t n_added;
     matcher m_raw, m_norm;
@@ -784,7 +783,10 @@ static awq_status parse_added(awq_tokenizer *t, const cJSON *arr, int32_t *max_i
         a.order = order++;
         size_t cl = strlen(content);
         if (cl == 0) continue; /* the reference ignores empty added tokens */
-        /* an id the model already gives to this string: the model's wins */
+        /* the id written in the file is used (the reference renumbers added
+         * tokens missing from the vocabulary consecutively after it, which
+         * is the same for every file it wrote); an id the model already
+         * gives to this string: the model's wins, as in the reference */
         int32_t vid = tx_strmap_get(&t->bpe.vocab, content, cl);
         if (vid >= 0 && vid != a.id) {
             awq_warn(t->ctx, "%s: added token \"%.40s\" has id %d but the vocabulary says %d; using %d",
@@ -1312,11 +1314,11 @@ awq_status awq_tokenizer_encode(awq_tokenizer *t, const char *text, size_t len,
     tx_ivec out = {0};
     if (!tx_ivec_reserve(&out, len / 3 + 16)) return awq_fail_nomem(t->ctx, "token ids", len);
     awq_status s = AWQ_OK;
-    if (add_special && !tx_ivec_append(&out, t->prefix.p, t->prefix.len)) s = AWQ_ERR_NOMEM;
+    if (add_special && !tx_ivec_append(&out, t->prefix.p, t->prefix.len))
+        s = awq_fail_nomem(t->ctx, "token ids", len);
     if (s == AWQ_OK && len) s = split_added(t, &t->m_raw, text, len, true, raw_gap, &out);
     if (s == AWQ_OK && add_special && !tx_ivec_append(&out, t->suffix.p, t->suffix.len))
-        s = AWQ_ERR_NOMEM;
-    if (s == AWQ_ERR_NOMEM && !awq_ctx_errmsg(t->ctx)[0]) awq_fail_nomem(t->ctx, "token ids", len);
+        s = awq_fail_nomem(t->ctx, "token ids", len);
     /* keep scratch from ballooning after one huge call */
     if (t->arena.cap > ((size_t)64 << 20)) tx_buf_free(&t->arena);
     if (s != AWQ_OK) {
@@ -1747,18 +1749,16 @@ awq_status awq_tokenizer_load_json(awq_ctx *ctx, const char *json, size_t len,
         goto fail;
     }
     if ((s = finish_tables(t, max_id)) != AWQ_OK) goto fail;
-    for (size_t i = 0; i < t->prefix.len; i++)
-        if (t->prefix.p[i] >= t->vocab_size) {
-            s = awq_fail(ctx, AWQ_ERR_FORMAT, "%s: post_processor adds id %d beyond the vocabulary",
-                         t->name, t->prefix.p[i]);
-            goto fail;
-        }
-    for (size_t i = 0; i < t->suffix.len; i++)
-        if (t->suffix.p[i] >= t->vocab_size) {
-            s = awq_fail(ctx, AWQ_ERR_FORMAT, "%s: post_processor adds id %d beyond the vocabulary",
-                         t->name, t->suffix.p[i]);
-            goto fail;
-        }
+    for (int side = 0; side < 2; side++) {
+        const tx_ivec *v = side ? &t->suffix : &t->prefix;
+        for (size_t i = 0; i < v->len; i++)
+            if (v->p[i] >= t->vocab_size || !t->id_str[v->p[i]]) {
+                s = awq_fail(ctx, AWQ_ERR_FORMAT,
+                             "%s: post_processor adds id %d, which is not a token", t->name,
+                             v->p[i]);
+                goto fail;
+            }
+    }
     if ((s = apply_config(t, cfg)) != AWQ_OK) goto fail;
     cJSON_Delete(root);
     cJSON_Delete(cfg);

@@ -21,7 +21,8 @@ float32 (the versions used are written into each output):
       256-token windows of data/text/wiki.test.raw (read as bytes, decoded as
       UTF-8, tokenized by transformers' tokenizer without special tokens) with
       the per-token NLL of their 255 predicted tokens; the perplexity of the
-      first 16 such windows (the README figure) and the token count of the
+      first 16 such windows (the README figure), of the whole file in
+      windows of 2048 (awqkit ppl's default) and the token count of the
       whole file.
 
   tests/ref/models/<name>/  (config.json, model.safetensors, ref.json,
@@ -145,6 +146,13 @@ def tiny_llama_fixture():
         if w < 2:
             windows.append({"ids": win, "nll": nll, "mean_nll": sum(nll) / len(nll)})
     mean16 = total / (16 * (seqlen - 1))
+    # the whole file in windows of 2048 (the default of `awqkit ppl`)
+    n2048 = len(all_ids) // 2048
+    tot2048 = 0.0
+    for w in range(n2048):
+        win = all_ids[w * 2048:(w + 1) * 2048]
+        tot2048 += sum(nll_of(model(torch.tensor([win])).logits[0], win))
+    mean2048 = tot2048 / (n2048 * 2047)
     ref = {
         "versions": VERSIONS,
         "how": "LlamaForCausalLM.from_pretrained(data/tiny-llama, dtype=float32) "
@@ -159,9 +167,13 @@ def tiny_llama_fixture():
         "wiki_windows": windows,
         "wiki_16x256_mean_nll": mean16,
         "wiki_16x256_ppl": math.exp(mean16),
+        "wiki_2048_windows": n2048,
+        "wiki_2048_mean_nll": mean2048,
+        "wiki_2048_ppl": math.exp(mean2048),
     }
     (HERE / "tiny_llama_ref.json").write_text(json.dumps(ref) + "\n")
-    print(f"tiny-llama: 16x256 ppl {math.exp(mean16):.4f}, text {len(all_ids)} tokens")
+    print(f"tiny-llama: 16x256 ppl {math.exp(mean16):.4f}, {n2048}x2048 ppl "
+          f"{math.exp(mean2048):.4f}, text {len(all_ids)} tokens")
 
 
 # ------------------------------------------------------ tiny random models

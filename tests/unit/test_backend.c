@@ -8,7 +8,8 @@
  * the values compared: TOL_OP = 2e-6 for single reductions (gemm rows of a
  * few hundred products, rmsnorm, rope); attention TOL_ATTN = 1e-5 (two
  * chained reductions plus the online-softmax rescaling and the polynomial
- * exp, |rel err| < 2e-7). */
+ * exp, |rel err| < 2e-7); nll_rows TOL_NLL = 2e-7 relative (fp32 partial
+ * sums of the polynomial exp, double across runs). */
 #include "awq_test.h"
 #include "backend/backend.h"
 #include "core/core.h"
@@ -17,6 +18,8 @@
 
 #define TOL_OP 2e-6
 #define TOL_ATTN 1e-5
+/* nll_rows: the polynomial exp summed in fp32 runs of 256 values */
+#define TOL_NLL 2e-7
 
 static uint32_t rng = 2463534242u;
 static float frand(void) { /* uniform in [-1, 1) */
@@ -318,7 +321,7 @@ static void test_nll(awq_ctx *ctx) {
     double nll[2];
     CHECK_OK(ctx, be->ops->nll_rows(be, lg, t, 2, 2, nll));
     double z = (double)(float)log(3.0);
-    CHECK_NEAR(nll[0], log(1.0 + exp(z)) - z, 1e-12);
+    CHECK_NEAR(nll[0], log(1.0 + exp(z)) - z, TOL_NLL);
     CHECK_NEAR(nll[0], log(4.0 / 3.0), 1e-7);
     CHECK(nll[1] == 0.0);
     t[1] = 2;
@@ -330,7 +333,7 @@ static void test_nll(awq_ctx *ctx) {
     double *a = malloc(sizeof(double) * M), *b = malloc(sizeof(double) * M);
     CHECK_OK(ctx, be->ops->nll_rows(be, L, tg, M, V, a));
     awq_nll_rows_ref(L, tg, M, V, b);
-    for (int64_t i = 0; i < M; i++) CHECK_NEAR(a[i], b[i], 1e-12);
+    for (int64_t i = 0; i < M; i++) CHECK_NEAR(a[i], b[i], TOL_NLL * fmax(1.0, fabs(b[i])));
     free(L), free(tg), free(a), free(b);
     awq_backend_free(be);
 }

@@ -588,6 +588,17 @@ static void test_tiny_llama(awq_ctx *ctx, awq_ctx *ctx1) {
         free(lg1);
     }
     close_model(&o1);
+    /* without the layer cache (every pass converts the layers again) */
+    awq_runtime_params nc = awq_runtime_default_params();
+    nc.layer_cache_bytes = 0;
+    if (open_model(ctx, AWQ_TEST_DATA "/tiny-llama", &nc, &o1)) {
+        float *lg1 = malloc(sizeof(float) * (size_t)(T * V));
+        CHECK_OK(ctx, awq_model_forward_logits(o1.m, ids, 1, T, lg1));
+        CHECK_OK(ctx, awq_model_forward_logits(o1.m, ids, 1, T, lg1));
+        CHECK(memcmp(lg, lg1, sizeof(float) * (size_t)(T * V)) == 0);
+        free(lg1);
+    }
+    close_model(&o1);
 
     /* two WikiText-2 windows as one batch; then through the ppl driver */
     const cJSON *wins = cJSON_GetObjectItem(r, "wiki_windows");

@@ -6,6 +6,8 @@
 #include "awq_test.h"
 #include "core/core.h"
 
+#include <sys/stat.h>
+
 static char *g_tmp;
 
 static char *tmp_path(const char *name) { return awq_path_join(g_tmp, name); }
@@ -446,6 +448,11 @@ static void test_qwen25_vl_3b(awq_ctx *ctx) {
     double t0 = awq_now();
     CHECK_OK(ctx, awq_synth_write(ctx, dir, &p, NULL));
     CHECK(awq_now() - t0 < 5.0);
+    /* sparse: 3.4 GB apparent, (almost) no blocks on disk */
+    char *shard = awq_path_join(dir, "model.safetensors");
+    struct stat st;
+    CHECK(stat(shard, &st) == 0 && st.st_size > 3000000000LL && st.st_blocks * 512LL < (64LL << 20));
+    free(shard);
     awq_checkpoint *ck = open_ck(ctx, dir);
     if (ck) {
         awq_count_result r;

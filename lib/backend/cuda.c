@@ -51,6 +51,7 @@ const char *awq_backend_cuda_device_desc(const awq_backend *be) {
 
 #include <limits.h>
 #include <math.h>
+#include <stdlib.h>
 
 #define AWQ_CUDA_TOMB ((void *)(uintptr_t)1)
 
@@ -313,6 +314,8 @@ static void cu_destroy(awq_backend *be) {
         }
         if (im->blas) (void)cublasDestroy(im->blas);
         if (im->stream) (void)cudaStreamDestroy(im->stream);
+        /* the pool keeps freed blocks (release threshold): give them back */
+        if (im->pools) (void)cudaMemPoolTrimTo(im->pool, 0);
         (void)cudaGetLastError();
         awq_free(im->tab);
         awq_free(im);
@@ -616,6 +619,14 @@ awq_status awq_backend_cuda_create(awq_ctx *ctx, int device, awq_backend **out) 
                         cudaMemPoolSetAttribute(im->pool, cudaMemPoolAttrReleaseThreshold, &keep));
             im->pools = true;
         }
+    }
+    {
+        /* cuBLAS would silently use TF32 for the fp32 GEMMs */
+        const char *ov = getenv("NVIDIA_TF32_OVERRIDE");
+        if (ov && strcmp(ov, "0") != 0)
+            awq_warn(ctx, "NVIDIA_TF32_OVERRIDE=%s is set: cuBLAS may use TF32 for fp32 GEMMs, "
+                          "outside the CPU tolerances; unset it for reference results",
+                     ov);
     }
     awq_debug(ctx, "CUDA backend on device %d: %s", device, im->desc);
     *out = be;

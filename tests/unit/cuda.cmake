@@ -32,4 +32,10 @@ if(NOT AWQ_HAVE_CUDA)
   # IEEE single operations, as the GPU with -fmad=false and the intrinsics
   target_compile_options(test_cuda_emu PRIVATE -ffp-contract=off
     $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-unknown-pragmas>)
+  # Under AWQ_SANITIZE the emulated kernels are instrumented too: their
+  # device-memory accesses (host buffers here) are bounds-checked.
+  if(AWQ_SANITIZE)
+    target_compile_options(test_cuda_emu PRIVATE
+      $<$<COMPILE_LANGUAGE:CXX>:-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer>)
+  endif()
 endif()

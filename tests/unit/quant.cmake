@@ -2,3 +2,4 @@
 awq_add_test(test_quantizer SOURCES unit/test_quantizer.c LABELS unit)
 awq_add_test(test_pack SOURCES unit/test_pack.c LABELS unit)
 awq_add_test(test_repack SOURCES unit/test_repack.c LABELS e2e)
+awq_add_test(test_awq_search SOURCES unit/test_awq_search.c LABELS unit)

@@ -51,6 +51,7 @@ __asm__(".text\n"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define AWQ_EMU_ASAN 1
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #else
 #define AWQ_EMU_ASAN 0
@@ -218,6 +219,10 @@ void run_block(void) {
             fprintf(stderr, "[cuda_emu] out of memory for fiber stacks\n");
             abort();
         }
+#if AWQ_EMU_ASAN
+        /* a fiber that finished left its frames' redzones poisoned */
+        __asan_unpoison_memory_region(f.stack, kStack);
+#endif
 #if AWQ_EMU_ASM_SWITCH
         /* the frame awq_emu_switch pops: r15 r14 r13 r12 rbx rbp, then the
          * return address (fiber_main), which is entered with rsp = 8 mod 16

@@ -1,0 +1,798 @@
+/*
+ * lib/audit/svg.c — the audit's charts (standalone SVG, no script, no
+ * external reference) and report.html, which inlines them with the tables.
+ * Charts: perplexity vs file size with the Pareto front, KL vs bits per
+ * weight, and a layers x linears heat map of the weight error.
+ *
+ * Every data point is a <circle class="pt"> carrying data-name / data-x /
+ * data-y (and data-front="1" on the Pareto front); heat-map cells are
+ * <rect class="cell">. Tests count those instead of parsing pixels.
+ */
+#include "audit/audit_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CH_W 720.0
+#define CH_H 450.0
+#define PL_LEFT 78.0
+#define PL_TOP 46.0
+#define PL_RIGHT 170.0 /* legend column */
+#define PL_BOTTOM 58.0
+
+static const char *const k_font = "font-family=\"DejaVu Sans,Helvetica,Arial,sans-serif\"";
+
+/* Colours by kind / method (colour-blind safe pairs). */
+#define COL_FP16 "#444444"
+#define COL_RTN "#e66101"
+#define COL_AWQ "#2b6cb0"
+#define COL_CMP "#1b9e77"
+#define COL_FRONT "#c0392b"
+
+static const char *point_colour(const awq_audit_spec *s) {
+    switch (s->kind) {
+    case AWQ_AUDIT_FP16: return COL_FP16;
+    case AWQ_AUDIT_COMPARE: return COL_CMP;
+    default: return s->method == AWQ_METHOD_RTN ? COL_RTN : COL_AWQ;
+    }
+}
+
+/* ---------------------------------------------------------------- scales */
+
+void audit_nice_ticks(double lo, double hi, int max_ticks, double *t0, double *step, int *n) {
+    if (!(hi > lo) || !isfinite(lo) || !isfinite(hi)) {
+        *t0 = isfinite(lo) ? lo : 0;
+        *step = 1;
+        *n = 1;
+        return;
+    }
+    if (max_ticks < 2) max_ticks = 2;
+    double rough = (hi - lo) / (double)(max_ticks - 1);
+    double mag = pow(10.0, floor(log10(rough)));
+    double r = rough / mag;
+    double s = r <= 1 ? 1 : r <= 2 ? 2 : r <= 2.5 ? 2.5 : r <= 5 ? 5 : 10;
+    *step = s * mag;
+    *t0 = ceil(lo / *step - 1e-9) * *step;
+    int k = (int)floor((hi - *t0) / *step + 1e-9) + 1;
+    *n = k < 1 ? 1 : k > 12 ? 12 : k;
+}
+
+void audit_colormap(double t, char out[8]) {
+    /* viridis, 9 anchors, linear interpolation */
+    static const unsigned char a[9][3] = {{68, 1, 84},    {71, 44, 122},  {59, 81, 139},
+                                          {44, 113, 142}, {33, 144, 141}, {39, 173, 129},
+                                          {92, 200, 99},  {170, 220, 50}, {253, 231, 37}};
+    if (!isfinite(t)) t = 0;
+    t = t < 0 ? 0 : t > 1 ? 1 : t;
+    double x = t * 8.0;
+    int i = (int)floor(x);
+    if (i >= 8) i = 7;
+    double f = x - i;
+    int c[3];
+    for (int k = 0; k < 3; k++)
+        c[k] = (int)lround((1 - f) * a[i][k] + f * a[i + 1][k]);
+    snprintf(out, 8, "#%02x%02x%02x", c[0], c[1], c[2]);
+}
+
+typedef struct axis {
+    double lo, hi;
+    bool log;
+} axis;
+
+typedef struct frame {
+    double x0, y0, w, h; /* plot area */
+    axis ax, ay;
+} frame;
+
+static double ax_t(const axis *a, double v) {
+    if (a->log) return (log(v) - log(a->lo)) / (log(a->hi) - log(a->lo));
+    return (v - a->lo) / (a->hi - a->lo);
+}
+static double fx(const frame *f, double v) { return f->x0 + f->w * ax_t(&f->ax, v); }
+static double fy(const frame *f, double v) { return f->y0 + f->h * (1.0 - ax_t(&f->ay, v)); }
+
+/* Domain [lo, hi] of values, padded; a log axis stays positive. */
+static void axis_fit(axis *a, const double *v, int n, bool from_zero, bool log_ok) {
+    double lo = INFINITY, hi = -INFINITY;
+    for (int i = 0; i < n; i++)
+        if (isfinite(v[i])) {
+            lo = fmin(lo, v[i]);
+            hi = fmax(hi, v[i]);
+        }
+    if (!isfinite(lo)) lo = 0, hi = 1;
+    a->log = log_ok && lo > 0 && hi / lo > 3.0;
+    if (a->log) {
+        a->lo = lo / pow(hi / lo, 0.06);
+        a->hi = hi * pow(hi / lo, 0.06);
+        return;
+    }
+    if (from_zero && lo > 0) lo = 0;
+    double span = hi - lo;
+    if (span <= 0) span = fabs(hi) > 0 ? fabs(hi) * 0.1 : 1.0;
+    a->lo = from_zero && lo == 0 ? 0 : lo - 0.08 * span;
+    a->hi = hi + 0.08 * span;
+}
+
+/* Tick values of an axis (at most 12). */
+static int axis_ticks(const axis *a, double *t) {
+    int n = 0;
+    if (a->log) {
+        static const double m[] = {1, 1.5, 2, 3, 4, 5, 6, 8};
+        for (int e = (int)floor(log10(a->lo)); e <= (int)ceil(log10(a->hi)) && n < 12; e++)
+            for (size_t k = 0; k < AWQ_ARRAY_LEN(m) && n < 12; k++) {
+                double v = m[k] * pow(10.0, e);
+                if (v >= a->lo && v <= a->hi) t[n++] = v;
+            }
+        if (n > 7) { /* thin out: keep 1, 2, 5 multiples */
+            int k = 0;
+            for (int i = 0; i < n; i++) {
+                double mant = t[i] / pow(10.0, floor(log10(t[i]) + 1e-9));
+                if (fabs(mant - 1) < 1e-9 || fabs(mant - 2) < 1e-9 || fabs(mant - 5) < 1e-9)
+                    t[k++] = t[i];
+            }
+            if (k >= 2) n = k;
+        }
+        if (n >= 2) return n;
+    }
+    double t0, step;
+    audit_nice_ticks(a->lo, a->hi, 7, &t0, &step, &n);
+    for (int i = 0; i < n; i++) t[i] = t0 + step * i;
+    return n;
+}
+
+static void fmt_tick(char *buf, size_t n, double v, double span) {
+    int dec = span > 0 ? (int)ceil(-log10(span / 6.0)) : 2;
+    if (dec < 0) dec = 0;
+    if (dec > 6) dec = 6;
+    snprintf(buf, n, "%.*f", dec, v);
+}
+
+/* --------------------------------------------------------------- drawing */
+
+static void svg_open(awq_strbuf *b, double w, double h, const char *title) {
+    awq_sb_printf(b,
+                  "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+                  "viewBox=\"0 0 %.0f %.0f\" role=\"img\" %s font-size=\"12\">\n<title>",
+                  w, h, w, h, k_font);
+    audit_sb_xml(b, title);
+    awq_sb_printf(b, "</title>\n<rect x=\"0\" y=\"0\" width=\"%.0f\" height=\"%.0f\" "
+                     "fill=\"#ffffff\"/>\n", w, h);
+    awq_sb_printf(b, "<text x=\"%.1f\" y=\"24\" font-size=\"15\" font-weight=\"bold\" "
+                     "fill=\"#222\">", 16.0);
+    audit_sb_xml(b, title);
+    awq_sb_puts(b, "</text>\n");
+}
+
+static void draw_axes(awq_strbuf *b, const frame *f, const char *xlabel, const char *ylabel,
+                      double xdiv) {
+    double t[12];
+    int n = axis_ticks(&f->ax, t);
+    double span = (f->ax.hi - f->ax.lo) / xdiv;
+    if (f->ax.log) span = t[n - 1] / xdiv;
+    awq_sb_puts(b, "<g class=\"axes\" stroke=\"#dddddd\" stroke-width=\"1\">\n");
+    for (int i = 0; i < n; i++)
+        awq_sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
+                      fx(f, t[i]), f->y0, fx(f, t[i]), f->y0 + f->h);
+    double u[12];
+    int m = axis_ticks(&f->ay, u);
+    for (int i = 0; i < m; i++)
+        awq_sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", f->x0,
+                      fy(f, u[i]), f->x0 + f->w, fy(f, u[i]));
+    awq_sb_puts(b, "</g>\n");
+    awq_sb_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
+                     "stroke=\"#888\"/>\n", f->x0, f->y0, f->w, f->h);
+    awq_sb_puts(b, "<g fill=\"#333\" font-size=\"11\">\n");
+    char lab[32];
+    for (int i = 0; i < n; i++) {
+        fmt_tick(lab, sizeof lab, t[i] / xdiv, f->ax.log ? t[0] / xdiv : span);
+        awq_sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n",
+                      fx(f, t[i]), f->y0 + f->h + 16, lab);
+    }
+    double yspan = f->ay.log ? u[0] : f->ay.hi - f->ay.lo;
+    for (int i = 0; i < m; i++) {
+        fmt_tick(lab, sizeof lab, u[i], yspan);
+        awq_sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n",
+                      f->x0 - 6, fy(f, u[i]) + 4, lab);
+    }
+    awq_sb_puts(b, "</g>\n");
+    awq_sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#222\">",
+                  f->x0 + f->w / 2, f->y0 + f->h + 40);
+    audit_sb_xml(b, xlabel);
+    awq_sb_printf(b, "</text>\n<text transform=\"translate(%.1f,%.1f) rotate(-90)\" "
+                     "text-anchor=\"middle\" fill=\"#222\">", 20.0, f->y0 + f->h / 2);
+    audit_sb_xml(b, ylabel);
+    awq_sb_puts(b, "</text>\n");
+}
+
+static void draw_legend(awq_strbuf *b, const awq_audit_result *r, double x, double y,
+                        bool front_entry) {
+    bool have[4] = {false, false, false, false};
+    for (int i = 0; i < r->n_configs; i++) {
+        const awq_audit_config *c = &r->configs[i];
+        if (!audit_config_has_metrics(c)) continue;
+        int k = c->spec.kind == AWQ_AUDIT_FP16      ? 0
+                : c->spec.kind == AWQ_AUDIT_COMPARE ? 3
+                : c->spec.method == AWQ_METHOD_RTN  ? 1
+                                                    : 2;
+        have[k] = true;
+    }
+    static const char *const names[4] = {"FP16", "RTN", "AWQ", "--compare"};
+    static const char *const cols[4] = {COL_FP16, COL_RTN, COL_AWQ, COL_CMP};
+    awq_sb_puts(b, "<g class=\"legend\" font-size=\"12\">\n");
+    for (int k = 0; k < 4; k++) {
+        if (!have[k]) continue;
+        awq_sb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%s\"/>"
+                         "<text x=\"%.1f\" y=\"%.1f\" fill=\"#222\">%s</text>\n",
+                      x + 6, y, cols[k], x + 16, y + 4, names[k]);
+        y += 20;
+    }
+    if (front_entry)
+        awq_sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                         "stroke-width=\"2\" stroke-dasharray=\"6 3\"/><circle cx=\"%.1f\" "
+                         "cy=\"%.1f\" r=\"7\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\"/>"
+                         "<text x=\"%.1f\" y=\"%.1f\" fill=\"#222\">Pareto front</text>\n",
+                      x - 4, y, x + 16, y, COL_FRONT, x + 6, y, COL_FRONT, x + 22, y + 4);
+    awq_sb_puts(b, "</g>\n");
+}
+
+/* A scatter of the measured configurations: x(c), y(c) per point. */
+typedef double (*value_fn)(const awq_audit_config *c);
+
+static double v_size(const awq_audit_config *c) {
+    return c->file_bytes > 0 ? (double)c->file_bytes : NAN;
+}
+static double v_ppl(const awq_audit_config *c) { return c->ppl; }
+static double v_bpw(const awq_audit_config *c) {
+    return c->bits_per_weight > 0 ? c->bits_per_weight : NAN;
+}
+static double v_kl(const awq_audit_config *c) { return c->kl_mean; }
+
+static awq_status scatter(awq_ctx *ctx, const awq_audit_result *r, awq_strbuf *b,
+                          const char *title, value_fn xv, value_fn yv, const char *xlabel,
+                          const char *ylabel, bool x_log_ok, bool y_log_ok, bool y_from_zero,
+                          bool with_front, bool size_x) {
+    const int n = r->n_configs;
+    double *x = calloc((size_t)(n ? n : 1), sizeof(double));
+    double *y = calloc((size_t)(n ? n : 1), sizeof(double));
+    bool *front = calloc((size_t)(n ? n : 1), sizeof(bool));
+    if (!x || !y || !front) {
+        free(x);
+        free(y);
+        free(front);
+        return awq_fail_nomem(ctx, "chart", (uint64_t)n * 17);
+    }
+    int n_pts = 0;
+    for (int i = 0; i < n; i++) {
+        const awq_audit_config *c = &r->configs[i];
+        bool ok = audit_config_has_metrics(c);
+        x[i] = ok ? xv(c) : NAN;
+        y[i] = ok ? yv(c) : NAN;
+        if (!isfinite(x[i]) || !isfinite(y[i])) x[i] = y[i] = NAN;
+        else n_pts++;
+    }
+    if (with_front) awq_audit_pareto(n, x, y, front);
+
+    frame f = {PL_LEFT, PL_TOP, CH_W - PL_LEFT - PL_RIGHT, CH_H - PL_TOP - PL_BOTTOM, {0, 1, 0},
+               {0, 1, 0}};
+    axis_fit(&f.ax, x, n, false, x_log_ok);
+    axis_fit(&f.ay, y, n, y_from_zero, y_log_ok);
+    double xdiv = 1.0;
+    char xl[96];
+    snprintf(xl, sizeof xl, "%s", xlabel);
+    if (size_x) {
+        double mx = 0;
+        for (int i = 0; i < n; i++)
+            if (isfinite(x[i])) mx = fmax(mx, x[i]);
+        const char *unit = mx >= 1e9 ? "GB" : mx >= 1e6 ? "MB" : "kB";
+        xdiv = mx >= 1e9 ? 1e9 : mx >= 1e6 ? 1e6 : 1e3;
+        snprintf(xl, sizeof xl, "%s (%s)", xlabel, unit);
+    }
+    char yl[96];
+    snprintf(yl, sizeof yl, "%s%s", ylabel, f.ay.log ? " (log scale)" : "");
+    if (f.ax.log) {
+        size_t k = strlen(xl);
+        snprintf(xl + k, sizeof xl - k, " (log scale)");
+    }
+    svg_open(b, CH_W, CH_H, title);
+    draw_axes(b, &f, xl, yl, xdiv);
+    if (n_pts == 0)
+        awq_sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#888\">no "
+                         "measured configuration</text>\n", f.x0 + f.w / 2, f.y0 + f.h / 2);
+
+    /* the front as a line through its points in x order */
+    if (with_front) {
+        int *idx = malloc(sizeof(int) * (size_t)(n ? n : 1));
+        int m = 0;
+        if (idx) {
+            for (int i = 0; i < n; i++)
+                if (front[i]) idx[m++] = i;
+            for (int i = 1; i < m; i++) /* insertion sort by x, then y */
+                for (int k = i; k > 0 && (x[idx[k]] < x[idx[k - 1]] ||
+                                          (x[idx[k]] == x[idx[k - 1]] && y[idx[k]] > y[idx[k - 1]]));
+                     k--) {
+                    int t = idx[k];
+                    idx[k] = idx[k - 1];
+                    idx[k - 1] = t;
+                }
+            if (m >= 2) {
+                awq_sb_printf(b, "<polyline class=\"front\" fill=\"none\" stroke=\"%s\" "
+                                 "stroke-width=\"2\" stroke-dasharray=\"6 3\" points=\"",
+                              COL_FRONT);
+                for (int k = 0; k < m; k++)
+                    awq_sb_printf(b, "%s%.1f,%.1f", k ? " " : "", fx(&f, x[idx[k]]),
+                                  fy(&f, y[idx[k]]));
+                awq_sb_puts(b, "\"/>\n");
+            }
+            free(idx);
+        }
+    }
+    awq_sb_puts(b, "<g class=\"points\">\n");
+    for (int i = 0; i < n; i++) {
+        if (!isfinite(x[i])) continue;
+        const awq_audit_config *c = &r->configs[i];
+        double px = fx(&f, x[i]), py = fy(&f, y[i]);
+        awq_sb_printf(b, "<circle class=\"pt\" data-name=\"");
+        audit_sb_xml(b, c->spec.name);
+        awq_sb_printf(b, "\" data-x=\"%.9g\" data-y=\"%.9g\"%s cx=\"%.1f\" cy=\"%.1f\" r=\"5.5\" "
+                         "fill=\"%s\" stroke=\"%s\" stroke-width=\"%s\"><title>",
+                      x[i], y[i], front[i] ? " data-front=\"1\"" : "", px, py,
+                      point_colour(&c->spec), front[i] ? COL_FRONT : "#ffffff",
+                      front[i] ? "2.5" : "1");
+        audit_sb_xml(b, c->spec.name);
+        awq_sb_printf(b, ": %s %.6g, %s %.6g</title></circle>\n", xlabel, x[i] / xdiv, ylabel,
+                      y[i]);
+    }
+    awq_sb_puts(b, "</g>\n<g class=\"labels\" font-size=\"10\" fill=\"#333\">\n");
+    for (int i = 0; i < n; i++) {
+        if (!isfinite(x[i])) continue;
+        double px = fx(&f, x[i]), py = fy(&f, y[i]);
+        /* labels right of the point, or left near the right edge */
+        bool left = px > f.x0 + f.w - 80;
+        awq_sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\"%s>", left ? px - 8 : px + 8, py - 6,
+                      left ? " text-anchor=\"end\"" : "");
+        audit_sb_xml(b, r->configs[i].spec.name);
+        awq_sb_puts(b, "</text>\n");
+    }
+    awq_sb_puts(b, "</g>\n");
+    draw_legend(b, r, CH_W - PL_RIGHT + 16, PL_TOP + 10, with_front);
+    awq_sb_puts(b, "</svg>\n");
+    free(x);
+    free(y);
+    free(front);
+    return AWQ_OK;
+}
+
+static awq_status heatmap(awq_ctx *ctx, const awq_audit_result *r, awq_strbuf *b) {
+    int h = awq_audit_heatmap_index(r);
+    char title[160];
+    if (h < 0) {
+        svg_open(b, CH_W, 120, "Weight error per linear");
+        awq_sb_puts(b, "<text x=\"16\" y=\"70\" fill=\"#888\">no quantized configuration with "
+                       "per-linear errors was measured</text>\n</svg>\n");
+        return AWQ_OK;
+    }
+    const awq_audit_config *c = &r->configs[h];
+    snprintf(title, sizeof title, "Weight error per linear: %s", c->spec.name);
+    const int64_t L = r->n_layers;
+    const int J = r->n_linears;
+    double lo = INFINITY, hi = -INFINITY;
+    for (int64_t k = 0; k < L * J; k++)
+        if (isfinite(c->lin_err[k])) {
+            lo = fmin(lo, c->lin_err[k]);
+            hi = fmax(hi, c->lin_err[k]);
+        }
+    if (!isfinite(lo)) lo = 0, hi = 1;
+    if (hi <= lo) hi = lo + (lo > 0 ? lo * 0.01 : 1e-6);
+    const double cw = 74, left = 64, top = 70;
+    double ch = 420.0 / (double)(L ? L : 1);
+    ch = ch < 5 ? 5 : ch > 30 ? 30 : ch;
+    const double gw = cw * J, gh = ch * (double)L;
+    const double W = left + gw + 130, H = top + gh + 40;
+    svg_open(b, W, H, title);
+    awq_sb_printf(b, "<text x=\"16\" y=\"44\" font-size=\"11\" fill=\"#555\">||W_eff - W|| / "
+                     "||W|| (folded scales undone); rows: decoder layers, columns: "
+                     "linears</text>\n");
+    awq_sb_puts(b, "<g font-size=\"11\" fill=\"#333\">\n");
+    for (int j = 0; j < J; j++) {
+        awq_sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", left + cw * j + cw / 2,
+                      top - 8);
+        audit_sb_xml(b, r->linear_names[j]);
+        awq_sb_puts(b, "</text>\n");
+    }
+    int every = ch >= 11 ? 1 : (int)ceil(11.0 / ch);
+    for (int64_t l = 0; l < L; l++)
+        if (l % every == 0)
+            awq_sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">layer %lld</text>\n",
+                          left - 6, top + ch * (double)l + ch / 2 + 4, (long long)l);
+    awq_sb_puts(b, "</g>\n<g class=\"cells\">\n");
+    for (int64_t l = 0; l < L; l++)
+        for (int j = 0; j < J; j++) {
+            double v = c->lin_err[l * J + j];
+            char col[8];
+            audit_colormap((v - lo) / (hi - lo), col);
+            awq_sb_printf(b, "<rect class=\"cell\" data-layer=\"%lld\" data-linear=\"",
+                          (long long)l);
+            audit_sb_xml(b, r->linear_names[j]);
+            awq_sb_printf(b, "\" data-v=\"%.6g\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                             "height=\"%.1f\" fill=\"%s\" stroke=\"#ffffff\" "
+                             "stroke-width=\"0.5\"><title>layer %lld ",
+                          v, left + cw * j, top + ch * (double)l, cw, ch, col, (long long)l);
+            audit_sb_xml(b, r->linear_names[j]);
+            awq_sb_printf(b, ": %.5f</title></rect>\n", v);
+            if (ch >= 14) {
+                double t = (v - lo) / (hi - lo);
+                awq_sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
+                                 "font-size=\"10\" fill=\"%s\">%.4f</text>\n",
+                              left + cw * j + cw / 2, top + ch * (double)l + ch / 2 + 3.5,
+                              t > 0.6 ? "#111" : "#fff", v);
+            }
+        }
+    awq_sb_puts(b, "</g>\n");
+    /* colour bar */
+    const double bx = left + gw + 30, bh = gh < 120 ? gh : gh > 300 ? 300 : gh;
+    awq_sb_puts(b, "<defs><linearGradient id=\"awq-cbar\" x1=\"0\" y1=\"1\" x2=\"0\" y2=\"0\">");
+    for (int k = 0; k <= 8; k++) {
+        char col[8];
+        audit_colormap(k / 8.0, col);
+        awq_sb_printf(b, "<stop offset=\"%.3f\" stop-color=\"%s\"/>", k / 8.0, col);
+    }
+    awq_sb_printf(b, "</linearGradient></defs>\n<rect x=\"%.1f\" y=\"%.1f\" width=\"16\" "
+                     "height=\"%.1f\" fill=\"url(#awq-cbar)\" stroke=\"#888\"/>\n",
+                  bx, top, bh);
+    awq_sb_printf(b, "<g font-size=\"11\" fill=\"#333\"><text x=\"%.1f\" y=\"%.1f\">%.4f</text>"
+                     "<text x=\"%.1f\" y=\"%.1f\">%.4f</text></g>\n",
+                  bx + 22, top + 10, hi, bx + 22, top + bh, lo);
+    awq_sb_puts(b, "</svg>\n");
+    (void)ctx;
+    return AWQ_OK;
+}
+
+const char *awq_audit_chart_file(awq_audit_chart c) {
+    switch (c) {
+    case AWQ_AUDIT_CHART_PPL_SIZE: return "ppl_vs_size.svg";
+    case AWQ_AUDIT_CHART_KL_BPW: return "kl_vs_bpw.svg";
+    case AWQ_AUDIT_CHART_HEATMAP: return "heatmap.svg";
+    default: return NULL;
+    }
+}
+
+static awq_status render_svg(awq_ctx *ctx, const awq_audit_result *r, awq_audit_chart chart,
+                             awq_strbuf *b) {
+    switch (chart) {
+    case AWQ_AUDIT_CHART_PPL_SIZE:
+        return scatter(ctx, r, b, "Perplexity vs file size", v_size, v_ppl, "file size",
+                       "perplexity", false, true, false, true, true);
+    case AWQ_AUDIT_CHART_KL_BPW:
+        return scatter(ctx, r, b, "KL divergence from FP16 vs bits per weight", v_bpw, v_kl,
+                       "bits per weight (decoder linears)", "KL (nats/token)", true, false,
+                       true, false, false);
+    case AWQ_AUDIT_CHART_HEATMAP:
+        return heatmap(ctx, r, b);
+    default:
+        return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "unknown chart %d", (int)chart);
+    }
+}
+
+awq_status awq_audit_render_svg(awq_ctx *ctx, const awq_audit_result *r, awq_audit_chart chart,
+                                char **out, size_t *len) {
+    if (!r || !out) return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "render: NULL argument");
+    *out = NULL;
+    awq_strbuf b;
+    awq_sb_init(&b);
+    awq_status st = render_svg(ctx, r, chart, &b);
+    if (st != AWQ_OK) {
+        awq_sb_free(&b);
+        return st;
+    }
+    return audit_sb_take(ctx, &b, out, len);
+}
+
+/* ------------------------------------------------------------------ HTML */
+
+/* Markdown subset of the meanings: **bold**, `code`. */
+static void html_inline_md(awq_strbuf *b, const char *s) {
+    bool bold = false, code = false;
+    for (const char *p = s; *p; p++) {
+        if (p[0] == '*' && p[1] == '*') {
+            awq_sb_puts(b, bold ? "</b>" : "<b>");
+            bold = !bold;
+            p++;
+        } else if (*p == '`') {
+            awq_sb_puts(b, code ? "</code>" : "<code>");
+            code = !code;
+        } else {
+            char one[2] = {*p, 0};
+            audit_sb_xml(b, one);
+        }
+    }
+    if (bold) awq_sb_puts(b, "</b>");
+    if (code) awq_sb_puts(b, "</code>");
+}
+
+static void td_num(awq_strbuf *b, double v, const char *fmt) {
+    awq_sb_puts(b, "<td>");
+    if (isfinite(v)) awq_sb_printf(b, fmt, v);
+    else awq_sb_puts(b, "-");
+    awq_sb_puts(b, "</td>");
+}
+
+static void td_text(awq_strbuf *b, const char *s, const char *cls) {
+    awq_sb_printf(b, "<td class=\"%s\">", cls ? cls : "l");
+    audit_sb_xml(b, s);
+    awq_sb_puts(b, "</td>");
+}
+
+static const awq_audit_config *html_fp16(const awq_audit_result *r) {
+    for (int i = 0; i < r->n_configs; i++)
+        if (r->configs[i].spec.kind == AWQ_AUDIT_FP16 && audit_config_has_metrics(&r->configs[i]))
+            return &r->configs[i];
+    return NULL;
+}
+
+static void html_results(awq_strbuf *b, const awq_audit_result *r, const bool *front) {
+    const awq_audit_config *fp = html_fp16(r);
+    awq_sb_puts(b, "<table><thead><tr><th class=\"l\">config</th><th class=\"l\">method</th>"
+                   "<th>bits</th><th class=\"l\">group</th><th class=\"l\">format</th>"
+                   "<th>size</th><th>bits/weight</th><th>ppl</th><th>&Delta;ppl</th>"
+                   "<th>KL</th><th>top-1</th><th>quantize s</th><th>front</th></tr></thead>"
+                   "<tbody>\n");
+    for (int i = 0; i < r->n_configs; i++) {
+        const awq_audit_config *c = &r->configs[i];
+        if (c->state != AWQ_AUDIT_MEASURED) continue;
+        char g[24], sz[32];
+        audit_fmt_group(g, sizeof g, &c->spec);
+        audit_fmt_bytes(sz, sizeof sz, (double)c->file_bytes);
+        awq_sb_printf(b, "<tr%s>", front[i] ? " class=\"front\"" : "");
+        td_text(b, c->spec.name, "l");
+        td_text(b, c->spec.kind == AWQ_AUDIT_FP16      ? "fp16"
+                   : c->spec.kind == AWQ_AUDIT_COMPARE ? "external"
+                                                       : awq_method_name(c->spec.method),
+                "l");
+        awq_sb_printf(b, "<td>%d</td>", c->spec.bits);
+        td_text(b, g, "l");
+        const awq_format_info *fi = awq_format_get(c->spec.format);
+        td_text(b, c->spec.kind == AWQ_AUDIT_FP16 || c->spec.bits >= 16 ? "dense"
+                   : fi                                             ? fi->name
+                                                                    : "?",
+                "l");
+        awq_sb_printf(b, "<td>%s</td>", sz);
+        td_num(b, c->bits_per_weight, "%.3f");
+        td_num(b, c->ppl, "%.4f");
+        td_num(b, fp && fp != c ? c->ppl - fp->ppl : NAN, "%+.4f");
+        td_num(b, c->kl_mean, "%.5f");
+        td_num(b, 100.0 * c->top1, "%.2f%%");
+        td_num(b, c->spec.kind == AWQ_AUDIT_QUANTIZED ? c->quant_seconds : NAN, "%.1f");
+        awq_sb_printf(b, "<td>%s</td></tr>\n", front[i] ? "&#9733;" : "");
+    }
+    awq_sb_puts(b, "</tbody></table>\n");
+    bool any = false;
+    for (int i = 0; i < r->n_configs; i++) {
+        const awq_audit_config *c = &r->configs[i];
+        if (c->state == AWQ_AUDIT_MEASURED) continue;
+        if (!any) awq_sb_puts(b, "<p>Not measured:</p><ul class=\"na\">\n");
+        any = true;
+        awq_sb_puts(b, "<li><code>");
+        audit_sb_xml(b, c->spec.name);
+        awq_sb_printf(b, "</code>: %s &mdash; ",
+                      c->state == AWQ_AUDIT_NOT_APPLICABLE ? "not applicable" : "failed");
+        audit_sb_xml(b, c->why);
+        awq_sb_puts(b, "</li>\n");
+    }
+    if (any) awq_sb_puts(b, "</ul>\n");
+}
+
+static void html_awq_vs_rtn(awq_strbuf *b, const awq_audit_result *r) {
+    bool header = false;
+    for (int i = 0; i < r->n_configs; i++) {
+        const awq_audit_config *c = &r->configs[i];
+        if (c->spec.kind != AWQ_AUDIT_QUANTIZED || c->spec.method != AWQ_METHOD_AWQ ||
+            !audit_config_has_metrics(c))
+            continue;
+        const awq_audit_config *t = NULL;
+        for (int k = 0; k < r->n_configs; k++) {
+            const awq_audit_config *o = &r->configs[k];
+            if (o->spec.kind == AWQ_AUDIT_QUANTIZED && o->spec.method == AWQ_METHOD_RTN &&
+                o->spec.bits == c->spec.bits && o->spec.group_size == c->spec.group_size &&
+                o->spec.format == c->spec.format && audit_config_has_metrics(o))
+                t = o;
+        }
+        if (!t) continue;
+        if (!header)
+            awq_sb_puts(b, "<h2>AWQ vs RTN</h2><table><thead><tr><th>bits</th><th class=\"l\">"
+                           "group</th><th>RTN ppl</th><th>AWQ ppl</th><th>AWQ &minus; RTN</th>"
+                           "<th>RTN KL</th><th>AWQ KL</th><th>AWQ &le; RTN</th></tr></thead>"
+                           "<tbody>\n");
+        header = true;
+        char g[24];
+        audit_fmt_group(g, sizeof g, &c->spec);
+        bool ok = c->ppl <= t->ppl;
+        awq_sb_printf(b, "<tr><td>%d</td><td class=\"l\">%s</td><td>%.4f</td><td>%.4f</td>"
+                         "<td>%+.4f</td><td>%.5f</td><td>%.5f</td><td class=\"%s\">%s</td></tr>\n",
+                      c->spec.bits, g, t->ppl, c->ppl, c->ppl - t->ppl, t->kl_mean, c->kl_mean,
+                      ok ? "yes" : "no", ok ? "yes" : "no");
+    }
+    if (header) awq_sb_puts(b, "</tbody></table>\n");
+}
+
+static void html_memory(awq_strbuf *b, const awq_audit_result *r) {
+    if (r->n_contexts == 0 || r->n_budgets == 0) return;
+    awq_sb_printf(b, "<h2>Memory fit</h2><p>Serving memory (GiB) = weights + FP16 KV cache "
+                     "(%llu bytes per token, batch 1) + 1 GiB + 10%%; &#10003; = fits the GPU "
+                     "budget.</p>\n<div class=\"mem\">\n",
+                  (unsigned long long)r->kv_bytes_per_token);
+    for (int i = 0; i < r->n_contexts; i++) {
+        awq_sb_printf(b, "<table><caption>context %lld tokens</caption><thead><tr><th "
+                         "class=\"l\">config</th><th>GiB</th>", (long long)r->contexts[i]);
+        for (int k = 0; k < r->n_budgets; k++) awq_sb_printf(b, "<th>%g</th>", r->budgets_gib[k]);
+        awq_sb_puts(b, "</tr></thead><tbody>\n");
+        for (int c0 = 0; c0 < r->n_configs; c0++) {
+            const awq_audit_config *c = &r->configs[c0];
+            if (c->state != AWQ_AUDIT_MEASURED) continue;
+            double gib = (double)c->serving_bytes[i] / 1073741824.0;
+            awq_sb_puts(b, "<tr>");
+            td_text(b, c->spec.name, "l");
+            awq_sb_printf(b, "<td>%.2f</td>", gib);
+            for (int k = 0; k < r->n_budgets; k++) {
+                bool fit = c->serving_bytes[i] > 0 && gib <= r->budgets_gib[k];
+                awq_sb_printf(b, "<td class=\"%s\">%s</td>", fit ? "yes" : "no",
+                              fit ? "&#10003;" : "&#10007;");
+            }
+            awq_sb_puts(b, "</tr>\n");
+        }
+        awq_sb_puts(b, "</tbody></table>\n");
+    }
+    awq_sb_puts(b, "</div>\n");
+}
+
+static void html_layers(awq_strbuf *b, const awq_audit_result *r) {
+    int n = 0;
+    for (int i = 0; i < r->n_configs; i++) n += r->configs[i].layer_mse != NULL;
+    if (n == 0) return;
+    awq_sb_puts(b, "<h2>Layer output MSE by configuration</h2><table><thead><tr><th>layer</th>");
+    for (int i = 0; i < r->n_configs; i++)
+        if (r->configs[i].layer_mse) {
+            awq_sb_puts(b, "<th>");
+            audit_sb_xml(b, r->configs[i].spec.name);
+            awq_sb_puts(b, "</th>");
+        }
+    awq_sb_puts(b, "</tr></thead><tbody>\n");
+    for (int64_t l = 0; l < r->n_layers; l++) {
+        awq_sb_printf(b, "<tr><td>%lld</td>", (long long)l);
+        for (int i = 0; i < r->n_configs; i++)
+            if (r->configs[i].layer_mse) td_num(b, r->configs[i].layer_mse[l], "%.4g");
+        awq_sb_puts(b, "</tr>\n");
+    }
+    awq_sb_puts(b, "</tbody></table>\n");
+}
+
+static void html_timing(awq_strbuf *b, const awq_audit_result *r) {
+    awq_sb_puts(b, "<h2>Timing (wall seconds)</h2><table><thead><tr><th class=\"l\">config</th>"
+                   "<th>quantize</th><th>evaluate</th><th>weights</th></tr></thead><tbody>\n");
+    for (int i = 0; i < r->n_configs; i++) {
+        const awq_audit_config *c = &r->configs[i];
+        if (c->state != AWQ_AUDIT_MEASURED) continue;
+        awq_sb_puts(b, "<tr>");
+        td_text(b, c->spec.name, "l");
+        awq_sb_printf(b, "<td>%.2f</td><td>%.2f</td><td>%.2f</td></tr>\n", c->quant_seconds,
+                      c->eval_seconds, c->weight_seconds);
+    }
+    awq_sb_printf(b, "</tbody></table><p>Total %.1f s on %d thread(s), backend %s.</p>\n",
+                  r->seconds_total, r->threads, r->backend);
+}
+
+awq_status awq_audit_render_html(awq_ctx *ctx, const awq_audit_result *r, char **out,
+                                 size_t *len) {
+    if (!r || !out) return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "render: NULL argument");
+    *out = NULL;
+    bool *front = calloc((size_t)(r->n_configs ? r->n_configs : 1), sizeof(bool));
+    if (!front) return awq_fail_nomem(ctx, "front", (uint64_t)r->n_configs);
+    audit_front(r, front);
+    awq_strbuf b;
+    awq_sb_init(&b);
+    awq_sb_puts(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+                    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                    "<title>awqkit audit: ");
+    audit_sb_xml(&b, r->model ? r->model : "model");
+    awq_sb_puts(&b,
+                "</title>\n<style>\n"
+                "body{font-family:\"DejaVu Sans\",Helvetica,Arial,sans-serif;margin:24px;"
+                "color:#222;background:#fff;font-size:14px}\n"
+                "h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid "
+                "#ddd}\n"
+                "table{border-collapse:collapse;margin:8px 16px 16px 0}\n"
+                "th,td{border:1px solid #ccc;padding:3px 8px;text-align:right;white-space:"
+                "nowrap}\n"
+                "th{background:#f2f2f2}.l{text-align:left}caption{text-align:left;font-weight:"
+                "bold;padding:4px 0}\n"
+                "tr.front td{background:#fff4f2}.yes{color:#11772d}.no{color:#b3261e;"
+                "font-weight:bold}\n"
+                ".charts{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}\n"
+                "figure{margin:0;border:1px solid #ddd}figcaption{font-size:12px;color:#555;"
+                "padding:4px 8px}\n"
+                ".mem{display:flex;flex-wrap:wrap}.na{color:#666}code{background:#f4f4f4;"
+                "padding:0 3px}\n"
+                "</style></head><body>\n<h1>awqkit audit: ");
+    audit_sb_xml(&b, r->model ? r->model : "model");
+    awq_sb_printf(&b, "</h1>\n<p>awqkit %s. Model: ", r->version);
+    audit_sb_xml(&b, r->architecture);
+    awq_sb_printf(&b, ", %lld layers, hidden %lld, vocabulary %lld, %.0f logical parameters."
+                      "</p>\n<p>Evaluation: <code>",
+                  (long long)r->n_layers, (long long)r->hidden, (long long)r->vocab,
+                  (double)r->logical_params);
+    audit_sb_xml(&b, r->text ? r->text : "?");
+    awq_sb_printf(&b, "</code>, %lld windows of %lld tokens%s (%lld predicted tokens).",
+                  (long long)r->n_windows, (long long)r->eval.seqlen,
+                  r->eval.add_bos ? " with BOS" : "", (long long)r->n_predicted);
+    if (r->calib) {
+        awq_sb_puts(&b, " Calibration: <code>");
+        audit_sb_xml(&b, r->calib);
+        awq_sb_printf(&b, "</code>, %d samples, blocks of %d tokens.", r->calib_samples,
+                      r->calib_seqlen);
+    }
+    awq_sb_puts(&b, "</p>\n<h2>Charts</h2>\n<div class=\"charts\">\n");
+    static const char *const captions[AWQ_AUDIT_CHART_COUNT] = {
+        "Perplexity against file size; the dashed line joins the Pareto front (nothing else "
+        "is both smaller and better).",
+        "Mean KL divergence of the next-token distribution from FP16 against the decoder "
+        "linears' bits per weight.",
+        "Scale-corrected relative weight error of each linear of each layer."};
+    awq_status st = AWQ_OK;
+    for (int k = 0; k < AWQ_AUDIT_CHART_COUNT && st == AWQ_OK; k++) {
+        awq_sb_printf(&b, "<figure id=\"chart-%d\">\n", k);
+        st = render_svg(ctx, r, (awq_audit_chart)k, &b);
+        awq_sb_printf(&b, "<figcaption>%s</figcaption></figure>\n", captions[k]);
+    }
+    awq_sb_puts(&b, "</div>\n<h2>Results</h2>\n");
+    html_results(&b, r, front);
+    html_awq_vs_rtn(&b, r);
+    html_memory(&b, r);
+    html_layers(&b, r);
+    html_timing(&b, r);
+    awq_sb_puts(&b, "<h2>What the numbers mean</h2>\n<ul>\n");
+    for (int i = 0; i < audit_n_meanings(); i++) {
+        awq_sb_puts(&b, "<li>");
+        html_inline_md(&b, audit_meaning(i));
+        awq_sb_puts(&b, "</li>\n");
+    }
+    awq_sb_puts(&b, "</ul>\n</body></html>\n");
+    free(front);
+    if (st != AWQ_OK) {
+        awq_sb_free(&b);
+        return st;
+    }
+    return audit_sb_take(ctx, &b, out, len);
+}
+
+/* ----------------------------------------------------------------- write */
+
+static awq_status write_one(awq_ctx *ctx, const char *dir, const char *name, char *text,
+                            size_t len) {
+    char *path = awq_path_join(dir, name);
+    if (!path) {
+        awq_free(text);
+        return awq_fail_nomem(ctx, "path", strlen(dir) + strlen(name));
+    }
+    awq_status st = awq_write_file_atomic(ctx, path, text, len);
+    free(path);
+    awq_free(text);
+    return st;
+}
+
+awq_status awq_audit_write(awq_ctx *ctx, const awq_audit_result *r, const char *report_dir) {
+    if (!r || !report_dir) return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "write: NULL argument");
+    AWQ_TRY(awq_mkdir_p(ctx, report_dir));
+    char *t = NULL;
+    size_t n = 0;
+    AWQ_TRY(awq_audit_render_json(ctx, r, &t, &n));
+    AWQ_TRY(write_one(ctx, report_dir, "report.json", t, n));
+    AWQ_TRY(awq_audit_render_markdown(ctx, r, &t, &n));
+    AWQ_TRY(write_one(ctx, report_dir, "report.md", t, n));
+    AWQ_TRY(awq_audit_render_html(ctx, r, &t, &n));
+    AWQ_TRY(write_one(ctx, report_dir, "report.html", t, n));
+    for (int k = 0; k < AWQ_AUDIT_CHART_COUNT; k++) {
+        AWQ_TRY(awq_audit_render_svg(ctx, r, (awq_audit_chart)k, &t, &n));
+        AWQ_TRY(write_one(ctx, report_dir, awq_audit_chart_file((awq_audit_chart)k), t, n));
+    }
+    return AWQ_OK;
+}

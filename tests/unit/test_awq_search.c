@@ -1,0 +1,185 @@
+/* tests/unit/test_awq_search.c — the AWQ search's steps against hand
+ * computations and invariants:
+ *  - the scale formula (duo and plain), its sqrt(max*min) normalisation and
+ *    the non-finite -> 1 rule, on hand-computed vectors;
+ *  - w_mean (|W| over its group's max + 1e-6, averaged over all rows of the
+ *    group's linears) on a hand-computed case;
+ *  - which of the four groups run: v->o is skipped with GQA (tiny-llama:
+ *    4 heads, 2 KV heads) and runs without it (a synthetic model);
+ *  - apply-scale invariance: folding random positive scales into the norms
+ *    and linears (no quantization) leaves the layer's output unchanged to
+ *    1e-5, and the captured inputs divided by s reproduce the scaled
+ *    linears' outputs. */
+#include "awq_test.h"
+#include "core/core.h"
+#include "model/forward.h"
+#include "quant/awq_search.h"
+
+#include "awqkit/synth.h"
+
+static void test_scales_formula(void) {
+    const float xm[4] = {1.0f, 4.0f, 0.25f, 2.0f};
+    const float wm[4] = {0.5f, 0.5f, 1.0f, 0.25f};
+    float s[4];
+    /* ratio 0.5, duo: v = sqrt(x) / (sqrt(w) + 1e-4) */
+    awq_search_scales_ref(xm, wm, 4, 0.5, true, s);
+    double v[4], mx = 0, mn = 1e30;
+    for (int k = 0; k < 4; k++) {
+        v[k] = sqrt(xm[k]) / (sqrt(wm[k]) + 1e-4);
+        if (v[k] > mx) mx = v[k];
+        if (v[k] < mn) mn = v[k];
+    }
+    for (int k = 0; k < 4; k++) CHECK_NEAR(s[k], v[k] / sqrt(mx * mn), 1e-5);
+    /* normalised: max * min == 1 */
+    float smax = 0, smin = 1e30f;
+    for (int k = 0; k < 4; k++) {
+        smax = fmaxf(smax, s[k]);
+        smin = fminf(smin, s[k]);
+    }
+    CHECK_NEAR(smax * smin, 1.0, 1e-5);
+    /* ratio 0 without duo: all ones */
+    awq_search_scales_ref(xm, wm, 4, 0.0, false, s);
+    for (int k = 0; k < 4; k++) CHECK_NEAR(s[k], 1.0, 0);
+    /* plain x^r */
+    awq_search_scales_ref(xm, wm, 4, 1.0, false, s);
+    /* x = 1, 4, .25, 2 -> / sqrt(4 * .25) = 1 */
+    CHECK_NEAR(s[0], 1.0, 1e-6);
+    CHECK_NEAR(s[1], 4.0, 1e-6);
+    CHECK_NEAR(s[2], 0.25, 1e-6);
+    /* clamp at 1e-4: x = 0 -> 1e-4 before normalisation */
+    const float xz[2] = {0.0f, 1.0f}, wz[2] = {1.0f, 1.0f};
+    awq_search_scales_ref(xz, wz, 2, 1.0, false, s);
+    CHECK_NEAR(s[0], 1e-4 / sqrt(1e-4), 1e-7);
+    CHECK_NEAR(s[1], 1.0 / sqrt(1e-4), 1e-3);
+    /* non-finite entries -> 1, as AutoAWQ (scales[isinf|isnan] = 1): with
+     * x = inf the normaliser is inf, inf/inf is NaN -> 1, and 1/inf = 0
+     * stays (finite). */
+    const float xi[2] = {INFINITY, 1.0f};
+    awq_search_scales_ref(xi, wz, 2, 1.0, false, s);
+    CHECK(s[0] == 1.0f && s[1] == 0.0f);
+}
+
+static void test_w_mean(void) {
+    /* two linears (2 rows, 1 row) of K = 4, group 2 */
+    const float w1[8] = {1, -2, 3, 0, /**/ -4, 4, 0, 1};
+    const float w2[4] = {2, 1, -1, -1};
+    const float *w[2] = {w1, w2};
+    int64_t rows[2] = {2, 1};
+    float m[4];
+    awq_search_w_mean_ref(w, rows, 2, 4, 2, m);
+    const double e = 1e-6;
+    double ex[4] = {(1 / (2 + e) + 4 / (4 + e) + 2 / (2 + e)) / 3,
+                    (2 / (2 + e) + 4 / (4 + e) + 1 / (2 + e)) / 3,
+                    (3 / (3 + e) + 0 / (1 + e) + 1 / (1 + e)) / 3,
+                    (0 / (3 + e) + 1 / (1 + e) + 1 / (1 + e)) / 3};
+    for (int k = 0; k < 4; k++) CHECK_NEAR(m[k], ex[k], 1e-6);
+}
+
+/* Load layer `li`, capture its inputs on random hidden states, check the
+ * groups that apply, then fold random scales and check invariance. */
+static void check_model(awq_ctx *ctx, const char *dir, int want_groups) {
+    awq_checkpoint *ck = NULL;
+    awq_model *m = NULL;
+    awq_runtime_params rp = awq_runtime_default_params();
+    CHECK_OK(ctx, awq_checkpoint_open(ctx, dir, &ck));
+    CHECK_OK(ctx, awq_model_open(ctx, ck, &rp, &m));
+    if (!m) return;
+    const awq_model_config *cfg = awq_model_get_config(m);
+    const int64_t B = 2, T = 16, rows = B * T, H = cfg->hidden;
+    float *x = malloc(sizeof(float) * rows * H), *y = malloc(sizeof(float) * rows * H),
+          *y2 = malloc(sizeof(float) * rows * H);
+    uint32_t r = 1;
+    for (int64_t i = 0; i < rows * H; i++) {
+        r = r * 1664525u + 1013904223u;
+        x[i] = ((float)(r >> 8) / 16777216.0f - 0.5f) * 2.0f;
+    }
+    awq_layer *l = NULL;
+    CHECK_OK(ctx, awq_layer_load(m, 0, &l));
+    awq_search_captures caps;
+    CHECK_OK(ctx, awq_search_captures_alloc(m, B, T, &caps));
+    awq_search_capture_ctx cc = {m, &caps};
+    awq_layer_set_capture(l, awq_search_capture_fn, &cc, 0xfu);
+    CHECK_OK(ctx, awq_layer_forward(l, x, y, B, T));
+    awq_layer_set_capture(l, NULL, NULL, 0);
+
+    /* Search with a coarse grid: which groups ran. */
+    awq_quantize_params p = awq_quantize_default_params();
+    p.n_grid = 2;
+    awq_layer_search s;
+    CHECK_OK(ctx, awq_search_layer(m, l, &caps, &p, &s, NULL));
+    int used = 0;
+    for (int g = 0; g < s.n_groups; g++) used += s.used[g];
+    CHECK_EQ_INT(used, want_groups);
+    if (want_groups == 3) CHECK(!s.used[1]); /* GQA: v -> o skipped */
+    for (int g = 0; g < s.n_groups; g++)
+        if (s.used[g]) CHECK(s.rep[g].searched && isfinite(s.rep[g].loss_best));
+
+    /* Replace the searched scales by random positive ones (far from 1) and
+     * fold them in: the layer function must not change. */
+    for (int g = 0; g < s.n_groups; g++) {
+        if (!s.used[g]) continue;
+        for (int64_t k = 0; k < s.len[g]; k++) {
+            r = r * 1664525u + 1013904223u;
+            s.scales[g][k] = 0.25f + 3.75f * (float)(r >> 8) / 16777216.0f;
+        }
+    }
+    /* Output of o_proj on the captured input, before folding. */
+    int64_t qd = cfg->n_heads * cfg->head_dim;
+    float *o1 = malloc(sizeof(float) * rows * H), *o2 = malloc(sizeof(float) * rows * H);
+    CHECK_OK(ctx, awq_layer_linear(l, AWQ_LIN_O, caps.x[AWQ_CAPTURE_O_IN], o1, rows));
+    CHECK_OK(ctx, awq_search_apply(m, l, &caps, &s));
+    CHECK_OK(ctx, awq_layer_forward(l, x, y2, B, T));
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < rows * H; i++) {
+        num += ((double)y2[i] - y[i]) * ((double)y2[i] - y[i]);
+        den += (double)y[i] * y[i];
+    }
+    CHECK_MSG(sqrt(num / den) < 1e-5, "layer output changed by folding scales: rel %g",
+              sqrt(num / den));
+    /* The divided capture through the scaled o_proj gives the same output
+     * (when v->o ran; otherwise o_proj is unchanged too). */
+    CHECK_OK(ctx, awq_layer_linear(l, AWQ_LIN_O, caps.x[AWQ_CAPTURE_O_IN], o2, rows));
+    num = den = 0;
+    for (int64_t i = 0; i < rows * H; i++) {
+        num += ((double)o2[i] - o1[i]) * ((double)o2[i] - o1[i]);
+        den += (double)o1[i] * o1[i];
+    }
+    CHECK_MSG(sqrt(num / den) < 1e-5, "o_proj on scaled capture: rel %g", sqrt(num / den));
+    (void)qd;
+    free(o1);
+    free(o2);
+    awq_layer_search_free(&s);
+    awq_search_captures_free(m, &caps);
+    awq_layer_free(l);
+    awq_model_free(m);
+    awq_checkpoint_free(ck);
+    free(x);
+    free(y);
+    free(y2);
+}
+
+int main(void) {
+    test_scales_formula();
+    test_w_mean();
+    awq_ctx *ctx = awq_test_ctx(2);
+    check_model(ctx, AWQ_TEST_DATA "/tiny-llama", 3);
+    char *tmp = awq_test_tmpdir("awq_search_synth");
+    awq_synth_params sp = awq_synth_default_params();
+    sp.arch = "qwen2"; /* q/k/v biases: the v->o fold divides v's bias too */
+    sp.hidden = 128;
+    sp.intermediate = 256;
+    sp.n_layers = 1;
+    sp.n_heads = 2;
+    sp.n_kv_heads = 2;
+    sp.vocab = 64;
+    sp.max_pos = 64;
+    sp.n_outliers = 2;
+    sp.outlier_scale = 10;
+    sp.force = true;
+    awq_synth_result sr;
+    CHECK_OK(ctx, awq_synth_write(ctx, tmp, &sp, &sr));
+    check_model(ctx, tmp, 4);
+    free(tmp);
+    awq_ctx_free(ctx);
+    return awq_test_summary();
+}

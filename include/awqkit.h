@@ -16,5 +16,6 @@
 #include "awqkit/count.h"
 #include "awqkit/synth.h"
 #include "awqkit/quantize.h"
+#include "awqkit/audit.h"
 
 #endif

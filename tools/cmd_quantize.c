@@ -43,7 +43,11 @@ static void help(void) {
         "                         or the quantized layer's outputs (llm-compressor)\n"
         "  --dump-scales FILE     write the searched scales and clips as JSON\n"
         "  --load-scales FILE     reuse scales/clips from such a file (no search)\n"
-        "  --device cpu|cuda[:N]  compute device (default: cpu)\n\n"
+        "  --device cpu|cuda[:N]  compute device (default: cpu)\n"
+        "  --chunk-seqs N         calibration sequences per forward/loss pass (default:\n"
+        "                         all); smaller bounds scratch memory\n"
+        "  --offload-activations  keep calibration activations zstd-compressed on disk\n"
+        "                         (in OUT/.awqkit-partial), one chunk in memory\n\n"
         "Output:\n"
         "  -o, --output DIR       output directory (required; not the input)\n"
         "  --max-shard-size SIZE  shard size cap (default 5GB)\n"
@@ -155,6 +159,10 @@ static void parse(int argc, char **argv, opts *o) {
         } else if (awq_cli_opt_bytes(argc, argv, &i, "--max-shard-size", &b)) {
             if (b < 1024) awq_cli_usage_error("--max-shard-size: at least 1KB");
             o->p.max_shard_bytes = b;
+        } else if (awq_cli_opt_int(argc, argv, &i, "--chunk-seqs", 1, 1 << 24, &n)) {
+            o->p.chunk_seqs = n;
+        } else if (!strcmp(a, "--offload-activations")) {
+            o->p.offload_activations = true;
         } else if (!strcmp(a, "--force")) {
             o->p.force = true;
         } else if (!strcmp(a, "--resume")) {

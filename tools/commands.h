@@ -13,3 +13,4 @@ AWQ_CMD(tokenize, "run a tokenizer.json on text, or show what calibration data b
 AWQ_CMD(repack, "convert a packed checkpoint between AWQ GEMM/GEMV and GPTQ v1/v2, losslessly")
 AWQ_CMD(verify, "check a packed checkpoint; with --against, parameter counts and per-linear error")
 AWQ_CMD(ppl, "perplexity on a text file (WikiText-2 protocol), FP16 or quantized")
+AWQ_CMD(audit, "quantize under a grid of configurations; report size, perplexity, KL, errors")

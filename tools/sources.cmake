@@ -11,4 +11,5 @@ set(AWQ_TOOL_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/cmd_synth.c
   ${CMAKE_CURRENT_LIST_DIR}/cmd_tokenize.c
   ${CMAKE_CURRENT_LIST_DIR}/cmd_ppl.c
+  ${CMAKE_CURRENT_LIST_DIR}/cmd_audit.c
 )

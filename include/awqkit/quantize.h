@@ -71,6 +71,16 @@ typedef struct awq_quantize_params {
     int clip_tokens;           /* sampled tokens, 512 */
 
     awq_propagate propagate;   /* default AWQ_PROPAGATE_FP */
+    /* Calibration sequences processed together in each forward / loss
+     * evaluation (0 = all at once). Bounds the search's scratch memory
+     * (block outputs, the MLP's [tokens, intermediate] intermediates);
+     * results depend on it only through the order of the loss sums. */
+    int64_t chunk_seqs;
+    /* Keep the calibration activations zstd-compressed in an unlinked
+     * temporary file under OUT/.awqkit-partial instead of in memory: memory
+     * then holds one chunk per activation slot (set chunk_seqs; default
+     * 16 when 0). Slower (every candidate re-reads its inputs). */
+    bool offload_activations;
     awq_runtime_params runtime;/* backend (cpu / cuda) */
 
     /* Output. */

@@ -232,7 +232,7 @@ static awq_status same_model(awq_ctx *ctx, const awq_model_config *a,
 
 static void compare_name(const awq_audit_result *r, int n, const char *path, char *out,
                          size_t cap) {
-    char base[256];
+    char base[48];
     size_t len = strlen(path);
     while (len > 1 && path[len - 1] == '/') len--;
     size_t s = len;

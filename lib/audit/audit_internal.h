@@ -89,6 +89,10 @@ bool audit_config_has_metrics(const awq_audit_config *c);
 /* Pareto front over measured configurations (file size, perplexity);
  * front has r->n_configs entries. */
 void audit_front(const awq_audit_result *r, bool *front);
+/* A number: mode 'f' fixed with dec decimals, '+' the same signed, 'g'
+ * dec significant digits, '%' 100*v fixed with a % sign; "-" when not
+ * finite. */
+void audit_fmt_num(char *buf, size_t n, double v, char mode, int dec);
 /* Human byte count, e.g. "6.65 MB" (decimal) */
 void audit_fmt_bytes(char *buf, size_t n, double bytes);
 /* Short description of a configuration's group: "g128", "per-channel", "-". */

@@ -344,9 +344,23 @@ awq_status awq_audit_render_json(awq_ctx *ctx, const awq_audit_result *r, char *
 
 /* -------------------------------------------------------------- Markdown */
 
-static void md_num(awq_strbuf *b, double v, const char *fmt) {
-    if (isfinite(v)) awq_sb_printf(b, fmt, v);
-    else awq_sb_puts(b, "-");
+void audit_fmt_num(char *buf, size_t n, double v, char mode, int dec) {
+    if (!isfinite(v)) {
+        snprintf(buf, n, "-");
+        return;
+    }
+    switch (mode) {
+    case '+': snprintf(buf, n, "%+.*f", dec, v); break;
+    case 'g': snprintf(buf, n, "%.*g", dec, v); break;
+    case '%': snprintf(buf, n, "%.*f%%", dec, 100.0 * v); break;
+    default: snprintf(buf, n, "%.*f", dec, v); break;
+    }
+}
+
+static void md_num(awq_strbuf *b, double v, char mode, int dec) {
+    char t[48];
+    audit_fmt_num(t, sizeof t, v, mode, dec);
+    awq_sb_puts(b, t);
 }
 
 /* The definitions every report carries (audit.h says the same). */
@@ -390,18 +404,18 @@ static void md_results(awq_strbuf *b, const awq_audit_result *r, const bool *fro
         audit_sb_md(b, c->spec.name);
         awq_sb_printf(b, " | %s | %d | %s | %s | %s | ", method_label(&c->spec), c->spec.bits, g,
                       format_label(c), sz);
-        md_num(b, c->bits_per_weight, "%.3f");
+        md_num(b, c->bits_per_weight, 'f', 3);
         awq_sb_puts(b, " | ");
-        md_num(b, c->ppl, "%.4f");
+        md_num(b, c->ppl, 'f', 4);
         awq_sb_puts(b, " | ");
-        if (fp && c != fp) md_num(b, c->ppl - fp->ppl, "%+.4f");
+        if (fp && c != fp) md_num(b, c->ppl - fp->ppl, '+', 4);
         else awq_sb_puts(b, "-");
         awq_sb_puts(b, " | ");
-        md_num(b, c->kl_mean, "%.5f");
+        md_num(b, c->kl_mean, 'f', 5);
         awq_sb_puts(b, " | ");
-        md_num(b, 100.0 * c->top1, "%.2f%%");
+        md_num(b, c->top1, '%', 2);
         awq_sb_puts(b, " | ");
-        if (c->spec.kind == AWQ_AUDIT_QUANTIZED) md_num(b, c->quant_seconds, "%.1f");
+        if (c->spec.kind == AWQ_AUDIT_QUANTIZED) md_num(b, c->quant_seconds, 'f', 1);
         else awq_sb_puts(b, "-");
         awq_sb_printf(b, " | %s |\n", front[i] ? "★" : "");
     }

@@ -142,6 +142,10 @@ static int axis_ticks(const axis *a, double *t) {
 }
 
 static void fmt_tick(char *buf, size_t n, double v, double span) {
+    if (span <= 0) { /* log axis: ticks are 1-1.5-2-3-... multiples */
+        snprintf(buf, n, "%g", v);
+        return;
+    }
     int dec = span > 0 ? (int)ceil(-log10(span / 6.0)) : 2;
     if (dec < 0) dec = 0;
     if (dec > 6) dec = 6;
@@ -169,7 +173,6 @@ static void draw_axes(awq_strbuf *b, const frame *f, const char *xlabel, const c
     double t[12];
     int n = axis_ticks(&f->ax, t);
     double span = (f->ax.hi - f->ax.lo) / xdiv;
-    if (f->ax.log) span = t[n - 1] / xdiv;
     awq_sb_puts(b, "<g class=\"axes\" stroke=\"#dddddd\" stroke-width=\"1\">\n");
     for (int i = 0; i < n; i++)
         awq_sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
@@ -185,11 +188,11 @@ static void draw_axes(awq_strbuf *b, const frame *f, const char *xlabel, const c
     awq_sb_puts(b, "<g fill=\"#333\" font-size=\"11\">\n");
     char lab[32];
     for (int i = 0; i < n; i++) {
-        fmt_tick(lab, sizeof lab, t[i] / xdiv, f->ax.log ? t[0] / xdiv : span);
+        fmt_tick(lab, sizeof lab, t[i] / xdiv, f->ax.log ? 0.0 : span);
         awq_sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n",
                       fx(f, t[i]), f->y0 + f->h + 16, lab);
     }
-    double yspan = f->ay.log ? u[0] : f->ay.hi - f->ay.lo;
+    double yspan = f->ay.log ? 0.0 : f->ay.hi - f->ay.lo;
     for (int i = 0; i < m; i++) {
         fmt_tick(lab, sizeof lab, u[i], yspan);
         awq_sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n",
@@ -510,11 +513,10 @@ static void html_inline_md(awq_strbuf *b, const char *s) {
     if (code) awq_sb_puts(b, "</code>");
 }
 
-static void td_num(awq_strbuf *b, double v, const char *fmt) {
-    awq_sb_puts(b, "<td>");
-    if (isfinite(v)) awq_sb_printf(b, fmt, v);
-    else awq_sb_puts(b, "-");
-    awq_sb_puts(b, "</td>");
+static void td_num(awq_strbuf *b, double v, char mode, int dec) {
+    char t[48];
+    audit_fmt_num(t, sizeof t, v, mode, dec);
+    awq_sb_printf(b, "<td>%s</td>", t);
 }
 
 static void td_text(awq_strbuf *b, const char *s, const char *cls) {
@@ -557,12 +559,12 @@ static void html_results(awq_strbuf *b, const awq_audit_result *r, const bool *f
                                                                     : "?",
                 "l");
         awq_sb_printf(b, "<td>%s</td>", sz);
-        td_num(b, c->bits_per_weight, "%.3f");
-        td_num(b, c->ppl, "%.4f");
-        td_num(b, fp && fp != c ? c->ppl - fp->ppl : NAN, "%+.4f");
-        td_num(b, c->kl_mean, "%.5f");
-        td_num(b, 100.0 * c->top1, "%.2f%%");
-        td_num(b, c->spec.kind == AWQ_AUDIT_QUANTIZED ? c->quant_seconds : NAN, "%.1f");
+        td_num(b, c->bits_per_weight, 'f', 3);
+        td_num(b, c->ppl, 'f', 4);
+        td_num(b, fp && fp != c ? c->ppl - fp->ppl : NAN, '+', 4);
+        td_num(b, c->kl_mean, 'f', 5);
+        td_num(b, c->top1, '%', 2);
+        td_num(b, c->spec.kind == AWQ_AUDIT_QUANTIZED ? c->quant_seconds : NAN, 'f', 1);
         awq_sb_printf(b, "<td>%s</td></tr>\n", front[i] ? "&#9733;" : "");
     }
     awq_sb_puts(b, "</tbody></table>\n");
@@ -660,7 +662,7 @@ static void html_layers(awq_strbuf *b, const awq_audit_result *r) {
     for (int64_t l = 0; l < r->n_layers; l++) {
         awq_sb_printf(b, "<tr><td>%lld</td>", (long long)l);
         for (int i = 0; i < r->n_configs; i++)
-            if (r->configs[i].layer_mse) td_num(b, r->configs[i].layer_mse[l], "%.4g");
+            if (r->configs[i].layer_mse) td_num(b, r->configs[i].layer_mse[l], 'g', 4);
         awq_sb_puts(b, "</tr>\n");
     }
     awq_sb_puts(b, "</tbody></table>\n");

@@ -693,7 +693,7 @@ static awq_status check_bt(awq_model *m, int64_t B, int64_t T) {
     if (m->sliding_window > 0 && T > m->sliding_window)
         return awq_fail(m->ctx, AWQ_ERR_UNSUPPORTED,
                         "sequence of %lld tokens exceeds the sliding window (%lld) of this "
-                        "model; sliding-window attention is not implemented",
+                        "model; awqkit computes full causal attention only",
                         (long long)T, (long long)m->sliding_window);
     return AWQ_OK;
 }

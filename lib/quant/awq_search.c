@@ -38,47 +38,108 @@ awq_capture_point awq_search_point_of_linear(int lin) {
     }
 }
 
-awq_status awq_search_captures_alloc(awq_model *m, int64_t B, int64_t T,
-                                     awq_search_captures *c) {
-    memset(c, 0, sizeof *c);
+awq_status awq_search_acts_create(awq_model *m, int64_t B, int64_t T, int64_t seqs_per_chunk,
+                                  bool offload, const char *dir, awq_search_acts *a) {
+    memset(a, 0, sizeof *a);
     const awq_model_config *cfg = awq_model_get_config(m);
-    c->B = B;
-    c->T = T;
-    c->rows = B * T;
-    c->cols[AWQ_CAPTURE_QKV_IN] = cfg->hidden;
-    c->cols[AWQ_CAPTURE_O_IN] = cfg->n_heads * cfg->head_dim;
-    c->cols[AWQ_CAPTURE_GATE_UP_IN] = cfg->hidden;
-    c->cols[AWQ_CAPTURE_DOWN_IN] = cfg->intermediate;
-    for (int p = 0; p < AWQ_CAPTURE_COUNT; p++) {
-        awq_status s = awq_model_alloc(m, (size_t)c->rows * (size_t)c->cols[p] * sizeof(float),
-                                       (void **)&c->x[p]);
-        if (s != AWQ_OK) {
-            awq_search_captures_free(m, c);
-            return s;
-        }
-    }
-    return AWQ_OK;
+    if (seqs_per_chunk <= 0 || seqs_per_chunk > B) seqs_per_chunk = B;
+    a->B = B;
+    a->T = T;
+    a->rows = B * T;
+    a->seqs_per_chunk = seqs_per_chunk;
+    awq_act_store_params p;
+    memset(&p, 0, sizeof p);
+    p.n_slots = AWQ_SLOT_COUNT;
+    p.cols[AWQ_SLOT_X] = cfg->hidden;
+    p.cols[AWQ_SLOT_Y] = cfg->hidden;
+    p.cols[AWQ_SLOT_CAP + AWQ_CAPTURE_QKV_IN] = cfg->hidden;
+    p.cols[AWQ_SLOT_CAP + AWQ_CAPTURE_O_IN] = cfg->n_heads * cfg->head_dim;
+    p.cols[AWQ_SLOT_CAP + AWQ_CAPTURE_GATE_UP_IN] = cfg->hidden;
+    p.cols[AWQ_SLOT_CAP + AWQ_CAPTURE_DOWN_IN] = cfg->intermediate;
+    /* every block's output is [rows, hidden] in the Llama family; the
+     * linear blocks (o, down) too */
+    p.cols[AWQ_SLOT_FP] = cfg->hidden;
+    p.cols[AWQ_SLOT_TMP] = cfg->hidden;
+    p.n_rows = a->rows;
+    p.chunk_rows = seqs_per_chunk * T;
+    p.offload = offload;
+    p.dir = dir;
+    p.zstd_level = 1;
+    return awq_act_store_create(m, &p, &a->st);
 }
 
-void awq_search_captures_free(awq_model *m, awq_search_captures *c) {
-    for (int p = 0; p < AWQ_CAPTURE_COUNT; p++) awq_model_free_buf(m, c->x[p]);
-    memset(c, 0, sizeof *c);
+void awq_search_acts_free(awq_search_acts *a) {
+    awq_act_store_free(a->st);
+    memset(a, 0, sizeof *a);
 }
 
-awq_status awq_search_capture_fn(void *user, int64_t layer, awq_capture_point point,
-                                 int64_t row0, int64_t n_rows, int64_t n_cols,
-                                 const float *x) {
+int64_t awq_search_chunk_seqs(const awq_search_acts *a, int64_t c) {
+    return awq_act_store_chunk_rows(a->st, c) / a->T;
+}
+
+typedef struct {
+    awq_model *m;
+    float *dst[AWQ_CAPTURE_COUNT];
+    int64_t cols[AWQ_CAPTURE_COUNT];
+    int64_t rows;
+} capture_ctx;
+
+static awq_status capture_fn(void *user, int64_t layer, awq_capture_point point, int64_t row0,
+                             int64_t n_rows, int64_t n_cols, const float *x) {
     (void)layer;
-    awq_search_capture_ctx *cc = user;
-    awq_search_captures *c = cc->c;
-    if ((int)point < 0 || point >= AWQ_CAPTURE_COUNT || n_cols != c->cols[point] ||
-        row0 < 0 || row0 + n_rows > c->rows)
+    capture_ctx *cc = user;
+    if ((int)point < 0 || point >= AWQ_CAPTURE_COUNT || n_cols != cc->cols[point] || row0 < 0 ||
+        row0 + n_rows > cc->rows)
         return awq_fail(awq_model_ctx(cc->m), AWQ_ERR_INTERNAL,
                         "capture point %d: unexpected block rows [%lld, %lld) x %lld", (int)point,
                         (long long)row0, (long long)(row0 + n_rows), (long long)n_cols);
     awq_backend *be = awq_model_backend(cc->m);
-    return be->ops->copy(be, c->x[point] + row0 * n_cols, x,
+    return be->ops->copy(be, cc->dst[point] + row0 * n_cols, x,
                          (size_t)n_rows * (size_t)n_cols * sizeof(float));
+}
+
+awq_status awq_search_forward(awq_model *m, awq_layer *l, awq_search_acts *a, int in, int out,
+                              bool capture) {
+    awq_status st = AWQ_OK;
+    for (int64_t c = 0; c < awq_act_store_n_chunks(a->st) && st == AWQ_OK; c++) {
+        float *x = NULL, *y = NULL;
+        capture_ctx cc;
+        memset(&cc, 0, sizeof cc);
+        cc.m = m;
+        cc.rows = awq_act_store_chunk_rows(a->st, c);
+        st = awq_act_store_get(a->st, in, c, true, &x);
+        if (st == AWQ_OK) st = awq_act_store_get(a->st, out, c, false, &y);
+        for (int p = 0; capture && p < AWQ_CAPTURE_COUNT && st == AWQ_OK; p++) {
+            cc.cols[p] = awq_act_store_cols(a->st, AWQ_SLOT_CAP + p);
+            st = awq_act_store_get(a->st, AWQ_SLOT_CAP + p, c, false, &cc.dst[p]);
+        }
+        if (st != AWQ_OK) break;
+        if (capture) awq_layer_set_capture(l, capture_fn, &cc, 0xfu);
+        st = awq_layer_forward(l, x, y, awq_search_chunk_seqs(a, c), a->T);
+        if (capture) awq_layer_set_capture(l, NULL, NULL, 0);
+        if (st == AWQ_OK) st = awq_act_store_put(a->st, out, c, y);
+        for (int p = 0; capture && p < AWQ_CAPTURE_COUNT && st == AWQ_OK; p++)
+            st = awq_act_store_put(a->st, AWQ_SLOT_CAP + p, c, cc.dst[p]);
+    }
+    return st;
+}
+
+awq_status awq_search_slot_mse(awq_model *m, awq_search_acts *a, int s1, int s2, double *mse) {
+    awq_backend *be = awq_model_backend(m);
+    double sse = 0;
+    int64_t n_total = 0;
+    for (int64_t c = 0; c < awq_act_store_n_chunks(a->st); c++) {
+        float *p1, *p2;
+        AWQ_TRY(awq_act_store_get(a->st, s1, c, true, &p1));
+        AWQ_TRY(awq_act_store_get(a->st, s2, c, true, &p2));
+        int64_t n = awq_act_store_chunk_rows(a->st, c) * awq_act_store_cols(a->st, s1);
+        double v;
+        AWQ_TRY(be->ops->mse(be, p1, p2, n, &v));
+        sse += v * (double)n;
+        n_total += n;
+    }
+    *mse = n_total ? sse / (double)n_total : 0;
+    return AWQ_OK;
 }
 
 void awq_layer_search_free(awq_layer_search *s) {
@@ -131,13 +192,14 @@ void awq_search_w_mean_ref(const float *const *w, const int64_t *n_rows, int n_w
     free(acc);
 }
 
-/* Block output of a group on input x (backend memory) into out. */
+/* Block output of a group on chunk c's input x (backend memory) into out. */
 static awq_status run_block(awq_layer *l, const awq_scale_group *g, const float *x,
-                            float *out, const awq_search_captures *c) {
+                            float *out, const awq_search_acts *a, int64_t c) {
+    int64_t seqs = awq_search_chunk_seqs(a, c), rows = seqs * a->T;
     switch (g->block) {
-    case AWQ_BLOCK_ATTN: return awq_layer_attn(l, x, out, c->B, c->T);
-    case AWQ_BLOCK_MLP: return awq_layer_mlp(l, x, out, c->rows);
-    case AWQ_BLOCK_LINEAR: return awq_layer_linear(l, g->linears[0], x, out, c->rows);
+    case AWQ_BLOCK_ATTN: return awq_layer_attn(l, x, out, seqs, a->T);
+    case AWQ_BLOCK_MLP: return awq_layer_mlp(l, x, out, rows);
+    case AWQ_BLOCK_LINEAR: return awq_layer_linear(l, g->linears[0], x, out, rows);
     }
     return AWQ_ERR_INTERNAL;
 }
@@ -185,16 +247,16 @@ static awq_status to_host(awq_model *m, const float *src, size_t n, float **out)
 typedef struct {
     float *tmp[AWQ_MAX_GROUP_LINEARS]; /* candidate weights (backend) */
     float *s_dev;                       /* candidate scales (backend) */
-    float *out;                         /* candidate block output */
-    float *fp_out;                      /* FP block output */
+    float *out;                         /* candidate block output (chunk) */
 } group_scratch;
 
 /* Loss of the block with linears W_j replaced by Q(W_j·s)/s (s == NULL:
- * plain Q(W_j), the RTN baseline). */
-static awq_status eval_candidate(awq_model *m, awq_layer *l, const awq_scale_group *g,
-                                 const float *x, const awq_search_captures *c,
-                                 const awq_quantize_params *p, const float *s_host, int64_t K,
-                                 group_scratch *gs, double *loss) {
+ * plain Q(W_j), the RTN baseline), over every chunk of the group's input
+ * (capture slot `in`) against the FP outputs in AWQ_SLOT_FP. */
+static awq_status eval_candidate(awq_model *m, awq_layer *l, const awq_scale_group *g, int in,
+                                 awq_search_acts *a, const awq_quantize_params *p,
+                                 const float *s_host, int64_t K, group_scratch *gs,
+                                 double *loss) {
     awq_backend *be = awq_model_backend(m);
     awq_status st = AWQ_OK;
     if (s_host) AWQ_TRY(awq_model_upload(m, gs->s_dev, s_host, (size_t)K * sizeof(float)));
@@ -216,23 +278,34 @@ static awq_status eval_candidate(awq_model *m, awq_layer *l, const awq_scale_gro
         }
         if (st == AWQ_OK) st = awq_layer_set_weight(l, g->linears[j], gs->tmp[j]);
     }
-    if (st == AWQ_OK) st = run_block(l, g, x, gs->out, c);
+    /* Sum of squared errors chunk by chunk (chunk means x sizes, in chunk
+     * order: fixed for a given chunk size, whatever the thread count). */
+    double sse = 0;
+    int64_t n_total = 0;
+    for (int64_t c = 0; c < awq_act_store_n_chunks(a->st) && st == AWQ_OK; c++) {
+        float *x = NULL, *fp = NULL;
+        st = awq_act_store_get(a->st, in, c, true, &x);
+        if (st == AWQ_OK) st = run_block(l, g, x, gs->out, a, c);
+        if (st == AWQ_OK) st = awq_act_store_get(a->st, AWQ_SLOT_FP, c, true, &fp);
+        int64_t n = awq_act_store_chunk_rows(a->st, c) * awq_act_store_cols(a->st, AWQ_SLOT_FP);
+        double v = 0;
+        if (st == AWQ_OK) st = be->ops->mse(be, gs->out, fp, n, &v);
+        sse += v * (double)n;
+        n_total += n;
+    }
     for (int j = 0; j < g->n_linears; j++) awq_layer_set_weight(l, g->linears[j], NULL);
-    if (st != AWQ_OK) return st;
-    const awq_model_config *cfg = awq_model_get_config(m);
-    int64_t n = c->rows * block_out_cols(cfg, cfg->arch, g);
-    return be->ops->mse(be, gs->out, gs->fp_out, n, loss);
+    *loss = n_total ? sse / (double)n_total : 0;
+    return st;
 }
 
 static void scratch_free(awq_model *m, group_scratch *gs) {
     for (int j = 0; j < AWQ_MAX_GROUP_LINEARS; j++) awq_model_free_buf(m, gs->tmp[j]);
     awq_model_free_buf(m, gs->s_dev);
     awq_model_free_buf(m, gs->out);
-    awq_model_free_buf(m, gs->fp_out);
     memset(gs, 0, sizeof *gs);
 }
 
-static awq_status search_group(awq_model *m, awq_layer *l, int gi, const awq_search_captures *c,
+static awq_status search_group(awq_model *m, awq_layer *l, int gi, awq_search_acts *c,
                                const awq_quantize_params *p, awq_layer_search *out) {
     awq_ctx *ctx = awq_model_ctx(m);
     awq_backend *be = awq_model_backend(m);
@@ -240,10 +313,10 @@ static awq_status search_group(awq_model *m, awq_layer *l, int gi, const awq_sea
     const awq_arch *a = cfg->arch;
     const awq_scale_group *g = &a->groups[gi];
     awq_group_report *rep = &out->rep[gi];
-    const float *x = c->x[awq_search_point_of_linear(g->linears[0])];
-    int64_t K = c->cols[awq_search_point_of_linear(g->linears[0])];
-    int64_t rows = c->rows;
-    int64_t ocols = block_out_cols(cfg, a, g);
+    const int in = AWQ_SLOT_CAP + (int)awq_search_point_of_linear(g->linears[0]);
+    const int64_t K = awq_act_store_cols(c->st, in);
+    const int64_t chunk_rows = awq_act_store_chunk_rows(c->st, 0);
+    const int64_t ocols = block_out_cols(cfg, a, g);
     group_scratch gs;
     memset(&gs, 0, sizeof gs);
     float *xm = NULL, *wm = NULL, *s = NULL, *best = NULL;
@@ -259,13 +332,28 @@ static awq_status search_group(awq_model *m, awq_layer *l, int gi, const awq_sea
         st = awq_fail_nomem(ctx, "scale search vectors", (uint64_t)K * 16);
         goto done;
     }
-    /* x_mean on the backend, then to the host. */
-    float *xm_dev = NULL;
-    st = awq_model_alloc(m, (size_t)K * sizeof(float), (void **)&xm_dev);
-    if (st == AWQ_OK) st = be->ops->col_mean_abs(be, x, rows, K, xm_dev);
-    if (st == AWQ_OK) st = awq_model_download(m, xm, xm_dev, (size_t)K * sizeof(float));
-    awq_model_free_buf(m, xm_dev);
-    if (st != AWQ_OK) goto done;
+    /* x_mean: per-chunk means on the backend, combined on the host weighted
+     * by rows (in double, chunk order). */
+    {
+        float *xm_dev = NULL;
+        double *acc = calloc((size_t)K, sizeof(double));
+        int64_t total = 0;
+        if (!acc) st = awq_fail_nomem(ctx, "x_mean", (uint64_t)K * 8);
+        if (st == AWQ_OK) st = awq_model_alloc(m, (size_t)K * sizeof(float), (void **)&xm_dev);
+        for (int64_t ch = 0; ch < awq_act_store_n_chunks(c->st) && st == AWQ_OK; ch++) {
+            float *x = NULL;
+            int64_t r = awq_act_store_chunk_rows(c->st, ch);
+            st = awq_act_store_get(c->st, in, ch, true, &x);
+            if (st == AWQ_OK) st = be->ops->col_mean_abs(be, x, r, K, xm_dev);
+            if (st == AWQ_OK) st = awq_model_download(m, xm, xm_dev, (size_t)K * sizeof(float));
+            for (int64_t k = 0; k < K && st == AWQ_OK; k++) acc[k] += (double)xm[k] * (double)r;
+            total += r;
+        }
+        for (int64_t k = 0; k < K && st == AWQ_OK; k++) xm[k] = (float)(acc[k] / (double)total);
+        free(acc);
+        awq_model_free_buf(m, xm_dev);
+        if (st != AWQ_OK) goto done;
+    }
 
     /* w_mean over the concatenated linears. */
     for (int j = 0; j < g->n_linears && st == AWQ_OK; j++) {
@@ -283,17 +371,22 @@ static awq_status search_group(awq_model *m, awq_layer *l, int gi, const awq_sea
         st = awq_model_alloc(m, (size_t)wn[j] * (size_t)K * sizeof(float), (void **)&gs.tmp[j]);
     if (st == AWQ_OK) st = awq_model_alloc(m, (size_t)K * sizeof(float), (void **)&gs.s_dev);
     if (st == AWQ_OK)
-        st = awq_model_alloc(m, (size_t)rows * (size_t)ocols * sizeof(float), (void **)&gs.out);
-    if (st == AWQ_OK)
-        st = awq_model_alloc(m, (size_t)rows * (size_t)ocols * sizeof(float),
-                             (void **)&gs.fp_out);
+        st = awq_model_alloc(m, (size_t)chunk_rows * (size_t)ocols * sizeof(float),
+                             (void **)&gs.out);
     if (st != AWQ_OK) goto done;
 
-    st = run_block(l, g, x, gs.fp_out, c);
+    /* FP outputs of the block, chunk by chunk, into AWQ_SLOT_FP. */
+    for (int64_t ch = 0; ch < awq_act_store_n_chunks(c->st) && st == AWQ_OK; ch++) {
+        float *x = NULL, *fp = NULL;
+        st = awq_act_store_get(c->st, in, ch, true, &x);
+        if (st == AWQ_OK) st = awq_act_store_get(c->st, AWQ_SLOT_FP, ch, false, &fp);
+        if (st == AWQ_OK) st = run_block(l, g, x, fp, c, ch);
+        if (st == AWQ_OK) st = awq_act_store_put(c->st, AWQ_SLOT_FP, ch, fp);
+    }
     if (st != AWQ_OK) goto done;
 
     /* Baseline: plain RTN of this group (scale 1), for the report. */
-    st = eval_candidate(m, l, g, x, c, p, NULL, K, &gs, &rep->loss_rtn);
+    st = eval_candidate(m, l, g, in, c, p, NULL, K, &gs, &rep->loss_rtn);
     if (st != AWQ_OK) goto done;
 
     double best_loss = INFINITY;
@@ -302,7 +395,7 @@ static awq_status search_group(awq_model *m, awq_layer *l, int gi, const awq_sea
         double ratio = (double)r / (double)p->n_grid;
         awq_search_scales_ref(xm, wm, K, ratio, p->duo_scaling, s);
         double loss;
-        st = eval_candidate(m, l, g, x, c, p, s, K, &gs, &loss);
+        st = eval_candidate(m, l, g, in, c, p, s, K, &gs, &loss);
         if (st == AWQ_ERR_RANGE) {
             /* e.g. a scaled weight beyond the FP16 range: skip candidate */
             awq_debug(ctx, "layer %lld %s ratio %.2f skipped: %s",
@@ -342,7 +435,7 @@ done:
     return st;
 }
 
-awq_status awq_search_layer(awq_model *m, awq_layer *l, const awq_search_captures *c,
+awq_status awq_search_layer(awq_model *m, awq_layer *l, awq_search_acts *c,
                             const awq_quantize_params *p, awq_layer_search *out,
                             double *t_search) {
     memset(out, 0, sizeof *out);
@@ -369,7 +462,7 @@ awq_status awq_search_layer(awq_model *m, awq_layer *l, const awq_search_capture
     return AWQ_OK;
 }
 
-awq_status awq_search_apply(awq_model *m, awq_layer *l, awq_search_captures *c,
+awq_status awq_search_apply(awq_model *m, awq_layer *l, awq_search_acts *c,
                             const awq_layer_search *s) {
     awq_backend *be = awq_model_backend(m);
     const awq_model_config *cfg = awq_model_get_config(m);
@@ -411,9 +504,14 @@ awq_status awq_search_apply(awq_model *m, awq_layer *l, awq_search_captures *c,
             float *w = awq_layer_weight(l, g->linears[j], &N, &Kj);
             st = be->ops->scale_cols(be, w, sd, N, Kj, false);
         }
-        if (st == AWQ_OK) {
-            awq_capture_point pt = awq_search_point_of_linear(g->linears[0]);
-            st = be->ops->scale_cols(be, c->x[pt], sd, c->rows, K, true);
+        /* the group's captured input / s, chunk by chunk */
+        int in = AWQ_SLOT_CAP + (int)awq_search_point_of_linear(g->linears[0]);
+        for (int64_t ch = 0; ch < awq_act_store_n_chunks(c->st) && st == AWQ_OK; ch++) {
+            float *x = NULL;
+            st = awq_act_store_get(c->st, in, ch, true, &x);
+            if (st == AWQ_OK)
+                st = be->ops->scale_cols(be, x, sd, awq_act_store_chunk_rows(c->st, ch), K, true);
+            if (st == AWQ_OK) st = awq_act_store_put(c->st, in, ch, x);
         }
         awq_model_free_buf(m, sd);
         if (st != AWQ_OK) return st;
@@ -430,7 +528,7 @@ static int64_t clip_sample_count(int64_t rows, int n_sample, int64_t *step) {
     return (rows + st - 1) / st;
 }
 
-awq_status awq_search_clip(awq_model *m, awq_layer *l, const awq_search_captures *c,
+awq_status awq_search_clip(awq_model *m, awq_layer *l, awq_search_acts *c,
                            const awq_quantize_params *p, awq_layer_search *s) {
     awq_backend *be = awq_model_backend(m);
     awq_ctx *ctx = awq_model_ctx(m);
@@ -450,13 +548,24 @@ awq_status awq_search_clip(awq_model *m, awq_layer *l, const awq_search_captures
             awq_capture_point pt = awq_search_point_of_linear(lin);
             int64_t step;
             int64_t ns = clip_sample_count(c->rows, p->clip_tokens, &step);
+            int in = AWQ_SLOT_CAP + (int)pt;
+            int64_t crows = awq_act_store_chunk_rows(c->st, 0), cur = -1;
+            float *xc = NULL;
             float *xs = NULL, *mx = NULL;
             st = awq_model_alloc(m, (size_t)ns * (size_t)K * sizeof(float), (void **)&xs);
             if (st == AWQ_OK)
                 st = awq_model_alloc(m, (size_t)N * (size_t)G * sizeof(float), (void **)&mx);
-            for (int64_t i = 0; i < ns && st == AWQ_OK; i++)
-                st = be->ops->copy(be, xs + i * K, c->x[pt] + i * step * K,
-                                   (size_t)K * sizeof(float));
+            /* gather rows 0, step, 2*step, ... from their chunks */
+            for (int64_t i = 0; i < ns && st == AWQ_OK; i++) {
+                int64_t row = i * step, ch = row / crows;
+                if (ch != cur) {
+                    st = awq_act_store_get(c->st, in, ch, true, &xc);
+                    cur = ch;
+                }
+                if (st == AWQ_OK)
+                    st = be->ops->copy(be, xs + i * K, xc + (row - ch * crows) * K,
+                                       (size_t)K * sizeof(float));
+            }
             int n_steps = (int)(p->clip_max_shrink * p->clip_n_grid);
             if (st == AWQ_OK)
                 st = awq_clip_search(be, w, xs, N, K, ns, &p->quant, p->clip_n_grid, n_steps,

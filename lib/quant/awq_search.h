@@ -3,8 +3,8 @@
  * Written once against the backend ops (lib/backend/backend.h) and the
  * layer API (awqkit/runtime.h), so the CPU and the CUDA backends run the
  * same algorithm. Steps, as AutoAWQ (awq/quantize/quantizer.py):
- *   1. the caller runs the FP layer with captures: the inputs of q/k/v,
- *      o, gate/up and down (awq_search_captures);
+ *   1. the FP layer runs with captures: the inputs of q/k/v, o, gate/up
+ *      and down are stored (awq_search_forward), chunk by chunk;
  *   2. awq_search_layer: for each scaling group of the architecture, the
  *      ratio r/n_grid whose scales s minimise the block-output MSE of
  *      Q(W·s)/s, all groups searched on the unscaled layer;
@@ -18,29 +18,40 @@
 
 #include "awqkit/quantize.h"
 #include "awqkit/runtime.h"
+#include "quant/actstore.h"
 
-/* Captured linear inputs of one layer, in backend memory. */
-typedef struct awq_search_captures {
-    float *x[AWQ_CAPTURE_COUNT];   /* [rows, cols[p]] */
-    int64_t cols[AWQ_CAPTURE_COUNT];
-    int64_t rows;                  /* B*T */
-    int64_t B, T;
-} awq_search_captures;
+/* Activation slots of the store (lib/quant/actstore.h). */
+enum {
+    AWQ_SLOT_X = 0,            /* layer input [rows, hidden] */
+    AWQ_SLOT_Y = 1,            /* FP layer output [rows, hidden] */
+    AWQ_SLOT_CAP = 2,          /* + awq_capture_point: captured inputs */
+    AWQ_SLOT_FP = 6,           /* FP output of the block being searched */
+    AWQ_SLOT_TMP = 7,          /* [rows, hidden] scratch (replay outputs) */
+    AWQ_SLOT_COUNT = 8
+};
 
-/* Allocate capture buffers for the model's dims and B*T rows. */
-awq_status awq_search_captures_alloc(awq_model *m, int64_t B, int64_t T,
-                                     awq_search_captures *c);
-void awq_search_captures_free(awq_model *m, awq_search_captures *c);
-/* The capture callback to install on a layer (user = awq_search_captures*;
- * it also needs the model: see awq_search_capture_ctx). */
-typedef struct awq_search_capture_ctx {
-    awq_model *m;
-    awq_search_captures *c;
-} awq_search_capture_ctx;
-awq_status awq_search_capture_fn(void *user, int64_t layer,
-                                 awq_capture_point point, int64_t row0,
-                                 int64_t n_rows, int64_t n_cols,
-                                 const float *x);
+/* The calibration activations of the current layer, in chunks of whole
+ * sequences (attention never crosses a sequence, so chunking is exact). */
+typedef struct awq_search_acts {
+    awq_act_store *st;
+    int64_t B, T, rows;
+    int64_t seqs_per_chunk;
+} awq_search_acts;
+
+/* Create the store for the model's dims: B sequences of T tokens, chunks
+ * of seqs_per_chunk sequences (0 = all), in memory or offloaded to `dir`. */
+awq_status awq_search_acts_create(awq_model *m, int64_t B, int64_t T, int64_t seqs_per_chunk,
+                                  bool offload, const char *dir, awq_search_acts *a);
+void awq_search_acts_free(awq_search_acts *a);
+/* Sequences in chunk c. */
+int64_t awq_search_chunk_seqs(const awq_search_acts *a, int64_t c);
+
+/* Run the layer over slot `in` into slot `out` chunk by chunk; with
+ * capture, the four linear inputs are stored in the capture slots. */
+awq_status awq_search_forward(awq_model *m, awq_layer *l, awq_search_acts *a, int in, int out,
+                              bool capture);
+/* Mean squared difference of two [rows, hidden] slots over all rows. */
+awq_status awq_search_slot_mse(awq_model *m, awq_search_acts *a, int s1, int s2, double *mse);
 
 /* The capture point whose buffer is the input of linear `lin`. */
 awq_capture_point awq_search_point_of_linear(int lin);
@@ -60,19 +71,17 @@ typedef struct awq_layer_search {
 void awq_layer_search_free(awq_layer_search *s);
 
 /* Step 2: search every group's scales on the (unscaled) layer. */
-awq_status awq_search_layer(awq_model *m, awq_layer *l,
-                            const awq_search_captures *c,
+awq_status awq_search_layer(awq_model *m, awq_layer *l, awq_search_acts *c,
                             const awq_quantize_params *p, awq_layer_search *out,
                             double *t_search);
 
 /* Step 3: apply the searched scales (l and the captures are modified). */
-awq_status awq_search_apply(awq_model *m, awq_layer *l,
-                            awq_search_captures *c, const awq_layer_search *s);
+awq_status awq_search_apply(awq_model *m, awq_layer *l, awq_search_acts *c,
+                            const awq_layer_search *s);
 
 /* Step 4: search (when s->clip[lin] is NULL and p->clip) and apply the
  * clamps for every linear except q/k. */
-awq_status awq_search_clip(awq_model *m, awq_layer *l,
-                           const awq_search_captures *c,
+awq_status awq_search_clip(awq_model *m, awq_layer *l, awq_search_acts *c,
                            const awq_quantize_params *p, awq_layer_search *s);
 
 /* The scale vector for ratio `ratio` (host): AutoAWQ's formula with the

@@ -58,6 +58,8 @@ awq_quantize_params awq_quantize_default_params(void) {
     p.clip_tokens = 512;
     p.propagate = AWQ_PROPAGATE_FP;
     p.runtime = awq_runtime_default_params();
+    p.chunk_seqs = 0;
+    p.offload_activations = false;
     p.max_shard_bytes = 5000000000ull;
     return p;
 }
@@ -310,7 +312,7 @@ static uint64_t compute_fingerprint(const awq_quantize_job *job) {
                        (uint64_t)p->format, (uint64_t)p->n_grid, p->duo_scaling, p->clip,
                        (uint64_t)p->clip_n_grid, (uint64_t)(p->clip_max_shrink * 1e6),
                        (uint64_t)p->clip_tokens, (uint64_t)p->propagate,
-                       (uint64_t)p->runtime.backend, p->allow_lossy};
+                       (uint64_t)p->runtime.backend, p->allow_lossy, (uint64_t)p->chunk_seqs};
     h = fnv1a(h, opts, sizeof opts);
     if (job->loaded.root) {
         char *s = cJSON_PrintUnformatted(job->loaded.root);
@@ -340,6 +342,7 @@ awq_status awq_quantize_prepare(awq_ctx *ctx, const char *model_dir, const char 
     if (!job) return awq_fail_nomem(ctx, "quantize job", sizeof *job);
     job->ctx = ctx;
     job->p = *p;
+    if (job->p.offload_activations && job->p.chunk_seqs <= 0) job->p.chunk_seqs = 16;
     job->model_dir = awq_strdup(model_dir);
     job->out_dir = awq_strdup(out_dir);
     job->partial_dir = awq_path_join(out_dir, PARTIAL_DIR);
@@ -420,11 +423,17 @@ awq_status awq_quantize_prepare(awq_ctx *ctx, const char *model_dir, const char 
         }
         pl->layer_weight_bytes = wbytes;
         uint64_t rows = (uint64_t)pl->n_tokens;
+        int64_t cs = job->p.chunk_seqs > 0 && job->p.chunk_seqs < pl->n_blocks ? job->p.chunk_seqs
+                                                                                : pl->n_blocks;
+        uint64_t crows = (uint64_t)(cs * pl->seqlen);
         uint64_t hid = (uint64_t)c->hidden, qd = (uint64_t)(c->n_heads * c->head_dim);
         uint64_t inter = (uint64_t)c->intermediate;
-        /* X, Y, the four captures, two block outputs of the search and the
-         * MLP's internal [rows, inter] pair. */
-        pl->activation_bytes = rows * 4 * (2 * hid + (hid + qd + hid + inter) + 2 * hid + 2 * inter);
+        /* Slots: X, Y, the four captures, the block's FP output, scratch
+         * (in memory: all rows; offloaded: one chunk each). Chunk scratch:
+         * a candidate's block output and the MLP's [rows, inter] pair. */
+        uint64_t slot_cols = 4 * hid + (hid + qd + hid + inter);
+        pl->activation_bytes = (job->p.offload_activations ? crows : rows) * 4 * slot_cols +
+                               crows * 4 * (hid + 2 * inter);
         /* layer + replay/RTN layer + candidate weights of the largest group */
         pl->peak_bytes = pl->activation_bytes + 2 * wbytes + 3 * max_lin;
         job->fingerprint = compute_fingerprint(job);
@@ -827,23 +836,22 @@ static awq_status open_layer_file(awq_quantize_job *job, int64_t layer, awq_chec
     return st;
 }
 
-/* Replay layer `layer` as written, on x [rows, hidden] -> y. */
-static awq_status replay_layer(awq_quantize_job *job, int64_t layer, const float *x, float *y,
-                               int64_t B, int64_t T) {
+/* Replay layer `layer` as written, on slot `in` -> slot `out`. */
+static awq_status replay_layer(awq_quantize_job *job, int64_t layer, awq_search_acts *a, int in,
+                               int out) {
     awq_layer *l = NULL;
     awq_checkpoint *lc = NULL;
     awq_status st = awq_layer_load(job->m, layer, &l);
     if (st == AWQ_OK) st = open_layer_file(job, layer, &lc);
     if (st == AWQ_OK) st = layer_from_outputs(job, l, layer, lc);
-    if (st == AWQ_OK) st = awq_layer_forward(l, x, y, B, T);
+    if (st == AWQ_OK) st = awq_search_forward(job->m, l, a, in, out, false);
     awq_checkpoint_free(lc);
     awq_layer_free(l);
     return st;
 }
 
 /* RTN of the original layer: the baseline of the per-layer report. */
-static awq_status rtn_layer_mse(awq_quantize_job *job, int64_t layer, const float *x,
-                                const float *y_fp, float *scratch, int64_t B, int64_t T,
+static awq_status rtn_layer_mse(awq_quantize_job *job, int64_t layer, awq_search_acts *acts,
                                 double *mse) {
     awq_backend *be = awq_model_backend(job->m);
     const awq_arch *a = job->cfg.arch;
@@ -854,8 +862,8 @@ static awq_status rtn_layer_mse(awq_quantize_job *job, int64_t layer, const floa
         float *w = awq_layer_weight(l, lin, &N, &K);
         if (linear_packable(job, K, N)) st = awq_pseudo_quant(be, w, N, K, &job->p.quant);
     }
-    if (st == AWQ_OK) st = awq_layer_forward(l, x, scratch, B, T);
-    if (st == AWQ_OK) st = be->ops->mse(be, scratch, y_fp, B * T * job->cfg.hidden, mse);
+    if (st == AWQ_OK) st = awq_search_forward(job->m, l, acts, AWQ_SLOT_X, AWQ_SLOT_TMP, false);
+    if (st == AWQ_OK) st = awq_search_slot_mse(job->m, acts, AWQ_SLOT_TMP, AWQ_SLOT_Y, mse);
     awq_layer_free(l);
     return st;
 }
@@ -1116,8 +1124,6 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
     const awq_model_config *cfg = &job->cfg;
     const awq_arch *a = cfg->arch;
     int64_t L = cfg->n_layers, B = job->blocks->n_blocks, T = job->blocks->seqlen;
-    int64_t rows = B * T;
-    awq_backend *be = awq_model_backend(job->m);
     awq_status st = AWQ_OK;
 
     rep->n_layers = L;
@@ -1141,27 +1147,34 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
         free(fp);
     }
 
-    float *X = NULL, *Y = NULL;
-    awq_search_captures caps;
-    memset(&caps, 0, sizeof caps);
-    size_t xbytes = (size_t)rows * (size_t)cfg->hidden * sizeof(float);
-    if (st == AWQ_OK) st = awq_model_alloc(job->m, xbytes, (void **)&X);
-    if (st == AWQ_OK) st = awq_model_alloc(job->m, xbytes, (void **)&Y);
-    if (st == AWQ_OK) st = awq_search_captures_alloc(job->m, B, T, &caps);
+    awq_search_acts acts;
+    memset(&acts, 0, sizeof acts);
+    if (st == AWQ_OK)
+        st = awq_search_acts_create(job->m, B, T, job->p.chunk_seqs, job->p.offload_activations,
+                                    job->partial_dir, &acts);
     double t0 = awq_now();
-    if (st == AWQ_OK) st = awq_model_embed(job->m, job->blocks->ids, rows, X);
+    /* Embeddings of the calibration blocks: the inputs of layer 0. */
+    for (int64_t c = 0; st == AWQ_OK && c < awq_act_store_n_chunks(acts.st); c++) {
+        float *x = NULL;
+        int64_t r0 = awq_act_store_chunk_row0(acts.st, c);
+        st = awq_act_store_get(acts.st, AWQ_SLOT_X, c, false, &x);
+        if (st == AWQ_OK)
+            st = awq_model_embed(job->m, job->blocks->ids + r0,
+                                 awq_act_store_chunk_rows(acts.st, c), x);
+        if (st == AWQ_OK) st = awq_act_store_put(acts.st, AWQ_SLOT_X, c, x);
+    }
 
     /* Resume: rebuild the inputs of the first layer to compute. */
     for (int64_t i = 0; i < job->plan.resume_from && st == AWQ_OK; i++) {
         if (job->p.propagate == AWQ_PROPAGATE_QUANTIZED) {
-            st = replay_layer(job, i, X, Y, B, T);
+            st = replay_layer(job, i, &acts, AWQ_SLOT_X, AWQ_SLOT_Y);
         } else {
             awq_layer *l = NULL;
             st = awq_layer_load(job->m, i, &l);
-            if (st == AWQ_OK) st = awq_layer_forward(l, X, Y, B, T);
+            if (st == AWQ_OK) st = awq_search_forward(job->m, l, &acts, AWQ_SLOT_X, AWQ_SLOT_Y, false);
             awq_layer_free(l);
         }
-        if (st == AWQ_OK) { float *tmp = X; X = Y; Y = tmp; }
+        if (st == AWQ_OK) st = awq_act_store_swap(acts.st, AWQ_SLOT_X, AWQ_SLOT_Y);
         if (st == AWQ_OK) st = awq_progress(ctx, "resume", (uint64_t)i + 1,
                                             (uint64_t)job->plan.resume_from);
     }
@@ -1181,21 +1194,18 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
         st = awq_layer_load(job->m, i, &l);
         rep->t_load += awq_now() - t0;
         /* 1. FP forward with captures: Y = layer(X). */
-        awq_search_capture_ctx cc = {job->m, &caps};
         if (st == AWQ_OK) {
             t0 = awq_now();
-            awq_layer_set_capture(l, awq_search_capture_fn, &cc, 0xfu);
-            st = awq_layer_forward(l, X, Y, B, T);
-            awq_layer_set_capture(l, NULL, NULL, 0);
+            st = awq_search_forward(job->m, l, &acts, AWQ_SLOT_X, AWQ_SLOT_Y, true);
             rep->t_forward += awq_now() - t0;
         }
         /* 2-4. search, apply, clip. */
         if (st == AWQ_OK && job->p.method == AWQ_METHOD_AWQ) {
             if (job->loaded.root) st = search_from_json(job, l, i, &srch);
-            else st = awq_search_layer(job->m, l, &caps, &job->p, &srch, &rep->t_search);
-            if (st == AWQ_OK) st = awq_search_apply(job->m, l, &caps, &srch);
+            else st = awq_search_layer(job->m, l, &acts, &job->p, &srch, &rep->t_search);
+            if (st == AWQ_OK) st = awq_search_apply(job->m, l, &acts, &srch);
             t0 = awq_now();
-            if (st == AWQ_OK) st = awq_search_clip(job->m, l, &caps, &job->p, &srch);
+            if (st == AWQ_OK) st = awq_search_clip(job->m, l, &acts, &job->p, &srch);
             rep->t_clip += awq_now() - t0;
         } else if (st == AWQ_OK) {
             srch.n_groups = a->n_groups;
@@ -1221,24 +1231,18 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
         for (int g = 0; g < a->n_groups; g++) rep->groups[i * a->n_groups + g] = srch.rep[g];
         awq_layer_search_free(&srch);
 
-        /* 6. per-layer errors and the next layer's inputs. The captures'
-         * storage is free again: use QKV_IN ([rows, hidden]) as scratch. */
+        /* 6. per-layer errors and the next layer's inputs. */
         t0 = awq_now();
-        float *scratch = caps.x[AWQ_CAPTURE_QKV_IN];
         awq_layer_report *lr = &rep->layers[i];
         lr->layer = i;
-        if (st == AWQ_OK) st = rtn_layer_mse(job, i, X, Y, scratch, B, T, &lr->mse_rtn);
-        if (st == AWQ_OK) st = replay_layer(job, i, X, scratch, B, T);
-        if (st == AWQ_OK) st = be->ops->mse(be, scratch, Y, rows * cfg->hidden, &lr->mse_quant);
-        if (st == AWQ_OK) {
-            if (job->p.propagate == AWQ_PROPAGATE_QUANTIZED)
-                st = be->ops->copy(be, X, scratch, xbytes);
-            else {
-                float *tmp = X;
-                X = Y;
-                Y = tmp;
-            }
-        }
+        if (st == AWQ_OK) st = rtn_layer_mse(job, i, &acts, &lr->mse_rtn);
+        if (st == AWQ_OK) st = replay_layer(job, i, &acts, AWQ_SLOT_X, AWQ_SLOT_TMP);
+        if (st == AWQ_OK)
+            st = awq_search_slot_mse(job->m, &acts, AWQ_SLOT_TMP, AWQ_SLOT_Y, &lr->mse_quant);
+        if (st == AWQ_OK)
+            st = awq_act_store_swap(acts.st, AWQ_SLOT_X,
+                                    job->p.propagate == AWQ_PROPAGATE_QUANTIZED ? AWQ_SLOT_TMP
+                                                                                : AWQ_SLOT_Y);
         rep->t_forward += awq_now() - t0;
         lr->seconds = awq_now() - tl;
         if (st == AWQ_OK) {
@@ -1252,9 +1256,7 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
             st = awq_fail(ctx, AWQ_ERR_CANCELLED, "stopped after %lld layers as asked; rerun "
                           "with --resume to continue", (long long)done_this_run);
     }
-    awq_search_captures_free(job->m, &caps);
-    awq_model_free_buf(job->m, X);
-    awq_model_free_buf(job->m, Y);
+    awq_search_acts_free(&acts);
 
     /* Group reports of resumed layers come from their search.json. */
     for (int64_t i = 0; i < job->plan.resume_from && st == AWQ_OK; i++) {

@@ -226,6 +226,21 @@ int main(void) {
     CHECK_MSG(same_dir(awq1, loaded), "--load-scales output differs");
     awq_quantize_report_free(&rs);
 
+    /* Chunked evaluation spilled to a compressed temp file gives the same
+     * bytes as the same chunking in memory. */
+    char ch_mem[1100], ch_off[1100];
+    snprintf(ch_mem, sizeof ch_mem, "%s/awq-chunk-mem", tmp);
+    snprintf(ch_off, sizeof ch_off, "%s/awq-chunk-off", tmp);
+    p = base_params(AWQ_METHOD_AWQ);
+    p.n_grid = 5;
+    p.chunk_seqs = 3;
+    CHECK_OK(c2, run(c2, ch_mem, &p, &rs));
+    awq_quantize_report_free(&rs);
+    p.offload_activations = true;
+    CHECK_OK(c2, run(c2, ch_off, &p, &rs));
+    awq_quantize_report_free(&rs);
+    CHECK_MSG(same_dir(ch_mem, ch_off), "offloaded activations changed the output");
+
     /* Refusals: output == input, non-empty output without force. */
     p = base_params(AWQ_METHOD_RTN);
     awq_quantize_job *job = NULL;

@@ -17,6 +17,29 @@
 
 #include "awqkit/synth.h"
 
+/* Whole-slot copies in and out of the (possibly chunked/offloaded) store;
+ * CPU backend, so backend memory is host memory. */
+static void put_slot(awq_ctx *ctx, awq_search_acts *a, int slot, const float *src) {
+    int64_t cols = awq_act_store_cols(a->st, slot);
+    for (int64_t c = 0; c < awq_act_store_n_chunks(a->st); c++) {
+        float *p;
+        CHECK_OK(ctx, awq_act_store_get(a->st, slot, c, false, &p));
+        memcpy(p, src + awq_act_store_chunk_row0(a->st, c) * cols,
+               sizeof(float) * awq_act_store_chunk_rows(a->st, c) * cols);
+        CHECK_OK(ctx, awq_act_store_put(a->st, slot, c, p));
+    }
+}
+
+static void get_slot(awq_ctx *ctx, awq_search_acts *a, int slot, float *dst) {
+    int64_t cols = awq_act_store_cols(a->st, slot);
+    for (int64_t c = 0; c < awq_act_store_n_chunks(a->st); c++) {
+        float *p;
+        CHECK_OK(ctx, awq_act_store_get(a->st, slot, c, true, &p));
+        memcpy(dst + awq_act_store_chunk_row0(a->st, c) * cols, p,
+               sizeof(float) * awq_act_store_chunk_rows(a->st, c) * cols);
+    }
+}
+
 static void test_scales_formula(void) {
     const float xm[4] = {1.0f, 4.0f, 0.25f, 2.0f};
     const float wm[4] = {0.5f, 0.5f, 1.0f, 0.25f};
@@ -75,9 +98,12 @@ static void test_w_mean(void) {
     for (int k = 0; k < 4; k++) CHECK_NEAR(m[k], ex[k], 1e-6);
 }
 
-/* Load layer `li`, capture its inputs on random hidden states, check the
- * groups that apply, then fold random scales and check invariance. */
-static void check_model(awq_ctx *ctx, const char *dir, int want_groups) {
+/* Load layer 0, capture its inputs on random hidden states, check the
+ * groups that apply, then fold random scales and check invariance. With
+ * chunk_seqs 1 and offload the same runs through the compressed spill
+ * file, one sequence per chunk. */
+static void check_model(awq_ctx *ctx, const char *dir, int want_groups, int64_t chunk_seqs,
+                        bool offload) {
     awq_checkpoint *ck = NULL;
     awq_model *m = NULL;
     awq_runtime_params rp = awq_runtime_default_params();
@@ -95,12 +121,13 @@ static void check_model(awq_ctx *ctx, const char *dir, int want_groups) {
     }
     awq_layer *l = NULL;
     CHECK_OK(ctx, awq_layer_load(m, 0, &l));
-    awq_search_captures caps;
-    CHECK_OK(ctx, awq_search_captures_alloc(m, B, T, &caps));
-    awq_search_capture_ctx cc = {m, &caps};
-    awq_layer_set_capture(l, awq_search_capture_fn, &cc, 0xfu);
-    CHECK_OK(ctx, awq_layer_forward(l, x, y, B, T));
-    awq_layer_set_capture(l, NULL, NULL, 0);
+    awq_search_acts caps;
+    CHECK_OK(ctx, awq_search_acts_create(m, B, T, chunk_seqs, offload, getenv("AWQ_TEST_TMP"),
+                                         &caps));
+    CHECK_EQ_INT(awq_act_store_n_chunks(caps.st), chunk_seqs ? B / chunk_seqs : 1);
+    put_slot(ctx, &caps, AWQ_SLOT_X, x);
+    CHECK_OK(ctx, awq_search_forward(m, l, &caps, AWQ_SLOT_X, AWQ_SLOT_Y, true));
+    get_slot(ctx, &caps, AWQ_SLOT_Y, y);
 
     /* Search with a coarse grid: which groups ran. */
     awq_quantize_params p = awq_quantize_default_params();
@@ -126,9 +153,12 @@ static void check_model(awq_ctx *ctx, const char *dir, int want_groups) {
     /* Output of o_proj on the captured input, before folding. */
     int64_t qd = cfg->n_heads * cfg->head_dim;
     float *o1 = malloc(sizeof(float) * rows * H), *o2 = malloc(sizeof(float) * rows * H);
-    CHECK_OK(ctx, awq_layer_linear(l, AWQ_LIN_O, caps.x[AWQ_CAPTURE_O_IN], o1, rows));
+    float *oin = malloc(sizeof(float) * rows * qd);
+    get_slot(ctx, &caps, AWQ_SLOT_CAP + AWQ_CAPTURE_O_IN, oin);
+    CHECK_OK(ctx, awq_layer_linear(l, AWQ_LIN_O, oin, o1, rows));
     CHECK_OK(ctx, awq_search_apply(m, l, &caps, &s));
-    CHECK_OK(ctx, awq_layer_forward(l, x, y2, B, T));
+    CHECK_OK(ctx, awq_search_forward(m, l, &caps, AWQ_SLOT_X, AWQ_SLOT_TMP, false));
+    get_slot(ctx, &caps, AWQ_SLOT_TMP, y2);
     double num = 0, den = 0;
     for (int64_t i = 0; i < rows * H; i++) {
         num += ((double)y2[i] - y[i]) * ((double)y2[i] - y[i]);
@@ -138,18 +168,19 @@ static void check_model(awq_ctx *ctx, const char *dir, int want_groups) {
               sqrt(num / den));
     /* The divided capture through the scaled o_proj gives the same output
      * (when v->o ran; otherwise o_proj is unchanged too). */
-    CHECK_OK(ctx, awq_layer_linear(l, AWQ_LIN_O, caps.x[AWQ_CAPTURE_O_IN], o2, rows));
+    get_slot(ctx, &caps, AWQ_SLOT_CAP + AWQ_CAPTURE_O_IN, oin);
+    CHECK_OK(ctx, awq_layer_linear(l, AWQ_LIN_O, oin, o2, rows));
+    free(oin);
     num = den = 0;
     for (int64_t i = 0; i < rows * H; i++) {
         num += ((double)o2[i] - o1[i]) * ((double)o2[i] - o1[i]);
         den += (double)o1[i] * o1[i];
     }
     CHECK_MSG(sqrt(num / den) < 1e-5, "o_proj on scaled capture: rel %g", sqrt(num / den));
-    (void)qd;
-    free(o1);
+        free(o1);
     free(o2);
     awq_layer_search_free(&s);
-    awq_search_captures_free(m, &caps);
+    awq_search_acts_free(&caps);
     awq_layer_free(l);
     awq_model_free(m);
     awq_checkpoint_free(ck);
@@ -162,7 +193,8 @@ int main(void) {
     test_scales_formula();
     test_w_mean();
     awq_ctx *ctx = awq_test_ctx(2);
-    check_model(ctx, AWQ_TEST_DATA "/tiny-llama", 3);
+    check_model(ctx, AWQ_TEST_DATA "/tiny-llama", 3, 0, false);
+    check_model(ctx, AWQ_TEST_DATA "/tiny-llama", 3, 1, true);
     char *tmp = awq_test_tmpdir("awq_search_synth");
     awq_synth_params sp = awq_synth_default_params();
     sp.arch = "qwen2"; /* q/k/v biases: the v->o fold divides v's bias too */
@@ -178,7 +210,8 @@ int main(void) {
     sp.force = true;
     awq_synth_result sr;
     CHECK_OK(ctx, awq_synth_write(ctx, tmp, &sp, &sr));
-    check_model(ctx, tmp, 4);
+    check_model(ctx, tmp, 4, 0, false);
+    check_model(ctx, tmp, 4, 1, false);
     free(tmp);
     awq_ctx_free(ctx);
     return awq_test_summary();

@@ -31,7 +31,11 @@
 #endif
 
 /* Named tolerances (relative to the magnitude noted at each use). */
-#define AWQ_TOL_GEMM_REL 1e-5      /* |y - ref| / sum_k |x_k w_k| (fp32 sums) */
+#define AWQ_TOL_GEMM_REL 1e-5      /* |y - ref| / sum_k |x_k w_k| (fp32 sums), */
+#define AWQ_TOL_GEMM_ULP_PER_K 2.0 /* or 2 K ulp(1) when larger: the worst
+                                      case of any summation order with
+                                      round-to-nearest or truncating adds
+                                      (tensor-core accumulation) */
 #define AWQ_TOL_GEMM_TF32_REL 3e-3 /* the same with TF32 inputs */
 #define AWQ_TOL_ROWOP_REL 1e-6     /* rmsnorm, rope vs the double oracles */
 #define AWQ_TOL_EXP_REL 1e-6       /* silu_mul: CUDA expf is within 2 ulp */
@@ -139,15 +143,19 @@ static void test_memory(void) {
     CHECK(ms.device_total > 0);
     dfree(d);
     dfree(d2);
-    /* out of memory: the bytes and the hint */
-    void *huge = NULL;
-    const size_t big = EMU ? ((size_t)3 << 30) : ((size_t)1 << 50);
-    char want[64];
-    snprintf(want, sizeof want, "needs %llu bytes", (unsigned long long)big);
-    CHECK_FAILS(ctx, be->ops->alloc(be, big, &huge), AWQ_ERR_CUDA, want);
-    CHECK(strstr(awq_ctx_errmsg(ctx), "use fewer calibration samples (--samples) or "
-                                      "--offload-activations") != NULL);
-    CHECK(huge == NULL);
+    /* out of memory (twice the device): the bytes and the hint. Skipped
+     * under compute-sanitizer (cuda_memcheck.sh), which counts the
+     * intentional API error as a failure. */
+    if (!getenv("AWQ_TEST_SKIP_OOM")) {
+        void *huge = NULL;
+        const size_t big = (size_t)ms.device_total * 2u;
+        char want[64];
+        snprintf(want, sizeof want, "needs %llu bytes", (unsigned long long)big);
+        CHECK_FAILS(ctx, be->ops->alloc(be, big, &huge), AWQ_ERR_CUDA, want);
+        CHECK(strstr(awq_ctx_errmsg(ctx), "use fewer calibration samples (--samples) or "
+                                          "--offload-activations") != NULL);
+        CHECK(huge == NULL);
+    }
     /* the backend still works after the failure */
     d = to_dev(h, 16);
     from_dev(back, d, 16);
@@ -163,6 +171,7 @@ static void test_memory(void) {
 static int gemm_bad(const float *y, const float *x, const float *w, const float *bias, int64_t M,
                     int64_t N, int64_t K, double tol) {
     int bad = 0;
+    tol = fmax(tol, AWQ_TOL_GEMM_ULP_PER_K * (double)K * 5.9604644775390625e-08);
     for (int64_t i = 0; i < M; i++)
         for (int64_t n = 0; n < N; n++) {
             double ref = bias ? bias[n] : 0.0, mag = bias ? fabs(bias[n]) : 0.0;

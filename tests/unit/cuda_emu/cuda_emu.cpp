@@ -144,7 +144,14 @@ struct Launch {
 };
 
 Launch *g_launch = nullptr;
-std::vector<Fiber> g_fibers;
+
+/* Fibers (and their stacks) are kept between launches; freed at exit. */
+struct FiberSet : std::vector<Fiber> {
+    ~FiberSet() {
+        for (Fiber &f : *this) free(f.stack);
+    }
+};
+FiberSet g_fibers;
 #if AWQ_EMU_ASM_SWITCH
 void *g_sched_sp = nullptr;
 #else

@@ -177,7 +177,8 @@ typedef struct {
     bool tty;
     double last;
     double start;
-    char phase[64];
+    char phase[96];
+    uint64_t total, done, start_done;
 } progress_state;
 
 static progress_state g_progress;
@@ -193,19 +194,25 @@ static void log_cb(void *u, awq_log_level l, const char *m) {
 static bool progress_cb(void *u, const char *phase, uint64_t done, uint64_t total) {
     (void)u;
     double now = awq_cli_now();
-    if (strncmp(g_progress.phase, phase, sizeof g_progress.phase - 1) != 0) {
-        snprintf(g_progress.phase, sizeof g_progress.phase, "%s", phase);
+    /* A new job (other total, or counting restarted) restarts the ETA clock;
+     * the label may change within a job (e.g. "layer 3/32: mlp") */
+    if (total != g_progress.total || done < g_progress.done || !g_progress.start) {
         g_progress.start = now;
+        g_progress.start_done = done;
     }
+    g_progress.total = total;
+    g_progress.done = done;
+    snprintf(g_progress.phase, sizeof g_progress.phase, "%s", phase);
     bool final = total && done >= total;
     if (!final && now - g_progress.last < 0.1) return true;
     g_progress.last = now;
     if (total) {
         double el = now - g_progress.start;
-        double eta = done ? el * (double)(total - done) / (double)done : 0;
+        uint64_t run = done - g_progress.start_done;
+        double eta = run ? el * (double)(total - done) / (double)run : 0;
         fprintf(stderr, "\r\033[K%s %llu/%llu (%.0f%%)", phase, (unsigned long long)done,
                 (unsigned long long)total, 100.0 * (double)done / (double)total);
-        if (done && !final) fprintf(stderr, " ETA %.0fs", eta);
+        if (run && !final) fprintf(stderr, " ETA %.0fs", eta);
     } else {
         fprintf(stderr, "\r\033[K%s %llu", phase, (unsigned long long)done);
     }

@@ -280,8 +280,8 @@ awq_status audit_eval(awq_ctx *ctx, audit_ref *ref, awq_model *q, audit_eval_out
 
 /* --------------------------------------------------------- weight error */
 
-/* Fitted scales outside this range (or of the wrong sign) are not folded
- * scales (AWQ clamps its scales far inside it): use 1. */
+/* Fitted factors outside this range (or of the wrong sign) do not undo a
+ * folded scale (AWQ clamps its scales far inside it): use 1. */
 static double sane_scale(double num, double den) {
     double s = den > 0 ? num / den : 0.0;
     return s > 1e-12 && s < 1e12 ? s : 1.0;
@@ -290,12 +290,13 @@ static double sane_scale(double num, double den) {
 typedef struct werr_job {
     const float *w, *q;        /* [nr, K] source / candidate rows */
     int64_t nr, K, r0;         /* r0: first row's index */
-    double *r, *c;             /* [N] row scales, [K] column scales */
-    double *num, *den;         /* [K] column accumulators (pass B) */
+    double *t, *u;             /* [N] row factors, [K] column factors */
+    double *num, *den;         /* [K] column accumulators */
     double *e2, *raw2, *w2;    /* [K] column accumulators (final pass) */
 } werr_job;
 
-/* Pass A: row scales given the column scales. */
+/* Row factors given the column factors: t_n minimises
+ * sum_k (t_n u_k q_nk - w_nk)^2. */
 static void fit_rows(void *arg, int64_t b, int64_t e, int worker) {
     (void)worker;
     const werr_job *j = arg;
@@ -303,25 +304,25 @@ static void fit_rows(void *arg, int64_t b, int64_t e, int worker) {
         const float *w = j->w + i * j->K, *q = j->q + i * j->K;
         double num = 0, den = 0;
         for (int64_t k = 0; k < j->K; k++) {
-            double wc = (double)w[k] * j->c[k];
-            num += (double)q[k] * wc;
-            den += wc * wc;
+            double uq = j->u[k] * (double)q[k];
+            num += uq * (double)w[k];
+            den += uq * uq;
         }
-        j->r[j->r0 + i] = sane_scale(num, den);
+        j->t[j->r0 + i] = sane_scale(num, den);
     }
 }
 
-/* Pass B: column accumulators given the row scales. */
+/* Column accumulators given the row factors. */
 static void acc_cols(void *arg, int64_t b, int64_t e, int worker) {
     (void)worker;
     const werr_job *j = arg;
     for (int64_t i = 0; i < j->nr; i++) {
         const float *w = j->w + i * j->K, *q = j->q + i * j->K;
-        const double rr = j->r[j->r0 + i];
+        const double tt = j->t[j->r0 + i];
         for (int64_t k = b; k < e; k++) {
-            double rw = rr * (double)w[k];
-            j->num[k] += (double)q[k] * rw;
-            j->den[k] += rw * rw;
+            double tq = tt * (double)q[k];
+            j->num[k] += tq * (double)w[k];
+            j->den[k] += tq * tq;
         }
     }
 }
@@ -332,10 +333,10 @@ static void acc_err(void *arg, int64_t b, int64_t e, int worker) {
     const werr_job *j = arg;
     for (int64_t i = 0; i < j->nr; i++) {
         const float *w = j->w + i * j->K, *q = j->q + i * j->K;
-        const double rr = j->r[j->r0 + i];
+        const double tt = j->t[j->r0 + i];
         for (int64_t k = b; k < e; k++) {
             double x = (double)w[k], y = (double)q[k];
-            double d = y / (rr * j->c[k]) - x, d0 = y - x;
+            double d = tt * j->u[k] * y - x, d0 = y - x;
             j->e2[k] += d * d;
             j->raw2[k] += d0 * d0;
             j->w2[k] += x * x;
@@ -343,23 +344,26 @@ static void acc_err(void *arg, int64_t b, int64_t e, int worker) {
     }
 }
 
-enum { WERR_ROUNDS = 2 };
+/* Rounds of alternating least squares: three take an exactly rescaled
+ * matrix (rows and columns, AWQ-like spreads) to ~1e-5 and a noisy one to
+ * its minimum (tests/unit/test_audit.c). */
+enum { WERR_ROUNDS = 3 };
 
 /* The pass sequence shared by the streaming and the in-memory versions:
- * for round in 0..ROUNDS-1 { A (rows), B (columns) }, then the error pass.
- * pass(): run one pass over all rows in order. */
+ * ROUNDS x {columns given rows, rows given columns}, then the error pass.
+ * pass(): run fn over all rows in order (by rows or by columns). */
 typedef awq_status (*werr_pass_fn)(void *user, awq_range_fn fn, bool by_rows, werr_job *j);
 
 static awq_status werr_run(void *user, werr_pass_fn pass, werr_job *j, int64_t N, int64_t K,
                            audit_werr *out) {
-    for (int64_t k = 0; k < K; k++) j->c[k] = 1.0;
-    for (int64_t n = 0; n < N; n++) j->r[n] = 1.0;
+    for (int64_t k = 0; k < K; k++) j->u[k] = 1.0;
+    for (int64_t n = 0; n < N; n++) j->t[n] = 1.0;
     for (int round = 0; round < WERR_ROUNDS; round++) {
-        AWQ_TRY(pass(user, fit_rows, true, j));
         memset(j->num, 0, sizeof(double) * (size_t)K);
         memset(j->den, 0, sizeof(double) * (size_t)K);
         AWQ_TRY(pass(user, acc_cols, false, j));
-        for (int64_t k = 0; k < K; k++) j->c[k] = sane_scale(j->num[k], j->den[k]);
+        for (int64_t k = 0; k < K; k++) j->u[k] = sane_scale(j->num[k], j->den[k]);
+        AWQ_TRY(pass(user, fit_rows, true, j));
     }
     memset(j->e2, 0, sizeof(double) * (size_t)K);
     memset(j->raw2, 0, sizeof(double) * (size_t)K);
@@ -377,10 +381,10 @@ static awq_status werr_run(void *user, werr_pass_fn pass, werr_job *j, int64_t N
 static awq_status alloc_job(awq_ctx *ctx, werr_job *j, int64_t N, int64_t K) {
     memset(j, 0, sizeof *j);
     j->K = K;
-    j->r = awq_alloc((size_t)N, sizeof(double));
-    j->c = awq_alloc((size_t)K, sizeof(double));
+    j->t = awq_alloc((size_t)N, sizeof(double));
+    j->u = awq_alloc((size_t)K, sizeof(double));
     j->num = awq_alloc((size_t)K * 5, sizeof(double));
-    if (!j->r || !j->c || !j->num) return awq_fail_nomem(ctx, "weight-error scratch", (uint64_t)(N + 6 * K) * 8);
+    if (!j->t || !j->u || !j->num) return awq_fail_nomem(ctx, "weight-error scratch", (uint64_t)(N + 6 * K) * 8);
     j->den = j->num + K;
     j->e2 = j->num + 2 * K;
     j->raw2 = j->num + 3 * K;
@@ -389,8 +393,8 @@ static awq_status alloc_job(awq_ctx *ctx, werr_job *j, int64_t N, int64_t K) {
 }
 
 static void free_job(werr_job *j) {
-    awq_free(j->r);
-    awq_free(j->c);
+    awq_free(j->t);
+    awq_free(j->u);
     awq_free(j->num);
 }
 

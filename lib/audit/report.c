@@ -380,11 +380,12 @@ static const char *const k_meanings[] = {
     "layer's output with the written weights against the FP16 layer, both fed the FP16 inputs "
     "of the calibration blocks (only for configurations quantized here).",
     "**weight error**: per linear, ||W_eff - W|| / ||W|| (Frobenius), W the FP16 weight, "
-    "W_eff the dequantized stored weight with the per-input-column and per-output-row scales "
-    "that a checkpoint folds in (AWQ: into the previous norm, or the previous linear's rows) "
-    "fitted by least squares and divided out; this is the rounding + clipping error the "
-    "network sees. Per layer: the same over all the layer's linears together. `raw` in "
-    "report.json: ||W' - W|| / ||W|| with nothing undone.",
+    "W_eff the dequantized stored weight with per-input-column and per-output-row factors "
+    "divided out, chosen by least squares to minimise that error: this undoes the scales a "
+    "checkpoint folds in (AWQ: into the previous norm, or the previous linear's rows) and "
+    "leaves the rounding + clipping error the network sees (about 1% below the plain error "
+    "when nothing was folded). Per layer: the same over all the layer's linears together. "
+    "`rel_err_raw` in report.json: ||W' - W|| / ||W|| with nothing undone.",
     "**serving memory**: `awqkit size`'s estimate: weights + FP16 KV cache for one sequence of "
     "the context + 1 GiB + 10%; budgets in GiB (an \"80 GB\" card has 80 GiB).",
 };

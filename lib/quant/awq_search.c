@@ -437,7 +437,7 @@ done:
 
 awq_status awq_search_layer(awq_model *m, awq_layer *l, awq_search_acts *c,
                             const awq_quantize_params *p, awq_layer_search *out,
-                            double *t_search) {
+                            double *t_search, uint64_t prog_base, uint64_t prog_total) {
     memset(out, 0, sizeof *out);
     const awq_model_config *cfg = awq_model_get_config(m);
     const awq_arch *a = cfg->arch;
@@ -451,7 +451,12 @@ awq_status awq_search_layer(awq_model *m, awq_layer *l, awq_search_acts *c,
         group_name(a, g, rep->name, sizeof rep->name);
         out->used[gi] = p->method == AWQ_METHOD_AWQ && group_applies(l, g);
         if (!out->used[gi]) continue;
-        awq_status st = search_group(m, l, gi, c, p, out);
+        char phase[96];
+        snprintf(phase, sizeof phase, "layer %lld/%lld: %s", (long long)awq_layer_index(l) + 1,
+                 (long long)cfg->n_layers, rep->name);
+        awq_status st = awq_progress(awq_model_ctx(m), phase, prog_base + (uint64_t)gi,
+                                     prog_total);
+        if (st == AWQ_OK) st = search_group(m, l, gi, c, p, out);
         if (st != AWQ_OK) {
             awq_layer_search_free(out);
             return awq_fail_wrap(awq_model_ctx(m), st, "layer %lld, group %s",

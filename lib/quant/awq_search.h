@@ -71,9 +71,11 @@ typedef struct awq_layer_search {
 void awq_layer_search_free(awq_layer_search *s);
 
 /* Step 2: search every group's scales on the (unscaled) layer. */
+/* Progress: reported to the context as phase "layer i/L: <group>", units
+ * of prog_base + groups done out of prog_total. */
 awq_status awq_search_layer(awq_model *m, awq_layer *l, awq_search_acts *c,
                             const awq_quantize_params *p, awq_layer_search *out,
-                            double *t_search);
+                            double *t_search, uint64_t prog_base, uint64_t prog_total);
 
 /* Step 3: apply the searched scales (l and the captures are modified). */
 awq_status awq_search_apply(awq_model *m, awq_layer *l, awq_search_acts *c,

@@ -1202,7 +1202,10 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
         /* 2-4. search, apply, clip. */
         if (st == AWQ_OK && job->p.method == AWQ_METHOD_AWQ) {
             if (job->loaded.root) st = search_from_json(job, l, i, &srch);
-            else st = awq_search_layer(job->m, l, &acts, &job->p, &srch, &rep->t_search);
+            else
+                st = awq_search_layer(job->m, l, &acts, &job->p, &srch, &rep->t_search,
+                                      (uint64_t)(i * (a->n_groups + 1)),
+                                      (uint64_t)(L * (a->n_groups + 1)));
             if (st == AWQ_OK) st = awq_search_apply(job->m, l, &acts, &srch);
             t0 = awq_now();
             if (st == AWQ_OK) st = awq_search_clip(job->m, l, &acts, &job->p, &srch);
@@ -1248,7 +1251,10 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
         if (st == AWQ_OK) {
             awq_info(ctx, "layer %lld/%lld: output MSE %.3g (RTN %.3g) in %.1f s",
                      (long long)i + 1, (long long)L, lr->mse_quant, lr->mse_rtn, lr->seconds);
-            st = awq_progress(ctx, "layer", (uint64_t)i + 1, (uint64_t)L);
+            char phase[64];
+            snprintf(phase, sizeof phase, "layer %lld/%lld done", (long long)i + 1, (long long)L);
+            st = awq_progress(ctx, phase, (uint64_t)((i + 1) * (a->n_groups + 1)),
+                              (uint64_t)(L * (a->n_groups + 1)));
         }
         done_this_run++;
         if (st == AWQ_OK && job->p.stop_after_layers > 0 &&

@@ -133,7 +133,7 @@ static void check_model(awq_ctx *ctx, const char *dir, int want_groups, int64_t 
     awq_quantize_params p = awq_quantize_default_params();
     p.n_grid = 2;
     awq_layer_search s;
-    CHECK_OK(ctx, awq_search_layer(m, l, &caps, &p, &s, NULL));
+    CHECK_OK(ctx, awq_search_layer(m, l, &caps, &p, &s, NULL, 0, 0));
     int used = 0;
     for (int g = 0; g < s.n_groups; g++) used += s.used[g];
     CHECK_EQ_INT(used, want_groups);

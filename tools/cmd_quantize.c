@@ -237,6 +237,7 @@ static cJSON *report_json(const opts *o, const awq_quantize_plan *pl,
         cJSON_AddNumberToObject(l, "layer", (double)i);
         cJSON_AddNumberToObject(l, "mse_rtn", r->layers[i].mse_rtn);
         cJSON_AddNumberToObject(l, "mse", r->layers[i].mse_quant);
+        cJSON_AddNumberToObject(l, "seconds", r->layers[i].seconds);
         cJSON *gs = cJSON_AddArrayToObject(l, "groups");
         int ng = (int)(r->n_groups / (r->n_layers ? r->n_layers : 1));
         for (int g = 0; g < ng; g++) {

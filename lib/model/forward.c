@@ -417,6 +417,10 @@ static awq_status open_checks(awq_model *m) {
                      (int)(pl - 6), m->prefix);
             m->lm_head_t = awq_checkpoint_find(m->ck, m->lm_head_name);
         }
+        if (!m->lm_head_t && awq_checkpoint_find(m->ck, "lm_head.qweight"))
+            return awq_fail(m->ctx, AWQ_ERR_UNSUPPORTED,
+                            "lm_head is quantized (lm_head.qweight): not supported by the "
+                            "forward");
         if (!m->lm_head_t)
             awq_warn(m->ctx, "no lm_head.weight and tie_word_embeddings is false: using "
                      "the input embeddings as the output layer");

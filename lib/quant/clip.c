@@ -240,14 +240,19 @@ typedef struct {
     int64_t *fail;         /* per worker: first failing item, -1 none */
 } clip_job;
 
+/* xT [K][Tp] = x [T][K] transposed, tokens T..Tp-1 zero. */
+typedef struct {
+    const float *x;
+    float *xT;
+    int64_t K, T, Tp;
+} xpose_job;
+
 static void xpose_rows(void *arg, int64_t k0, int64_t k1, int worker) {
     (void)worker;
-    const clip_job *j = arg;
-    const float *x = j->w; /* the transpose job passes x in w */
-    float *xT = (float *)j->xT;
+    const xpose_job *j = arg;
     for (int64_t k = k0; k < k1; k++) {
-        float *dst = xT + k * j->Tp;
-        for (int64_t t = 0; t < j->T; t++) dst[t] = x[t * j->K + k];
+        float *dst = j->xT + k * j->Tp;
+        for (int64_t t = 0; t < j->T; t++) dst[t] = j->x[t * j->K + k];
         for (int64_t t = j->T; t < j->Tp; t++) dst[t] = 0.0f;
     }
 }
@@ -359,10 +364,7 @@ awq_status awq_clip_search_cpu_ex(awq_backend *be, const float *w,
                               xt_floats * 4u + (uint64_t)(j.scratch_floats * nw) * 4u);
     }
     for (int i = 0; i < nw; i++) j.fail[i] = -1;
-    /* transpose x (the job's w field carries x for this pass) */
-    clip_job tj = j;
-    tj.w = x;
-    tj.xT = xT;
+    xpose_job tj = {x, xT, K, T, j.Tp};
     awq_parallel_for(ctx, K, xpose_rows, &tj);
     j.w = w;
     j.xT = xT;

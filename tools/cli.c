@@ -136,6 +136,33 @@ bool awq_cli_opt_bytes(int argc, char **argv, int *i, const char *name,
     return true;
 }
 
+void awq_cli_positional(const char *a, const char **slot, const char *what) {
+    if (a[0] == '-' && a[1]) awq_cli_usage_error("unknown option '%s'", a);
+    if (*slot) awq_cli_usage_error("unexpected argument '%s' (%s)", a, what);
+    *slot = a;
+}
+
+void awq_cli_parse_device(const char *flag, const char *v, awq_backend_kind *kind, int *device) {
+    *device = 0;
+    if (strcmp(v, "cpu") == 0) {
+        *kind = AWQ_BACKEND_CPU;
+        return;
+    }
+    if (strncmp(v, "cuda", 4) == 0 && (v[4] == 0 || v[4] == ':')) {
+        *kind = AWQ_BACKEND_CUDA;
+        if (v[4] == ':') {
+            char *end;
+            errno = 0;
+            long n = strtol(v + 5, &end, 10);
+            if (errno || end == v + 5 || *end || n < 0 || n > 64)
+                awq_cli_usage_error("%s %s: bad GPU index", flag, v);
+            *device = (int)n;
+        }
+        return;
+    }
+    awq_cli_usage_error("%s %s: expected cpu, cuda or cuda:N", flag, v);
+}
+
 bool awq_cli_opt_common(int argc, char **argv, int *i, awq_cli_common *c) {
     const char *a = argv[*i];
     long long v;

@@ -46,6 +46,12 @@ bool awq_cli_opt_double(int argc, char **argv, int *i, const char *name,
 bool awq_cli_opt_bytes(int argc, char **argv, int *i, const char *name,
                        uint64_t *out);
 bool awq_cli_parse_bytes(const char *s, uint64_t *out);
+/* A positional argument: `a` must not look like an option (usage error
+ * "unknown option") and *slot must be unset (usage error "unexpected
+ * argument ... (`what`)"); then *slot = a. */
+void awq_cli_positional(const char *a, const char **slot, const char *what);
+/* "cpu", "cuda" or "cuda:N" for the flag `flag`; usage error otherwise. */
+void awq_cli_parse_device(const char *flag, const char *v, awq_backend_kind *kind, int *device);
 /* The common flags; returns true when argv[*i] was one of them. */
 bool awq_cli_opt_common(int argc, char **argv, int *i, awq_cli_common *c);
 /* Help text for the common flags (indented, for --help). */

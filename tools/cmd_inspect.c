@@ -48,9 +48,7 @@ int awq_cmd_inspect(int argc, char **argv) {
             return AWQ_EXIT_OK;
         }
         if (awq_cli_opt_common(argc, argv, &i, &c)) continue;
-        if (a[0] == '-' && a[1]) awq_cli_usage_error("unknown option '%s'", a);
-        if (path) awq_cli_usage_error("unexpected argument '%s' (inspect takes one MODEL)", a);
-        path = a;
+        awq_cli_positional(a, &path, "inspect takes one MODEL");
     }
     if (!path) awq_cli_usage_error("missing MODEL (a model directory or .safetensors file)");
 

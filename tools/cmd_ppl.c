@@ -10,7 +10,7 @@
 static void usage(FILE *f) {
     fprintf(f,
             "Usage: awqkit ppl MODEL --text FILE [--seqlen N] [--max-chunks N] [--add-bos]\n"
-            "                  [--batch N] [--backend cpu|cuda] [--json] [--threads N]\n\n"
+            "                  [--batch N] [--device cpu|cuda[:N]] [--json] [--threads N]\n\n"
             "Perplexity of MODEL (FP16/BF16/FP32, or an AWQ / GPTQ quantized checkpoint)\n"
             "on a text file, as the standard WikiText-2 scripts of AutoAWQ and GPTQ compute\n"
             "it, in float32 on the CPU:\n"
@@ -30,7 +30,7 @@ static void usage(FILE *f) {
             "  --max-chunks N    evaluate only the first N windows          [all]\n"
             "  --add-bos         start every window with BOS (see above)\n"
             "  --batch N         windows run through each layer together    [auto]\n"
-            "  --backend B       cpu, or cuda when built with it            [cpu]\n\n");
+            "  --device D        cpu, or cuda[:N] when built with it        [cpu]\n\n");
     awq_cli_print_common_help(f);
     fprintf(f,
             "\nExamples:\n"
@@ -41,7 +41,7 @@ static void usage(FILE *f) {
 
 int awq_cmd_ppl(int argc, char **argv) {
     awq_cli_common c = {0};
-    const char *path = NULL, *text = NULL, *backend = "cpu";
+    const char *path = NULL, *text = NULL, *backend = "cpu", *dev_flag = "--device";
     long long seqlen = 2048, max_chunks = 0, batch = 0;
     bool add_bos = false;
     for (int i = 1; i < argc; i++) {
@@ -56,24 +56,24 @@ int awq_cmd_ppl(int argc, char **argv) {
         if (awq_cli_opt_int(argc, argv, &i, "--max-chunks", 1, 1LL << 40, &max_chunks))
             continue;
         if (awq_cli_opt_int(argc, argv, &i, "--batch", 1, 1 << 20, &batch)) continue;
-        if (awq_cli_opt_str(argc, argv, &i, "--backend", &backend)) continue;
+        if (awq_cli_opt_str(argc, argv, &i, "--device", &backend)) {
+            dev_flag = "--device";
+            continue;
+        }
+        if (awq_cli_opt_str(argc, argv, &i, "--backend", &backend)) { /* older spelling */
+            dev_flag = "--backend";
+            continue;
+        }
         if (strcmp(a, "--add-bos") == 0) {
             add_bos = true;
             continue;
         }
-        if (a[0] == '-' && a[1]) awq_cli_usage_error("unknown option '%s'", a);
-        if (path) awq_cli_usage_error("unexpected argument '%s' (ppl takes one MODEL)", a);
-        path = a;
+        awq_cli_positional(a, &path, "ppl takes one MODEL");
     }
     if (!path) awq_cli_usage_error("missing MODEL (a model directory or .safetensors file)");
     if (!text) awq_cli_usage_error("missing --text FILE (the text to evaluate)");
     awq_runtime_params rp = awq_runtime_default_params();
-    if (strcmp(backend, "cpu") == 0)
-        rp.backend = AWQ_BACKEND_CPU;
-    else if (strcmp(backend, "cuda") == 0)
-        rp.backend = AWQ_BACKEND_CUDA;
-    else
-        awq_cli_usage_error("option --backend: '%s' is not cpu or cuda", backend);
+    awq_cli_parse_device(dev_flag, backend, &rp.backend, &rp.device);
 
     awq_ctx *ctx = awq_cli_ctx(&c);
     double t0 = awq_cli_now();

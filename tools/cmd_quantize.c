@@ -67,27 +67,6 @@ typedef struct {
     awq_cli_common common;
 } opts;
 
-static void parse_device(const char *d, awq_quantize_params *p) {
-    if (!strcmp(d, "cpu")) {
-        p->runtime.backend = AWQ_BACKEND_CPU;
-        return;
-    }
-    if (!strncmp(d, "cuda", 4)) {
-        p->runtime.backend = AWQ_BACKEND_CUDA;
-        p->runtime.device = 0;
-        if (d[4] == ':') {
-            char *end;
-            long n = strtol(d + 5, &end, 10);
-            if (*end || n < 0 || n > 64) awq_cli_usage_error("--device %s: bad GPU index", d);
-            p->runtime.device = (int)n;
-        } else if (d[4]) {
-            awq_cli_usage_error("--device %s: expected cpu, cuda or cuda:N", d);
-        }
-        return;
-    }
-    awq_cli_usage_error("--device %s: expected cpu, cuda or cuda:N", d);
-}
-
 static void parse(int argc, char **argv, opts *o) {
     memset(o, 0, sizeof *o);
     o->p = awq_quantize_default_params();
@@ -155,7 +134,7 @@ static void parse(int argc, char **argv, opts *o) {
             o->p.load_scales = v;
         } else if (awq_cli_opt_str(argc, argv, &i, "--device", &v)) {
             o->device = v;
-            parse_device(v, &o->p);
+            awq_cli_parse_device("--device", v, &o->p.runtime.backend, &o->p.runtime.device);
         } else if (awq_cli_opt_bytes(argc, argv, &i, "--max-shard-size", &b)) {
             if (b < 1024) awq_cli_usage_error("--max-shard-size: at least 1KB");
             o->p.max_shard_bytes = b;
@@ -172,12 +151,8 @@ static void parse(int argc, char **argv, opts *o) {
         } else if (awq_cli_opt_double(argc, argv, &i, "--clip-max-shrink", &d)) {
             if (!(d > 0 && d < 1)) awq_cli_usage_error("--clip-max-shrink: expected (0, 1)");
             o->p.clip_max_shrink = d;
-        } else if (a[0] == '-' && a[1]) {
-            awq_cli_usage_error("unknown option '%s'", a);
-        } else if (!o->model) {
-            o->model = a;
         } else {
-            awq_cli_usage_error("unexpected argument '%s'", a);
+            awq_cli_positional(a, &o->model, "quantize takes one MODEL");
         }
     }
     if (!o->model) awq_cli_usage_error("missing MODEL (a model directory)");

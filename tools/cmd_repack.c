@@ -65,9 +65,7 @@ int awq_cmd_repack(int argc, char **argv) {
             force = true;
             continue;
         }
-        if (a[0] == '-' && a[1]) awq_cli_usage_error("unknown option '%s'", a);
-        if (in) awq_cli_usage_error("unexpected argument '%s' (repack takes one IN)", a);
-        in = a;
+        awq_cli_positional(a, &in, "repack takes one IN");
     }
     if (!in) awq_cli_usage_error("missing IN (a packed AWQ or GPTQ checkpoint directory)");
     if (!out) awq_cli_usage_error("missing -o OUT (the output directory)");

@@ -135,9 +135,7 @@ int awq_cmd_size(int argc, char **argv) {
             sp.vram_bytes = bytes;
             continue;
         }
-        if (a[0] == '-' && a[1]) awq_cli_usage_error("unknown option '%s'", a);
-        if (path) awq_cli_usage_error("unexpected argument '%s' (size takes one MODEL)", a);
-        path = a;
+        awq_cli_positional(a, &path, "size takes one MODEL");
     }
     if (have_params && path)
         awq_cli_usage_error("give either --params N or MODEL, not both");

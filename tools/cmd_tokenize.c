@@ -298,9 +298,7 @@ int awq_cmd_tokenize(int argc, char **argv) {
             shuffle = true;
             continue;
         }
-        if (a[0] == '-' && a[1]) awq_cli_usage_error("unknown option '%s'", a);
-        if (path) awq_cli_usage_error("unexpected argument '%s' (tokenize takes one TOKENIZER)", a);
-        path = a;
+        awq_cli_positional(a, &path, "tokenize takes one TOKENIZER");
     }
     if (!path)
         awq_cli_usage_error("missing TOKENIZER (a model directory with tokenizer.json, or the file)");

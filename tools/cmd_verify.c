@@ -66,9 +66,7 @@ int awq_cmd_verify(int argc, char **argv) {
             all = true;
             continue;
         }
-        if (a[0] == '-' && a[1]) awq_cli_usage_error("unknown option '%s'", a);
-        if (dir) awq_cli_usage_error("unexpected argument '%s' (verify takes one DIR)", a);
-        dir = a;
+        awq_cli_positional(a, &dir, "verify takes one DIR");
     }
     if (!dir) awq_cli_usage_error("missing DIR (a packed checkpoint directory)");
     if (zeros) {

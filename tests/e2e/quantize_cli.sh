@@ -4,6 +4,9 @@
 . "$AWQ_TESTS/e2e/lib.sh"
 M=$AWQ_DATA/tiny-llama
 SMALL=(--samples 12 --seqlen 128)
+# pre-tokenized calibration ids (RTN needs no search; ids just feed the check)
+for i in $(seq 1 512); do printf '%d ' $(( (i * 37) % 4096 )); done > "$T/ids.txt"
+printf '1 2 3 99999\n' > "$T/badids.txt"
 
 expect_exit 0 "help" "$AWQKIT" quantize --help
 stdout_has "--resume"
@@ -29,6 +32,18 @@ check "tokenizer copied" cmp -s "$M/tokenizer.json" "$T/ref/tokenizer.json"
 check "no partial state left" test ! -e "$T/ref/.awqkit-partial"
 expect_exit 1 "non-empty output without --force" "$AWQKIT" quantize "$M" -o "$T/ref" "${SMALL[@]}"
 stderr_has "--force"
+
+# The written checkpoint passes verify against its source (structure,
+# logical parameter count, per-linear error bound), for AWQ and for RTN.
+expect_exit 0 "verify AWQ output" "$AWQKIT" verify "$T/ref" --against "$M"
+stdout_has "verify: OK"
+expect_exit 0 "quantize --method rtn" "$AWQKIT" quantize "$M" -o "$T/rtn" --method rtn --calib-tokens "$T/ids.txt"
+expect_exit 0 "verify RTN output" "$AWQKIT" verify "$T/rtn" --against "$M"
+stdout_has "verify: OK"
+expect_exit 0 "gptq-v2 output" "$AWQKIT" quantize "$M" -o "$T/gptq" --method rtn --format gptq-v2 --calib-tokens "$T/ids.txt"
+expect_exit 0 "verify gptq-v2 output" "$AWQKIT" verify "$T/gptq" --against "$M"
+expect_exit 1 "bad --calib-tokens id" "$AWQKIT" quantize "$M" -o "$T/badids" --calib-tokens "$T/badids.txt"
+stderr_has "badids.txt"
 
 # kill -9 once two layers are durable, then resume.
 "$AWQKIT" quantize "$M" -o "$T/killed" "${SMALL[@]}" --threads 2 >/dev/null 2>&1 &

@@ -122,6 +122,36 @@ int main(void) {
     free(lf);
     free(lr);
     free(la);
+
+    /* BF16 source (Qwen2: q/k/v biases): computed in fp32, never through FP16
+     * activations; norms and biases stay BF16, scales are FP16, and the
+     * search still wins. */
+    char mb[1100], ob[1100];
+    snprintf(mb, sizeof mb, "%s/model-bf16", tmp);
+    snprintf(ob, sizeof ob, "%s/awq-bf16", tmp);
+    sp.arch = "qwen2";
+    sp.dtype = AWQ_DT_BF16;
+    sp.n_layers = 2;
+    CHECK_OK(ctx, awq_synth_write(ctx, mb, &sp, &sr));
+    awq_quantize_report rb;
+    CHECK_OK(ctx, quantize(ctx, mb, ob, AWQ_METHOD_AWQ, ids_path, &rb));
+    for (int64_t i = 0; i < rb.n_layers; i++)
+        CHECK_MSG(rb.layers[i].mse_quant < rb.layers[i].mse_rtn, "bf16 layer %lld: %g vs %g",
+                  (long long)i, rb.layers[i].mse_quant, rb.layers[i].mse_rtn);
+    awq_checkpoint *ck = NULL;
+    CHECK_OK(ctx, awq_checkpoint_open(ctx, ob, &ck));
+    if (ck) {
+        const awq_tensor_info *t = awq_checkpoint_find(ck, "model.layers.0.input_layernorm.weight");
+        CHECK(t && t->dtype == AWQ_DT_BF16);
+        t = awq_checkpoint_find(ck, "model.layers.0.self_attn.q_proj.bias");
+        CHECK(t && t->dtype == AWQ_DT_BF16);
+        t = awq_checkpoint_find(ck, "model.layers.0.self_attn.q_proj.scales");
+        CHECK(t && t->dtype == AWQ_DT_F16);
+        t = awq_checkpoint_find(ck, "model.embed_tokens.weight");
+        CHECK(t && t->dtype == AWQ_DT_BF16);
+    }
+    awq_checkpoint_free(ck);
+    awq_quantize_report_free(&rb);
     awq_quantize_report_free(&rr);
     awq_quantize_report_free(&ra);
     awq_ctx_free(ctx);

@@ -89,7 +89,11 @@ static awq_status parse_rope(const reader *r, awq_model_config *c) {
     memset(rs, 0, sizeof *rs);
     rs->type = AWQ_ROPE_DEFAULT;
     rs->factor = 1.0;
+    /* transformers >= 5 writes rope_theta / rope_type and the scaling
+     * parameters in one "rope_parameters" object; 4.x uses rope_scaling. */
     const cJSON *s = field(r, "rope_scaling");
+    const cJSON *rp = field(r, "rope_parameters");
+    if (!s && rp && cJSON_IsObject(rp)) s = rp;
     if (!s) return AWQ_OK;
     if (!cJSON_IsObject(s))
         return awq_fail(r->ctx, AWQ_ERR_FORMAT, "%s: \"rope_scaling\" must be an object or null",
@@ -215,13 +219,18 @@ awq_status awq_model_config_from_json(awq_ctx *ctx, const cJSON *root, const cha
 
     AWQ_TRY(get_num(&r, NULL, "rms_norm_eps", 1e-6, &out->rms_eps));
     AWQ_TRY(get_num(&r, NULL, "rope_theta", 10000.0, &out->rope_theta));
+    const cJSON *rparams = field(&r, "rope_parameters");
+    if (rparams && cJSON_IsObject(rparams) &&
+        cJSON_GetObjectItemCaseSensitive(rparams, "rope_theta"))
+        AWQ_TRY(get_num(&r, rparams, "rope_theta", 10000.0, &out->rope_theta));
     if (!(out->rms_eps > 0) || !(out->rope_theta > 0))
         return awq_fail(ctx, AWQ_ERR_FORMAT, "%s: rms_norm_eps and rope_theta must be > 0",
                         where);
     AWQ_TRY(parse_rope(&r, out));
 
-    /* tie_word_embeddings: transformers' PretrainedConfig default is true,
-     * but Llama/Mistral/Qwen configs set it explicitly; a VL model states it
+    /* tie_word_embeddings: LlamaConfig, MistralConfig, Qwen2/Qwen3Config
+     * default to false when the key is absent (PretrainedConfig's own
+     * default of true is overridden by each of them); a VL model states it
      * at top level. */
     const cJSON *tie = cJSON_GetObjectItemCaseSensitive(root, "tie_word_embeddings");
     if (!tie && r.text) tie = cJSON_GetObjectItemCaseSensitive(r.text, "tie_word_embeddings");
@@ -231,7 +240,7 @@ awq_status awq_model_config_from_json(awq_ctx *ctx, const cJSON *root, const cha
                             "%s: field \"tie_word_embeddings\" must be true or false", where);
         out->tie_word_embeddings = cJSON_IsTrue(tie);
     } else {
-        out->tie_word_embeddings = true;
+        out->tie_word_embeddings = false;
     }
 
     bool qkv_bias_default = out->arch ? out->arch->linears[AWQ_LIN_Q].bias : false;

@@ -67,6 +67,7 @@ struct awq_model {
     char prefix[96];
     char lm_head_name[128];
     awq_backend *be;
+    bool own_be;                     /* created by awq_model_open */
     awq_runtime_params params;
     bool host;                       /* backend memory is host memory */
 
@@ -445,6 +446,12 @@ static uint64_t layer_f32_bytes(const awq_model *m) {
 
 awq_status awq_model_open(awq_ctx *ctx, const awq_checkpoint *ck,
                           const awq_runtime_params *params, awq_model **out) {
+    return awq_model_open_backend(ctx, ck, params, NULL, out);
+}
+
+awq_status awq_model_open_backend(awq_ctx *ctx, const awq_checkpoint *ck,
+                                  const awq_runtime_params *params, awq_backend *be,
+                                  awq_model **out) {
     *out = NULL;
     if (!ck) return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "awq_model_open: checkpoint is NULL");
     awq_model *m = awq_calloc(1, sizeof *m);
@@ -466,7 +473,12 @@ awq_status awq_model_open(awq_ctx *ctx, const awq_checkpoint *ck,
     if (s == AWQ_OK)
         s = awq_rope_inv_freq(ctx, &m->cfg.rope, m->cfg.rope_theta, m->cfg.head_dim,
                               m->cfg.max_pos, m->inv_freq, &m->attn_factor);
-    if (s == AWQ_OK) s = awq_backend_create(ctx, m->params.backend, m->params.device, &m->be);
+    if (s == AWQ_OK && be) {
+        m->be = be;
+    } else if (s == AWQ_OK) {
+        s = awq_backend_create(ctx, m->params.backend, m->params.device, &m->be);
+        m->own_be = s == AWQ_OK;
+    }
     if (s == AWQ_OK) {
         m->host = m->be->ops->mem == AWQ_MEM_HOST;
         s = be_alloc_f(m, (uint64_t)m->cfg.hidden, &m->final_norm);
@@ -499,7 +511,7 @@ void awq_model_free(awq_model *m) {
         be_free(m, m->final_norm);
         be_free(m, m->lm_head);
         be_free(m, m->ws);
-        awq_backend_free(m->be);
+        if (m->own_be) awq_backend_free(m->be);
     }
     awq_free(m->inv_freq);
     awq_free(m);

@@ -7,7 +7,16 @@
 #include "awqkit/runtime.h"
 #include "backend/backend.h"
 
-/* The backend the model computes on (owned by the model). */
+/* awq_model_open on a backend the caller provides (borrowed: it must
+ * outlive the model; params->backend / device are then ignored). For tests
+ * that wrap or emulate a backend, and tools that share one backend between
+ * models. be == NULL is awq_model_open. */
+awq_status awq_model_open_backend(awq_ctx *ctx, const struct awq_checkpoint *ck,
+                                  const awq_runtime_params *params, awq_backend *be,
+                                  awq_model **out);
+
+/* The backend the model computes on (owned by the model unless it was
+ * given to awq_model_open_backend). */
 awq_backend *awq_model_backend(awq_model *m);
 /* The context the model was opened with. */
 awq_ctx *awq_model_ctx(awq_model *m);

@@ -1094,24 +1094,35 @@ static awq_status dump_scales(awq_quantize_job *job) {
 
 /* ------------------------------------------------------------------ run */
 
-static awq_status verify_counts(awq_quantize_job *job, awq_quantize_report *rep) {
+/* The output must pass `awqkit verify --against` its source: structure,
+ * value ranges, logical parameter count, per-linear error bound. */
+static awq_status verify_output(awq_quantize_job *job, awq_quantize_report *rep) {
     awq_ctx *ctx = job->ctx;
-    awq_checkpoint *oc = NULL;
-    awq_count_result cin, cout;
-    awq_status st = awq_count(ctx, job->ck, &cin);
-    if (st == AWQ_OK) st = awq_checkpoint_open(ctx, job->out_dir, &oc);
-    if (st == AWQ_OK) st = awq_count(ctx, oc, &cout);
-    if (st == AWQ_OK && cin.logical != cout.logical)
+    awq_verify_params vp = awq_verify_default_params();
+    vp.against = job->model_dir;
+    awq_verify_result vr;
+    memset(&vr, 0, sizeof vr);
+    awq_status st = awq_verify(ctx, job->out_dir, &vp, &vr);
+    if (st == AWQ_OK && (!vr.ok || !vr.params_equal))
         st = awq_fail(ctx, AWQ_ERR_INTERNAL,
-                      "verification failed: the output holds %llu logical parameters, the "
-                      "input %llu", (unsigned long long)cout.logical,
-                      (unsigned long long)cin.logical);
-    if (st == AWQ_OK && rep) {
-        rep->logical_in = cin.logical;
-        rep->logical_out = cout.logical;
-        rep->bits_per_weight = cout.quant_bits_per_weight;
+                      "verification of %s failed (%lld problem(s)); first: %s", job->out_dir,
+                      (long long)vr.n_problems_total,
+                      vr.n_problems ? vr.problems[0] : "logical parameter counts differ");
+    if (st == AWQ_OK) {
+        awq_info(ctx, "verified: %lld linears, worst scale-corrected relative error %.4f "
+                 "(bound %.4f)", (long long)vr.n_linears, vr.max_rel_err_scaled, vr.bound);
+        awq_checkpoint *oc = NULL;
+        awq_count_result cout;
+        st = awq_checkpoint_open(ctx, job->out_dir, &oc);
+        if (st == AWQ_OK) st = awq_count(ctx, oc, &cout);
+        if (st == AWQ_OK && rep) {
+            rep->logical_in = vr.against_logical_params;
+            rep->logical_out = cout.logical;
+            rep->bits_per_weight = cout.quant_bits_per_weight;
+        }
+        awq_checkpoint_free(oc);
     }
-    awq_checkpoint_free(oc);
+    awq_verify_result_free(&vr);
     return st;
 }
 
@@ -1301,7 +1312,7 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
     if (st == AWQ_OK && job->s_dump) st = dump_scales(job);
     rep->t_write += awq_now() - t0;
     t0 = awq_now();
-    if (st == AWQ_OK) st = verify_counts(job, rep);
+    if (st == AWQ_OK) st = verify_output(job, rep);
     rep->t_verify = awq_now() - t0;
     if (st == AWQ_OK && !job->p.keep_partial) rm_tree(job->partial_dir);
     rep->t_total = awq_now() - t_start;

@@ -92,8 +92,22 @@ static void test_variants(awq_ctx *ctx) {
         "\"zero_point\":true,\"version\":\"GEMM\"}}", &c));
     CHECK(c.rope.type == AWQ_ROPE_LLAMA3 && c.rope.factor == 8.0 && c.rope.original_max_pos == 8192);
     CHECK(c.n_kv_heads == 4); /* defaults to n_heads */
+    CHECK(!c.tie_word_embeddings); /* absent: LlamaConfig's default, false */
     CHECK(c.quant.present && c.quant.bits == 4 && c.quant.group_size == 128);
     CHECK(strcmp(c.quant.version, "gemm") == 0 && c.quant.zero_point);
+    /* transformers 5 layout: rope_parameters holds theta and the type */
+    CHECK_OK(ctx, parse(ctx,
+        "{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":64,\"intermediate_size\":128,"
+        "\"num_hidden_layers\":2,\"num_attention_heads\":4,\"vocab_size\":100,"
+        "\"rope_parameters\":{\"rope_type\":\"linear\",\"factor\":2.0,\"rope_theta\":500000.0}}", &c));
+    CHECK(c.rope.type == AWQ_ROPE_LINEAR && c.rope.factor == 2.0);
+    CHECK_NEAR(c.rope_theta, 500000.0, 0);
+    CHECK_OK(ctx, parse(ctx,
+        "{\"architectures\":[\"Qwen3ForCausalLM\"],\"hidden_size\":64,\"intermediate_size\":128,"
+        "\"num_hidden_layers\":2,\"num_attention_heads\":4,\"vocab_size\":100,"
+        "\"rope_parameters\":{\"rope_type\":\"default\",\"rope_theta\":1000000.0}}", &c));
+    CHECK(c.rope.type == AWQ_ROPE_DEFAULT);
+    CHECK_NEAR(c.rope_theta, 1000000.0, 0);
     /* MoE flagged */
     CHECK_OK(ctx, parse(ctx,
         "{\"architectures\":[\"MixtralForCausalLM\"],\"hidden_size\":64,\"intermediate_size\":128,"

@@ -21,15 +21,23 @@
  *    capture hooks; weight substitution; quantized checkpoints (AWQ GEMM/
  *    GEMV, GPTQ v1/v2) give exactly the logits of their dequantized weights;
  *    errors.
+ * 6. The forward on an emulated device backend (AWQ_MEM_DEVICE; its buffers
+ *    are mprotect'ed PROT_NONE except while one of its ops runs, so any
+ *    host access by lib/model to device memory crashes the test): same bits
+ *    as on the CPU backend, for FP16 and quantized checkpoints.
  *
  * Tolerance: logits relative error = max|ours - ref| / max|ref| <= 1e-4
  * (TOL_LOGITS, fp32 vs fp32 or double); NLL absolute <= 1e-4 nats. */
 #include "awq_test.h"
+#include "backend/backend.h"
 #include "core/core.h"
+#include "model/forward.h"
 #include "model/rope.h"
 
 #include <cjson/cJSON.h>
 #include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #define TOL_LOGITS 1e-4
 #define TOL_NLL 1e-4
@@ -804,6 +812,9 @@ static void test_layer_api(awq_ctx *ctx) {
 
 /* ------------------------------------------ quantized checkpoints */
 
+static void test_device_emulation(awq_ctx *ctx, const char *dir, const int32_t *ids,
+                                  int64_t T);
+
 static void test_quantized(awq_ctx *ctx) {
     nmodel m = {.hidden = 64, .inter = 128, .layers = 1, .nh = 4, .nkv = 2, .hd = 16,
                 .vocab = 50, .eps = 1e-6, .theta = 10000, .store = AWQ_DT_F32};
@@ -878,6 +889,8 @@ static void test_quantized(awq_ctx *ctx) {
             naive_forward(&m, ids, T, c0);
             CHECK(rel_err(a, c0, T * m.vocab) > 1e-4);
             free(c0);
+            /* dequantized on the host, then uploaded, on a device backend */
+            test_device_emulation(ctx, dir, ids, T);
         } else {
             CHECK_MSG(false, "%s: cannot open", awq_format_get(fmts[f])->name);
         }
@@ -891,6 +904,211 @@ static void test_quantized(awq_ctx *ctx) {
         cJSON_Delete(qc);
     }
     nmodel_free(&m);
+}
+
+
+/* ---------------------------------------- 6. emulated device backend */
+
+/* A backend with device memory semantics built on the CPU backend: buffers
+ * are page-aligned mappings kept PROT_NONE while no op of this backend
+ * runs. */
+typedef struct {
+    void *p;
+    size_t len;
+} region;
+static region g_reg[1024];
+static int g_nreg;
+static awq_backend *g_cpu;
+
+static void prot_all(int prot) {
+    for (int i = 0; i < g_nreg; i++)
+        if (mprotect(g_reg[i].p, g_reg[i].len, prot) != 0) abort();
+}
+#define ENTER() prot_all(PROT_READ | PROT_WRITE)
+#define LEAVE() prot_all(PROT_NONE)
+
+static awq_status dev_alloc(awq_backend *be, size_t bytes, void **out) {
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE), len = ((bytes ? bytes : 1) + pg - 1) / pg * pg;
+    void *p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED || g_nreg == (int)AWQ_ARRAY_LEN(g_reg))
+        return awq_fail(be->ctx, AWQ_ERR_NOMEM, "emulated device: out of memory");
+    g_reg[g_nreg].p = p;
+    g_reg[g_nreg++].len = len;
+    *out = p;
+    return AWQ_OK;
+}
+static void dev_free(awq_backend *be, void *p) {
+    (void)be;
+    for (int i = 0; i < g_nreg; i++)
+        if (g_reg[i].p == p) {
+            munmap(p, g_reg[i].len);
+            g_reg[i] = g_reg[--g_nreg];
+            return;
+        }
+    if (p) abort(); /* not ours */
+}
+static awq_status dev_copy(awq_backend *be, void *d, const void *s, size_t n) {
+    (void)be;
+    ENTER();
+    memmove(d, s, n);
+    LEAVE();
+    return AWQ_OK;
+}
+static awq_status dev_sync(awq_backend *be) {
+    (void)be;
+    return AWQ_OK;
+}
+static void dev_destroy(awq_backend *be) { (void)be; }
+static awq_status dev_gemm(awq_backend *be, const float *x, const void *w, awq_dtype t,
+                           const float *b, float *y, int64_t M, int64_t N, int64_t K) {
+    (void)be;
+    ENTER();
+    awq_status s = g_cpu->ops->gemm(g_cpu, x, w, t, b, y, M, N, K);
+    LEAVE();
+    return s;
+}
+static awq_status dev_rmsnorm(awq_backend *be, const float *x, const float *w, float *y,
+                              int64_t M, int64_t D, float eps) {
+    (void)be;
+    ENTER();
+    awq_status s = g_cpu->ops->rmsnorm(g_cpu, x, w, y, M, D, eps);
+    LEAVE();
+    return s;
+}
+static awq_status dev_rope(awq_backend *be, float *x, int64_t B, int64_t T, int64_t nh,
+                           int64_t hd, const float *c, const float *sn, int64_t np, int64_t p0) {
+    (void)be;
+    ENTER();
+    awq_status s = g_cpu->ops->rope(g_cpu, x, B, T, nh, hd, c, sn, np, p0);
+    LEAVE();
+    return s;
+}
+static awq_status dev_attn(awq_backend *be, const float *q, const float *k, const float *v,
+                           float *o, const awq_attn_desc *d) {
+    (void)be;
+    ENTER();
+    awq_status s = g_cpu->ops->attention(g_cpu, q, k, v, o, d);
+    LEAVE();
+    return s;
+}
+static awq_status dev_silu(awq_backend *be, const float *g, const float *u, float *o,
+                           int64_t n) {
+    (void)be;
+    ENTER();
+    awq_status s = g_cpu->ops->silu_mul(g_cpu, g, u, o, n);
+    LEAVE();
+    return s;
+}
+static awq_status dev_add(awq_backend *be, float *y, const float *x, int64_t n) {
+    (void)be;
+    ENTER();
+    awq_status s = g_cpu->ops->add(g_cpu, y, x, n);
+    LEAVE();
+    return s;
+}
+static awq_status dev_scale_cols(awq_backend *be, float *x, const float *sc, int64_t M,
+                                 int64_t N, bool div) {
+    (void)be;
+    ENTER();
+    awq_status s = g_cpu->ops->scale_cols(g_cpu, x, sc, M, N, div);
+    LEAVE();
+    return s;
+}
+static awq_status dev_scale_rows(awq_backend *be, float *x, const float *sc, int64_t M,
+                                 int64_t N, bool div) {
+    (void)be;
+    ENTER();
+    awq_status s = g_cpu->ops->scale_rows(g_cpu, x, sc, M, N, div);
+    LEAVE();
+    return s;
+}
+static awq_status dev_colmean(awq_backend *be, const float *x, int64_t M, int64_t N,
+                              float *o) {
+    (void)be;
+    ENTER();
+    awq_status s = g_cpu->ops->col_mean_abs(g_cpu, x, M, N, o);
+    LEAVE();
+    return s;
+}
+static awq_status dev_mse(awq_backend *be, const float *a, const float *b, int64_t n,
+                          double *o) {
+    (void)be;
+    ENTER();
+    awq_status s = g_cpu->ops->mse(g_cpu, a, b, n, o);
+    LEAVE();
+    return s;
+}
+static awq_status dev_nll(awq_backend *be, const float *l, const int32_t *t, int64_t M,
+                          int64_t V, double *n) {
+    (void)be;
+    ENTER();
+    awq_status s = g_cpu->ops->nll_rows(g_cpu, l, t, M, V, n);
+    LEAVE();
+    return s;
+}
+
+static const awq_backend_ops k_dev_ops = {
+    .name = "emulated-device", .mem = AWQ_MEM_DEVICE, .destroy = dev_destroy,
+    .alloc = dev_alloc, .free = dev_free, .upload = dev_copy, .download = dev_copy,
+    .copy = dev_copy, .sync = dev_sync, .gemm = dev_gemm, .rmsnorm = dev_rmsnorm,
+    .rope = dev_rope, .attention = dev_attn, .silu_mul = dev_silu, .add = dev_add,
+    .scale_cols = dev_scale_cols, .scale_rows = dev_scale_rows, .col_mean_abs = dev_colmean,
+    .mse = dev_mse, .nll_rows = dev_nll};
+
+static awq_backend g_dev;
+
+static awq_backend *emu_device(awq_ctx *ctx) {
+    if (!g_cpu) CHECK_OK(ctx, awq_backend_create(ctx, AWQ_BACKEND_CPU, 0, &g_cpu));
+    g_dev.ops = &k_dev_ops;
+    g_dev.ctx = ctx;
+    g_dev.kind = AWQ_BACKEND_CUDA;
+    return &g_dev;
+}
+
+/* The same logits, NLL and perplexity on the emulated device as on the
+ * CPU backend, bit for bit. */
+static void test_device_emulation(awq_ctx *ctx, const char *dir, const int32_t *ids, int64_t T) {
+    opened o;
+    awq_model *dm = NULL;
+    if (!open_model(ctx, dir, NULL, &o)) return;
+    CHECK_OK(ctx, awq_model_open_backend(ctx, o.ck, NULL, emu_device(ctx), &dm));
+    if (dm) {
+        CHECK(!awq_model_host_memory(dm));
+        int64_t V = awq_model_get_config(dm)->vocab, H = awq_model_get_config(dm)->hidden;
+        float *a = malloc(sizeof(float) * (size_t)(T * V)), *b = malloc(sizeof(float) * (size_t)(T * V));
+        CHECK_OK(ctx, awq_model_forward_logits(o.m, ids, 1, T, a));
+        CHECK_OK(ctx, awq_model_forward_logits(dm, ids, 1, T, b));
+        CHECK_MSG(memcmp(a, b, sizeof(float) * (size_t)(T * V)) == 0,
+                  "%s: device logits differ from the CPU's", dir);
+        double *na = malloc(sizeof(double) * (size_t)T), *nb = malloc(sizeof(double) * (size_t)T);
+        CHECK_OK(ctx, awq_model_nll(o.m, ids, 1, T, na));
+        CHECK_OK(ctx, awq_model_nll(dm, ids, 1, T, nb));
+        CHECK(memcmp(na, nb, sizeof(double) * (size_t)(T - 1)) == 0);
+        /* the layer API with buffers in device memory */
+        float *x = NULL, *y = NULL, *hx = malloc(sizeof(float) * (size_t)(T * H));
+        float *hy = malloc(sizeof(float) * (size_t)(T * H)), *hz = malloc(sizeof(float) * (size_t)(T * H));
+        CHECK_OK(ctx, awq_model_alloc(dm, sizeof(float) * (size_t)(T * H), (void **)&x));
+        CHECK_OK(ctx, awq_model_alloc(dm, sizeof(float) * (size_t)(T * H), (void **)&y));
+        CHECK_OK(ctx, awq_model_embed(dm, ids, T, x));
+        CHECK_OK(ctx, awq_model_embed(o.m, ids, T, hx));
+        awq_layer *l = NULL, *hl = NULL;
+        CHECK_OK(ctx, awq_layer_load(dm, 0, &l));
+        CHECK_OK(ctx, awq_layer_load(o.m, 0, &hl));
+        if (l && hl) {
+            CHECK_OK(ctx, awq_layer_forward(l, x, y, 1, T));
+            CHECK_OK(ctx, awq_layer_forward(hl, hx, hy, 1, T));
+            CHECK_OK(ctx, awq_model_download(dm, hz, y, sizeof(float) * (size_t)(T * H)));
+            CHECK(memcmp(hy, hz, sizeof(float) * (size_t)(T * H)) == 0);
+        }
+        awq_layer_free(l);
+        awq_layer_free(hl);
+        awq_model_free_buf(dm, x);
+        awq_model_free_buf(dm, y);
+        free(a), free(b), free(na), free(nb), free(hx), free(hy), free(hz);
+    }
+    awq_model_free(dm);
+    CHECK_EQ_INT(g_nreg, 0); /* everything the model allocated was freed */
+    close_model(&o);
 }
 
 /* ------------------------------------------------------------ errors */
@@ -973,6 +1191,12 @@ int main(void) {
     test_layer_api(ctx);
     test_quantized(ctx);
     test_errors(ctx);
+    {
+        int32_t ids[100];
+        for (int i = 0; i < 100; i++) ids[i] = (int32_t)((i * 389 + 11) % 4096);
+        test_device_emulation(ctx, AWQ_TEST_DATA "/tiny-llama", ids, 100);
+    }
+    awq_backend_free(g_cpu);
     awq_ctx_free(ctx);
     awq_ctx_free(ctx1);
     return awq_test_summary();

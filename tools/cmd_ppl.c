@@ -30,7 +30,8 @@ static void usage(FILE *f) {
             "  --max-chunks N    evaluate only the first N windows          [all]\n"
             "  --add-bos         start every window with BOS (see above)\n"
             "  --batch N         windows run through each layer together    [auto]\n"
-            "  --device D        cpu, or cuda[:N] when built with it        [cpu]\n\n");
+            "  --device D        cpu, or cuda[:N] when built with it\n"
+            "                    [cuda when built with it and a GPU is present, else cpu]\n\n");
     awq_cli_print_common_help(f);
     fprintf(f,
             "\nExamples:\n"
@@ -41,7 +42,7 @@ static void usage(FILE *f) {
 
 int awq_cmd_ppl(int argc, char **argv) {
     awq_cli_common c = {0};
-    const char *path = NULL, *text = NULL, *backend = "cpu", *dev_flag = "--device";
+    const char *path = NULL, *text = NULL, *backend = NULL, *dev_flag = "--device";
     long long seqlen = 2048, max_chunks = 0, batch = 0;
     bool add_bos = false;
     for (int i = 1; i < argc; i++) {
@@ -73,7 +74,10 @@ int awq_cmd_ppl(int argc, char **argv) {
     if (!path) awq_cli_usage_error("missing MODEL (a model directory or .safetensors file)");
     if (!text) awq_cli_usage_error("missing --text FILE (the text to evaluate)");
     awq_runtime_params rp = awq_runtime_default_params();
-    awq_cli_parse_device(dev_flag, backend, &rp.backend, &rp.device);
+    /* No --device: the GPU when there is one, else the CPU. */
+    bool auto_device = !backend && awq_built_with_cuda();
+    if (backend) awq_cli_parse_device(dev_flag, backend, &rp.backend, &rp.device);
+    else rp.backend = auto_device ? AWQ_BACKEND_CUDA : AWQ_BACKEND_CPU;
 
     awq_ctx *ctx = awq_cli_ctx(&c);
     double t0 = awq_cli_now();
@@ -82,6 +86,13 @@ int awq_cmd_ppl(int argc, char **argv) {
     if (s != AWQ_OK) awq_cli_fail_status(ctx, s, path);
     awq_model *m = NULL;
     s = awq_model_open(ctx, ck, &rp, &m);
+    if (s == AWQ_ERR_NO_DEVICE && auto_device) {
+        if (!c.quiet)
+            fprintf(stderr, "awqkit ppl: no usable GPU (%s); running on the CPU\n",
+                    awq_ctx_errmsg(ctx));
+        rp.backend = AWQ_BACKEND_CPU;
+        s = awq_model_open(ctx, ck, &rp, &m);
+    }
     if (s != AWQ_OK) awq_cli_fail_status(ctx, s, path);
     const awq_model_config *cfg = awq_model_get_config(m);
 

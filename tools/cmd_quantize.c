@@ -43,7 +43,8 @@ static void help(void) {
         "                         or the quantized layer's outputs (llm-compressor)\n"
         "  --dump-scales FILE     write the searched scales and clips as JSON\n"
         "  --load-scales FILE     reuse scales/clips from such a file (no search)\n"
-        "  --device cpu|cuda[:N]  compute device (default: cpu)\n"
+        "  --device cpu|cuda[:N]  compute device (default: cuda when this build has CUDA\n"
+        "                         and a GPU is present, else cpu)\n"
         "  --chunk-seqs N         calibration sequences per forward/loss pass (default:\n"
         "                         all); smaller bounds scratch memory\n"
         "  --offload-activations  keep calibration activations zstd-compressed on disk\n"
@@ -277,7 +278,17 @@ int awq_cmd_quantize(int argc, char **argv) {
     double t0 = awq_cli_now();
     awq_ctx *ctx = awq_cli_ctx(&o.common);
     awq_quantize_job *job = NULL;
+    /* No --device: the GPU when there is one, else the CPU. */
+    bool auto_device = !o.device && awq_built_with_cuda();
+    if (auto_device) o.p.runtime.backend = AWQ_BACKEND_CUDA;
     awq_status s = awq_quantize_prepare(ctx, o.model, o.out, &o.p, &job);
+    if (s == AWQ_ERR_NO_DEVICE && auto_device) {
+        if (!o.common.quiet)
+            fprintf(stderr, "awqkit quantize: no usable GPU (%s); running on the CPU\n",
+                    awq_ctx_errmsg(ctx));
+        o.p.runtime.backend = AWQ_BACKEND_CPU;
+        s = awq_quantize_prepare(ctx, o.model, o.out, &o.p, &job);
+    }
     if (s != AWQ_OK) awq_cli_fail_status(ctx, s, o.model);
     const awq_quantize_plan *pl = awq_quantize_job_plan(job);
     if (!o.common.json) {

@@ -27,6 +27,7 @@ static void help(void) {
         "Configurations:\n"
         "  --configs LIST         comma-separated names, e.g. fp16,rtn-4-g128,awq-4-g128,awq-4-pc\n"
         "                         NAME = fp16 | METHOD-BITS-GROUP[-FORMAT]\n"
+        "                           fp16: MODEL itself, as stored (FP16 or BF16)\n"
         "                           METHOD rtn or awq; BITS 2, 3, 4 or 8 (\"4bit\" also reads)\n"
         "                           GROUP gN (group size N) or pc (per channel)\n"
         "                           FORMAT awq, awq-gemv, gptq, gptq-v2 (default: awq for\n"
@@ -52,7 +53,8 @@ static void help(void) {
         "  --calib-tokens FILE    pre-tokenized calibration ids instead of text\n"
         "  --n-grid N             scale ratios tried per group               [20]\n"
         "  --no-duo-scaling, --no-clip, --clip-tokens N, --propagate fp|quantized\n"
-        "  --device cpu|cuda[:N]  quantization and evaluation device        [cpu]\n\n"
+        "  --device cpu|cuda[:N]  quantization and evaluation device (default: cuda when\n"
+        "                         this build has CUDA and a GPU is present, else cpu)\n\n"
         "Report:\n"
         "  -o, --output DIR       report directory (required; empty unless --force)\n"
         "  --heatmap-config NAME  configuration of the per-layer heat map    [awq-4-g128]\n"
@@ -72,34 +74,13 @@ static void help(void) {
 }
 
 typedef struct {
-    const char *model, *out, *configs, *heatmap;
+    const char *model, *out, *configs, *heatmap, *device;
     const char *compare[AWQ_AUDIT_MAX_CONFIGS];
     int n_compare;
     awq_audit_params p;
     awq_cli_common common;
     bool tty;
 } opts;
-
-static void parse_device(const char *d, awq_runtime_params *rt) {
-    if (!strcmp(d, "cpu")) {
-        rt->backend = AWQ_BACKEND_CPU;
-        return;
-    }
-    if (!strncmp(d, "cuda", 4)) {
-        rt->backend = AWQ_BACKEND_CUDA;
-        rt->device = 0;
-        if (d[4] == ':') {
-            char *end;
-            long n = strtol(d + 5, &end, 10);
-            if (*end || n < 0 || n > 64) awq_cli_usage_error("--device %s: bad GPU index", d);
-            rt->device = (int)n;
-        } else if (d[4]) {
-            awq_cli_usage_error("--device %s: expected cpu, cuda or cuda:N", d);
-        }
-        return;
-    }
-    awq_cli_usage_error("--device %s: expected cpu, cuda or cuda:N", d);
-}
 
 /* "8,12,16" -> doubles > 0; "2k,8k,32768" -> integers (k = 1024). */
 static int parse_list(const char *flag, const char *v, double *out, int cap, bool k_suffix) {
@@ -146,7 +127,6 @@ static void parse(int argc, char **argv, opts *o) {
     o->p = awq_audit_default_params();
     awq_quantize_params *q = &o->p.quantize;
     q->calib.path = NULL;
-    const char *device = "cpu";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         long long n;
@@ -200,7 +180,8 @@ static void parse(int argc, char **argv, opts *o) {
             else if (!strcmp(v, "quantized")) q->propagate = AWQ_PROPAGATE_QUANTIZED;
             else awq_cli_usage_error("--propagate %s: expected fp or quantized", v);
         } else if (awq_cli_opt_str(argc, argv, &i, "--device", &v)) {
-            device = v;
+            o->device = v;
+            awq_cli_parse_device("--device", v, &q->runtime.backend, &q->runtime.device);
         } else if (awq_cli_opt_str(argc, argv, &i, "--heatmap-config", &v)) {
             o->heatmap = v;
         } else if (awq_cli_opt_str(argc, argv, &i, "--budgets", &v)) {
@@ -214,13 +195,9 @@ static void parse(int argc, char **argv, opts *o) {
             o->p.keep_checkpoints = false;
         } else if (!strcmp(a, "--force")) {
             o->p.force = true;
-        } else if (a[0] == '-' && a[1]) {
-            awq_cli_usage_error("unknown option '%s'", a);
-        } else if (!o->model) {
-            o->model = a;
         } else {
-            awq_cli_usage_error("unexpected argument '%s' (audit takes one MODEL; use --compare "
-                                "DIR for existing checkpoints)", a);
+            awq_cli_positional(a, &o->model,
+                               "audit takes one MODEL; use --compare DIR for existing checkpoints");
         }
     }
     if (!o->model) awq_cli_usage_error("missing MODEL (an FP16/BF16 model directory)");
@@ -235,7 +212,6 @@ static void parse(int argc, char **argv, opts *o) {
         if (!q->calib.path[0]) q->calib.path = NULL; /* fine for fp16 / --compare only */
     }
     if (!q->calib.text_field) q->calib.text_field = "text";
-    parse_device(device, &q->runtime);
     /* check the names now: a typo is a usage error, not a failure after an hour */
     const char *list = o->configs ? o->configs : awq_audit_default_grid();
     char item[128];
@@ -336,8 +312,20 @@ int awq_cmd_audit(int argc, char **argv) {
         printf("awqkit audit: %s -> %s\n", o.model, o.out);
         fflush(stdout);
     }
+    /* No --device: the GPU when there is one, else the CPU. */
+    bool auto_device = !o.device && awq_built_with_cuda();
+    if (auto_device) o.p.quantize.runtime.backend = AWQ_BACKEND_CUDA;
     awq_audit_result r;
     awq_status s = awq_audit_run(ctx, o.model, o.out, &o.p, &r);
+    if (s == AWQ_ERR_NO_DEVICE && auto_device) {
+        /* refused before any work (the report directory is still empty) */
+        if (!o.common.quiet)
+            fprintf(stderr, "awqkit audit: no usable GPU (%s); running on the CPU\n",
+                    awq_ctx_errmsg(ctx));
+        awq_audit_result_free(&r);
+        o.p.quantize.runtime.backend = AWQ_BACKEND_CPU;
+        s = awq_audit_run(ctx, o.model, o.out, &o.p, &r);
+    }
     if (s != AWQ_OK) {
         awq_audit_result_free(&r);
         awq_cli_fail_status(ctx, s, o.model);

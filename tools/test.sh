@@ -6,7 +6,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$root/tools/deps.sh"
-awq_install_deps
+awq_install_deps chromium # + headless Chromium for the audit report render test
 
 jobs=${AWQ_JOBS:-$(nproc)}
 build=${AWQ_BUILD_DIR:-$root/build}

@@ -257,8 +257,9 @@ typedef struct awq_audit_result {
  * is recorded as failed and the rest still run (out of memory, I/O errors
  * and cancellation stop the run). *out is filled (free with
  * awq_audit_result_free, also after a failure). Progress: the context's
- * callback, phases "audit" (configurations done) plus those of quantize
- * and perplexity; params->on_stage for stage changes. */
+ * callback, phases "audit" (configurations done), "evaluate" (windows),
+ * "weights" (layers) and those of awq_quantize_run; params->on_stage for
+ * stage changes. */
 awq_status awq_audit_run(awq_ctx *ctx, const char *model_dir,
                          const char *report_dir,
                          const awq_audit_params *params,

@@ -765,8 +765,6 @@ static awq_status prepare(audit_run *a, int32_t **ids, size_t *n_ids) {
         return awq_fail(ctx, AWQ_ERR_EXISTS,
                         "report directory %s is not empty (pass force / --force to overwrite)",
                         a->report_dir);
-    AWQ_TRY(awq_mkdir_p(ctx, a->report_dir));
-
     /* the evaluation text, through the model's tokenizer */
     awq_tokenizer *tok = NULL;
     awq_status st = awq_tokenizer_load(ctx, awq_checkpoint_dir(a->src), &tok);
@@ -779,7 +777,9 @@ static awq_status prepare(audit_run *a, int32_t **ids, size_t *n_ids) {
         return awq_fail(ctx, AWQ_ERR_INVALID_ARG,
                         "%s has %zu tokens, fewer than one evaluation window of %lld", p->text,
                         *n_ids, (long long)p->eval.seqlen);
-    return AWQ_OK;
+    /* created only once everything above passed: a refused run writes
+     * nothing */
+    return awq_mkdir_p(ctx, a->report_dir);
 }
 
 awq_status awq_audit_run(awq_ctx *ctx, const char *model_dir, const char *report_dir,

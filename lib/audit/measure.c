@@ -114,7 +114,6 @@ typedef struct eval_bufs {
     float *xq, *xf;             /* backend [B*T*H] (q model / fp model) */
     float *lq, *lf;             /* backend [cr*V] */
     float *hq, *hf;             /* host copies of the logits (non-host backends) */
-    float *hx;                  /* host [cr*H] staging for cached FP states */
     double *kl;                 /* host [cr] */
     unsigned char *agree;       /* host [cr] */
 } eval_bufs;
@@ -129,7 +128,6 @@ static void bufs_free(awq_model *q, awq_model *fp, eval_bufs *b) {
     awq_model_free_buf(fp, b->lf);
     awq_free(b->hq);
     awq_free(b->hf);
-    awq_free(b->hx);
     awq_free(b->kl);
     awq_free(b->agree);
 }
@@ -188,10 +186,6 @@ awq_status audit_eval(awq_ctx *ctx, audit_ref *ref, awq_model *q, audit_eval_out
         b.hq = awq_alloc((size_t)(cr * V), sizeof(float));
         b.hf = awq_alloc((size_t)(cr * V), sizeof(float));
         if (!b.hq || !b.hf) st = awq_fail_nomem(ctx, "logit copies", (uint64_t)(cr * V) * 8);
-    }
-    if (st == AWQ_OK && !fp_host) {
-        b.hx = awq_alloc((size_t)(B * T * H), sizeof(float));
-        if (!b.hx) st = awq_fail_nomem(ctx, "hidden-state copy", (uint64_t)(B * T * H) * 4);
     }
 
     double total = 0, kl_sum = 0, kl_max = 0;

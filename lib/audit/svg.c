@@ -239,6 +239,63 @@ static void draw_legend(awq_strbuf *b, const awq_audit_result *r, double x, doub
     awq_sb_puts(b, "</g>\n");
 }
 
+/* Point labels: for each point the first of a few positions around it
+ * whose box (about 6 px per character at 10 px) overlaps no label placed
+ * before and no other point; the first position when all collide. */
+typedef struct box {
+    double x0, y0, x1, y1;
+} box;
+
+static bool boxes_overlap(const box *a, const box *b) {
+    return a->x0 < b->x1 && b->x0 < a->x1 && a->y0 < b->y1 && b->y0 < a->y1;
+}
+
+static void place_labels(awq_strbuf *b, const awq_audit_result *r, const frame *f,
+                         const double *x, const double *y) {
+    static const struct {
+        double dx, dy;
+        bool end;
+    } cand[] = {{8, -6, false},  {8, 12, false},  {-8, -6, true}, {-8, 12, true},
+                {8, -18, false}, {8, 24, false},  {-8, -18, true}, {-8, 24, true},
+                {8, 36, false},  {8, -30, false}};
+    const int n = r->n_configs;
+    box *placed = calloc((size_t)(n ? n : 1), sizeof(box));
+    int np = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isfinite(x[i])) continue;
+        const char *name = r->configs[i].spec.name;
+        double px = fx(f, x[i]), py = fy(f, y[i]), w = 6.0 * (double)strlen(name);
+        int pick = -1;
+        box bx = {0, 0, 0, 0};
+        for (size_t c = 0; c < AWQ_ARRAY_LEN(cand) && pick < 0; c++) {
+            double tx = px + cand[c].dx, ty = py + cand[c].dy;
+            box t = {cand[c].end ? tx - w : tx, ty - 9, cand[c].end ? tx : tx + w, ty + 2};
+            bool ok = t.x0 >= f->x0 - 30 && t.x1 <= f->x0 + f->w + PL_RIGHT - 20 &&
+                      t.y0 >= f->y0 - 20 && t.y1 <= f->y0 + f->h - 2;
+            for (int k = 0; ok && placed && k < np; k++) ok = !boxes_overlap(&t, &placed[k]);
+            for (int k = 0; ok && k < n; k++) {
+                if (k == i || !isfinite(x[k])) continue;
+                box pt = {fx(f, x[k]) - 5, fy(f, y[k]) - 5, fx(f, x[k]) + 5, fy(f, y[k]) + 5};
+                ok = !boxes_overlap(&t, &pt);
+            }
+            if (ok) {
+                pick = (int)c;
+                bx = t;
+            }
+        }
+        if (pick < 0) {
+            pick = 0;
+            bx = (box){px + 8, py - 15, px + 8 + w, py - 4};
+        }
+        if (placed) placed[np++] = bx;
+        awq_sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\"%s>", px + cand[pick].dx,
+                      py + cand[pick].dy, cand[pick].end ? " text-anchor=\"end\"" : "");
+        audit_sb_xml(b, name);
+        awq_sb_puts(b, "</text>\n");
+    }
+    free(placed);
+}
+
 /* A scatter of the measured configurations: x(c), y(c) per point. */
 typedef double (*value_fn)(const awq_audit_config *c);
 
@@ -347,16 +404,7 @@ static awq_status scatter(awq_ctx *ctx, const awq_audit_result *r, awq_strbuf *b
                       y[i]);
     }
     awq_sb_puts(b, "</g>\n<g class=\"labels\" font-size=\"10\" fill=\"#333\">\n");
-    for (int i = 0; i < n; i++) {
-        if (!isfinite(x[i])) continue;
-        double px = fx(&f, x[i]), py = fy(&f, y[i]);
-        /* labels right of the point, or left near the right edge */
-        bool left = px > f.x0 + f.w - 80;
-        awq_sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\"%s>", left ? px - 8 : px + 8, py - 6,
-                      left ? " text-anchor=\"end\"" : "");
-        audit_sb_xml(b, r->configs[i].spec.name);
-        awq_sb_puts(b, "</text>\n");
-    }
+    place_labels(b, r, &f, x, y);
     awq_sb_puts(b, "</g>\n");
     draw_legend(b, r, CH_W - PL_RIGHT + 16, PL_TOP + 10, with_front);
     awq_sb_puts(b, "</svg>\n");

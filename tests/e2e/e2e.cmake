@@ -17,3 +17,13 @@ awq_add_script_test(quantize_cli SCRIPT e2e/quantize_cli.sh LABELS e2e slow TIME
 awq_add_test(test_quantize_synth SOURCES e2e/test_quantize_synth.c LABELS e2e TIMEOUT 600)
 awq_add_script_test(tokenize_cli SCRIPT e2e/tokenize_cli.sh LABELS e2e)
 set_property(TEST tokenize_cli APPEND PROPERTY ENVIRONMENT "AWQ_JSON=$<TARGET_FILE:awq_json_get>")
+# awqkit audit: the default grid on the bundled model, and report.html as
+# headless Chromium renders it (skipped when chromium is not installed; the
+# screenshot stays in the test's scratch directory).
+add_executable(awq_png_stats e2e/png_stats.c)
+target_compile_options(awq_png_stats PRIVATE ${AWQ_WARNINGS})
+awq_add_script_test(audit_cli SCRIPT e2e/audit_cli.sh LABELS e2e slow TIMEOUT 900)
+set_property(TEST audit_cli APPEND PROPERTY ENVIRONMENT "AWQ_JSON=$<TARGET_FILE:awq_json_get>")
+awq_add_script_test(audit_render SCRIPT e2e/audit_render.sh LABELS e2e TIMEOUT 600)
+set_property(TEST audit_render APPEND PROPERTY ENVIRONMENT
+  "AWQ_JSON=$<TARGET_FILE:awq_json_get>;AWQ_PNG_STATS=$<TARGET_FILE:awq_png_stats>")

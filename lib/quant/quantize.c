@@ -640,6 +640,38 @@ static awq_status search_from_json(awq_quantize_job *job, awq_layer *l, int64_t 
 
 /* ------------------------------------------------------ one layer's output */
 
+/* Append a 1-D float tensor `name` (n values in backend memory) to the
+ * output list, in the source tensor's dtype. */
+static awq_status emit_vector(awq_quantize_job *job, out_list *outl, const char *name,
+                              const float *v, int64_t n) {
+    awq_ctx *ctx = job->ctx;
+    awq_status st = AWQ_OK;
+    awq_dtype dt = out_float_dtype(awq_checkpoint_find(job->ck, name));
+    out_tensor *t = out_list_add(ctx, outl, name, dt, 1, &n, &st);
+    if (!t) return st;
+    float *h = awq_alloc((size_t)n, sizeof(float));
+    if (!h) return awq_fail_nomem(ctx, name, (uint64_t)n * 4);
+    st = awq_model_download(job->m, h, v, (size_t)n * sizeof(float));
+    if (st == AWQ_OK) st = f32_to_dtype(ctx, name, h, n, dt, t->data);
+    awq_free(h);
+    return st;
+}
+
+/* Load the 1-D tensor `name` of layer file lc into v (n values, backend). */
+static awq_status load_vector(awq_quantize_job *job, const awq_checkpoint *lc, const char *name,
+                              float *v, int64_t n) {
+    awq_ctx *ctx = job->ctx;
+    const awq_tensor_info *t = awq_checkpoint_find(lc, name);
+    if (!t || t->n_elements != (uint64_t)n)
+        return awq_fail(ctx, AWQ_ERR_NOT_FOUND, "layer file lacks %s [%lld]", name, (long long)n);
+    float *h = awq_alloc((size_t)n, sizeof(float));
+    if (!h) return awq_fail_nomem(ctx, name, (uint64_t)n * 4);
+    awq_status st = awq_tensor_to_f32(ctx, t, h);
+    if (st == AWQ_OK) st = awq_model_upload(job->m, v, h, (size_t)n * sizeof(float));
+    awq_free(h);
+    return st;
+}
+
 /* Quantize + pack every linear of the (scaled, clipped) layer and collect
  * the layer's output tensors. */
 static awq_status layer_outputs(awq_quantize_job *job, awq_layer *l, int64_t layer,
@@ -696,17 +728,9 @@ static awq_status layer_outputs(awq_quantize_job *job, awq_layer *l, int64_t lay
         /* bias (possibly divided by the v->o scales) */
         float *b = awq_layer_bias(l, lin);
         if (st == AWQ_OK && b) {
+            /* in the source's dtype: FP16 (as AutoAWQ's WQLinear) or BF16 */
             lin_tensor_name(job, layer, lin, "bias", name, sizeof name);
-            const awq_tensor_info *bsrc = awq_checkpoint_find(job->ck, name);
-            awq_dtype dt = out_float_dtype(bsrc);
-            /* AWQ checkpoints store biases in FP16 (WQLinear keeps them as
-             * the activation dtype); keep the source's when it is BF16. */
-            out_tensor *t = out_list_add(ctx, outl, name, dt, 1, &N, &st);
-            float *bh = t ? awq_alloc((size_t)N, sizeof(float)) : NULL;
-            if (t && !bh) st = awq_fail_nomem(ctx, name, (uint64_t)N * 4);
-            if (st == AWQ_OK) st = awq_model_download(job->m, bh, b, (size_t)N * sizeof(float));
-            if (st == AWQ_OK) st = f32_to_dtype(ctx, name, bh, N, dt, t->data);
-            awq_free(bh);
+            st = emit_vector(job, outl, name, b, N);
         }
     }
     for (int i = 0; i < 2 && st == AWQ_OK; i++) {
@@ -714,14 +738,7 @@ static awq_status layer_outputs(awq_quantize_job *job, awq_layer *l, int64_t lay
         float *nw = awq_layer_norm_weight(l, i == 0 ? AWQ_NORM_INPUT : AWQ_NORM_POST_ATTN, &n);
         if (!nw) continue;
         norm_tensor_name(job, layer, k_norms[i], name, sizeof name);
-        const awq_tensor_info *src = awq_checkpoint_find(job->ck, name);
-        awq_dtype dt = out_float_dtype(src);
-        out_tensor *t = out_list_add(ctx, outl, name, dt, 1, &n, &st);
-        float *h = t ? awq_alloc((size_t)n, sizeof(float)) : NULL;
-        if (t && !h) st = awq_fail_nomem(ctx, name, (uint64_t)n * 4);
-        if (st == AWQ_OK) st = awq_model_download(job->m, h, nw, (size_t)n * sizeof(float));
-        if (st == AWQ_OK) st = f32_to_dtype(ctx, name, h, n, dt, t->data);
-        awq_free(h);
+        st = emit_vector(job, outl, name, nw, n);
     }
     return st;
 }
@@ -771,13 +788,7 @@ static awq_status layer_from_outputs(awq_quantize_job *job, awq_layer *l, int64_
         float *b = awq_layer_bias(l, lin);
         if (st == AWQ_OK && b) {
             snprintf(name, sizeof name, "%s.bias", base);
-            const awq_tensor_info *t = awq_checkpoint_find(lc, name);
-            float *bh = awq_alloc((size_t)N, sizeof(float));
-            if (!t) st = awq_fail(ctx, AWQ_ERR_NOT_FOUND, "layer file lacks %s", name);
-            else if (!bh) st = awq_fail_nomem(ctx, name, (uint64_t)N * 4);
-            else st = awq_tensor_to_f32(ctx, t, bh);
-            if (st == AWQ_OK) st = awq_model_upload(job->m, b, bh, (size_t)N * 4);
-            awq_free(bh);
+            st = load_vector(job, lc, name, b, N);
         }
     }
     for (int i = 0; i < 2 && st == AWQ_OK; i++) {
@@ -785,13 +796,7 @@ static awq_status layer_from_outputs(awq_quantize_job *job, awq_layer *l, int64_
         float *nw = awq_layer_norm_weight(l, i == 0 ? AWQ_NORM_INPUT : AWQ_NORM_POST_ATTN, &n);
         if (!nw) continue;
         norm_tensor_name(job, layer, k_norms[i], name, sizeof name);
-        const awq_tensor_info *t = awq_checkpoint_find(lc, name);
-        float *h = awq_alloc((size_t)n, sizeof(float));
-        if (!t) st = awq_fail(ctx, AWQ_ERR_NOT_FOUND, "layer file lacks %s", name);
-        else if (!h) st = awq_fail_nomem(ctx, name, (uint64_t)n * 4);
-        else st = awq_tensor_to_f32(ctx, t, h);
-        if (st == AWQ_OK) st = awq_model_upload(job->m, nw, h, (size_t)n * 4);
-        awq_free(h);
+        st = load_vector(job, lc, name, nw, n);
     }
     return st;
 }

@@ -152,6 +152,46 @@ int main(void) {
     }
     awq_checkpoint_free(ck);
     awq_quantize_report_free(&rb);
+
+    /* A linear that cannot be packed (down_proj: K = 320 is not a multiple
+     * of the group size 128) stays in the source dtype, holding the folded
+     * AWQ scales, is listed in modules_to_not_convert, and the checkpoint
+     * still runs and counts the same. */
+    char mu[1100], ou[1100];
+    snprintf(mu, sizeof mu, "%s/model-unpackable", tmp);
+    snprintf(ou, sizeof ou, "%s/awq-unpackable", tmp);
+    sp.arch = "llama";
+    sp.dtype = AWQ_DT_F16;
+    sp.intermediate = 320;
+    sp.n_layers = 2;
+    CHECK_OK(ctx, awq_synth_write(ctx, mu, &sp, &sr));
+    awq_quantize_report ru;
+    CHECK_OK(ctx, quantize(ctx, mu, ou, AWQ_METHOD_AWQ, ids_path, &ru));
+    CHECK_EQ_INT(ru.n_kept, 2);
+    CHECK_EQ_INT(ru.n_packed, 2 * 6);
+    CHECK(ru.logical_in == ru.logical_out);
+    for (int64_t i = 0; i < ru.n_layers; i++)
+        CHECK_MSG(ru.layers[i].mse_quant < ru.layers[i].mse_rtn, "unpackable layer %lld", (long long)i);
+    ck = NULL;
+    CHECK_OK(ctx, awq_checkpoint_open(ctx, ou, &ck));
+    if (ck) {
+        const awq_tensor_info *t = awq_checkpoint_find(ck, "model.layers.1.mlp.down_proj.weight");
+        CHECK(t && t->dtype == AWQ_DT_F16 && t->shape[0] == 256 && t->shape[1] == 320);
+        CHECK(awq_checkpoint_find(ck, "model.layers.1.mlp.down_proj.qweight") == NULL);
+        CHECK(awq_checkpoint_find(ck, "model.layers.1.mlp.up_proj.qweight") != NULL);
+        char *cfgs = NULL;
+        size_t n = 0;
+        char path[1200];
+        snprintf(path, sizeof path, "%s/config.json", ou);
+        CHECK_OK(ctx, awq_read_file(ctx, path, 1 << 20, &cfgs, &n));
+        CHECK(cfgs && strstr(cfgs, "\"model.layers.1.mlp.down_proj\""));
+        free(cfgs);
+    }
+    awq_checkpoint_free(ck);
+    float *lu = logits(ctx, ou, ids);
+    CHECK(lu != NULL);
+    free(lu);
+    awq_quantize_report_free(&ru);
     awq_quantize_report_free(&rr);
     awq_quantize_report_free(&ra);
     awq_ctx_free(ctx);

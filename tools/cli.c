@@ -142,6 +142,14 @@ void awq_cli_positional(const char *a, const char **slot, const char *what) {
     *slot = a;
 }
 
+awq_duo_scaling awq_cli_parse_duo(const char *flag, const char *v) {
+    if (!strcmp(v, "on")) return AWQ_DUO_ON;
+    if (!strcmp(v, "off")) return AWQ_DUO_OFF;
+    if (!strcmp(v, "both")) return AWQ_DUO_BOTH;
+    awq_cli_usage_error("%s %s: expected on, off or both", flag, v);
+    return AWQ_DUO_ON;
+}
+
 void awq_cli_parse_device(const char *flag, const char *v, awq_backend_kind *kind, int *device) {
     *device = 0;
     if (strcmp(v, "cpu") == 0) {

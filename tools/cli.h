@@ -52,6 +52,8 @@ bool awq_cli_parse_bytes(const char *s, uint64_t *out);
 void awq_cli_positional(const char *a, const char **slot, const char *what);
 /* "cpu", "cuda" or "cuda:N" for the flag `flag`; usage error otherwise. */
 void awq_cli_parse_device(const char *flag, const char *v, awq_backend_kind *kind, int *device);
+/* --duo-scaling on|off|both; a usage error (exit 2) naming flag otherwise. */
+awq_duo_scaling awq_cli_parse_duo(const char *flag, const char *v);
 /* The common flags; returns true when argv[*i] was one of them. */
 bool awq_cli_opt_common(int argc, char **argv, int *i, awq_cli_common *c);
 /* Help text for the common flags (indented, for --help). */

@@ -52,6 +52,7 @@ static void help(void) {
         "  --shuffle, --seed N    shuffle the documents                      [no, 42]\n"
         "  --calib-tokens FILE    pre-tokenized calibration ids instead of text\n"
         "  --n-grid N             scale ratios tried per group               [20]\n"
+        "  --duo-scaling on|off|both  candidate scales (see quantize --help)  [on]\n"
         "  --no-duo-scaling, --no-clip, --clip-tokens N, --propagate fp|quantized\n"
         "  --device cpu|cuda[:N]  quantization and evaluation device (default: cuda when\n"
         "                         this build has CUDA and a GPU is present, else cpu)\n\n"
@@ -170,7 +171,9 @@ static void parse(int argc, char **argv, opts *o) {
         } else if (awq_cli_opt_int(argc, argv, &i, "--n-grid", 1, 1000, &n)) {
             q->n_grid = (int)n;
         } else if (!strcmp(a, "--no-duo-scaling")) {
-            q->duo_scaling = false;
+            q->duo_scaling = AWQ_DUO_OFF;
+        } else if (awq_cli_opt_str(argc, argv, &i, "--duo-scaling", &v)) {
+            q->duo_scaling = awq_cli_parse_duo("--duo-scaling", v);
         } else if (!strcmp(a, "--no-clip")) {
             q->clip = false;
         } else if (awq_cli_opt_int(argc, argv, &i, "--clip-tokens", 1, 1 << 24, &n)) {

@@ -36,7 +36,12 @@ static void help(void) {
         "  --calib-tokens FILE    pre-tokenized ids (text or .npy) instead of text\n\n"
         "Search:\n"
         "  --n-grid N             scale ratios tried per group (default 20)\n"
-        "  --no-duo-scaling       s = x_mean^r instead of x_mean^r / w_mean^(1-r)\n"
+        "  --duo-scaling on|off|both  candidate scales (default on, AutoAWQ):\n"
+        "                         on   s = x_mean^r / w_mean^(1-r)\n"
+        "                         off  s = x_mean^r (llm-awq; r = 0 is plain RTN)\n"
+        "                         both n-grid/2 ratios of each (llm-compressor),\n"
+        "                              so the search never ends above RTN's loss\n"
+        "  --no-duo-scaling       same as --duo-scaling off\n"
         "  --no-clip              skip the clipping search\n"
         "  --clip-tokens N        tokens sampled for the clip search (default 512)\n"
         "  --propagate fp|quantized  next layer's inputs: FP outputs (default, AutoAWQ)\n"
@@ -120,7 +125,9 @@ static void parse(int argc, char **argv, opts *o) {
         } else if (awq_cli_opt_int(argc, argv, &i, "--n-grid", 1, 1000, &n)) {
             o->p.n_grid = (int)n;
         } else if (!strcmp(a, "--no-duo-scaling")) {
-            o->p.duo_scaling = false;
+            o->p.duo_scaling = AWQ_DUO_OFF;
+        } else if (awq_cli_opt_str(argc, argv, &i, "--duo-scaling", &v)) {
+            o->p.duo_scaling = awq_cli_parse_duo("--duo-scaling", v);
         } else if (!strcmp(a, "--no-clip")) {
             o->p.clip = false;
         } else if (awq_cli_opt_int(argc, argv, &i, "--clip-tokens", 1, 1 << 24, &n)) {
@@ -185,6 +192,8 @@ static cJSON *report_json(const opts *o, const awq_quantize_plan *pl,
     cJSON_AddNumberToObject(j, "group_size", o->p.quant.group_size);
     cJSON_AddBoolToObject(j, "sym", o->p.quant.sym);
     cJSON_AddStringToObject(j, "propagate", awq_propagate_name(o->p.propagate));
+    cJSON_AddNumberToObject(j, "n_grid", o->p.n_grid);
+    cJSON_AddStringToObject(j, "duo_scaling", awq_duo_scaling_name(o->p.duo_scaling));
     cJSON *c = cJSON_AddObjectToObject(j, "calibration");
     cJSON_AddNumberToObject(c, "blocks", (double)pl->n_blocks);
     cJSON_AddNumberToObject(c, "seqlen", (double)pl->seqlen);
@@ -223,6 +232,7 @@ static cJSON *report_json(const opts *o, const awq_quantize_plan *pl,
             cJSON_AddBoolToObject(go, "searched", gr->searched);
             if (gr->searched) {
                 cJSON_AddNumberToObject(go, "ratio", gr->ratio);
+                cJSON_AddBoolToObject(go, "duo", gr->duo);
                 cJSON_AddNumberToObject(go, "loss_rtn", gr->loss_rtn);
                 cJSON_AddNumberToObject(go, "loss", gr->loss_best);
             }
@@ -236,7 +246,8 @@ static cJSON *report_json(const opts *o, const awq_quantize_plan *pl,
 static void print_summary(const opts *o, const awq_quantize_report *r) {
     int ng = (int)(r->n_groups / (r->n_layers ? r->n_layers : 1));
     if (o->p.method == AWQ_METHOD_AWQ && ng > 0) {
-        printf("\nScale search (ratio chosen; block-output MSE: RTN -> AWQ)\n");
+        printf("\nScale search (ratio chosen%s; block-output MSE: RTN -> AWQ)\n",
+               o->p.duo_scaling == AWQ_DUO_BOTH ? ", d = duo / x = plain family" : "");
         printf("%-6s", "layer");
         for (int g = 0; g < ng; g++) printf("  %-34s", r->groups[g].name);
         printf("\n");
@@ -246,8 +257,9 @@ static void print_summary(const opts *o, const awq_quantize_report *r) {
                 const awq_group_report *gr = &r->groups[i * ng + g];
                 char cell[64];
                 if (gr->searched)
-                    snprintf(cell, sizeof cell, "%.2f  %.3g -> %.3g", gr->ratio, gr->loss_rtn,
-                             gr->loss_best);
+                    snprintf(cell, sizeof cell, "%.2f%s  %.3g -> %.3g", gr->ratio,
+                             o->p.duo_scaling != AWQ_DUO_BOTH ? "" : gr->duo ? "d" : "x",
+                             gr->loss_rtn, gr->loss_best);
                 else
                     snprintf(cell, sizeof cell, "(skipped)");
                 printf("  %-34s", cell);

@@ -191,6 +191,9 @@ typedef struct awq_audit_config {
     double kl_max;             /* largest per-token KL */
     double top1;               /* agreement rate in [0, 1] */
     int64_t n_predicted;
+    /* Mean NLL of each evaluation window (result.n_windows entries; NULL
+     * when not measured; owned): the paired AWQ-vs-RTN statistics. */
+    double *window_nll;
 
     /* Wall seconds. */
     double quant_seconds;      /* quantization (QUANTIZED), else 0 */
@@ -226,7 +229,8 @@ typedef struct awq_audit_result {
     int calib_samples, calib_seqlen;
     int64_t calib_blocks;      /* of the last quantized configuration */
     int n_grid;
-    bool clip, duo_scaling;
+    bool clip;
+    awq_duo_scaling duo_scaling;
     char backend[16];
     int threads;
     bool keep_checkpoints;

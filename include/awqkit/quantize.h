@@ -51,6 +51,27 @@ typedef enum awq_propagate {
     AWQ_PROPAGATE_QUANTIZED = 1
 } awq_propagate;
 
+/* The family of scale candidates the search tries (values pinned; 0 and 1
+ * read as the old bool). With x̄ the mean |activation| per input channel and
+ * w̄ the mean group-normalised |weight|, candidate r of n is ratio r/n and
+ *   plain: s = x̄^ratio                           (the AWQ paper, llm-awq;
+ *                                                 ratio 0 is s = 1, RTN)
+ *   duo:   s = x̄^ratio / (w̄^(1-ratio) + 1e-4)   (AutoAWQ's default)
+ * BOTH is llm-compressor's duo_scaling="both": n_grid/2 ratios, each tried
+ * plain then duo. Plain and both hold the identity among their candidates,
+ * so the search's block loss never ends above RTN's; duo's ratio 0 is
+ * s = 1/w̄, not the identity. awqkit defaults to plain: on the bundled model
+ * it was the only family at or below RTN's perplexity in all six audited
+ * configurations (BENCHMARKS.md); AWQ_DUO_ON reproduces AutoAWQ. */
+typedef enum awq_duo_scaling {
+    AWQ_DUO_OFF = 0,           /* plain */
+    AWQ_DUO_ON = 1,            /* duo (AutoAWQ default) */
+    AWQ_DUO_BOTH = 2           /* both families, n_grid/2 ratios each */
+} awq_duo_scaling;
+
+/* "off", "on", "both" (static strings). */
+const char *awq_duo_scaling_name(awq_duo_scaling d);
+
 typedef struct awq_quantize_params {
     awq_method method;         /* default AWQ_METHOD_AWQ */
     awq_quant_params quant;    /* bits 4, group 128, asymmetric */
@@ -62,8 +83,9 @@ typedef struct awq_quantize_params {
     const char *calib_tokens;  /* ids file (see awq_calib_from_token_file) */
 
     /* Scale search (AWQ only). */
-    int n_grid;                /* ratios r/n_grid, r = 0..n_grid-1; 20 */
-    bool duo_scaling;          /* s = x^r / (w^(1-r) + 1e-4); default true */
+    int n_grid;                /* ratios r/n_grid, r = 0..n_grid-1; 20
+                                  (BOTH: r/(n_grid/2), twice; needs >= 2) */
+    awq_duo_scaling duo_scaling; /* candidate family; default AWQ_DUO_OFF */
     /* Clip search (AWQ only; never q/k, as AutoAWQ). */
     bool clip;                 /* default true */
     int clip_n_grid;           /* 20 */
@@ -140,6 +162,7 @@ typedef struct awq_group_report {
     char name[64];             /* e.g. "input_layernorm->q,k,v" */
     bool searched;             /* false: skipped (GQA rule) or RTN */
     double ratio;              /* chosen ratio (r / n_grid) */
+    bool duo;                  /* the chosen candidate is a duo one */
     double loss_rtn;           /* block output MSE with scale 1 */
     double loss_best;          /* with the chosen scales */
     bool fallback;             /* every candidate failed: scale 1 used */

@@ -166,6 +166,7 @@ static void config_free(awq_audit_config *c) {
     awq_free(c->layer_werr);
     awq_free(c->lin_err);
     awq_free(c->lin_err_raw);
+    awq_free(c->window_nll);
 }
 
 void awq_audit_result_free(awq_audit_result *r) {
@@ -463,6 +464,8 @@ static awq_status evaluate(audit_run *a, awq_audit_config *c, awq_model *m) {
     c->kl_max = ev.kl_max;
     c->top1 = ev.top1;
     c->n_predicted = ev.n_predicted;
+    awq_free(c->window_nll);
+    c->window_nll = ev.window_nll;
     a->r->n_windows = ev.n_windows;
     a->r->n_predicted = ev.n_predicted;
     c->eval_seconds = awq_now() - t0;

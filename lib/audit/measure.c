@@ -190,6 +190,9 @@ awq_status audit_eval(awq_ctx *ctx, audit_ref *ref, awq_model *q, audit_eval_out
 
     double total = 0, kl_sum = 0, kl_max = 0;
     int64_t n_agree = 0;
+    double *wnll = NULL;
+    if (st == AWQ_OK && !(wnll = awq_alloc((size_t)nw, sizeof(double))))
+        st = awq_fail_nomem(ctx, "per-window NLL", (uint64_t)nw * 8);
     if (st == AWQ_OK) st = awq_progress(ctx, "evaluate", 0, (uint64_t)nw);
     for (int64_t w0 = 0; w0 < nw && st == AWQ_OK; w0 += B) {
         const int64_t nb = AWQ_MIN(B, nw - w0), rows = nb * T;
@@ -237,6 +240,7 @@ awq_status audit_eval(awq_ctx *ctx, audit_ref *ref, awq_model *q, audit_eval_out
                 double ws = 0.0;
                 for (int64_t t = 0; t < P; t++) ws += b.nll[k * T + t];
                 total += ws;
+                wnll[w0 + k] = ws / (double)P;
             }
         /* KL and top-1, a chunk of rows at a time */
         for (int64_t r0 = 0; r0 < rows && st == AWQ_OK; r0 += cr) {
@@ -260,7 +264,11 @@ awq_status audit_eval(awq_ctx *ctx, audit_ref *ref, awq_model *q, audit_eval_out
     }
     if (st == AWQ_OK && ref->cache) ref->cache_ready = true; /* every window stored */
     bufs_free(q, fp, &b);
-    AWQ_TRY(st);
+    if (st != AWQ_OK) {
+        awq_free(wnll);
+        return st;
+    }
+    out->window_nll = wnll;
     const double np = (double)(nw * P);
     out->n_windows = nw;
     out->n_predicted = nw * P;

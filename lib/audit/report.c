@@ -121,7 +121,7 @@ static const awq_audit_config *find_fp16(const awq_audit_result *r) {
 }
 
 /* The RTN configuration matching an AWQ one (same bits, group, format). */
-static const awq_audit_config *rtn_twin(const awq_audit_result *r, const awq_audit_config *c) {
+const awq_audit_config *audit_rtn_twin(const awq_audit_result *r, const awq_audit_config *c) {
     for (int i = 0; i < r->n_configs; i++) {
         const awq_audit_config *o = &r->configs[i];
         if (o->spec.kind == AWQ_AUDIT_QUANTIZED && o->spec.method == AWQ_METHOD_RTN &&
@@ -133,6 +133,25 @@ static const awq_audit_config *rtn_twin(const awq_audit_result *r, const awq_aud
 }
 
 /* ------------------------------------------------------------------ JSON */
+
+audit_paired audit_pair_stats(const awq_audit_result *r, const awq_audit_config *a,
+                              const awq_audit_config *t) {
+    audit_paired p = {false, NAN, NAN, NAN, "tie"};
+    const int64_t n = r->n_windows;
+    if (!a->window_nll || !t->window_nll || n < 2) return p;
+    double s = 0, s2 = 0;
+    for (int64_t i = 0; i < n; i++) s += a->window_nll[i] - t->window_nll[i];
+    p.mean = s / (double)n;
+    for (int64_t i = 0; i < n; i++) {
+        double d = a->window_nll[i] - t->window_nll[i] - p.mean;
+        s2 += d * d;
+    }
+    p.se = sqrt(s2 / (double)(n - 1) / (double)n);
+    p.z = p.se > 0 ? p.mean / p.se : (p.mean == 0 ? 0 : copysign(INFINITY, p.mean));
+    p.verdict = p.z <= -AUDIT_TIE_Z ? "better" : p.z >= AUDIT_TIE_Z ? "worse" : "tie";
+    p.ok = true;
+    return p;
+}
 
 static void jnum(cJSON *o, const char *k, double v) {
     if (isfinite(v)) cJSON_AddNumberToObject(o, k, v);
@@ -254,7 +273,7 @@ awq_status awq_audit_render_json(awq_ctx *ctx, const awq_audit_result *r, char *
     cJSON *se = cJSON_AddObjectToObject(op, "search");
     cJSON_AddNumberToObject(se, "n_grid", r->n_grid);
     cJSON_AddBoolToObject(se, "clip", r->clip);
-    cJSON_AddBoolToObject(se, "duo_scaling", r->duo_scaling);
+    cJSON_AddStringToObject(se, "duo_scaling", awq_duo_scaling_name(r->duo_scaling));
     cJSON_AddStringToObject(op, "backend", r->backend);
     cJSON_AddNumberToObject(op, "threads", r->threads);
     cJSON_AddBoolToObject(op, "keep_checkpoints", r->keep_checkpoints);
@@ -279,7 +298,7 @@ awq_status awq_audit_render_json(awq_ctx *ctx, const awq_audit_result *r, char *
     for (int i = 0; i < r->n_configs; i++) {
         const awq_audit_config *c = &r->configs[i];
         if (c->spec.kind != AWQ_AUDIT_QUANTIZED || c->spec.method != AWQ_METHOD_AWQ) continue;
-        const awq_audit_config *t = rtn_twin(r, c);
+        const awq_audit_config *t = audit_rtn_twin(r, c);
         if (!t || !audit_config_has_metrics(c) || !audit_config_has_metrics(t)) continue;
         cJSON *e = cJSON_CreateObject();
         cJSON_AddNumberToObject(e, "bits", c->spec.bits);
@@ -292,6 +311,13 @@ awq_status awq_audit_render_json(awq_ctx *ctx, const awq_audit_result *r, char *
         jnum(e, "rtn_kl", t->kl_mean);
         jnum(e, "awq_kl", c->kl_mean);
         cJSON_AddBoolToObject(e, "awq_not_worse", c->ppl <= t->ppl);
+        audit_paired ps = audit_pair_stats(r, c, t);
+        if (ps.ok) {
+            jnum(e, "nll_diff", ps.mean);
+            jnum(e, "nll_diff_se", ps.se);
+            jnum(e, "z", ps.z);
+            cJSON_AddStringToObject(e, "verdict", ps.verdict);
+        }
         cJSON_AddItemToArray(avr, e);
     }
     cJSON *pf = cJSON_AddArrayToObject(j, "pareto_front");
@@ -441,21 +467,31 @@ static void md_awq_vs_rtn(awq_strbuf *b, const awq_audit_result *r) {
     for (int i = 0; i < r->n_configs; i++) {
         const awq_audit_config *c = &r->configs[i];
         if (c->spec.kind != AWQ_AUDIT_QUANTIZED || c->spec.method != AWQ_METHOD_AWQ) continue;
-        const awq_audit_config *t = rtn_twin(r, c);
+        const awq_audit_config *t = audit_rtn_twin(r, c);
         if (!t || !audit_config_has_metrics(c) || !audit_config_has_metrics(t)) continue;
         if (!header) {
             awq_sb_puts(b, "\n## AWQ vs RTN\n\n| bits | group | RTN ppl | AWQ ppl | AWQ − RTN "
-                           "| RTN KL | AWQ KL | AWQ ≤ RTN |\n|--:|---|--:|--:|--:|--:|--:|:-:|\n");
+                           "| RTN KL | AWQ KL | AWQ ≤ RTN | z | paired verdict |\n"
+                           "|--:|---|--:|--:|--:|--:|--:|:-:|--:|---|\n");
             header = true;
         }
         char g[24];
         audit_fmt_group(g, sizeof g, &c->spec);
         bool ok = c->ppl <= t->ppl;
         worse += !ok;
-        awq_sb_printf(b, "| %d | %s | %.4f | %.4f | %+.4f | %.5f | %.5f | %s |\n", c->spec.bits,
-                      g, t->ppl, c->ppl, c->ppl - t->ppl, t->kl_mean, c->kl_mean,
-                      ok ? "yes" : "**no**");
+        audit_paired ps = audit_pair_stats(r, c, t);
+        char z[32];
+        if (ps.ok) snprintf(z, sizeof z, "%+.2f", ps.z);
+        else snprintf(z, sizeof z, "–");
+        awq_sb_printf(b, "| %d | %s | %.4f | %.4f | %+.4f | %.5f | %.5f | %s | %s | %s |\n",
+                      c->spec.bits, g, t->ppl, c->ppl, c->ppl - t->ppl, t->kl_mean, c->kl_mean,
+                      ok ? "yes" : "**no**", z, ps.ok ? ps.verdict : "–");
     }
+    if (header)
+        awq_sb_printf(b, "\nz: mean per-window NLL difference (AWQ − RTN) over its standard "
+                         "error across the %lld evaluation windows; |z| < %.0f is a tie that "
+                         "these windows cannot resolve.\n",
+                      (long long)r->n_windows, AUDIT_TIE_Z);
     if (header && worse)
         awq_sb_printf(b, "\n%d configuration(s) where AWQ's perplexity is above RTN's: see the "
                          "KL column and the layer output MSE below; with few calibration "

@@ -639,30 +639,32 @@ static void html_awq_vs_rtn(awq_strbuf *b, const awq_audit_result *r) {
         if (c->spec.kind != AWQ_AUDIT_QUANTIZED || c->spec.method != AWQ_METHOD_AWQ ||
             !audit_config_has_metrics(c))
             continue;
-        const awq_audit_config *t = NULL;
-        for (int k = 0; k < r->n_configs; k++) {
-            const awq_audit_config *o = &r->configs[k];
-            if (o->spec.kind == AWQ_AUDIT_QUANTIZED && o->spec.method == AWQ_METHOD_RTN &&
-                o->spec.bits == c->spec.bits && o->spec.group_size == c->spec.group_size &&
-                o->spec.format == c->spec.format && audit_config_has_metrics(o))
-                t = o;
-        }
-        if (!t) continue;
+        const awq_audit_config *t = audit_rtn_twin(r, c);
+        if (!t || !audit_config_has_metrics(t)) continue;
         if (!header)
             awq_sb_puts(b, "<h2>AWQ vs RTN</h2><table><thead><tr><th>bits</th><th class=\"l\">"
                            "group</th><th>RTN ppl</th><th>AWQ ppl</th><th>AWQ &minus; RTN</th>"
-                           "<th>RTN KL</th><th>AWQ KL</th><th>AWQ &le; RTN</th></tr></thead>"
-                           "<tbody>\n");
+                           "<th>RTN KL</th><th>AWQ KL</th><th>AWQ &le; RTN</th><th>z</th>"
+                           "<th class=\"l\">paired verdict</th></tr></thead><tbody>\n");
         header = true;
         char g[24];
         audit_fmt_group(g, sizeof g, &c->spec);
         bool ok = c->ppl <= t->ppl;
+        audit_paired ps = audit_pair_stats(r, c, t);
+        char z[32];
+        if (ps.ok) snprintf(z, sizeof z, "%+.2f", ps.z);
+        else snprintf(z, sizeof z, "&ndash;");
         awq_sb_printf(b, "<tr><td>%d</td><td class=\"l\">%s</td><td>%.4f</td><td>%.4f</td>"
-                         "<td>%+.4f</td><td>%.5f</td><td>%.5f</td><td class=\"%s\">%s</td></tr>\n",
+                         "<td>%+.4f</td><td>%.5f</td><td>%.5f</td><td class=\"%s\">%s</td>"
+                         "<td>%s</td><td class=\"l\">%s</td></tr>\n",
                       c->spec.bits, g, t->ppl, c->ppl, c->ppl - t->ppl, t->kl_mean, c->kl_mean,
-                      ok ? "yes" : "no", ok ? "yes" : "no");
+                      ok ? "yes" : "no", ok ? "yes" : "no", z, ps.ok ? ps.verdict : "&ndash;");
     }
-    if (header) awq_sb_puts(b, "</tbody></table>\n");
+    if (header)
+        awq_sb_printf(b, "</tbody></table>\n<p>z: mean per-window NLL difference (AWQ &minus; "
+                         "RTN) over its standard error across the %lld evaluation windows; "
+                         "|z| &lt; %.0f is a tie these windows cannot resolve.</p>\n",
+                      (long long)r->n_windows, AUDIT_TIE_Z);
 }
 
 static void html_memory(awq_strbuf *b, const awq_audit_result *r) {

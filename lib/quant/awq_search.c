@@ -9,7 +9,8 @@
  * _compute_best_scale): w_mean uses |W| / (group max + 1e-6) averaged over
  * the rows of all the group's linears; x_mean is mean |x| over all tokens;
  * candidates r = 0..n_grid-1, ratio r/n_grid; s = x^ratio / (w^(1-ratio) +
- * 1e-4) (duo) or x^ratio, clamped >= 1e-4, divided by sqrt(max(s)·min(s)),
+ * 1e-4) (duo) or x^ratio (or both families interleaved, llm-compressor's
+ * duo_scaling="both"; see awq_search_candidate), clamped >= 1e-4, divided by sqrt(max(s)·min(s)),
  * non-finite entries set to 1; loss = mean squared error of the block
  * output vs the FP output; the first strict minimum wins. All groups are
  * searched on the unscaled layer and applied afterwards (AutoAWQ computes
@@ -168,6 +169,22 @@ void awq_search_scales_ref(const float *x_mean, const float *w_mean, int64_t K, 
     for (int64_t k = 0; k < K; k++) {
         float v = s[k] / norm;
         s[k] = isfinite(v) ? v : 1.0f;
+    }
+}
+
+int awq_search_n_candidates(awq_duo_scaling mode, int n_grid) {
+    if (n_grid < 1) return 0;
+    return mode == AWQ_DUO_BOTH ? 2 * (n_grid / 2) : n_grid;
+}
+
+void awq_search_candidate(awq_duo_scaling mode, int n_grid, int i, double *ratio, bool *duo) {
+    if (mode == AWQ_DUO_BOTH) {
+        int half = n_grid / 2;
+        *ratio = (double)(i / 2) / (double)half;
+        *duo = (i % 2) == 1;
+    } else {
+        *ratio = (double)i / (double)n_grid;
+        *duo = mode == AWQ_DUO_ON;
     }
 }
 
@@ -390,35 +407,45 @@ static awq_status search_group(awq_model *m, awq_layer *l, int gi, awq_search_ac
     if (st != AWQ_OK) goto done;
 
     double best_loss = INFINITY;
-    int best_r = -1;
-    for (int r = 0; r < p->n_grid; r++) {
-        double ratio = (double)r / (double)p->n_grid;
-        awq_search_scales_ref(xm, wm, K, ratio, p->duo_scaling, s);
+    int best_i = -1;
+    double best_ratio = 0;
+    bool best_duo = false;
+    const int n_cand = awq_search_n_candidates(p->duo_scaling, p->n_grid);
+    for (int i = 0; i < n_cand; i++) {
+        double ratio;
+        bool duo;
+        awq_search_candidate(p->duo_scaling, p->n_grid, i, &ratio, &duo);
+        awq_search_scales_ref(xm, wm, K, ratio, duo, s);
         double loss;
         st = eval_candidate(m, l, g, in, c, p, s, K, &gs, &loss);
         if (st == AWQ_ERR_RANGE) {
             /* e.g. a scaled weight beyond the FP16 range: skip candidate */
-            awq_debug(ctx, "layer %lld %s ratio %.2f skipped: %s",
-                      (long long)awq_layer_index(l), rep->name, ratio, awq_ctx_errmsg(ctx));
+            awq_debug(ctx, "layer %lld %s ratio %.2f%s skipped: %s",
+                      (long long)awq_layer_index(l), rep->name, ratio, duo ? " duo" : "",
+                      awq_ctx_errmsg(ctx));
             st = AWQ_OK;
             continue;
         }
         if (st != AWQ_OK) goto done;
         if (isfinite(loss) && loss < best_loss) {
             best_loss = loss;
-            best_r = r;
+            best_i = i;
+            best_ratio = ratio;
+            best_duo = duo;
             memcpy(best, s, (size_t)K * sizeof(float));
         }
     }
-    if (best_r < 0) {
+    if (best_i < 0) {
         awq_warn(ctx, "layer %lld %s: every scale candidate failed; using scale 1",
                  (long long)awq_layer_index(l), rep->name);
         for (int64_t k = 0; k < K; k++) best[k] = 1.0f;
         rep->fallback = true;
         rep->ratio = 0;
+        rep->duo = false;
         rep->loss_best = rep->loss_rtn;
     } else {
-        rep->ratio = (double)best_r / (double)p->n_grid;
+        rep->ratio = best_ratio;
+        rep->duo = best_duo;
         rep->loss_best = best_loss;
     }
     rep->searched = true;

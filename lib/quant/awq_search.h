@@ -91,6 +91,12 @@ awq_status awq_search_clip(awq_model *m, awq_layer *l, awq_search_acts *c,
  * the unit tests. */
 void awq_search_scales_ref(const float *x_mean, const float *w_mean, int64_t K,
                            double ratio, bool duo, float *s);
+/* The search's candidates in the order they are tried: how many there are
+ * for (mode, n_grid), and candidate i's ratio and family. ON / OFF: ratio
+ * i/n_grid; BOTH (llm-compressor's order): ratio (i/2)/(n_grid/2), plain for
+ * even i, duo for odd i. Ties keep the first. */
+int awq_search_n_candidates(awq_duo_scaling mode, int n_grid);
+void awq_search_candidate(awq_duo_scaling mode, int n_grid, int i, double *ratio, bool *duo);
 /* w_mean of AutoAWQ: |W| divided by its group's max |W| (+1e-6), averaged
  * over all rows of all the group's linears (host arrays, each [N_j, K]). */
 void awq_search_w_mean_ref(const float *const *w, const int64_t *n_rows,

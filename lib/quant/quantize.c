@@ -43,6 +43,15 @@ const char *awq_propagate_name(awq_propagate p) {
     return p == AWQ_PROPAGATE_QUANTIZED ? "quantized" : "fp";
 }
 
+const char *awq_duo_scaling_name(awq_duo_scaling d) {
+    switch (d) {
+    case AWQ_DUO_OFF: return "off";
+    case AWQ_DUO_ON: return "on";
+    case AWQ_DUO_BOTH: return "both";
+    }
+    return "?";
+}
+
 awq_quantize_params awq_quantize_default_params(void) {
     awq_quantize_params p;
     memset(&p, 0, sizeof p);
@@ -51,7 +60,7 @@ awq_quantize_params awq_quantize_default_params(void) {
     p.format = AWQ_QFMT_AWQ_GEMM;
     p.calib = awq_calib_default_params();
     p.n_grid = 20;
-    p.duo_scaling = true;
+    p.duo_scaling = AWQ_DUO_OFF;
     p.clip = true;
     p.clip_n_grid = 20;
     p.clip_max_shrink = 0.5;
@@ -332,6 +341,14 @@ awq_status awq_quantize_prepare(awq_ctx *ctx, const char *model_dir, const char 
     const awq_quantize_params *p = params;
     if (p->n_grid < 1 || p->n_grid > 1000)
         return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "n_grid %d out of range [1, 1000]", p->n_grid);
+    if (p->duo_scaling != AWQ_DUO_OFF && p->duo_scaling != AWQ_DUO_ON &&
+        p->duo_scaling != AWQ_DUO_BOTH)
+        return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "unknown duo_scaling mode %d",
+                        (int)p->duo_scaling);
+    if (p->duo_scaling == AWQ_DUO_BOTH && p->n_grid < 2)
+        return awq_fail(ctx, AWQ_ERR_INVALID_ARG,
+                        "duo_scaling both splits n_grid between two families: n_grid must be "
+                        ">= 2 (got %d)", p->n_grid);
     if (p->clip && (p->clip_n_grid < 1 || p->clip_max_shrink <= 0 || p->clip_max_shrink >= 1 ||
                     p->clip_tokens < 1))
         return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "clip parameters out of range");
@@ -533,6 +550,7 @@ static cJSON *search_to_json(const awq_quantize_job *job, int64_t layer,
         cJSON_AddStringToObject(go, "name", r->name);
         cJSON_AddBoolToObject(go, "searched", r->searched);
         cJSON_AddNumberToObject(go, "ratio", r->ratio);
+        cJSON_AddBoolToObject(go, "duo", r->duo);
         cJSON_AddNumberToObject(go, "loss_rtn", r->loss_rtn);
         cJSON_AddNumberToObject(go, "loss_best", r->loss_best);
         cJSON_AddBoolToObject(go, "fallback", r->fallback);
@@ -608,6 +626,7 @@ static awq_status search_from_json(awq_quantize_job *job, awq_layer *l, int64_t 
         if (cJSON_IsString(nm)) snprintf(s->rep[g].name, sizeof s->rep[g].name, "%s", nm->valuestring);
         const cJSON *ra = cJSON_GetObjectItemCaseSensitive(e, "ratio");
         s->rep[g].ratio = cJSON_IsNumber(ra) ? ra->valuedouble : 0;
+        s->rep[g].duo = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "duo"));
         if (!sc) continue;
         snprintf(what, sizeof what, "%s: layer %lld group %d scales", job->s_load,
                  (long long)layer, g);
@@ -1074,6 +1093,8 @@ static awq_status dump_scales(awq_quantize_job *job) {
     cJSON_AddNumberToObject(root, "bits", job->p.quant.bits);
     cJSON_AddNumberToObject(root, "group_size", job->p.quant.group_size);
     cJSON_AddBoolToObject(root, "sym", job->p.quant.sym);
+    cJSON_AddNumberToObject(root, "n_grid", job->p.n_grid);
+    cJSON_AddStringToObject(root, "duo_scaling", awq_duo_scaling_name(job->p.duo_scaling));
     cJSON *layers = cJSON_AddArrayToObject(root, "layers");
     awq_status st = AWQ_OK;
     for (int64_t i = 0; i < job->cfg.n_layers && st == AWQ_OK; i++) {
@@ -1306,6 +1327,7 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
                     snprintf(r->name, sizeof r->name, "%s", v->valuestring);
                 r->searched = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(g, "searched"));
                 if ((v = cJSON_GetObjectItemCaseSensitive(g, "ratio"))) r->ratio = v->valuedouble;
+                r->duo = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(g, "duo"));
                 if ((v = cJSON_GetObjectItemCaseSensitive(g, "loss_rtn"))) r->loss_rtn = v->valuedouble;
                 if ((v = cJSON_GetObjectItemCaseSensitive(g, "loss_best"))) r->loss_best = v->valuedouble;
             }

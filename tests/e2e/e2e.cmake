@@ -24,6 +24,12 @@ add_executable(awq_png_stats e2e/png_stats.c)
 target_compile_options(awq_png_stats PRIVATE ${AWQ_WARNINGS})
 awq_add_script_test(audit_cli SCRIPT e2e/audit_cli.sh LABELS e2e slow TIMEOUT 900)
 set_property(TEST audit_cli APPEND PROPERTY ENVIRONMENT "AWQ_JSON=$<TARGET_FILE:awq_json_get>")
+# The acceptance run at full fidelity: ~16 min on 2 cores, so only with
+# -DAWQ_LONG_TESTS=ON (then `ctest -L long`).
+if(AWQ_LONG_TESTS)
+  awq_add_script_test(audit_full SCRIPT e2e/audit_full.sh LABELS e2e long TIMEOUT 5400)
+  set_property(TEST audit_full APPEND PROPERTY ENVIRONMENT "AWQ_JSON=$<TARGET_FILE:awq_json_get>")
+endif()
 awq_add_script_test(audit_render SCRIPT e2e/audit_render.sh LABELS e2e TIMEOUT 600)
 set_property(TEST audit_render APPEND PROPERTY ENVIRONMENT
   "AWQ_JSON=$<TARGET_FILE:awq_json_get>;AWQ_PNG_STATS=$<TARGET_FILE:awq_png_stats>")

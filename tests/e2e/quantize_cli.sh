@@ -16,6 +16,10 @@ expect_exit 2 "missing -o" "$AWQKIT" quantize "$M"
 stderr_has "-o"
 expect_exit 2 "bad --method" "$AWQKIT" quantize "$M" -o "$T/x" --method nope
 stderr_has "--method"
+expect_exit 2 "bad --duo-scaling" "$AWQKIT" quantize "$M" -o "$T/x" --duo-scaling maybe
+stderr_has "--duo-scaling maybe: expected on, off or both"
+expect_exit 1 "both needs n-grid >= 2" "$AWQKIT" quantize "$M" -o "$T/x" --duo-scaling both --n-grid 1
+stderr_has "n_grid must be >= 2"
 expect_exit 2 "output == input" "$AWQKIT" quantize "$M" -o "$M"
 stderr_has "is the input"
 expect_exit 1 "missing model" "$AWQKIT" quantize "$T/nonexistent" -o "$T/x"

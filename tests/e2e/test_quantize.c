@@ -155,9 +155,10 @@ int main(void) {
                    1e-9 + 1e-6 * ra.layers[i].mse_rtn);
     }
     /* The GQA rule: tiny-llama has 2 KV heads of 4, so v->o is skipped. */
-    /* AutoAWQ's candidates do not include s = 1 (ratio 0 with duo scaling
-     * is s = 1/w_mean), so a single group may end above plain RTN; summed
-     * over the model the search must win clearly. */
+    /* The default candidates (plain x^r) include s = 1 at ratio 0, so no
+     * group may end above plain RTN's block loss; summed over the model the
+     * search must win clearly. (AutoAWQ's duo candidates, --duo-scaling on,
+     * have no identity: ratio 0 is s = 1/w_mean.) */
     double sum_rtn = 0, sum_best = 0;
     for (int64_t i = 0; i < ra.n_groups; i++) {
         if (ra.groups[i].group == 1) {
@@ -165,6 +166,9 @@ int main(void) {
             continue;
         }
         CHECK(ra.groups[i].searched && isfinite(ra.groups[i].loss_best));
+        CHECK_MSG(ra.groups[i].loss_best <= ra.groups[i].loss_rtn,
+                  "layer %lld group %d: %g above RTN's %g", (long long)ra.groups[i].layer,
+                  ra.groups[i].group, ra.groups[i].loss_best, ra.groups[i].loss_rtn);
         sum_rtn += ra.groups[i].loss_rtn;
         sum_best += ra.groups[i].loss_best;
     }

@@ -407,6 +407,14 @@ static void make_result(awq_audit_result *r) {
     }
     c[1].layer_mse = calloc(3, sizeof(double));
     for (int l = 0; l < 3; l++) c[1].layer_mse[l] = 0.0015 * (l + 1);
+    /* per-window NLL of the AWQ/RTN pair: differences -0.02, -0.03 ->
+     * mean -0.025, sd 0.0070711, se 0.005, z -5: "better" */
+    c[1].window_nll = calloc(2, sizeof(double));
+    c[2].window_nll = calloc(2, sizeof(double));
+    c[1].window_nll[0] = 2.32;
+    c[1].window_nll[1] = 2.31;
+    c[2].window_nll[0] = 2.30;
+    c[2].window_nll[1] = 2.28;
 }
 
 static void free_result(awq_audit_result *r) {
@@ -465,8 +473,9 @@ static void test_render(awq_ctx *ctx) {
     CHECK(strstr(s, "| cmp-a&lt;b&c | external | 4 | g128 | gptq |") != NULL);
     CHECK(strstr(s, "`awq-4-g96`: not applicable — group size 96 does not divide in_features "
                     "256 \\| &lt;&>") != NULL);
-    CHECK(strstr(s, "| 4 | g128 | 10.5000 | 10.3000 | -0.2000 | 0.01000 | 0.00800 | yes |") !=
-          NULL);
+    CHECK(strstr(s, "| 4 | g128 | 10.5000 | 10.3000 | -0.2000 | 0.01000 | 0.00800 | yes | "
+                    "-5.00 | better |") != NULL);
+    CHECK(strstr(s, "across the 2 evaluation windows") != NULL);
     CHECK(strstr(s, "Context 32768 tokens") != NULL);
     CHECK(strstr(s, "| fp16 | 0.93 | ✓ | ✓ |") != NULL);   /* 1e9 B = 0.93 GiB */
     CHECK(strstr(s, "| fp16 | 27.94 | ✗ | ✗ |") != NULL);  /* 3e10 B > 24 GiB */
@@ -503,6 +512,10 @@ static void test_render(awq_ctx *ctx) {
         const cJSON *avr = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "awq_vs_rtn"), 0);
         CHECK(cJSON_IsTrue(cJSON_GetObjectItem(avr, "awq_not_worse")));
         CHECK_NEAR(cJSON_GetObjectItem(avr, "awq_minus_rtn")->valuedouble, -0.2, 1e-12);
+        CHECK_NEAR(cJSON_GetObjectItem(avr, "nll_diff")->valuedouble, -0.025, 1e-12);
+        CHECK_NEAR(cJSON_GetObjectItem(avr, "nll_diff_se")->valuedouble, 0.005, 1e-12);
+        CHECK_NEAR(cJSON_GetObjectItem(avr, "z")->valuedouble, -5.0, 1e-9);
+        CHECK(!strcmp(cJSON_GetObjectItem(avr, "verdict")->valuestring, "better"));
         CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(j, "awq_vs_rtn")), 1);
         const cJSON *sv = cJSON_GetArrayItem(
             cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(cs, "rtn-3-g128"),
@@ -532,6 +545,7 @@ static void test_render(awq_ctx *ctx) {
     CHECK_EQ_INT(count_str(s, "http"), count_str(s, "http://www.w3.org/2000/svg"));
     CHECK(strstr(s, "models/tiny|&lt;model&gt;") != NULL);
     CHECK(strstr(s, "<b>weight error</b>") != NULL);
+    CHECK(strstr(s, "<td>-5.00</td><td class=\"l\">better</td>") != NULL);
     bad = xml_check(s);
     CHECK_MSG(bad == NULL, "html: %s", bad);
     awq_free(s);

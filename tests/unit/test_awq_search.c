@@ -2,6 +2,8 @@
  * computations and invariants:
  *  - the scale formula (duo and plain), its sqrt(max*min) normalisation and
  *    the non-finite -> 1 rule, on hand-computed vectors;
+ *  - the candidate order of each duo_scaling mode, and that "both" never
+ *    ends above RTN's or the duo search's block loss;
  *  - w_mean (|W| over its group's max + 1e-6, averaged over all rows of the
  *    group's linears) on a hand-computed case;
  *  - which of the four groups run: v->o is skipped with GQA (tiny-llama:
@@ -82,6 +84,33 @@ static void test_scales_formula(void) {
     CHECK(s[0] == 1.0f && s[1] == 0.0f);
 }
 
+/* The candidate order: on/off r/n_grid; both (llm-compressor) n_grid/2
+ * ratios, plain before duo at each. */
+static void test_candidates(void) {
+    double r;
+    bool duo;
+    CHECK_EQ_INT(awq_search_n_candidates(AWQ_DUO_ON, 20), 20);
+    CHECK_EQ_INT(awq_search_n_candidates(AWQ_DUO_OFF, 20), 20);
+    CHECK_EQ_INT(awq_search_n_candidates(AWQ_DUO_BOTH, 20), 20);
+    CHECK_EQ_INT(awq_search_n_candidates(AWQ_DUO_BOTH, 5), 4);
+    CHECK_EQ_INT(awq_search_n_candidates(AWQ_DUO_BOTH, 1), 0);
+    awq_search_candidate(AWQ_DUO_ON, 20, 7, &r, &duo);
+    CHECK(r == 7.0 / 20.0 && duo);
+    awq_search_candidate(AWQ_DUO_OFF, 20, 0, &r, &duo);
+    CHECK(r == 0.0 && !duo);
+    const double want_r[6] = {0, 0, 0.1, 0.1, 0.2, 0.2};
+    for (int i = 0; i < 6; i++) {
+        awq_search_candidate(AWQ_DUO_BOTH, 20, i, &r, &duo);
+        CHECK_NEAR(r, want_r[i], 1e-15);
+        CHECK(duo == (i % 2 == 1));
+    }
+    awq_search_candidate(AWQ_DUO_BOTH, 20, 19, &r, &duo);
+    CHECK(r == 0.9 && duo);
+    awq_search_candidate(AWQ_DUO_BOTH, 5, 3, &r, &duo);
+    CHECK(r == 0.5 && duo);
+    CHECK(!strcmp(awq_duo_scaling_name(AWQ_DUO_BOTH), "both"));
+}
+
 static void test_w_mean(void) {
     /* two linears (2 rows, 1 row) of K = 4, group 2 */
     const float w1[8] = {1, -2, 3, 0, /**/ -4, 4, 0, 1};
@@ -141,6 +170,32 @@ static void check_model(awq_ctx *ctx, const char *dir, int want_groups, int64_t 
     for (int g = 0; g < s.n_groups; g++)
         if (s.used[g]) CHECK(s.rep[g].searched && isfinite(s.rep[g].loss_best));
 
+    /* duo_scaling both with n_grid 4 tries ratios {0, .5} of each family:
+     * a superset of the duo search above (n_grid 2: ratios 0, .5) that also
+     * holds s = 1, so its loss can end neither above RTN's nor above the
+     * duo search's. Same inputs, same arithmetic: exact comparisons. */
+    {
+        awq_quantize_params pb = p;
+        pb.duo_scaling = AWQ_DUO_BOTH;
+        pb.n_grid = 4;
+        awq_layer_search sb;
+        CHECK_OK(ctx, awq_search_layer(m, l, &caps, &pb, &sb, NULL, 0, 0));
+        for (int g = 0; g < sb.n_groups; g++) {
+            CHECK_EQ_INT(sb.used[g], s.used[g]);
+            if (!sb.used[g]) continue;
+            CHECK(sb.rep[g].loss_rtn == s.rep[g].loss_rtn);
+            CHECK_MSG(sb.rep[g].loss_best <= sb.rep[g].loss_rtn, "group %d: both %g > RTN %g",
+                      g, sb.rep[g].loss_best, sb.rep[g].loss_rtn);
+            CHECK_MSG(sb.rep[g].loss_best <= s.rep[g].loss_best, "group %d: both %g > duo %g",
+                      g, sb.rep[g].loss_best, s.rep[g].loss_best);
+            CHECK(sb.rep[g].ratio == 0.0 || sb.rep[g].ratio == 0.5);
+            /* plain ratio 0 is the identity */
+            if (!sb.rep[g].duo && sb.rep[g].ratio == 0.0)
+                CHECK(sb.rep[g].loss_best == sb.rep[g].loss_rtn);
+        }
+        awq_layer_search_free(&sb);
+    }
+
     /* Replace the searched scales by random positive ones (far from 1) and
      * fold them in: the layer function must not change. */
     for (int g = 0; g < s.n_groups; g++) {
@@ -192,6 +247,7 @@ static void check_model(awq_ctx *ctx, const char *dir, int want_groups, int64_t 
 int main(void) {
     test_scales_formula();
     test_w_mean();
+    test_candidates();
     awq_ctx *ctx = awq_test_ctx(2);
     check_model(ctx, AWQ_TEST_DATA "/tiny-llama", 3, 0, false);
     check_model(ctx, AWQ_TEST_DATA "/tiny-llama", 3, 1, true);

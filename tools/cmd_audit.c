@@ -277,20 +277,17 @@ static void print_summary(const awq_audit_result *r, const char *out) {
     bool head = false;
     for (int i = 0; i < r->n_configs; i++) {
         const awq_audit_config *c = &r->configs[i];
-        if (c->state != AWQ_AUDIT_MEASURED || c->spec.kind != AWQ_AUDIT_QUANTIZED ||
-            c->spec.method != AWQ_METHOD_AWQ)
-            continue;
-        for (int k = 0; k < r->n_configs; k++) {
-            const awq_audit_config *t = &r->configs[k];
-            if (t->state != AWQ_AUDIT_MEASURED || t->spec.kind != AWQ_AUDIT_QUANTIZED ||
-                t->spec.method != AWQ_METHOD_RTN || t->spec.bits != c->spec.bits ||
-                t->spec.group_size != c->spec.group_size || t->spec.format != c->spec.format)
-                continue;
-            if (!head) printf("\nAWQ vs RTN (perplexity):\n");
-            head = true;
-            printf("  %-16s %10.4f  vs %-16s %10.4f  %s\n", c->spec.name, c->ppl, t->spec.name,
-                   t->ppl, c->ppl <= t->ppl ? "AWQ <= RTN" : "AWQ > RTN");
-        }
+        awq_audit_comparison cmp;
+        if (!awq_audit_compare_rtn(r, c, &cmp)) continue;
+        if (!head)
+            printf("\nAWQ vs RTN (perplexity; z: paired over the %lld windows, |z| < 2 is a "
+                   "tie):\n", (long long)r->n_windows);
+        head = true;
+        char z[32] = "";
+        if (cmp.has_z) snprintf(z, sizeof z, "  z %+.2f, %s", cmp.z, cmp.verdict);
+        printf("  %-16s %10.4f  vs %-16s %10.4f  %s%s\n", c->spec.name, c->ppl,
+               cmp.rtn->spec.name, cmp.rtn->ppl, c->ppl <= cmp.rtn->ppl ? "AWQ <= RTN" : "AWQ > RTN",
+               z);
     }
     double tq = 0, te = 0, tw = 0;
     for (int i = 0; i < r->n_configs; i++) {

@@ -289,6 +289,27 @@ const char *awq_audit_chart_file(awq_audit_chart c);
  * dominate. Equal points are all on the front. */
 void awq_audit_pareto(int n, const double *x, const double *y, bool *front);
 
+/* An AWQ configuration against its RTN twin (same bits, group size and
+ * format), paired over the evaluation windows. nll_diff is the mean of the
+ * per-window mean-NLL differences (AWQ - RTN, nats; every window predicts
+ * the same number of tokens, so its sign is the perplexity comparison's),
+ * nll_diff_se its standard error, z = nll_diff / nll_diff_se, and verdict
+ * "better" (z <= -2), "worse" (z >= 2) or "tie" (static string). has_z is
+ * false when either side lacks per-window NLL or there is one window; the
+ * verdict is then "tie" and the z fields NaN. */
+typedef struct awq_audit_comparison {
+    const awq_audit_config *rtn;  /* the twin (points into r) */
+    double ppl_diff;              /* AWQ ppl - RTN ppl */
+    bool has_z;
+    double nll_diff, nll_diff_se, z;
+    const char *verdict;
+} awq_audit_comparison;
+
+/* Fills *out and returns true when c is a measured AWQ configuration of r
+ * with a measured RTN twin; false otherwise. Pure; thread-safe. */
+bool awq_audit_compare_rtn(const awq_audit_result *r, const awq_audit_config *c,
+                           awq_audit_comparison *out);
+
 /* Index of the heat map's configuration in r->configs (-1 when none is
  * measured with per-linear errors). */
 int awq_audit_heatmap_index(const awq_audit_result *r);

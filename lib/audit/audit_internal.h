@@ -99,21 +99,9 @@ void audit_fmt_num(char *buf, size_t n, double v, char mode, int dec);
 void audit_fmt_bytes(char *buf, size_t n, double bytes);
 /* Short description of a configuration's group: "g128", "per-channel", "-". */
 void audit_fmt_group(char *buf, size_t n, const awq_audit_spec *s);
-/* AWQ against its RTN twin, paired over the evaluation windows: the mean of
- * the per-window NLL differences (AWQ - RTN; every window predicts the same
- * number of tokens, so its sign is the perplexity comparison's), its
- * standard error and z = mean / se. A difference within 2 standard errors
- * is a tie: the windows cannot tell the two apart. */
-typedef struct audit_paired {
-    bool ok;                   /* both have per-window NLL, >= 2 windows */
-    double mean, se, z;
-    const char *verdict;       /* "better", "tie", "worse" */
-} audit_paired;
-
+/* |z| below this: the paired verdict is a tie (awq_audit_compare_rtn). */
 #define AUDIT_TIE_Z 2.0
 
-audit_paired audit_pair_stats(const awq_audit_result *r, const awq_audit_config *awq,
-                              const awq_audit_config *rtn);
 /* The RTN configuration matching an AWQ one (same bits, group, format), or
  * NULL. */
 const awq_audit_config *audit_rtn_twin(const awq_audit_result *r, const awq_audit_config *c);

@@ -134,8 +134,15 @@ const awq_audit_config *audit_rtn_twin(const awq_audit_result *r, const awq_audi
 
 /* ------------------------------------------------------------------ JSON */
 
-audit_paired audit_pair_stats(const awq_audit_result *r, const awq_audit_config *a,
-                              const awq_audit_config *t) {
+/* The per-window pairing of awq_audit_compare_rtn. */
+typedef struct audit_paired {
+    bool ok;                   /* both have per-window NLL, >= 2 windows */
+    double mean, se, z;
+    const char *verdict;
+} audit_paired;
+
+static audit_paired audit_pair_stats(const awq_audit_result *r, const awq_audit_config *a,
+                                     const awq_audit_config *t) {
     audit_paired p = {false, NAN, NAN, NAN, "tie"};
     const int64_t n = r->n_windows;
     if (!a->window_nll || !t->window_nll || n < 2) return p;
@@ -151,6 +158,29 @@ audit_paired audit_pair_stats(const awq_audit_result *r, const awq_audit_config 
     p.verdict = p.z <= -AUDIT_TIE_Z ? "better" : p.z >= AUDIT_TIE_Z ? "worse" : "tie";
     p.ok = true;
     return p;
+}
+
+bool awq_audit_compare_rtn(const awq_audit_result *r, const awq_audit_config *c,
+                           awq_audit_comparison *out) {
+    memset(out, 0, sizeof *out);
+    out->nll_diff = out->nll_diff_se = out->z = NAN;
+    out->verdict = "tie";
+    if (!r || !c || c->spec.kind != AWQ_AUDIT_QUANTIZED || c->spec.method != AWQ_METHOD_AWQ ||
+        !audit_config_has_metrics(c))
+        return false;
+    const awq_audit_config *t = audit_rtn_twin(r, c);
+    if (!t || !audit_config_has_metrics(t)) return false;
+    audit_paired ps = audit_pair_stats(r, c, t);
+    out->rtn = t;
+    out->ppl_diff = c->ppl - t->ppl;
+    out->has_z = ps.ok;
+    if (ps.ok) {
+        out->nll_diff = ps.mean;
+        out->nll_diff_se = ps.se;
+        out->z = ps.z;
+        out->verdict = ps.verdict;
+    }
+    return true;
 }
 
 static void jnum(cJSON *o, const char *k, double v) {
@@ -297,9 +327,9 @@ awq_status awq_audit_render_json(awq_ctx *ctx, const awq_audit_result *r, char *
     cJSON *avr = cJSON_AddArrayToObject(j, "awq_vs_rtn");
     for (int i = 0; i < r->n_configs; i++) {
         const awq_audit_config *c = &r->configs[i];
-        if (c->spec.kind != AWQ_AUDIT_QUANTIZED || c->spec.method != AWQ_METHOD_AWQ) continue;
-        const awq_audit_config *t = audit_rtn_twin(r, c);
-        if (!t || !audit_config_has_metrics(c) || !audit_config_has_metrics(t)) continue;
+        awq_audit_comparison ps;
+        if (!awq_audit_compare_rtn(r, c, &ps)) continue;
+        const awq_audit_config *t = ps.rtn;
         cJSON *e = cJSON_CreateObject();
         cJSON_AddNumberToObject(e, "bits", c->spec.bits);
         cJSON_AddNumberToObject(e, "group_size", c->spec.group_size);
@@ -311,10 +341,9 @@ awq_status awq_audit_render_json(awq_ctx *ctx, const awq_audit_result *r, char *
         jnum(e, "rtn_kl", t->kl_mean);
         jnum(e, "awq_kl", c->kl_mean);
         cJSON_AddBoolToObject(e, "awq_not_worse", c->ppl <= t->ppl);
-        audit_paired ps = audit_pair_stats(r, c, t);
-        if (ps.ok) {
-            jnum(e, "nll_diff", ps.mean);
-            jnum(e, "nll_diff_se", ps.se);
+        if (ps.has_z) {
+            jnum(e, "nll_diff", ps.nll_diff);
+            jnum(e, "nll_diff_se", ps.nll_diff_se);
             jnum(e, "z", ps.z);
             cJSON_AddStringToObject(e, "verdict", ps.verdict);
         }
@@ -466,9 +495,9 @@ static void md_awq_vs_rtn(awq_strbuf *b, const awq_audit_result *r) {
     int worse = 0;
     for (int i = 0; i < r->n_configs; i++) {
         const awq_audit_config *c = &r->configs[i];
-        if (c->spec.kind != AWQ_AUDIT_QUANTIZED || c->spec.method != AWQ_METHOD_AWQ) continue;
-        const awq_audit_config *t = audit_rtn_twin(r, c);
-        if (!t || !audit_config_has_metrics(c) || !audit_config_has_metrics(t)) continue;
+        awq_audit_comparison ps;
+        if (!awq_audit_compare_rtn(r, c, &ps)) continue;
+        const awq_audit_config *t = ps.rtn;
         if (!header) {
             awq_sb_puts(b, "\n## AWQ vs RTN\n\n| bits | group | RTN ppl | AWQ ppl | AWQ − RTN "
                            "| RTN KL | AWQ KL | AWQ ≤ RTN | z | paired verdict |\n"
@@ -479,13 +508,12 @@ static void md_awq_vs_rtn(awq_strbuf *b, const awq_audit_result *r) {
         audit_fmt_group(g, sizeof g, &c->spec);
         bool ok = c->ppl <= t->ppl;
         worse += !ok;
-        audit_paired ps = audit_pair_stats(r, c, t);
         char z[32];
-        if (ps.ok) snprintf(z, sizeof z, "%+.2f", ps.z);
+        if (ps.has_z) snprintf(z, sizeof z, "%+.2f", ps.z);
         else snprintf(z, sizeof z, "–");
         awq_sb_printf(b, "| %d | %s | %.4f | %.4f | %+.4f | %.5f | %.5f | %s | %s | %s |\n",
                       c->spec.bits, g, t->ppl, c->ppl, c->ppl - t->ppl, t->kl_mean, c->kl_mean,
-                      ok ? "yes" : "**no**", z, ps.ok ? ps.verdict : "–");
+                      ok ? "yes" : "**no**", z, ps.has_z ? ps.verdict : "–");
     }
     if (header)
         awq_sb_printf(b, "\nz: mean per-window NLL difference (AWQ − RTN) over its standard "

@@ -636,11 +636,9 @@ static void html_awq_vs_rtn(awq_strbuf *b, const awq_audit_result *r) {
     bool header = false;
     for (int i = 0; i < r->n_configs; i++) {
         const awq_audit_config *c = &r->configs[i];
-        if (c->spec.kind != AWQ_AUDIT_QUANTIZED || c->spec.method != AWQ_METHOD_AWQ ||
-            !audit_config_has_metrics(c))
-            continue;
-        const awq_audit_config *t = audit_rtn_twin(r, c);
-        if (!t || !audit_config_has_metrics(t)) continue;
+        awq_audit_comparison ps;
+        if (!awq_audit_compare_rtn(r, c, &ps)) continue;
+        const awq_audit_config *t = ps.rtn;
         if (!header)
             awq_sb_puts(b, "<h2>AWQ vs RTN</h2><table><thead><tr><th>bits</th><th class=\"l\">"
                            "group</th><th>RTN ppl</th><th>AWQ ppl</th><th>AWQ &minus; RTN</th>"
@@ -650,15 +648,14 @@ static void html_awq_vs_rtn(awq_strbuf *b, const awq_audit_result *r) {
         char g[24];
         audit_fmt_group(g, sizeof g, &c->spec);
         bool ok = c->ppl <= t->ppl;
-        audit_paired ps = audit_pair_stats(r, c, t);
         char z[32];
-        if (ps.ok) snprintf(z, sizeof z, "%+.2f", ps.z);
+        if (ps.has_z) snprintf(z, sizeof z, "%+.2f", ps.z);
         else snprintf(z, sizeof z, "&ndash;");
         awq_sb_printf(b, "<tr><td>%d</td><td class=\"l\">%s</td><td>%.4f</td><td>%.4f</td>"
                          "<td>%+.4f</td><td>%.5f</td><td>%.5f</td><td class=\"%s\">%s</td>"
                          "<td>%s</td><td class=\"l\">%s</td></tr>\n",
                       c->spec.bits, g, t->ppl, c->ppl, c->ppl - t->ppl, t->kl_mean, c->kl_mean,
-                      ok ? "yes" : "no", ok ? "yes" : "no", z, ps.ok ? ps.verdict : "&ndash;");
+                      ok ? "yes" : "no", ok ? "yes" : "no", z, ps.has_z ? ps.verdict : "&ndash;");
     }
     if (header)
         awq_sb_printf(b, "</tbody></table>\n<p>z: mean per-window NLL difference (AWQ &minus; "

@@ -422,6 +422,42 @@ static void free_result(awq_audit_result *r) {
     awq_audit_result_free(r);
 }
 
+/* AWQ vs its RTN twin, paired over windows (hand-computed: see
+ * make_result), then a tie and a loss. */
+static void test_compare(void) {
+    awq_audit_result r;
+    make_result(&r);
+    awq_audit_comparison cmp;
+    CHECK(awq_audit_compare_rtn(&r, &r.configs[2], &cmp));
+    CHECK(cmp.rtn == &r.configs[1]);
+    CHECK_NEAR(cmp.ppl_diff, -0.2, 1e-12);
+    CHECK(cmp.has_z);
+    CHECK_NEAR(cmp.nll_diff, -0.025, 1e-12);
+    CHECK_NEAR(cmp.nll_diff_se, 0.005, 1e-12);
+    CHECK_NEAR(cmp.z, -5.0, 1e-9);
+    CHECK(!strcmp(cmp.verdict, "better"));
+    CHECK(!awq_audit_compare_rtn(&r, &r.configs[1], &cmp)); /* RTN itself */
+    CHECK(!awq_audit_compare_rtn(&r, &r.configs[4], &cmp)); /* not applicable */
+    CHECK(!awq_audit_compare_rtn(&r, &r.configs[5], &cmp)); /* --compare */
+    /* differences -0.02, +0.03: mean 0.005, se 0.025, z 0.2 */
+    r.configs[2].window_nll[1] = 2.34;
+    CHECK(awq_audit_compare_rtn(&r, &r.configs[2], &cmp));
+    CHECK_NEAR(cmp.z, 0.2, 1e-9);
+    CHECK(!strcmp(cmp.verdict, "tie"));
+    /* differences +0.02, +0.03: z +5 */
+    r.configs[2].window_nll[0] = 2.34;
+    r.configs[2].window_nll[1] = 2.34;
+    CHECK(awq_audit_compare_rtn(&r, &r.configs[2], &cmp));
+    CHECK_NEAR(cmp.z, 5.0, 1e-9);
+    CHECK(!strcmp(cmp.verdict, "worse"));
+    /* no per-window data: compared, but no z */
+    free(r.configs[1].window_nll);
+    r.configs[1].window_nll = NULL;
+    CHECK(awq_audit_compare_rtn(&r, &r.configs[2], &cmp));
+    CHECK(!cmp.has_z && isnan(cmp.z) && !strcmp(cmp.verdict, "tie"));
+    free_result(&r);
+}
+
 static void test_render(awq_ctx *ctx) {
     awq_audit_result r;
     make_result(&r);
@@ -596,6 +632,7 @@ int main(void) {
     test_ticks_colours();
     test_kl();
     test_weight_error(ctx);
+    test_compare();
     test_render(ctx);
     awq_ctx_free(ctx);
     return awq_test_summary();

@@ -108,6 +108,12 @@ typedef struct awq_rope_scaling {
     double original_max_pos;   /* llama3 / yarn */
     double beta_fast, beta_slow; /* yarn */
     double attention_factor;   /* yarn (0 = derived from factor) */
+    /* yarn, when attention_factor is 0 and both are non-zero (DeepSeek):
+     * attention factor = m(factor, mscale) / m(factor, mscale_all_dim),
+     * m(f, s) = 0.1 s ln f + 1 (1 for f <= 1); else m(factor, 1). */
+    double mscale, mscale_all_dim;
+    bool no_truncate;          /* yarn "truncate": false (0 = the default,
+                                  floor/ceil the correction range) */
 } awq_rope_scaling;
 
 /* Hyper-parameters of the text decoder. For VL models read from

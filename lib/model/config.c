@@ -125,6 +125,11 @@ static awq_status parse_rope(const reader *r, awq_model_config *c) {
     AWQ_TRY(get_num(r, s, "beta_fast", 32.0, &rs->beta_fast));
     AWQ_TRY(get_num(r, s, "beta_slow", 1.0, &rs->beta_slow));
     AWQ_TRY(get_num(r, s, "attention_factor", 0.0, &rs->attention_factor));
+    AWQ_TRY(get_num(r, s, "mscale", 0.0, &rs->mscale));
+    AWQ_TRY(get_num(r, s, "mscale_all_dim", 0.0, &rs->mscale_all_dim));
+    bool truncate;
+    AWQ_TRY(get_bool(r, s, "truncate", true, &truncate));
+    rs->no_truncate = !truncate;
     if (rs->type != AWQ_ROPE_DEFAULT && !(rs->factor > 0))
         return awq_fail(r->ctx, AWQ_ERR_FORMAT, "%s: rope_scaling.factor must be > 0",
                         r->where);

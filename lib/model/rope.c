@@ -15,6 +15,11 @@ static float pos_freq(double theta, int64_t i2, int64_t dim) {
     return powf((float)theta, e);
 }
 
+/* transformers' get_mscale: the yarn attention factor for scale f. */
+static double yarn_mscale(double f, double m) {
+    return f <= 1.0 ? 1.0 : 0.1 * m * log(f) + 1.0;
+}
+
 static double yarn_correction_dim(double n_rot, double dim, double base,
                                   double max_pos) {
     return (dim * log(max_pos / (n_rot * 2.0 * M_PI))) / (2.0 * log(base));
@@ -82,12 +87,18 @@ awq_status awq_rope_inv_freq(awq_ctx *ctx, const awq_rope_scaling *rs,
         double bs = rs->beta_slow > 0 ? rs->beta_slow : 1.0;
         if (rs->attention_factor > 0)
             *attention_factor = (float)rs->attention_factor;
+        else if (rs->mscale != 0 && rs->mscale_all_dim != 0)
+            *attention_factor = (float)(yarn_mscale(factor, rs->mscale) /
+                                        yarn_mscale(factor, rs->mscale_all_dim));
         else
-            *attention_factor =
-                factor <= 1.0 ? 1.0f : (float)(0.1 * log(factor) + 1.0);
-        /* find_correction_range with truncate = True (the default) */
-        double low = floor(yarn_correction_dim(bf, (double)dim, theta, omp));
-        double high = ceil(yarn_correction_dim(bs, (double)dim, theta, omp));
+            *attention_factor = (float)yarn_mscale(factor, 1.0);
+        /* find_correction_range; truncate (floor / ceil) unless disabled */
+        double low = yarn_correction_dim(bf, (double)dim, theta, omp);
+        double high = yarn_correction_dim(bs, (double)dim, theta, omp);
+        if (!rs->no_truncate) {
+            low = floor(low);
+            high = ceil(high);
+        }
         if (low < 0) low = 0;
         if (high > (double)(dim - 1)) high = (double)(dim - 1);
         if (low == high) high += 0.001; /* linear_ramp_factor's guard */

@@ -11,7 +11,8 @@ float32 (the versions used are written into each output):
   tests/ref/rope_ref.json
       inv_freq, attention factor and cos/sin rows of LlamaRotaryEmbedding for
       each rope_scaling type (default, linear, llama3, yarn with a derived and
-      an explicit attention_factor, yarn without original_max_position_
+      an explicit attention_factor, with mscale / mscale_all_dim, with
+      truncate false, yarn without original_max_position_
       embeddings), i.e. transformers' ROPE_INIT_FUNCTIONS.
 
   tests/ref/tiny_llama_ref.json + tiny_llama_logits.f32
@@ -87,6 +88,15 @@ def rope_fixture():
           "original_max_position_embeddings": 2048}),
         ("yarn_no_original", 32, 10000.0, 4096,
          {"rope_type": "yarn", "factor": 2.0}),
+        # DeepSeek-style attention factor from mscale / mscale_all_dim
+        ("yarn_mscale", 64, 10000.0, 163840,
+         {"rope_type": "yarn", "factor": 40.0, "mscale": 0.707,
+          "mscale_all_dim": 1.0, "beta_fast": 32.0, "beta_slow": 1.0,
+          "original_max_position_embeddings": 4096}),
+        # correction range not truncated to whole dimensions
+        ("yarn_no_truncate", 64, 1000000.0, 65536,
+         {"rope_type": "yarn", "factor": 4.0, "truncate": False,
+          "original_max_position_embeddings": 16384}),
     ]
     positions = [0, 1, 2, 17, 255, 1000, 2047]
     out = {"versions": VERSIONS, "positions": positions, "cases": []}

@@ -95,6 +95,25 @@ static void test_variants(awq_ctx *ctx) {
     CHECK(!c.tie_word_embeddings); /* absent: LlamaConfig's default, false */
     CHECK(c.quant.present && c.quant.bits == 4 && c.quant.group_size == 128);
     CHECK(strcmp(c.quant.version, "gemm") == 0 && c.quant.zero_point);
+    /* yarn with DeepSeek's mscale pair and truncate false */
+    CHECK_OK(ctx, parse(ctx,
+        "{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":64,\"intermediate_size\":128,"
+        "\"num_hidden_layers\":2,\"num_attention_heads\":4,\"vocab_size\":100,"
+        "\"rope_scaling\":{\"rope_type\":\"yarn\",\"factor\":40,\"mscale\":0.707,"
+        "\"mscale_all_dim\":1.0,\"truncate\":false,\"original_max_position_embeddings\":4096}}",
+        &c));
+    CHECK(c.rope.type == AWQ_ROPE_YARN && c.rope.factor == 40 && c.rope.mscale == 0.707 &&
+          c.rope.mscale_all_dim == 1.0 && c.rope.no_truncate && c.rope.attention_factor == 0);
+    CHECK_OK(ctx, parse(ctx,
+        "{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":64,\"intermediate_size\":128,"
+        "\"num_hidden_layers\":2,\"num_attention_heads\":4,\"vocab_size\":100,"
+        "\"rope_scaling\":{\"rope_type\":\"yarn\",\"factor\":4}}", &c));
+    CHECK(c.rope.type == AWQ_ROPE_YARN && !c.rope.no_truncate && c.rope.mscale == 0);
+    CHECK_FAILS(ctx, parse(ctx,
+        "{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":64,\"intermediate_size\":128,"
+        "\"num_hidden_layers\":2,\"num_attention_heads\":4,\"vocab_size\":100,"
+        "\"rope_scaling\":{\"rope_type\":\"yarn\",\"factor\":4,\"truncate\":\"no\"}}", &c),
+        AWQ_ERR_FORMAT, "truncate");
     /* transformers 5 layout: rope_parameters holds theta and the type */
     CHECK_OK(ctx, parse(ctx,
         "{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":64,\"intermediate_size\":128,"

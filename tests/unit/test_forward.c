@@ -131,6 +131,9 @@ static void test_rope_fixture(awq_ctx *ctx) {
             rs.beta_fast = jnum(sc, "beta_fast", 32);
             rs.beta_slow = jnum(sc, "beta_slow", 1);
             rs.attention_factor = jnum(sc, "attention_factor", 0);
+            rs.mscale = jnum(sc, "mscale", 0);
+            rs.mscale_all_dim = jnum(sc, "mscale_all_dim", 0);
+            rs.no_truncate = cJSON_IsFalse(cJSON_GetObjectItem(sc, "truncate"));
         }
         float inv[256], af = 0;
         CHECK_OK(ctx, awq_rope_inv_freq(ctx, &rs, jnum(c, "rope_theta", 0), hd,
@@ -176,7 +179,7 @@ static void test_rope_fixture(awq_ctx *ctx) {
                   wt2);
         free(cs), free(sn), free(cs2), free(sn2);
     }
-    CHECK_EQ_INT(n_cases, 6);
+    CHECK_EQ_INT(n_cases, 8);
     /* bad arguments */
     float inv[4], af;
     CHECK_FAILS(ctx, awq_rope_inv_freq(ctx, NULL, 10000, 7, 0, inv, &af), AWQ_ERR_INVALID_ARG,

@@ -458,10 +458,12 @@ typedef struct awq_verify_linear {
     char name[192];            /* prefix */
     int64_t K, N;
     /* With --against: ||W' - W|| / ||W|| (Frobenius), and the same after
-     * the best per-input-column rescaling of W (AWQ folds per-channel
-     * scales into the previous op, so a correct AWQ checkpoint matches W
-     * only up to column scales): ||W' - W diag(s)|| / ||W'|| with s the
-     * least-squares fit. -1 when not computed. */
+     * undoing the scales AWQ folds in: a linear's input columns are scaled
+     * by s, and the previous op (a norm, or up_proj / v_proj's output
+     * rows) by 1/s, so a correct AWQ checkpoint matches W only up to a row
+     * and a column diagonal: ||D_r W' D_c - W|| / ||W|| with D_r, D_c
+     * fitted by alternating least squares (3 rounds). -1 when not
+     * computed. */
     double rel_err;
     double rel_err_scaled;
     bool ok;

@@ -409,7 +409,7 @@ static awq_status measure_weights(audit_run *a, awq_audit_config *c, const awq_c
             const awq_tensor_info *src = awq_checkpoint_find(a->src, sname);
             if (!src) return awq_fail(ctx, AWQ_ERR_NOT_FOUND, "source tensor %s not found", sname);
             snprintf(name, sizeof name, "%slayers.%lld.%s", prefix, (long long)l, ln);
-            audit_werr we;
+            awq_werr we;
             size_t nl = strlen(name);
             snprintf(name + nl, sizeof name - nl, ".qweight");
             bool is_packed = awq_checkpoint_find(ck, name) != NULL;
@@ -427,7 +427,7 @@ static awq_status measure_weights(audit_run *a, awq_audit_config *c, const awq_c
                                   "%s is [%lld, %lld] but the source %s is [%lld, %lld]", name,
                                   (long long)t.N, (long long)t.K, sname,
                                   (long long)src->shape[0], (long long)src->shape[1]);
-                if (st == AWQ_OK) st = audit_linear_error(ctx, src, &t, NULL, &we);
+                if (st == AWQ_OK) st = awq_weight_error(ctx, src, &t, NULL, &we);
                 awq_qtensor_free(&t);
                 AWQ_TRY(st);
             } else {
@@ -440,7 +440,7 @@ static awq_status measure_weights(audit_run *a, awq_audit_config *c, const awq_c
                     d->shape[1] != src->shape[1])
                     return awq_fail(ctx, AWQ_ERR_MISMATCH, "%s: shape differs from the source",
                                     name);
-                AWQ_TRY(audit_linear_error(ctx, src, NULL, d, &we));
+                AWQ_TRY(awq_weight_error(ctx, src, NULL, d, &we));
             }
             size_t k = (size_t)(l * a->r->n_linears + j);
             c->lin_err[k] = we.w2 > 0 ? sqrt(we.err2 / we.w2) : 0.0;

@@ -9,6 +9,7 @@
 #include "awqkit/audit.h"
 #include "awqkit/checkpoint.h"
 #include "core/core.h"
+#include "quant/werr.h"
 
 /* ------------------------------------------------------------ evaluation */
 
@@ -49,24 +50,7 @@ awq_status audit_eval(awq_ctx *ctx, audit_ref *ref, awq_model *q,
  * row loop of audit_eval, exposed for the unit test. */
 double audit_row_kl(const float *lp, const float *lq, int64_t V, bool *agree);
 
-/* Per-linear weight error of one linear (see awq/audit.h, "weight error"):
- * the candidate is either packed (qt != NULL) or a dense tensor (dense).
- * Returns the squared errors and the squared source norm so a caller can
- * aggregate layers. */
-typedef struct audit_werr {
-    double err2;               /* ||W_eff - W||^2 */
-    double raw2;               /* ||W' - W||^2 */
-    double w2;                 /* ||W||^2 */
-} audit_werr;
-
-awq_status audit_linear_error(awq_ctx *ctx, const awq_tensor_info *src,
-                              const awq_qtensor *qt,
-                              const awq_tensor_info *dense, audit_werr *out);
-
-/* Same from two fp32 matrices in memory ([N, K] row-major): the oracle
- * the unit tests compare the streaming version against. */
-void audit_linear_error_ref(const float *w, const float *wq, int64_t N,
-                            int64_t K, audit_werr *out);
+/* Per-linear weight error: quant/werr.h (awq_weight_error). */
 
 /* ------------------------------------------------------------- rendering */
 

@@ -1123,10 +1123,10 @@ static awq_status dump_scales(awq_quantize_job *job) {
 /* The output must pass `awqkit verify` (every packed linear complete and
  * decodable, values in range, scales finite and positive, float tensors
  * finite), and hold the source's logical parameter count. The per-linear
- * weight-error bound of `verify --against` is not applied here: AWQ's clip
- * search trades weight error on channels with small activations for lower
- * output error (at 8 bits it clips well past a weight-space RTN bound), so
- * that bound is a diagnostic for users, not a correctness check. */
+ * weight-error bound of `verify --against` is not applied here: its
+ * row/column scale fit reads every linear of the source and the output
+ * seven times, more than the rest of the check for a large model; users
+ * run `awqkit verify OUT --against MODEL` for it (the e2e tests do). */
 static awq_status verify_output(awq_quantize_job *job, awq_quantize_report *rep) {
     awq_ctx *ctx = job->ctx;
     awq_verify_params vp = awq_verify_default_params();

@@ -6,6 +6,7 @@
  */
 #include "core/core.h"
 #include "quant/layouts.h"
+#include "quant/werr.h"
 
 #include "awqkit/checkpoint.h"
 #include "awqkit/count.h"
@@ -18,8 +19,6 @@
 #include <string.h>
 
 #define VF_MAX_NAME 1024
-/* Rows of a linear compared per chunk: bounded scratch (~64 MiB). */
-#define VF_CHUNK_BYTES (64u << 20)
 
 awq_verify_params awq_verify_default_params(void) {
     awq_verify_params p;
@@ -118,63 +117,15 @@ static int64_t gemv_bad_padding(const awq_checkpoint *ck, const char *prefix,
 
 /* ------------------------------------------------ error vs the source */
 
-struct cmp_job {
-    const float *wq, *w; /* [nr, K] */
-    int64_t nr, K;
-    double *sqq, *sqw, *sww, *sdd; /* per column */
-};
-
-static void cmp_cols(void *arg, int64_t b, int64_t e, int worker) {
-    const struct cmp_job *j = arg;
-    for (int64_t r = 0; r < j->nr; r++) {
-        const float *a = j->wq + r * j->K, *c = j->w + r * j->K;
-        for (int64_t k = b; k < e; k++) {
-            double x = a[k], y = c[k];
-            j->sqq[k] += x * x;
-            j->sqw[k] += x * y;
-            j->sww[k] += y * y;
-            j->sdd[k] += (x - y) * (x - y);
-        }
-    }
-}
-
+/* rel_err: ||W' - W|| / ||W||; rel_err_scaled: after fitting the row and
+ * column scales AWQ folds in (quant/werr.h). Both relative to the source. */
 static awq_status compare_linear(awq_ctx *ctx, const awq_qtensor *t,
                                  const awq_tensor_info *src, awq_verify_linear *rec) {
-    const int64_t K = t->K, N = t->N;
-    int64_t rows = (int64_t)(VF_CHUNK_BYTES / (uint64_t)(8 * K));
-    if (rows < 1) rows = 1;
-    if (rows > N) rows = N;
-    float *wq = awq_alloc((size_t)(rows * K), sizeof(float));
-    float *w = awq_alloc((size_t)(rows * K), sizeof(float));
-    double *acc = awq_calloc((size_t)K * 4u, sizeof(double));
-    awq_status st = AWQ_OK;
-    if (!wq || !w || !acc) st = awq_fail_nomem(ctx, "verify scratch", (uint64_t)rows * K * 8u);
-    struct cmp_job j = {wq, w, 0, K, acc, acc + K, acc + 2 * K, acc + 3 * K};
-    for (int64_t r0 = 0; st == AWQ_OK && r0 < N; r0 += rows) {
-        int64_t nr = AWQ_MIN(rows, N - r0);
-        st = awq_dequantize_rows(ctx, t, r0, nr, wq);
-        if (st == AWQ_OK) st = awq_tensor_rows_to_f32(ctx, src, r0, nr, w);
-        if (st == AWQ_OK) {
-            j.nr = nr;
-            awq_parallel_for(ctx, K, cmp_cols, &j);
-        }
-    }
-    if (st == AWQ_OK) {
-        double qq = 0, ww = 0, dd = 0, resid = 0;
-        for (int64_t k = 0; k < K; k++) {
-            qq += j.sqq[k];
-            ww += j.sww[k];
-            dd += j.sdd[k];
-            double r = j.sww[k] > 0 ? j.sqq[k] - j.sqw[k] * j.sqw[k] / j.sww[k] : j.sqq[k];
-            resid += r > 0 ? r : 0;
-        }
-        rec->rel_err = ww > 0 ? sqrt(dd / ww) : (dd > 0 ? INFINITY : 0.0);
-        rec->rel_err_scaled = qq > 0 ? sqrt(resid / qq) : (ww > 0 ? 1.0 : 0.0);
-    }
-    awq_free(wq);
-    awq_free(w);
-    awq_free(acc);
-    return st;
+    awq_werr e;
+    AWQ_TRY(awq_weight_error(ctx, src, t, NULL, &e));
+    rec->rel_err = e.w2 > 0 ? sqrt(e.raw2 / e.w2) : (e.raw2 > 0 ? INFINITY : 0.0);
+    rec->rel_err_scaled = e.w2 > 0 ? sqrt(e.err2 / e.w2) : (e.err2 > 0 ? INFINITY : 0.0);
+    return AWQ_OK;
 }
 
 /* ------------------------------------------------------------- main */

@@ -264,11 +264,11 @@ static void test_weight_error(awq_ctx *ctx) {
         ee += (double)e[i] * e[i];
         ww += (double)w[i] * w[i];
     }
-    audit_werr a, b;
+    awq_werr a, b;
     /* exact folding, no rounding: nothing left after undoing the scales */
     for (int64_t n = 0; n < N; n++)
         for (int64_t k = 0; k < K; k++) q[n * K + k] = (float)(r[n] * w[n * K + k] * c[k]);
-    audit_linear_error_ref(w, q, N, K, &a);
+    awq_weight_error_ref(w, q, N, K, &a);
     CHECK_MSG(sqrt(a.err2 / a.w2) < 1e-4, "exact folding leaves %g", sqrt(a.err2 / a.w2));
     CHECK(sqrt(a.raw2 / a.w2) > 0.5);
     CHECK_NEAR(a.w2, ww, 1e-9 * ww);
@@ -276,12 +276,12 @@ static void test_weight_error(awq_ctx *ctx) {
     for (int64_t n = 0; n < N; n++)
         for (int64_t k = 0; k < K; k++)
             q[n * K + k] = (float)(r[n] * ((double)w[n * K + k] + e[n * K + k]) * c[k]);
-    audit_linear_error_ref(w, q, N, K, &a);
+    awq_weight_error_ref(w, q, N, K, &a);
     double want = sqrt(ee / ww), got = sqrt(a.err2 / a.w2);
     CHECK_MSG(fabs(got - want) < 0.03 * want, "scale-corrected %g vs ||E||/||W|| %g", got, want);
     /* no scales: the fit changes the plain error by O(1/K) at most */
     for (int64_t i = 0; i < N * K; i++) q[i] = w[i] + e[i];
-    audit_linear_error_ref(w, q, N, K, &a);
+    awq_weight_error_ref(w, q, N, K, &a);
     CHECK_NEAR(sqrt(a.raw2 / a.w2), want, 1e-6 * want);
     CHECK_MSG(sqrt(a.err2 / a.w2) <= sqrt(a.raw2 / a.w2) &&
                   sqrt(a.err2 / a.w2) > 0.97 * want,
@@ -289,22 +289,22 @@ static void test_weight_error(awq_ctx *ctx) {
 
     /* streaming (dense and packed) == the in-memory oracle, bit for bit */
     awq_tensor_info ts = f32_info("w", w, N, K), tq = f32_info("q", q, N, K);
-    CHECK_OK(ctx, audit_linear_error(ctx, &ts, NULL, &tq, &b));
+    CHECK_OK(ctx, awq_weight_error(ctx, &ts, NULL, &tq, &b));
     CHECK(a.err2 == b.err2 && a.raw2 == b.raw2 && a.w2 == b.w2);
     awq_quant_params qp = awq_quant_default_params();
     awq_qtensor qt;
     CHECK_OK(ctx, awq_quantize(ctx, "w", w, N, K, &qp, &qt));
     CHECK_OK(ctx, awq_dequantize(ctx, &qt, deq));
-    audit_linear_error_ref(w, deq, N, K, &a);
-    CHECK_OK(ctx, audit_linear_error(ctx, &ts, &qt, NULL, &b));
+    awq_weight_error_ref(w, deq, N, K, &a);
+    CHECK_OK(ctx, awq_weight_error(ctx, &ts, &qt, NULL, &b));
     CHECK(a.err2 == b.err2 && a.raw2 == b.raw2 && a.w2 == b.w2);
     double rel = sqrt(b.err2 / b.w2);
     /* 4-bit g128 RTN on Gaussian weights: about 0.1 (awq_verify_default_bound / 3) */
     CHECK_MSG(rel > 0.05 && rel < 0.15, "4-bit g128 relative error %g", rel);
     /* bad arguments */
     awq_tensor_info small = f32_info("s", q, N, K - 1);
-    CHECK_FAILS(ctx, audit_linear_error(ctx, &ts, NULL, &small, &b), AWQ_ERR_MISMATCH, "shapes");
-    CHECK_FAILS(ctx, audit_linear_error(ctx, &ts, &qt, &tq, &b), AWQ_ERR_INVALID_ARG, "bad");
+    CHECK_FAILS(ctx, awq_weight_error(ctx, &ts, NULL, &small, &b), AWQ_ERR_MISMATCH, "shapes");
+    CHECK_FAILS(ctx, awq_weight_error(ctx, &ts, &qt, &tq, &b), AWQ_ERR_INVALID_ARG, "bad");
     awq_qtensor_free(&qt);
     free(w);
     free(q);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `awqkit audit`: usage errors; the default grid on data/tiny-llama with
-# reduced calibration (every configuration measured, AWQ <= RTN in
-# perplexity at each bit width / group size, report.json equal to --json
+# reduced calibration (every configuration measured, AWQ <= RTN in KL at
+# each bit width / group size and in perplexity where the gap is large, no
+# pair worse by the paired statistics, report.json equal to --json
 # output, perplexity / size / parameter count equal to what `awqkit ppl`
 # and `awqkit count` print for a kept checkpoint, FP16 against itself);
 # a not-applicable group size beside working configurations; an external

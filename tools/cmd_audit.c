@@ -55,7 +55,7 @@ static void help(void) {
         "  --shuffle, --seed N    shuffle the documents                      [no, 42]\n"
         "  --calib-tokens FILE    pre-tokenized calibration ids instead of text\n"
         "  --n-grid N             scale ratios tried per group               [20]\n"
-        "  --duo-scaling on|off|both  candidate scales (see quantize --help)  [on]\n"
+        "  --duo-scaling off|on|both  candidate scales (see quantize --help)  [off]\n"
         "  --no-duo-scaling, --no-clip, --clip-tokens N, --propagate fp|quantized\n"
         "  --device cpu|cuda[:N]  quantization and evaluation device (default: cuda when\n"
         "                         this build has CUDA and a GPU is present, else cpu)\n\n"

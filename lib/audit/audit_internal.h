@@ -86,9 +86,6 @@ void audit_fmt_group(char *buf, size_t n, const awq_audit_spec *s);
 /* |z| below this: the paired verdict is a tie (awq_audit_compare_rtn). */
 #define AUDIT_TIE_Z 2.0
 
-/* The RTN configuration matching an AWQ one (same bits, group, format), or
- * NULL. */
-const awq_audit_config *audit_rtn_twin(const awq_audit_result *r, const awq_audit_config *c);
 
 
 /* The definitions of the numbers (Markdown with **bold** and `code`),

@@ -121,7 +121,8 @@ static const awq_audit_config *find_fp16(const awq_audit_result *r) {
 }
 
 /* The RTN configuration matching an AWQ one (same bits, group, format). */
-const awq_audit_config *audit_rtn_twin(const awq_audit_result *r, const awq_audit_config *c) {
+static const awq_audit_config *audit_rtn_twin(const awq_audit_result *r,
+                                              const awq_audit_config *c) {
     for (int i = 0; i < r->n_configs; i++) {
         const awq_audit_config *o = &r->configs[i];
         if (o->spec.kind == AWQ_AUDIT_QUANTIZED && o->spec.method == AWQ_METHOD_RTN &&
@@ -134,32 +135,6 @@ const awq_audit_config *audit_rtn_twin(const awq_audit_result *r, const awq_audi
 
 /* ------------------------------------------------------------------ JSON */
 
-/* The per-window pairing of awq_audit_compare_rtn. */
-typedef struct audit_paired {
-    bool ok;                   /* both have per-window NLL, >= 2 windows */
-    double mean, se, z;
-    const char *verdict;
-} audit_paired;
-
-static audit_paired audit_pair_stats(const awq_audit_result *r, const awq_audit_config *a,
-                                     const awq_audit_config *t) {
-    audit_paired p = {false, NAN, NAN, NAN, "tie"};
-    const int64_t n = r->n_windows;
-    if (!a->window_nll || !t->window_nll || n < 2) return p;
-    double s = 0, s2 = 0;
-    for (int64_t i = 0; i < n; i++) s += a->window_nll[i] - t->window_nll[i];
-    p.mean = s / (double)n;
-    for (int64_t i = 0; i < n; i++) {
-        double d = a->window_nll[i] - t->window_nll[i] - p.mean;
-        s2 += d * d;
-    }
-    p.se = sqrt(s2 / (double)(n - 1) / (double)n);
-    p.z = p.se > 0 ? p.mean / p.se : (p.mean == 0 ? 0 : copysign(INFINITY, p.mean));
-    p.verdict = p.z <= -AUDIT_TIE_Z ? "better" : p.z >= AUDIT_TIE_Z ? "worse" : "tie";
-    p.ok = true;
-    return p;
-}
-
 bool awq_audit_compare_rtn(const awq_audit_result *r, const awq_audit_config *c,
                            awq_audit_comparison *out) {
     memset(out, 0, sizeof *out);
@@ -170,16 +145,24 @@ bool awq_audit_compare_rtn(const awq_audit_result *r, const awq_audit_config *c,
         return false;
     const awq_audit_config *t = audit_rtn_twin(r, c);
     if (!t || !audit_config_has_metrics(t)) return false;
-    audit_paired ps = audit_pair_stats(r, c, t);
     out->rtn = t;
     out->ppl_diff = c->ppl - t->ppl;
-    out->has_z = ps.ok;
-    if (ps.ok) {
-        out->nll_diff = ps.mean;
-        out->nll_diff_se = ps.se;
-        out->z = ps.z;
-        out->verdict = ps.verdict;
+    /* paired over the windows: mean and standard error of the differences */
+    const int64_t n = r->n_windows;
+    if (!c->window_nll || !t->window_nll || n < 2) return true;
+    double s = 0, s2 = 0;
+    for (int64_t i = 0; i < n; i++) s += c->window_nll[i] - t->window_nll[i];
+    const double mean = s / (double)n;
+    for (int64_t i = 0; i < n; i++) {
+        double d = c->window_nll[i] - t->window_nll[i] - mean;
+        s2 += d * d;
     }
+    out->has_z = true;
+    out->nll_diff = mean;
+    out->nll_diff_se = sqrt(s2 / (double)(n - 1) / (double)n);
+    out->z = out->nll_diff_se > 0 ? mean / out->nll_diff_se
+                                  : (mean == 0 ? 0 : copysign(INFINITY, mean));
+    out->verdict = out->z <= -AUDIT_TIE_Z ? "better" : out->z >= AUDIT_TIE_Z ? "worse" : "tie";
     return true;
 }
 

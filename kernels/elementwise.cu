@@ -282,8 +282,11 @@ static __global__ void __launch_bounds__(ROW_THREADS)
         for (int64_t i = threadIdx.x; i < V; i += ROW_THREADS) mx = fmaxf(mx, z[i]);
         mx = awq_block_max_f<ROW_THREADS>(mx, redf);
         double s = 0.0;
+        /* NaN and +Inf already make s NaN; -Inf would add exp(-inf) = 0, so
+         * it is turned into NaN too (the contract: NaN for any non-finite
+         * logit in the row) */
         for (int64_t i = threadIdx.x; i < V; i += ROW_THREADS)
-            s = __dadd_rn(s, exp(__dsub_rn((double)z[i], (double)mx)));
+            s = __dadd_rn(s, isinf(z[i]) ? (double)NAN : exp(__dsub_rn((double)z[i], (double)mx)));
         s = awq_block_sum_d<ROW_THREADS>(s, red);
         if (threadIdx.x == 0) nll[r] = (double)mx + log(s) - (double)z[t];
     }

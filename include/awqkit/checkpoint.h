@@ -126,6 +126,16 @@ awq_status awq_tensor_to_f32(awq_ctx *ctx, const awq_tensor_info *t,
 awq_status awq_tensor_rows_to_f32(awq_ctx *ctx, const awq_tensor_info *t,
                                   int64_t r0, int64_t nr, float *dst);
 
+/* NaN / Inf in a stored floating tensor (F16, BF16, F32, F64), found on the
+ * stored bits without converting: the flat index of the first one, or -1
+ * (none, or not a floating dtype). */
+int64_t awq_tensor_first_nonfinite(const awq_tensor_info *t);
+/* Element i of a floating tensor as a double (NaN / +-Inf as stored). */
+double awq_tensor_element_f64(const awq_tensor_info *t, int64_t i);
+/* AWQ_OK when the tensor holds no NaN / Inf; else AWQ_ERR_RANGE with
+ * "tensor 'NAME' holds NaN at element [i, j]" (the first such element). */
+awq_status awq_tensor_check_finite(awq_ctx *ctx, const awq_tensor_info *t);
+
 /* ----------------------------------------------------------- the writer */
 
 typedef struct awq_writer_params {

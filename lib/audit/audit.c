@@ -9,6 +9,7 @@
 
 #include "awqkit/count.h"
 #include "awqkit/text.h"
+#include "model/forward.h" /* awq_model_load_lm_head */
 
 #include <dirent.h>
 #include <errno.h>
@@ -829,6 +830,7 @@ awq_status awq_audit_run(awq_ctx *ctx, const char *model_dir, const char *report
     size_t n_ids = 0;
     awq_status st = prepare(&a, &ids, &n_ids);
     if (st == AWQ_OK) st = awq_model_open(ctx, a.src, &params->quantize.runtime, &a.fp);
+    if (st == AWQ_OK) st = awq_model_load_lm_head(a.fp); /* a bad source stops the audit */
     if (st == AWQ_OK)
         st = audit_ref_init(ctx, &a.ref, a.fp, ids, (int64_t)n_ids, &params->eval,
                             params->fp_cache_bytes);

@@ -47,7 +47,8 @@ awq_status audit_eval(awq_ctx *ctx, audit_ref *ref, awq_model *q,
 
 /* KL(p || q) in nats and whether the argmaxes agree, for one row of logits
  * (double accumulation; exactly 0 for identical rows). The oracle for the
- * row loop of audit_eval, exposed for the unit test. */
+ * row loop of audit_eval, exposed for the unit test. NaN when either row
+ * holds a NaN or +-Inf logit (never 0: the caller reports it). */
 double audit_row_kl(const float *lp, const float *lq, int64_t V, bool *agree);
 
 /* Per-linear weight error: quant/werr.h (awq_weight_error). */

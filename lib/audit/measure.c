@@ -53,6 +53,10 @@ void audit_ref_free(audit_ref *ref) {
 /* ------------------------------------------------------------------- KL */
 
 double audit_row_kl(const float *lp, const float *lq, int64_t V, bool *agree) {
+    if (agree) *agree = false;
+    /* NaN fails every comparison below and "kl > 0 ? kl : 0" would make a
+     * NaN row look identical to FP16 */
+    if (awq_f32_first_nonfinite(lp, V) >= 0 || awq_f32_first_nonfinite(lq, V) >= 0) return NAN;
     float mp = lp[0], mq = lq[0];
     int64_t ap = 0, aq = 0;
     for (int64_t v = 1; v < V; v++) {
@@ -141,6 +145,22 @@ static awq_status logits_host(awq_model *m, const float *h, int64_t n, float *de
     AWQ_TRY(awq_model_download(m, host, dev, (size_t)(n * V) * sizeof(float)));
     *out = host;
     return AWQ_OK;
+}
+
+/* A row whose KL is NaN: name the model, window, position and token id of
+ * the first non-finite logit. */
+static awq_status nonfinite_logits(awq_ctx *ctx, const float *lf, const float *lq, int64_t V,
+                                   int64_t w0, int64_t row, int64_t T, int64_t r) {
+    int64_t vq = awq_f32_first_nonfinite(lq + r * V, V);
+    int64_t vf = awq_f32_first_nonfinite(lf + r * V, V);
+    bool in_q = vq >= 0;
+    int64_t v = in_q ? vq : vf;
+    float x = in_q ? lq[r * V + v] : lf[r * V + v];
+    return awq_fail(ctx, AWQ_ERR_RANGE,
+                    "the logits of %s hold %s at window %lld, position %lld, token id %lld "
+                    "(the weights are finite: an activation overflowed float32)",
+                    in_q ? "this configuration" : "the FP16 model", awq_nonfinite_name(x),
+                    (long long)(w0 + row / T), (long long)(row % T), (long long)v);
 }
 
 awq_status audit_eval(awq_ctx *ctx, audit_ref *ref, awq_model *q, audit_eval_out *out) {
@@ -249,8 +269,12 @@ awq_status audit_eval(awq_ctx *ctx, audit_ref *ref, awq_model *q, audit_eval_out
             if (st != AWQ_OK) break;
             kl_job j = {lf, lq, V, r0, T, b.kl, b.agree};
             awq_parallel_for(ctx, n, kl_rows, &j);
-            for (int64_t r = 0; r < n; r++) {
+            for (int64_t r = 0; r < n && st == AWQ_OK; r++) {
                 if ((r0 + r) % T == T - 1) continue;
+                if (isnan(b.kl[r])) {
+                    st = nonfinite_logits(ctx, lf, lq, V, w0, r0 + r, T, r);
+                    break;
+                }
                 kl_sum += b.kl[r];
                 if (b.kl[r] > kl_max) kl_max = b.kl[r];
                 n_agree += b.agree[r];

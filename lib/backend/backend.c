@@ -133,6 +133,12 @@ void awq_nll_rows_ref(const float *logits, const int32_t *targets, int64_t M,
             continue;
         }
         const float *z = logits + r * V;
+        bool bad = false;
+        for (int64_t i = 0; i < V; i++) bad |= !isfinite(z[i]);
+        if (bad) { /* the contract: NaN for a row with a NaN / Inf logit */
+            nll[r] = NAN;
+            continue;
+        }
         double mx = z[0];
         for (int64_t i = 1; i < V; i++) mx = z[i] > mx ? z[i] : mx;
         double s = 0.0;

@@ -134,8 +134,9 @@ typedef struct awq_backend_ops {
      * nll[r] = logsumexp(logits[r, :]) - logits[r, targets[r]] (double
      * result, relative error <= 2e-7: the CPU sums exp(z - max) with a
      * polynomial exp in fp32 runs of 256 values, the runs in double);
-     * else 0. targets (host, M entries, each < V) and nll (host) are host
-     * arrays. */
+     * else 0. A row holding any NaN or +-Inf logit gives NaN (never a
+     * finite value that skipped it), for the caller to report. targets
+     * (host, M entries, each < V) and nll (host) are host arrays. */
     awq_status (*nll_rows)(awq_backend *be, const float *logits,
                            const int32_t *targets, int64_t M, int64_t V,
                            double *nll);

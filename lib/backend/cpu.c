@@ -447,10 +447,24 @@ static void nll_rows_fn(void *arg, int64_t r0, int64_t r1, int worker) {
         }
         const float *z = j->logits + r * V;
         v8f vm = bcast(-INFINITY);
-        for (int64_t i = 0; i < V8; i += 8) vm = vmax(vm, ld(z + i));
-        float mx = -INFINITY;
+        /* z - z is 0 for a finite z and NaN for NaN / Inf: the max below and
+         * the clamped polynomial exp would drop a NaN logit silently */
+        v8f vbad = bcast(0.0f);
+        for (int64_t i = 0; i < V8; i += 8) {
+            v8f x = ld(z + i);
+            vm = vmax(vm, x);
+            vbad += x - x;
+        }
+        float mx = -INFINITY, bad = hsum(vbad);
         for (int e = 0; e < 8; e++) mx = vm[e] > mx ? vm[e] : mx;
-        for (int64_t i = V8; i < V; i++) mx = z[i] > mx ? z[i] : mx;
+        for (int64_t i = V8; i < V; i++) {
+            mx = z[i] > mx ? z[i] : mx;
+            bad += z[i] - z[i];
+        }
+        if (bad != 0.0f || isnan(bad)) {
+            j->nll[r] = NAN;
+            continue;
+        }
         const v8f vmx = bcast(mx);
         double s = 0.0;
         for (int64_t i0 = 0; i0 < V8; i0 += NLL_RUN) {

@@ -52,6 +52,20 @@ awq_status awq_fail_wrap(awq_ctx *ctx, awq_status status, const char *fmt, ...)
 awq_status awq_fail_nomem(awq_ctx *ctx, const char *what, uint64_t bytes);
 void awq_clear_error(awq_ctx *ctx);
 
+/* ------------------------------------------------------- NaN / Inf (finite.c) */
+/* Index of the first NaN or +-Inf in x[0..n), or -1. */
+int64_t awq_f32_first_nonfinite(const float *x, int64_t n);
+int64_t awq_f64_first_nonfinite(const double *x, int64_t n);
+/* "NaN", "+Inf" or "-Inf" for a non-finite value. */
+const char *awq_nonfinite_name(double v);
+/* The row-major multi-index of element `flat` of a tensor of this shape,
+ * as "[i, j]" (ndim 0: "[flat]"). */
+void awq_format_index(int ndim, const int64_t *shape, int64_t flat, char *buf, size_t n);
+/* Fail with AWQ_ERR_RANGE: "<what> holds NaN at element [i, j]". `what`
+ * names the tensor, e.g. "tensor 'lm_head.weight'". */
+awq_status awq_fail_nonfinite(awq_ctx *ctx, const char *what, int ndim, const int64_t *shape,
+                              int64_t flat, double value);
+
 /* --------------------------------------------------------------- logging */
 void awq_log(awq_ctx *ctx, awq_log_level lvl, const char *fmt, ...)
     AWQ_PRINTF(3, 4);

@@ -181,12 +181,34 @@ static awq_status check_float_tensor(awq_model *m, const awq_tensor_info *t,
     return AWQ_OK;
 }
 
-/* Convert a whole floating tensor into backend memory dst. */
+/* Fail when a converted host buffer holds NaN / Inf. One pass over what was
+ * just written, at load (never per token): a non-finite weight would
+ * otherwise be swallowed by max/clamp code downstream (NaN fails every
+ * comparison) or turn the whole result into NaN. */
+static awq_status check_loaded(awq_model *m, const char *what, int ndim, const int64_t *shape,
+                               const float *x, int64_t n) {
+    int64_t i = awq_f32_first_nonfinite(x, n);
+    if (i < 0) return AWQ_OK;
+    return awq_fail_nonfinite(m->ctx, what, ndim, shape, i, x[i]);
+}
+
+static awq_status check_loaded_tensor(awq_model *m, const awq_tensor_info *t, const float *x) {
+    char what[320];
+    snprintf(what, sizeof what, "tensor '%s'", t->name);
+    return check_loaded(m, what, t->ndim, t->shape, x, (int64_t)t->n_elements);
+}
+
+/* Convert a whole floating tensor into backend memory dst (checked finite
+ * on the host copy). */
 static awq_status load_f32(awq_model *m, const awq_tensor_info *t, float *dst) {
-    if (m->host) return awq_tensor_to_f32(m->ctx, t, dst);
+    if (m->host) {
+        AWQ_TRY(awq_tensor_to_f32(m->ctx, t, dst));
+        return check_loaded_tensor(m, t, dst);
+    }
     float *tmp = awq_alloc((size_t)t->n_elements, sizeof(float));
     if (!tmp) return awq_fail_nomem(m->ctx, t->name, t->n_elements * 4);
     awq_status s = awq_tensor_to_f32(m->ctx, t, tmp);
+    if (s == AWQ_OK) s = check_loaded_tensor(m, t, tmp);
     if (s == AWQ_OK)
         s = m->be->ops->upload(m->be, dst, tmp, (size_t)t->n_elements * sizeof(float));
     awq_free(tmp);
@@ -262,6 +284,9 @@ static awq_status quant_view(awq_model *m, int64_t layer, int lin, awq_packed *p
                             (long long)(pt->ndim > 1 ? pt->shape[1] : 0), (long long)N,
                             (long long)K, awq_format_get(m->qfmt)->name, m->qup.bits,
                             m->qup.group_size);
+        /* the scales are the only floats of a packed linear: checked on the
+         * stored bits (small: one per group and output) */
+        if (i == AWQ_PT_SCALES) AWQ_TRY(awq_tensor_check_finite(m->ctx, t));
         pt->data = (void *)t->data;
     }
     return AWQ_OK;
@@ -296,6 +321,14 @@ static awq_status load_quantized(awq_model *m, int64_t layer, int lin, float *ds
         }
     }
     s = awq_dequantize(m->ctx, &qt, host);
+    if (s == AWQ_OK) {
+        /* finite scales and integer codes give finite weights unless a
+         * product overflows; checked once, at load */
+        char what[320];
+        snprintf(what, sizeof what, "the dequantized weight of '%s'", name);
+        int64_t shape[2] = {qt.N, qt.K};
+        s = check_loaded(m, what, 2, shape, host, qt.N * qt.K);
+    }
     if (s == AWQ_OK && !m->host)
         s = m->be->ops->upload(m->be, dst, host, (size_t)(qt.N * qt.K) * sizeof(float));
     if (!m->host) awq_free(host);
@@ -398,6 +431,8 @@ static awq_status open_checks(awq_model *m) {
     m->embed_t = awq_checkpoint_find(m->ck, name);
     if (!m->embed_t) return awq_fail(m->ctx, AWQ_ERR_NOT_FOUND, "tensor '%s' is missing", name);
     AWQ_TRY(check_float_tensor(m, m->embed_t, c->vocab, c->hidden));
+    /* rows are converted per token later: scanned once here instead */
+    AWQ_TRY(awq_tensor_check_finite(m->ctx, m->embed_t));
     snprintf(name, sizeof name, "%snorm.weight", m->prefix);
     m->final_norm_t = awq_checkpoint_find(m->ck, name);
     if (!m->final_norm_t)
@@ -886,7 +921,7 @@ awq_status awq_model_embed(awq_model *m, const int32_t *ids, int64_t n, float *o
     return s;
 }
 
-static awq_status ensure_lm_head(awq_model *m) {
+awq_status awq_model_load_lm_head(awq_model *m) {
     if (m->lm_head) return AWQ_OK;
     const awq_tensor_info *t = m->lm_head_t ? m->lm_head_t : m->embed_t;
     float *w = NULL;
@@ -909,7 +944,7 @@ awq_status awq_model_logits(awq_model *m, const float *h, float *logits, int64_t
     const int64_t H = m->cfg.hidden, V = m->cfg.vocab;
     if (rows < 0) return awq_fail(m->ctx, AWQ_ERR_INVALID_ARG, "logits: rows < 0");
     if (rows == 0) return AWQ_OK;
-    AWQ_TRY(ensure_lm_head(m));
+    AWQ_TRY(awq_model_load_lm_head(m));
     int64_t cr = AWQ_MIN(rows, logit_chunk_rows(m));
     float *xn = NULL;
     AWQ_TRY(be_alloc_f(m, (uint64_t)(cr * H), &xn));
@@ -926,6 +961,40 @@ awq_status awq_model_logits(awq_model *m, const float *h, float *logits, int64_t
     return s;
 }
 
+/* The consumer's check on logits: nll_rows gives NaN for a row holding any
+ * NaN / Inf logit, so a scan of the n doubles finds them; only then is the
+ * row searched (downloaded first on a device) to name the element. */
+static awq_status check_nll(awq_model *m, const float *lg, int64_t row0, int64_t n,
+                            const double *nll) {
+    int64_t bad = awq_f64_first_nonfinite(nll, n);
+    if (bad < 0) return AWQ_OK;
+    const int64_t V = m->cfg.vocab;
+    const float *row = lg + bad * V;
+    float *host = NULL;
+    if (!m->host) {
+        host = awq_alloc((size_t)V, sizeof(float));
+        if (!host) return awq_fail_nomem(m->ctx, "logits row", (uint64_t)V * 4);
+        awq_status s = m->be->ops->download(m->be, host, row, (size_t)V * sizeof(float));
+        if (s != AWQ_OK) {
+            awq_free(host);
+            return s;
+        }
+        row = host;
+    }
+    int64_t v = awq_f32_first_nonfinite(row, V);
+    awq_status s;
+    if (v < 0) /* every logit finite, the sum overflowed: cannot happen in double */
+        s = awq_fail(m->ctx, AWQ_ERR_RANGE, "the NLL of row %lld is %s with finite logits",
+                     (long long)(row0 + bad), awq_nonfinite_name(nll[bad]));
+    else
+        s = awq_fail(m->ctx, AWQ_ERR_RANGE,
+                     "the logits of row %lld hold %s at token id %lld (lm_head and the "
+                     "final norm are finite: an activation overflowed float32)",
+                     (long long)(row0 + bad), awq_nonfinite_name(row[v]), (long long)v);
+    awq_free(host);
+    return s;
+}
+
 awq_status awq_model_nll_from_hidden(awq_model *m, const float *h, const int32_t *targets,
                                      int64_t rows, double *nll) {
     const int64_t H = m->cfg.hidden, V = m->cfg.vocab;
@@ -936,7 +1005,7 @@ awq_status awq_model_nll_from_hidden(awq_model *m, const float *h, const int32_t
                             "target token id %ld at row %lld is outside the vocabulary [0, "
                             "%lld)", (long)targets[r], (long long)r, (long long)V);
     if (rows == 0) return AWQ_OK;
-    AWQ_TRY(ensure_lm_head(m));
+    AWQ_TRY(awq_model_load_lm_head(m));
     int64_t cr = AWQ_MIN(rows, logit_chunk_rows(m));
     float *xn = NULL, *lg = NULL;
     awq_status s = be_alloc_f(m, (uint64_t)(cr * H), &xn);
@@ -948,6 +1017,7 @@ awq_status awq_model_nll_from_hidden(awq_model *m, const float *h, const int32_t
         if (s == AWQ_OK)
             s = m->be->ops->gemm(m->be, xn, m->lm_head, AWQ_DT_F32, NULL, lg, n, V, H);
         if (s == AWQ_OK) s = m->be->ops->nll_rows(m->be, lg, targets + r, n, V, nll + r);
+        if (s == AWQ_OK) s = check_nll(m, lg, r, n, nll + r);
     }
     be_free(m, xn);
     be_free(m, lg);

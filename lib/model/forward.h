@@ -20,5 +20,10 @@ awq_status awq_model_open_backend(awq_ctx *ctx, const struct awq_checkpoint *ck,
 awq_backend *awq_model_backend(awq_model *m);
 /* The context the model was opened with. */
 awq_ctx *awq_model_ctx(awq_model *m);
+/* Convert the output layer (lm_head, or the tied embeddings) to fp32 on the
+ * backend now rather than at the first logits, checking it finite; a no-op
+ * once loaded. For callers that want a bad lm_head reported before any
+ * work (perplexity). */
+awq_status awq_model_load_lm_head(awq_model *m);
 
 #endif

@@ -72,6 +72,7 @@ awq_status awq_model_perplexity(awq_model *m, const int32_t *ids, int64_t n,
     if (B > nw) B = nw;
     const int64_t T = pp.seqlen, P = T - 1;
 
+    AWQ_TRY(awq_model_load_lm_head(m));
     int32_t *win = awq_alloc((size_t)(B * T), sizeof(int32_t));
     double *nll = awq_alloc((size_t)(B * P), sizeof(double));
     if (!win || !nll) {
@@ -95,6 +96,9 @@ awq_status awq_model_perplexity(awq_model *m, const int32_t *ids, int64_t n,
             }
         }
         s = awq_model_nll(m, win, nb, T, nll);
+        if (s == AWQ_ERR_RANGE) /* rows count from the batch's first window */
+            s = awq_fail_wrap(ctx, s, "windows %lld-%lld (rows of %lld tokens each)",
+                              (long long)w0, (long long)(w0 + nb - 1), (long long)T);
         if (s != AWQ_OK) break;
         for (int64_t b = 0; b < nb; b++) {
             double ws = 0.0;

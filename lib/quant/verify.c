@@ -71,27 +71,6 @@ static inline uint16_t ld16(const void *base, int64_t i) {
     return v;
 }
 
-/* First non-finite element of a float tensor, or -1. */
-static int64_t first_nonfinite(const awq_tensor_info *t) {
-    const int64_t n = (int64_t)t->n_elements;
-    switch (t->dtype) {
-    case AWQ_DT_F16:
-        for (int64_t i = 0; i < n; i++)
-            if ((ld16(t->data, i) & 0x7c00u) == 0x7c00u) return i;
-        return -1;
-    case AWQ_DT_BF16:
-        for (int64_t i = 0; i < n; i++)
-            if ((ld16(t->data, i) & 0x7f80u) == 0x7f80u) return i;
-        return -1;
-    case AWQ_DT_F32:
-        for (int64_t i = 0; i < n; i++)
-            if ((ld32(t->data, i) & 0x7f800000u) == 0x7f800000u) return i;
-        return -1;
-    default:
-        return -1;
-    }
-}
-
 /* GEMV pads zeros and scales beyond G; AutoAWQ writes zeros there. */
 static int64_t gemv_bad_padding(const awq_checkpoint *ck, const char *prefix,
                                 const awq_qtensor *t, const awq_qckpt *q) {
@@ -195,12 +174,14 @@ awq_status awq_verify(awq_ctx *ctx, const char *dir, const awq_verify_params *pa
             /* plain tensors: finite values; present in the source */
             bool packed_part = false;
             for (int k = 0; k < 3; k++) packed_part |= ends_with(ti->name, parts[k]);
+            /* the scales are a packed linear's floats: named here by tensor
+             * and element, the linear's own check below says which group */
+            if (packed_part && awq_dtype_is_float(ti->dtype) &&
+                awq_tensor_check_finite(ctx, ti) != AWQ_OK)
+                problem(res, "%s", awq_ctx_errmsg(ctx));
             if (packed_part) continue;
-            if (awq_dtype_is_float(ti->dtype)) {
-                int64_t bad = first_nonfinite(ti);
-                if (bad >= 0) problem(res, "%s: non-finite value at element %lld", ti->name,
-                                      (long long)bad);
-            }
+            if (awq_dtype_is_float(ti->dtype) && awq_tensor_check_finite(ctx, ti) != AWQ_OK)
+                problem(res, "%s", awq_ctx_errmsg(ctx));
             if (src) {
                 const awq_tensor_info *si = awq_checkpoint_find(src, ti->name);
                 bool same = si && si->ndim == ti->ndim;
@@ -264,6 +245,9 @@ awq_status awq_verify(awq_ctx *ctx, const char *dir, const awq_verify_params *pa
                         name, (long long)sw->shape[0],
                         (long long)(sw->ndim > 1 ? sw->shape[1] : 0), (long long)t.N,
                         (long long)t.K);
+                rec->ok = false;
+            } else if (awq_tensor_check_finite(ctx, sw) != AWQ_OK) {
+                problem(res, "source %s: %s", p.against, awq_ctx_errmsg(ctx));
                 rec->ok = false;
             } else {
                 ls = compare_linear(ctx, &t, sw, rec);

@@ -186,14 +186,9 @@ static void calib_mode(awq_ctx *ctx, awq_tokenizer *tok, const char *tok_path,
     if (s != AWQ_OK) awq_cli_fail_status(ctx, s, "calibration");
     if (save) save_blocks(ctx, b, save);
     const awq_calib_stats *st = &b->stats;
-    awq_doc_reader *r = NULL;
-    const char *fmt = "?";
-    bool zst = false;
-    if (awq_doc_reader_open(ctx, p->path, p->format, p->text_field, &r) == AWQ_OK) {
-        fmt = awq_doc_reader_format(r) == AWQ_TEXT_JSONL ? "jsonl" : "text";
-        zst = awq_doc_reader_compressed(r);
-        awq_doc_reader_close(r);
-    }
+    /* from the one read of the file (a pipe cannot be opened again) */
+    const char *fmt = st->format == AWQ_TEXT_JSONL ? "jsonl" : "text";
+    bool zst = st->compressed;
     if (json) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "tokenizer", tok_path);

@@ -214,6 +214,10 @@ typedef struct awq_calib_stats {
     uint64_t tokens;         /* ids of the kept documents, concatenated */
     uint64_t tokens_dropped; /* tail shorter than one block */
     uint64_t blocks;
+    /* what the text was read as (the file is read once: callers take these
+     * from here rather than opening it again, which a pipe cannot give) */
+    awq_text_format format;  /* AWQ_TEXT_PLAIN or AWQ_TEXT_JSONL; AUTO for ids */
+    bool compressed;         /* zstd */
 } awq_calib_stats;
 
 /* Calibration blocks: ids[b * seqlen + t], row-major, n_blocks rows. */

@@ -124,8 +124,9 @@ bool awq_is_plain_filename(const char *name);
 /* Create directory and parents (0755). */
 awq_status awq_mkdir_p(awq_ctx *ctx, const char *path);
 
-/* Read a whole file (at most max_bytes, else AWQ_ERR_FORMAT naming it).
- * *out is malloc'd and NUL-terminated (free()). */
+/* Read a whole file (at most max_bytes, else AWQ_ERR_FORMAT naming it),
+ * opening it once: a pipe or FIFO is read to its end. *out is malloc'd and
+ * NUL-terminated (free()). */
 awq_status awq_read_file(awq_ctx *ctx, const char *path, uint64_t max_bytes,
                          char **out, size_t *out_len);
 

@@ -104,18 +104,67 @@ awq_status awq_mkdir_p(awq_ctx *ctx, const char *path) {
     return AWQ_OK;
 }
 
+/* Read an fd that has no size (a pipe, a FIFO, a character device) to its
+ * end, growing the buffer, at most max_bytes. */
+static awq_status read_stream(awq_ctx *ctx, int fd, const char *path, uint64_t max_bytes,
+                              char **out, size_t *out_len) {
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap + 1);
+    if (!buf) return awq_fail_nomem(ctx, path, cap);
+    for (;;) {
+        if (n == cap) {
+            if ((uint64_t)cap >= max_bytes + 1) break;
+            size_t nc = cap * 2;
+            char *nb = realloc(buf, nc + 1);
+            if (!nb) {
+                free(buf);
+                return awq_fail_nomem(ctx, path, nc);
+            }
+            buf = nb;
+            cap = nc;
+        }
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            awq_status s = awq_fail(ctx, AWQ_ERR_IO, "read error on %s: %s", path,
+                                    strerror(errno));
+            free(buf);
+            return s;
+        }
+        if (r == 0) break;
+        n += (size_t)r;
+    }
+    if ((uint64_t)n > max_bytes) {
+        free(buf);
+        return awq_fail(ctx, AWQ_ERR_FORMAT, "%s is too large (more than %llu bytes)", path,
+                        (unsigned long long)max_bytes);
+    }
+    buf[n] = 0;
+    *out = buf;
+    if (out_len) *out_len = n;
+    return AWQ_OK;
+}
+
 awq_status awq_read_file(awq_ctx *ctx, const char *path, uint64_t max_bytes,
                          char **out, size_t *out_len) {
     *out = NULL;
     if (out_len) *out_len = 0;
+    /* one open, then fstat of that descriptor: the file is read exactly
+     * once, so a FIFO or /dev/stdin works (a second open of a pipe would
+     * wait forever for a writer that is gone) */
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return awq_fail(ctx, errno == ENOENT ? AWQ_ERR_NOT_FOUND : AWQ_ERR_IO,
                         "cannot open %s: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
         close(fd);
-        return awq_fail(ctx, AWQ_ERR_IO, "%s is not a regular file", path);
+        return awq_fail(ctx, AWQ_ERR_IO, "%s is a directory, not a file", path);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        awq_status s = read_stream(ctx, fd, path, max_bytes, out, out_len);
+        close(fd);
+        return s;
     }
     if ((uint64_t)st.st_size > max_bytes) {
         close(fd);

@@ -475,6 +475,8 @@ awq_status awq_calib_build(awq_ctx *ctx, awq_tokenizer *tok, const awq_calib_par
     awq_doc_reader *r = NULL;
     AWQ_TRY(awq_doc_reader_open(ctx, p->path, p->format, p->text_field, &r));
     awq_calib_stats st = {0};
+    st.format = awq_doc_reader_format(r);
+    st.compressed = awq_doc_reader_compressed(r);
     tx_ivec cat = {0};
     doc_store ds = {0};
     awq_status s = AWQ_OK;

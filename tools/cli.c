@@ -47,6 +47,9 @@ void awq_cli_fail(const char *fmt, ...) {
 
 void awq_cli_fail_status(awq_ctx *ctx, awq_status s, const char *what) {
     const char *msg = ctx ? awq_ctx_errmsg(ctx) : "";
+    /* library messages name the file they are about: a prefix that the
+     * message already holds ("X: cannot open X/config.json") is left out */
+    if (msg && msg[0] && what && what[0] && strstr(msg, what)) awq_cli_fail("%s", msg);
     if (msg && msg[0])
         awq_cli_fail("%s: %s", what, msg);
     awq_cli_fail("%s: %s", what, awq_strerror(s));
@@ -138,6 +141,7 @@ bool awq_cli_opt_bytes(int argc, char **argv, int *i, const char *name,
 
 void awq_cli_positional(const char *a, const char **slot, const char *what) {
     if (a[0] == '-' && a[1]) awq_cli_usage_error("unknown option '%s'", a);
+    if (!a[0]) awq_cli_usage_error("empty argument '' (%s)", what);
     if (*slot) awq_cli_usage_error("unexpected argument '%s' (%s)", a, what);
     *slot = a;
 }

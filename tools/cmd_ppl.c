@@ -115,6 +115,10 @@ int awq_cmd_ppl(int argc, char **argv) {
     pp.add_bos = add_bos;
     pp.batch = batch;
     int64_t nw = awq_ppl_n_windows((int64_t)n_ids, &pp);
+    if (nw == 0) /* about the text, so named by it (not by MODEL) */
+        awq_cli_fail("%s: the text has %zu tokens, fewer than one window of %lld%s; give more "
+                     "text or a smaller --seqlen", text, n_ids,
+                     (long long)(add_bos ? seqlen - 1 : seqlen), add_bos ? " (seqlen - 1 with BOS)" : "");
     double *per = awq_alloc((size_t)(nw ? nw : 1), sizeof(double));
     if (!per) awq_cli_fail("out of memory");
     awq_ppl_result res;

@@ -146,7 +146,7 @@ static void parse(int argc, char **argv, opts *o) {
             o->device = v;
             awq_cli_parse_device("--device", v, &o->p.runtime.backend, &o->p.runtime.device);
         } else if (awq_cli_opt_bytes(argc, argv, &i, "--max-shard-size", &b)) {
-            if (b < 1024) awq_cli_usage_error("--max-shard-size: at least 1KB");
+            if (b < 1024) awq_cli_usage_error("--max-shard-size: at least 1KiB (1024 bytes)");
             o->p.max_shard_bytes = b;
         } else if (awq_cli_opt_int(argc, argv, &i, "--chunk-seqs", 1, 1 << 24, &n)) {
             o->p.chunk_seqs = n;
@@ -313,9 +313,13 @@ int awq_cmd_quantize(int argc, char **argv) {
         printf("awqkit quantize: %s -> %s (%s, %d-bit, group %d, %s, %s)\n", o.model, o.out,
                awq_method_name(o.p.method), o.p.quant.bits, o.p.quant.group_size,
                o.p.quant.sym ? "symmetric" : "zero point", awq_format_get(o.p.format)->name);
-        printf("calibration: %lld blocks x %lld tokens (%llu of %llu documents kept)\n",
-               (long long)pl->n_blocks, (long long)pl->seqlen,
-               (unsigned long long)pl->calib.docs_kept, (unsigned long long)pl->calib.docs_read);
+        if (o.p.calib_tokens) /* pre-tokenized: there are no documents to count */
+            printf("calibration: %lld blocks x %lld tokens (pre-tokenized ids from %s)\n",
+                   (long long)pl->n_blocks, (long long)pl->seqlen, o.p.calib_tokens);
+        else
+            printf("calibration: %lld blocks x %lld tokens (%llu of %llu documents kept)\n",
+                   (long long)pl->n_blocks, (long long)pl->seqlen,
+                   (unsigned long long)pl->calib.docs_kept, (unsigned long long)pl->calib.docs_read);
         printf("plan: %lld layers, %lld/%lld linears packable; memory: layer weights %s + "
                "activations %s, peak about %s\n",
                (long long)pl->n_layers, (long long)pl->n_packable, (long long)pl->n_linears, w,

@@ -527,7 +527,7 @@ awq_status awq_checkpoint_open(awq_ctx *ctx, const char *path, awq_checkpoint **
     if (!out) return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "awq_checkpoint_open: out is NULL");
     *out = NULL;
     if (!path || !path[0])
-        return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "awq_checkpoint_open: empty path");
+        return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "empty path: expected a model directory, a .safetensors file or an index.json");
     struct stat st;
     if (stat(path, &st) != 0)
         return awq_fail(ctx, errno == ENOENT ? AWQ_ERR_NOT_FOUND : AWQ_ERR_IO, "cannot open %s: %s",

@@ -347,10 +347,10 @@ static awq_status check(awq_ctx *ctx, const awq_synth_params *p, const arch_map 
     const arch_map *am = find_arch(p->arch);
     if (!am)
         return awq_fail(ctx, AWQ_ERR_INVALID_ARG,
-                        "synth: unknown arch '%s' (llama, qwen2, qwen3, qwen2.5-vl)",
+                        "unknown arch '%s' (llama, qwen2, qwen3, qwen2.5-vl)",
                         p->arch ? p->arch : "(null)");
     const awq_arch *arch = awq_arch_find(am->hf_name);
-    if (!arch) return awq_fail(ctx, AWQ_ERR_INTERNAL, "synth: %s missing from the arch table", am->hf_name);
+    if (!arch) return awq_fail(ctx, AWQ_ERR_INTERNAL, "%s missing from the arch table", am->hf_name);
     struct { const char *n; int64_t v, max; } dims[] = {
         {"hidden", p->hidden, 1 << 16},         {"intermediate", p->intermediate, 1 << 18},
         {"layers", p->n_layers, 1024},          {"heads", p->n_heads, 1024},
@@ -358,47 +358,47 @@ static awq_status check(awq_ctx *ctx, const awq_synth_params *p, const arch_map 
     };
     for (size_t i = 0; i < AWQ_ARRAY_LEN(dims); i++)
         if (dims[i].v < 1 || dims[i].v > dims[i].max)
-            return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "synth: %s = %lld out of [1, %lld]", dims[i].n,
+            return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "%s = %lld out of [1, %lld]", dims[i].n,
                             (long long)dims[i].v, (long long)dims[i].max);
     if (p->n_heads % p->n_kv_heads)
         return awq_fail(ctx, AWQ_ERR_INVALID_ARG,
-                        "synth: heads (%lld) must be a multiple of kv-heads (%lld)",
+                        "heads (%lld) must be a multiple of kv-heads (%lld)",
                         (long long)p->n_heads, (long long)p->n_kv_heads);
     int64_t hd = p->head_dim;
     if (hd == 0) {
         if (p->hidden % p->n_heads)
             return awq_fail(ctx, AWQ_ERR_INVALID_ARG,
-                            "synth: hidden (%lld) is not a multiple of heads (%lld); give head-dim",
+                            "hidden (%lld) is not a multiple of heads (%lld); give head-dim",
                             (long long)p->hidden, (long long)p->n_heads);
         hd = p->hidden / p->n_heads;
     }
     if (hd < 2 || hd > 1024 || hd % 2)
-        return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "synth: head-dim = %lld must be even, in [2, 1024]",
+        return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "head-dim = %lld must be even, in [2, 1024]",
                         (long long)hd);
     if (p->dtype != AWQ_DT_F16 && p->dtype != AWQ_DT_BF16)
-        return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "synth: dtype must be F16 or BF16");
+        return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "dtype must be F16 or BF16");
     if (p->n_outliers < 0 || p->n_outliers > AWQ_SYNTH_MAX_OUTLIERS ||
         p->n_outliers > p->hidden / 2 || p->n_outliers > p->intermediate / 2)
         return awq_fail(ctx, AWQ_ERR_INVALID_ARG,
-                        "synth: outliers = %d out of [0, min(%d, hidden/2, intermediate/2)]",
+                        "outliers = %d out of [0, min(%d, hidden/2, intermediate/2)]",
                         p->n_outliers, AWQ_SYNTH_MAX_OUTLIERS);
     if (!(p->outlier_scale > 0 && p->outlier_scale <= 1000))
-        return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "synth: outlier-scale = %g out of (0, 1000]",
+        return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "outlier-scale = %g out of (0, 1000]",
                         p->outlier_scale);
     if (p->max_shard_bytes == 0)
-        return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "synth: max shard size must be > 0");
+        return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "max shard size must be > 0");
     if (!(p->rope_theta > 0) || !(p->rms_eps > 0) || p->max_pos < 1)
         return awq_fail(ctx, AWQ_ERR_INVALID_ARG,
-                        "synth: rope_theta, rms_eps and max_position_embeddings must be > 0");
+                        "rope_theta, rms_eps and max_position_embeddings must be > 0");
     if (p->quantized && !awq_format_get(p->qformat))
-        return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "synth: unknown packed format %d", (int)p->qformat);
+        return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "unknown packed format %d", (int)p->qformat);
     if (am->vision) {
         if (p->vision_depth < 1 || p->vision_depth > 256 || p->vision_hidden < 1 ||
             p->vision_hidden > 16384 || p->vision_intermediate < 1 ||
             p->vision_intermediate > 65536 || p->vision_heads < 1 ||
             p->vision_hidden % p->vision_heads)
             return awq_fail(ctx, AWQ_ERR_INVALID_ARG,
-                            "synth: vision tower dims out of range (depth %lld, hidden %lld, "
+                            "vision tower dims out of range (depth %lld, hidden %lld, "
                             "intermediate %lld, heads %lld)",
                             (long long)p->vision_depth, (long long)p->vision_hidden,
                             (long long)p->vision_intermediate, (long long)p->vision_heads);
@@ -666,7 +666,7 @@ awq_status awq_synth_write(awq_ctx *ctx, const char *out_dir, const awq_synth_pa
     awq_synth_result local;
     if (!res) res = &local;
     memset(res, 0, sizeof *res);
-    if (!out_dir || !p) return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "synth: NULL argument");
+    if (!out_dir || !p) return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "NULL argument");
     plan_ctx pc = {p, NULL, NULL, 0};
     AWQ_TRY(check(ctx, p, &pc.am, &pc.arch, &pc.head_dim));
     tlist l = {0};
@@ -675,7 +675,7 @@ awq_status awq_synth_write(awq_ctx *ctx, const char *out_dir, const awq_synth_pa
     for (size_t i = 0; st == AWQ_OK && i < l.n; i++) {
         if (!awq_add_u64(total, l.v[i].n_bytes, &total) ||
             !awq_add_u64(res->logical_params, l.v[i].logical, &res->logical_params))
-            st = awq_fail(ctx, AWQ_ERR_INVALID_ARG, "synth: checkpoint size overflows");
+            st = awq_fail(ctx, AWQ_ERR_INVALID_ARG, "checkpoint size overflows");
     }
     char *config = NULL;
     if (st == AWQ_OK) st = build_config(ctx, &pc, &config);

@@ -460,6 +460,36 @@ static awq_status take_doc(awq_ctx *ctx, awq_tokenizer *tok, const awq_calib_par
     return AWQ_OK;
 }
 
+/* Zero blocks: say which of the three things happened (nothing in the
+ * file, every document skipped, too few tokens kept), naming the JSON field
+ * a JSONL file is read from. */
+static awq_status too_small(awq_ctx *ctx, const awq_calib_params *p, const awq_calib_stats *st,
+                            size_t tokens) {
+    const bool jsonl = st->format == AWQ_TEXT_JSONL;
+    const char *field = p->text_field ? p->text_field : "text";
+    if (st->docs_read == 0)
+        return awq_fail(ctx, AWQ_ERR_INVALID_ARG,
+                        "calibration data %s holds no documents: the file is empty or has only "
+                        "blank lines", p->path);
+    if (st->docs_kept == 0) {
+        char empty[160];
+        if (jsonl)
+            snprintf(empty, sizeof empty, "%llu with an empty \"%s\" field",
+                     (unsigned long long)st->docs_empty, field);
+        else
+            snprintf(empty, sizeof empty, "%llu empty", (unsigned long long)st->docs_empty);
+        return awq_fail(ctx, AWQ_ERR_INVALID_ARG,
+                        "calibration data %s: all %llu documents were skipped (%s, %llu longer "
+                        "than seqlen %d tokens); give shorter documents or a larger seqlen",
+                        p->path, (unsigned long long)st->docs_read, empty,
+                        (unsigned long long)st->docs_too_long, p->seqlen);
+    }
+    return awq_fail(ctx, AWQ_ERR_INVALID_ARG,
+                    "calibration data %s: %llu document(s) kept, %zu tokens in all, fewer than "
+                    "one block of seqlen %d tokens; give more text or a smaller seqlen",
+                    p->path, (unsigned long long)st->docs_kept, tokens, p->seqlen);
+}
+
 awq_status awq_calib_build(awq_ctx *ctx, awq_tokenizer *tok, const awq_calib_params *p,
                            awq_calib_blocks **out) {
     if (!out) return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "calibration: NULL output");
@@ -526,13 +556,7 @@ awq_status awq_calib_build(awq_ctx *ctx, awq_tokenizer *tok, const awq_calib_par
         if (s != AWQ_OK) goto done;
     }
     if (cat.len / (size_t)p->seqlen == 0) {
-        s = awq_fail(ctx, AWQ_ERR_INVALID_ARG,
-                     "calibration data %s is too small: %llu documents read, %llu kept (%llu empty, "
-                     "%llu longer than %d tokens), %zu tokens in all, fewer than one block of %d "
-                     "tokens -> 0 blocks; give more text or a smaller seqlen",
-                     p->path, (unsigned long long)st.docs_read, (unsigned long long)st.docs_kept,
-                     (unsigned long long)st.docs_empty, (unsigned long long)st.docs_too_long,
-                     p->seqlen, cat.len, p->seqlen);
+        s = too_small(ctx, p, &st, cat.len);
         goto done;
     }
     s = cut_blocks(ctx, &cat, p->seqlen, st, out);

@@ -308,8 +308,33 @@ static void test_builder_hand(awq_ctx *ctx) {
     p.n_samples = 2;
     b = NULL;
     CHECK_FAILS(ctx, awq_calib_build(ctx, t, &p, &b), AWQ_ERR_INVALID_ARG,
-                "2 documents read, 2 kept (0 empty, 0 longer than 100 tokens), 15 tokens");
+                "hand.txt: 2 document(s) kept, 15 tokens in all, fewer than one block of "
+                "seqlen 100 tokens; give more text or a smaller seqlen");
     CHECK(b == NULL);
+    /* zero blocks says which of the three things happened: an empty file, */
+    write_file(tmp_path("blank.txt"), " \n\n\t\n", 5);
+    p.path = tmp_path("blank.txt");
+    CHECK_FAILS(ctx, awq_calib_build(ctx, t, &p, &b), AWQ_ERR_INVALID_ARG,
+                "blank.txt holds no documents: the file is empty or has only blank lines");
+    /* every document skipped, naming the JSON field read, */
+    write_file(tmp_path("emptyfield.jsonl"), "{\"body\": \"\"}\n{\"body\": \"\"}\n", 26);
+    p.path = tmp_path("emptyfield.jsonl");
+    p.text_field = "body";
+    CHECK_FAILS(ctx, awq_calib_build(ctx, t, &p, &b), AWQ_ERR_INVALID_ARG,
+                "emptyfield.jsonl: all 2 documents were skipped (2 with an empty \"body\" field, "
+                "0 longer than seqlen 100 tokens)");
+    p.text_field = NULL;
+    /* and the format read is in the stats (callers never reopen the file) */
+    write_file(tmp_path("ok.jsonl"), "{\"text\": \"abcabc\"}\n", 19);
+    p.path = tmp_path("ok.jsonl");
+    p.seqlen = 6;
+    CHECK_OK(ctx, awq_calib_build(ctx, t, &p, &b));
+    if (b) {
+        CHECK(b->stats.format == AWQ_TEXT_JSONL && !b->stats.compressed);
+        awq_calib_blocks_free(b);
+        b = NULL;
+    }
+    p.seqlen = 100;
     p.seqlen = 0;
     CHECK_FAILS(ctx, awq_calib_build(ctx, t, &p, &b), AWQ_ERR_INVALID_ARG, "seqlen");
     /* invalid UTF-8 in a document names the file and line */

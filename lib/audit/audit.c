@@ -12,6 +12,7 @@
 #include "model/forward.h" /* awq_model_load_lm_head */
 
 #include <dirent.h>
+#include <sys/stat.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -193,6 +194,9 @@ typedef struct audit_run {
     char prefix[128];
     audit_ref ref;
     awq_model *fp;
+    /* copies in the report directory of calibration inputs that are not
+     * regular files (see keep_input), else NULL */
+    char *calib_copy, *tokens_copy;
 } audit_run;
 
 /* Statuses that stop the whole audit (the machine, not one configuration,
@@ -518,6 +522,8 @@ static awq_status run_quantized(audit_run *a, int i) {
     qp.force = true; /* the report directory was checked (or --force given) */
     qp.resume = false;
     qp.stop_after_layers = 0;
+    if (a->calib_copy) qp.calib.path = a->calib_copy;
+    if (a->tokens_copy) qp.calib_tokens = a->tokens_copy;
 
     stage(a, i, "quantize");
     double t0 = awq_now();
@@ -707,6 +713,35 @@ static awq_status resolve_heatmap(audit_run *a) {
                     "heat-map configuration '%s' is not in the grid", want);
 }
 
+/* Every quantized configuration reads the calibration input again. A pipe
+ * or FIFO can be read only once (a second open waits forever for a writer
+ * that is gone), so such an input is read once here into the report
+ * directory, under its own name (the format is told by the name), and the
+ * configurations read that copy. Regular files are read in place. */
+static awq_status keep_input(audit_run *a, const char *path, char **copy) {
+    *copy = NULL;
+    struct stat st;
+    if (!path || (stat(path, &st) == 0 && S_ISREG(st.st_mode))) return AWQ_OK;
+    char *data = NULL;
+    size_t n = 0;
+    AWQ_TRY(awq_read_file(a->ctx, path, (uint64_t)8 << 30, &data, &n));
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    char name[512];
+    snprintf(name, sizeof name, ".awqkit-input-%s", base);
+    *copy = awq_path_join(a->report_dir, name);
+    awq_status st2 = *copy ? awq_write_file_atomic(a->ctx, *copy, data, n)
+                           : awq_fail_nomem(a->ctx, "path", 4096);
+    free(data);
+    return st2;
+}
+
+static void drop_input(char **copy) {
+    if (*copy) unlink(*copy);
+    free(*copy);
+    *copy = NULL;
+}
+
 static awq_status prepare(audit_run *a, int32_t **ids, size_t *n_ids) {
     awq_ctx *ctx = a->ctx;
     awq_audit_result *r = a->r;
@@ -783,7 +818,12 @@ static awq_status prepare(audit_run *a, int32_t **ids, size_t *n_ids) {
                         *n_ids, (long long)p->eval.seqlen);
     /* created only once everything above passed: a refused run writes
      * nothing */
-    return awq_mkdir_p(ctx, a->report_dir);
+    AWQ_TRY(awq_mkdir_p(ctx, a->report_dir));
+    if (any_quant) {
+        AWQ_TRY(keep_input(a, p->quantize.calib.path, &a->calib_copy));
+        AWQ_TRY(keep_input(a, p->quantize.calib_tokens, &a->tokens_copy));
+    }
+    return AWQ_OK;
 }
 
 awq_status awq_audit_run(awq_ctx *ctx, const char *model_dir, const char *report_dir,
@@ -871,6 +911,8 @@ awq_status awq_audit_run(awq_ctx *ctx, const char *model_dir, const char *report
     awq_model_free(a.fp);
     awq_checkpoint_free(a.src);
     awq_free(ids);
+    drop_input(&a.calib_copy);
+    drop_input(&a.tokens_copy);
     return st;
 }
 

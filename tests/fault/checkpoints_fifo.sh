@@ -59,4 +59,14 @@ run "quantize --calib FIFO" "$AWQKIT" quantize "$T/m" -o "$T/q" --method rtn --g
     --calib "$T/p.txt" --samples 8 --seqlen 64 -q --no-progress
 check "quantized from a pipe" test -s "$T/q/config.json"
 wait
+
+# audit quantizes once per configuration: a piped calibration text is read
+# once into the report directory (and removed at the end), not once each
+feed "$T/p.txt" "$T/w.txt"
+run "audit --calib FIFO, two configurations" "$AWQKIT" audit "$T/m" -o "$T/rep" \
+    --configs fp16,rtn-4-g64,rtn-4-pc --calib "$T/p.txt" --samples 8 --calib-seqlen 64 \
+    --seqlen 64 --max-chunks 1 --text "$T/w.txt" --no-progress
+stdout_has "rtn-4-pc"
+check "no input copy left" test -z "$(ls -A "$T/rep" | grep awqkit-input)"
+wait
 finish

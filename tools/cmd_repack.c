@@ -89,7 +89,7 @@ int awq_cmd_repack(int argc, char **argv) {
     double t0 = awq_cli_now();
     awq_repack_result r;
     awq_status s = awq_repack(ctx, in, out, &p, &r);
-    if (s != AWQ_OK) awq_cli_fail_status(ctx, s, "repack");
+    if (s != AWQ_OK) awq_cli_fail_status(ctx, s, in); /* not "repack": the command says it */
     double el = awq_cli_now() - t0;
     const char *from = awq_format_get(r.in.format)->name;
     const char *label = awq_format_get(r.in.labelled)->name;

@@ -23,6 +23,8 @@ stderr_is "awqkit ppl: error: $T/nocfg: no config.json beside the weights"
 printf '{\n' > "$T/nocfg/config.json"
 expect_exit 1 "malformed config.json" "$AWQKIT" ppl "$T/nocfg" --text "$T/nocfg/config.json"
 stderr_is "awqkit ppl: error: $T/nocfg/config.json: malformed JSON at line 2, column 1"
+expect_exit 1 "repack, malformed config.json" "$AWQKIT" repack "$T/nocfg" -o "$T/r0" --to gptq
+stderr_is "awqkit repack: error: $T/nocfg/config.json: malformed JSON at line 2, column 1"
 expect_exit 1 "missing model" "$AWQKIT" verify "$T/none"
 stderr_is "awqkit verify: error: cannot open $T/none: No such file or directory"
 expect_exit 1 "calibration prefix" "$AWQKIT" tokenize "$M" --calib "$T/empty"

@@ -106,14 +106,32 @@ awq_status awq_fail_wrap(awq_ctx *ctx, awq_status status, const char *fmt, ...) 
     va_end(ap);
     char old[sizeof ctx->errmsg];
     memcpy(old, ctx->errmsg, sizeof old);
-    /* Truncation of very long messages is acceptable (they stay readable). */
+    /* A prefix ending in a path that the message starts with already
+     * ("--compare X" + "X/config.json: ...") gives "--compare X/config.json:
+     * ...", not the path twice; a prefix that is that path alone adds
+     * nothing. */
     size_t np = strlen(prefix);
+    const char *sep = ": ";
+    const char *tail = strrchr(prefix, ' ');
+    tail = tail ? tail + 1 : prefix;
+    size_t nt = strlen(tail);
+    if (nt > 1 && strchr(tail, '/') && strncmp(old, tail, nt) == 0) {
+        np = (size_t)(tail - prefix);
+        while (np > 0 && prefix[np - 1] == ' ') np--;
+        if (np == 0) {
+            ctx->last = status;
+            return status;
+        }
+        sep = " ";
+    }
+    /* Truncation of very long messages is acceptable (they stay readable). */
     if (np > sizeof ctx->errmsg - 3) np = sizeof ctx->errmsg - 3;
     memcpy(ctx->errmsg, prefix, np);
     size_t pos = np;
     if (old[0]) {
-        ctx->errmsg[pos++] = ':';
-        ctx->errmsg[pos++] = ' ';
+        size_t ns = strlen(sep);
+        memcpy(ctx->errmsg + pos, sep, ns);
+        pos += ns;
         size_t no = strlen(old);
         if (no > sizeof ctx->errmsg - 1 - pos) no = sizeof ctx->errmsg - 1 - pos;
         memcpy(ctx->errmsg + pos, old, no);

@@ -322,8 +322,9 @@ static awq_status load_quantized(awq_model *m, int64_t layer, int lin, float *ds
     }
     s = awq_dequantize(m->ctx, &qt, host);
     if (s == AWQ_OK) {
-        /* finite scales and integer codes give finite weights unless a
-         * product overflows; checked once, at load */
+        /* the scales were checked on their stored bits; this checks what
+         * the gemm will actually read (scales times codes minus zeros),
+         * once, at load */
         char what[320];
         snprintf(what, sizeof what, "the dequantized weight of '%s'", name);
         int64_t shape[2] = {qt.N, qt.K};

@@ -121,6 +121,7 @@ awq_status awq_verify(awq_ctx *ctx, const char *dir, const awq_verify_params *pa
     awq_status st = AWQ_OK;
     if (p.against) {
         st = awq_checkpoint_open(ctx, p.against, &src);
+        if (st != AWQ_OK) st = awq_fail_wrap(ctx, st, "source checkpoint (--against)");
         if (st != AWQ_OK) {
             awq_checkpoint_free(ck);
             return st;

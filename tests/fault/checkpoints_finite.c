@@ -316,10 +316,28 @@ static void test_fifo(awq_ctx *ctx, const char *tmp) {
     free(fifo);
 }
 
+/* awq_fail_wrap never repeats a path the message starts with. */
+static void test_wrap(awq_ctx *ctx) {
+    awq_fail(ctx, AWQ_ERR_FORMAT, "/m/x/config.json: malformed JSON");
+    awq_fail_wrap(ctx, AWQ_ERR_FORMAT, "--compare %s", "/m/x");
+    CHECK(strcmp(awq_ctx_errmsg(ctx), "--compare /m/x/config.json: malformed JSON") == 0);
+    awq_fail(ctx, AWQ_ERR_FORMAT, "/m/x: no weights found");
+    awq_fail_wrap(ctx, AWQ_ERR_FORMAT, "/m/x");
+    CHECK(strcmp(awq_ctx_errmsg(ctx), "/m/x: no weights found") == 0);
+    /* a message about something else keeps the prefix */
+    awq_fail(ctx, AWQ_ERR_RANGE, "tensor 'w' holds NaN at element [0]");
+    awq_fail_wrap(ctx, AWQ_ERR_RANGE, "--compare %s", "/m/x");
+    CHECK(strcmp(awq_ctx_errmsg(ctx), "--compare /m/x: tensor 'w' holds NaN at element [0]") == 0);
+    awq_fail(ctx, AWQ_ERR_RANGE, "3 rows");
+    awq_fail_wrap(ctx, AWQ_ERR_RANGE, "layer %d", 3);
+    CHECK(strcmp(awq_ctx_errmsg(ctx), "layer 3: 3 rows") == 0);
+}
+
 int main(void) {
     awq_ctx *ctx = awq_test_ctx(2);
     char *tmp = awq_test_tmpdir("checkpoints_finite");
     test_f32_scan(ctx);
+    test_wrap(ctx);
     test_tensor_scan(ctx, tmp);
     test_nll_rows(ctx);
     test_model(ctx, tmp);

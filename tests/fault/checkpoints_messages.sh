@@ -25,6 +25,12 @@ expect_exit 1 "malformed config.json" "$AWQKIT" ppl "$T/nocfg" --text "$T/nocfg/
 stderr_is "awqkit ppl: error: $T/nocfg/config.json: malformed JSON at line 2, column 1"
 expect_exit 1 "repack, malformed config.json" "$AWQKIT" repack "$T/nocfg" -o "$T/r0" --to gptq
 stderr_is "awqkit repack: error: $T/nocfg/config.json: malformed JSON at line 2, column 1"
+printf 'Some words for a window of text, enough of them.\n' > "$T/words.txt"
+expect_exit 1 "audit --compare, no weights" "$AWQKIT" audit "$T/m" -o "$T/a0" --configs fp16 \
+    --compare "$T/empty" --text "$T/words.txt" --seqlen 4
+stderr_is "awqkit audit: error: $T/m: --compare $T/empty: no weights found (expected model.safetensors, or model.safetensors.index.json and its shards)"
+expect_exit 1 "verify --against, no weights" "$AWQKIT" verify "$T/m" --against "$T/empty"
+stderr_is "awqkit verify: error: $T/m: source checkpoint (--against): $T/empty: no weights found (expected model.safetensors, or model.safetensors.index.json and its shards)"
 expect_exit 1 "missing model" "$AWQKIT" verify "$T/none"
 stderr_is "awqkit verify: error: cannot open $T/none: No such file or directory"
 expect_exit 1 "calibration prefix" "$AWQKIT" tokenize "$M" --calib "$T/empty"

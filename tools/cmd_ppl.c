@@ -100,8 +100,8 @@ int awq_cmd_ppl(int argc, char **argv) {
     const char *dir = awq_checkpoint_dir(ck);
     s = awq_tokenizer_load(ctx, dir, &tok);
     if (s == AWQ_ERR_NOT_FOUND)
-        awq_cli_fail("%s has no tokenizer.json (ppl tokenizes --text with the model's own "
-                     "tokenizer): %s", dir, awq_ctx_errmsg(ctx));
+        awq_cli_fail("%s has no tokenizer.json: ppl tokenizes --text with the model's own "
+                     "tokenizer (the Hugging Face fast-tokenizer file)", dir);
     if (s != AWQ_OK) awq_cli_fail_status(ctx, s, "tokenizer.json");
     int32_t *ids = NULL;
     size_t n_ids = 0;

@@ -36,6 +36,11 @@ stderr_is "awqkit verify: error: cannot open $T/none: No such file or directory"
 expect_exit 1 "calibration prefix" "$AWQKIT" tokenize "$M" --calib "$T/empty"
 stderr_is "awqkit tokenize: error: $T/empty is a directory, not a calibration text file"
 
+mkdir -p "$T/notok"
+cp "$T/m/config.json" "$T/m/model.safetensors" "$T/notok/"
+expect_exit 1 "ppl without tokenizer.json" "$AWQKIT" ppl "$T/notok" --text "$T/nocfg/config.json"
+stderr_is "awqkit ppl: error: $T/notok has no tokenizer.json: ppl tokenizes --text with the model's own tokenizer (the Hugging Face fast-tokenizer file)"
+
 # 2. no internal function names: an empty argument is a usage error
 for c in count verify inspect size; do
     expect_exit 2 "$c ''" "$AWQKIT" $c ''

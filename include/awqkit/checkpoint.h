@@ -120,6 +120,13 @@ const struct cJSON *awq_checkpoint_metadata(const awq_checkpoint *ck,
  * beyond the float range become +-inf). */
 awq_status awq_tensor_to_f32(awq_ctx *ctx, const awq_tensor_info *t,
                              float *dst);
+/* awq_tensor_to_f32 that also checks the result in the same pass (each run
+ * scanned while in cache, on the same threads): a NaN / Inf is
+ * AWQ_ERR_RANGE "tensor 'NAME' holds NaN at element [i, j]" (the first one;
+ * F64 values beyond the float range count, as they become Inf). dst is
+ * then only partly converted. */
+awq_status awq_tensor_to_f32_finite(awq_ctx *ctx, const awq_tensor_info *t,
+                                    float *dst);
 /* Same for a contiguous run of rows of a 2-D tensor: rows [r0, r0+nr), `dst`
  * holding nr * shape[1] floats. Not 2-D or rows out of range:
  * AWQ_ERR_INVALID_ARG. */

@@ -25,6 +25,8 @@
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -622,12 +624,14 @@ typedef struct cvt_job {
     const unsigned char *src;
     float *dst;
     awq_dtype dt;
+    bool check;                  /* find the first NaN / Inf of the result */
+    _Atomic int_least64_t bad;   /* its index, INT64_MAX while none */
 } cvt_job;
 
-static void cvt_range(void *arg, int64_t begin, int64_t end, int worker) {
-    (void)worker;
-    const cvt_job *j = arg;
-    size_t b = (size_t)begin, n = (size_t)(end - begin);
+/* Elements converted then scanned while still in cache (check mode). */
+#define CVT_CHECK_RUN 4096
+
+static void cvt_run(const cvt_job *j, size_t b, size_t n) {
     switch (j->dt) {
     case AWQ_DT_F16: awq_f16_to_f32_n(j->src + 2 * b, j->dst + b, n); break;
     case AWQ_DT_BF16: awq_bf16_to_f32_n(j->src + 2 * b, j->dst + b, n); break;
@@ -644,8 +648,28 @@ static void cvt_range(void *arg, int64_t begin, int64_t end, int worker) {
     }
 }
 
+static void cvt_range(void *arg, int64_t begin, int64_t end, int worker) {
+    (void)worker;
+    cvt_job *j = arg;
+    if (!j->check) {
+        cvt_run(j, (size_t)begin, (size_t)(end - begin));
+        return;
+    }
+    for (int64_t b = begin; b < end; b += CVT_CHECK_RUN) {
+        int64_t n = AWQ_MIN((int64_t)CVT_CHECK_RUN, end - b);
+        cvt_run(j, (size_t)b, (size_t)n);
+        int64_t i = awq_f32_first_nonfinite(j->dst + b, n);
+        if (i < 0) continue;
+        /* the smallest index over workers, whatever the split */
+        int_least64_t want = b + i, cur = atomic_load(&j->bad);
+        while (want < cur && !atomic_compare_exchange_weak(&j->bad, &cur, want)) {
+        }
+        return; /* the result is an error: the rest need not be converted */
+    }
+}
+
 static awq_status convert(awq_ctx *ctx, const awq_tensor_info *t, const unsigned char *src,
-                          uint64_t n, float *dst) {
+                          uint64_t n, float *dst, int64_t *first_bad) {
     switch (t->dtype) {
     case AWQ_DT_F16: case AWQ_DT_BF16: case AWQ_DT_F32: case AWQ_DT_F64: break;
     default: {
@@ -663,17 +687,31 @@ static awq_status convert(awq_ctx *ctx, const awq_tensor_info *t, const unsigned
     }
     if (n > (uint64_t)INT64_MAX / 8)
         return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "tensor too large");
-    cvt_job j = {src, dst, t->dtype};
+    cvt_job j = {src, dst, t->dtype, first_bad != NULL, INT64_MAX};
     if (n >= CK_PARALLEL_MIN_ELEMENTS && ctx && awq_ctx_n_threads(ctx) > 1)
         awq_parallel_for(ctx, (int64_t)n, cvt_range, &j);
     else
         cvt_range(&j, 0, (int64_t)n, 0);
+    if (first_bad) {
+        int_least64_t bad = atomic_load(&j.bad);
+        *first_bad = bad == INT64_MAX ? -1 : (int64_t)bad;
+    }
     return AWQ_OK;
 }
 
 awq_status awq_tensor_to_f32(awq_ctx *ctx, const awq_tensor_info *t, float *dst) {
     if (!t) return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "awq_tensor_to_f32: tensor is NULL");
-    return convert(ctx, t, t->data, t->n_elements, dst);
+    return convert(ctx, t, t->data, t->n_elements, dst, NULL);
+}
+
+awq_status awq_tensor_to_f32_finite(awq_ctx *ctx, const awq_tensor_info *t, float *dst) {
+    if (!t) return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "tensor to convert is NULL");
+    int64_t bad = -1;
+    AWQ_TRY(convert(ctx, t, t->data, t->n_elements, dst, &bad));
+    if (bad < 0) return AWQ_OK;
+    char what[320], q[256];
+    snprintf(what, sizeof what, "tensor '%s'", awq_st_quote(t->name, q, sizeof q));
+    return awq_fail_nonfinite(ctx, what, t->ndim, t->shape, bad, dst[bad]);
 }
 
 awq_status awq_tensor_rows_to_f32(awq_ctx *ctx, const awq_tensor_info *t, int64_t r0,
@@ -693,5 +731,5 @@ awq_status awq_tensor_rows_to_f32(awq_ctx *ctx, const awq_tensor_info *t, int64_
     uint64_t cols = (uint64_t)t->shape[1];
     const unsigned char *src = t->data;
     if (src) src += (uint64_t)r0 * cols * es;
-    return convert(ctx, t, src, (uint64_t)nr * cols, dst);
+    return convert(ctx, t, src, (uint64_t)nr * cols, dst, NULL);
 }

@@ -5,6 +5,8 @@
 #include "core/core.h"
 
 #include <math.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
 
 /* Elements per block: the exponent test of a block is OR-reduced without a
@@ -28,8 +30,8 @@ static inline uint64_t ld64(const unsigned char *p, int64_t i) {
 }
 
 #define SCAN(LOAD, MASK)                                                       \
-    for (int64_t b = 0; b < n; b += SCAN_BLOCK) {                              \
-        int64_t e = n - b < SCAN_BLOCK ? n : b + SCAN_BLOCK;                   \
+    for (int64_t b = b0; b < e0; b += SCAN_BLOCK) {                            \
+        int64_t e = e0 - b < SCAN_BLOCK ? e0 : b + SCAN_BLOCK;                 \
         unsigned any = 0;                                                      \
         for (int64_t i = b; i < e; i++) any |= (LOAD(d, i) & (MASK)) == (MASK); \
         if (!any) continue;                                                    \
@@ -38,16 +40,45 @@ static inline uint64_t ld64(const unsigned char *p, int64_t i) {
     }                                                                          \
     return -1
 
-int64_t awq_tensor_first_nonfinite(const awq_tensor_info *t) {
-    if (!t || !t->data) return -1;
+/* AVX2 where the CPU has it (chosen at load time), as the CPU kernels */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define SCAN_CLONES __attribute__((target_clones("default", "arch=x86-64-v3")))
+#else
+#define SCAN_CLONES
+#endif
+
+/* First non-finite element in [b0, e0), or -1. */
+SCAN_CLONES static int64_t scan_range(const awq_tensor_info *t, int64_t b0, int64_t e0) {
     const unsigned char *d = t->data;
-    const int64_t n = (int64_t)t->n_elements;
     switch (t->dtype) {
     case AWQ_DT_F16: SCAN(ld16, 0x7c00u);
     case AWQ_DT_BF16: SCAN(ld16, 0x7f80u);
     case AWQ_DT_F32: SCAN(ld32, 0x7f800000u);
     case AWQ_DT_F64: SCAN(ld64, 0x7ff0000000000000ull);
     default: return -1;
+    }
+}
+
+int64_t awq_tensor_first_nonfinite(const awq_tensor_info *t) {
+    if (!t || !t->data) return -1;
+    return scan_range(t, 0, (int64_t)t->n_elements);
+}
+
+/* Elements from which the scan is split over the context's threads. */
+#define SCAN_PARALLEL_MIN (1 << 20)
+
+typedef struct scan_job {
+    const awq_tensor_info *t;
+    _Atomic int_least64_t bad; /* smallest index found, INT64_MAX while none */
+} scan_job;
+
+static void scan_fn(void *arg, int64_t b, int64_t e, int worker) {
+    (void)worker;
+    scan_job *j = arg;
+    int64_t i = scan_range(j->t, b, e);
+    if (i < 0) return;
+    int_least64_t cur = atomic_load(&j->bad);
+    while (i < cur && !atomic_compare_exchange_weak(&j->bad, &cur, (int_least64_t)i)) {
     }
 }
 
@@ -86,7 +117,16 @@ double awq_tensor_element_f64(const awq_tensor_info *t, int64_t i) {
 }
 
 awq_status awq_tensor_check_finite(awq_ctx *ctx, const awq_tensor_info *t) {
-    int64_t i = awq_tensor_first_nonfinite(t);
+    if (!t || !t->data) return AWQ_OK;
+    int64_t i;
+    if ((int64_t)t->n_elements >= SCAN_PARALLEL_MIN && ctx && awq_ctx_n_threads(ctx) > 1) {
+        scan_job j = {t, INT64_MAX};
+        awq_parallel_for(ctx, (int64_t)t->n_elements, scan_fn, &j);
+        int_least64_t bad = atomic_load(&j.bad);
+        i = bad == INT64_MAX ? -1 : (int64_t)bad;
+    } else {
+        i = awq_tensor_first_nonfinite(t);
+    }
     if (i < 0) return AWQ_OK;
     char what[320];
     snprintf(what, sizeof what, "tensor '%s'", t->name);

@@ -181,10 +181,10 @@ static awq_status check_float_tensor(awq_model *m, const awq_tensor_info *t,
     return AWQ_OK;
 }
 
-/* Fail when a converted host buffer holds NaN / Inf. One pass over what was
- * just written, at load (never per token): a non-finite weight would
- * otherwise be swallowed by max/clamp code downstream (NaN fails every
- * comparison) or turn the whole result into NaN. */
+/* Fail when a host buffer just written at load holds NaN / Inf (never per
+ * token): a non-finite weight would otherwise be swallowed by max/clamp
+ * code downstream (NaN fails every comparison) or turn the whole result
+ * into NaN. */
 static awq_status check_loaded(awq_model *m, const char *what, int ndim, const int64_t *shape,
                                const float *x, int64_t n) {
     int64_t i = awq_f32_first_nonfinite(x, n);
@@ -192,23 +192,13 @@ static awq_status check_loaded(awq_model *m, const char *what, int ndim, const i
     return awq_fail_nonfinite(m->ctx, what, ndim, shape, i, x[i]);
 }
 
-static awq_status check_loaded_tensor(awq_model *m, const awq_tensor_info *t, const float *x) {
-    char what[320];
-    snprintf(what, sizeof what, "tensor '%s'", t->name);
-    return check_loaded(m, what, t->ndim, t->shape, x, (int64_t)t->n_elements);
-}
-
-/* Convert a whole floating tensor into backend memory dst (checked finite
- * on the host copy). */
+/* Convert a whole floating tensor into backend memory dst, checked finite
+ * in the same pass (awq_tensor_to_f32_finite). */
 static awq_status load_f32(awq_model *m, const awq_tensor_info *t, float *dst) {
-    if (m->host) {
-        AWQ_TRY(awq_tensor_to_f32(m->ctx, t, dst));
-        return check_loaded_tensor(m, t, dst);
-    }
+    if (m->host) return awq_tensor_to_f32_finite(m->ctx, t, dst);
     float *tmp = awq_alloc((size_t)t->n_elements, sizeof(float));
     if (!tmp) return awq_fail_nomem(m->ctx, t->name, t->n_elements * 4);
-    awq_status s = awq_tensor_to_f32(m->ctx, t, tmp);
-    if (s == AWQ_OK) s = check_loaded_tensor(m, t, tmp);
+    awq_status s = awq_tensor_to_f32_finite(m->ctx, t, tmp);
     if (s == AWQ_OK)
         s = m->be->ops->upload(m->be, dst, tmp, (size_t)t->n_elements * sizeof(float));
     awq_free(tmp);

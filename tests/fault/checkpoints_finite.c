@@ -136,6 +136,52 @@ static void test_tensor_scan(awq_ctx *ctx, const char *tmp) {
     }
 }
 
+/* Large tensors: the scan and the checked conversion run on the thread pool
+ * and must report the smallest index whatever worker finds it. */
+static void test_parallel_scan(awq_ctx *ctx, const char *tmp) {
+    enum { R = 1024, C = 1100 }; /* 1,126,400 elements: split over workers */
+    size_t n = (size_t)R * C;
+    uint16_t *h = malloc(n * 2);
+    for (size_t i = 0; i < n; i++) h[i] = (uint16_t)(0x3800 + (i % 512)); /* finite */
+    const char *hdr = "{\"w\":{\"dtype\":\"F16\",\"shape\":[1024,1100],"
+                      "\"data_offsets\":[0,2252800]}}";
+    char *path = st_join(tmp, "big.safetensors");
+    const size_t cases[][2] = {{1000000, 0}, {300000, 1000000}, {0, 0}};
+    for (int k = 0; k < 3; k++) {
+        for (int q = 0; q < 2; q++)
+            if (cases[k][q]) h[cases[k][q]] = q ? 0x7c00 : 0x7e00;
+        size_t len;
+        unsigned char *img = st_image(hdr, strlen(hdr), h, n * 2, &len);
+        st_put_raw(path, img, len);
+        free(img);
+        awq_checkpoint *ck = NULL;
+        CHECK_OK(ctx, awq_checkpoint_open(ctx, path, &ck));
+        const awq_tensor_info *t = ck ? awq_checkpoint_find(ck, "w") : NULL;
+        float *f = malloc(n * sizeof(float));
+        if (t) {
+            int64_t want = cases[k][0] ? (int64_t)cases[k][0] : -1;
+            CHECK_EQ_INT(awq_tensor_first_nonfinite(t), want);
+            char msg[96];
+            snprintf(msg, sizeof msg, "tensor 'w' holds NaN at element [%lld, %lld]",
+                     (long long)(want / C), (long long)(want % C));
+            if (want < 0) {
+                CHECK_OK(ctx, awq_tensor_check_finite(ctx, t));
+                CHECK_OK(ctx, awq_tensor_to_f32_finite(ctx, t, f));
+                CHECK(f[n - 1] == awq_f16_to_f32(h[n - 1]));
+            } else {
+                CHECK_FAILS(ctx, awq_tensor_check_finite(ctx, t), AWQ_ERR_RANGE, msg);
+                CHECK_FAILS(ctx, awq_tensor_to_f32_finite(ctx, t, f), AWQ_ERR_RANGE, msg);
+            }
+        }
+        free(f);
+        awq_checkpoint_free(ck);
+        for (int q = 0; q < 2; q++)
+            if (cases[k][q]) h[cases[k][q]] = 0x3800;
+    }
+    free(path);
+    free(h);
+}
+
 static void test_nll_rows(awq_ctx *ctx) {
     enum { V = 37, M = 5 };
     float z[M * V];
@@ -339,6 +385,7 @@ int main(void) {
     test_f32_scan(ctx);
     test_wrap(ctx);
     test_tensor_scan(ctx, tmp);
+    test_parallel_scan(ctx, tmp);
     test_nll_rows(ctx);
     test_model(ctx, tmp);
     test_fifo(ctx, tmp);

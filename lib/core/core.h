@@ -45,7 +45,11 @@ struct awq_ctx {
  * Returns status so callers can `return awq_fail(...)`. ctx may be NULL. */
 awq_status awq_fail(awq_ctx *ctx, awq_status status, const char *fmt, ...)
     AWQ_PRINTF(3, 4);
-/* Prepend context to the current message: "<prefix>: <old message>". */
+/* Prepend context to the current message: "<prefix>: <old message>". When
+ * the prefix ends in a path (a word with '/') that the message starts with,
+ * the path is not repeated: "--compare X" + "X/config.json: bad" gives
+ * "--compare X/config.json: bad", and a prefix that is that path alone
+ * leaves the message as it is. */
 awq_status awq_fail_wrap(awq_ctx *ctx, awq_status status, const char *fmt, ...)
     AWQ_PRINTF(3, 4);
 /* Out-of-memory helper naming what was being allocated. */

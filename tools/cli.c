@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,6 +219,72 @@ typedef struct {
 
 static progress_state g_progress;
 
+/* ---------------------------------------------- signals and the fault hook */
+
+static volatile sig_atomic_t g_signal;
+
+/* First SIGINT/SIGTERM: ask the library to stop at its next safe point (the
+ * progress callback returns false), so it removes its temporaries and
+ * leaves a resumable state. A second one: the default action, at once. */
+static void on_signal(int sig) {
+    if (g_signal) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    g_signal = sig;
+    static const char msg[] =
+        "\nawqkit: stopping at the next safe point (signal again to stop at once)\n";
+    ssize_t w = write(2, msg, sizeof msg - 1);
+    (void)w;
+}
+
+void awq_cli_stop_on_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int awq_cli_signal_received(void) { return (int)g_signal; }
+
+void awq_cli_exit_on_signal(void) {
+    int sig = (int)g_signal;
+    if (!sig) return;
+    fflush(stdout);
+    signal(sig, SIG_DFL);
+    raise(sig);
+    _exit(128 + sig);
+}
+
+/* AWQKIT_FAULT_STOP_AT=PHASE[@N]: the Nth progress report (default the
+ * first) whose phase starts with PHASE stops the process (SIGSTOP), so the
+ * fault tests (tests/fault) can deliver SIGKILL, SIGINT or SIGTERM at an
+ * exact point of a run and then SIGCONT. Off unless set. */
+static void fault_hook(const char *phase) {
+    static int init;
+    static char want[96];
+    static long nth = 1, seen;
+    if (!init) {
+        init = 1;
+        const char *e = getenv("AWQKIT_FAULT_STOP_AT");
+        if (e && e[0]) {
+            snprintf(want, sizeof want, "%s", e);
+            char *at = strrchr(want, '@');
+            if (at) {
+                *at = 0;
+                nth = strtol(at + 1, NULL, 10);
+                if (nth < 1) nth = 1;
+            }
+        }
+    }
+    if (!want[0] || strncmp(phase, want, strlen(want)) != 0) return;
+    if (++seen == nth) raise(SIGSTOP);
+}
+
 static void log_cb(void *u, awq_log_level l, const char *m) {
     (void)u;
     if (g_progress.tty) fputs("\r\033[K", stderr);
@@ -228,6 +295,9 @@ static void log_cb(void *u, awq_log_level l, const char *m) {
 
 static bool progress_cb(void *u, const char *phase, uint64_t done, uint64_t total) {
     (void)u;
+    fault_hook(phase);
+    if (g_signal) return false;
+    if (!g_progress.tty) return true;
     double now = awq_cli_now();
     /* A new job (other total, or counting restarted) restarts the ETA clock;
      * the label may change within a job (e.g. "layer 3/32: mlp") */
@@ -265,7 +335,8 @@ awq_ctx *awq_cli_ctx(const awq_cli_common *c) {
                                     : AWQ_LOG_WARN;
     p.n_threads = c->threads;
     g_progress.tty = isatty(2) && !c->no_progress && !c->quiet;
-    if (g_progress.tty) p.progress = progress_cb;
+    /* always: it also carries stop requests (signals) and the fault hook */
+    p.progress = progress_cb;
     awq_ctx *ctx = NULL;
     awq_status s = awq_ctx_create(&p, &ctx);
     if (s != AWQ_OK) awq_cli_fail("cannot create library context: %s", awq_strerror(s));
@@ -274,10 +345,38 @@ awq_ctx *awq_cli_ctx(const awq_cli_common *c) {
 
 void awq_cli_ctx_free(awq_ctx *ctx) { awq_ctx_free(ctx); }
 
+/* realpath() of p's deepest existing ancestor, then the components that do
+ * not exist yet: where p will be once created (-o MODEL/newsub is inside
+ * MODEL before newsub exists). */
+static bool resolve_future(const char *p, char *out, size_t cap) {
+    char head[PATH_MAX], tail[PATH_MAX] = "";
+    if (strlen(p) >= sizeof head) return false;
+    snprintf(head, sizeof head, "%s", p);
+    for (;;) {
+        if (realpath(head, out)) break;
+        if (errno != ENOENT) return false;
+        size_t n = strlen(head);
+        while (n > 1 && head[n - 1] == '/') head[--n] = 0;
+        char *sl = strrchr(head, '/');
+        const char *last = sl ? sl + 1 : head;
+        if (!strcmp(last, "..") || !strcmp(last, ".")) return false;
+        char t[PATH_MAX];
+        snprintf(t, sizeof t, "/%s%s", last, tail);
+        snprintf(tail, sizeof tail, "%s", t);
+        if (!sl) snprintf(head, sizeof head, ".");
+        else if (sl == head) snprintf(head, sizeof head, "/");
+        else *sl = 0;
+    }
+    size_t n = strlen(out);
+    if (n + strlen(tail) >= cap) return false;
+    snprintf(out + n, cap - n, "%s", !strcmp(out, "/") && tail[0] ? tail + 1 : tail);
+    return true;
+}
+
 void awq_cli_refuse_same_path(const char *in, const char *out, const char *flag) {
     char rin[PATH_MAX], rout[PATH_MAX];
     if (!realpath(in, rin)) return;
-    if (!realpath(out, rout)) return; /* output does not exist yet: fine */
+    if (!resolve_future(out, rout, sizeof rout)) return;
     size_t n = strlen(rin);
     if (strcmp(rin, rout) == 0 || (strncmp(rout, rin, n) == 0 && rout[n] == '/'))
         awq_cli_usage_error("%s %s is the input (or inside it); choose another output", flag, out);

@@ -3,4 +3,6 @@ list(APPEND AWQ_LIB_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/safetensors.c
   ${CMAKE_CURRENT_LIST_DIR}/checkpoint.c
   ${CMAKE_CURRENT_LIST_DIR}/writer.c
+  ${CMAKE_CURRENT_LIST_DIR}/outlock.c
+  ${CMAKE_CURRENT_LIST_DIR}/publish.c
 )

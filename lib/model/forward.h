@@ -20,5 +20,9 @@ awq_status awq_model_open_backend(awq_ctx *ctx, const struct awq_checkpoint *ck,
 awq_backend *awq_model_backend(awq_model *m);
 /* The context the model was opened with. */
 awq_ctx *awq_model_ctx(awq_model *m);
+/* Whether decoder linear `lin` carries a bias in this model (architecture
+ * table + config flags); a bias tensor in the checkpoint is ignored
+ * otherwise, as transformers ignores it. */
+bool awq_model_linear_has_bias(const awq_model *m, int lin);
 
 #endif

@@ -140,7 +140,12 @@ static awq_status check_dump_path(awq_quantize_job *job) {
     char *dir = awq_path_dirname(d);
     if (!dir) return awq_fail_nomem(ctx, "path", 0);
     awq_status s = AWQ_OK;
-    if (!awq_path_is_dir(dir))
+    char rd[PATH_MAX], ro[PATH_MAX];
+    bool into_out = resolve(dir, rd, sizeof rd) && resolve(job->out_dir, ro, sizeof ro) &&
+                    !strcmp(rd, ro);
+    if (into_out) {
+        /* beside the checkpoint: OUT is created (and checked) with the lock */
+    } else if (!awq_path_is_dir(dir))
         s = awq_fail(ctx, AWQ_ERR_NOT_FOUND,
                      "--dump-scales %s: directory %s does not exist (create it first)", d, dir);
     else if (access(dir, W_OK | X_OK) != 0)
@@ -287,6 +292,16 @@ static bool name_listed(const cJSON *names, const char *n) {
     return false;
 }
 
+/* Is OUT/name the --dump-scales file? */
+static bool is_dump(const awq_quantize_job *job, const char *name) {
+    if (!job->s_dump) return false;
+    char *p = awq_path_join(job->out_dir, name);
+    char a[PATH_MAX], b[PATH_MAX];
+    bool same = p && resolve(p, a, sizeof a) && resolve(job->s_dump, b, sizeof b) && !strcmp(a, b);
+    free(p);
+    return same;
+}
+
 awq_status awq_qz_check_out_dir(awq_quantize_job *job) {
     awq_ctx *ctx = job->ctx;
     if (job->p.force) return AWQ_OK;
@@ -308,9 +323,10 @@ awq_status awq_qz_check_out_dir(awq_quantize_job *job) {
             if (done > 0 && !job->p.resume) progress = true;
             continue;
         }
-        /* an interrupted publish: these files are the run's own */
+        /* an interrupted publish: these files are the run's own (and so is
+         * a --dump-scales file written beside them just before) */
         if (job->p.resume && done > 0 &&
-            (!strcmp(n, AWQ_INCOMPLETE_MARKER) || name_listed(journal, n)))
+            (!strcmp(n, AWQ_INCOMPLETE_MARKER) || name_listed(journal, n) || is_dump(job, n)))
             continue;
         if (!other[0]) snprintf(other, sizeof other, "%s", n);
     }

@@ -27,6 +27,14 @@ done
 start_stopped "$T/early" "layer 1/3" && kill -9 $pid && wait $pid 2>/dev/null
 expect_exit 0 "rerun with other options after an early kill" quantize "$T/early" --n-grid 3
 
+# --dump-scales into OUT, killed once the dump is written (just before
+# publishing): the dump is the run's own file, --resume accepts it.
+start_stopped "$T/kd" "publish@1" --dump-scales "$T/kd/scales.json" && kill -9 $pid &&
+    wait $pid 2>/dev/null
+check "the dump was written before publishing" test -s "$T/kd/scales.json"
+expect_exit 0 "--resume beside its own dump" quantize "$T/kd" --resume --dump-scales "$T/kd/scales.json"
+for f in $(ls "$REF"); do check "dump run, resumed: $f identical" cmp -s "$REF/$f" "$T/kd/$f"; done
+
 # --force over an older checkpoint, killed while publishing: the previous
 # checkpoint's weights are already gone (no mix of old and new), and a
 # plain --resume recognises the files of the interrupted publish as its own.

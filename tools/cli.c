@@ -349,27 +349,39 @@ void awq_cli_ctx_free(awq_ctx *ctx) { awq_ctx_free(ctx); }
  * not exist yet: where p will be once created (-o MODEL/newsub is inside
  * MODEL before newsub exists). */
 static bool resolve_future(const char *p, char *out, size_t cap) {
-    char head[PATH_MAX], tail[PATH_MAX] = "";
-    if (strlen(p) >= sizeof head) return false;
-    snprintf(head, sizeof head, "%s", p);
-    for (;;) {
-        if (realpath(head, out)) break;
+    char head[PATH_MAX], tail[PATH_MAX];
+    size_t hl = strlen(p), tl = 0;
+    if (hl >= sizeof head || cap < PATH_MAX) return false;
+    memcpy(head, p, hl + 1);
+    tail[0] = 0;
+    while (!realpath(head, out)) {
         if (errno != ENOENT) return false;
-        size_t n = strlen(head);
-        while (n > 1 && head[n - 1] == '/') head[--n] = 0;
+        while (hl > 1 && head[hl - 1] == '/') head[--hl] = 0;
         char *sl = strrchr(head, '/');
         const char *last = sl ? sl + 1 : head;
-        if (!strcmp(last, "..") || !strcmp(last, ".")) return false;
-        char t[PATH_MAX];
-        snprintf(t, sizeof t, "/%s%s", last, tail);
-        snprintf(tail, sizeof tail, "%s", t);
-        if (!sl) snprintf(head, sizeof head, ".");
-        else if (sl == head) snprintf(head, sizeof head, "/");
-        else *sl = 0;
+        size_t ll = strlen(last);
+        if (!ll || !strcmp(last, ".") || !strcmp(last, "..") || tl + ll + 2 > sizeof tail)
+            return false;
+        memmove(tail + ll + 1, tail, tl + 1);
+        tail[0] = '/';
+        memcpy(tail + 1, last, ll);
+        tl += ll + 1;
+        if (!sl) {
+            memcpy(head, ".", 2);
+            hl = 1;
+        } else if (sl == head) {
+            head[1] = 0;
+            hl = 1;
+        } else {
+            *sl = 0;
+            hl = (size_t)(sl - head);
+        }
     }
     size_t n = strlen(out);
-    if (n + strlen(tail) >= cap) return false;
-    snprintf(out + n, cap - n, "%s", !strcmp(out, "/") && tail[0] ? tail + 1 : tail);
+    const char *t = n == 1 && out[0] == '/' && tl ? tail + 1 : tail;
+    size_t tn = strlen(t);
+    if (n + tn >= cap) return false;
+    memcpy(out + n, t, tn + 1);
     return true;
 }
 

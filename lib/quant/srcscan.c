@@ -156,14 +156,16 @@ awq_status awq_source_scan(awq_ctx *ctx, const awq_checkpoint *ck, uint64_t *has
             off += len;
         } while (off < t->n_bytes);
     }
-    awq_status s = awq_progress(ctx, "source", 0, total);
+    /* progress in MiB: a readable counter for a 100 GB model too */
+    awq_status s = awq_progress(ctx, "source", 0, (total + (1u << 20) - 1) >> 20);
     uint64_t done = 0;
     for (size_t b0 = 0; b0 < nb && s == AWQ_OK; b0 += SCAN_BATCH) {
         size_t b1 = b0 + SCAN_BATCH < nb ? b0 + SCAN_BATCH : nb;
         scan_job sub = {ck, b + b0};
         awq_parallel_for(ctx, (int64_t)(b1 - b0), scan_range, &sub);
         for (size_t q = b0; q < b1; q++) done += b[q].len;
-        s = awq_progress(ctx, "source", done, total);
+        s = awq_progress(ctx, "source", (done + (1u << 20) - 1) >> 20,
+                         (total + (1u << 20) - 1) >> 20);
     }
     /* the first non-finite value in checkpoint order */
     for (size_t q = 0; q < nb && s == AWQ_OK; q++)

@@ -16,7 +16,7 @@
 /* Hash every tensor of ck into *hash and fail with AWQ_ERR_RANGE on the
  * first NaN/Inf of a floating tensor (in checkpoint order), naming the
  * tensor, the element and (for 2-D tensors) its row and column. Progress
- * phase "source" (bytes); AWQ_ERR_CANCELLED when the callback says stop. */
+ * phase "source" (MiB); AWQ_ERR_CANCELLED when the callback says stop. */
 awq_status awq_source_scan(awq_ctx *ctx, const awq_checkpoint *ck, uint64_t *hash);
 
 #endif

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,6 +223,72 @@ typedef struct {
 
 static progress_state g_progress;
 
+/* ---------------------------------------------- signals and the fault hook */
+
+static volatile sig_atomic_t g_signal;
+
+/* First SIGINT/SIGTERM: ask the library to stop at its next safe point (the
+ * progress callback returns false), so it removes its temporaries and
+ * leaves a resumable state. A second one: the default action, at once. */
+static void on_signal(int sig) {
+    if (g_signal) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    g_signal = sig;
+    static const char msg[] =
+        "\nawqkit: stopping at the next safe point (signal again to stop at once)\n";
+    ssize_t w = write(2, msg, sizeof msg - 1);
+    (void)w;
+}
+
+void awq_cli_stop_on_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int awq_cli_signal_received(void) { return (int)g_signal; }
+
+void awq_cli_exit_on_signal(void) {
+    int sig = (int)g_signal;
+    if (!sig) return;
+    fflush(stdout);
+    signal(sig, SIG_DFL);
+    raise(sig);
+    _exit(128 + sig);
+}
+
+/* AWQKIT_FAULT_STOP_AT=PHASE[@N]: the Nth progress report (default the
+ * first) whose phase starts with PHASE stops the process (SIGSTOP), so the
+ * fault tests (tests/fault) can deliver SIGKILL, SIGINT or SIGTERM at an
+ * exact point of a run and then SIGCONT. Off unless set. */
+static void fault_hook(const char *phase) {
+    static int init;
+    static char want[96];
+    static long nth = 1, seen;
+    if (!init) {
+        init = 1;
+        const char *e = getenv("AWQKIT_FAULT_STOP_AT");
+        if (e && e[0]) {
+            snprintf(want, sizeof want, "%s", e);
+            char *at = strrchr(want, '@');
+            if (at) {
+                *at = 0;
+                nth = strtol(at + 1, NULL, 10);
+                if (nth < 1) nth = 1;
+            }
+        }
+    }
+    if (!want[0] || strncmp(phase, want, strlen(want)) != 0) return;
+    if (++seen == nth) raise(SIGSTOP);
+}
+
 static void log_cb(void *u, awq_log_level l, const char *m) {
     (void)u;
     if (g_progress.tty) fputs("\r\033[K", stderr);
@@ -232,6 +299,9 @@ static void log_cb(void *u, awq_log_level l, const char *m) {
 
 static bool progress_cb(void *u, const char *phase, uint64_t done, uint64_t total) {
     (void)u;
+    fault_hook(phase);
+    if (g_signal) return false;
+    if (!g_progress.tty) return true;
     double now = awq_cli_now();
     /* A new job (other total, or counting restarted) restarts the ETA clock;
      * the label may change within a job (e.g. "layer 3/32: mlp") */
@@ -269,7 +339,8 @@ awq_ctx *awq_cli_ctx(const awq_cli_common *c) {
                                     : AWQ_LOG_WARN;
     p.n_threads = c->threads;
     g_progress.tty = isatty(2) && !c->no_progress && !c->quiet;
-    if (g_progress.tty) p.progress = progress_cb;
+    /* always: it also carries stop requests (signals) and the fault hook */
+    p.progress = progress_cb;
     awq_ctx *ctx = NULL;
     awq_status s = awq_ctx_create(&p, &ctx);
     if (s != AWQ_OK) awq_cli_fail("cannot create library context: %s", awq_strerror(s));
@@ -278,10 +349,50 @@ awq_ctx *awq_cli_ctx(const awq_cli_common *c) {
 
 void awq_cli_ctx_free(awq_ctx *ctx) { awq_ctx_free(ctx); }
 
+/* realpath() of p's deepest existing ancestor, then the components that do
+ * not exist yet: where p will be once created (-o MODEL/newsub is inside
+ * MODEL before newsub exists). */
+static bool resolve_future(const char *p, char *out, size_t cap) {
+    char head[PATH_MAX], tail[PATH_MAX];
+    size_t hl = strlen(p), tl = 0;
+    if (hl >= sizeof head || cap < PATH_MAX) return false;
+    memcpy(head, p, hl + 1);
+    tail[0] = 0;
+    while (!realpath(head, out)) {
+        if (errno != ENOENT) return false;
+        while (hl > 1 && head[hl - 1] == '/') head[--hl] = 0;
+        char *sl = strrchr(head, '/');
+        const char *last = sl ? sl + 1 : head;
+        size_t ll = strlen(last);
+        if (!ll || !strcmp(last, ".") || !strcmp(last, "..") || tl + ll + 2 > sizeof tail)
+            return false;
+        memmove(tail + ll + 1, tail, tl + 1);
+        tail[0] = '/';
+        memcpy(tail + 1, last, ll);
+        tl += ll + 1;
+        if (!sl) {
+            memcpy(head, ".", 2);
+            hl = 1;
+        } else if (sl == head) {
+            head[1] = 0;
+            hl = 1;
+        } else {
+            *sl = 0;
+            hl = (size_t)(sl - head);
+        }
+    }
+    size_t n = strlen(out);
+    const char *t = n == 1 && out[0] == '/' && tl ? tail + 1 : tail;
+    size_t tn = strlen(t);
+    if (n + tn >= cap) return false;
+    memcpy(out + n, t, tn + 1);
+    return true;
+}
+
 void awq_cli_refuse_same_path(const char *in, const char *out, const char *flag) {
     char rin[PATH_MAX], rout[PATH_MAX];
     if (!realpath(in, rin)) return;
-    if (!realpath(out, rout)) return; /* output does not exist yet: fine */
+    if (!resolve_future(out, rout, sizeof rout)) return;
     size_t n = strlen(rin);
     if (strcmp(rin, rout) == 0 || (strncmp(rout, rin, n) == 0 && rout[n] == '/'))
         awq_cli_usage_error("%s %s is the input (or inside it); choose another output", flag, out);

@@ -66,7 +66,18 @@ bool awq_cli_is_help(const char *arg);
 awq_ctx *awq_cli_ctx(const awq_cli_common *c);
 void awq_cli_ctx_free(awq_ctx *ctx);
 
-/* Refuse writing over the input: out path equal to (or inside) in path. */
+/* SIGINT / SIGTERM: the first asks the running job to stop at its next
+ * safe point (the context's progress callback returns false, the job
+ * returns AWQ_ERR_CANCELLED after its cleanup); a second one kills. */
+void awq_cli_stop_on_signals(void);
+/* The signal received (0: none). */
+int awq_cli_signal_received(void);
+/* After cleanup: when a signal was received, die of it (the parent sees
+ * the signal, as with the default action). Returns otherwise. */
+void awq_cli_exit_on_signal(void);
+
+/* Refuse writing over the input: out path equal to (or inside) in path,
+ * the output existing or not yet. */
 void awq_cli_refuse_same_path(const char *in, const char *out, const char *flag);
 
 /* Timing summary at the end of long jobs. */

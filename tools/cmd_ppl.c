@@ -82,7 +82,7 @@ int awq_cmd_ppl(int argc, char **argv) {
     awq_ctx *ctx = awq_cli_ctx(&c);
     double t0 = awq_cli_now();
     awq_checkpoint *ck = NULL;
-    awq_status s = awq_checkpoint_open(ctx, path, &ck);
+    awq_status s = awq_checkpoint_open_model(ctx, path, &ck);
     if (s != AWQ_OK) awq_cli_fail_status(ctx, s, path);
     awq_model *m = NULL;
     s = awq_model_open(ctx, ck, &rp, &m);

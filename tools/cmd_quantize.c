@@ -4,6 +4,7 @@
 #include "awqkit/quantize.h"
 
 #include <cjson/cJSON.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +18,8 @@ static void help(void) {
         "Quantize an FP16/BF16 Hugging Face checkpoint to 4-bit with AWQ (activation-aware\n"
         "weight quantization) and write a checkpoint that transformers, vLLM and SGLang\n"
         "load unchanged. Layers are streamed one at a time from the memory-mapped input;\n"
-        "the output is written atomically and verified (logical parameter count).\n\n"
+        "the output is written atomically and verified (logical parameter count).\n"
+        "MODEL is a model directory or a .safetensors file (with config.json beside it).\n\n"
         "Method and format:\n"
         "  --method awq|rtn       AWQ search (default) or plain round-to-nearest\n"
         "  --format F             awq (AutoAWQ GEMM, default), awq-gemv, gptq, gptq-v2\n"
@@ -73,6 +75,9 @@ typedef struct {
     const char *model, *out, *device;
     awq_quantize_params p;
     awq_cli_common common;
+    /* the last text-calibration flag given (they mean nothing with
+     * --calib-tokens) */
+    const char *text_only_flag;
 } opts;
 
 static void parse(int argc, char **argv, opts *o) {
@@ -114,12 +119,15 @@ static void parse(int argc, char **argv, opts *o) {
             o->p.calib.path = v;
         } else if (awq_cli_opt_str(argc, argv, &i, "--text-field", &v)) {
             o->p.calib.text_field = v;
+            o->text_only_flag = "--text-field";
         } else if (awq_cli_opt_int(argc, argv, &i, "--samples", 1, 1 << 24, &n)) {
             o->p.calib.n_samples = (int)n;
+            o->text_only_flag = "--samples";
         } else if (awq_cli_opt_int(argc, argv, &i, "--seqlen", 2, 1 << 20, &n)) {
             o->p.calib.seqlen = (int)n;
         } else if (!strcmp(a, "--shuffle")) {
             o->p.calib.shuffle = true;
+            o->text_only_flag = "--shuffle";
         } else if (awq_cli_opt_int(argc, argv, &i, "--seed", 0, (1LL << 62), &n)) {
             o->p.calib.seed = (uint64_t)n;
         } else if (awq_cli_opt_str(argc, argv, &i, "--calib-tokens", &v)) {
@@ -165,10 +173,21 @@ static void parse(int argc, char **argv, opts *o) {
             awq_cli_positional(a, &o->model, "quantize takes one MODEL");
         }
     }
-    if (!o->model) awq_cli_usage_error("missing MODEL (a model directory)");
+    if (!o->model) awq_cli_usage_error("missing MODEL (a model directory or .safetensors file)");
     if (!o->out) awq_cli_usage_error("missing -o OUT (the output directory)");
+    if (!o->out[0]) awq_cli_usage_error("-o: empty path (give the output directory)");
+    if (o->p.dump_scales && !o->p.dump_scales[0])
+        awq_cli_usage_error("--dump-scales: empty path (give a file name)");
     if (o->p.calib_tokens && o->p.calib.path)
         awq_cli_usage_error("--calib and --calib-tokens are exclusive");
+    /* Options that would be silently ignored are refused instead. */
+    if (o->p.calib_tokens && o->text_only_flag)
+        awq_cli_usage_error("%s shapes text calibration, but --calib-tokens gives the ids "
+                            "as they are: drop one of the two",
+                            o->text_only_flag);
+    if (o->p.load_scales && o->p.method == AWQ_METHOD_RTN)
+        awq_cli_usage_error("--load-scales applies searched AWQ scales, which --method rtn "
+                            "never uses: drop one of the two");
     if (!o->p.calib_tokens && !o->p.calib.path) {
         const char *env = getenv("AWQKIT_CALIB");
         o->p.calib.path = env && env[0] ? env : AWQ_DEFAULT_CALIB;
@@ -286,11 +305,25 @@ static void print_summary(const opts *o, const awq_quantize_report *r) {
            r->t_load, r->t_forward, r->t_search, r->t_clip, r->t_pack, r->t_write, r->t_verify);
 }
 
+/* Stopped by SIGINT/SIGTERM: the library has removed its temporaries; say
+ * what is left and die of the signal. */
+static void exit_if_interrupted(const opts *o) {
+    int sig = awq_cli_signal_received();
+    if (!sig) return;
+    fprintf(stderr,
+            "awqkit quantize: interrupted (%s); temporary files removed. Finished layers, if "
+            "any, are kept in %s/.awqkit-partial: rerun the same command with --resume to "
+            "continue\n",
+            sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "signal", o->out);
+    awq_cli_exit_on_signal();
+}
+
 int awq_cmd_quantize(int argc, char **argv) {
     opts o;
     parse(argc, argv, &o);
     double t0 = awq_cli_now();
     awq_ctx *ctx = awq_cli_ctx(&o.common);
+    awq_cli_stop_on_signals();
     awq_quantize_job *job = NULL;
     /* No --device: the GPU when there is one, else the CPU. */
     bool auto_device = !o.device && awq_built_with_cuda();
@@ -303,7 +336,10 @@ int awq_cmd_quantize(int argc, char **argv) {
         o.p.runtime.backend = AWQ_BACKEND_CPU;
         s = awq_quantize_prepare(ctx, o.model, o.out, &o.p, &job);
     }
-    if (s != AWQ_OK) awq_cli_fail_status(ctx, s, o.model);
+    if (s != AWQ_OK) {
+        exit_if_interrupted(&o);
+        awq_cli_fail_status(ctx, s, o.model);
+    }
     const awq_quantize_plan *pl = awq_quantize_job_plan(job);
     if (!o.common.json) {
         char w[32], act[32], peak[32];
@@ -332,6 +368,7 @@ int awq_cmd_quantize(int argc, char **argv) {
     s = awq_quantize_run(job, &rep);
     if (s != AWQ_OK) {
         awq_quantize_job_free(job);
+        exit_if_interrupted(&o);
         awq_cli_fail_status(ctx, s, o.model);
     }
     if (o.common.json) {

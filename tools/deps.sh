@@ -3,7 +3,7 @@
 # packages. Sourced by quickstart.sh and test.sh. As root it runs apt-get;
 # otherwise it prints the exact command to run and stops.
 AWQ_DEB_PACKAGES=(build-essential cmake pkg-config libopenblas-dev libcjson-dev
-                  libzstd-dev libpcre2-dev libutf8proc-dev zstd)
+                  libzstd-dev libpcre2-dev libutf8proc-dev zstd libxxhash-dev)
 
 awq_install_deps() {
     local missing=() p

@@ -85,6 +85,12 @@ awq_status awq_checkpoint_open(awq_ctx *ctx, const char *path,
                                awq_checkpoint **out);
 void awq_checkpoint_free(awq_checkpoint *ck);
 
+/* As awq_checkpoint_open, for commands that run the model (quantize, ppl):
+ * a bare .safetensors file also reads the config.json beside it, when
+ * there is one. Directories and indexes open exactly as above. */
+awq_status awq_checkpoint_open_model(awq_ctx *ctx, const char *path,
+                                     awq_checkpoint **out);
+
 /* Directory holding the checkpoint (for a single file: its directory). */
 const char *awq_checkpoint_dir(const awq_checkpoint *ck);
 

@@ -13,11 +13,23 @@
  * activations of that layer (awq_quantize_plan.peak_bytes).
  *
  * Resumable: each finished layer is stored durably under
- * OUT/.awqkit-partial/ together with a fingerprint of (model, calibration
- * ids, options). With params.resume a rerun after a crash or kill -9
- * continues after the last finished layer; the final checkpoint is
- * bit-identical to an uninterrupted run. A mismatched fingerprint is
- * AWQ_ERR_MISMATCH.
+ * OUT/.awqkit-partial/ together with a fingerprint of (model: config and
+ * every byte of every tensor, calibration ids, options). With
+ * params.resume a rerun after a crash, kill -9 or a stop continues after
+ * the last finished layer (or only assembles, when all are finished); the
+ * final checkpoint is bit-identical to an uninterrupted run. A mismatched
+ * fingerprint is AWQ_ERR_MISMATCH.
+ *
+ * One writer per output: a job holds an exclusive lock on OUT/.awqkit-lock
+ * from prepare to awq_quantize_job_free; another job (in this process or
+ * another) into the same OUT fails in prepare with AWQ_ERR_EXISTS naming
+ * the holder (pid, host, start time, command line).
+ *
+ * Nothing half-written: the checkpoint is assembled and verified in
+ * OUT/.awqkit-partial/final and only then renamed into OUT (README.md,
+ * "Guarantees"). A failed or cancelled run removes its temporaries and
+ * keeps only the finished layers; one that fails before its first layer is
+ * durable leaves OUT as it found it.
  *
  * Deterministic: the same inputs and options give byte-identical output
  * on the same machine, whatever the thread count.
@@ -143,11 +155,18 @@ typedef struct awq_quantize_plan {
                                   resuming) */
 } awq_quantize_plan;
 
-/* Open `model_dir`, check the architecture (MoE and unknown architectures
- * are AWQ_ERR_UNSUPPORTED naming them), build the calibration blocks and
- * the plan. out_dir is checked (exists and non-empty without force/resume:
- * AWQ_ERR_EXISTS; equal to the input: AWQ_ERR_INVALID_ARG) but not written.
- * params and the strings in it are copied. */
+/* Open `model_dir` (a directory, or a .safetensors file with config.json
+ * beside it), check the architecture (MoE and unknown architectures are
+ * AWQ_ERR_UNSUPPORTED naming them), run every check that can run before
+ * the work (options that pack no linear, output and dump paths, source
+ * tensors the output could not hold: AWQ_ERR_INVALID_ARG / _MISMATCH /
+ * _IO, with nothing written), take the output lock (creating out_dir),
+ * check out_dir (non-empty without force, or holding more than resumable
+ * progress with resume: AWQ_ERR_EXISTS), read every source byte (the
+ * fingerprint; NaN/Inf in a floating tensor: AWQ_ERR_RANGE naming tensor
+ * and element), build the calibration blocks and the plan. On failure the
+ * lock is released and out_dir is left as it was. params and the strings
+ * in it are copied. Cancellable (progress phases "source", "calibration"). */
 awq_status awq_quantize_prepare(awq_ctx *ctx, const char *model_dir,
                                 const char *out_dir,
                                 const awq_quantize_params *params,
@@ -192,12 +211,15 @@ typedef struct awq_quantize_report {
     int64_t resumed_from;      /* first layer computed by this run */
 } awq_quantize_report;
 
-/* Run the job, writing the checkpoint to out_dir atomically (temporary
- * names, fsync, rename; nothing that looks complete until the end). Then
- * verifies it: the logical parameter count of the output must equal the
- * input's (AWQ_ERR_INTERNAL otherwise). Progress goes to the context's
- * callback (phases "calibration", "layer", "write"). rep (optional) is
- * filled; free with awq_quantize_report_free. */
+/* Run the job: layers, then the checkpoint assembled in the staging
+ * directory and verified there (awq_verify's checks, and the logical
+ * parameter count of the output equal to the input's: AWQ_ERR_INTERNAL
+ * otherwise, with nothing written to out_dir), then published into out_dir
+ * by renames, the completing file last. Progress goes to the context's
+ * callback (phases "layer ...", "write", "verify", "publish"); a false
+ * return stops the run at the next safe point with AWQ_ERR_CANCELLED and
+ * the resumable state (publishing itself is not stopped). rep (optional)
+ * is filled; free with awq_quantize_report_free. */
 awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep);
 void awq_quantize_report_free(awq_quantize_report *rep);
 

@@ -575,6 +575,22 @@ awq_status awq_checkpoint_open(awq_ctx *ctx, const char *path, awq_checkpoint **
     return AWQ_OK;
 }
 
+awq_status awq_checkpoint_open_model(awq_ctx *ctx, const char *path, awq_checkpoint **out) {
+    AWQ_TRY(awq_checkpoint_open(ctx, path, out));
+    awq_checkpoint *ck = *out;
+    if (ck->config) return AWQ_OK;
+    char *cfg = awq_path_join(ck->dir, "config.json");
+    awq_status s = cfg ? AWQ_OK : awq_fail_nomem(ctx, "path", 0);
+    if (s == AWQ_OK && awq_path_exists(cfg))
+        s = read_json_object(ctx, cfg, CK_MAX_CONFIG_BYTES, &ck->config);
+    free(cfg);
+    if (s != AWQ_OK) {
+        awq_checkpoint_free(ck);
+        *out = NULL;
+    }
+    return s;
+}
+
 /* ------------------------------------------------------------ getters */
 
 const char *awq_checkpoint_dir(const awq_checkpoint *ck) { return ck ? ck->dir : NULL; }

@@ -4,4 +4,6 @@ list(APPEND AWQ_LIB_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/checkpoint.c
   ${CMAKE_CURRENT_LIST_DIR}/tensor_check.c
   ${CMAKE_CURRENT_LIST_DIR}/writer.c
+  ${CMAKE_CURRENT_LIST_DIR}/outlock.c
+  ${CMAKE_CURRENT_LIST_DIR}/publish.c
 )

@@ -1098,3 +1098,7 @@ awq_status awq_model_nll(awq_model *m, const int32_t *ids, int64_t B, int64_t T,
     awq_free(all);
     return s;
 }
+
+bool awq_model_linear_has_bias(const awq_model *m, int lin) {
+    return m && lin >= 0 && lin < m->arch->n_linears && m->bias[lin];
+}

@@ -25,5 +25,9 @@ awq_ctx *awq_model_ctx(awq_model *m);
  * once loaded. For callers that want a bad lm_head reported before any
  * work (perplexity). */
 awq_status awq_model_load_lm_head(awq_model *m);
+/* Whether decoder linear `lin` carries a bias in this model (architecture
+ * table + config flags); a bias tensor in the checkpoint is ignored
+ * otherwise, as transformers ignores it. */
+bool awq_model_linear_has_bias(const awq_model *m, int lin);
 
 #endif

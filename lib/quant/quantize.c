@@ -19,9 +19,12 @@
 #include "awqkit/quantize.h"
 
 #include "core/core.h"
+#include "io/publish.h"
 #include "model/forward.h"
 #include "quant/awq_search.h"
 #include "quant/clip.h"
+#include "quant/quantize_job.h"
+#include "quant/srcscan.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -31,9 +34,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
-#define PARTIAL_DIR ".awqkit-partial"
-#define FINGERPRINT_FILE "fingerprint"
+#define PARTIAL_DIR AWQ_QZ_PARTIAL_DIR
+#define FINGERPRINT_FILE AWQ_QZ_FINGERPRINT
 
 const char *awq_method_name(awq_method m) {
     return m == AWQ_METHOD_RTN ? "rtn" : "awq";
@@ -73,41 +77,7 @@ awq_quantize_params awq_quantize_default_params(void) {
     return p;
 }
 
-/* Scales/clips loaded with params.load_scales, by layer. */
-typedef struct {
-    cJSON *root;
-    cJSON *layers; /* array */
-} loaded_scales;
-
-struct awq_quantize_job {
-    awq_ctx *ctx;
-    awq_quantize_params p;
-    char *model_dir, *out_dir, *partial_dir;
-    char *s_calib_path, *s_text_field, *s_calib_tokens, *s_dump, *s_load;
-    awq_checkpoint *ck;
-    awq_model_config cfg;
-    char prefix[64];
-    awq_model *m;
-    awq_calib_blocks *blocks;
-    awq_quantize_plan plan;
-    uint64_t fingerprint;
-    loaded_scales loaded;
-};
-
 /* ------------------------------------------------------------ helpers */
-
-static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
-    const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
-static uint64_t fnv_str(uint64_t h, const char *s) { return fnv1a(h, s, strlen(s) + 1); }
-
-static uint64_t fnv_u64(uint64_t h, uint64_t v) { return fnv1a(h, &v, sizeof v); }
 
 /* A tensor produced for the output: owned bytes. */
 typedef struct {
@@ -193,7 +163,7 @@ static awq_dtype out_float_dtype(const awq_tensor_info *t) {
 }
 
 /* Recursively remove a directory tree (our own partial dir only). */
-static void rm_tree(const char *path) {
+void awq_qz_rm_tree(const char *path) {
     DIR *d = opendir(path);
     if (!d) {
         unlink(path);
@@ -206,7 +176,7 @@ static void rm_tree(const char *path) {
         if (!p) continue;
         struct stat st;
         if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-            rm_tree(p);
+            awq_qz_rm_tree(p);
         else
             unlink(p);
         free(p);
@@ -215,25 +185,30 @@ static void rm_tree(const char *path) {
     rmdir(path);
 }
 
-static bool dir_has_entries_besides(const char *dir, const char *except) {
-    DIR *d = opendir(dir);
-    if (!d) return false;
-    struct dirent *e;
-    bool any = false;
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        if (except && !strcmp(e->d_name, except)) continue;
-        any = true;
-        break;
-    }
-    closedir(d);
-    return any;
-}
+static void rm_tree(const char *path) { awq_qz_rm_tree(path); }
 
-static char *layer_dir(const awq_quantize_job *job, int64_t layer) {
+char *awq_qz_layer_dir(const awq_quantize_job *job, int64_t layer) {
     char name[32];
     snprintf(name, sizeof name, "layer-%05lld", (long long)layer);
     return awq_path_join(job->partial_dir, name);
+}
+
+static char *layer_dir(const awq_quantize_job *job, int64_t layer) {
+    return awq_qz_layer_dir(job, layer);
+}
+
+int64_t awq_qz_finished_layers(const awq_quantize_job *job) {
+    int64_t n = 0;
+    for (int64_t i = 0; i < job->cfg.n_layers; i++) {
+        char *ld = layer_dir(job, i);
+        char *f = ld ? awq_path_join(ld, "model.safetensors") : NULL;
+        bool ok = f && awq_path_exists(f);
+        free(f);
+        free(ld);
+        if (!ok) break;
+        n = i + 1;
+    }
+    return n;
 }
 
 static void lin_tensor_name(const awq_quantize_job *job, int64_t layer, int lin,
@@ -256,27 +231,6 @@ static bool linear_packable(const awq_quantize_job *job, int64_t K, int64_t N) {
 
 /* ------------------------------------------------------------- prepare */
 
-static awq_status check_out_dir(awq_quantize_job *job) {
-    awq_ctx *ctx = job->ctx;
-    char rin[4096], rout[4096];
-    if (realpath(job->model_dir, rin) && realpath(job->out_dir, rout)) {
-        size_t n = strlen(rin);
-        if (!strcmp(rin, rout) || (!strncmp(rout, rin, n) && rout[n] == '/'))
-            return awq_fail(ctx, AWQ_ERR_INVALID_ARG,
-                            "output %s is the input model directory (or inside it)",
-                            job->out_dir);
-    }
-    if (awq_path_exists(job->out_dir) && !awq_path_is_dir(job->out_dir))
-        return awq_fail(ctx, AWQ_ERR_EXISTS, "output %s exists and is not a directory",
-                        job->out_dir);
-    if (awq_path_is_dir(job->out_dir) && !job->p.force &&
-        dir_has_entries_besides(job->out_dir, job->p.resume ? PARTIAL_DIR : NULL))
-        return awq_fail(ctx, AWQ_ERR_EXISTS,
-                        "output directory %s is not empty (use --force to overwrite%s)",
-                        job->out_dir, job->p.resume ? "" : ", or --resume to continue");
-    return AWQ_OK;
-}
-
 static awq_status load_scales_file(awq_quantize_job *job) {
     char *buf;
     size_t n;
@@ -294,27 +248,26 @@ static awq_status load_scales_file(awq_quantize_job *job) {
     return AWQ_OK;
 }
 
-static uint64_t compute_fingerprint(const awq_quantize_job *job) {
-    uint64_t h = 1469598103934665603ull;
-    h = fnv_str(h, "awqkit-resume-v1");
+/* The resume fingerprint: XXH3-64 of the config, the content hash of the
+ * source (every byte of every tensor, quant/srcscan.h), the calibration
+ * ids, every option that changes an output byte, and loaded scales. */
+static awq_status compute_fingerprint(awq_quantize_job *job) {
+    XXH3_state_t *xs = XXH3_createState();
+    if (!xs || XXH3_64bits_reset(xs) != XXH_OK) {
+        XXH3_freeState(xs);
+        return awq_fail_nomem(job->ctx, "hash state", 0);
+    }
+    static const char tag[] = "awqkit-resume-v2";
+    XXH3_64bits_update(xs, tag, sizeof tag);
     char *cfgs = cJSON_PrintUnformatted(awq_checkpoint_config(job->ck));
     if (cfgs) {
-        h = fnv_str(h, cfgs);
+        XXH3_64bits_update(xs, cfgs, strlen(cfgs) + 1);
         cJSON_free(cfgs);
     }
-    size_t nt = awq_checkpoint_n_tensors(job->ck);
-    for (size_t i = 0; i < nt; i++) {
-        const awq_tensor_info *t = awq_checkpoint_tensor(job->ck, i);
-        h = fnv_str(h, t->name);
-        h = fnv_u64(h, (uint64_t)t->dtype);
-        for (int d = 0; d < t->ndim; d++) h = fnv_u64(h, (uint64_t)t->shape[d]);
-        /* a sample of the values: a changed fine-tune changes these */
-        size_t k = t->n_bytes < 256 ? (size_t)t->n_bytes : 256;
-        h = fnv1a(h, t->data, k);
-        if (t->n_bytes > 512) h = fnv1a(h, (const char *)t->data + t->n_bytes - 256, 256);
-    }
-    h = fnv1a(h, job->blocks->ids,
-              (size_t)job->blocks->n_blocks * (size_t)job->blocks->seqlen * sizeof(int32_t));
+    XXH3_64bits_update(xs, &job->content_hash, sizeof job->content_hash);
+    XXH3_64bits_update(xs, job->blocks->ids,
+                       (size_t)job->blocks->n_blocks * (size_t)job->blocks->seqlen *
+                           sizeof(int32_t));
     const awq_quantize_params *p = &job->p;
     uint64_t opts[] = {(uint64_t)p->method, (uint64_t)p->quant.bits,
                        (uint64_t)(int64_t)p->quant.group_size, p->quant.sym,
@@ -322,22 +275,61 @@ static uint64_t compute_fingerprint(const awq_quantize_job *job) {
                        (uint64_t)p->clip_n_grid, (uint64_t)(p->clip_max_shrink * 1e6),
                        (uint64_t)p->clip_tokens, (uint64_t)p->propagate,
                        (uint64_t)p->runtime.backend, p->allow_lossy, (uint64_t)p->chunk_seqs};
-    h = fnv1a(h, opts, sizeof opts);
+    XXH3_64bits_update(xs, opts, sizeof opts);
     if (job->loaded.root) {
         char *s = cJSON_PrintUnformatted(job->loaded.root);
         if (s) {
-            h = fnv_str(h, s);
+            XXH3_64bits_update(xs, s, strlen(s) + 1);
             cJSON_free(s);
         }
     }
-    return h;
+    job->fingerprint = XXH3_64bits_digest(xs);
+    XXH3_freeState(xs);
+    return AWQ_OK;
+}
+
+/* Where a resumed run starts: after the last durable layer, when the saved
+ * progress has this job's fingerprint. A partial dir without any finished
+ * layer holds nothing worth keeping (a run that failed or was stopped
+ * before its first layer): the run starts over, whatever its fingerprint. */
+static awq_status resume_point(awq_quantize_job *job) {
+    awq_ctx *ctx = job->ctx;
+    job->plan.resume_from = 0;
+    if (!job->p.resume || !awq_path_is_dir(job->partial_dir)) return AWQ_OK;
+    int64_t done = awq_qz_finished_layers(job);
+    if (done == 0) return AWQ_OK;
+    char *fp = awq_path_join(job->partial_dir, FINGERPRINT_FILE);
+    char *buf = NULL;
+    size_t n;
+    awq_status st = fp ? awq_read_file(ctx, fp, 64, &buf, &n) : awq_fail_nomem(ctx, "path", 0);
+    if (st == AWQ_OK) {
+        char want[32];
+        snprintf(want, sizeof want, "%016llx", (unsigned long long)job->fingerprint);
+        if (n < 16 || strncmp(buf, want, 16) != 0)
+            st = awq_fail(ctx, AWQ_ERR_MISMATCH,
+                          "%s: saved progress belongs to another model, calibration set or "
+                          "options (fingerprint %.16s, now %s); rerun with the same model, "
+                          "calibration and options, or without --resume and with --force to "
+                          "start over",
+                          job->partial_dir, buf, want);
+    } else if (st == AWQ_ERR_NOT_FOUND) {
+        st = awq_fail(ctx, AWQ_ERR_MISMATCH,
+                      "%s holds finished layers but no fingerprint: it cannot be resumed "
+                      "safely; rerun with --force to start over", job->partial_dir);
+    }
+    free(buf);
+    free(fp);
+    if (st == AWQ_OK) job->plan.resume_from = done;
+    return st;
 }
 
 awq_status awq_quantize_prepare(awq_ctx *ctx, const char *model_dir, const char *out_dir,
                                 const awq_quantize_params *params, awq_quantize_job **out) {
     *out = NULL;
-    if (!model_dir || !out_dir || !params)
-        return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "quantize: model and output are required");
+    if (!model_dir || !model_dir[0] || !out_dir || !out_dir[0] || !params)
+        return awq_fail(ctx, AWQ_ERR_INVALID_ARG,
+                        "quantize: the model and the output directory are required (an empty "
+                        "path names nothing)");
     const awq_quantize_params *p = params;
     if (p->n_grid < 1 || p->n_grid > 1000)
         return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "n_grid %d out of range [1, 1000]", p->n_grid);
@@ -360,9 +352,11 @@ awq_status awq_quantize_prepare(awq_ctx *ctx, const char *model_dir, const char 
     job->ctx = ctx;
     job->p = *p;
     if (job->p.offload_activations && job->p.chunk_seqs <= 0) job->p.chunk_seqs = 16;
-    job->model_dir = awq_strdup(model_dir);
+    job->model_path = awq_strdup(model_dir);
     job->out_dir = awq_strdup(out_dir);
     job->partial_dir = awq_path_join(out_dir, PARTIAL_DIR);
+    job->staging_dir = job->partial_dir ? awq_path_join(job->partial_dir, AWQ_QZ_STAGING) : NULL;
+    job->journal = job->partial_dir ? awq_path_join(job->partial_dir, AWQ_QZ_JOURNAL) : NULL;
     job->s_calib_path = awq_strdup(p->calib.path);
     job->s_text_field = awq_strdup(p->calib.text_field);
     job->s_calib_tokens = awq_strdup(p->calib_tokens);
@@ -374,10 +368,12 @@ awq_status awq_quantize_prepare(awq_ctx *ctx, const char *model_dir, const char 
     job->p.dump_scales = job->s_dump;
     job->p.load_scales = job->s_load;
     awq_status st = AWQ_OK;
+    if (!job->model_path || !job->out_dir || !job->staging_dir || !job->journal)
+        st = awq_fail_nomem(ctx, "paths", 0);
     double t0 = awq_now();
 
-    st = check_out_dir(job);
-    if (st == AWQ_OK) st = awq_checkpoint_open(ctx, model_dir, &job->ck);
+    /* What the model is: read-only. */
+    if (st == AWQ_OK) st = awq_checkpoint_open_model(ctx, model_dir, &job->ck);
     if (st == AWQ_OK) st = awq_model_config_from_checkpoint(ctx, job->ck, &job->cfg);
     if (st == AWQ_OK && job->cfg.is_moe)
         st = awq_fail(ctx, AWQ_ERR_UNSUPPORTED,
@@ -395,6 +391,17 @@ awq_status awq_quantize_prepare(awq_ctx *ctx, const char *model_dir, const char 
     if (st == AWQ_OK) st = awq_model_find_prefix(ctx, job->ck, job->prefix, sizeof job->prefix);
     if (st == AWQ_OK) st = awq_model_open(ctx, job->ck, &job->p.runtime, &job->m);
     if (st == AWQ_OK && job->s_load) st = load_scales_file(job);
+    /* Every check that needs no computation, before anything is written. */
+    if (st == AWQ_OK) st = awq_qz_preflight(job);
+    /* From here on OUT is this job's: nobody else writes it until
+     * awq_quantize_job_free, and a failure before the first layer leaves it
+     * as it was (created, then removed again, when it did not exist). */
+    if (st == AWQ_OK) st = awq_out_lock_acquire(ctx, out_dir, "quantize", &job->lock);
+    if (st == AWQ_OK) st = awq_qz_check_out_dir(job);
+    /* One pass over every source byte: NaN/Inf anywhere is refused here,
+     * naming the tensor and element, and the content hash feeds the resume
+     * fingerprint. */
+    if (st == AWQ_OK) st = awq_source_scan(ctx, job->ck, &job->content_hash);
     double t_load = awq_now() - t0;
 
     /* Calibration blocks. */
@@ -408,7 +415,7 @@ awq_status awq_quantize_prepare(awq_ctx *ctx, const char *model_dir, const char 
                           "no calibration data: give a text file or --calib-tokens");
         } else {
             awq_tokenizer *tok = NULL;
-            st = awq_tokenizer_load(ctx, model_dir, &tok);
+            st = awq_tokenizer_load(ctx, awq_checkpoint_dir(job->ck), &tok);
             if (st != AWQ_OK)
                 st = awq_fail_wrap(ctx, st, "cannot tokenize the calibration text (pass "
                                    "pre-tokenized ids with --calib-tokens FILE instead)");
@@ -453,37 +460,8 @@ awq_status awq_quantize_prepare(awq_ctx *ctx, const char *model_dir, const char 
                                crows * 4 * (hid + 2 * inter);
         /* layer + replay/RTN layer + candidate weights of the largest group */
         pl->peak_bytes = pl->activation_bytes + 2 * wbytes + 3 * max_lin;
-        job->fingerprint = compute_fingerprint(job);
-        /* Resume point. */
-        if (job->p.resume && awq_path_is_dir(job->partial_dir)) {
-            char *fp = awq_path_join(job->partial_dir, FINGERPRINT_FILE);
-            char *buf = NULL;
-            size_t n;
-            st = fp ? awq_read_file(ctx, fp, 64, &buf, &n) : AWQ_ERR_NOMEM;
-            if (st == AWQ_OK) {
-                char want[32];
-                snprintf(want, sizeof want, "%016llx", (unsigned long long)job->fingerprint);
-                if (strncmp(buf, want, 16) != 0)
-                    st = awq_fail(ctx, AWQ_ERR_MISMATCH,
-                                  "%s: saved progress belongs to another model, calibration "
-                                  "set or options (fingerprint %.16s, now %s); rerun without "
-                                  "--resume and with --force to start over",
-                                  job->partial_dir, buf, want);
-            } else if (st == AWQ_ERR_NOT_FOUND) {
-                st = AWQ_OK; /* an empty partial dir: start at 0 */
-            }
-            free(buf);
-            free(fp);
-            for (int64_t i = 0; st == AWQ_OK && i < c->n_layers; i++) {
-                char *ld = layer_dir(job, i);
-                char *f = ld ? awq_path_join(ld, "model.safetensors") : NULL;
-                bool ok = f && awq_path_exists(f);
-                free(f);
-                free(ld);
-                if (!ok) break;
-                pl->resume_from = i + 1;
-            }
-        }
+        st = compute_fingerprint(job);
+        if (st == AWQ_OK) st = resume_point(job);
         awq_info(ctx, "loaded %s in %.2f s: %lld layers, %lld calibration blocks x %lld tokens",
                  model_dir, t_load, (long long)pl->n_layers, (long long)pl->n_blocks,
                  (long long)pl->seqlen);
@@ -506,14 +484,18 @@ void awq_quantize_job_free(awq_quantize_job *job) {
     awq_checkpoint_free(job->ck);
     awq_calib_blocks_free(job->blocks);
     cJSON_Delete(job->loaded.root);
-    free(job->model_dir);
+    free(job->model_path);
     free(job->out_dir);
     free(job->partial_dir);
+    free(job->staging_dir);
+    free(job->journal);
     free(job->s_calib_path);
     free(job->s_text_field);
     free(job->s_calib_tokens);
     free(job->s_dump);
     free(job->s_load);
+    /* last: OUT stays ours until everything above is closed */
+    awq_out_lock_release(job->lock);
     free(job);
 }
 
@@ -895,7 +877,7 @@ static awq_status rtn_layer_mse(awq_quantize_job *job, int64_t layer, awq_search
 /* ------------------------------------------------------------ assembly */
 
 /* What a source tensor becomes: copied as is, or replaced by layer files. */
-static bool is_replaced(const awq_quantize_job *job, const char *name, int64_t *layer) {
+bool awq_qz_is_replaced(const awq_quantize_job *job, const char *name, int64_t *layer) {
     size_t lp = strlen(job->prefix);
     if (strncmp(name, job->prefix, lp) != 0 || strncmp(name + lp, "layers.", 7) != 0)
         return false;
@@ -921,6 +903,10 @@ static bool is_replaced(const awq_quantize_job *job, const char *name, int64_t *
         }
     }
     return false;
+}
+
+static bool is_replaced(const awq_quantize_job *job, const char *name, int64_t *layer) {
+    return awq_qz_is_replaced(job, name, layer);
 }
 
 /* Files beside the weights that belong in the output (tokenizer, chat
@@ -1023,13 +1009,15 @@ static awq_status assemble(awq_quantize_job *job, awq_quantize_report *rep) {
     awq_status st = AWQ_OK;
     for (int64_t i = 0; i < L && st == AWQ_OK; i++) st = open_layer_file(job, i, &lcs[i]);
 
+    /* Into the staging directory: OUT gets the files only once they were
+     * verified (awq_publish_dir). A staging dir left by a killed run goes. */
     awq_writer_params wp = awq_writer_default_params();
     wp.max_shard_bytes = job->p.max_shard_bytes;
-    wp.force = true; /* emptiness was checked in prepare; the partial dir stays */
     awq_writer *w = NULL;
     out_list kept;
     memset(&kept, 0, sizeof kept);
-    if (st == AWQ_OK) st = awq_writer_create(ctx, job->out_dir, &wp, &w);
+    if (awq_path_exists(job->staging_dir)) rm_tree(job->staging_dir);
+    if (st == AWQ_OK) st = awq_writer_create(ctx, job->staging_dir, &wp, &w);
     /* Declare in source order, each layer's outputs where its first
      * replaced tensor stood. */
     size_t nt = awq_checkpoint_n_tensors(job->ck);
@@ -1120,9 +1108,10 @@ static awq_status dump_scales(awq_quantize_job *job) {
 
 /* ------------------------------------------------------------------ run */
 
-/* The output must pass `awqkit verify` (every packed linear complete and
- * decodable, values in range, scales finite and positive, float tensors
- * finite), and hold the source's logical parameter count. The per-linear
+/* The assembled checkpoint (still in the staging directory) must pass
+ * `awqkit verify` (every packed linear complete and decodable, values in
+ * range, scales finite and positive, float tensors finite), and hold the
+ * source's logical parameter count. A failure publishes nothing. The per-linear
  * weight-error bound of `verify --against` is not applied here: its
  * row/column scale fit reads every linear of the source and the output
  * seven times, more than the rest of the check for a large model; users
@@ -1132,22 +1121,24 @@ static awq_status verify_output(awq_quantize_job *job, awq_quantize_report *rep)
     awq_verify_params vp = awq_verify_default_params();
     awq_verify_result vr;
     memset(&vr, 0, sizeof vr);
-    awq_status st = awq_verify(ctx, job->out_dir, &vp, &vr);
+    awq_status st = awq_verify(ctx, job->staging_dir, &vp, &vr);
     if (st == AWQ_OK && !vr.ok)
-        st = awq_fail(ctx, AWQ_ERR_INTERNAL, "verification of %s failed (%lld problem(s)); "
-                      "first: %s", job->out_dir, (long long)vr.n_problems_total,
-                      vr.n_problems ? vr.problems[0] : "?");
+        st = awq_fail(ctx, AWQ_ERR_INTERNAL,
+                      "verification of the assembled checkpoint failed (%lld problem(s)); "
+                      "first: %s; nothing was written to %s", (long long)vr.n_problems_total,
+                      vr.n_problems ? vr.problems[0] : "?", job->out_dir);
     awq_verify_result_free(&vr);
     awq_checkpoint *oc = NULL;
     awq_count_result cin, cout;
     if (st == AWQ_OK) st = awq_count(ctx, job->ck, &cin);
-    if (st == AWQ_OK) st = awq_checkpoint_open(ctx, job->out_dir, &oc);
+    if (st == AWQ_OK) st = awq_checkpoint_open(ctx, job->staging_dir, &oc);
     if (st == AWQ_OK) st = awq_count(ctx, oc, &cout);
     if (st == AWQ_OK && cin.logical != cout.logical)
         st = awq_fail(ctx, AWQ_ERR_INTERNAL,
-                      "verification failed: the output holds %llu logical parameters, the "
-                      "input %llu", (unsigned long long)cout.logical,
-                      (unsigned long long)cin.logical);
+                      "verification failed: the assembled checkpoint holds %llu logical "
+                      "parameters, the input %llu; nothing was written to %s",
+                      (unsigned long long)cout.logical, (unsigned long long)cin.logical,
+                      job->out_dir);
     if (st == AWQ_OK && rep) {
         rep->logical_in = cin.logical;
         rep->logical_out = cout.logical;
@@ -1195,8 +1186,11 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
         st = awq_search_acts_create(job->m, B, T, job->p.chunk_seqs, job->p.offload_activations,
                                     job->partial_dir, &acts);
     double t0 = awq_now();
-    /* Embeddings of the calibration blocks: the inputs of layer 0. */
-    for (int64_t c = 0; st == AWQ_OK && c < awq_act_store_n_chunks(acts.st); c++) {
+    /* Embeddings of the calibration blocks: the inputs of layer 0 (none
+     * needed when every layer is already durable: a resume that only
+     * assembles). */
+    bool compute = job->plan.resume_from < L;
+    for (int64_t c = 0; compute && st == AWQ_OK && c < awq_act_store_n_chunks(acts.st); c++) {
         float *x = NULL;
         int64_t r0 = awq_act_store_chunk_row0(acts.st, c);
         st = awq_act_store_get(acts.st, AWQ_SLOT_X, c, false, &x);
@@ -1207,7 +1201,7 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
     }
 
     /* Resume: rebuild the inputs of the first layer to compute. */
-    for (int64_t i = 0; i < job->plan.resume_from && st == AWQ_OK; i++) {
+    for (int64_t i = 0; compute && i < job->plan.resume_from && st == AWQ_OK; i++) {
         if (job->p.propagate == AWQ_PROPAGATE_QUANTIZED) {
             st = replay_layer(job, i, &acts, AWQ_SLOT_X, AWQ_SLOT_Y);
         } else {
@@ -1338,15 +1332,33 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
         free(dir);
     }
 
-    /* Assemble, verify, clean up. */
+    /* Assemble into the staging dir, verify it there, then publish. */
     t0 = awq_now();
     if (st == AWQ_OK) st = assemble(job, rep);
-    if (st == AWQ_OK && job->s_dump) st = dump_scales(job);
     rep->t_write += awq_now() - t0;
     t0 = awq_now();
     if (st == AWQ_OK) st = verify_output(job, rep);
     rep->t_verify = awq_now() - t0;
-    if (st == AWQ_OK && !job->p.keep_partial) rm_tree(job->partial_dir);
+    t0 = awq_now();
+    if (st == AWQ_OK && job->s_dump) st = dump_scales(job);
+    if (st == AWQ_OK) st = awq_publish_dir(ctx, job->staging_dir, job->out_dir, job->journal);
+    if (st == AWQ_OK) {
+        rmdir(job->staging_dir);
+        unlink(job->journal);
+        if (!job->p.keep_partial) rm_tree(job->partial_dir);
+    } else {
+        /* Failed or stopped: the big temporaries go (the writers removed
+         * theirs; the staging copy of the checkpoint is the rest), the
+         * finished layers stay for --resume. With no finished layer there
+         * is nothing to resume: the partial dir goes too, so the corrected
+         * rerun needs no --force (and OUT itself, when this job created it,
+         * goes with the lock). */
+        awq_status keep = st;
+        if (awq_path_exists(job->staging_dir)) rm_tree(job->staging_dir);
+        if (awq_qz_finished_layers(job) == 0) rm_tree(job->partial_dir);
+        st = keep;
+    }
+    rep->t_write += awq_now() - t0;
     rep->t_total = awq_now() - t_start;
     if (rep == &local) awq_quantize_report_free(&local);
     return st;

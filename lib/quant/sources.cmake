@@ -4,6 +4,8 @@ list(APPEND AWQ_LIB_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/actstore.c
   ${CMAKE_CURRENT_LIST_DIR}/awq_search.c
   ${CMAKE_CURRENT_LIST_DIR}/quantize.c
+  ${CMAKE_CURRENT_LIST_DIR}/qpreflight.c
+  ${CMAKE_CURRENT_LIST_DIR}/srcscan.c
   ${CMAKE_CURRENT_LIST_DIR}/pack.c
   ${CMAKE_CURRENT_LIST_DIR}/qckpt.c
   ${CMAKE_CURRENT_LIST_DIR}/repack.c

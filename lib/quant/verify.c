@@ -5,6 +5,7 @@
  * everything that is wrong.
  */
 #include "core/core.h"
+#include "io/publish.h"
 #include "quant/layouts.h"
 #include "quant/werr.h"
 
@@ -116,6 +117,17 @@ awq_status awq_verify(awq_ctx *ctx, const char *dir, const awq_verify_params *pa
     res->ok = true;
     if (!dir) return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "verify: directory is NULL");
     awq_verify_params p = params ? *params : awq_verify_default_params();
+    /* A quantize run stopped while moving its checkpoint into place: the
+     * files there may be a mix; the run's --resume finishes the move. */
+    char *marker = awq_path_is_dir(dir) ? awq_path_join(dir, AWQ_INCOMPLETE_MARKER) : NULL;
+    bool incomplete = marker && awq_path_exists(marker);
+    free(marker);
+    if (incomplete) {
+        problem(res, "%s holds %s: an awqkit quantize run was interrupted while publishing "
+                "this checkpoint, which is not complete; rerun it with --resume",
+                dir, AWQ_INCOMPLETE_MARKER);
+        return AWQ_OK;
+    }
     awq_checkpoint *ck = NULL, *src = NULL;
     AWQ_TRY(awq_checkpoint_open(ctx, dir, &ck));
     awq_status st = AWQ_OK;

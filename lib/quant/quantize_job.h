@@ -1,0 +1,76 @@
+/* lib/quant/quantize_job.h — the quantize job, shared by the files of the
+ * pipeline: quantize.c (prepare, layers, assembly), qpreflight.c (every
+ * check that can run before anything is written). Internal. */
+#ifndef AWQ_QUANT_QUANTIZE_JOB_H
+#define AWQ_QUANT_QUANTIZE_JOB_H
+
+#include "awqkit/checkpoint.h"
+#include "awqkit/model.h"
+#include "awqkit/quantize.h"
+#include "core/core.h"
+#include "io/outlock.h"
+
+/* Layout of OUT while a run is in progress:
+ *   OUT/.awqkit-lock               the writer lock (io/outlock.h)
+ *   OUT/.awqkit-partial/           resumable state
+ *       fingerprint                model content + calibration + options
+ *       layer-NNNNN/               one finished layer (model.safetensors,
+ *                                  search.json), durable
+ *       final/                     the checkpoint being assembled, verified
+ *                                  here before it is published into OUT
+ *       publish.json               journal of the publishing step
+ *   OUT/.awqkit-incomplete         while files move from final/ into OUT */
+#define AWQ_QZ_PARTIAL_DIR ".awqkit-partial"
+#define AWQ_QZ_FINGERPRINT "fingerprint"
+#define AWQ_QZ_STAGING "final"
+#define AWQ_QZ_JOURNAL "publish.json"
+
+struct cJSON;
+
+typedef struct awq_qz_loaded_scales {
+    struct cJSON *root;
+    struct cJSON *layers; /* array */
+} awq_qz_loaded_scales;
+
+struct awq_quantize_job {
+    awq_ctx *ctx;
+    awq_quantize_params p;
+    char *model_path, *out_dir, *partial_dir, *staging_dir, *journal;
+    char *s_calib_path, *s_text_field, *s_calib_tokens, *s_dump, *s_load;
+    awq_checkpoint *ck;
+    awq_model_config cfg;
+    char prefix[64];
+    awq_model *m;
+    awq_calib_blocks *blocks;
+    awq_quantize_plan plan;
+    uint64_t content_hash; /* every byte of the source (quant/srcscan.h) */
+    uint64_t fingerprint;
+    awq_qz_loaded_scales loaded;
+    awq_out_lock *lock;
+};
+
+/* Everything that can be checked before the first byte is written or the
+ * first layer computed, in one place: option combinations, the output and
+ * --dump-scales paths, a format that can pack none of the model's linears,
+ * source tensors the output could not hold. Needs ck, cfg, prefix and m;
+ * writes nothing. */
+awq_status awq_qz_preflight(awq_quantize_job *job);
+
+/* The state of OUT, checked under the lock: empty, or (force) anything, or
+ * (resume) the partial dir plus the files a journal lists. */
+awq_status awq_qz_check_out_dir(awq_quantize_job *job);
+
+/* Layers 0..n-1 have a durable layer file: returns n. */
+int64_t awq_qz_finished_layers(const awq_quantize_job *job);
+
+/* OUT/.awqkit-partial/layer-NNNNN (malloc'd). */
+char *awq_qz_layer_dir(const awq_quantize_job *job, int64_t layer);
+
+/* Remove a directory tree we created (partial state only). */
+void awq_qz_rm_tree(const char *path);
+
+/* Does the output replace source tensor `name` (a decoder linear's weight
+ * or bias, a layer norm)? *layer gets its layer. */
+bool awq_qz_is_replaced(const awq_quantize_job *job, const char *name, int64_t *layer);
+
+#endif

@@ -53,6 +53,8 @@
 #                    /tmp/awqkit-gpu-check); emptied first
 #   --out DIR        results folder when $OUT is unset
 #   --budget S       seconds for the whole run (default 470)
+#   --only LIST      run only these of ctest,tiny,7b,memcheck,70b (a rerun
+#                    after a fix; the build step always runs)
 #   --stamp          print the source stamp and exit
 #   --verify-stamp DIR  exit 0 when DIR's stamp matches the sources, 1 if not
 set -u
@@ -60,6 +62,8 @@ set -o pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
+# shellcheck source=tests/bench/gpu_lib.sh
+. "$here/gpu_lib.sh"
 
 ACTION=run
 MODE=gpu
@@ -69,6 +73,7 @@ RESULTS="${OUT:-}"
 SCRATCH="${WORK:-/tmp/awqkit-gpu-check}"
 BUDGET=470
 NO_BUILD=0
+ONLY=""
 
 usage() { sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 die_usage() { echo "gpu_check: $*" >&2; exit 2; }
@@ -86,6 +91,9 @@ while [ $# -gt 0 ]; do
     --budget) [ $# -gt 1 ] && [[ $2 =~ ^[0-9]+$ ]] || die_usage "--budget needs seconds"
       BUDGET=$2; shift ;;
     --no-build) NO_BUILD=1 ;;
+    --only) [ $# -gt 1 ] && [[ $2 =~ ^(ctest|tiny|7b|memcheck|70b)(,(ctest|tiny|7b|memcheck|70b))*$ ]] ||
+        die_usage "--only takes a comma-separated list of ctest, tiny, 7b, memcheck, 70b"
+      ONLY=$2; shift ;;
     --stamp) ACTION=stamp ;;
     --verify-stamp) [ $# -gt 1 ] || die_usage "--verify-stamp needs a folder"
       ACTION=verify; CARRY=$2; shift ;;
@@ -271,8 +279,8 @@ TRANSCRIPT="$RESULTS/gpu_check.log"
 
 say() { printf '%s\n' "$*" | tee -a "$TRANSCRIPT"; }
 left() { echo $((DEADLINE - $(date +%s))); }
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN {printf "%.2f", b - a}'; }
+now() { awq_gpu_now; }
+since() { awq_gpu_since "$1"; }
 # seconds a step may take: its own cap, less what later steps need at least
 cap() { # cap WANT RESERVE
   local l; l=$(( $(left) - $2 ))
@@ -322,7 +330,8 @@ write_json() {
     case "$s" in pass) pass=$((pass + 1)) ;; skip) skip=$((skip + 1)) ;; *) fail=$((fail + 1)) ;; esac
   done
   {
-    printf '{\n"schema": "awqkit-gpu-check/1",\n"mode": %s,\n' "$(jstr "$MODE")"
+    printf '{\n"schema": "awqkit-gpu-check/1",\n"mode": %s,\n"only": %s,\n' "$(jstr "$MODE")" \
+      "$(jstr "${ONLY:-all}")"
     printf '"started_utc": %s,\n' "$(jstr "$(date -u -d "@$START" +%Y-%m-%dT%H:%M:%SZ)")"
     printf '"elapsed_seconds": %s,\n"budget_seconds": %s,\n' "$(( $(date +%s) - START ))" "$BUDGET"
     printf '"source": %s,\n"machine": %s,\n"thresholds": %s,\n' "$SOURCE_JSON" "$MACHINE_JSON" \
@@ -349,36 +358,6 @@ DEV=cuda
 HAVE_SMI=0
 command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && HAVE_SMI=1
 
-smi_used_mib() { nvidia-smi -i 0 --query-gpu=memory.used --format=csv,noheader,nounits 2>/dev/null | head -1; }
-
-# The awqkit process below PID (PID -> timeout -> awqkit), from /proc.
-awqkit_below() {
-  cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$1" '
-    { i = index($0, " ("); j = length($0); while (j > 0 && substr($0, j, 1) != ")") j--
-      pid = substr($0, 1, i - 1); comm = substr($0, i + 2, j - i - 2)
-      split(substr($0, j + 2), f, " "); parent[pid] = f[2]; name[pid] = comm }
-    END { for (p in name) if (name[p] == "awqkit")
-            for (q = parent[p]; q != "" && q > 1; q = parent[q]) if (q == root) { print p; exit } }'
-}
-
-# Sample GPU memory and the resident set of the awqkit below PID every
-# 0.5 s while PID lives: lines "seconds gpu_mib rss_mib" (gpu "-" without
-# nvidia-smi).
-poll() { # poll PID FILE
-  local pid=$1 out=$2 t0 g r apid=""
-  t0=$(now)
-  : >"$out"
-  while kill -0 "$pid" 2>/dev/null; do
-    g=-
-    [ "$HAVE_SMI" = 1 ] && g=$(smi_used_mib)
-    [ -n "$apid" ] && [ -d "/proc/$apid" ] || apid=$(awqkit_below "$pid")
-    r=0
-    [ -n "$apid" ] && r=$(awk '/^VmRSS:/ {print $2}' "/proc/$apid/status" 2>/dev/null)
-    printf '%s %s %s\n' "$(since "$t0")" "${g:--}" "$(awk -v r="${r:-0}" 'BEGIN {printf "%.0f", r / 1024}')" >>"$out"
-    sleep 0.5
-  done
-}
-
 # run_bounded NAME SECONDS CMD...: run with a time limit (the whole process
 # group is killed), output in logs/NAME.out / .err; returns the status
 # (124 on timeout).
@@ -389,6 +368,14 @@ run_bounded() {
 }
 
 tail_of() { tail -c 600 "$1" 2>/dev/null | tr -d '\000'; }
+# why RC ERRFILE: what went wrong with a bounded run, for the report
+why() {
+  case "$1" in
+    0) ;;
+    124|137) echo "timed out (the step's time limit); $(tail_of "$2")" ;;
+    *) tail_of "$2" ;;
+  esac
+}
 
 # ----------------------------------------------------------- machine info
 
@@ -656,13 +643,13 @@ step_tiny() {
   local tc; tc=$(since "$s1")
   cp "$W/logs/tiny_quant_cuda.out" "$W/tiny-cuda.report.json" 2>/dev/null
   s2=$(now)
-  run_bounded tiny_quant_cpu $((secs / 2)) "$AWQKIT" "${q[@]}" -o "$W/tiny-cpu" --device cpu \
+  run_bounded tiny_quant_cpu $((secs - ${tc%.*})) "$AWQKIT" "${q[@]}" -o "$W/tiny-cpu" --device cpu \
     --dump-scales "$W/tiny-cpu.scales.json" || rc2=$?
   local tp; tp=$(since "$s2")
   cp "$W/logs/tiny_quant_cpu.out" "$W/tiny-cpu.report.json" 2>/dev/null
   local st=pass; { [ $rc1 != 0 ] || [ $rc2 != 0 ]; } && st=fail
   record tiny_quantize "$st" "$(since "$t0")" \
-    ", \"device\": $(jstr "$DEV"), \"samples\": $TINY_SAMPLES, \"seqlen\": $TINY_SEQLEN, \"cuda\": {\"exit\": $rc1, \"wall_seconds\": $tc, \"search_seconds\": $(jnum "$(jget "$W/tiny-cuda.report.json" seconds.search)"), \"clip_seconds\": $(jnum "$(jget "$W/tiny-cuda.report.json" seconds.clip)"), \"error\": $(jstr "$( [ $rc1 = 0 ] || tail_of "$W/logs/tiny_quant_cuda.err")")}, \"cpu\": {\"exit\": $rc2, \"wall_seconds\": $tp, \"search_seconds\": $(jnum "$(jget "$W/tiny-cpu.report.json" seconds.search)"), \"clip_seconds\": $(jnum "$(jget "$W/tiny-cpu.report.json" seconds.clip)"), \"error\": $(jstr "$( [ $rc2 = 0 ] || tail_of "$W/logs/tiny_quant_cpu.err")")}"
+    ", \"device\": $(jstr "$DEV"), \"samples\": $TINY_SAMPLES, \"seqlen\": $TINY_SEQLEN, \"cuda\": {\"exit\": $rc1, \"wall_seconds\": $tc, \"search_seconds\": $(jnum "$(jget "$W/tiny-cuda.report.json" seconds.search)"), \"clip_seconds\": $(jnum "$(jget "$W/tiny-cuda.report.json" seconds.clip)"), \"error\": $(jstr "$(why $rc1 "$W/logs/tiny_quant_cuda.err")")}, \"cpu\": {\"exit\": $rc2, \"wall_seconds\": $tp, \"search_seconds\": $(jnum "$(jget "$W/tiny-cpu.report.json" seconds.search)"), \"clip_seconds\": $(jnum "$(jget "$W/tiny-cpu.report.json" seconds.clip)"), \"error\": $(jstr "$(why $rc2 "$W/logs/tiny_quant_cpu.err")")}"
 
   # chosen ratios, scales and clips
   t0=$(now)
@@ -711,22 +698,18 @@ step_tiny() {
 
 # ------------------------------------------------------------------ speed
 
-# Calibration ids: real text (WikiText-2 test, tiny-llama's tokenizer, ids
-# below 4096, valid in the 32000-token synthetic vocabularies), exactly
-# blocks x seqlen of them.
-make_ids() { # make_ids FILE BLOCKS SEQLEN
-  "$AWQKIT" tokenize "$TINY" --text "$TEXT" 2>/dev/null | tr -s ' ' '\n' | grep . |
-    head -n $(($2 * $3)) | tr '\n' ' ' >"$1"
-}
-
-# speed NAME LAYERS_IN_MODEL SYNTH-ARGS...
+# step_speed NAME LAYERS_IN_MODEL "hidden intermediate heads kv_heads head_dim" SYNTH-ARGS...
 step_speed() {
-  local name=$1 model_layers=$2 t0 rc=0 src="$W/$1" out="$W/$1-awq"
-  shift 2
+  local name=$1 model_layers=$2 shape=$3 t0 rc=0 src="$W/$1" out="$W/$1-awq"
+  shift 3
   t0=$(now)
   LAST_MODEL="" LAST_GPU_MIB=null LAST_RSS_KIB=""
   local ids="$W/ids-$SPEED_BLOCKS-$SPEED_SEQLEN.txt"
-  [ -s "$ids" ] || make_ids "$ids" "$SPEED_BLOCKS" "$SPEED_SEQLEN"
+  if [ ! -s "$ids" ] && ! awq_gpu_calib_ids "$AWQKIT" "$TINY" "$TEXT" "$ids" "$SPEED_BLOCKS" "$SPEED_SEQLEN"; then
+    record "$name" fail "$(since "$t0")" ", \"detail\": \"cannot make the calibration ids\""
+    rm -f "$ids"
+    return
+  fi
   local synth_s; synth_s=$(now)
   run_bounded "${name}_synth" "$(cap 90 "$SPEED_RESERVE")" "$AWQKIT" synth -o "$src" "$@" \
     --dtype f16 --seed 1 --force --no-progress || rc=$?
@@ -735,7 +718,7 @@ step_speed() {
     record "$name" fail "$(since "$t0")" ", \"detail\": $(jstr "synth failed: $(tail_of "$W/logs/${name}_synth.err")")"
     return
   fi
-  local base=null; [ "$HAVE_SMI" = 1 ] && base=$(jnum "$(smi_used_mib)")
+  local base=null; [ "$HAVE_SMI" = 1 ] && base=$(jnum "$(awq_gpu_used_mib)")
   local secs; secs=$(cap "$SPEED_CAP" "$SPEED_RESERVE")
   if [ "$secs" -lt 5 ]; then
     record "$name" fail "$(since "$t0")" ", \"detail\": \"no time left\""
@@ -747,7 +730,7 @@ step_speed() {
     --json --no-progress -v --force \
     >"$W/logs/$name.out" 2>"$W/logs/$name.err" &
   local pid=$!
-  poll "$pid" "$W/$name.poll" &
+  awq_gpu_poll "$pid" "$W/$name.poll" &
   local poller=$!
   wait "$pid" || rc=$?
   wait "$poller" 2>/dev/null
@@ -776,6 +759,12 @@ step_speed() {
       printf "%.3f %.3f %.3f %d\n", med, fixed, fixed + L * med, n }')
   local per_layer fixed model n_done
   read -r per_layer fixed model n_done <<<"${est:-   }"
+  # achieved rate on the estimated useful work of one layer (gpu_lib.sh)
+  local ntok=$((SPEED_BLOCKS * SPEED_SEQLEN)) flops tflops=""
+  local ts=$((ntok < CLIP_TOKENS ? ntok : CLIP_TOKENS))
+  # shellcheck disable=SC2086
+  flops=$(awq_gpu_flops_per_layer $shape "$ntok" "$SPEED_SEQLEN" "$N_GRID" $((N_GRID / 2)) "$ts")
+  [ -n "${per_layer:-}" ] && tflops=$(awk -v f="$flops" -v t="$per_layer" 'BEGIN {if (t > 0) printf "%.3f", f / t / 1e12}')
   local peak=null rssp=null series="[]"
   if [ -s "$W/$name.poll" ]; then
     [ "$HAVE_SMI" = 1 ] && peak=$(jnum "$(awk '$2 != "-" && $2 > m {m = $2} END {print m + 0}' "$W/$name.poll")")
@@ -789,12 +778,15 @@ step_speed() {
   [ "$peak" != null ] && [ "$base" != null ] && gpu_delta=$(jnum "$(awk -v p="$peak" -v b="$base" 'BEGIN {print p - b}')")
   local st=pass; [ $rc != 0 ] && st=fail
   record "$name" "$st" "$(since "$t0")" \
-    ", \"exit\": $rc, \"synth_seconds\": $synth_s, \"synth_args\": $(jstr "$*"), \"calibration\": {\"blocks\": $(jnum "$(jget "$W/$name.json" calibration.blocks)"), \"seqlen\": $(jnum "$(jget "$W/$name.json" calibration.seqlen)")}, \"layers_done\": $(jnum "${n_done:-}"), \"phase_seconds\": $(jraw_obj "$W/$name.json" seconds), \"layer_seconds\": [$(printf '%s\n' "$per" | jlist)], \"steady_layer_seconds\": $(jnum "${per_layer:-}"), \"fixed_seconds\": $(jnum "${fixed:-}"), \"model_layers\": $model_layers, \"extrapolated_model_seconds\": $(jnum "${model:-}"), \"gpu_used_mib_before\": $base, \"gpu_used_mib_peak\": $peak, \"gpu_mib_peak_over_before\": $gpu_delta, \"host_rss_mib_peak_sampled\": $rssp, \"host_max_rss_kib\": $(jnum "$maxrss_kb"), \"series_seconds_gpu_mib_rss_mib\": $series, \"error\": $(jstr "$( [ $rc = 0 ] || tail_of "$W/logs/$name.err")")"
+    ", \"exit\": $rc, \"synth_seconds\": $synth_s, \"synth_args\": $(jstr "$*"), \"calibration\": {\"blocks\": $(jnum "$(jget "$W/$name.json" calibration.blocks)"), \"seqlen\": $(jnum "$(jget "$W/$name.json" calibration.seqlen)")}, \"layers_done\": $(jnum "${n_done:-}"), \"phase_seconds\": $(jraw_obj "$W/$name.json" seconds), \"layer_seconds\": [$(printf '%s\n' "$per" | jlist)], \"steady_layer_seconds\": $(jnum "${per_layer:-}"), \"layer_flops_estimate\": $(jnum "$flops"), \"achieved_tflops_estimate\": $(jnum "$tflops"), \"fixed_seconds\": $(jnum "${fixed:-}"), \"model_layers\": $model_layers, \"extrapolated_model_seconds\": $(jnum "${model:-}"), \"gpu_used_mib_before\": $base, \"gpu_used_mib_peak\": $peak, \"gpu_mib_peak_over_before\": $gpu_delta, \"host_rss_mib_peak_sampled\": $rssp, \"host_max_rss_kib\": $(jnum "$maxrss_kb"), \"series_seconds_gpu_mib_rss_mib\": $series, \"error\": $(jstr "$(why $rc "$W/logs/$name.err")")"
   # the inputs and outputs are large: keep only the reports
   rm -rf "$src" "$out"
-  LAST_MODEL=${model:-}
-  LAST_GPU_MIB=$gpu_delta
-  LAST_RSS_KIB=${maxrss_kb:-}
+  # the targets judge completed runs only
+  if [ $rc = 0 ]; then
+    LAST_MODEL=${model:-}
+    LAST_GPU_MIB=$gpu_delta
+    LAST_RSS_KIB=${maxrss_kb:-}
+  fi
 }
 
 # numbers, one a line, as a JSON list's members (anything else dropped)
@@ -830,13 +822,17 @@ if [ "$MODE" = rehearse ]; then
   SYNTH_7B=(--preset tiny --layers 2)
   SYNTH_70B=(--preset tiny --layers 1 --hidden 512 --intermediate 1024 --heads 8 --kv-heads 2)
   # a smaller search: the same code paths, a fraction of the work
-  SEARCH_ARGS=(--n-grid 4 --clip-tokens 64)
+  N_GRID=4 CLIP_TOKENS=64
+  SEARCH_ARGS=(--n-grid "$N_GRID" --clip-tokens "$CLIP_TOKENS")
+  SHAPE_7B="256 768 4 2 64" SHAPE_70B="512 1024 8 2 64"
 else
   TINY_SAMPLES=64 TINY_SEQLEN=256 PPL_SEQLEN=256 PPL_CHUNKS=40
   SPEED_BLOCKS=128 SPEED_SEQLEN=512 SPEED_CAP=150 SPEED_RESERVE=60
   SYNTH_7B=(--preset 7b --layers 3)
   SYNTH_70B=(--preset 70b-layer --layers 1)
-  SEARCH_ARGS=()  # AutoAWQ's: 20 ratios, 512 clip tokens
+  N_GRID=20 CLIP_TOKENS=512 # the defaults, AutoAWQ's
+  SEARCH_ARGS=()
+  SHAPE_7B="4096 11008 32 32 128" SHAPE_70B="8192 28672 64 8 128"
 fi
 
 say "gpu_check ($MODE): budget ${BUDGET} s, scratch $W, results $JSON"
@@ -845,24 +841,28 @@ write_json
 trap 'say "gpu_check: interrupted"; write_json; exit 1' INT TERM
 
 step_build
+want() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
+
 if [ -x "${AWQKIT:-}" ] && [ -x "${UTIL:-}" ] && [ -x "${JSONGET:-}" ]; then
-  step_ctest ctest_cuda "$(cap 120 250)" -L cuda -E memcheck
-  if [ "$MODE" = rehearse ]; then
+  want ctest && step_ctest ctest_cuda "$(cap 120 250)" -L cuda -E memcheck
+  want ctest && if [ "$MODE" = rehearse ]; then
     if [ -x "$BIN/tests/test_cuda_emu" ]; then step_ctest ctest_cuda_emu "$(cap 60 200)" -R '^test_cuda_emu$'
     else record ctest_cuda_emu skip 0 ', "detail": "a CUDA build has no emulator test"'; fi
   fi
-  step_tiny
+  want tiny && step_tiny
   SPEED_RESERVE_SAVED=$SPEED_RESERVE
-  step_speed speed_7b 32 "${SYNTH_7B[@]}"
-  M7=$LAST_MODEL G7=$LAST_GPU_MIB R7=$LAST_RSS_KIB
-  target target_7b_seconds "$M7" 60 "seconds (extrapolated 32-layer model)"
-  target target_7b_gpu_memory "$( [ "$G7" != null ] && awk -v m="$G7" 'BEGIN {print m * 1048576}')" 16000000000 bytes
-  target target_7b_host_rss "$( [ -n "$R7" ] && awk -v k="$R7" 'BEGIN {print k * 1024}')" 4000000000 bytes
+  if want 7b; then
+    step_speed speed_7b 32 "$SHAPE_7B" "${SYNTH_7B[@]}"
+    M7=$LAST_MODEL G7=$LAST_GPU_MIB R7=$LAST_RSS_KIB
+    target target_7b_seconds "$M7" 60 "seconds (extrapolated 32-layer model)"
+    target target_7b_gpu_memory "$( [ "$G7" != null ] && awk -v m="$G7" 'BEGIN {print m * 1048576}')" 16000000000 bytes
+    target target_7b_host_rss "$( [ -n "$R7" ] && awk -v k="$R7" 'BEGIN {print k * 1024}')" 4000000000 bytes
+  fi
   # the sanitizer before the 70B layer: correctness first, and the 70B
   # run gets what is left
-  step_ctest memcheck "$(cap 180 "$SPEED_RESERVE_SAVED")" -L cuda -R memcheck
+  want memcheck && step_ctest memcheck "$(cap 180 "$SPEED_RESERVE_SAVED")" -L cuda -R memcheck
   SPEED_RESERVE=5
-  step_speed speed_70b 80 "${SYNTH_70B[@]}"
+  want 70b && step_speed speed_70b 80 "$SHAPE_70B" "${SYNTH_70B[@]}"
 else
   say "no usable build: the remaining checks cannot run"
 fi

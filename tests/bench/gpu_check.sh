@@ -107,13 +107,20 @@ abspath() { case "$1" in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;;
 # ------------------------------------------------------------- source stamp
 
 # Hash of every file that goes into the binaries, by content, over the same
-# file list here and on the GPU machine (which may have no .git): a carried
-# build is used only when it was built from exactly these sources.
+# file list here and on the GPU machine (which may have no .git): what the
+# device tool sends, i.e. without git-ignored files. A carried build is used
+# only when it was built from exactly these sources.
+source_files() {
+  local dirs=(CMakeLists.txt include lib kernels tools tests)
+  if git -C "$root" rev-parse HEAD >/dev/null 2>&1; then
+    git -C "$root" ls-files -co --exclude-standard -z -- "${dirs[@]}"
+  else
+    (cd "$root" && find "${dirs[@]}" -type f -print0 2>/dev/null)
+  fi | grep -zE '(\.(c|h|cu|cuh|cpp|cmake)|(^|/)CMakeLists\.txt)$' |
+    while IFS= read -r -d '' f; do [ -f "$root/$f" ] && printf '%s\0' "$f"; done
+}
 source_stamp() {
-  (cd "$root" && find CMakeLists.txt include lib kernels tools tests -type f \
-      \( -name '*.c' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' -o -name '*.cpp' \
-         -o -name '*.cmake' -o -name CMakeLists.txt \) -print0 2>/dev/null |
-    LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-24)
+  source_files | LC_ALL=C sort -z | (cd "$root" && xargs -0 sha256sum) | sha256sum | cut -c1-24
 }
 
 git_desc() {

@@ -824,7 +824,7 @@ target() { # target NAME VALUE LIMIT UNIT
 # ==================================================================== main
 
 if [ "$MODE" = rehearse ]; then
-  TINY_SAMPLES=8 TINY_SEQLEN=64 PPL_SEQLEN=64 PPL_CHUNKS=4
+  TINY_SAMPLES=4 TINY_SEQLEN=64 PPL_SEQLEN=64 PPL_CHUNKS=4
   SPEED_BLOCKS=4 SPEED_SEQLEN=64 SPEED_CAP=60 SPEED_RESERVE=20
   SYNTH_7B=(--preset tiny --layers 2)
   SYNTH_70B=(--preset tiny --layers 1 --hidden 512 --intermediate 1024 --heads 8 --kv-heads 2)

@@ -46,6 +46,13 @@ num() {
 
 eq schema awqkit-gpu-check/1
 eq mode rehearse
+# a CPU-only build runs the cuda legs on the CUDA emulation (awqkit_cuda_emu)
+if [ -x "$AWQ_BUILD_DIR/tests/awqkit_cuda_emu" ]; then
+  eq cuda_runs_on emulator
+  eq checks.tiny_quantize.device cuda
+else
+  eq cuda_runs_on cpu
+fi
 eq summary.fail 0
 eq summary.complete true
 num elapsed_seconds budget_seconds summary.pass summary.skip
@@ -88,11 +95,12 @@ for c in speed_7b speed_70b; do
   has "checks.$c.gpu_used_mib_peak" "checks.$c.series_seconds_gpu_mib_rss_mib"
 done
 eq checks.speed_7b.calibration.blocks 4
+num checks.speed_7b.achieved_tflops_estimate checks.speed_7b.layer_flops_estimate
 eq checks.speed_7b.model_layers 32
 eq checks.speed_70b.model_layers 80
 eq checks.speed_7b.layers_done 2
 num checks.target_7b_seconds.value checks.target_7b_host_rss.value
-eq checks.target_7b_gpu_memory.status skip
+for c in target_7b_seconds target_7b_gpu_memory target_7b_host_rss; do eq "checks.$c.status" skip; done
 has checks.target_7b_seconds.limit checks.target_7b_gpu_memory.limit
 
 # the stamp of a carried build

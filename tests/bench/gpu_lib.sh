@@ -24,13 +24,14 @@ awq_gpu_calib_ids() {
   [ "$(wc -w <"$4")" -eq "$n" ]
 }
 
-# The awqkit process below PID (e.g. PID -> timeout -> awqkit), from /proc.
+# The awqkit process (awqkit, awqkit_cuda_emu) below PID (e.g. PID -> timeout
+# -> awqkit), from /proc.
 awq_gpu_awqkit_below() {
   cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$1" '
     { i = index($0, " ("); j = length($0); while (j > 0 && substr($0, j, 1) != ")") j--
       pid = substr($0, 1, i - 1); comm = substr($0, i + 2, j - i - 2)
       split(substr($0, j + 2), f, " "); parent[pid] = f[2]; name[pid] = comm }
-    END { for (p in name) if (name[p] == "awqkit")
+    END { for (p in name) if (name[p] ~ /^awqkit/)
             for (q = parent[p]; q != "" && q > 1; q = parent[q]) if (q == root) { print p; exit } }'
 }
 
@@ -48,7 +49,7 @@ awq_gpu_poll() {
     [ $smi = 1 ] && g=$(awq_gpu_used_mib)
     if [ -z "$apid" ] || [ ! -d "/proc/$apid" ]; then
       apid=$(awq_gpu_awqkit_below "$pid")
-      [ -z "$apid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = awqkit ] && apid=$pid
+      [ -z "$apid" ] && case "$(cat "/proc/$pid/comm" 2>/dev/null)" in awqkit*) apid=$pid ;; esac
     fi
     r=0
     [ -n "$apid" ] && r=$(awk '/^VmRSS:/ {print $2}' "/proc/$apid/status" 2>/dev/null)

@@ -25,6 +25,9 @@ if(NOT AWQ_HAVE_CUDA)
     ${AWQ_EMU_DIR}/emu_elementwise.cpp
     ${AWQ_EMU_DIR}/emu_attention.cpp
     ${AWQ_EMU_DIR}/emu_quant.cpp)
+  # device memory inaccessible to host code outside emulated device
+  # operations (cuda_emu.cpp), as on a GPU
+  set_property(TEST test_cuda_emu APPEND PROPERTY ENVIRONMENT AWQ_EMU_GUARD_DEVICE=1)
   # the fake cuda_runtime_api.h / cublas_v2.h shadow any real ones
   target_include_directories(test_cuda_emu BEFORE PRIVATE ${AWQ_EMU_DIR})
   target_compile_definitions(test_cuda_emu PRIVATE AWQ_HAVE_CUDA=1 AWQ_CUDA_EMU=1)

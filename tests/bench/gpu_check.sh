@@ -32,7 +32,9 @@
 #   speed_70b    one Llama-2-70B-shaped layer, likewise (80 layers)
 #   target_*     the issue's acceptance thresholds on the 7B figures
 #   memcheck     ctest -L cuda -R memcheck: test_cuda under
-#                compute-sanitizer memcheck, with whatever time is left
+#                compute-sanitizer memcheck
+#   racecheck    the same with the racecheck and synccheck tools, with
+#                whatever time is left
 # Results: one JSON file, gpu_check.json, in $OUT when set (the device tool
 # returns what is there), else in --out DIR (default $WORK/out), rewritten
 # after every step so that a run killed from outside still leaves one; with
@@ -40,8 +42,10 @@
 # Exit 0 when no check failed, 1 otherwise; the last line is the summary.
 #
 # Rehearsal on any machine (no GPU): every step's plumbing with reduced
-# sizes, --device cpu standing in for cuda and the CUDA emulator test
-# (test_cuda_emu) beside the cuda-labelled ones, on an existing build:
+# sizes on an existing build: the cuda legs of the tiny step run on
+# awqkit_cuda_emu (the CLI on the CUDA emulation, device memory guarded;
+# CPU-only builds), else on the CPU; the timed legs on the CPU; the
+# emulator test (test_cuda_emu) runs beside the cuda-labelled ones:
 #   bash tests/bench/gpu_check.sh --rehearse --build-dir build
 # It packs that build as --prepare would (fast compression), then runs the
 # GPU steps from the packed copy. The ctest gpu_check_rehearse runs it.
@@ -897,6 +901,16 @@ if [ -x "${AWQKIT:-}" ] && [ -x "${UTIL:-}" ] && [ -x "${JSONGET:-}" ]; then
   want memcheck && step_ctest memcheck "$(cap 180 "$SPEED_RESERVE_SAVED")" -L cuda -R memcheck
   SPEED_RESERVE=5
   want 70b && step_speed speed_70b 80 "$SHAPE_70B" "${SYNTH_70B[@]}"
+  # with the time left: the sanitizer's race and barrier checkers (shared
+  # memory races that a missing __syncthreads leaves; the emulation runs
+  # threads in an order, so it cannot see them)
+  if want memcheck; then
+    if [ "$(cap 150 5)" -ge 30 ]; then
+      AWQ_SANITIZER_TOOLS="racecheck synccheck" step_ctest racecheck "$(cap 150 5)" -L cuda -R memcheck
+    else
+      record racecheck skip 0 ', "detail": "no time left"'
+    fi
+  fi
 else
   say "no usable build: the remaining checks cannot run"
 fi

@@ -64,7 +64,7 @@ eq source.stamp "$(bash "$script" --stamp)"
 # every check, in order, with its status
 checks="build ctest_cuda ctest_cuda_emu tiny_quantize tiny_ratios tiny_weights tiny_ppl
         tiny_ppl_device speed_7b target_7b_seconds target_7b_gpu_memory target_7b_host_rss
-        memcheck speed_70b"
+        memcheck speed_70b racecheck"
 for c in $checks; do has "checks.$c.status" "checks.$c.seconds"; done
 eq checks.build.status pass
 eq checks.build.how carried

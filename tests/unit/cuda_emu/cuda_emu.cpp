@@ -5,7 +5,10 @@
  *
  * Streams are synchronous here (every call completes before returning),
  * which is a valid schedule of a single in-order stream. Kernels run on
- * fibers of the calling thread (see "fibers" below).
+ * fibers of the calling thread (see "fibers" below). Environment:
+ * AWQ_EMU_GUARD_DEVICE=1 guards device memory from host code ("device
+ * guard"), AWQ_EMU_SCHEDULE=reverse runs blocks and threads in reverse
+ * order (run_block).
  */
 #include "cublas_v2.h"
 #include "cuda_emu_device.h"
@@ -263,8 +266,24 @@ void fiber_main(void) {
     abort();
 }
 
+/* With AWQ_EMU_SCHEDULE=reverse in the environment, blocks and the
+ * threads of a block run in reverse order: a kernel whose result depends
+ * on the order (a missing __syncthreads between one thread's write and
+ * another's read, blocks reading what other blocks write) then computes
+ * something else, which the tests' exact comparisons catch. On a GPU any
+ * order, or none, happens. */
+bool reverse_schedule(void) {
+    static int rev = -1;
+    if (rev < 0) {
+        const char *e = getenv("AWQ_EMU_SCHEDULE");
+        rev = e && strcmp(e, "reverse") == 0;
+    }
+    return rev == 1;
+}
+
 void run_block(void) {
     const int n = g_launch->nthreads;
+    const bool rev = reverse_schedule();
     for (int i = 0; i < n; i++) {
         Fiber &f = g_fibers[(size_t)i];
         if (!f.stack) f.stack = (char *)malloc(kStack);
@@ -297,7 +316,8 @@ void run_block(void) {
     }
     const int nwarps = (n + 31) / 32;
     for (;;) {
-        for (int i = 0; i < n; i++) {
+        for (int k = 0; k < n; k++) {
+            const int i = rev ? n - 1 - k : k;
             if (g_fibers[(size_t)i].state != F_RUN) continue;
             g_cur = i;
             set_thread_idx(i);
@@ -374,10 +394,12 @@ cudaError_t awq_emu_launch_fn(const void *func, dim3 grid, dim3 block, size_t sm
     awq_emu_blockDim = {block.x, block.y, block.z};
     awq_emu_gridDim = {grid.x, grid.y, grid.z};
     g_launch = &L;
-    for (unsigned bz = 0; bz < grid.z; bz++)
-        for (unsigned by = 0; by < grid.y; by++)
-            for (unsigned bx = 0; bx < grid.x; bx++) {
-                awq_emu_blockIdx = {bx, by, bz};
+    const bool rev = reverse_schedule();
+    for (unsigned z = 0; z < grid.z; z++)
+        for (unsigned y = 0; y < grid.y; y++)
+            for (unsigned x = 0; x < grid.x; x++) {
+                awq_emu_blockIdx = rev ? awq_emu_uint3{grid.x - 1 - x, grid.y - 1 - y, grid.z - 1 - z}
+                                       : awq_emu_uint3{x, y, z};
                 run_block();
             }
     g_launch = nullptr;

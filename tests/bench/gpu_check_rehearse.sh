@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # tests/bench/gpu_check_rehearse.sh — ctest gpu_check_rehearse: runs
 # tests/bench/gpu_check.sh --rehearse on this build (every step of the GPU
-# check with --device cpu for cuda, the CUDA emulator test, reduced sizes)
-# and checks that it passes and that its JSON report has every field the
+# check, reduced sizes; the cuda legs on the CUDA emulation in CPU-only
+# builds, else on the CPU; the timed legs on the CPU) and checks that it passes and that its JSON report has every field the
 # real run fills, so that the one GPU run cannot fail for a typo; then the
 # carried-build stamp: it matches these sources and a tampered one is
 # refused.

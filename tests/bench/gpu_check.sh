@@ -177,18 +177,20 @@ prepare() { # prepare CARRY_DIR BUILD_DIR XZ_LEVEL
     local cuda=ON arch=(-DCMAKE_CUDA_ARCHITECTURES=90)
     if [ "$MODE" = rehearse ]; then cuda=OFF; arch=(); fi
     echo "== build ($b, CUDA $cuda${arch:+, sm_90 only})"
+    mkdir -p "$b" || return 1
+    : >"$b/gpu_check.build.log"
     # DT_RPATH (not RUNPATH: it also serves the libraries' own
     # dependencies, e.g. OpenBLAS's libgfortran): the carried lib/ folder
     # beside the binaries (awqkit) or above them (tests/*)
     cmake -S "$root" -B "$b" -DCMAKE_BUILD_TYPE=Release -DAWQ_CUDA=$cuda "${arch[@]}" \
           -DAWQ_BUILD_TESTS=ON '-DCMAKE_BUILD_RPATH=$ORIGIN/lib;$ORIGIN/../lib' \
-          -DCMAKE_EXE_LINKER_FLAGS=-Wl,--disable-new-dtags >"$b.configure.log" 2>&1 ||
-      { tail -30 "$b.configure.log"; echo "gpu_check: configure failed" >&2; return 1; }
+          -DCMAKE_EXE_LINKER_FLAGS=-Wl,--disable-new-dtags >"$b/gpu_check.configure.log" 2>&1 ||
+      { tail -30 "$b/gpu_check.configure.log"; echo "gpu_check: configure failed" >&2; return 1; }
     local t targets=$TARGETS
     [ "$MODE" = rehearse ] && [ "$cuda" = OFF ] && targets="$targets test_cuda_emu awqkit_cuda_emu"
     for t in $targets; do
-      cmake --build "$b" -j"${JOBS:-2}" --target "$t" >>"$b.build.log" 2>&1 ||
-        { tail -40 "$b.build.log"; echo "gpu_check: building $t failed" >&2; return 1; }
+      cmake --build "$b" -j"${JOBS:-2}" --target "$t" >>"$b/gpu_check.build.log" 2>&1 ||
+        { tail -40 "$b/gpu_check.build.log"; echo "gpu_check: building $t failed" >&2; return 1; }
     done
   fi
   local stage; stage=$(mktemp -d "${TMPDIR:-/tmp}/gpu-carry.XXXXXX")

@@ -417,6 +417,7 @@ machine_info() {
 # ------------------------------------------------------------------ build
 
 BIN=""       # folder with awqkit, tests/test_cuda, the helpers
+CUDA_ARCH=90 # a build here: the H100 / H200's, or what the GPU asks for
 CTDIR=""     # folder to run ctest in
 SYSROOT=""   # carried dependency headers / libraries (after extraction)
 
@@ -483,7 +484,7 @@ make_sysroot_pc() { # make_sysroot_pc X
 }
 
 build_here() { # build_here SECONDS -> sets BIN, CTDIR
-  local secs=$1 b cuda=ON arch=(-DCMAKE_CUDA_ARCHITECTURES=90) t0 rc=0
+  local secs=$1 b cuda=ON arch=(-DCMAKE_CUDA_ARCHITECTURES="$CUDA_ARCH") t0 rc=0
   b=$(abspath "${BUILD:-$root/build-gpu-device}")
   [ "$MODE" = rehearse ] && { cuda=OFF; arch=(); }
   t0=$(date +%s)
@@ -556,6 +557,15 @@ step_build() {
              { [ "$MODE" = rehearse ] || grep -q cuda "$W/logs/version.out"; }; then
             how=carried
             CTDIR=$x
+            # sm_90 code only: another GPU asks for its own architecture
+            local want
+            if [ "$MODE" = gpu ] && ! "$x/tests/test_cuda" --probe >"$W/logs/probe.out" 2>&1 &&
+               want=$(grep -o 'CMAKE_CUDA_ARCHITECTURES=[0-9]*' "$W/logs/probe.out" | head -1) &&
+               [ -n "$want" ]; then
+              CUDA_ARCH=${want#*=}
+              detail="the carried build's sm_90 code does not run on this GPU"
+              how="" BIN="" CTDIR=""
+            fi
           else
             detail="carried awqkit does not run here: $(tail_of "$W/logs/version.out")"
             BIN=""
@@ -571,7 +581,7 @@ step_build() {
     fi
   fi
   if [ -z "$how" ]; then
-    [ -n "$detail" ] && say "$detail; building here"
+    [ -n "$detail" ] && say "$detail; building here (sm_$CUDA_ARCH)"
     if [ "$MODE" = rehearse ]; then
       # no rebuild on a CPU in the rehearsal: the given build stands in
       BIN=$(abspath "${BUILD:-$root/build}"); CTDIR=$BIN; how=given

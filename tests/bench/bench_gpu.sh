@@ -5,7 +5,9 @@
 #   1. builds awqkit with the CUDA backend (Release, this GPU's arch);
 #   2. measures the cuBLAS GEMM ceilings (tests/bench/gemm_peak.cu);
 #   3. synthesizes a 7B-shaped FP16 checkpoint (awqkit synth --preset 7b)
-#      and quantizes it with --device cuda, printing wall time per phase,
+#      and quantizes it with --device cuda (calibration: SAMPLES x SEQLEN
+#      token ids of real text, since synthetic checkpoints have no
+#      tokenizer; see gpu_lib.sh), printing wall time per phase,
 #      calibration tokens/s, achieved TFLOP/s against the measured fp32
 #      cuBLAS peak, peak GPU memory (nvidia-smi polling) and peak host RSS
 #      (/usr/bin/time -v);
@@ -13,6 +15,8 @@
 #      with 4 layers: time should double and peak memory stay flat, since
 #      layers are streamed one at a time.
 # Prints a table at the end; raw outputs stay in $WORK.
+# The time-bounded first check of a GPU machine (correctness, then a few
+# layers of each shape) is tests/bench/gpu_check.sh; this is the full run.
 #
 # Usage: tests/bench/bench_gpu.sh [--quick]
 #   --quick            fewer calibration samples (16) for a fast smoke run
@@ -21,7 +25,7 @@
 #   WORK=dir           scratch for checkpoints and logs (default
 #                      /tmp/awqkit-bench-gpu; needs ~30 GB for the 7B pair)
 #   GPU=N              GPU index (default 0)
-#   SAMPLES=N SEQLEN=N calibration (default 128 x 512, AutoAWQ's)
+#   SAMPLES=N SEQLEN=N calibration blocks x tokens (default 128 x 512)
 #   ARCH=list          CMAKE_CUDA_ARCHITECTURES (default: native)
 #   QUANT_ARGS="..."   extra arguments for awqkit quantize
 #   SKIP_7B=1 / SKIP_70B=1  skip a part
@@ -33,6 +37,8 @@ set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
+# shellcheck source=tests/bench/gpu_lib.sh
+. "$here/gpu_lib.sh"
 BUILD="${BUILD:-$root/build-bench-gpu}"
 WORK="${WORK:-/tmp/awqkit-bench-gpu}"
 GPU="${GPU:-0}"
@@ -76,39 +82,6 @@ peak_tf32="$(sed -n 's/^peak .*tf32=\([0-9.]*\).*/\1/p' "$WORK/gemm_peak.txt")"
 # First number after "key": in a JSON file (awqkit --json output).
 jnum() { grep -o "\"$1\"[[:space:]]*:[[:space:]]*[-0-9.eE+]*" "$2" | head -1 | sed 's/.*:[[:space:]]*//'; }
 
-# Poll GPU memory (MiB) every 200 ms into a file until the given pid ends.
-poll_mem() {
-  local pid=$1 out=$2
-  : >"$out"
-  while kill -0 "$pid" 2>/dev/null; do
-    nvidia-smi -i 0 --query-gpu=memory.used --format=csv,noheader,nounits >>"$out" 2>/dev/null || true
-    sleep 0.2
-  done
-}
-
-# Estimated useful FLOPs of one AWQ quantize of one decoder layer (Llama
-# shapes), with n = calibration tokens, ng = scale candidates (20), ns =
-# clip steps (10), ts = clip tokens (512):
-#   forward passes of the layer: FP capture, RTN and quantized MSE reports,
-#     propagation            ~ 4 x 2 n P_layer
-#   scale search: per group (ng + 2) block evaluations (candidates, RTN
-#     baseline, FP reference): attention block 2 n P_attn, o 2 n h qd,
-#     MLP 2 n P_mlp, down 2 n h i
-#   attention score/value products (causal): 2 x 2 B T^2 H hd / 2 per
-#     attention evaluation
-#   clip search over v, o, gate, up, down: 2 N K ts ns each
-flops_per_layer() { # h i heads kvheads hd n T ng ns ts
-  awk -v h="$1" -v i="$2" -v H="$3" -v KV="$4" -v hd="$5" -v n="$6" -v T="$7" \
-      -v ng="$8" -v ns="$9" -v ts="${10}" 'BEGIN {
-    qd = H * hd; kvd = KV * hd; B = n / T;
-    pattn = h * qd + 2 * h * kvd + qd * h; pmlp = 3 * h * i; player = pattn + pmlp;
-    attn = 2 * B * T * T * H * hd;
-    fwd = 4 * (2 * n * player + attn);
-    search = (ng + 2) * (2 * n * pattn + attn + 2 * n * qd * h + 2 * n * pmlp + 2 * n * h * i);
-    clip = 2 * ns * ts * (kvd * h + h * qd + 2 * i * h + h * i);
-    printf "%.6e\n", fwd + search + clip }'
-}
-
 # run_quant NAME MODEL_DIR -> sets R_* variables, writes $WORK/NAME.{json,time,mem}
 run_quant() {
   local name=$1 model=$2 out="$WORK/$1-awq"
@@ -117,10 +90,10 @@ run_quant() {
   base="$(nvidia-smi -i 0 --query-gpu=memory.used --format=csv,noheader,nounits)"
   # shellcheck disable=SC2086
   /usr/bin/time -v -o "$WORK/$name.time" "$AWQKIT" quantize "$model" -o "$out" \
-      --device cuda --samples "$SAMPLES" --seqlen "$SEQLEN" --force --json --no-progress \
+      --device cuda --calib-tokens "$IDS" --seqlen "$SEQLEN" --force --json --no-progress \
       $QUANT_ARGS >"$WORK/$name.json" 2>"$WORK/$name.log" &
   local pid=$!
-  poll_mem "$pid" "$WORK/$name.mem" &
+  awq_gpu_poll "$pid" "$WORK/$name.mem" &
   local poller=$!
   local rc=0
   wait "$pid" || rc=$?
@@ -130,7 +103,7 @@ run_quant() {
   R_BLOCKS="$(jnum blocks "$WORK/$name.json")"
   R_SEQLEN="$(jnum seqlen "$WORK/$name.json")"
   R_RSS_KB="$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$WORK/$name.time")"
-  R_GPU_PEAK="$(sort -n "$WORK/$name.mem" | tail -1)"
+  R_GPU_PEAK="$(awk '$2 != "-" && $2 > m {m = $2} END {print m + 0}' "$WORK/$name.mem")"
   R_GPU_BASE="$base"
   R_PHASES=""
   for p in load forward search clip pack write verify total; do
@@ -143,7 +116,7 @@ report() { # name n_layers h i heads kvheads hd
   local ntok=$((R_BLOCKS * R_SEQLEN))
   local ts=$(( ntok < 512 ? ntok : 512 ))
   local fl
-  fl="$(flops_per_layer "$3" "$4" "$5" "$6" "$7" "$ntok" "$R_SEQLEN" 20 10 "$ts")"
+  fl="$(awq_gpu_flops_per_layer "$3" "$4" "$5" "$6" "$7" "$ntok" "$R_SEQLEN" 20 10 "$ts")"
   awk -v name="$name" -v L="$L" -v t="$R_TOTAL" -v ntok="$ntok" -v fl="$fl" -v pk="$peak_fp32" \
       -v pk32="$peak_tf32" -v rss="$R_RSS_KB" -v gp="$R_GPU_PEAK" -v gb="$R_GPU_BASE" 'BEGIN {
     tf = fl * L / t / 1e12;
@@ -152,6 +125,10 @@ report() { # name n_layers h i heads kvheads hd
     printf "GPU peak %6.2f GiB (+%.2f over idle)  host RSS %6.2f GiB\n", gp / 1024, (gp - gb) / 1024, rss / 1048576 }'
   echo "               phases:$R_PHASES"
 }
+
+IDS="$WORK/calib-$SAMPLES-$SEQLEN.ids"
+awq_gpu_calib_ids "$AWQKIT" "$root/data/tiny-llama" "$root/data/text/wiki.test.raw" "$IDS" \
+    "$SAMPLES" "$SEQLEN" || die "cannot make $SAMPLES x $SEQLEN calibration ids"
 
 summary=()
 

@@ -25,6 +25,9 @@
 #ifdef AWQ_CUDA_EMU
 #include "cublas_v2.h"
 #include "cuda_runtime_api.h"
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #define EMU 1
 #else
 #define EMU 0
@@ -816,6 +819,33 @@ static void test_emu_device_errors(void) {
     CHECK_FAILS(ctx, awq_backend_cuda_set_gemm_mode(cpu, AWQ_CUDA_GEMM_TF32), AWQ_ERR_INVALID_ARG,
                 "not a CUDA backend");
 }
+
+/* With the emulator's device guard (AWQ_EMU_GUARD_DEVICE=1, set for
+ * test_cuda_emu by cuda.cmake) host code touching device memory faults, as
+ * on a GPU: every test above ran under it, and here a child process that
+ * stores into a device buffer directly must die, while the copy back still
+ * works. */
+static void test_emu_guard(void) {
+    const char *g = getenv("AWQ_EMU_GUARD_DEVICE");
+    if (!g || strcmp(g, "1") != 0) return;
+    float *d = dev_nan(64);
+    float back[4];
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct rlimit no_core = {0, 0};
+        setrlimit(RLIMIT_CORE, &no_core);
+        *(volatile float *)d = 1.0f; /* a host store into device memory */
+        _exit(0);
+    }
+    int status = 0;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+    /* killed by SIGSEGV (or, under AddressSanitizer, its report's exit) */
+    CHECK(!(WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    from_dev(back, d, sizeof back);
+    CHECK(isnan(back[0]));
+    dfree(d);
+}
 #endif
 
 int main(int argc, char **argv) {
@@ -852,6 +882,7 @@ int main(int argc, char **argv) {
     test_pack();
 #if EMU
     test_emu_device_errors();
+    test_emu_guard();
 #endif
     awq_backend_free(be);
     awq_backend_free(cpu);

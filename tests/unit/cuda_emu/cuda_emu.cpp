@@ -5,7 +5,10 @@
  *
  * Streams are synchronous here (every call completes before returning),
  * which is a valid schedule of a single in-order stream. Kernels run on
- * fibers of the calling thread (see "fibers" below).
+ * fibers of the calling thread (see "fibers" below). Environment:
+ * AWQ_EMU_GUARD_DEVICE=1 guards device memory from host code ("device
+ * guard"), AWQ_EMU_SCHEDULE=reverse runs blocks and threads in reverse
+ * order (run_block).
  */
 #include "cublas_v2.h"
 #include "cuda_emu_device.h"
@@ -15,7 +18,9 @@
 #include <mutex>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <ucontext.h>
+#include <unistd.h>
 #include <vector>
 
 /* On x86-64 fibers switch with the few instructions below (callee-saved
@@ -97,6 +102,50 @@ bool in_device(const void *p, size_t n) {
     --it;
     return a >= it->first && a + n <= it->first + it->second;
 }
+
+/* ------------------------------------------------------ device guard */
+
+/* With AWQ_EMU_GUARD_DEVICE=1 in the environment, device allocations are
+ * their own mappings, inaccessible (PROT_NONE) except while an emulated
+ * device operation runs (a kernel, a copy, a memset, a GEMM): host code
+ * that reads or writes "device" memory directly faults here as it would on
+ * a GPU, where the emulation otherwise lets it pass. Freed allocations are
+ * unmapped, so a use after free faults too. */
+int g_guard = -1; /* -1: environment not read yet */
+int g_open = 0;   /* nesting of device operations */
+
+bool guard_on(void) {
+    if (g_guard < 0) {
+        const char *e = getenv("AWQ_EMU_GUARD_DEVICE");
+        g_guard = e && e[0] == '1';
+    }
+    return g_guard == 1;
+}
+
+size_t page_round(size_t n) {
+    const size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    return (n + pg - 1) / pg * pg;
+}
+
+void protect_all(int prot) {
+    for (auto &a : g_allocs)
+        if (mprotect((void *)a.first, page_round(a.second), prot) != 0) {
+            perror("[cuda_emu] mprotect");
+            abort();
+        }
+}
+
+/* Scope of one emulated device operation: device memory accessible. */
+struct DeviceAccess {
+    DeviceAccess() {
+        if (guard_on() && g_open++ == 0) protect_all(PROT_READ | PROT_WRITE);
+    }
+    ~DeviceAccess() {
+        if (guard_on() && --g_open == 0) protect_all(PROT_NONE);
+    }
+    DeviceAccess(const DeviceAccess &) = delete;
+    DeviceAccess &operator=(const DeviceAccess &) = delete;
+};
 
 bool touches_device(const void *p, size_t n) {
     uintptr_t a = (uintptr_t)p;
@@ -217,8 +266,24 @@ void fiber_main(void) {
     abort();
 }
 
+/* With AWQ_EMU_SCHEDULE=reverse in the environment, blocks and the
+ * threads of a block run in reverse order: a kernel whose result depends
+ * on the order (a missing __syncthreads between one thread's write and
+ * another's read, blocks reading what other blocks write) then computes
+ * something else, which the tests' exact comparisons catch. On a GPU any
+ * order, or none, happens. */
+bool reverse_schedule(void) {
+    static int rev = -1;
+    if (rev < 0) {
+        const char *e = getenv("AWQ_EMU_SCHEDULE");
+        rev = e && strcmp(e, "reverse") == 0;
+    }
+    return rev == 1;
+}
+
 void run_block(void) {
     const int n = g_launch->nthreads;
+    const bool rev = reverse_schedule();
     for (int i = 0; i < n; i++) {
         Fiber &f = g_fibers[(size_t)i];
         if (!f.stack) f.stack = (char *)malloc(kStack);
@@ -251,7 +316,8 @@ void run_block(void) {
     }
     const int nwarps = (n + 31) / 32;
     for (;;) {
-        for (int i = 0; i < n; i++) {
+        for (int k = 0; k < n; k++) {
+            const int i = rev ? n - 1 - k : k;
             if (g_fibers[(size_t)i].state != F_RUN) continue;
             g_cur = i;
             set_thread_idx(i);
@@ -316,6 +382,7 @@ cudaError_t awq_emu_launch_fn(const void *func, dim3 grid, dim3 block, size_t sm
         misuse("kernel launched from a kernel");
         return set_err(cudaErrorLaunchFailure);
     }
+    DeviceAccess access;
     Launch L;
     L.grid = grid;
     L.block = block;
@@ -327,10 +394,12 @@ cudaError_t awq_emu_launch_fn(const void *func, dim3 grid, dim3 block, size_t sm
     awq_emu_blockDim = {block.x, block.y, block.z};
     awq_emu_gridDim = {grid.x, grid.y, grid.z};
     g_launch = &L;
-    for (unsigned bz = 0; bz < grid.z; bz++)
-        for (unsigned by = 0; by < grid.y; by++)
-            for (unsigned bx = 0; bx < grid.x; bx++) {
-                awq_emu_blockIdx = {bx, by, bz};
+    const bool rev = reverse_schedule();
+    for (unsigned z = 0; z < grid.z; z++)
+        for (unsigned y = 0; y < grid.y; y++)
+            for (unsigned x = 0; x < grid.x; x++) {
+                awq_emu_blockIdx = rev ? awq_emu_uint3{grid.x - 1 - x, grid.y - 1 - y, grid.z - 1 - z}
+                                       : awq_emu_uint3{x, y, z};
                 run_block();
             }
     g_launch = nullptr;
@@ -452,8 +521,15 @@ cudaError_t cudaMalloc(void **p, size_t n) {
     *p = nullptr;
     if (n == 0) return cudaSuccess;
     if (n > g_mem_limit - g_mem_used) return set_err(cudaErrorMemoryAllocation);
+    DeviceAccess access; /* the new allocation is guarded when it ends */
     void *q = nullptr;
-    if (posix_memalign(&q, 256, n) != 0) return set_err(cudaErrorMemoryAllocation);
+    if (guard_on()) {
+        q = mmap(nullptr, page_round(n), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+                 0);
+        if (q == MAP_FAILED) return set_err(cudaErrorMemoryAllocation);
+    } else if (posix_memalign(&q, 256, n) != 0) {
+        return set_err(cudaErrorMemoryAllocation);
+    }
     memset(q, 0xff, n);
     g_allocs[(uintptr_t)q] = n;
     g_mem_used += n;
@@ -469,8 +545,13 @@ cudaError_t cudaFree(void *p) {
         misuse("cudaFree of a pointer that is not a device allocation");
         return set_err(cudaErrorInvalidValue);
     }
-    memset(p, 0xff, it->second);
     g_mem_used -= it->second;
+    if (guard_on()) {
+        munmap(p, page_round(it->second));
+        g_allocs.erase(it);
+        return cudaSuccess;
+    }
+    memset(p, 0xff, it->second);
     g_allocs.erase(it);
     free(p);
     return cudaSuccess;
@@ -501,6 +582,7 @@ cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t n, enum cudaMemcp
         misuse("cudaMemcpyAsync pointers do not match the copy kind / lie outside allocations");
         return set_err(cudaErrorInvalidValue);
     }
+    DeviceAccess access;
     memmove(dst, src, n);
     return cudaSuccess;
 }
@@ -512,6 +594,7 @@ cudaError_t cudaMemsetAsync(void *p, int value, size_t n, cudaStream_t s) {
         misuse("cudaMemsetAsync outside a device allocation");
         return set_err(cudaErrorInvalidValue);
     }
+    DeviceAccess access;
     memset(p, value, n);
     return cudaSuccess;
 }
@@ -648,6 +731,7 @@ cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperat
         misuse("cublasGemmEx operand outside device memory");
         return CUBLAS_STATUS_INVALID_VALUE;
     }
+    DeviceAccess access;
     const float al = *(const float *)alpha, be = *(const float *)beta;
     const bool tf32 = compute == CUBLAS_COMPUTE_32F_FAST_TF32;
     float *c = (float *)C;

@@ -10,7 +10,11 @@
  * device pointer, or the reverse, fails with cudaErrorInvalidValue and a
  * note on stderr), filled with 0xff bytes (NaN) when allocated and freed so
  * reads of unwritten memory show. A device size limit makes out-of-memory
- * testable.
+ * testable. With AWQ_EMU_GUARD_DEVICE=1 in the environment each allocation
+ * is its own mapping, inaccessible outside emulated device operations
+ * (kernels, copies, memsets, GEMMs) and unmapped when freed, so host code
+ * that touches device memory directly, or after freeing it, faults as on a
+ * GPU (test_cuda_emu and the rehearsal of tests/bench/gpu_check.sh run so).
  */
 #ifndef AWQ_CUDA_EMU_RUNTIME_API_H
 #define AWQ_CUDA_EMU_RUNTIME_API_H

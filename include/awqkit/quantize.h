@@ -69,6 +69,19 @@ typedef enum awq_duo_scaling {
     AWQ_DUO_BOTH = 2           /* both families, n_grid/2 ratios each */
 } awq_duo_scaling;
 
+/* How the scale search evaluates a candidate's loss for a group whose block
+ * is one linear (v -> o, up -> down): the loss is the mean of (x dW^T)^2
+ * over tokens and outputs, dW = Q(W s)/s - W, which equals
+ * tr(dW G dW^T) / (tokens * N) with G = X^T X built once per group. AUTO
+ * takes the Gram form where a flop and memory model says it is cheaper
+ * (lib/quant/awq_gram.h); both forms pick the same ratios up to the
+ * rounding of near-ties (tests/unit/test_awq_gram.c). */
+typedef enum awq_search_loss {
+    AWQ_SEARCH_LOSS_AUTO = 0,
+    AWQ_SEARCH_LOSS_DIRECT = 1,   /* candidate forward vs the FP output */
+    AWQ_SEARCH_LOSS_GRAM = 2      /* tr(dW G dW^T) where the block allows */
+} awq_search_loss;
+
 /* "off", "on", "both" (static strings). */
 const char *awq_duo_scaling_name(awq_duo_scaling d);
 
@@ -86,6 +99,7 @@ typedef struct awq_quantize_params {
     int n_grid;                /* ratios r/n_grid, r = 0..n_grid-1; 20
                                   (BOTH: r/(n_grid/2), twice; needs >= 2) */
     awq_duo_scaling duo_scaling; /* candidate family; default AWQ_DUO_OFF */
+    awq_search_loss search_loss; /* default AWQ_SEARCH_LOSS_AUTO */
     /* Clip search (AWQ only; never q/k, as AutoAWQ). */
     bool clip;                 /* default true */
     int clip_n_grid;           /* 20 */

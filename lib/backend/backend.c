@@ -140,3 +140,26 @@ void awq_nll_rows_ref(const float *logits, const int32_t *targets, int64_t M,
         nll[r] = mx + log(s) - z[targets[r]];
     }
 }
+
+void awq_gram_ref(const float *x, int64_t M, int64_t K, float *g,
+                  bool accumulate) {
+    for (int64_t i = 0; i < K; i++)
+        for (int64_t j = i; j < K; j++) {
+            double acc = accumulate ? (double)g[i * K + j] : 0.0;
+            for (int64_t r = 0; r < M; r++)
+                acc += (double)x[r * K + i] * (double)x[r * K + j];
+            g[i * K + j] = (float)acc;
+            g[j * K + i] = (float)acc;
+        }
+}
+
+double awq_dot_ref(const float *a, const float *b, int64_t n) {
+    double s = 0.0;
+    for (int64_t b0 = 0; b0 < n; b0 += AWQ_DOT_BLOCK) {
+        int64_t b1 = b0 + AWQ_DOT_BLOCK < n ? b0 + AWQ_DOT_BLOCK : n;
+        double acc = 0.0;
+        for (int64_t i = b0; i < b1; i++) acc += (double)a[i] * (double)b[i];
+        s += acc;
+    }
+    return s;
+}

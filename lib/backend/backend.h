@@ -128,6 +128,17 @@ typedef struct awq_backend_ops {
     /* *out (host) = mean((a - b)^2) over n elements, in double. */
     awq_status (*mse)(awq_backend *be, const float *a, const float *b,
                       int64_t n, double *out);
+    /* Gram matrix for the AWQ search's shortcut (lib/quant/awq_gram.c):
+     * g[K, K] = x^T x for x [M, K] (accumulate: g += x^T x), fp32
+     * products and sums; g is exactly symmetric (the lower triangle is a
+     * copy of the upper one). */
+    awq_status (*gram)(awq_backend *be, const float *x, int64_t M, int64_t K,
+                       float *g, bool accumulate);
+    /* *out (host) = sum of a[i] * b[i] over n elements, in double: blocks
+     * of AWQ_DOT_BLOCK elements each summed in index order, the block sums
+     * added in block order (so every backend gives the same bits). */
+    awq_status (*dot)(awq_backend *be, const float *a, const float *b,
+                      int64_t n, double *out);
 
     /* -------------------------------------------------------- output */
     /* For each row r of logits [M, V]: when targets[r] >= 0,
@@ -177,5 +188,10 @@ void awq_silu_mul_ref(const float *gate, const float *up, float *out,
                       int64_t n);
 void awq_nll_rows_ref(const float *logits, const int32_t *targets, int64_t M,
                       int64_t V, double *nll);
+void awq_gram_ref(const float *x, int64_t M, int64_t K, float *g,
+                  bool accumulate);
+/* The exact summation order of the dot op (see above). */
+#define AWQ_DOT_BLOCK 8192
+double awq_dot_ref(const float *a, const float *b, int64_t n);
 
 #endif /* AWQ_LIB_BACKEND_H */

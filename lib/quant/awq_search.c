@@ -21,6 +21,7 @@
 
 #include "core/core.h"
 #include "model/forward.h"
+#include "quant/awq_gram.h"
 #include "quant/clip.h"
 
 #include <math.h>
@@ -273,7 +274,7 @@ typedef struct {
 static awq_status eval_candidate(awq_model *m, awq_layer *l, const awq_scale_group *g, int in,
                                  awq_search_acts *a, const awq_quantize_params *p,
                                  const float *s_host, int64_t K, group_scratch *gs,
-                                 double *loss) {
+                                 awq_gram_state *gram, double *loss) {
     awq_backend *be = awq_model_backend(m);
     awq_status st = AWQ_OK;
     if (s_host) AWQ_TRY(awq_model_upload(m, gs->s_dev, s_host, (size_t)K * sizeof(float)));
@@ -293,7 +294,12 @@ static awq_status eval_candidate(awq_model *m, awq_layer *l, const awq_scale_gro
             st = be->ops->copy(be, gs->tmp[j], w, (size_t)N * (size_t)Kj * sizeof(float));
             if (st == AWQ_OK) st = awq_pseudo_quant(be, gs->tmp[j], N, Kj, &p->quant);
         }
-        if (st == AWQ_OK) st = awq_layer_set_weight(l, g->linears[j], gs->tmp[j]);
+        if (st == AWQ_OK && !gram) st = awq_layer_set_weight(l, g->linears[j], gs->tmp[j]);
+    }
+    if (gram) {
+        /* one linear: tr(dW G dW^T) / (rows N), no forward (awq_gram.h) */
+        *loss = 0;
+        return st == AWQ_OK ? awq_gram_loss(m, gram, gs->tmp[0], loss) : st;
     }
     /* Sum of squared errors chunk by chunk (chunk means x sizes, in chunk
      * order: fixed for a given chunk size, whatever the thread count). */
@@ -336,6 +342,8 @@ static awq_status search_group(awq_model *m, awq_layer *l, int gi, awq_search_ac
     const int64_t ocols = block_out_cols(cfg, a, g);
     group_scratch gs;
     memset(&gs, 0, sizeof gs);
+    awq_gram_state gram;
+    memset(&gram, 0, sizeof gram);
     float *xm = NULL, *wm = NULL, *s = NULL, *best = NULL;
     float *wh[AWQ_MAX_GROUP_LINEARS] = {0};
     int64_t wn[AWQ_MAX_GROUP_LINEARS] = {0};
@@ -392,8 +400,30 @@ static awq_status search_group(awq_model *m, awq_layer *l, int gi, awq_search_ac
                              (void **)&gs.out);
     if (st != AWQ_OK) goto done;
 
+    /* The loss form: the Gram shortcut for a one-linear block where the
+     * cost model (awq_gram.h) or the caller asks for it and the backend
+     * has the ops; otherwise candidate forwards against the FP outputs. */
+    const int n_cand = awq_search_n_candidates(p->duo_scaling, p->n_grid);
+    bool use_gram = false;
+    if (g->block == AWQ_BLOCK_LINEAR && g->n_linears == 1 && be->ops->gram && be->ops->dot &&
+        p->search_loss != AWQ_SEARCH_LOSS_DIRECT) {
+        awq_gram_cost cost = awq_gram_cost_model(c->rows, chunk_rows, wn[0], K, n_cand + 1);
+        use_gram = p->search_loss == AWQ_SEARCH_LOSS_GRAM || cost.use_gram;
+        awq_debug(ctx, "layer %lld %s: loss form %s (direct %.3g flop, gram %.3g flop, "
+                  "%.3g of %.3g floats)", (long long)awq_layer_index(l), rep->name,
+                  use_gram ? "gram" : "direct", cost.direct_flops, cost.gram_flops,
+                  cost.gram_floats, cost.chunk_floats);
+    }
+    if (use_gram) {
+        int64_t N0, K0;
+        float *w0 = awq_layer_weight(l, g->linears[0], &N0, &K0);
+        st = awq_gram_build(m, c, in, w0, N0, K0, &gram);
+        if (st != AWQ_OK) goto done;
+    }
+
     /* FP outputs of the block, chunk by chunk, into AWQ_SLOT_FP. */
-    for (int64_t ch = 0; ch < awq_act_store_n_chunks(c->st) && st == AWQ_OK; ch++) {
+    for (int64_t ch = 0; !use_gram && ch < awq_act_store_n_chunks(c->st) && st == AWQ_OK;
+         ch++) {
         float *x = NULL, *fp = NULL;
         st = awq_act_store_get(c->st, in, ch, true, &x);
         if (st == AWQ_OK) st = awq_act_store_get(c->st, AWQ_SLOT_FP, ch, false, &fp);
@@ -403,21 +433,29 @@ static awq_status search_group(awq_model *m, awq_layer *l, int gi, awq_search_ac
     if (st != AWQ_OK) goto done;
 
     /* Baseline: plain RTN of this group (scale 1), for the report. */
-    st = eval_candidate(m, l, g, in, c, p, NULL, K, &gs, &rep->loss_rtn);
+    st = eval_candidate(m, l, g, in, c, p, NULL, K, &gs, use_gram ? &gram : NULL,
+                        &rep->loss_rtn);
     if (st != AWQ_OK) goto done;
 
     double best_loss = INFINITY;
     int best_i = -1;
     double best_ratio = 0;
     bool best_duo = false;
-    const int n_cand = awq_search_n_candidates(p->duo_scaling, p->n_grid);
     for (int i = 0; i < n_cand; i++) {
         double ratio;
         bool duo;
         awq_search_candidate(p->duo_scaling, p->n_grid, i, &ratio, &duo);
         awq_search_scales_ref(xm, wm, K, ratio, duo, s);
         double loss;
-        st = eval_candidate(m, l, g, in, c, p, s, K, &gs, &loss);
+        /* s = 1 (plain ratio 0) gives Q(W·1)/1 = Q(W) bit for bit, the RTN
+         * baseline just measured (the baseline passed the quantizer, so
+         * the scaled path cannot fail either): reuse its loss. */
+        bool ones = true;
+        for (int64_t k = 0; k < K && ones; k++) ones = s[k] == 1.0f;
+        if (ones)
+            loss = rep->loss_rtn;
+        else
+            st = eval_candidate(m, l, g, in, c, p, s, K, &gs, use_gram ? &gram : NULL, &loss);
         if (st == AWQ_ERR_RANGE) {
             /* e.g. a scaled weight beyond the FP16 range: skip candidate */
             awq_debug(ctx, "layer %lld %s ratio %.2f%s skipped: %s",
@@ -455,6 +493,7 @@ static awq_status search_group(awq_model *m, awq_layer *l, int gi, awq_search_ac
 done:
     for (int j = 0; j < AWQ_MAX_GROUP_LINEARS; j++) awq_free(wh[j]);
     scratch_free(m, &gs);
+    awq_gram_free(m, &gram);
     awq_free(xm);
     awq_free(wm);
     awq_free(s);

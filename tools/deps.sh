@@ -4,6 +4,9 @@
 # otherwise it prints the exact command to run and stops.
 AWQ_DEB_PACKAGES=(build-essential cmake pkg-config libopenblas-dev libcjson-dev
                   libzstd-dev libpcre2-dev libutf8proc-dev zstd)
+# Optional (CMake finds it or builds without): oneDNN for the bf16 search
+# GEMMs (--precision bf16; README "Dependencies").
+AWQ_DEB_PACKAGES+=(libdnnl-dev)
 
 awq_install_deps() {
     local missing=() p

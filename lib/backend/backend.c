@@ -163,3 +163,30 @@ double awq_dot_ref(const float *a, const float *b, int64_t n) {
     }
     return s;
 }
+
+float awq_round_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7f800000u) == 0x7f800000u) {
+        u &= 0xffff0000u; /* Inf stays Inf; NaN keeps a payload bit */
+        if (f != f) u |= 0x00400000u;
+    } else {
+        u += 0x7fffu + ((u >> 16) & 1u);
+        u &= 0xffff0000u;
+    }
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+void awq_gemm_bf16_ref(const float *x, const float *w, const float *bias,
+                       float *y, int64_t M, int64_t N, int64_t K) {
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t n = 0; n < N; n++) {
+            double acc = 0.0;
+            for (int64_t k = 0; k < K; k++)
+                acc += (double)awq_round_bf16(x[i * K + k]) *
+                       (double)awq_round_bf16(w[n * K + k]);
+            if (bias) acc += bias[n];
+            y[i * N + n] = (float)acc;
+        }
+}

@@ -40,6 +40,13 @@ typedef enum awq_mem_space {
 
 typedef struct awq_backend awq_backend;
 
+/* Input precision of the gemm op (fp32 accumulation and output always). */
+typedef enum awq_gemm_precision {
+    AWQ_GEMM_FP32 = 0,         /* fp32 inputs (the oracle) */
+    AWQ_GEMM_BF16 = 1          /* x and W rounded to bf16 (nearest even);
+                                  CPU: oneDNN, CUDA: tensor cores */
+} awq_gemm_precision;
+
 /* Shape of a causal self-attention call. */
 typedef struct awq_attn_desc {
     int64_t B, T;              /* sequences, tokens per sequence */
@@ -139,6 +146,11 @@ typedef struct awq_backend_ops {
      * added in block order (so every backend gives the same bits). */
     awq_status (*dot)(awq_backend *be, const float *a, const float *b,
                       int64_t n, double *out);
+    /* Input precision of later gemm calls with fp32 weights. BF16:
+     * AWQ_ERR_UNSUPPORTED (message says why) where the backend cannot (no
+     * oneDNN in the build, no AVX512-BF16/AMX on the CPU); optional (NULL =
+     * fp32 only). Same determinism contract. */
+    awq_status (*set_gemm_precision)(awq_backend *be, awq_gemm_precision p);
 
     /* -------------------------------------------------------- output */
     /* For each row r of logits [M, V]: when targets[r] >= 0,
@@ -157,6 +169,7 @@ struct awq_backend {
     awq_ctx *ctx;              /* messages, threads; borrowed */
     awq_backend_kind kind;
     void *impl;                /* backend-private state */
+    awq_gemm_precision precision; /* see set_gemm_precision; FP32 */
 };
 
 /* Create the backend `kind` on ctx (borrowed; must outlive the backend).
@@ -188,6 +201,11 @@ void awq_silu_mul_ref(const float *gate, const float *up, float *out,
                       int64_t n);
 void awq_nll_rows_ref(const float *logits, const int32_t *targets, int64_t M,
                       int64_t V, double *nll);
+/* gemm with x and W rounded to bf16 (nearest even), products summed in
+ * double: the oracle of the BF16 precision. */
+void awq_gemm_bf16_ref(const float *x, const float *w, const float *bias,
+                       float *y, int64_t M, int64_t N, int64_t K);
+float awq_round_bf16(float f);
 void awq_gram_ref(const float *x, int64_t M, int64_t K, float *g,
                   bool accumulate);
 /* The exact summation order of the dot op (see above). */

@@ -11,6 +11,7 @@
  * workers (mse) sum fixed-size blocks and then combine the blocks in order.
  * tests/unit/test_backend.c checks 1 vs 2 threads bit for bit. */
 #include "backend/backend.h"
+#include "backend/cpu_bf16.h"
 #include "backend/cpu_simd.h"
 #include "core/core.h"
 
@@ -143,6 +144,8 @@ static awq_status cpu_gemm(awq_backend *be, const float *x, const void *w,
         if (!bias) memset(y, 0, sizeof(float) * (size_t)(M * N));
         return AWQ_OK;
     }
+    if (be->precision == AWQ_GEMM_BF16)
+        return awq_cpu_gemm_bf16(be, x, (const float *)w, bias, y, M, N, K);
     blas_single_thread();
     gemm_job j = {x, (const float *)w, y, M, N, K, 0, false, bias ? 1.0f : 0.0f};
     int64_t n_slices;
@@ -564,6 +567,19 @@ static awq_status cpu_nll_rows(awq_backend *be, const float *logits,
     return AWQ_OK;
 }
 
+static awq_status cpu_set_gemm_precision(awq_backend *be, awq_gemm_precision p) {
+    if (p == AWQ_GEMM_FP32) {
+        be->precision = p;
+        return AWQ_OK;
+    }
+    if (p != AWQ_GEMM_BF16)
+        return awq_fail(be->ctx, AWQ_ERR_INVALID_ARG, "gemm precision %d", (int)p);
+    awq_status why = AWQ_OK;
+    if (!awq_cpu_bf16_available(be->ctx, &why)) return why;
+    be->precision = p;
+    return AWQ_OK;
+}
+
 static awq_status cpu_upload(awq_backend *be, void *dst, const void *src,
                              size_t bytes) {
     return cpu_copy(be, dst, src, bytes);
@@ -591,6 +607,7 @@ static const awq_backend_ops k_cpu_ops = {
     .mse = cpu_mse,
     .gram = cpu_gram,
     .dot = cpu_dot,
+    .set_gemm_precision = cpu_set_gemm_precision,
     .nll_rows = cpu_nll_rows,
 };
 

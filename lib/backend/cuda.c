@@ -358,6 +358,8 @@ static awq_status cu_gemm(awq_backend *be, const float *x, const void *w, awq_dt
     if (w_dtype == AWQ_DT_F32) {
         const cublasComputeType_t ct = im->gemm_mode == AWQ_CUDA_GEMM_TF32
                                            ? CUBLAS_COMPUTE_32F_FAST_TF32
+                                       : im->gemm_mode == AWQ_CUDA_GEMM_BF16
+                                           ? CUBLAS_COMPUTE_32F_FAST_16BF
                                            : CUBLAS_COMPUTE_32F;
         const int64_t step = INT_MAX / 2;
         for (int64_t m0 = 0; m0 < M; m0 += step) {
@@ -574,6 +576,16 @@ static awq_status cu_nll_rows(awq_backend *be, const float *logits, const int32_
     return awq_cuda_wait(be, "nll_rows");
 }
 
+/* The backend-neutral precision switch: BF16 is cuBLAS's
+ * CUBLAS_COMPUTE_32F_FAST_16BF on the fp32 operands (tensor cores, inputs
+ * rounded to bf16, fp32 accumulation); FP32 restores CUBLAS_COMPUTE_32F. */
+static awq_status cu_set_gemm_precision(awq_backend *be, awq_gemm_precision p) {
+    if (p != AWQ_GEMM_FP32 && p != AWQ_GEMM_BF16)
+        return awq_fail(be->ctx, AWQ_ERR_INVALID_ARG, "gemm precision %d", (int)p);
+    return awq_backend_cuda_set_gemm_mode(be, p == AWQ_GEMM_BF16 ? AWQ_CUDA_GEMM_BF16
+                                                                 : AWQ_CUDA_GEMM_FP32);
+}
+
 /* ---------------------------------------------------------- the table */
 
 static const awq_backend_ops k_cuda_ops = {
@@ -598,6 +610,7 @@ static const awq_backend_ops k_cuda_ops = {
     .mse = cu_mse,
     .gram = cu_gram,
     .dot = cu_dot,
+    .set_gemm_precision = cu_set_gemm_precision,
     .nll_rows = cu_nll_rows,
 };
 
@@ -692,9 +705,10 @@ fail:
 
 awq_status awq_backend_cuda_set_gemm_mode(awq_backend *be, awq_cuda_gemm_mode m) {
     ENTER(be, "set_gemm_mode");
-    if (m != AWQ_CUDA_GEMM_FP32 && m != AWQ_CUDA_GEMM_TF32)
+    if (m != AWQ_CUDA_GEMM_FP32 && m != AWQ_CUDA_GEMM_TF32 && m != AWQ_CUDA_GEMM_BF16)
         return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "unknown CUDA GEMM mode %d", (int)m);
     im->gemm_mode = m;
+    be->precision = m == AWQ_CUDA_GEMM_BF16 ? AWQ_GEMM_BF16 : AWQ_GEMM_FP32;
     return AWQ_OK;
 }
 

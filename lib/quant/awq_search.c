@@ -344,6 +344,7 @@ static awq_status search_group(awq_model *m, awq_layer *l, int gi, awq_search_ac
     memset(&gs, 0, sizeof gs);
     awq_gram_state gram;
     memset(&gram, 0, sizeof gram);
+    bool restore_bf16 = false;
     float *xm = NULL, *wm = NULL, *s = NULL, *best = NULL;
     float *wh[AWQ_MAX_GROUP_LINEARS] = {0};
     int64_t wn[AWQ_MAX_GROUP_LINEARS] = {0};
@@ -413,6 +414,12 @@ static awq_status search_group(awq_model *m, awq_layer *l, int gi, awq_search_ac
                   "%.3g of %.3g floats)", (long long)awq_layer_index(l), rep->name,
                   use_gram ? "gram" : "direct", cost.direct_flops, cost.gram_flops,
                   cost.gram_floats, cost.chunk_floats);
+    }
+    if (use_gram && be->precision != AWQ_GEMM_FP32) {
+        /* dW is small next to W: its product with G stays fp32 */
+        st = be->ops->set_gemm_precision(be, AWQ_GEMM_FP32);
+        if (st != AWQ_OK) goto done;
+        restore_bf16 = true;
     }
     if (use_gram) {
         int64_t N0, K0;
@@ -494,6 +501,10 @@ done:
     for (int j = 0; j < AWQ_MAX_GROUP_LINEARS; j++) awq_free(wh[j]);
     scratch_free(m, &gs);
     awq_gram_free(m, &gram);
+    if (restore_bf16) {
+        awq_status s2 = be->ops->set_gemm_precision(be, AWQ_GEMM_BF16);
+        if (st == AWQ_OK) st = s2;
+    }
     awq_free(xm);
     awq_free(wm);
     awq_free(s);
@@ -509,6 +520,20 @@ awq_status awq_search_layer(awq_model *m, awq_layer *l, awq_search_acts *c,
     const awq_arch *a = cfg->arch;
     double t0 = awq_now();
     out->n_groups = a->n_groups;
+    /* Candidate forwards at the asked precision (fp32 accumulation); the
+     * backend goes back to fp32 before returning. */
+    awq_backend *be = awq_model_backend(m);
+    if (p->precision == AWQ_PRECISION_BF16 && p->method == AWQ_METHOD_AWQ) {
+        awq_status ps = be->ops->set_gemm_precision
+                            ? be->ops->set_gemm_precision(be, AWQ_GEMM_BF16)
+                            : awq_fail(awq_model_ctx(m), AWQ_ERR_UNSUPPORTED,
+                                       "the %s backend has fp32 GEMMs only", be->ops->name);
+        if (ps != AWQ_OK) {
+            if (awq_layer_index(l) == 0)
+                awq_warn(awq_model_ctx(m), "--precision bf16: %s; the search runs in fp32",
+                         awq_ctx_errmsg(awq_model_ctx(m)));
+        }
+    }
     for (int gi = 0; gi < a->n_groups; gi++) {
         const awq_scale_group *g = &a->groups[gi];
         awq_group_report *rep = &out->rep[gi];
@@ -524,12 +549,14 @@ awq_status awq_search_layer(awq_model *m, awq_layer *l, awq_search_acts *c,
                                      prog_total);
         if (st == AWQ_OK) st = search_group(m, l, gi, c, p, out);
         if (st != AWQ_OK) {
+            if (be->ops->set_gemm_precision) be->ops->set_gemm_precision(be, AWQ_GEMM_FP32);
             awq_layer_search_free(out);
             return awq_fail_wrap(awq_model_ctx(m), st, "layer %lld, group %s",
                                  (long long)awq_layer_index(l), rep->name);
         }
     }
     if (t_search) *t_search += awq_now() - t0;
+    if (be->precision != AWQ_GEMM_FP32) AWQ_TRY(be->ops->set_gemm_precision(be, AWQ_GEMM_FP32));
     return AWQ_OK;
 }
 
@@ -599,35 +626,60 @@ static int64_t clip_sample_count(int64_t rows, int n_sample, int64_t *step) {
     return (rows + st - 1) / st;
 }
 
+static awq_status clip_one(awq_model *m, awq_layer *l, awq_search_acts *c,
+                           const awq_quantize_params *p, awq_layer_search *s, int lin,
+                           float **xs_pt);
+
 awq_status awq_search_clip(awq_model *m, awq_layer *l, awq_search_acts *c,
                            const awq_quantize_params *p, awq_layer_search *s) {
+    const awq_arch *a = awq_model_get_config(m)->arch;
+    /* The sampled tokens of each capture point, gathered once and shared
+     * by the linears reading it (gate and up): the captures do not change
+     * during the clip step. */
+    float *xs_pt[AWQ_CAPTURE_COUNT] = {0};
+    awq_status st = AWQ_OK;
+    for (int lin = 0; lin < a->n_linears && st == AWQ_OK; lin++)
+        st = clip_one(m, l, c, p, s, lin, xs_pt);
+    for (int i = 0; i < AWQ_CAPTURE_COUNT; i++) awq_model_free_buf(m, xs_pt[i]);
+    return st;
+}
+
+/* Search (when needed) and apply the clamps of linear `lin`; xs_pt caches
+ * the gathered token samples by capture point (owned by the caller). */
+static awq_status clip_one(awq_model *m, awq_layer *l, awq_search_acts *c,
+                           const awq_quantize_params *p, awq_layer_search *s, int lin,
+                           float **xs_pt) {
     awq_backend *be = awq_model_backend(m);
     awq_ctx *ctx = awq_model_ctx(m);
     const awq_model_config *cfg = awq_model_get_config(m);
     const awq_arch *a = cfg->arch;
-    for (int lin = 0; lin < a->n_linears; lin++) {
+    {
         /* q/k feed the q·k product: AutoAWQ does not clip them. */
-        if (lin == AWQ_LIN_Q || lin == AWQ_LIN_K) continue;
+        if (lin == AWQ_LIN_Q || lin == AWQ_LIN_K) return AWQ_OK;
         int64_t N, K;
         float *w = awq_layer_weight(l, lin, &N, &K);
         int64_t glen = awq_group_len(K, p->quant.group_size);
-        if (K % glen != 0) continue; /* not packable: stays FP, nothing to clip */
+        if (K % glen != 0) return AWQ_OK; /* not packable: stays FP, nothing to clip */
         int64_t G = K / glen;
         awq_status st = AWQ_OK;
         if (!s->clip[lin]) {
-            if (!p->clip) continue;
+            if (!p->clip) return AWQ_OK;
             awq_capture_point pt = awq_search_point_of_linear(lin);
             int64_t step;
             int64_t ns = clip_sample_count(c->rows, p->clip_tokens, &step);
             int in = AWQ_SLOT_CAP + (int)pt;
             int64_t crows = awq_act_store_chunk_rows(c->st, 0), cur = -1;
             float *xc = NULL;
-            float *xs = NULL, *mx = NULL;
-            st = awq_model_alloc(m, (size_t)ns * (size_t)K * sizeof(float), (void **)&xs);
+            float *xs = xs_pt[pt], *mx = NULL;
+            const bool gather = xs == NULL;
+            if (gather) {
+                st = awq_model_alloc(m, (size_t)ns * (size_t)K * sizeof(float), (void **)&xs);
+                if (st == AWQ_OK) xs_pt[pt] = xs;
+            }
             if (st == AWQ_OK)
                 st = awq_model_alloc(m, (size_t)N * (size_t)G * sizeof(float), (void **)&mx);
             /* gather rows 0, step, 2*step, ... from their chunks */
-            for (int64_t i = 0; i < ns && st == AWQ_OK; i++) {
+            for (int64_t i = 0; gather && i < ns && st == AWQ_OK; i++) {
                 int64_t row = i * step, ch = row / crows;
                 if (ch != cur) {
                     st = awq_act_store_get(c->st, in, ch, true, &xc);
@@ -643,7 +695,6 @@ awq_status awq_search_clip(awq_model *m, awq_layer *l, awq_search_acts *c,
                                      mx);
             float *host = NULL;
             if (st == AWQ_OK) st = to_host(m, mx, (size_t)N * (size_t)G, &host);
-            awq_model_free_buf(m, xs);
             awq_model_free_buf(m, mx);
             if (st != AWQ_OK)
                 return awq_fail_wrap(ctx, st, "layer %lld, clip search of %s",

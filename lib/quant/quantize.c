@@ -321,7 +321,8 @@ static uint64_t compute_fingerprint(const awq_quantize_job *job) {
                        (uint64_t)p->format, (uint64_t)p->n_grid, p->duo_scaling, p->clip,
                        (uint64_t)p->clip_n_grid, (uint64_t)(p->clip_max_shrink * 1e6),
                        (uint64_t)p->clip_tokens, (uint64_t)p->propagate,
-                       (uint64_t)p->runtime.backend, p->allow_lossy, (uint64_t)p->chunk_seqs};
+                       (uint64_t)p->runtime.backend, p->allow_lossy, (uint64_t)p->chunk_seqs,
+                       (uint64_t)p->precision};
     h = fnv1a(h, opts, sizeof opts);
     if (job->loaded.root) {
         char *s = cJSON_PrintUnformatted(job->loaded.root);

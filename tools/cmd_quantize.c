@@ -46,7 +46,7 @@ static void help(void) {
         "  --no-duo-scaling       same as --duo-scaling off\n"
         "  --precision fp32|bf16  inputs of the search's candidate GEMMs (fp32\n"
         "                         accumulation; bf16 needs oneDNN + AVX512-BF16\n"
-        "                         or a GPU) (default fp32)\n"
+        "                         or a GPU; else fp32 is used) (default bf16)\n"
         "  --no-clip              skip the clipping search\n"
         "  --clip-tokens N        tokens sampled for the clip search (default 512)\n"
         "  --propagate fp|quantized  next layer's inputs: FP outputs (default, AutoAWQ)\n"

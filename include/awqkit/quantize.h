@@ -85,8 +85,10 @@ typedef enum awq_search_loss {
 /* Input precision of the scale search's candidate forwards (fp32
  * accumulation always; the Gram form, the clip search and every other
  * forward stay fp32). BF16 needs oneDNN and AVX512-BF16/AMX on the CPU, or
- * tensor cores on CUDA; where unavailable the search warns and runs fp32.
- * The default is fp32: see BENCHMARKS.md, "Reduced-precision search". */
+ * tensor cores on CUDA; where unavailable the search runs fp32 (an info
+ * note). The default is BF16: it picked the same ratios as fp32 on the
+ * bundled model and the outlier models measured (BENCHMARKS.md,
+ * "Reduced-precision search"); FP32 is the oracle of the tests. */
 typedef enum awq_search_precision {
     AWQ_PRECISION_FP32 = 0,
     AWQ_PRECISION_BF16 = 1
@@ -110,7 +112,7 @@ typedef struct awq_quantize_params {
                                   (BOTH: r/(n_grid/2), twice; needs >= 2) */
     awq_duo_scaling duo_scaling; /* candidate family; default AWQ_DUO_OFF */
     awq_search_loss search_loss; /* default AWQ_SEARCH_LOSS_AUTO */
-    awq_search_precision precision; /* default AWQ_PRECISION_FP32 */
+    awq_search_precision precision; /* default AWQ_PRECISION_BF16 */
     /* Clip search (AWQ only; never q/k, as AutoAWQ). */
     bool clip;                 /* default true */
     int clip_n_grid;           /* 20 */

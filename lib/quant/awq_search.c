@@ -146,7 +146,10 @@ awq_status awq_search_slot_mse(awq_model *m, awq_search_acts *a, int s1, int s2,
 
 void awq_layer_search_free(awq_layer_search *s) {
     if (!s) return;
-    for (int g = 0; g < 4; g++) free(s->scales[g]);
+    for (int g = 0; g < 4; g++) {
+        free(s->scales[g]);
+        free(s->cand_loss[g]);
+    }
     for (int i = 0; i < AWQ_MAX_LINEARS; i++) free(s->clip[i]);
     memset(s, 0, sizeof *s);
 }
@@ -448,6 +451,13 @@ static awq_status search_group(awq_model *m, awq_layer *l, int gi, awq_search_ac
     int best_i = -1;
     double best_ratio = 0;
     bool best_duo = false;
+    out->cand_loss[gi] = malloc((size_t)(n_cand > 0 ? n_cand : 1) * sizeof(double));
+    if (!out->cand_loss[gi]) {
+        st = awq_fail_nomem(ctx, "candidate losses", (uint64_t)n_cand * 8u);
+        goto done;
+    }
+    out->n_cand[gi] = n_cand;
+    for (int i = 0; i < n_cand; i++) out->cand_loss[gi][i] = NAN;
     for (int i = 0; i < n_cand; i++) {
         double ratio;
         bool duo;
@@ -472,6 +482,7 @@ static awq_status search_group(awq_model *m, awq_layer *l, int gi, awq_search_ac
             continue;
         }
         if (st != AWQ_OK) goto done;
+        out->cand_loss[gi][i] = loss;
         if (isfinite(loss) && loss < best_loss) {
             best_loss = loss;
             best_i = i;
@@ -530,7 +541,7 @@ awq_status awq_search_layer(awq_model *m, awq_layer *l, awq_search_acts *c,
                                        "the %s backend has fp32 GEMMs only", be->ops->name);
         if (ps != AWQ_OK) {
             if (awq_layer_index(l) == 0)
-                awq_warn(awq_model_ctx(m), "--precision bf16: %s; the search runs in fp32",
+                awq_info(awq_model_ctx(m), "note: --precision bf16: %s; the search runs in fp32",
                          awq_ctx_errmsg(awq_model_ctx(m)));
         }
     }

@@ -62,6 +62,9 @@ typedef struct awq_layer_search {
     bool used[4];              /* group applies to this layer */
     int64_t len[4];            /* scale vector length (K of the linears) */
     float *scales[4];          /* [len] (NULL when !used) */
+    double *cand_loss[4];      /* [n_cand[g]] every candidate's loss in the
+                                  search's order (NaN: skipped); tests */
+    int n_cand[4];
     awq_group_report rep[4];
     float *clip[AWQ_MAX_LINEARS]; /* [N, G] max |w| per (row, group); NULL
                                      when not clipped */

@@ -61,6 +61,7 @@ awq_quantize_params awq_quantize_default_params(void) {
     p.calib = awq_calib_default_params();
     p.n_grid = 20;
     p.duo_scaling = AWQ_DUO_OFF;
+    p.precision = AWQ_PRECISION_BF16; /* falls back to fp32 where unavailable */
     p.clip = true;
     p.clip_n_grid = 20;
     p.clip_max_shrink = 0.5;

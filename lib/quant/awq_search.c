@@ -14,9 +14,12 @@
  * non-finite entries set to 1; loss = mean squared error of the block
  * output vs the FP output; the first strict minimum wins. All groups are
  * searched on the unscaled layer and applied afterwards (AutoAWQ computes
- * scales_list before apply_scale). Differences, on purpose: arithmetic in
- * fp32 (AutoAWQ runs the candidates in fp16), and a non-finite candidate
- * loss is skipped instead of aborting. */
+ * scales_list before apply_scale). Differences, on purpose: the candidate
+ * GEMMs take bf16 inputs with fp32 accumulation (p->precision, default) or
+ * fp32 (AutoAWQ runs the candidates in fp16), everything else is fp32; a
+ * one-linear group's loss may come from the Gram form (awq_gram.h), equal
+ * to the forward's up to rounding; and a non-finite candidate loss is
+ * skipped instead of aborting. */
 #include "quant/awq_search.h"
 
 #include "core/core.h"

@@ -7,7 +7,10 @@
  *      and down are stored (awq_search_forward), chunk by chunk;
  *   2. awq_search_layer: for each scaling group of the architecture, the
  *      ratio r/n_grid whose scales s minimise the block-output MSE of
- *      Q(W·s)/s, all groups searched on the unscaled layer;
+ *      Q(W·s)/s, all groups searched on the unscaled layer (one-linear
+ *      groups through the Gram form of lib/quant/awq_gram.h where cheaper;
+ *      candidate forwards at p->precision, the backend back at fp32 on
+ *      return);
  *   3. awq_search_apply: fold s into the previous norm / linear, multiply
  *      the linears' input columns, divide the captured inputs;
  *   4. awq_search_clip: per (output row, group) max-abs clamp search for

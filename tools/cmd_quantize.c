@@ -46,6 +46,9 @@ static void help(void) {
         "                         both n-grid/2 ratios of each (llm-compressor)\n"
         "                         (why off: BENCHMARKS.md, \"Which scale candidates\")\n"
         "  --no-duo-scaling       same as --duo-scaling off\n"
+        "  --precision fp32|bf16  inputs of the search's candidate GEMMs (fp32\n"
+        "                         accumulation; bf16 needs oneDNN + AVX512-BF16\n"
+        "                         or a GPU; else fp32 is used) (default bf16)\n"
         "  --no-clip              skip the clipping search\n"
         "  --clip-tokens N        tokens sampled for the clip search (default 512)\n"
         "  --propagate fp|quantized  next layer's inputs: FP outputs (default, AutoAWQ)\n"
@@ -134,6 +137,10 @@ static void parse(int argc, char **argv, opts *o) {
             o->p.calib_tokens = v;
         } else if (awq_cli_opt_int(argc, argv, &i, "--n-grid", 1, 1000, &n)) {
             o->p.n_grid = (int)n;
+        } else if (awq_cli_opt_str(argc, argv, &i, "--precision", &v)) {
+            if (!strcmp(v, "fp32")) o->p.precision = AWQ_PRECISION_FP32;
+            else if (!strcmp(v, "bf16")) o->p.precision = AWQ_PRECISION_BF16;
+            else awq_cli_usage_error("--precision %s: expected fp32 or bf16", v);
         } else if (!strcmp(a, "--no-duo-scaling")) {
             o->p.duo_scaling = AWQ_DUO_OFF;
         } else if (awq_cli_opt_str(argc, argv, &i, "--duo-scaling", &v)) {

@@ -4,6 +4,10 @@
 # otherwise it prints the exact command to run and stops.
 AWQ_DEB_PACKAGES=(build-essential cmake pkg-config libopenblas-dev libcjson-dev
                   libzstd-dev libpcre2-dev libutf8proc-dev zstd libxxhash-dev)
+# Optional (CMake finds it or builds without): oneDNN for the bf16 search
+# GEMMs (--precision bf16; README "Dependencies"). Installed when running as
+# root; never reported missing.
+AWQ_DEB_OPTIONAL=(libdnnl-dev)
 
 awq_install_deps() {
     local missing=() p
@@ -12,6 +16,11 @@ awq_install_deps() {
             missing+=("$p")
         fi
     done
+    if [ "$(id -u)" -eq 0 ]; then
+        for p in "${AWQ_DEB_OPTIONAL[@]}"; do
+            dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+        done
+    fi
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" -eq 0 ]; then
         echo "awqkit: installing ${missing[*]}" >&2

@@ -81,6 +81,31 @@ typedef enum awq_duo_scaling {
     AWQ_DUO_BOTH = 2           /* both families, n_grid/2 ratios each */
 } awq_duo_scaling;
 
+/* How the scale search evaluates a candidate's loss for a group whose block
+ * is one linear (v -> o, up -> down): the loss is the mean of (x dW^T)^2
+ * over tokens and outputs, dW = Q(W s)/s - W, which equals
+ * tr(dW G dW^T) / (tokens * N) with G = X^T X built once per group. AUTO
+ * takes the Gram form where a flop and memory model says it is cheaper
+ * (lib/quant/awq_gram.h); both forms pick the same ratios up to the
+ * rounding of near-ties (tests/unit/test_awq_gram.c). */
+typedef enum awq_search_loss {
+    AWQ_SEARCH_LOSS_AUTO = 0,
+    AWQ_SEARCH_LOSS_DIRECT = 1,   /* candidate forward vs the FP output */
+    AWQ_SEARCH_LOSS_GRAM = 2      /* tr(dW G dW^T) where the block allows */
+} awq_search_loss;
+
+/* Input precision of the scale search's candidate forwards (fp32
+ * accumulation always; the Gram form, the clip search and every other
+ * forward stay fp32). BF16 needs oneDNN and AVX512-BF16/AMX on the CPU, or
+ * tensor cores on CUDA; where unavailable the search runs fp32 (an info
+ * note). The default is BF16: it picked the same ratios as fp32 on the
+ * bundled model and the outlier models measured (BENCHMARKS.md,
+ * "Reduced-precision search"); FP32 is the oracle of the tests. */
+typedef enum awq_search_precision {
+    AWQ_PRECISION_FP32 = 0,
+    AWQ_PRECISION_BF16 = 1
+} awq_search_precision;
+
 /* "off", "on", "both" (static strings). */
 const char *awq_duo_scaling_name(awq_duo_scaling d);
 
@@ -98,6 +123,8 @@ typedef struct awq_quantize_params {
     int n_grid;                /* ratios r/n_grid, r = 0..n_grid-1; 20
                                   (BOTH: r/(n_grid/2), twice; needs >= 2) */
     awq_duo_scaling duo_scaling; /* candidate family; default AWQ_DUO_OFF */
+    awq_search_loss search_loss; /* default AWQ_SEARCH_LOSS_AUTO */
+    awq_search_precision precision; /* default AWQ_PRECISION_BF16 */
     /* Clip search (AWQ only; never q/k, as AutoAWQ). */
     bool clip;                 /* default true */
     int clip_n_grid;           /* 20 */

@@ -146,3 +146,53 @@ void awq_nll_rows_ref(const float *logits, const int32_t *targets, int64_t M,
         nll[r] = mx + log(s) - z[targets[r]];
     }
 }
+
+void awq_gram_ref(const float *x, int64_t M, int64_t K, float *g,
+                  bool accumulate) {
+    for (int64_t i = 0; i < K; i++)
+        for (int64_t j = i; j < K; j++) {
+            double acc = accumulate ? (double)g[i * K + j] : 0.0;
+            for (int64_t r = 0; r < M; r++)
+                acc += (double)x[r * K + i] * (double)x[r * K + j];
+            g[i * K + j] = (float)acc;
+            g[j * K + i] = (float)acc;
+        }
+}
+
+double awq_dot_ref(const float *a, const float *b, int64_t n) {
+    double s = 0.0;
+    for (int64_t b0 = 0; b0 < n; b0 += AWQ_DOT_BLOCK) {
+        int64_t b1 = b0 + AWQ_DOT_BLOCK < n ? b0 + AWQ_DOT_BLOCK : n;
+        double acc = 0.0;
+        for (int64_t i = b0; i < b1; i++) acc += (double)a[i] * (double)b[i];
+        s += acc;
+    }
+    return s;
+}
+
+float awq_round_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7f800000u) == 0x7f800000u) {
+        u &= 0xffff0000u; /* Inf stays Inf; NaN keeps a payload bit */
+        if (f != f) u |= 0x00400000u;
+    } else {
+        u += 0x7fffu + ((u >> 16) & 1u);
+        u &= 0xffff0000u;
+    }
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+void awq_gemm_bf16_ref(const float *x, const float *w, const float *bias,
+                       float *y, int64_t M, int64_t N, int64_t K) {
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t n = 0; n < N; n++) {
+            double acc = 0.0;
+            for (int64_t k = 0; k < K; k++)
+                acc += (double)awq_round_bf16(x[i * K + k]) *
+                       (double)awq_round_bf16(w[n * K + k]);
+            if (bias) acc += bias[n];
+            y[i * N + n] = (float)acc;
+        }
+}

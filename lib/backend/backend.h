@@ -40,6 +40,13 @@ typedef enum awq_mem_space {
 
 typedef struct awq_backend awq_backend;
 
+/* Input precision of the gemm op (fp32 accumulation and output always). */
+typedef enum awq_gemm_precision {
+    AWQ_GEMM_FP32 = 0,         /* fp32 inputs (the oracle) */
+    AWQ_GEMM_BF16 = 1          /* x and W rounded to bf16 (nearest even);
+                                  CPU: oneDNN, CUDA: tensor cores */
+} awq_gemm_precision;
+
 /* Shape of a causal self-attention call. */
 typedef struct awq_attn_desc {
     int64_t B, T;              /* sequences, tokens per sequence */
@@ -128,6 +135,22 @@ typedef struct awq_backend_ops {
     /* *out (host) = mean((a - b)^2) over n elements, in double. */
     awq_status (*mse)(awq_backend *be, const float *a, const float *b,
                       int64_t n, double *out);
+    /* Gram matrix for the AWQ search's shortcut (lib/quant/awq_gram.c):
+     * g[K, K] = x^T x for x [M, K] (accumulate: g += x^T x), fp32
+     * products and sums; g is exactly symmetric (the lower triangle is a
+     * copy of the upper one). */
+    awq_status (*gram)(awq_backend *be, const float *x, int64_t M, int64_t K,
+                       float *g, bool accumulate);
+    /* *out (host) = sum of a[i] * b[i] over n elements, in double: blocks
+     * of AWQ_DOT_BLOCK elements each summed in index order, the block sums
+     * added in block order (so every backend gives the same bits). */
+    awq_status (*dot)(awq_backend *be, const float *a, const float *b,
+                      int64_t n, double *out);
+    /* Input precision of later gemm calls with fp32 weights. BF16:
+     * AWQ_ERR_UNSUPPORTED (message says why) where the backend cannot (no
+     * oneDNN in the build, no AVX512-BF16/AMX on the CPU); optional (NULL =
+     * fp32 only). Same determinism contract. */
+    awq_status (*set_gemm_precision)(awq_backend *be, awq_gemm_precision p);
 
     /* -------------------------------------------------------- output */
     /* For each row r of logits [M, V]: when targets[r] >= 0,
@@ -147,6 +170,7 @@ struct awq_backend {
     awq_ctx *ctx;              /* messages, threads; borrowed */
     awq_backend_kind kind;
     void *impl;                /* backend-private state */
+    awq_gemm_precision precision; /* see set_gemm_precision; FP32 */
 };
 
 /* Create the backend `kind` on ctx (borrowed; must outlive the backend).
@@ -178,5 +202,15 @@ void awq_silu_mul_ref(const float *gate, const float *up, float *out,
                       int64_t n);
 void awq_nll_rows_ref(const float *logits, const int32_t *targets, int64_t M,
                       int64_t V, double *nll);
+/* gemm with x and W rounded to bf16 (nearest even), products summed in
+ * double: the oracle of the BF16 precision. */
+void awq_gemm_bf16_ref(const float *x, const float *w, const float *bias,
+                       float *y, int64_t M, int64_t N, int64_t K);
+float awq_round_bf16(float f);
+void awq_gram_ref(const float *x, int64_t M, int64_t K, float *g,
+                  bool accumulate);
+/* The exact summation order of the dot op (see above). */
+#define AWQ_DOT_BLOCK 8192
+double awq_dot_ref(const float *a, const float *b, int64_t n);
 
 #endif /* AWQ_LIB_BACKEND_H */

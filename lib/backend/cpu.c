@@ -11,6 +11,7 @@
  * workers (mse) sum fixed-size blocks and then combine the blocks in order.
  * tests/unit/test_backend.c checks 1 vs 2 threads bit for bit. */
 #include "backend/backend.h"
+#include "backend/cpu_bf16.h"
 #include "backend/cpu_simd.h"
 #include "core/core.h"
 
@@ -143,6 +144,8 @@ static awq_status cpu_gemm(awq_backend *be, const float *x, const void *w,
         if (!bias) memset(y, 0, sizeof(float) * (size_t)(M * N));
         return AWQ_OK;
     }
+    if (be->precision == AWQ_GEMM_BF16)
+        return awq_cpu_gemm_bf16(be, x, (const float *)w, bias, y, M, N, K);
     blas_single_thread();
     gemm_job j = {x, (const float *)w, y, M, N, K, 0, false, bias ? 1.0f : 0.0f};
     int64_t n_slices;
@@ -421,6 +424,91 @@ static awq_status cpu_mse(awq_backend *be, const float *a, const float *b,
     return AWQ_OK;
 }
 
+/* --------------------------------------------------------------- gram */
+
+/* g = x^T x by fixed slices of GRAM_SLICE rows of g, each one single-
+ * threaded sgemm over the upper triangle (columns a..K-1 of rows a..a+s),
+ * then the strict lower triangle copied from the upper one. The slices
+ * depend on K only: the same bits for any thread count. */
+#define GRAM_SLICE 64
+
+typedef struct {
+    const float *x;
+    float *g;
+    int64_t M, K;
+    float beta;
+} gram_job;
+
+static void gram_slices(void *arg, int64_t s0, int64_t s1, int worker) {
+    (void)worker;
+    const gram_job *j = arg;
+    for (int64_t s = s0; s < s1; s++) {
+        int64_t a = s * GRAM_SLICE, m = AWQ_MIN(GRAM_SLICE, j->K - a);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)(j->K - a), (int)j->M,
+                    1.0f, j->x + a, (int)j->K, j->x + a, (int)j->K, j->beta,
+                    j->g + a * j->K + a, (int)j->K);
+    }
+}
+
+static void gram_mirror(void *arg, int64_t r0, int64_t r1, int worker) {
+    (void)worker;
+    const gram_job *j = arg;
+    for (int64_t i = r0; i < r1; i++)
+        for (int64_t k = 0; k < i; k++) j->g[i * j->K + k] = j->g[k * j->K + i];
+}
+
+static awq_status cpu_gram(awq_backend *be, const float *x, int64_t M, int64_t K,
+                           float *g, bool accumulate) {
+    if (M < 0 || K < 0 || M > INT_MAX || K > INT_MAX || !dims_ok(M, K, NULL) ||
+        !dims_ok(K, K, NULL))
+        return awq_fail(be->ctx, AWQ_ERR_INVALID_ARG, "gram: bad shape M=%lld K=%lld",
+                        (long long)M, (long long)K);
+    if (K == 0) return AWQ_OK;
+    if (M == 0) {
+        if (!accumulate) memset(g, 0, sizeof(float) * (size_t)(K * K));
+        return AWQ_OK;
+    }
+    blas_single_thread();
+    gram_job j = {x, g, M, K, accumulate ? 1.0f : 0.0f};
+    awq_parallel_for(be->ctx, (K + GRAM_SLICE - 1) / GRAM_SLICE, gram_slices, &j);
+    awq_parallel_for(be->ctx, K, gram_mirror, &j);
+    return AWQ_OK;
+}
+
+typedef struct {
+    const float *a, *b;
+    int64_t n;
+    double *part;
+} dot_job;
+
+static void dot_blocks(void *arg, int64_t b0, int64_t b1, int worker) {
+    (void)worker;
+    const dot_job *j = arg;
+    for (int64_t blk = b0; blk < b1; blk++) {
+        int64_t s = blk * AWQ_DOT_BLOCK, e = AWQ_MIN(s + AWQ_DOT_BLOCK, j->n);
+        double acc = 0.0;
+        for (int64_t i = s; i < e; i++) acc += (double)j->a[i] * (double)j->b[i];
+        j->part[blk] = acc;
+    }
+}
+
+static awq_status cpu_dot(awq_backend *be, const float *a, const float *b, int64_t n,
+                          double *out) {
+    if (n < 0) return awq_fail(be->ctx, AWQ_ERR_INVALID_ARG, "dot: n < 0");
+    *out = 0.0;
+    if (n == 0) return AWQ_OK;
+    int64_t nb = (n + AWQ_DOT_BLOCK - 1) / AWQ_DOT_BLOCK;
+    double *part = awq_alloc((size_t)nb, sizeof(double));
+    if (!part) return awq_fail_nomem(be->ctx, "dot", (uint64_t)nb * 8);
+    dot_job j = {a, b, n, part};
+    awq_parallel_for(be->ctx, nb, dot_blocks, &j);
+    double s = 0.0;
+    for (int64_t i = 0; i < nb; i++) s += part[i];
+    awq_free(part);
+    *out = s;
+    return AWQ_OK;
+}
+
 /* ------------------------------------------------------------- output */
 
 typedef struct {
@@ -493,6 +581,19 @@ static awq_status cpu_nll_rows(awq_backend *be, const float *logits,
     return AWQ_OK;
 }
 
+static awq_status cpu_set_gemm_precision(awq_backend *be, awq_gemm_precision p) {
+    if (p == AWQ_GEMM_FP32) {
+        be->precision = p;
+        return AWQ_OK;
+    }
+    if (p != AWQ_GEMM_BF16)
+        return awq_fail(be->ctx, AWQ_ERR_INVALID_ARG, "gemm precision %d", (int)p);
+    awq_status why = AWQ_OK;
+    if (!awq_cpu_bf16_available(be->ctx, &why)) return why;
+    be->precision = p;
+    return AWQ_OK;
+}
+
 static awq_status cpu_upload(awq_backend *be, void *dst, const void *src,
                              size_t bytes) {
     return cpu_copy(be, dst, src, bytes);
@@ -518,6 +619,9 @@ static const awq_backend_ops k_cpu_ops = {
     .scale_rows = cpu_scale_rows,
     .col_mean_abs = cpu_col_mean_abs,
     .mse = cpu_mse,
+    .gram = cpu_gram,
+    .dot = cpu_dot,
+    .set_gemm_precision = cpu_set_gemm_precision,
     .nll_rows = cpu_nll_rows,
 };
 

@@ -358,6 +358,8 @@ static awq_status cu_gemm(awq_backend *be, const float *x, const void *w, awq_dt
     if (w_dtype == AWQ_DT_F32) {
         const cublasComputeType_t ct = im->gemm_mode == AWQ_CUDA_GEMM_TF32
                                            ? CUBLAS_COMPUTE_32F_FAST_TF32
+                                       : im->gemm_mode == AWQ_CUDA_GEMM_BF16
+                                           ? CUBLAS_COMPUTE_32F_FAST_16BF
                                            : CUBLAS_COMPUTE_32F;
         const int64_t step = INT_MAX / 2;
         for (int64_t m0 = 0; m0 < M; m0 += step) {
@@ -499,6 +501,58 @@ static awq_status cu_mse(awq_backend *be, const float *a, const float *b, int64_
     return awq_cuda_wait(be, "mse");
 }
 
+/* g = x^T x in one cuBLAS call per INT_MAX/2 rows (fp32 compute; the two
+ * triangles come from the same GEMM and may differ in the last bit). */
+static awq_status cu_gram(awq_backend *be, const float *x, int64_t M, int64_t K, float *g,
+                          bool accumulate) {
+    ENTER(be, "gram");
+    if (M < 0 || K < 0 || K > INT_MAX || !dims_ok(M, K) || !dims_ok(K, K))
+        return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "gram: bad shape M=%lld K=%lld",
+                        (long long)M, (long long)K);
+    if (K == 0) return AWQ_OK;
+    if (M == 0) {
+        if (!accumulate)
+            AWQ_CU(ctx, cudaMemsetAsync(g, 0, sizeof(float) * (size_t)(K * K), im->stream));
+        return AWQ_OK;
+    }
+    const float alpha = 1.0f;
+    const int64_t step = INT_MAX / 2;
+    for (int64_t m0 = 0; m0 < M; m0 += step) {
+        const int mm = (int)AWQ_MIN(step, M - m0);
+        const float beta = (accumulate || m0 > 0) ? 1.0f : 0.0f;
+        /* row-major x [mm, K] is column-major x^T [K, mm]: g = x^T (x^T)^T */
+        AWQ_CUBLAS(ctx, cublasGemmEx(im->blas, CUBLAS_OP_N, CUBLAS_OP_T, (int)K, (int)K, mm,
+                                     &alpha, x + m0 * K, CUDA_R_32F, (int)K, x + m0 * K,
+                                     CUDA_R_32F, (int)K, &beta, g, CUDA_R_32F, (int)K,
+                                     CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    }
+    return AWQ_OK;
+}
+
+/* The dot product on the host, in the reference's order: the search calls
+ * it once per candidate on [N, K] weight-sized buffers, small next to the
+ * GEMM it follows; staging keeps the sum bit-identical to the CPU's. */
+static awq_status cu_dot(awq_backend *be, const float *a, const float *b, int64_t n,
+                         double *out) {
+    ENTER(be, "dot");
+    if (n < 0 || !dims_ok(n, 2)) return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "dot: bad n");
+    *out = 0.0;
+    if (n == 0) return AWQ_OK;
+    float *h = awq_alloc((size_t)n * 2u, sizeof(float));
+    if (!h) return awq_fail_nomem(ctx, "dot staging", (uint64_t)n * 8u);
+    awq_status st = AWQ_OK;
+    cudaError_t e = cudaMemcpyAsync(h, a, (size_t)n * sizeof(float), cudaMemcpyDeviceToHost,
+                                    im->stream);
+    if (e == cudaSuccess)
+        e = cudaMemcpyAsync(h + n, b, (size_t)n * sizeof(float), cudaMemcpyDeviceToHost,
+                            im->stream);
+    if (e != cudaSuccess) st = awq_cuda_fail(ctx, e, "cudaMemcpyAsync", __FILE__, __LINE__);
+    if (st == AWQ_OK) st = awq_cuda_wait(be, "dot");
+    if (st == AWQ_OK) *out = awq_dot_ref(h, h + n, n);
+    awq_free(h);
+    return st;
+}
+
 static awq_status cu_nll_rows(awq_backend *be, const float *logits, const int32_t *targets,
                               int64_t M, int64_t V, double *nll) {
     ENTER(be, "nll_rows");
@@ -520,6 +574,16 @@ static awq_status cu_nll_rows(awq_backend *be, const float *logits, const int32_
     AWQ_CU(ctx, cudaMemcpyAsync(nll, dn, (size_t)M * sizeof(double), cudaMemcpyDeviceToHost,
                                 im->stream));
     return awq_cuda_wait(be, "nll_rows");
+}
+
+/* The backend-neutral precision switch: BF16 is cuBLAS's
+ * CUBLAS_COMPUTE_32F_FAST_16BF on the fp32 operands (tensor cores, inputs
+ * rounded to bf16, fp32 accumulation); FP32 restores CUBLAS_COMPUTE_32F. */
+static awq_status cu_set_gemm_precision(awq_backend *be, awq_gemm_precision p) {
+    if (p != AWQ_GEMM_FP32 && p != AWQ_GEMM_BF16)
+        return awq_fail(be->ctx, AWQ_ERR_INVALID_ARG, "gemm precision %d", (int)p);
+    return awq_backend_cuda_set_gemm_mode(be, p == AWQ_GEMM_BF16 ? AWQ_CUDA_GEMM_BF16
+                                                                 : AWQ_CUDA_GEMM_FP32);
 }
 
 /* ---------------------------------------------------------- the table */
@@ -544,6 +608,9 @@ static const awq_backend_ops k_cuda_ops = {
     .scale_rows = cu_scale_rows,
     .col_mean_abs = cu_col_mean_abs,
     .mse = cu_mse,
+    .gram = cu_gram,
+    .dot = cu_dot,
+    .set_gemm_precision = cu_set_gemm_precision,
     .nll_rows = cu_nll_rows,
 };
 
@@ -638,9 +705,10 @@ fail:
 
 awq_status awq_backend_cuda_set_gemm_mode(awq_backend *be, awq_cuda_gemm_mode m) {
     ENTER(be, "set_gemm_mode");
-    if (m != AWQ_CUDA_GEMM_FP32 && m != AWQ_CUDA_GEMM_TF32)
+    if (m != AWQ_CUDA_GEMM_FP32 && m != AWQ_CUDA_GEMM_TF32 && m != AWQ_CUDA_GEMM_BF16)
         return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "unknown CUDA GEMM mode %d", (int)m);
     im->gemm_mode = m;
+    be->precision = m == AWQ_CUDA_GEMM_BF16 ? AWQ_GEMM_BF16 : AWQ_GEMM_FP32;
     return AWQ_OK;
 }
 

@@ -52,10 +52,14 @@ awq_status awq_backend_cuda_create(awq_ctx *ctx, int device, awq_backend **out);
 /* GEMM arithmetic for fp32 weights. */
 typedef enum awq_cuda_gemm_mode {
     AWQ_CUDA_GEMM_FP32 = 0,    /* CUBLAS_COMPUTE_32F (default) */
-    AWQ_CUDA_GEMM_TF32 = 1     /* CUBLAS_COMPUTE_32F_FAST_TF32: tensor cores,
+    AWQ_CUDA_GEMM_TF32 = 1,    /* CUBLAS_COMPUTE_32F_FAST_TF32: tensor cores,
                                   inputs rounded to 10-bit mantissas:
                                   relative error ~5e-4, not within the CPU
                                   tolerances. Explicit opt-in only. */
+    AWQ_CUDA_GEMM_BF16 = 2     /* CUBLAS_COMPUTE_32F_FAST_16BF: tensor cores,
+                                  inputs rounded to bf16, fp32 accumulation
+                                  (the search's --precision bf16; set
+                                  through ops->set_gemm_precision) */
 } awq_cuda_gemm_mode;
 
 awq_status awq_backend_cuda_set_gemm_mode(awq_backend *be, awq_cuda_gemm_mode m);

@@ -14,13 +14,17 @@
  * non-finite entries set to 1; loss = mean squared error of the block
  * output vs the FP output; the first strict minimum wins. All groups are
  * searched on the unscaled layer and applied afterwards (AutoAWQ computes
- * scales_list before apply_scale). Differences, on purpose: arithmetic in
- * fp32 (AutoAWQ runs the candidates in fp16), and a non-finite candidate
- * loss is skipped instead of aborting. */
+ * scales_list before apply_scale). Differences, on purpose: the candidate
+ * GEMMs take bf16 inputs with fp32 accumulation (p->precision, default) or
+ * fp32 (AutoAWQ runs the candidates in fp16), everything else is fp32; a
+ * one-linear group's loss may come from the Gram form (awq_gram.h), equal
+ * to the forward's up to rounding; and a non-finite candidate loss is
+ * skipped instead of aborting. */
 #include "quant/awq_search.h"
 
 #include "core/core.h"
 #include "model/forward.h"
+#include "quant/awq_gram.h"
 #include "quant/clip.h"
 
 #include <math.h>
@@ -145,7 +149,10 @@ awq_status awq_search_slot_mse(awq_model *m, awq_search_acts *a, int s1, int s2,
 
 void awq_layer_search_free(awq_layer_search *s) {
     if (!s) return;
-    for (int g = 0; g < 4; g++) free(s->scales[g]);
+    for (int g = 0; g < 4; g++) {
+        free(s->scales[g]);
+        free(s->cand_loss[g]);
+    }
     for (int i = 0; i < AWQ_MAX_LINEARS; i++) free(s->clip[i]);
     memset(s, 0, sizeof *s);
 }
@@ -273,7 +280,7 @@ typedef struct {
 static awq_status eval_candidate(awq_model *m, awq_layer *l, const awq_scale_group *g, int in,
                                  awq_search_acts *a, const awq_quantize_params *p,
                                  const float *s_host, int64_t K, group_scratch *gs,
-                                 double *loss) {
+                                 awq_gram_state *gram, double *loss) {
     awq_backend *be = awq_model_backend(m);
     awq_status st = AWQ_OK;
     if (s_host) AWQ_TRY(awq_model_upload(m, gs->s_dev, s_host, (size_t)K * sizeof(float)));
@@ -293,7 +300,12 @@ static awq_status eval_candidate(awq_model *m, awq_layer *l, const awq_scale_gro
             st = be->ops->copy(be, gs->tmp[j], w, (size_t)N * (size_t)Kj * sizeof(float));
             if (st == AWQ_OK) st = awq_pseudo_quant(be, gs->tmp[j], N, Kj, &p->quant);
         }
-        if (st == AWQ_OK) st = awq_layer_set_weight(l, g->linears[j], gs->tmp[j]);
+        if (st == AWQ_OK && !gram) st = awq_layer_set_weight(l, g->linears[j], gs->tmp[j]);
+    }
+    if (gram) {
+        /* one linear: tr(dW G dW^T) / (rows N), no forward (awq_gram.h) */
+        *loss = 0;
+        return st == AWQ_OK ? awq_gram_loss(m, gram, gs->tmp[0], loss) : st;
     }
     /* Sum of squared errors chunk by chunk (chunk means x sizes, in chunk
      * order: fixed for a given chunk size, whatever the thread count). */
@@ -336,6 +348,9 @@ static awq_status search_group(awq_model *m, awq_layer *l, int gi, awq_search_ac
     const int64_t ocols = block_out_cols(cfg, a, g);
     group_scratch gs;
     memset(&gs, 0, sizeof gs);
+    awq_gram_state gram;
+    memset(&gram, 0, sizeof gram);
+    bool restore_bf16 = false;
     float *xm = NULL, *wm = NULL, *s = NULL, *best = NULL;
     float *wh[AWQ_MAX_GROUP_LINEARS] = {0};
     int64_t wn[AWQ_MAX_GROUP_LINEARS] = {0};
@@ -392,8 +407,36 @@ static awq_status search_group(awq_model *m, awq_layer *l, int gi, awq_search_ac
                              (void **)&gs.out);
     if (st != AWQ_OK) goto done;
 
+    /* The loss form: the Gram shortcut for a one-linear block where the
+     * cost model (awq_gram.h) or the caller asks for it and the backend
+     * has the ops; otherwise candidate forwards against the FP outputs. */
+    const int n_cand = awq_search_n_candidates(p->duo_scaling, p->n_grid);
+    bool use_gram = false;
+    if (g->block == AWQ_BLOCK_LINEAR && g->n_linears == 1 && be->ops->gram && be->ops->dot &&
+        p->search_loss != AWQ_SEARCH_LOSS_DIRECT) {
+        awq_gram_cost cost = awq_gram_cost_model(c->rows, chunk_rows, wn[0], K, n_cand + 1);
+        use_gram = p->search_loss == AWQ_SEARCH_LOSS_GRAM || cost.use_gram;
+        awq_debug(ctx, "layer %lld %s: loss form %s (direct %.3g flop, gram %.3g flop, "
+                  "%.3g of %.3g floats)", (long long)awq_layer_index(l), rep->name,
+                  use_gram ? "gram" : "direct", cost.direct_flops, cost.gram_flops,
+                  cost.gram_floats, cost.chunk_floats);
+    }
+    if (use_gram && be->precision != AWQ_GEMM_FP32) {
+        /* dW is small next to W: its product with G stays fp32 */
+        st = be->ops->set_gemm_precision(be, AWQ_GEMM_FP32);
+        if (st != AWQ_OK) goto done;
+        restore_bf16 = true;
+    }
+    if (use_gram) {
+        int64_t N0, K0;
+        float *w0 = awq_layer_weight(l, g->linears[0], &N0, &K0);
+        st = awq_gram_build(m, c, in, w0, N0, K0, &gram);
+        if (st != AWQ_OK) goto done;
+    }
+
     /* FP outputs of the block, chunk by chunk, into AWQ_SLOT_FP. */
-    for (int64_t ch = 0; ch < awq_act_store_n_chunks(c->st) && st == AWQ_OK; ch++) {
+    for (int64_t ch = 0; !use_gram && ch < awq_act_store_n_chunks(c->st) && st == AWQ_OK;
+         ch++) {
         float *x = NULL, *fp = NULL;
         st = awq_act_store_get(c->st, in, ch, true, &x);
         if (st == AWQ_OK) st = awq_act_store_get(c->st, AWQ_SLOT_FP, ch, false, &fp);
@@ -403,21 +446,36 @@ static awq_status search_group(awq_model *m, awq_layer *l, int gi, awq_search_ac
     if (st != AWQ_OK) goto done;
 
     /* Baseline: plain RTN of this group (scale 1), for the report. */
-    st = eval_candidate(m, l, g, in, c, p, NULL, K, &gs, &rep->loss_rtn);
+    st = eval_candidate(m, l, g, in, c, p, NULL, K, &gs, use_gram ? &gram : NULL,
+                        &rep->loss_rtn);
     if (st != AWQ_OK) goto done;
 
     double best_loss = INFINITY;
     int best_i = -1;
     double best_ratio = 0;
     bool best_duo = false;
-    const int n_cand = awq_search_n_candidates(p->duo_scaling, p->n_grid);
+    out->cand_loss[gi] = malloc((size_t)(n_cand > 0 ? n_cand : 1) * sizeof(double));
+    if (!out->cand_loss[gi]) {
+        st = awq_fail_nomem(ctx, "candidate losses", (uint64_t)n_cand * 8u);
+        goto done;
+    }
+    out->n_cand[gi] = n_cand;
+    for (int i = 0; i < n_cand; i++) out->cand_loss[gi][i] = NAN;
     for (int i = 0; i < n_cand; i++) {
         double ratio;
         bool duo;
         awq_search_candidate(p->duo_scaling, p->n_grid, i, &ratio, &duo);
         awq_search_scales_ref(xm, wm, K, ratio, duo, s);
         double loss;
-        st = eval_candidate(m, l, g, in, c, p, s, K, &gs, &loss);
+        /* s = 1 (plain ratio 0) gives Q(W·1)/1 = Q(W) bit for bit, the RTN
+         * baseline just measured (the baseline passed the quantizer, so
+         * the scaled path cannot fail either): reuse its loss. */
+        bool ones = true;
+        for (int64_t k = 0; k < K && ones; k++) ones = s[k] == 1.0f;
+        if (ones)
+            loss = rep->loss_rtn;
+        else
+            st = eval_candidate(m, l, g, in, c, p, s, K, &gs, use_gram ? &gram : NULL, &loss);
         if (st == AWQ_ERR_RANGE) {
             /* e.g. a scaled weight beyond the FP16 range: skip candidate */
             awq_debug(ctx, "layer %lld %s ratio %.2f%s skipped: %s",
@@ -427,6 +485,7 @@ static awq_status search_group(awq_model *m, awq_layer *l, int gi, awq_search_ac
             continue;
         }
         if (st != AWQ_OK) goto done;
+        out->cand_loss[gi][i] = loss;
         if (isfinite(loss) && loss < best_loss) {
             best_loss = loss;
             best_i = i;
@@ -455,6 +514,11 @@ static awq_status search_group(awq_model *m, awq_layer *l, int gi, awq_search_ac
 done:
     for (int j = 0; j < AWQ_MAX_GROUP_LINEARS; j++) awq_free(wh[j]);
     scratch_free(m, &gs);
+    awq_gram_free(m, &gram);
+    if (restore_bf16) {
+        awq_status s2 = be->ops->set_gemm_precision(be, AWQ_GEMM_BF16);
+        if (st == AWQ_OK) st = s2;
+    }
     awq_free(xm);
     awq_free(wm);
     awq_free(s);
@@ -470,6 +534,20 @@ awq_status awq_search_layer(awq_model *m, awq_layer *l, awq_search_acts *c,
     const awq_arch *a = cfg->arch;
     double t0 = awq_now();
     out->n_groups = a->n_groups;
+    /* Candidate forwards at the asked precision (fp32 accumulation); the
+     * backend goes back to fp32 before returning. */
+    awq_backend *be = awq_model_backend(m);
+    if (p->precision == AWQ_PRECISION_BF16 && p->method == AWQ_METHOD_AWQ) {
+        awq_status ps = be->ops->set_gemm_precision
+                            ? be->ops->set_gemm_precision(be, AWQ_GEMM_BF16)
+                            : awq_fail(awq_model_ctx(m), AWQ_ERR_UNSUPPORTED,
+                                       "the %s backend has fp32 GEMMs only", be->ops->name);
+        if (ps != AWQ_OK) {
+            if (awq_layer_index(l) == 0)
+                awq_info(awq_model_ctx(m), "note: --precision bf16: %s; the search runs in fp32",
+                         awq_ctx_errmsg(awq_model_ctx(m)));
+        }
+    }
     for (int gi = 0; gi < a->n_groups; gi++) {
         const awq_scale_group *g = &a->groups[gi];
         awq_group_report *rep = &out->rep[gi];
@@ -485,12 +563,14 @@ awq_status awq_search_layer(awq_model *m, awq_layer *l, awq_search_acts *c,
                                      prog_total);
         if (st == AWQ_OK) st = search_group(m, l, gi, c, p, out);
         if (st != AWQ_OK) {
+            if (be->ops->set_gemm_precision) be->ops->set_gemm_precision(be, AWQ_GEMM_FP32);
             awq_layer_search_free(out);
             return awq_fail_wrap(awq_model_ctx(m), st, "layer %lld, group %s",
                                  (long long)awq_layer_index(l), rep->name);
         }
     }
     if (t_search) *t_search += awq_now() - t0;
+    if (be->precision != AWQ_GEMM_FP32) AWQ_TRY(be->ops->set_gemm_precision(be, AWQ_GEMM_FP32));
     return AWQ_OK;
 }
 
@@ -560,35 +640,60 @@ static int64_t clip_sample_count(int64_t rows, int n_sample, int64_t *step) {
     return (rows + st - 1) / st;
 }
 
+static awq_status clip_one(awq_model *m, awq_layer *l, awq_search_acts *c,
+                           const awq_quantize_params *p, awq_layer_search *s, int lin,
+                           float **xs_pt);
+
 awq_status awq_search_clip(awq_model *m, awq_layer *l, awq_search_acts *c,
                            const awq_quantize_params *p, awq_layer_search *s) {
+    const awq_arch *a = awq_model_get_config(m)->arch;
+    /* The sampled tokens of each capture point, gathered once and shared
+     * by the linears reading it (gate and up): the captures do not change
+     * during the clip step. */
+    float *xs_pt[AWQ_CAPTURE_COUNT] = {0};
+    awq_status st = AWQ_OK;
+    for (int lin = 0; lin < a->n_linears && st == AWQ_OK; lin++)
+        st = clip_one(m, l, c, p, s, lin, xs_pt);
+    for (int i = 0; i < AWQ_CAPTURE_COUNT; i++) awq_model_free_buf(m, xs_pt[i]);
+    return st;
+}
+
+/* Search (when needed) and apply the clamps of linear `lin`; xs_pt caches
+ * the gathered token samples by capture point (owned by the caller). */
+static awq_status clip_one(awq_model *m, awq_layer *l, awq_search_acts *c,
+                           const awq_quantize_params *p, awq_layer_search *s, int lin,
+                           float **xs_pt) {
     awq_backend *be = awq_model_backend(m);
     awq_ctx *ctx = awq_model_ctx(m);
     const awq_model_config *cfg = awq_model_get_config(m);
     const awq_arch *a = cfg->arch;
-    for (int lin = 0; lin < a->n_linears; lin++) {
+    {
         /* q/k feed the q·k product: AutoAWQ does not clip them. */
-        if (lin == AWQ_LIN_Q || lin == AWQ_LIN_K) continue;
+        if (lin == AWQ_LIN_Q || lin == AWQ_LIN_K) return AWQ_OK;
         int64_t N, K;
         float *w = awq_layer_weight(l, lin, &N, &K);
         int64_t glen = awq_group_len(K, p->quant.group_size);
-        if (K % glen != 0) continue; /* not packable: stays FP, nothing to clip */
+        if (K % glen != 0) return AWQ_OK; /* not packable: stays FP, nothing to clip */
         int64_t G = K / glen;
         awq_status st = AWQ_OK;
         if (!s->clip[lin]) {
-            if (!p->clip) continue;
+            if (!p->clip) return AWQ_OK;
             awq_capture_point pt = awq_search_point_of_linear(lin);
             int64_t step;
             int64_t ns = clip_sample_count(c->rows, p->clip_tokens, &step);
             int in = AWQ_SLOT_CAP + (int)pt;
             int64_t crows = awq_act_store_chunk_rows(c->st, 0), cur = -1;
             float *xc = NULL;
-            float *xs = NULL, *mx = NULL;
-            st = awq_model_alloc(m, (size_t)ns * (size_t)K * sizeof(float), (void **)&xs);
+            float *xs = xs_pt[pt], *mx = NULL;
+            const bool gather = xs == NULL;
+            if (gather) {
+                st = awq_model_alloc(m, (size_t)ns * (size_t)K * sizeof(float), (void **)&xs);
+                if (st == AWQ_OK) xs_pt[pt] = xs;
+            }
             if (st == AWQ_OK)
                 st = awq_model_alloc(m, (size_t)N * (size_t)G * sizeof(float), (void **)&mx);
             /* gather rows 0, step, 2*step, ... from their chunks */
-            for (int64_t i = 0; i < ns && st == AWQ_OK; i++) {
+            for (int64_t i = 0; gather && i < ns && st == AWQ_OK; i++) {
                 int64_t row = i * step, ch = row / crows;
                 if (ch != cur) {
                     st = awq_act_store_get(c->st, in, ch, true, &xc);
@@ -604,7 +709,6 @@ awq_status awq_search_clip(awq_model *m, awq_layer *l, awq_search_acts *c,
                                      mx);
             float *host = NULL;
             if (st == AWQ_OK) st = to_host(m, mx, (size_t)N * (size_t)G, &host);
-            awq_model_free_buf(m, xs);
             awq_model_free_buf(m, mx);
             if (st != AWQ_OK)
                 return awq_fail_wrap(ctx, st, "layer %lld, clip search of %s",

@@ -7,7 +7,10 @@
  *      and down are stored (awq_search_forward), chunk by chunk;
  *   2. awq_search_layer: for each scaling group of the architecture, the
  *      ratio r/n_grid whose scales s minimise the block-output MSE of
- *      Q(W·s)/s, all groups searched on the unscaled layer;
+ *      Q(W·s)/s, all groups searched on the unscaled layer (one-linear
+ *      groups through the Gram form of lib/quant/awq_gram.h where cheaper;
+ *      candidate forwards at p->precision, the backend back at fp32 on
+ *      return);
  *   3. awq_search_apply: fold s into the previous norm / linear, multiply
  *      the linears' input columns, divide the captured inputs;
  *   4. awq_search_clip: per (output row, group) max-abs clamp search for
@@ -62,6 +65,9 @@ typedef struct awq_layer_search {
     bool used[4];              /* group applies to this layer */
     int64_t len[4];            /* scale vector length (K of the linears) */
     float *scales[4];          /* [len] (NULL when !used) */
+    double *cand_loss[4];      /* [n_cand[g]] every candidate's loss in the
+                                  search's order (NaN: skipped); tests */
+    int n_cand[4];
     awq_group_report rep[4];
     float *clip[AWQ_MAX_LINEARS]; /* [N, G] max |w| per (row, group); NULL
                                      when not clipped */

@@ -65,6 +65,7 @@ awq_quantize_params awq_quantize_default_params(void) {
     p.calib = awq_calib_default_params();
     p.n_grid = 20;
     p.duo_scaling = AWQ_DUO_OFF;
+    p.precision = AWQ_PRECISION_BF16; /* falls back to fp32 where unavailable */
     p.clip = true;
     p.clip_n_grid = 20;
     p.clip_max_shrink = 0.5;
@@ -274,7 +275,8 @@ static awq_status compute_fingerprint(awq_quantize_job *job) {
                        (uint64_t)p->format, (uint64_t)p->n_grid, p->duo_scaling, p->clip,
                        (uint64_t)p->clip_n_grid, (uint64_t)(p->clip_max_shrink * 1e6),
                        (uint64_t)p->clip_tokens, (uint64_t)p->propagate,
-                       (uint64_t)p->runtime.backend, p->allow_lossy, (uint64_t)p->chunk_seqs};
+                       (uint64_t)p->runtime.backend, p->allow_lossy, (uint64_t)p->chunk_seqs,
+                       (uint64_t)p->precision};
     XXH3_64bits_update(xs, opts, sizeof opts);
     if (job->loaded.root) {
         char *s = cJSON_PrintUnformatted(job->loaded.root);

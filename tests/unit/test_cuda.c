@@ -253,6 +253,47 @@ static void test_gemm(void) {
     float *y = dl_floats(dy, M * N);
     CHECK(gemm_bad(y, x, w, NULL, M, N, K, AWQ_TOL_GEMM_TF32_REL) == 0);
     awq_free(y);
+    /* BF16 through the backend-neutral switch (the search's --precision
+     * bf16): inputs rounded to bf16, so the oracle on rounded inputs holds
+     * to fp32 accumulation, and the op reports the precision */
+    CHECK_OK(ctx, be->ops->set_gemm_precision(be, AWQ_GEMM_BF16));
+    CHECK(be->precision == AWQ_GEMM_BF16);
+    CHECK_OK(ctx, be->ops->gemm(be, dx, dw, AWQ_DT_F32, NULL, dy, M, N, K));
+    y = dl_floats(dy, M * N);
+    {
+        float *xr = awq_alloc((size_t)(M * K), sizeof(float));
+        float *wr = awq_alloc((size_t)(N * K), sizeof(float));
+        memcpy(xr, x, sizeof(float) * (size_t)(M * K));
+        memcpy(wr, w, sizeof(float) * (size_t)(N * K));
+        round_to_half(xr, M * K, true);
+        round_to_half(wr, N * K, true);
+        CHECK(gemm_bad(y, xr, wr, NULL, M, N, K, AWQ_TOL_GEMM_REL) == 0);
+        awq_free(xr);
+        awq_free(wr);
+    }
+    awq_free(y);
+    CHECK_OK(ctx, be->ops->set_gemm_precision(be, AWQ_GEMM_FP32));
+    CHECK(be->precision == AWQ_GEMM_FP32);
+    /* gram and dot (the search's Gram loss) against their oracles */
+    {
+        float *g = dev_nan(K * K);
+        CHECK_OK(ctx, be->ops->gram(be, dx, M, K, g, false));
+        CHECK_OK(ctx, be->ops->gram(be, dx, M, K, g, true)); /* 2 x^T x */
+        float *gh = dl_floats(g, K * K), *gr = awq_alloc((size_t)(K * K), sizeof(float));
+        awq_gram_ref(x, M, K, gr, false);
+        int bad = 0;
+        for (int64_t i = 0; i < K * K; i++)
+            bad += !(fabs((double)gh[i] - 2.0 * gr[i]) <=
+                     1e-5 * (fabs(2.0 * gr[i]) + 2.0 * sqrt((double)gr[(i / K) * K + i / K] *
+                                                            gr[(i % K) * K + i % K])));
+        CHECK_MSG(bad == 0, "gram: %d entries off", bad);
+        double d = 0;
+        CHECK_OK(ctx, be->ops->dot(be, dx, dx, M * K, &d));
+        CHECK(d == awq_dot_ref(x, x, M * K));
+        awq_free(gh);
+        awq_free(gr);
+        dfree(g);
+    }
     CHECK_OK(ctx, awq_backend_cuda_set_gemm_mode(be, AWQ_CUDA_GEMM_FP32));
     CHECK_FAILS(ctx, be->ops->gemm(be, dx, dw, AWQ_DT_F64, NULL, dy, M, N, K), AWQ_ERR_UNSUPPORTED,
                 "F64");

@@ -705,6 +705,16 @@ static float to_tf32(float f) {
     return f;
 }
 
+/* BF16 inputs of CUBLAS_COMPUTE_32F_FAST_16BF: round to nearest even
+ * (finite values; the tests feed no Inf/NaN). */
+static float to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7f800000u) != 0x7f800000u) u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
 static size_t elem_size(cudaDataType_t t) { return t == CUDA_R_32F ? 4 : 2; }
 
 cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
@@ -720,7 +730,8 @@ cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperat
     if (lda < (arows > 1 ? arows : 1) || ldb < (brows > 1 ? brows : 1) || ldc < (m > 1 ? m : 1))
         return CUBLAS_STATUS_INVALID_VALUE;
     if (ct != CUDA_R_32F || at != bt) return CUBLAS_STATUS_NOT_SUPPORTED;
-    if (compute == CUBLAS_COMPUTE_32F_FAST_TF32 && at != CUDA_R_32F)
+    if ((compute == CUBLAS_COMPUTE_32F_FAST_TF32 || compute == CUBLAS_COMPUTE_32F_FAST_16BF) &&
+        at != CUDA_R_32F)
         return CUBLAS_STATUS_NOT_SUPPORTED;
     if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
     /* every element read must lie in device memory */
@@ -734,6 +745,7 @@ cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperat
     DeviceAccess access;
     const float al = *(const float *)alpha, be = *(const float *)beta;
     const bool tf32 = compute == CUBLAS_COMPUTE_32F_FAST_TF32;
+    const bool bf16 = compute == CUBLAS_COMPUTE_32F_FAST_16BF;
     float *c = (float *)C;
     for (int j = 0; j < n; j++)
         for (int i = 0; i < m; i++) {
@@ -746,6 +758,10 @@ cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperat
                 if (tf32) {
                     a = to_tf32(a);
                     b = to_tf32(b);
+                }
+                if (bf16) {
+                    a = to_bf16(a);
+                    b = to_bf16(b);
                 }
                 acc = fmaf(a, b, acc);
             }

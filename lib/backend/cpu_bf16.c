@@ -1,0 +1,200 @@
+/* lib/backend/cpu_bf16.c — the CPU backend's gemm at AWQ_GEMM_BF16: x and W
+ * rounded to bf16 (nearest even), products accumulated in fp32 by oneDNN's
+ * matmul (brgemm kernels: AVX512-BF16 vdpbf16ps, or AMX where present).
+ *
+ * Why oneDNN: Debian's OpenBLAS 0.3.21 is built without BUILD_BFLOAT16 (no
+ * cblas_sbgemm), and on the machines measured oneDNN's bf16 matmul runs the
+ * search's shapes at 2.5-5x OpenBLAS sgemm (tests/bench/bench_gemm_lp.c,
+ * BENCHMARKS.md).
+ *
+ * Determinism: the same fixed slices as the fp32 path (lib/backend/cpu.c:
+ * 256 rows of x, or below that 256 rows of W), each slice one oneDNN call
+ * on one thread (its OpenMP team is set to 1 on every pool worker), so an
+ * output element is computed by the same kernel call whatever the thread
+ * count. Without oneDNN in the build this file only reports that. */
+#include "backend/cpu_bf16.h"
+#include "core/core.h"
+
+#include <string.h>
+
+#define SLICE 256
+
+#ifdef AWQ_HAVE_DNNL
+#include <dnnl.h>
+#include <omp.h>
+#include <pthread.h>
+
+static dnnl_engine_t g_engine;
+static dnnl_status_t g_engine_st = dnnl_runtime_error;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+static void engine_init(void) { g_engine_st = dnnl_engine_create(&g_engine, dnnl_cpu, 0); }
+
+static uint16_t bf16_bits(float f) {
+    float r = awq_round_bf16(f);
+    uint32_t u;
+    memcpy(&u, &r, 4);
+    return (uint16_t)(u >> 16);
+}
+
+typedef struct {
+    const float *x, *w, *bias;
+    float *y;
+    const uint16_t *xb, *wb; /* whole x (by_n) / whole W, bf16 */
+    uint16_t *wb_out;
+    int64_t M, N, K;
+    bool by_m;
+    int err;                 /* first dnnl_status_t != success, or -1 nomem */
+    pthread_mutex_t mu;
+} bf_job;
+
+static void set_err(bf_job *j, int e) {
+    pthread_mutex_lock(&j->mu);
+    if (!j->err) j->err = e;
+    pthread_mutex_unlock(&j->mu);
+}
+
+static void cvt_rows(void *arg, int64_t r0, int64_t r1, int worker) {
+    (void)worker;
+    bf_job *j = arg;
+    for (int64_t i = r0 * j->K; i < r1 * j->K; i++) j->wb_out[i] = bf16_bits(j->w[i]);
+}
+
+/* y[m, n] (row stride N) = xb[m, K] wb[n, K]^T (+ bias[n]). */
+static dnnl_status_t matmul(const uint16_t *xb, const uint16_t *wb, const float *bias, float *y,
+                            int64_t m, int64_t n, int64_t K, int64_t N) {
+    dnnl_memory_desc_t sm, wm, dm, bm;
+    dnnl_dims_t sd = {m, K}, wd = {K, n}, dd = {m, n}, ds = {N, 1}, bd = {1, n};
+    dnnl_status_t s = dnnl_memory_desc_init_by_tag(&sm, 2, sd, dnnl_bf16, dnnl_ab);
+    if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&wm, 2, wd, dnnl_bf16, dnnl_ba);
+    if (s == dnnl_success) s = dnnl_memory_desc_init_by_strides(&dm, 2, dd, dnnl_f32, ds);
+    if (s == dnnl_success && bias) s = dnnl_memory_desc_init_by_tag(&bm, 2, bd, dnnl_f32, dnnl_ab);
+    dnnl_matmul_desc_t md;
+    if (s == dnnl_success) s = dnnl_matmul_desc_init(&md, &sm, &wm, bias ? &bm : NULL, &dm);
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t prim = NULL;
+    dnnl_stream_t st = NULL;
+    dnnl_memory_t ms = NULL, mw = NULL, mdst = NULL, mb = NULL;
+    /* oneDNN's primitive cache makes the repeated creation cheap */
+    if (s == dnnl_success) s = dnnl_primitive_desc_create(&pd, &md, NULL, g_engine, NULL);
+    if (s == dnnl_success) s = dnnl_primitive_create(&prim, pd);
+    if (s == dnnl_success) s = dnnl_stream_create(&st, g_engine, dnnl_stream_default_flags);
+    if (s == dnnl_success) s = dnnl_memory_create(&ms, &sm, g_engine, (void *)xb);
+    if (s == dnnl_success) s = dnnl_memory_create(&mw, &wm, g_engine, (void *)wb);
+    if (s == dnnl_success) s = dnnl_memory_create(&mdst, &dm, g_engine, y);
+    if (s == dnnl_success && bias) s = dnnl_memory_create(&mb, &bm, g_engine, (void *)bias);
+    if (s == dnnl_success) {
+        dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, ms}, {DNNL_ARG_WEIGHTS, mw},
+                                {DNNL_ARG_DST, mdst}, {DNNL_ARG_BIAS, mb}};
+        s = dnnl_primitive_execute(prim, st, bias ? 4 : 3, a);
+    }
+    if (s == dnnl_success) s = dnnl_stream_wait(st);
+    if (mb) dnnl_memory_destroy(mb);
+    if (mdst) dnnl_memory_destroy(mdst);
+    if (mw) dnnl_memory_destroy(mw);
+    if (ms) dnnl_memory_destroy(ms);
+    if (st) dnnl_stream_destroy(st);
+    if (prim) dnnl_primitive_destroy(prim);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    return s;
+}
+
+static void bf_slices(void *arg, int64_t s0, int64_t s1, int worker) {
+    (void)worker;
+    bf_job *j = arg;
+    omp_set_num_threads(1); /* this pool worker's oneDNN calls: one thread */
+    uint16_t *xs = NULL;
+    if (j->by_m) {
+        xs = awq_alloc((size_t)(SLICE * j->K), sizeof(uint16_t));
+        if (!xs) {
+            set_err(j, -1);
+            return;
+        }
+    }
+    for (int64_t s = s0; s < s1; s++) {
+        int64_t a = s * SLICE;
+        dnnl_status_t e;
+        if (j->by_m) {
+            int64_t m = AWQ_MIN(SLICE, j->M - a);
+            const float *xr = j->x + a * j->K;
+            for (int64_t i = 0; i < m * j->K; i++) xs[i] = bf16_bits(xr[i]);
+            e = matmul(xs, j->wb, j->bias, j->y + a * j->N, m, j->N, j->K, j->N);
+        } else {
+            int64_t n = AWQ_MIN(SLICE, j->N - a);
+            e = matmul(j->xb, j->wb + a * j->K, j->bias ? j->bias + a : NULL, j->y + a, j->M, n,
+                       j->K, j->N);
+        }
+        if (e != dnnl_success) {
+            set_err(j, (int)e);
+            break;
+        }
+    }
+    awq_free(xs);
+}
+
+bool awq_cpu_bf16_available(awq_ctx *ctx, awq_status *why) {
+    pthread_once(&g_once, engine_init);
+    if (g_engine_st != dnnl_success) {
+        *why = awq_fail(ctx, AWQ_ERR_UNSUPPORTED, "bf16 GEMMs: oneDNN engine: status %d",
+                        (int)g_engine_st);
+        return false;
+    }
+    /* bf16 through oneDNN without AVX512-BF16/AMX is emulated and slower
+     * than fp32: refuse it */
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx512bf16")) {
+        *why = awq_fail(ctx, AWQ_ERR_UNSUPPORTED,
+                        "bf16 GEMMs: this CPU has no AVX512-BF16 (nor AMX) matrix support");
+        return false;
+    }
+    return true;
+}
+
+awq_status awq_cpu_gemm_bf16(awq_backend *be, const float *x, const float *w, const float *bias,
+                             float *y, int64_t M, int64_t N, int64_t K) {
+    awq_ctx *ctx = be->ctx;
+    bf_job j;
+    memset(&j, 0, sizeof j);
+    j.x = x, j.w = w, j.bias = bias, j.y = y, j.M = M, j.N = N, j.K = K;
+    j.by_m = M >= SLICE;
+    pthread_mutex_init(&j.mu, NULL);
+    uint16_t *wb = awq_alloc((size_t)(N * K), sizeof(uint16_t));
+    uint16_t *xb = j.by_m ? NULL : awq_alloc((size_t)(M * K), sizeof(uint16_t));
+    awq_status st = AWQ_OK;
+    if (!wb || (!j.by_m && !xb)) {
+        st = awq_fail_nomem(ctx, "gemm bf16 operands", (uint64_t)(N + M) * (uint64_t)K * 2u);
+    } else {
+        j.wb_out = wb;
+        awq_parallel_for(ctx, N, cvt_rows, &j);
+        for (int64_t i = 0; xb && i < M * K; i++) xb[i] = bf16_bits(x[i]);
+        j.wb = wb, j.xb = xb;
+        int64_t n_slices = j.by_m ? (M + SLICE - 1) / SLICE : (N + SLICE - 1) / SLICE;
+        awq_parallel_for(ctx, n_slices, bf_slices, &j);
+        if (j.err == -1)
+            st = awq_fail_nomem(ctx, "gemm bf16 slice", (uint64_t)SLICE * (uint64_t)K * 2u);
+        else if (j.err)
+            st = awq_fail(ctx, AWQ_ERR_INTERNAL, "gemm bf16: oneDNN matmul M=%lld N=%lld K=%lld "
+                          "failed: status %d", (long long)M, (long long)N, (long long)K, j.err);
+    }
+    pthread_mutex_destroy(&j.mu);
+    awq_free(wb);
+    awq_free(xb);
+    return st;
+}
+
+#else /* !AWQ_HAVE_DNNL */
+
+bool awq_cpu_bf16_available(awq_ctx *ctx, awq_status *why) {
+    *why = awq_fail(ctx, AWQ_ERR_UNSUPPORTED,
+                    "bf16 GEMMs: awqkit was built without oneDNN (libdnnl-dev)");
+    return false;
+}
+
+awq_status awq_cpu_gemm_bf16(awq_backend *be, const float *x, const float *w, const float *bias,
+                             float *y, int64_t M, int64_t N, int64_t K) {
+    (void)x, (void)w, (void)bias, (void)y, (void)M, (void)N, (void)K;
+    return awq_fail(be->ctx, AWQ_ERR_UNSUPPORTED,
+                    "gemm: bf16 needs oneDNN, absent from this build");
+}
+
+#endif

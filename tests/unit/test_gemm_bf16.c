@@ -1,0 +1,106 @@
+/* tests/unit/test_gemm_bf16.c — the gemm op at AWQ_GEMM_BF16 (CPU backend,
+ * oneDNN) against the plain-C oracles:
+ *  - vs awq_gemm_bf16_ref (the same bf16-rounded inputs, double sums):
+ *    within AWQ_TOL_BF16_ACC of sum_k |x_k w_k| (fp32 accumulation only);
+ *  - vs awq_gemm_ref in fp32 (the oracle of the search): within
+ *    AWQ_TOL_BF16_VS_FP32 of sum_k |x_k w_k| (two roundings to 8-bit
+ *    mantissas, 2^-9 relative each);
+ *  - bit-identical for 1 and 2 threads, both slicings (M >= 256: rows of
+ *    x; below: rows of W), with and without bias;
+ *  - switching back to FP32 gives OpenBLAS's bits again.
+ * Where the build or the CPU cannot (no oneDNN, no AVX512-BF16) the switch
+ * must fail with AWQ_ERR_UNSUPPORTED and a message, and the gemm must stay
+ * fp32: that is checked instead. */
+#include "awq_test.h"
+#include "backend/backend.h"
+#include "core/core.h"
+
+#define AWQ_TOL_BF16_ACC 1e-5
+#define AWQ_TOL_BF16_VS_FP32 (1.0 / 128.0)
+
+static uint32_t g_rng = 99u;
+static float frand(void) {
+    g_rng = g_rng * 1664525u + 1013904223u;
+    return ((float)(g_rng >> 8) / 16777216.0f - 0.5f) * 2.0f;
+}
+
+static void check_shape(awq_backend *b1, awq_backend *b2, int64_t M, int64_t N, int64_t K,
+                        bool with_bias) {
+    float *x = malloc(sizeof(float) * M * K), *w = malloc(sizeof(float) * N * K);
+    float *bias = malloc(sizeof(float) * N);
+    float *y1 = malloc(sizeof(float) * M * N), *y2 = malloc(sizeof(float) * M * N);
+    float *rb = malloc(sizeof(float) * M * N), *rf = malloc(sizeof(float) * M * N);
+    for (int64_t i = 0; i < M * K; i++) x[i] = frand() * (i % 17 == 0 ? 20.0f : 1.0f);
+    for (int64_t i = 0; i < N * K; i++) w[i] = 0.1f * frand();
+    for (int64_t i = 0; i < N; i++) bias[i] = frand();
+    const float *bp = with_bias ? bias : NULL;
+    CHECK_OK(b1->ctx, b1->ops->gemm(b1, x, w, AWQ_DT_F32, bp, y1, M, N, K));
+    CHECK_OK(b2->ctx, b2->ops->gemm(b2, x, w, AWQ_DT_F32, bp, y2, M, N, K));
+    CHECK_MSG(memcmp(y1, y2, sizeof(float) * M * N) == 0,
+              "bf16 gemm %lldx%lldx%lld: 1 and 2 threads differ", (long long)M, (long long)N,
+              (long long)K);
+    awq_gemm_bf16_ref(x, w, bp, rb, M, N, K);
+    awq_gemm_ref(x, w, bp, rf, M, N, K);
+    double worst_acc = 0, worst_fp = 0;
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t n = 0; n < N; n++) {
+            double mag = 1e-30;
+            for (int64_t k = 0; k < K; k++) mag += fabs((double)x[i * K + k] * w[n * K + k]);
+            double ea = fabs((double)y1[i * N + n] - rb[i * N + n]) / mag;
+            double ef = fabs((double)y1[i * N + n] - rf[i * N + n]) / mag;
+            worst_acc = ea > worst_acc ? ea : worst_acc;
+            worst_fp = ef > worst_fp ? ef : worst_fp;
+        }
+    CHECK_MSG(worst_acc <= AWQ_TOL_BF16_ACC, "%lldx%lldx%lld: vs bf16 ref %g", (long long)M,
+              (long long)N, (long long)K, worst_acc);
+    CHECK_MSG(worst_fp <= AWQ_TOL_BF16_VS_FP32, "%lldx%lldx%lld: vs fp32 ref %g", (long long)M,
+              (long long)N, (long long)K, worst_fp);
+    /* and it is not fp32: the bf16 rounding must show */
+    CHECK_MSG(worst_fp > 1e-5, "%lldx%lldx%lld: no bf16 rounding visible (%g)", (long long)M,
+              (long long)N, (long long)K, worst_fp);
+    printf("bf16 gemm %lld x %lld x %lld%s: vs bf16 ref %.2g, vs fp32 ref %.2g (of sum |x w|)\n",
+           (long long)M, (long long)N, (long long)K, with_bias ? " +bias" : "", worst_acc,
+           worst_fp);
+    free(x), free(w), free(bias), free(y1), free(y2), free(rb), free(rf);
+}
+
+int main(void) {
+    awq_ctx *c1 = awq_test_ctx(1), *c2 = awq_test_ctx(2);
+    awq_backend *b1 = NULL, *b2 = NULL;
+    CHECK_OK(c1, awq_backend_cpu_create(c1, &b1));
+    CHECK_OK(c2, awq_backend_cpu_create(c2, &b2));
+    if (!b1 || !b2) return awq_test_summary();
+    CHECK(b1->precision == AWQ_GEMM_FP32);
+    awq_status s1 = b1->ops->set_gemm_precision(b1, AWQ_GEMM_BF16);
+    if (s1 == AWQ_OK) {
+        CHECK_OK(c2, b2->ops->set_gemm_precision(b2, AWQ_GEMM_BF16));
+        check_shape(b1, b2, 600, 300, 200, false); /* 3 row slices of x, a short one */
+        check_shape(b1, b2, 600, 96, 1000, true);
+        check_shape(b1, b2, 40, 700, 136, true);   /* M < 256: slices of W */
+        check_shape(b1, b2, 1, 33, 7, false);
+        /* back to fp32: OpenBLAS again, bit for bit */
+        const int64_t M = 300, N = 64, K = 48;
+        float *x = malloc(sizeof(float) * M * K), *w = malloc(sizeof(float) * N * K);
+        float *y1 = malloc(sizeof(float) * M * N), *y2 = malloc(sizeof(float) * M * N);
+        for (int64_t i = 0; i < M * K; i++) x[i] = frand();
+        for (int64_t i = 0; i < N * K; i++) w[i] = frand();
+        CHECK_OK(c1, b1->ops->set_gemm_precision(b1, AWQ_GEMM_FP32));
+        CHECK_OK(c1, b1->ops->gemm(b1, x, w, AWQ_DT_F32, NULL, y1, M, N, K));
+        CHECK_OK(c2, b2->ops->set_gemm_precision(b2, AWQ_GEMM_FP32));
+        CHECK_OK(c2, b2->ops->gemm(b2, x, w, AWQ_DT_F32, NULL, y2, M, N, K));
+        CHECK(memcmp(y1, y2, sizeof(float) * M * N) == 0);
+        free(x), free(w), free(y1), free(y2);
+    } else {
+        printf("bf16 GEMMs unavailable here: %s\n", awq_ctx_errmsg(c1));
+        CHECK_EQ_INT(s1, AWQ_ERR_UNSUPPORTED);
+        CHECK(strstr(awq_ctx_errmsg(c1), "bf16") != NULL);
+        CHECK(b1->precision == AWQ_GEMM_FP32);
+    }
+    CHECK_FAILS(c1, b1->ops->set_gemm_precision(b1, (awq_gemm_precision)7), AWQ_ERR_INVALID_ARG,
+                "precision");
+    awq_backend_free(b1);
+    awq_backend_free(b2);
+    awq_ctx_free(c1);
+    awq_ctx_free(c2);
+    return awq_test_summary();
+}

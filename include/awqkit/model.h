@@ -24,6 +24,21 @@ typedef enum awq_rope_type {
     AWQ_ROPE_YARN = 3
 } awq_rope_type;
 
+/* Activation of the gated MLP: out = act(gate) * up. Values pinned. */
+typedef enum awq_act {
+    AWQ_ACT_SILU = 0,          /* "silu", "swish": x * sigmoid(x) */
+    AWQ_ACT_GELU_TANH = 1,     /* "gelu_pytorch_tanh", "gelu_new": the tanh
+                                  approximation 0.5x(1 + tanh(sqrt(2/pi)
+                                  (x + 0.044715 x^3))) */
+    AWQ_ACT_GELU = 2           /* "gelu": exact, 0.5x(1 + erf(x / sqrt 2)) */
+} awq_act;
+
+/* The activation named `name` as transformers' ACT2FN spells it; false for
+ * a name awqkit does not compute. */
+bool awq_act_from_name(const char *name, awq_act *out);
+/* "silu", "gelu_pytorch_tanh", "gelu" (static). */
+const char *awq_act_name(awq_act a);
+
 /* Dimension symbols used by the architecture table for linear shapes. */
 typedef enum awq_dim {
     AWQ_DIM_HIDDEN = 0,        /* hidden_size */
@@ -76,6 +91,10 @@ typedef struct awq_arch {
     int n_groups;
     bool qk_norm;              /* Qwen3: self_attn.q_norm / k_norm */
     bool is_vl;                /* text decoder of a vision-language model */
+    /* config field naming the MLP activation (NULL = "hidden_act") and its
+     * default when absent (NULL = "silu") */
+    const char *act_field;
+    const char *act_default;
 } awq_arch;
 
 /* Indices into awq_arch.linears for the Llama family (all entries use this
@@ -138,6 +157,12 @@ typedef struct awq_model_config {
     bool attention_bias;       /* q/k/v bias (Qwen2 default true) */
     bool mlp_bias;
     bool is_moe;               /* num_experts / num_local_experts present */
+    /* MLP activation: the architecture's activation field (hidden_act, or
+     * hidden_activation for Gemma), else its default. An unknown name is
+     * an error for a supported architecture; for others act_name keeps it
+     * and act is SILU (count/size do not compute). */
+    awq_act act;
+    char act_name[32];
     awq_dtype torch_dtype;     /* F16 / BF16 / F32 (F16 when absent) */
     int64_t bos_token_id, eos_token_id; /* -1 when absent */
     awq_quant_config quant;

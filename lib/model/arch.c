@@ -75,3 +75,33 @@ int64_t awq_model_dim(const awq_model_config *cfg, awq_dim d) {
     }
     return 0;
 }
+
+/* transformers' ACT2FN names of the activations the forward computes.
+ * "gelu_new" is the same tanh formula as "gelu_pytorch_tanh" (NewGELU). */
+static const struct {
+    const char *name;
+    awq_act act;
+} k_acts[] = {
+    {"silu", AWQ_ACT_SILU},           {"swish", AWQ_ACT_SILU},
+    {"gelu_pytorch_tanh", AWQ_ACT_GELU_TANH}, {"gelu_new", AWQ_ACT_GELU_TANH},
+    {"gelu", AWQ_ACT_GELU},
+};
+
+bool awq_act_from_name(const char *name, awq_act *out) {
+    if (!name) return false;
+    for (size_t i = 0; i < AWQ_ARRAY_LEN(k_acts); i++)
+        if (strcmp(k_acts[i].name, name) == 0) {
+            *out = k_acts[i].act;
+            return true;
+        }
+    return false;
+}
+
+const char *awq_act_name(awq_act a) {
+    switch (a) {
+    case AWQ_ACT_SILU: return "silu";
+    case AWQ_ACT_GELU_TANH: return "gelu_pytorch_tanh";
+    case AWQ_ACT_GELU: return "gelu";
+    }
+    return "?";
+}

@@ -116,6 +116,21 @@ static awq_status parse_rope(const reader *r, awq_model_config *c) {
                         "%s: rope_scaling type \"%s\" is not supported (supported: default, "
                         "linear, llama3, yarn, mrope)", r->where, type);
     }
+    /* Keys transformers requires for the type (modeling_rope_utils
+     * _validate_*_rope_parameters): a config without them is refused there,
+     * so defaults here would compute a model transformers never runs. */
+    static const char *const k_llama3_keys[] = {"factor", "low_freq_factor",
+                                                "high_freq_factor",
+                                                "original_max_position_embeddings"};
+    size_t n_req = rs->type == AWQ_ROPE_LLAMA3 ? AWQ_ARRAY_LEN(k_llama3_keys)
+                   : (rs->type == AWQ_ROPE_LINEAR || rs->type == AWQ_ROPE_YARN) ? 1 : 0;
+    for (size_t i = 0; i < n_req; i++) {
+        const cJSON *kv = cJSON_GetObjectItemCaseSensitive(s, k_llama3_keys[i]);
+        if (!kv || cJSON_IsNull(kv))
+            return awq_fail(r->ctx, AWQ_ERR_FORMAT,
+                            "%s: rope_scaling of type \"%s\" lacks the required key \"%s\"",
+                            r->where, type, k_llama3_keys[i]);
+    }
     AWQ_TRY(get_num(r, s, "factor", 1.0, &rs->factor));
     AWQ_TRY(get_num(r, s, "low_freq_factor", 1.0, &rs->low_freq_factor));
     AWQ_TRY(get_num(r, s, "high_freq_factor", 4.0, &rs->high_freq_factor));
@@ -133,6 +148,27 @@ static awq_status parse_rope(const reader *r, awq_model_config *c) {
     if (rs->type != AWQ_ROPE_DEFAULT && !(rs->factor > 0))
         return awq_fail(r->ctx, AWQ_ERR_FORMAT, "%s: rope_scaling.factor must be > 0",
                         r->where);
+    return AWQ_OK;
+}
+
+/* The MLP activation changes the math: a supported architecture refuses a
+ * name it does not compute rather than silently running SiLU. */
+static awq_status parse_act(const reader *r, awq_model_config *c) {
+    const awq_arch *a = c->arch;
+    const char *fname = a && a->act_field ? a->act_field : "hidden_act";
+    const char *def = a && a->act_default ? a->act_default : "silu";
+    const cJSON *v = field(r, fname);
+    if (v && !cJSON_IsString(v))
+        return awq_fail(r->ctx, AWQ_ERR_FORMAT, "%s: field \"%s\" must be a string", r->where,
+                        fname);
+    const char *name = v ? v->valuestring : def;
+    snprintf(c->act_name, sizeof c->act_name, "%s", name);
+    c->act = AWQ_ACT_SILU;
+    if (!awq_act_from_name(name, &c->act) && a)
+        return awq_fail(r->ctx, AWQ_ERR_UNSUPPORTED,
+                        "%s: %s \"%s\" is not supported for %s (supported: silu, swish, "
+                        "gelu_pytorch_tanh, gelu_new, gelu)", r->where, fname, name,
+                        c->architecture);
     return AWQ_OK;
 }
 
@@ -253,6 +289,8 @@ awq_status awq_model_config_from_json(awq_ctx *ctx, const cJSON *root, const cha
     /* Qwen2 family: q/k/v always carry biases whatever attention_bias says. */
     if (qkv_bias_default) out->attention_bias = true;
     AWQ_TRY(get_bool(&r, NULL, "mlp_bias", false, &out->mlp_bias));
+
+    AWQ_TRY(parse_act(&r, out));
 
     out->is_moe = field(&r, "num_experts") || field(&r, "num_local_experts") ||
                   field(&r, "n_routed_experts");

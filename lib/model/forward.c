@@ -785,7 +785,11 @@ static awq_status mlp_core(awq_layer *l, const scratch *sc, const float *xn, flo
         const float *x = xn + r * c->hidden;
         AWQ_TRY(linear(l, AWQ_LIN_GATE, x, sc->gate, n));
         AWQ_TRY(linear(l, AWQ_LIN_UP, x, sc->up, n));
-        AWQ_TRY(be->ops->silu_mul(be, sc->gate, sc->up, sc->gate, n * c->intermediate));
+        if (c->act == AWQ_ACT_SILU)
+            AWQ_TRY(be->ops->silu_mul(be, sc->gate, sc->up, sc->gate, n * c->intermediate));
+        else
+            AWQ_TRY(be->ops->act_mul(be, c->act, sc->gate, sc->up, sc->gate,
+                                     n * c->intermediate));
         AWQ_TRY(capture(l, AWQ_CAPTURE_DOWN_IN, row0 + r, n, c->intermediate, sc->gate));
         AWQ_TRY(linear(l, AWQ_LIN_DOWN, sc->gate, out + r * c->hidden, n));
     }

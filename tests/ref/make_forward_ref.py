@@ -306,6 +306,11 @@ def random_models():
                    rope_scaling={"rope_type": "linear", "factor": 2.0},
                    tie_word_embeddings=False))),
                torch.float32, T=64, seed=15)
+    # Llama with an exact-GELU MLP (hidden_act is read, not assumed SiLU)
+    make_model("llama-gelu",
+               LlamaForCausalLM(LlamaConfig(**small(hidden_act="gelu",
+                                                    tie_word_embeddings=False))),
+               torch.float32, T=32, seed=17)
     # Qwen2.5-VL: the text decoder under model.language_model.* (the layout
     # transformers 4.52+ writes), a 1-block vision tower under model.visual.*;
     # text-only input, so mrope = plain rope.
@@ -338,6 +343,12 @@ def random_models():
 
 def main():
     what = sys.argv[1:] or ["rope", "tiny", "models"]
+    if "llama-gelu" in what:
+        torch.manual_seed(0)
+        make_model("llama-gelu",
+                   LlamaForCausalLM(LlamaConfig(**small(hidden_act="gelu",
+                                                        tie_word_embeddings=False))),
+                   torch.float32, T=32, seed=17)
     if "rope" in what:
         rope_fixture()
     if "tiny" in what:

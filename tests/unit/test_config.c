@@ -164,12 +164,76 @@ static void test_errors(awq_ctx *ctx) {
         "\"num_attention_heads\":3,\"vocab_size\":1}", &c), AWQ_ERR_FORMAT, "not divisible");
 }
 
+/* Issue 13 class 7: fields that change the math are read or refused. */
+static void test_math_fields(awq_ctx *ctx) {
+    awq_model_config c;
+#define LLAMA_CFG(extra)                                                                   \
+    "{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":64,"                       \
+    "\"intermediate_size\":128,\"num_hidden_layers\":1,\"num_attention_heads\":4,"        \
+    "\"vocab_size\":16" extra "}"
+    /* hidden_act: absent = silu; each supported name; unknown refused naming
+     * the field and the value */
+    CHECK_OK(ctx, parse(ctx, LLAMA_CFG(""), &c));
+    CHECK(c.act == AWQ_ACT_SILU && strcmp(c.act_name, "silu") == 0);
+    CHECK_OK(ctx, parse(ctx, LLAMA_CFG(",\"hidden_act\":\"gelu\""), &c));
+    CHECK(c.act == AWQ_ACT_GELU);
+    CHECK_OK(ctx, parse(ctx, LLAMA_CFG(",\"hidden_act\":\"gelu_pytorch_tanh\""), &c));
+    CHECK(c.act == AWQ_ACT_GELU_TANH);
+    CHECK_OK(ctx, parse(ctx, LLAMA_CFG(",\"hidden_act\":\"gelu_new\""), &c));
+    CHECK(c.act == AWQ_ACT_GELU_TANH);
+    CHECK_OK(ctx, parse(ctx, LLAMA_CFG(",\"hidden_act\":\"swish\""), &c));
+    CHECK(c.act == AWQ_ACT_SILU);
+    CHECK_FAILS(ctx, parse(ctx, LLAMA_CFG(",\"hidden_act\":\"slu\""), &c), AWQ_ERR_UNSUPPORTED,
+                "hidden_act \"slu\" is not supported");
+    CHECK_FAILS(ctx, parse(ctx, LLAMA_CFG(",\"hidden_act\":\"relu\""), &c), AWQ_ERR_UNSUPPORTED,
+                "hidden_act \"relu\"");
+    CHECK_FAILS(ctx, parse(ctx, LLAMA_CFG(",\"hidden_act\":3"), &c), AWQ_ERR_FORMAT,
+                "\"hidden_act\" must be a string");
+    /* an unsupported architecture keeps the name (count/size still work) */
+    CHECK_OK(ctx, parse(ctx,
+        "{\"architectures\":[\"OPTForCausalLM\"],\"hidden_size\":64,\"intermediate_size\":1,"
+        "\"num_hidden_layers\":1,\"num_attention_heads\":4,\"vocab_size\":1,"
+        "\"hidden_act\":\"relu\"}", &c));
+    CHECK(strcmp(c.act_name, "relu") == 0);
+    CHECK(strcmp(awq_act_name(AWQ_ACT_GELU_TANH), "gelu_pytorch_tanh") == 0);
+
+    /* llama3 rope: each required key missing is refused by name */
+    static const char *const keys[] = {"factor", "low_freq_factor", "high_freq_factor",
+                                       "original_max_position_embeddings"};
+    for (int miss = 0; miss < 4; miss++) {
+        char js[1024], rs[512];
+        size_t pos = (size_t)snprintf(rs, sizeof rs, "{\"rope_type\":\"llama3\"");
+        static const char *const vals[] = {"8.0", "1.0", "4.0", "8192"};
+        for (int k = 0; k < 4; k++)
+            if (k != miss)
+                pos += (size_t)snprintf(rs + pos, sizeof rs - pos, ",\"%s\":%s", keys[k],
+                                        vals[k]);
+        snprintf(rs + pos, sizeof rs - pos, "}");
+        snprintf(js, sizeof js,
+                 "{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":64,"
+                 "\"intermediate_size\":128,\"num_hidden_layers\":1,"
+                 "\"num_attention_heads\":4,\"vocab_size\":16,\"rope_scaling\":%s}", rs);
+        char want[128];
+        snprintf(want, sizeof want, "lacks the required key \"%s\"", keys[miss]);
+        CHECK_FAILS(ctx, parse(ctx, js, &c), AWQ_ERR_FORMAT, want);
+    }
+    /* linear needs its factor too */
+    CHECK_FAILS(ctx, parse(ctx, LLAMA_CFG(",\"rope_scaling\":{\"rope_type\":\"linear\"}"), &c),
+                AWQ_ERR_FORMAT, "lacks the required key \"factor\"");
+    /* transformers 5 layout: the same keys inside rope_parameters */
+    CHECK_FAILS(ctx, parse(ctx, LLAMA_CFG(",\"rope_parameters\":{\"rope_type\":\"llama3\","
+                                          "\"rope_theta\":500000.0,\"factor\":8.0}"), &c),
+                AWQ_ERR_FORMAT, "\"low_freq_factor\"");
+#undef LLAMA_CFG
+}
+
 int main(void) {
     awq_ctx *ctx = awq_test_ctx(1);
     test_bundled(ctx);
     test_arch_table();
     test_variants(ctx);
     test_errors(ctx);
+    test_math_fields(ctx);
     awq_ctx_free(ctx);
     return awq_test_summary();
 }

@@ -669,7 +669,8 @@ static void test_tiny_llama(awq_ctx *ctx, awq_ctx *ctx1) {
 
 static void test_hf_models(awq_ctx *ctx) {
     static const char *const names[] = {"qwen2-tied", "qwen3", "llama-rope-llama3",
-                                        "llama-rope-yarn", "mistral-rope-linear", "qwen2_5_vl"};
+                                        "llama-rope-yarn", "mistral-rope-linear", "qwen2_5_vl",
+                                        "llama-gelu"};
     for (size_t i = 0; i < AWQ_ARRAY_LEN(names); i++) {
         char path[512];
         snprintf(path, sizeof path, "%s/ref/models/%s/ref.json", AWQ_TEST_SRC, names[i]);
@@ -1002,6 +1003,21 @@ static awq_status dev_silu(awq_backend *be, const float *g, const float *u, floa
     LEAVE();
     return s;
 }
+static awq_status dev_act(awq_backend *be, awq_act a, const float *g, const float *u, float *o,
+                          int64_t n) {
+    (void)be;
+    ENTER();
+    awq_status s = g_cpu->ops->act_mul(g_cpu, a, g, u, o, n);
+    LEAVE();
+    return s;
+}
+static awq_status dev_softcap(awq_backend *be, float *x, int64_t n, float cap) {
+    (void)be;
+    ENTER();
+    awq_status s = g_cpu->ops->softcap(g_cpu, x, n, cap);
+    LEAVE();
+    return s;
+}
 static awq_status dev_add(awq_backend *be, float *y, const float *x, int64_t n) {
     (void)be;
     ENTER();
@@ -1055,6 +1071,7 @@ static const awq_backend_ops k_dev_ops = {
     .alloc = dev_alloc, .free = dev_free, .upload = dev_copy, .download = dev_copy,
     .copy = dev_copy, .sync = dev_sync, .gemm = dev_gemm, .rmsnorm = dev_rmsnorm,
     .rope = dev_rope, .attention = dev_attn, .silu_mul = dev_silu, .add = dev_add,
+    .act_mul = dev_act, .softcap = dev_softcap,
     .scale_cols = dev_scale_cols, .scale_rows = dev_scale_rows, .col_mean_abs = dev_colmean,
     .mse = dev_mse, .nll_rows = dev_nll};
 

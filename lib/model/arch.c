@@ -12,13 +12,18 @@
 /* The Llama family shares linears and groups; entries differ in flags. */
 #define LLAMA_LINEARS(qkv_bias)                                                \
     .linears = {                                                               \
-        {"self_attn.q_proj", AWQ_DIM_HIDDEN, AWQ_DIM_Q, qkv_bias},             \
-        {"self_attn.k_proj", AWQ_DIM_HIDDEN, AWQ_DIM_KV, qkv_bias},            \
-        {"self_attn.v_proj", AWQ_DIM_HIDDEN, AWQ_DIM_KV, qkv_bias},            \
-        {"self_attn.o_proj", AWQ_DIM_Q, AWQ_DIM_HIDDEN, false},                \
-        {"mlp.gate_proj", AWQ_DIM_HIDDEN, AWQ_DIM_INTER, false},               \
-        {"mlp.up_proj", AWQ_DIM_HIDDEN, AWQ_DIM_INTER, false},                 \
-        {"mlp.down_proj", AWQ_DIM_INTER, AWQ_DIM_HIDDEN, false},               \
+        {"self_attn.q_proj", AWQ_DIM_HIDDEN, AWQ_DIM_Q, qkv_bias,              \
+         AWQ_LIN_KIND_Q},                                                      \
+        {"self_attn.k_proj", AWQ_DIM_HIDDEN, AWQ_DIM_KV, qkv_bias,             \
+         AWQ_LIN_KIND_K},                                                      \
+        {"self_attn.v_proj", AWQ_DIM_HIDDEN, AWQ_DIM_KV, qkv_bias,             \
+         AWQ_LIN_KIND_V},                                                      \
+        {"self_attn.o_proj", AWQ_DIM_Q, AWQ_DIM_HIDDEN, false, AWQ_LIN_KIND_O},\
+        {"mlp.gate_proj", AWQ_DIM_HIDDEN, AWQ_DIM_INTER, false,                \
+         AWQ_LIN_KIND_GATE},                                                   \
+        {"mlp.up_proj", AWQ_DIM_HIDDEN, AWQ_DIM_INTER, false, AWQ_LIN_KIND_UP},\
+        {"mlp.down_proj", AWQ_DIM_INTER, AWQ_DIM_HIDDEN, false,                \
+         AWQ_LIN_KIND_DOWN},                                                   \
     },                                                                         \
     .n_linears = 7
 
@@ -38,6 +43,57 @@
     },                                                                         \
     .n_groups = 4
 
+/* Gemma 2/3 (awq/models/gemma2.py): the Llama groups, but the MLP's input
+ * norm is pre_feedforward_layernorm (post_attention_layernorm normalizes the
+ * attention output and has no linear after it to fold into). */
+#define GEMMA_GROUPS                                                           \
+    .groups = {                                                                \
+        {"input_layernorm", -1, {AWQ_LIN_Q, AWQ_LIN_K, AWQ_LIN_V}, 3,          \
+         AWQ_BLOCK_ATTN, AWQ_GROUP_ALWAYS},                                    \
+        {NULL, AWQ_LIN_V, {AWQ_LIN_O, 0, 0}, 1, AWQ_BLOCK_LINEAR,              \
+         AWQ_GROUP_IF_SAME_SHAPE},                                             \
+        {"pre_feedforward_layernorm", -1, {AWQ_LIN_GATE, AWQ_LIN_UP, 0}, 2,    \
+         AWQ_BLOCK_MLP, AWQ_GROUP_ALWAYS},                                     \
+        {NULL, AWQ_LIN_UP, {AWQ_LIN_DOWN, 0, 0}, 1, AWQ_BLOCK_LINEAR,          \
+         AWQ_GROUP_ALWAYS},                                                    \
+    },                                                                         \
+    .n_groups = 4
+
+#define GEMMA_COMMON                                                           \
+    LLAMA_LINEARS(false), GEMMA_GROUPS, .norm_offset = 1.0f,                   \
+        .sandwich_norms = true, .embed_scale = true, .gemma_attn = true,       \
+        .act_field = "hidden_activation", .act_default = "gelu_pytorch_tanh",  \
+        .tie_default = true
+
+/* Phi-3 / Phi-4: fused qkv_proj and gate_up_proj, each scaled and stored as
+ * one linear (awq/models/phi3.py). The fused linear's last rows are v (of
+ * qkv) and up (of gate_up), so qkv -> o and gate_up -> down fold into
+ * those rows; qkv -> o only without GQA (Phi-4 has 40 query, 10 kv heads:
+ * o's input is then not v's output). */
+enum { PHI3_QKV = 0, PHI3_O, PHI3_GATE_UP, PHI3_DOWN };
+#define PHI3_LINEARS                                                           \
+    .linears = {                                                               \
+        {"self_attn.qkv_proj", AWQ_DIM_HIDDEN, AWQ_DIM_QKV, false,             \
+         AWQ_LIN_KIND_QKV},                                                    \
+        {"self_attn.o_proj", AWQ_DIM_Q, AWQ_DIM_HIDDEN, false, AWQ_LIN_KIND_O},\
+        {"mlp.gate_up_proj", AWQ_DIM_HIDDEN, AWQ_DIM_INTER2, false,            \
+         AWQ_LIN_KIND_GATE_UP},                                                \
+        {"mlp.down_proj", AWQ_DIM_INTER, AWQ_DIM_HIDDEN, false,                \
+         AWQ_LIN_KIND_DOWN},                                                   \
+    },                                                                         \
+    .n_linears = 4,                                                            \
+    .groups = {                                                                \
+        {"input_layernorm", -1, {PHI3_QKV, 0, 0}, 1, AWQ_BLOCK_ATTN,           \
+         AWQ_GROUP_ALWAYS},                                                    \
+        {NULL, PHI3_QKV, {PHI3_O, 0, 0}, 1, AWQ_BLOCK_LINEAR,                  \
+         AWQ_GROUP_IF_NO_GQA},                                                 \
+        {"post_attention_layernorm", -1, {PHI3_GATE_UP, 0, 0}, 1,              \
+         AWQ_BLOCK_MLP, AWQ_GROUP_ALWAYS},                                     \
+        {NULL, PHI3_GATE_UP, {PHI3_DOWN, 0, 0}, 1, AWQ_BLOCK_LINEAR,           \
+         AWQ_GROUP_ALWAYS},                                                    \
+    },                                                                         \
+    .n_groups = 4
+
 static const awq_arch k_arches[] = {
     {.hf_name = "LlamaForCausalLM", .model_type = "llama", LLAMA_LINEARS(false),
      LLAMA_GROUPS},
@@ -51,6 +107,13 @@ static const awq_arch k_arches[] = {
      LLAMA_LINEARS(true), LLAMA_GROUPS, .is_vl = true},
     {.hf_name = "Qwen2VLForConditionalGeneration", .model_type = "qwen2_vl",
      LLAMA_LINEARS(true), LLAMA_GROUPS, .is_vl = true},
+    {.hf_name = "Phi3ForCausalLM", .model_type = "phi3", PHI3_LINEARS},
+    {.hf_name = "Gemma2ForCausalLM", .model_type = "gemma2", GEMMA_COMMON,
+     .def_attn_softcap = 50.0, .def_final_softcap = 30.0, .def_sliding_pattern = 2},
+    {.hf_name = "Gemma3ForCausalLM", .model_type = "gemma3_text", GEMMA_COMMON,
+     .qk_norm = true, .local_rope = true, .def_sliding_pattern = 6},
+    {.hf_name = "Gemma3ForConditionalGeneration", .model_type = "gemma3", GEMMA_COMMON,
+     .qk_norm = true, .local_rope = true, .def_sliding_pattern = 6, .is_vl = true},
 };
 
 const awq_arch *awq_arch_find(const char *hf_name) {
@@ -63,7 +126,8 @@ const awq_arch *awq_arch_find(const char *hf_name) {
 const char *awq_arch_supported_list(void) {
     return "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, "
            "Qwen3ForCausalLM, Qwen2_5_VLForConditionalGeneration, "
-           "Qwen2VLForConditionalGeneration";
+           "Qwen2VLForConditionalGeneration, Phi3ForCausalLM, Gemma2ForCausalLM, "
+           "Gemma3ForCausalLM, Gemma3ForConditionalGeneration";
 }
 
 int64_t awq_model_dim(const awq_model_config *cfg, awq_dim d) {
@@ -72,8 +136,28 @@ int64_t awq_model_dim(const awq_model_config *cfg, awq_dim d) {
     case AWQ_DIM_Q: return cfg->n_heads * cfg->head_dim;
     case AWQ_DIM_KV: return cfg->n_kv_heads * cfg->head_dim;
     case AWQ_DIM_INTER: return cfg->intermediate;
+    case AWQ_DIM_QKV: return (cfg->n_heads + 2 * cfg->n_kv_heads) * cfg->head_dim;
+    case AWQ_DIM_INTER2: return 2 * cfg->intermediate;
     }
     return 0;
+}
+
+bool awq_model_layer_sliding(const awq_model_config *cfg, int64_t layer) {
+    if (cfg->sliding_window <= 0 || layer < 0 || layer >= 4096) return false;
+    return (cfg->sliding_layers[layer / 64] >> (layer % 64)) & 1u;
+}
+
+int awq_arch_linear_of(const awq_arch *a, awq_lin_kind kind) {
+    for (int i = 0; a && i < a->n_linears; i++)
+        if (a->linears[i].kind == kind) return i;
+    return -1;
+}
+
+bool awq_arch_linear_is_attn(const awq_arch *a, int lin) {
+    if (!a || lin < 0 || lin >= a->n_linears) return false;
+    awq_lin_kind k = a->linears[lin].kind;
+    return k == AWQ_LIN_KIND_Q || k == AWQ_LIN_KIND_K || k == AWQ_LIN_KIND_V ||
+           k == AWQ_LIN_KIND_QKV || k == AWQ_LIN_KIND_O;
 }
 
 /* transformers' ACT2FN names of the activations the forward computes.

@@ -84,6 +84,15 @@ static void copy_str(char *dst, size_t n, const cJSON *v) {
     if (v && cJSON_IsString(v) && v->valuestring) snprintf(dst, n, "%s", v->valuestring);
 }
 
+/* rope_parameters of the global (full-attention) layers: transformers 5
+ * writes one object, or (Gemma 3) one per layer type. NULL when absent. */
+static const cJSON *global_rope_params(const reader *r) {
+    const cJSON *rp = field(r, "rope_parameters");
+    if (!rp || !cJSON_IsObject(rp)) return NULL;
+    const cJSON *fa = cJSON_GetObjectItemCaseSensitive(rp, "full_attention");
+    return (fa && cJSON_IsObject(fa)) ? fa : rp;
+}
+
 static awq_status parse_rope(const reader *r, awq_model_config *c) {
     awq_rope_scaling *rs = &c->rope;
     memset(rs, 0, sizeof *rs);
@@ -92,8 +101,8 @@ static awq_status parse_rope(const reader *r, awq_model_config *c) {
     /* transformers >= 5 writes rope_theta / rope_type and the scaling
      * parameters in one "rope_parameters" object; 4.x uses rope_scaling. */
     const cJSON *s = field(r, "rope_scaling");
-    const cJSON *rp = field(r, "rope_parameters");
-    if (!s && rp && cJSON_IsObject(rp)) s = rp;
+    const cJSON *rp = global_rope_params(r);
+    if (!s && rp) s = rp;
     if (!s) return AWQ_OK;
     if (!cJSON_IsObject(s))
         return awq_fail(r->ctx, AWQ_ERR_FORMAT, "%s: \"rope_scaling\" must be an object or null",
@@ -148,6 +157,85 @@ static awq_status parse_rope(const reader *r, awq_model_config *c) {
     if (rs->type != AWQ_ROPE_DEFAULT && !(rs->factor > 0))
         return awq_fail(r->ctx, AWQ_ERR_FORMAT, "%s: rope_scaling.factor must be > 0",
                         r->where);
+    return AWQ_OK;
+}
+
+/* A number that may be explicitly null (= none, 0) or absent (= def). */
+static awq_status get_num_or_null(const reader *r, const char *name, double def, double *out) {
+    const cJSON *v = NULL;
+    if (r->text) v = cJSON_GetObjectItemCaseSensitive(r->text, name);
+    if (!v) v = cJSON_GetObjectItemCaseSensitive(r->root, name);
+    if (!v) {
+        *out = def;
+        return AWQ_OK;
+    }
+    if (cJSON_IsNull(v)) {
+        *out = 0;
+        return AWQ_OK;
+    }
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < 0)
+        return awq_fail(r->ctx, AWQ_ERR_FORMAT, "%s: field \"%s\" must be a number >= 0 or null",
+                        r->where, name);
+    *out = v->valuedouble;
+    return AWQ_OK;
+}
+
+/* Gemma 2/3 attention: scale, soft-capping, which layers slide, the local
+ * rope base (Gemma 3). Defaults are the transformers config classes'. */
+static awq_status parse_gemma(const reader *r, awq_model_config *c) {
+    const awq_arch *a = c->arch;
+    AWQ_TRY(get_num_or_null(r, "query_pre_attn_scalar", 256.0, &c->query_pre_attn_scalar));
+    AWQ_TRY(get_num_or_null(r, "attn_logit_softcapping", a->def_attn_softcap, &c->attn_softcap));
+    AWQ_TRY(get_num_or_null(r, "final_logit_softcapping", a->def_final_softcap,
+                            &c->final_softcap));
+    int64_t sw;
+    AWQ_TRY(get_int(r, "sliding_window", false, 4096, 0, &sw));
+    c->sliding_window = sw;
+    memset(c->sliding_layers, 0, sizeof c->sliding_layers);
+    const cJSON *lt = field(r, "layer_types");
+    if (lt) {
+        if (!cJSON_IsArray(lt) || cJSON_GetArraySize(lt) != (int)c->n_layers)
+            return awq_fail(r->ctx, AWQ_ERR_FORMAT,
+                            "%s: \"layer_types\" must be an array of num_hidden_layers (%lld) "
+                            "strings", r->where, (long long)c->n_layers);
+        int64_t i = 0;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, lt) {
+            const char *t = cJSON_IsString(e) ? e->valuestring : "";
+            if (strcmp(t, "sliding_attention") == 0)
+                c->sliding_layers[i / 64] |= (uint64_t)1 << (i % 64);
+            else if (strcmp(t, "full_attention") != 0)
+                return awq_fail(r->ctx, AWQ_ERR_UNSUPPORTED,
+                                "%s: layer_types[%lld] \"%s\" is not supported "
+                                "(sliding_attention, full_attention)", r->where, (long long)i, t);
+            i++;
+        }
+    } else {
+        int64_t pat;
+        AWQ_TRY(get_int(r, "sliding_window_pattern", false, a->def_sliding_pattern, 1, &pat));
+        for (int64_t i = 0; i < c->n_layers; i++)
+            if ((i + 1) % pat != 0) c->sliding_layers[i / 64] |= (uint64_t)1 << (i % 64);
+    }
+    c->rope_local_theta = 0;
+    if (a->local_rope) {
+        /* 5.x: rope_parameters.sliding_attention.rope_theta; 4.x:
+         * rope_local_base_freq; Gemma3TextConfig's default 10000 */
+        const cJSON *rp = field(r, "rope_parameters");
+        const cJSON *sa = rp ? cJSON_GetObjectItemCaseSensitive(rp, "sliding_attention") : NULL;
+        if (sa && cJSON_IsObject(sa)) {
+            const cJSON *t = cJSON_GetObjectItemCaseSensitive(sa, "rope_type");
+            if (t && (!cJSON_IsString(t) || strcmp(t->valuestring, "default") != 0))
+                return awq_fail(r->ctx, AWQ_ERR_UNSUPPORTED,
+                                "%s: rope_parameters.sliding_attention.rope_type must be "
+                                "\"default\"", r->where);
+            AWQ_TRY(get_num(r, sa, "rope_theta", 10000.0, &c->rope_local_theta));
+        } else {
+            AWQ_TRY(get_num(r, NULL, "rope_local_base_freq", 10000.0, &c->rope_local_theta));
+        }
+        if (!(c->rope_local_theta > 0))
+            return awq_fail(r->ctx, AWQ_ERR_FORMAT, "%s: rope_local_base_freq must be > 0",
+                            r->where);
+    }
     return AWQ_OK;
 }
 
@@ -260,9 +348,8 @@ awq_status awq_model_config_from_json(awq_ctx *ctx, const cJSON *root, const cha
 
     AWQ_TRY(get_num(&r, NULL, "rms_norm_eps", 1e-6, &out->rms_eps));
     AWQ_TRY(get_num(&r, NULL, "rope_theta", 10000.0, &out->rope_theta));
-    const cJSON *rparams = field(&r, "rope_parameters");
-    if (rparams && cJSON_IsObject(rparams) &&
-        cJSON_GetObjectItemCaseSensitive(rparams, "rope_theta"))
+    const cJSON *rparams = global_rope_params(&r);
+    if (rparams && cJSON_GetObjectItemCaseSensitive(rparams, "rope_theta"))
         AWQ_TRY(get_num(&r, rparams, "rope_theta", 10000.0, &out->rope_theta));
     if (!(out->rms_eps > 0) || !(out->rope_theta > 0))
         return awq_fail(ctx, AWQ_ERR_FORMAT, "%s: rms_norm_eps and rope_theta must be > 0",
@@ -281,7 +368,7 @@ awq_status awq_model_config_from_json(awq_ctx *ctx, const cJSON *root, const cha
                             "%s: field \"tie_word_embeddings\" must be true or false", where);
         out->tie_word_embeddings = cJSON_IsTrue(tie);
     } else {
-        out->tie_word_embeddings = false;
+        out->tie_word_embeddings = out->arch && out->arch->tie_default;
     }
 
     bool qkv_bias_default = out->arch ? out->arch->linears[AWQ_LIN_Q].bias : false;
@@ -291,6 +378,14 @@ awq_status awq_model_config_from_json(awq_ctx *ctx, const cJSON *root, const cha
     AWQ_TRY(get_bool(&r, NULL, "mlp_bias", false, &out->mlp_bias));
 
     AWQ_TRY(parse_act(&r, out));
+    if (out->arch && out->arch->gemma_attn) AWQ_TRY(parse_gemma(&r, out));
+    /* Phi-3.5 / Phi-4-mini rotate only part of each head */
+    double prf;
+    AWQ_TRY(get_num(&r, NULL, "partial_rotary_factor", 1.0, &prf));
+    if (prf != 1.0 && out->arch)
+        return awq_fail(ctx, AWQ_ERR_UNSUPPORTED,
+                        "%s: partial_rotary_factor %g is not supported (rope over the whole "
+                        "head only)", where, prf);
 
     out->is_moe = field(&r, "num_experts") || field(&r, "num_local_experts") ||
                   field(&r, "n_routed_experts");

@@ -313,13 +313,13 @@ awq_status awq_size_from_params(awq_ctx *ctx, double n_params, const awq_size_pa
  * v and o) and mlp_bias (gate, up, down), as transformers builds them. */
 static void decoder_linears(const awq_model_config *cfg, awq_linear_desc *out, int *n) {
     static const awq_linear_desc llama[7] = {
-        {"self_attn.q_proj", AWQ_DIM_HIDDEN, AWQ_DIM_Q, false},
-        {"self_attn.k_proj", AWQ_DIM_HIDDEN, AWQ_DIM_KV, false},
-        {"self_attn.v_proj", AWQ_DIM_HIDDEN, AWQ_DIM_KV, false},
-        {"self_attn.o_proj", AWQ_DIM_Q, AWQ_DIM_HIDDEN, false},
-        {"mlp.gate_proj", AWQ_DIM_HIDDEN, AWQ_DIM_INTER, false},
-        {"mlp.up_proj", AWQ_DIM_HIDDEN, AWQ_DIM_INTER, false},
-        {"mlp.down_proj", AWQ_DIM_INTER, AWQ_DIM_HIDDEN, false},
+        {"self_attn.q_proj", AWQ_DIM_HIDDEN, AWQ_DIM_Q, false, AWQ_LIN_KIND_Q},
+        {"self_attn.k_proj", AWQ_DIM_HIDDEN, AWQ_DIM_KV, false, AWQ_LIN_KIND_K},
+        {"self_attn.v_proj", AWQ_DIM_HIDDEN, AWQ_DIM_KV, false, AWQ_LIN_KIND_V},
+        {"self_attn.o_proj", AWQ_DIM_Q, AWQ_DIM_HIDDEN, false, AWQ_LIN_KIND_O},
+        {"mlp.gate_proj", AWQ_DIM_HIDDEN, AWQ_DIM_INTER, false, AWQ_LIN_KIND_GATE},
+        {"mlp.up_proj", AWQ_DIM_HIDDEN, AWQ_DIM_INTER, false, AWQ_LIN_KIND_UP},
+        {"mlp.down_proj", AWQ_DIM_INTER, AWQ_DIM_HIDDEN, false, AWQ_LIN_KIND_DOWN},
     };
     bool table_bias = false;
     if (cfg->arch && cfg->arch->n_linears > 0) {
@@ -330,9 +330,10 @@ static void decoder_linears(const awq_model_config *cfg, awq_linear_desc *out, i
         *n = 7;
         memcpy(out, llama, sizeof llama);
     }
-    for (int i = 0; i < *n && i <= AWQ_LIN_DOWN; i++) {
-        if (i <= AWQ_LIN_O && !table_bias && cfg->attention_bias) out[i].bias = true;
-        if (i >= AWQ_LIN_GATE && cfg->mlp_bias) out[i].bias = true;
+    for (int i = 0; i < *n; i++) {
+        bool attn = out[i].kind <= AWQ_LIN_KIND_O || out[i].kind == AWQ_LIN_KIND_QKV;
+        if (attn && !table_bias && cfg->attention_bias) out[i].bias = true;
+        if (!attn && cfg->mlp_bias) out[i].bias = true;
     }
 }
 
@@ -377,6 +378,7 @@ awq_status awq_size_from_config(awq_ctx *ctx, const awq_model_config *cfg,
     other += V * H;                        /* embed_tokens */
     if (!cfg->tie_word_embeddings) other += V * H; /* lm_head */
     other += L * 2 * H + H;                /* two RMSNorms per layer + final norm */
+    if (cfg->arch && cfg->arch->sandwich_norms) other += L * 2 * H; /* Gemma's other two */
     if (cfg->arch && cfg->arch->qk_norm) other += L * 2 * (uint64_t)cfg->head_dim;
     add_other(r, other);
     r->params = (double)(r->linear_params + other);

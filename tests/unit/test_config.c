@@ -227,6 +227,83 @@ static void test_math_fields(awq_ctx *ctx) {
 #undef LLAMA_CFG
 }
 
+/* The new families' fields: Gemma 3 in the 4.x layout found on the Hub,
+ * Gemma 2 defaults, Phi-3's fused linears, refusals. */
+static void test_new_families(awq_ctx *ctx) {
+    awq_model_config c;
+    CHECK_OK(ctx, parse(ctx,
+        "{\"architectures\":[\"Gemma3ForConditionalGeneration\"],\"model_type\":\"gemma3\","
+        "\"text_config\":{\"hidden_size\":2560,\"intermediate_size\":10240,"
+        "\"num_hidden_layers\":34,\"num_attention_heads\":8,\"num_key_value_heads\":4,"
+        "\"head_dim\":256,\"vocab_size\":262208,\"rope_theta\":1000000.0,"
+        "\"rope_local_base_freq\":10000.0,\"rope_scaling\":{\"factor\":8.0,"
+        "\"rope_type\":\"linear\"},\"sliding_window\":1024,\"sliding_window_pattern\":6,"
+        "\"query_pre_attn_scalar\":256,\"model_type\":\"gemma3_text\"}}", &c));
+    CHECK(c.arch && c.arch->is_vl && c.arch->sandwich_norms && c.arch->norm_offset == 1.0f);
+    CHECK(c.act == AWQ_ACT_GELU_TANH && c.tie_word_embeddings);
+    CHECK(c.rope.type == AWQ_ROPE_LINEAR && c.rope.factor == 8.0);
+    CHECK_NEAR(c.rope_theta, 1e6, 0);
+    CHECK_NEAR(c.rope_local_theta, 1e4, 0);
+    CHECK(c.attn_softcap == 0 && c.final_softcap == 0 && c.sliding_window == 1024);
+    /* pattern 6: layers 5, 11, ... are global */
+    CHECK(awq_model_layer_sliding(&c, 0) && awq_model_layer_sliding(&c, 4));
+    CHECK(!awq_model_layer_sliding(&c, 5) && !awq_model_layer_sliding(&c, 11));
+    CHECK(awq_model_layer_sliding(&c, 33));
+    /* Gemma 2 with nothing but the dimensions: transformers' defaults */
+    CHECK_OK(ctx, parse(ctx,
+        "{\"architectures\":[\"Gemma2ForCausalLM\"],\"hidden_size\":64,"
+        "\"intermediate_size\":128,\"num_hidden_layers\":4,\"num_attention_heads\":4,"
+        "\"head_dim\":16,\"vocab_size\":16}", &c));
+    CHECK(c.attn_softcap == 50.0 && c.final_softcap == 30.0 && c.query_pre_attn_scalar == 256);
+    CHECK(c.sliding_window == 4096 && awq_model_layer_sliding(&c, 0) &&
+          !awq_model_layer_sliding(&c, 1) && awq_model_layer_sliding(&c, 2));
+    /* explicit null = no soft-capping */
+    CHECK_OK(ctx, parse(ctx,
+        "{\"architectures\":[\"Gemma2ForCausalLM\"],\"hidden_size\":64,"
+        "\"intermediate_size\":128,\"num_hidden_layers\":2,\"num_attention_heads\":4,"
+        "\"vocab_size\":16,\"attn_logit_softcapping\":null,\"final_logit_softcapping\":null}",
+        &c));
+    CHECK(c.attn_softcap == 0 && c.final_softcap == 0);
+    CHECK_FAILS(ctx, parse(ctx,
+        "{\"architectures\":[\"Gemma2ForCausalLM\"],\"hidden_size\":64,"
+        "\"intermediate_size\":128,\"num_hidden_layers\":2,\"num_attention_heads\":4,"
+        "\"vocab_size\":16,\"layer_types\":[\"full_attention\",\"chunked_attention\"]}", &c),
+        AWQ_ERR_UNSUPPORTED, "layer_types[1] \"chunked_attention\"");
+    CHECK_FAILS(ctx, parse(ctx,
+        "{\"architectures\":[\"Gemma2ForCausalLM\"],\"hidden_size\":64,"
+        "\"intermediate_size\":128,\"num_hidden_layers\":2,\"num_attention_heads\":4,"
+        "\"vocab_size\":16,\"layer_types\":[\"full_attention\"]}", &c),
+        AWQ_ERR_FORMAT, "layer_types");
+    CHECK_FAILS(ctx, parse(ctx,
+        "{\"architectures\":[\"Gemma2ForCausalLM\"],\"hidden_size\":64,"
+        "\"intermediate_size\":128,\"num_hidden_layers\":2,\"num_attention_heads\":4,"
+        "\"vocab_size\":16,\"hidden_activation\":\"gelu_fast\"}", &c),
+        AWQ_ERR_UNSUPPORTED, "hidden_activation \"gelu_fast\"");
+    /* Phi-3: fused linears; Phi-4-mini's partial rotary refused */
+    CHECK_OK(ctx, parse(ctx,
+        "{\"architectures\":[\"Phi3ForCausalLM\"],\"hidden_size\":3072,"
+        "\"intermediate_size\":8192,\"num_hidden_layers\":32,\"num_attention_heads\":32,"
+        "\"num_key_value_heads\":32,\"vocab_size\":32064,\"hidden_act\":\"silu\"}", &c));
+    const awq_arch *a = c.arch;
+    CHECK(a && a->n_linears == 4 && !c.tie_word_embeddings);
+    int qkv = awq_arch_linear_of(a, AWQ_LIN_KIND_QKV), gu = awq_arch_linear_of(a, AWQ_LIN_KIND_GATE_UP);
+    CHECK(qkv == 0 && gu == 2 && awq_arch_linear_of(a, AWQ_LIN_KIND_Q) == -1);
+    CHECK_EQ_INT(awq_model_dim(&c, a->linears[qkv].out_dim), 3 * 3072);
+    CHECK_EQ_INT(awq_model_dim(&c, a->linears[gu].out_dim), 2 * 8192);
+    CHECK(awq_arch_linear_is_attn(a, qkv) && !awq_arch_linear_is_attn(a, gu));
+    CHECK(a->groups[1].prev_linear == qkv && a->groups[1].cond == AWQ_GROUP_IF_NO_GQA);
+    CHECK_FAILS(ctx, parse(ctx,
+        "{\"architectures\":[\"Phi3ForCausalLM\"],\"hidden_size\":64,"
+        "\"intermediate_size\":128,\"num_hidden_layers\":2,\"num_attention_heads\":4,"
+        "\"vocab_size\":16,\"partial_rotary_factor\":0.75}", &c),
+        AWQ_ERR_UNSUPPORTED, "partial_rotary_factor 0.75");
+    CHECK_FAILS(ctx, parse(ctx,
+        "{\"architectures\":[\"Phi3ForCausalLM\"],\"hidden_size\":64,"
+        "\"intermediate_size\":128,\"num_hidden_layers\":2,\"num_attention_heads\":4,"
+        "\"vocab_size\":16,\"rope_scaling\":{\"type\":\"longrope\",\"short_factor\":[1],"
+        "\"long_factor\":[1]}}", &c), AWQ_ERR_UNSUPPORTED, "longrope");
+}
+
 int main(void) {
     awq_ctx *ctx = awq_test_ctx(1);
     test_bundled(ctx);
@@ -234,6 +311,7 @@ int main(void) {
     test_variants(ctx);
     test_errors(ctx);
     test_math_fields(ctx);
+    test_new_families(ctx);
     awq_ctx_free(ctx);
     return awq_test_summary();
 }

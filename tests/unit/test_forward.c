@@ -16,7 +16,10 @@
  *    token WikiText-2 windows, and their perplexity.
  * 4. Tiny random transformers models (tests/ref/models/NAME: Qwen2 tied FP16,
  *    Qwen3 BF16, Llama llama3-rope, Llama yarn-rope, Mistral linear-rope MQA,
- *    Qwen2.5-VL text decoder under model.language_model.*): all logits.
+ *    Qwen2.5-VL text decoder under model.language_model.*, Llama with exact
+ *    GELU, Phi-3 fused qkv/gate_up, Gemma 2 with soft-capping and sliding
+ *    layers, Gemma 3 text with a local rope, Gemma3ForConditionalGeneration's
+ *    decoder under language_model.model.*): all logits.
  * 5. 1 vs 2 threads bit-identical; the per-layer API composes to the layer;
  *    capture hooks; weight substitution; quantized checkpoints (AWQ GEMM/
  *    GEMV, GPTQ v1/v2) give exactly the logits of their dequantized weights;
@@ -670,7 +673,7 @@ static void test_tiny_llama(awq_ctx *ctx, awq_ctx *ctx1) {
 static void test_hf_models(awq_ctx *ctx) {
     static const char *const names[] = {"qwen2-tied", "qwen3", "llama-rope-llama3",
                                         "llama-rope-yarn", "mistral-rope-linear", "qwen2_5_vl",
-                                        "llama-gelu"};
+                                        "llama-gelu", "phi3", "gemma2", "gemma3", "gemma3_vl"};
     for (size_t i = 0; i < AWQ_ARRAY_LEN(names); i++) {
         char path[512];
         snprintf(path, sizeof path, "%s/ref/models/%s/ref.json", AWQ_TEST_SRC, names[i]);

@@ -16,7 +16,8 @@ static void usage(FILE *f) {
             "Options:\n"
             "  -o, --output DIR        output directory (required)\n"
             "  --preset P              %s (default tiny)\n"
-            "  --arch A                llama, qwen2, qwen3, qwen2.5-vl (default: the preset's)\n"
+            "  --arch A                llama, qwen2, qwen3, qwen2.5-vl, phi3, gemma2, gemma3\n"
+            "                          (default: the preset's)\n"
             "  --hidden N --intermediate N --layers N --heads N --kv-heads N\n"
             "  --head-dim N --vocab N  override the preset's dims\n"
             "  --tie / --no-tie        tie lm_head to the embeddings (default: preset's)\n"
@@ -110,10 +111,13 @@ int awq_cmd_synth(int argc, char **argv) {
         awq_cli_usage_error("option --preset: unknown preset '%s' (%s)", preset,
                             awq_synth_preset_list());
     if (arch) {
-        static const char *const known[] = {"llama", "qwen2", "qwen3", "qwen2.5-vl"};
+        static const char *const known[] = {"llama", "qwen2", "qwen3", "qwen2.5-vl",
+                                            "phi3", "gemma2", "gemma3"};
         bool ok = false;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) ok |= strcmp(arch, known[k]) == 0;
-        if (!ok) awq_cli_usage_error("option --arch: unknown arch '%s' (llama, qwen2, qwen3, qwen2.5-vl)", arch);
+        if (!ok)
+            awq_cli_usage_error("option --arch: unknown arch '%s' (llama, qwen2, qwen3, "
+                                "qwen2.5-vl, phi3, gemma2, gemma3)", arch);
         p.arch = arch;
     }
     if (hidden > 0) p.hidden = hidden;

@@ -152,6 +152,9 @@ enum { AWQ_LIN_Q = 0, AWQ_LIN_K, AWQ_LIN_V, AWQ_LIN_O, AWQ_LIN_GATE,
 /* Index of the linear of `kind` in a->linears, -1 when the architecture
  * has none (a Phi-3 layer has QKV, not Q/K/V). */
 int awq_arch_linear_of(const awq_arch *a, awq_lin_kind kind);
+/* The distinct norms the scaling groups fold into (the group order;
+ * static strings), at most max; returns how many. */
+int awq_arch_folded_norms(const awq_arch *a, const char **names, int max);
 /* Whether linear `lin` belongs to the attention block (q/k/v/qkv/o). */
 bool awq_arch_linear_is_attn(const awq_arch *a, int lin);
 

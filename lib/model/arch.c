@@ -189,3 +189,14 @@ const char *awq_act_name(awq_act a) {
     }
     return "?";
 }
+
+int awq_arch_folded_norms(const awq_arch *a, const char **names, int max) {
+    int n = 0;
+    for (int g = 0; a && g < a->n_groups; g++) {
+        const char *p = a->groups[g].prev_norm;
+        bool seen = false;
+        for (int i = 0; p && i < n; i++) seen |= strcmp(names[i], p) == 0;
+        if (p && !seen && n < max) names[n++] = p;
+    }
+    return n;
+}

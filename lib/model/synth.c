@@ -95,7 +95,12 @@ static const arch_map k_archs[] = {
     {"qwen2", "Qwen2ForCausalLM", "qwen2", false},
     {"qwen3", "Qwen3ForCausalLM", "qwen3", false},
     {"qwen2.5-vl", "Qwen2_5_VLForConditionalGeneration", "qwen2_5_vl", true},
+    {"phi3", "Phi3ForCausalLM", "phi3", false},
+    {"gemma2", "Gemma2ForCausalLM", "gemma2", false},
+    {"gemma3", "Gemma3ForCausalLM", "gemma3_text", false},
 };
+
+#define SYNTH_ARCHS "llama, qwen2, qwen3, qwen2.5-vl, phi3, gemma2, gemma3"
 
 static const arch_map *find_arch(const char *name) {
     for (size_t i = 0; name && i < AWQ_ARRAY_LEN(k_archs); i++)
@@ -155,6 +160,10 @@ typedef struct {
     bool outlier_cols;         /* embed: hidden outlier columns x4 */
     bool outlier_rows;         /* up_proj: intermediate outlier rows */
     bool hidden_norm;          /* a norm over the hidden dim: outliers */
+    float norm_offset;         /* G_NORM: stored = effective - offset (Gemma
+                                  multiplies by 1 + w) */
+    int64_t outlier_row0;      /* outlier_rows: rows [row0, row0 + inter) are
+                                  the up rows (a fused gate_up: row0 = inter) */
     /* packed parts */
     awq_qformat fmt;
     int64_t K, N;
@@ -220,10 +229,11 @@ typedef struct {
     int64_t head_dim;
 } plan_ctx;
 
-/* A linear `prefix` of K -> N: dense weight, or the packed tensors. */
-static awq_status add_linear(awq_ctx *ctx, tlist *l, const plan_ctx *pc, const char *prefix,
-                             int64_t K, int64_t N, bool bias, bool packed, float std,
-                             bool outlier_rows) {
+/* A linear `prefix` of K -> N: dense weight, or the packed tensors.
+ * outlier_rows: rows from outlier_row0 on carry the intermediate outliers. */
+static awq_status add_linear_at(awq_ctx *ctx, tlist *l, const plan_ctx *pc, const char *prefix,
+                                int64_t K, int64_t N, bool bias, bool packed, float std,
+                                bool outlier_rows, int64_t outlier_row0) {
     const awq_synth_params *p = pc->p;
     char nm[192];
     if (!packed) {
@@ -232,6 +242,7 @@ static awq_status add_linear(awq_ctx *ctx, tlist *l, const plan_ctx *pc, const c
         if (t) {
             t->std = std;
             t->outlier_rows = outlier_rows;
+            t->outlier_row0 = outlier_row0;
         }
     } else {
         const char *why = NULL;
@@ -267,6 +278,25 @@ static awq_status add_linear(awq_ctx *ctx, tlist *l, const plan_ctx *pc, const c
         add1(l, p->dtype, N, G_NORMAL, nm);
     }
     return AWQ_OK;
+}
+
+static awq_status add_linear(awq_ctx *ctx, tlist *l, const plan_ctx *pc, const char *prefix,
+                             int64_t K, int64_t N, bool bias, bool packed, float std,
+                             bool outlier_rows) {
+    return add_linear_at(ctx, l, pc, prefix, K, N, bias, packed, std, outlier_rows, 0);
+}
+
+/* A norm over the hidden dim of layer L, with the outlier channels when
+ * `outliers` (the norms the scaling groups fold into). */
+static void add_norm(tlist *l, const plan_ctx *pc, int64_t L, const char *what, int64_t n,
+                     bool outliers) {
+    char pre[160];
+    snprintf(pre, sizeof pre, "model.layers.%lld.%s.weight", (long long)L, what);
+    tspec *t = add1(l, pc->p->dtype, n, G_NORM, pre);
+    if (t) {
+        t->hidden_norm = outliers;
+        t->norm_offset = pc->arch->norm_offset;
+    }
 }
 
 static awq_status add_vision(awq_ctx *ctx, tlist *l, const plan_ctx *pc) {
@@ -315,26 +345,33 @@ static awq_status plan(awq_ctx *ctx, const plan_ctx *pc, tlist *l) {
         for (int i = 0; i < pc->arch->n_linears; i++) {
             const awq_linear_desc *d = &pc->arch->linears[i];
             snprintf(pre, sizeof pre, "model.layers.%lld.%s", (long long)L, d->name);
-            bool out_proj = i == AWQ_LIN_O || i == AWQ_LIN_DOWN;
-            AWQ_TRY(add_linear(ctx, l, pc, pre, awq_model_dim(&mc, d->in_dim),
-                               awq_model_dim(&mc, d->out_dim), d->bias, p->quantized,
-                               out_proj ? out_std : 0.02f, i == AWQ_LIN_UP));
+            bool out_proj = d->kind == AWQ_LIN_KIND_O || d->kind == AWQ_LIN_KIND_DOWN;
+            /* up rows: all of up_proj, the second half of a fused gate_up */
+            bool up = d->kind == AWQ_LIN_KIND_UP || d->kind == AWQ_LIN_KIND_GATE_UP;
+            AWQ_TRY(add_linear_at(ctx, l, pc, pre, awq_model_dim(&mc, d->in_dim),
+                                  awq_model_dim(&mc, d->out_dim), d->bias, p->quantized,
+                                  out_proj ? out_std : 0.02f, up,
+                                  d->kind == AWQ_LIN_KIND_GATE_UP ? p->intermediate : 0));
         }
         if (pc->arch->qk_norm) {
-            snprintf(pre, sizeof pre, "model.layers.%lld.self_attn.q_norm.weight", (long long)L);
-            add1(l, p->dtype, pc->head_dim, G_NORM, pre);
-            snprintf(pre, sizeof pre, "model.layers.%lld.self_attn.k_norm.weight", (long long)L);
-            add1(l, p->dtype, pc->head_dim, G_NORM, pre);
+            add_norm(l, pc, L, "self_attn.q_norm", pc->head_dim, false);
+            add_norm(l, pc, L, "self_attn.k_norm", pc->head_dim, false);
         }
-        snprintf(pre, sizeof pre, "model.layers.%lld.input_layernorm.weight", (long long)L);
-        tspec *n1 = add1(l, p->dtype, p->hidden, G_NORM, pre);
-        if (n1) n1->hidden_norm = true;
-        snprintf(pre, sizeof pre, "model.layers.%lld.post_attention_layernorm.weight", (long long)L);
-        tspec *n2 = add1(l, p->dtype, p->hidden, G_NORM, pre);
-        if (n2) n2->hidden_norm = true;
+        /* outliers in the norms before q/k/v and gate/up (Gemma's
+         * post_attention_layernorm normalizes the attention output) */
+        bool sw = pc->arch->sandwich_norms;
+        add_norm(l, pc, L, "input_layernorm", p->hidden, true);
+        add_norm(l, pc, L, "post_attention_layernorm", p->hidden, !sw);
+        if (sw) {
+            add_norm(l, pc, L, "pre_feedforward_layernorm", p->hidden, true);
+            add_norm(l, pc, L, "post_feedforward_layernorm", p->hidden, false);
+        }
     }
     tspec *fn = add1(l, p->dtype, p->hidden, G_NORM, "model.norm.weight");
-    if (fn) fn->hidden_norm = true;
+    if (fn) {
+        fn->hidden_norm = true;
+        fn->norm_offset = pc->arch->norm_offset;
+    }
     if (!p->tie_word_embeddings) add2(l, p->dtype, p->vocab, p->hidden, G_NORMAL, "lm_head.weight");
     if (l->oom) return awq_fail_nomem(ctx, "synth tensor list", l->cap * sizeof(tspec));
     return AWQ_OK;
@@ -347,7 +384,7 @@ static awq_status check(awq_ctx *ctx, const awq_synth_params *p, const arch_map 
     const arch_map *am = find_arch(p->arch);
     if (!am)
         return awq_fail(ctx, AWQ_ERR_INVALID_ARG,
-                        "synth: unknown arch '%s' (llama, qwen2, qwen3, qwen2.5-vl)",
+                        "synth: unknown arch '%s' (" SYNTH_ARCHS ")",
                         p->arch ? p->arch : "(null)");
     const awq_arch *arch = awq_arch_find(am->hf_name);
     if (!arch) return awq_fail(ctx, AWQ_ERR_INTERNAL, "synth: %s missing from the arch table", am->hf_name);
@@ -442,7 +479,25 @@ static awq_status build_config(awq_ctx *ctx, const plan_ctx *pc, char **out) {
     cJSON_AddNumberToObject(c, "max_position_embeddings", (double)p->max_pos);
     cJSON_AddNumberToObject(c, "rms_norm_eps", p->rms_eps);
     cJSON_AddNumberToObject(c, "rope_theta", p->rope_theta);
-    cJSON_AddStringToObject(c, "hidden_act", "silu");
+    cJSON_AddStringToObject(c, "hidden_act", pc->arch->act_default ? pc->arch->act_default
+                                                                    : "silu");
+    if (pc->arch->act_field)
+        cJSON_AddStringToObject(c, pc->arch->act_field, pc->arch->act_default);
+    if (pc->arch->gemma_attn) {
+        /* transformers' defaults written out, as save_pretrained does */
+        cJSON_AddNumberToObject(c, "query_pre_attn_scalar", (double)pc->head_dim);
+        cJSON_AddNumberToObject(c, "sliding_window", 4096);
+        if (pc->arch->def_attn_softcap > 0)
+            cJSON_AddNumberToObject(c, "attn_logit_softcapping", pc->arch->def_attn_softcap);
+        else
+            cJSON_AddNullToObject(c, "attn_logit_softcapping");
+        if (pc->arch->def_final_softcap > 0)
+            cJSON_AddNumberToObject(c, "final_logit_softcapping", pc->arch->def_final_softcap);
+        else
+            cJSON_AddNullToObject(c, "final_logit_softcapping");
+        cJSON_AddNumberToObject(c, "sliding_window_pattern", pc->arch->def_sliding_pattern);
+        if (pc->arch->local_rope) cJSON_AddNumberToObject(c, "rope_local_base_freq", 10000.0);
+    }
     cJSON_AddNumberToObject(c, "initializer_range", 0.02);
     cJSON_AddBoolToObject(c, "tie_word_embeddings", p->tie_word_embeddings);
     cJSON_AddStringToObject(c, "torch_dtype", p->dtype == AWQ_DT_BF16 ? "bfloat16" : "float16");
@@ -450,10 +505,10 @@ static awq_status build_config(awq_ctx *ctx, const plan_ctx *pc, char **out) {
     cJSON_AddNumberToObject(c, "eos_token_id", (double)eos);
     cJSON_AddBoolToObject(c, "use_cache", true);
     cJSON_AddNumberToObject(c, "attention_dropout", 0.0);
-    if (strcmp(pc->am->name, "llama") == 0) {
+    if (strcmp(pc->am->name, "llama") == 0 || pc->arch->gemma_attn) {
         cJSON_AddBoolToObject(c, "attention_bias", false);
         cJSON_AddBoolToObject(c, "mlp_bias", false);
-    } else {
+    } else if (strcmp(pc->am->name, "phi3") != 0) {
         if (strcmp(pc->am->name, "qwen3") == 0) cJSON_AddBoolToObject(c, "attention_bias", false);
         cJSON_AddBoolToObject(c, "use_sliding_window", false);
         cJSON_AddNumberToObject(c, "sliding_window", (double)p->max_pos);
@@ -564,7 +619,10 @@ static void fill_range(void *arg, int64_t begin, int64_t end, int worker) {
         uint16_t *o = (uint16_t *)j->buf;
         bool bf = t->dtype == AWQ_DT_BF16;
         for (int64_t r = r0; r < r1; r++) {
-            float rmul = (t->outlier_rows && j->inter_mask[r]) ? j->outlier_row_mul : 1.0f;
+            float rmul = (t->outlier_rows && r >= t->outlier_row0 &&
+                          j->inter_mask[r - t->outlier_row0])
+                             ? j->outlier_row_mul
+                             : 1.0f;
             uint16_t *row = o + r * j->cols;
             if (j->lut && rmul == 1.0f && !t->outlier_cols) {
                 for (int64_t k = 0; k < j->cols; k++) row[k] = j->lut[ih_index(&s)];
@@ -613,6 +671,7 @@ static void fill_small(const tspec *t, const awq_synth_params *p, uint64_t seed,
         for (uint64_t i = 0; i < t->n_elements; i++) {
             float v = 1.0f + 0.02f * normal01(&s);
             if (t->hidden_norm && hid_mask[i]) v = (float)p->outlier_scale;
+            v -= t->norm_offset;
             o[i] = bf ? awq_f32_to_bf16(v) : awq_f32_to_f16(v);
         }
         return;

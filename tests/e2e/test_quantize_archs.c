@@ -1,0 +1,194 @@
+/* tests/e2e/test_quantize_archs.c — AWQ end to end on the architectures
+ * beyond the Llama family: Phi-3 (fused qkv_proj / gate_up_proj, scaled as
+ * one linear; with and without GQA), Gemma 2 and Gemma 3 ((1 + w) norms
+ * folded as (w + 1)/s - 1, the MLP group on pre_feedforward_layernorm,
+ * sandwich norms, soft-capping, sliding layers).
+ *
+ * Per family, on a synthetic model with outlier channels (awqkit synth):
+ *   quantize (RTN and AWQ) -> verify --against the source OK, logical
+ *   count preserved; every layer's output MSE and the held-out logits MSE
+ *   vs the FP16 model lower with AWQ than with RTN; the expected groups
+ *   searched (v -> o only without GQA); the output runs in the forward. */
+#include "awq_test.h"
+#include "core/core.h"
+
+#include "awqkit/checkpoint.h"
+#include "awqkit/quant.h"
+#include "awqkit/quantize.h"
+#include "awqkit/runtime.h"
+#include "awqkit/synth.h"
+
+#define VOCAB 512
+#define EVAL_T 64
+#define EVAL_B 2
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint32_t next_u32(void) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng >> 11);
+}
+
+static awq_status quantize(awq_ctx *ctx, const char *model, const char *out, awq_method m,
+                           const char *ids, awq_quantize_report *rep) {
+    awq_quantize_params p = awq_quantize_default_params();
+    p.method = m;
+    p.calib_tokens = ids;
+    p.calib.seqlen = 128;
+    p.force = true;
+    awq_quantize_job *job = NULL;
+    awq_status s = awq_quantize_prepare(ctx, model, out, &p, &job);
+    if (s == AWQ_OK) s = awq_quantize_run(job, rep);
+    awq_quantize_job_free(job);
+    return s;
+}
+
+static float *logits(awq_ctx *ctx, const char *dir, const int32_t *ids) {
+    awq_checkpoint *ck = NULL;
+    awq_model *m = NULL;
+    awq_runtime_params rp = awq_runtime_default_params();
+    float *out = malloc(sizeof(float) * EVAL_B * EVAL_T * VOCAB);
+    if (awq_checkpoint_open(ctx, dir, &ck) != AWQ_OK ||
+        awq_model_open(ctx, ck, &rp, &m) != AWQ_OK ||
+        awq_model_forward_logits(m, ids, EVAL_B, EVAL_T, out) != AWQ_OK) {
+        fprintf(stderr, "logits of %s: %s\n", dir, awq_ctx_errmsg(ctx));
+        free(out);
+        out = NULL;
+    }
+    awq_model_free(m);
+    awq_checkpoint_free(ck);
+    return out;
+}
+
+static double mse(const float *a, const float *b, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+    return s / (double)n;
+}
+
+typedef struct {
+    const char *arch;
+    int64_t kv_heads;
+    int64_t head_dim;          /* 0: hidden / heads */
+    int vo_groups;             /* layers where group 1 (v -> o) is searched */
+    const char *packed[4];     /* linears that must be packed in layer 0 */
+    const char *norm;          /* the MLP group's norm, written with the fold */
+} family;
+
+static void run_family(awq_ctx *ctx, const char *tmp, const char *ids_path, const family *f) {
+    char model[1024], rtn[1100], awq[1100];
+    snprintf(model, sizeof model, "%s/%s-%lld", tmp, f->arch, (long long)f->kv_heads);
+    snprintf(rtn, sizeof rtn, "%s-rtn", model);
+    snprintf(awq, sizeof awq, "%s-awq", model);
+    awq_synth_params sp = awq_synth_default_params();
+    sp.arch = f->arch;
+    sp.hidden = 256;
+    sp.intermediate = 512;
+    sp.n_layers = 2;
+    sp.n_heads = 4;
+    sp.n_kv_heads = f->kv_heads;
+    sp.head_dim = f->head_dim;
+    sp.vocab = VOCAB;
+    sp.max_pos = 1024;
+    sp.n_outliers = 4;
+    sp.outlier_scale = 40.0;
+    sp.seed = 11;
+    sp.force = true;
+    sp.tie_word_embeddings = strncmp(f->arch, "gemma", 5) == 0;
+    awq_synth_result sr;
+    CHECK_OK(ctx, awq_synth_write(ctx, model, &sp, &sr));
+
+    awq_quantize_report rr, ra;
+    memset(&rr, 0, sizeof rr);
+    memset(&ra, 0, sizeof ra);
+    CHECK_OK(ctx, quantize(ctx, model, rtn, AWQ_METHOD_RTN, ids_path, &rr));
+    CHECK_OK(ctx, quantize(ctx, model, awq, AWQ_METHOD_AWQ, ids_path, &ra));
+    CHECK_EQ_INT(ra.n_layers, 2);
+    CHECK_MSG(ra.logical_in == ra.logical_out, "%s: logical count %llu -> %llu", f->arch,
+              (unsigned long long)ra.logical_in, (unsigned long long)ra.logical_out);
+    for (int64_t i = 0; i < ra.n_layers; i++) {
+        printf("%s kv%lld layer %lld: output MSE rtn %.4g awq %.4g\n", f->arch,
+               (long long)f->kv_heads, (long long)i, ra.layers[i].mse_rtn,
+               ra.layers[i].mse_quant);
+        CHECK_MSG(ra.layers[i].mse_quant < 0.8 * ra.layers[i].mse_rtn,
+                  "%s layer %lld: AWQ %g vs RTN %g", f->arch, (long long)i,
+                  ra.layers[i].mse_quant, ra.layers[i].mse_rtn);
+    }
+    int vo = 0, searched = 0;
+    for (int64_t i = 0; i < ra.n_groups; i++) {
+        vo += ra.groups[i].group == 1 && ra.groups[i].searched;
+        searched += ra.groups[i].searched;
+    }
+    CHECK_MSG(vo == f->vo_groups, "%s: v -> o searched in %d layers, expected %d", f->arch, vo,
+              f->vo_groups);
+    CHECK_EQ_INT(searched, 2 * 3 + f->vo_groups);
+
+    /* verify --against the source */
+    awq_verify_params vp = awq_verify_default_params();
+    vp.against = model;
+    awq_verify_result vr;
+    CHECK_OK(ctx, awq_verify(ctx, awq, &vp, &vr));
+    CHECK_MSG(vr.ok && vr.params_equal, "%s: verify --against: ok %d, params equal %d, worst "
+              "%g (bound %g)", f->arch, vr.ok, vr.params_equal, vr.max_rel_err_scaled, vr.bound);
+    awq_verify_result_free(&vr);
+
+    /* fused linears stay fused on disk; the folded norm keeps its name */
+    awq_checkpoint *ck = NULL;
+    CHECK_OK(ctx, awq_checkpoint_open(ctx, awq, &ck));
+    if (ck) {
+        char name[256];
+        for (int i = 0; i < 4 && f->packed[i]; i++) {
+            snprintf(name, sizeof name, "model.layers.0.%s.qweight", f->packed[i]);
+            CHECK_MSG(awq_checkpoint_find(ck, name) != NULL, "%s: %s missing", f->arch, name);
+        }
+        snprintf(name, sizeof name, "model.layers.1.%s.weight", f->norm);
+        CHECK_MSG(awq_checkpoint_find(ck, name) != NULL, "%s: %s missing", f->arch, name);
+    }
+    awq_checkpoint_free(ck);
+
+    int32_t ids[EVAL_B * EVAL_T];
+    for (int i = 0; i < EVAL_B * EVAL_T; i++) ids[i] = (int32_t)(next_u32() % VOCAB);
+    float *lf = logits(ctx, model, ids), *lr = logits(ctx, rtn, ids), *la = logits(ctx, awq, ids);
+    CHECK(lf && lr && la);
+    if (lf && lr && la) {
+        size_t n = (size_t)EVAL_B * EVAL_T * VOCAB;
+        double er = mse(lf, lr, n), ea = mse(lf, la, n);
+        printf("%s kv%lld: held-out logits MSE vs FP16: rtn %.4g awq %.4g\n", f->arch,
+               (long long)f->kv_heads, er, ea);
+        CHECK_MSG(ea < 0.8 * er, "%s logits: AWQ %g vs RTN %g", f->arch, ea, er);
+    }
+    free(lf);
+    free(lr);
+    free(la);
+    awq_quantize_report_free(&rr);
+    awq_quantize_report_free(&ra);
+}
+
+int main(void) {
+    char *tmp = awq_test_tmpdir("e2e_quantize_archs");
+    char ids_path[1024];
+    snprintf(ids_path, sizeof ids_path, "%s/calib-ids.txt", tmp);
+    awq_ctx *ctx = awq_test_ctx(2);
+    FILE *f = fopen(ids_path, "w");
+    for (int i = 0; i < 16 * 128; i++) fprintf(f, "%u%c", next_u32() % VOCAB, i % 32 == 31 ? '\n' : ' ');
+    fclose(f);
+
+    static const family fams[] = {
+        /* no GQA: qkv_proj -> o_proj folds into the v rows */
+        {"phi3", 4, 0, 2, {"self_attn.qkv_proj", "self_attn.o_proj", "mlp.gate_up_proj",
+                           "mlp.down_proj"}, "post_attention_layernorm"},
+        /* GQA (as Phi-4): o's input is not v's output, the group is skipped */
+        {"phi3", 2, 0, 0, {"self_attn.qkv_proj", "mlp.gate_up_proj", NULL, NULL},
+         "post_attention_layernorm"},
+        /* head_dim 64 x 4 heads = hidden: v -> o has the same shape */
+        {"gemma2", 4, 64, 2, {"self_attn.q_proj", "self_attn.v_proj", "mlp.up_proj",
+                              "mlp.down_proj"}, "pre_feedforward_layernorm"},
+        {"gemma3", 2, 64, 0, {"self_attn.k_proj", "self_attn.o_proj", "mlp.gate_proj", NULL},
+         "pre_feedforward_layernorm"},
+    };
+    for (size_t i = 0; i < AWQ_ARRAY_LEN(fams); i++) run_family(ctx, tmp, ids_path, &fams[i]);
+    awq_ctx_free(ctx);
+    free(tmp);
+    return awq_test_summary();
+}

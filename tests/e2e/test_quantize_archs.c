@@ -18,6 +18,8 @@
 #include "awqkit/runtime.h"
 #include "awqkit/synth.h"
 
+#include <cjson/cJSON.h>
+
 #define VOCAB 512
 #define EVAL_T 64
 #define EVAL_B 2
@@ -30,9 +32,12 @@ static uint32_t next_u32(void) {
     return (uint32_t)(rng >> 11);
 }
 
+static int g_group = 128;
+
 static awq_status quantize(awq_ctx *ctx, const char *model, const char *out, awq_method m,
                            const char *ids, awq_quantize_report *rep) {
     awq_quantize_params p = awq_quantize_default_params();
+    p.quant.group_size = g_group;
     p.method = m;
     p.calib_tokens = ids;
     p.calib.seqlen = 128;
@@ -165,6 +170,73 @@ static void run_family(awq_ctx *ctx, const char *tmp, const char *ids_path, cons
     awq_quantize_report_free(&ra);
 }
 
+/* Gemma3ForConditionalGeneration (the transformers fixture: decoder under
+ * language_model.model.*, a SigLIP tower): the decoder is quantized, the
+ * vision tower and projector are copied byte for byte and listed in
+ * modules_to_not_convert, and the output verifies and runs. */
+static void run_gemma3_vl(awq_ctx *ctx, const char *tmp) {
+    char src[1024], out[1024], ids_path[1100];
+    snprintf(src, sizeof src, "%s/ref/models/gemma3_vl", AWQ_TEST_SRC);
+    snprintf(out, sizeof out, "%s/gemma3_vl-awq", tmp);
+    snprintf(ids_path, sizeof ids_path, "%s/calib-ids-vl.txt", tmp);
+    FILE *f = fopen(ids_path, "w");
+    /* text ids only (120.. are the image tokens) */
+    for (int i = 0; i < 8 * 128; i++) fprintf(f, "%u%c", next_u32() % 100, i % 32 == 31 ? '\n' : ' ');
+    fclose(f);
+    g_group = 32; /* hidden 32 */
+    awq_quantize_report ra;
+    memset(&ra, 0, sizeof ra);
+    CHECK_OK(ctx, quantize(ctx, src, out, AWQ_METHOD_AWQ, ids_path, &ra));
+    g_group = 128;
+    CHECK(ra.logical_in == ra.logical_out && ra.n_kept == 0);
+    awq_verify_params vp = awq_verify_default_params();
+    vp.against = src;
+    awq_verify_result vr;
+    CHECK_OK(ctx, awq_verify(ctx, out, &vp, &vr));
+    CHECK_MSG(vr.ok && vr.params_equal, "gemma3_vl: verify --against");
+    awq_verify_result_free(&vr);
+    awq_checkpoint *a = NULL, *b = NULL;
+    CHECK_OK(ctx, awq_checkpoint_open(ctx, src, &a));
+    CHECK_OK(ctx, awq_checkpoint_open(ctx, out, &b));
+    int n_vision = 0;
+    for (size_t i = 0; a && b && i < awq_checkpoint_n_tensors(a); i++) {
+        const awq_tensor_info *t = awq_checkpoint_tensor(a, i);
+        if (strncmp(t->name, "vision_tower.", 13) && strncmp(t->name, "multi_modal_projector.", 22))
+            continue;
+        const awq_tensor_info *u = awq_checkpoint_find(b, t->name);
+        CHECK_MSG(u && u->dtype == t->dtype && u->n_bytes == t->n_bytes &&
+                      memcmp(u->data, t->data, (size_t)t->n_bytes) == 0,
+                  "%s not copied as is", t->name);
+        n_vision++;
+    }
+    CHECK(n_vision > 10);
+    CHECK(b && awq_checkpoint_find(b, "language_model.model.layers.0.self_attn.q_proj.qweight"));
+    const cJSON *qc = b ? cJSON_GetObjectItem(awq_checkpoint_config(b), "quantization_config") : NULL;
+    const cJSON *mods = qc ? cJSON_GetObjectItem(qc, "modules_to_not_convert") : NULL;
+    bool vt = false, mp = false;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, mods) {
+        vt |= cJSON_IsString(e) && !strcmp(e->valuestring, "vision_tower");
+        mp |= cJSON_IsString(e) && !strcmp(e->valuestring, "multi_modal_projector");
+    }
+    CHECK_MSG(vt && mp, "modules_to_not_convert lacks the vision tower or the projector");
+    awq_checkpoint_free(a);
+    awq_checkpoint_free(b);
+    int32_t ids[EVAL_B * EVAL_T];
+    for (int i = 0; i < EVAL_B * EVAL_T; i++) ids[i] = (int32_t)(next_u32() % 100);
+    awq_checkpoint *ck = NULL;
+    awq_model *m = NULL;
+    awq_runtime_params rp = awq_runtime_default_params();
+    float *lg = malloc(sizeof(float) * EVAL_B * EVAL_T * 128);
+    CHECK_OK(ctx, awq_checkpoint_open(ctx, out, &ck));
+    if (ck) CHECK_OK(ctx, awq_model_open(ctx, ck, &rp, &m));
+    if (m) CHECK_OK(ctx, awq_model_forward_logits(m, ids, EVAL_B, EVAL_T, lg));
+    free(lg);
+    awq_model_free(m);
+    awq_checkpoint_free(ck);
+    awq_quantize_report_free(&ra);
+}
+
 int main(void) {
     char *tmp = awq_test_tmpdir("e2e_quantize_archs");
     char ids_path[1024];
@@ -188,6 +260,7 @@ int main(void) {
          "pre_feedforward_layernorm"},
     };
     for (size_t i = 0; i < AWQ_ARRAY_LEN(fams); i++) run_family(ctx, tmp, ids_path, &fams[i]);
+    run_gemma3_vl(ctx, tmp);
     awq_ctx_free(ctx);
     free(tmp);
     return awq_test_summary();

@@ -108,6 +108,30 @@ typedef struct awq_scale_group {
     awq_group_cond cond;
 } awq_scale_group;
 
+/* A mixture-of-experts MLP: a router (a linear hidden -> n_experts, kept
+ * in the source dtype), experts that are each a gated MLP of
+ * moe_intermediate, an optional shared expert. Tensor names are relative to
+ * the layer prefix; expert e's linears are "<experts>.<e>.<name>". */
+typedef struct awq_moe_desc {
+    const char *router;        /* "block_sparse_moe.gate" / "mlp.gate" */
+    const char *experts;       /* "block_sparse_moe.experts" / "mlp.experts" */
+    const char *expert_linears[3]; /* gate, up, down: "w1", "w3", "w2" /
+                                      "gate_proj", "up_proj", "down_proj" */
+    const char *shared_expert; /* "mlp.shared_expert" (Qwen2-MoE) or NULL */
+    const char *shared_gate;   /* its sigmoid gate [1, hidden] or NULL */
+    bool always_renorm;        /* Mixtral: top-k weights renormalized; else
+                                  the config's norm_topk_prob */
+    const char *n_experts_field;   /* "num_local_experts" / "num_experts" */
+    const char *inter_field;       /* expert width: "intermediate_size" /
+                                      "moe_intermediate_size" */
+    bool sparse_step;          /* Qwen: decoder_sparse_step / mlp_only_layers
+                                  pick the MoE layers, the others are dense
+                                  MLPs of intermediate_size */
+    /* the config class's defaults for absent fields: expert count, top-k,
+     * expert and shared-expert widths */
+    int64_t def_n_experts, def_top_k, def_inter, def_shared;
+} awq_moe_desc;
+
 typedef struct awq_arch {
     const char *hf_name;       /* "LlamaForCausalLM" */
     const char *model_type;    /* "llama" */
@@ -138,6 +162,9 @@ typedef struct awq_arch {
     bool local_rope;
     /* tie_word_embeddings when config.json does not say (Gemma: true) */
     bool tie_default;
+    /* mixture-of-experts MLP (NULL: dense); the MLP linears of `linears`
+     * are then those of the dense layers, if any */
+    const awq_moe_desc *moe;
     /* config field naming the MLP activation (NULL = "hidden_act") and its
      * default when absent (NULL = "silu") */
     const char *act_field;
@@ -226,6 +253,12 @@ typedef struct awq_model_config {
     int64_t sliding_window;    /* window of the sliding layers, 0 = none */
     uint64_t sliding_layers[64]; /* bit i: layer i is a sliding layer */
     double rope_local_theta;   /* Gemma 3 sliding layers (0: as global) */
+    /* mixture of experts (arch->moe): */
+    int64_t n_experts, n_experts_per_tok;
+    int64_t moe_intermediate;  /* each expert's width */
+    int64_t shared_intermediate; /* shared expert's (0: none) */
+    bool norm_topk_prob;       /* renormalize the top-k routing weights */
+    uint64_t moe_layers[64];   /* bit i: layer i's MLP is the experts */
     awq_dtype torch_dtype;     /* F16 / BF16 / F32 (F16 when absent) */
     int64_t bos_token_id, eos_token_id; /* -1 when absent */
     awq_quant_config quant;
@@ -245,6 +278,8 @@ awq_status awq_model_config_from_checkpoint(awq_ctx *ctx,
 
 /* Value of a dimension symbol for this config. */
 int64_t awq_model_dim(const awq_model_config *cfg, awq_dim d);
+/* Whether decoder layer i's MLP is the mixture of experts. */
+bool awq_model_layer_moe(const awq_model_config *cfg, int64_t layer);
 /* Whether decoder layer i attends within cfg->sliding_window only. */
 bool awq_model_layer_sliding(const awq_model_config *cfg, int64_t layer);
 

@@ -94,6 +94,46 @@ enum { PHI3_QKV = 0, PHI3_O, PHI3_GATE_UP, PHI3_DOWN };
     },                                                                         \
     .n_groups = 4
 
+/* Mixtral: block_sparse_moe with w1 (gate), w3 (up), w2 (down) experts,
+ * softmax -> top-k -> renormalized. */
+static const awq_moe_desc k_mixtral_moe = {
+    .router = "block_sparse_moe.gate",
+    .experts = "block_sparse_moe.experts",
+    .expert_linears = {"w1", "w3", "w2"},
+    .always_renorm = true,
+    .n_experts_field = "num_local_experts",
+    .inter_field = "intermediate_size",
+    .def_n_experts = 8,
+    .def_top_k = 2,
+};
+/* Qwen2-MoE: mlp.experts plus a shared expert scaled by sigmoid(gate). */
+static const awq_moe_desc k_qwen2_moe = {
+    .router = "mlp.gate",
+    .experts = "mlp.experts",
+    .expert_linears = {"gate_proj", "up_proj", "down_proj"},
+    .shared_expert = "mlp.shared_expert",
+    .shared_gate = "mlp.shared_expert_gate",
+    .n_experts_field = "num_experts",
+    .inter_field = "moe_intermediate_size",
+    .sparse_step = true,
+    .def_n_experts = 60,
+    .def_top_k = 4,
+    .def_inter = 1408,
+    .def_shared = 5632,
+};
+/* Qwen3-MoE: as Qwen2-MoE without the shared expert. */
+static const awq_moe_desc k_qwen3_moe = {
+    .router = "mlp.gate",
+    .experts = "mlp.experts",
+    .expert_linears = {"gate_proj", "up_proj", "down_proj"},
+    .n_experts_field = "num_experts",
+    .inter_field = "moe_intermediate_size",
+    .sparse_step = true,
+    .def_n_experts = 128,
+    .def_top_k = 8,
+    .def_inter = 768,
+};
+
 static const awq_arch k_arches[] = {
     {.hf_name = "LlamaForCausalLM", .model_type = "llama", LLAMA_LINEARS(false),
      LLAMA_GROUPS},
@@ -114,6 +154,12 @@ static const awq_arch k_arches[] = {
      .qk_norm = true, .local_rope = true, .def_sliding_pattern = 6},
     {.hf_name = "Gemma3ForConditionalGeneration", .model_type = "gemma3", GEMMA_COMMON,
      .qk_norm = true, .local_rope = true, .def_sliding_pattern = 6, .is_vl = true},
+    {.hf_name = "MixtralForCausalLM", .model_type = "mixtral", LLAMA_LINEARS(false),
+     LLAMA_GROUPS, .moe = &k_mixtral_moe},
+    {.hf_name = "Qwen2MoeForCausalLM", .model_type = "qwen2_moe", LLAMA_LINEARS(true),
+     LLAMA_GROUPS, .moe = &k_qwen2_moe},
+    {.hf_name = "Qwen3MoeForCausalLM", .model_type = "qwen3_moe", LLAMA_LINEARS(false),
+     LLAMA_GROUPS, .qk_norm = true, .moe = &k_qwen3_moe},
 };
 
 const awq_arch *awq_arch_find(const char *hf_name) {
@@ -127,7 +173,8 @@ const char *awq_arch_supported_list(void) {
     return "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, "
            "Qwen3ForCausalLM, Qwen2_5_VLForConditionalGeneration, "
            "Qwen2VLForConditionalGeneration, Phi3ForCausalLM, Gemma2ForCausalLM, "
-           "Gemma3ForCausalLM, Gemma3ForConditionalGeneration";
+           "Gemma3ForCausalLM, Gemma3ForConditionalGeneration, MixtralForCausalLM, "
+           "Qwen2MoeForCausalLM, Qwen3MoeForCausalLM";
 }
 
 int64_t awq_model_dim(const awq_model_config *cfg, awq_dim d) {
@@ -145,6 +192,11 @@ int64_t awq_model_dim(const awq_model_config *cfg, awq_dim d) {
 bool awq_model_layer_sliding(const awq_model_config *cfg, int64_t layer) {
     if (cfg->sliding_window <= 0 || layer < 0 || layer >= 4096) return false;
     return (cfg->sliding_layers[layer / 64] >> (layer % 64)) & 1u;
+}
+
+bool awq_model_layer_moe(const awq_model_config *cfg, int64_t layer) {
+    if (!cfg->arch || !cfg->arch->moe || layer < 0 || layer >= 4096) return false;
+    return (cfg->moe_layers[layer / 64] >> (layer % 64)) & 1u;
 }
 
 int awq_arch_linear_of(const awq_arch *a, awq_lin_kind kind) {

@@ -239,6 +239,60 @@ static awq_status parse_gemma(const reader *r, awq_model_config *c) {
     return AWQ_OK;
 }
 
+/* Mixture of experts: counts, widths, routing, which layers are sparse. */
+static awq_status parse_moe(const reader *r, awq_model_config *c) {
+    const awq_moe_desc *d = c->arch->moe;
+    /* transformers 5 writes Qwen3-MoE's num_experts as num_local_experts
+     * (an attribute_map alias): either spelling */
+    const char *ef = d->n_experts_field;
+    if (!field(r, ef))
+        ef = strcmp(ef, "num_experts") == 0 ? "num_local_experts" : "num_experts";
+    if (!field(r, ef)) ef = d->n_experts_field;
+    AWQ_TRY(get_int(r, ef, false, d->def_n_experts, 1, &c->n_experts));
+    AWQ_TRY(get_int(r, "num_experts_per_tok", false, d->def_top_k, 1, &c->n_experts_per_tok));
+    AWQ_TRY(get_int(r, d->inter_field, d->def_inter == 0, d->def_inter, 1,
+                    &c->moe_intermediate));
+    if (c->n_experts > 4096 || c->moe_intermediate > (1 << 22))
+        return awq_fail(r->ctx, AWQ_ERR_FORMAT, "%s: %s = %lld or %s = %lld is implausibly large",
+                        r->where, d->n_experts_field, (long long)c->n_experts, d->inter_field,
+                        (long long)c->moe_intermediate);
+    if (c->n_experts_per_tok > c->n_experts)
+        return awq_fail(r->ctx, AWQ_ERR_FORMAT,
+                        "%s: num_experts_per_tok %lld exceeds %s %lld", r->where,
+                        (long long)c->n_experts_per_tok, d->n_experts_field,
+                        (long long)c->n_experts);
+    c->shared_intermediate = 0;
+    if (d->shared_expert)
+        AWQ_TRY(get_int(r, "shared_expert_intermediate_size", d->def_shared == 0,
+                        d->def_shared, 1, &c->shared_intermediate));
+    if (c->shared_intermediate > (1 << 22))
+        return awq_fail(r->ctx, AWQ_ERR_FORMAT,
+                        "%s: shared_expert_intermediate_size is implausibly large", r->where);
+    c->norm_topk_prob = true;
+    if (!d->always_renorm) AWQ_TRY(get_bool(r, NULL, "norm_topk_prob", false, &c->norm_topk_prob));
+    memset(c->moe_layers, 0, sizeof c->moe_layers);
+    int64_t step = 1;
+    if (d->sparse_step) AWQ_TRY(get_int(r, "decoder_sparse_step", false, 1, 1, &step));
+    for (int64_t i = 0; i < c->n_layers; i++)
+        if ((i + 1) % step == 0) c->moe_layers[i / 64] |= (uint64_t)1 << (i % 64);
+    const cJSON *only = d->sparse_step ? field(r, "mlp_only_layers") : NULL;
+    if (only && !cJSON_IsArray(only))
+        return awq_fail(r->ctx, AWQ_ERR_FORMAT, "%s: \"mlp_only_layers\" must be an array",
+                        r->where);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, only) {
+        if (!cJSON_IsNumber(e) || e->valuedouble != floor(e->valuedouble) || e->valuedouble < 0 ||
+            e->valuedouble >= (double)c->n_layers)
+            return awq_fail(r->ctx, AWQ_ERR_FORMAT,
+                            "%s: mlp_only_layers holds %g, not a layer index in [0, %lld)",
+                            r->where, cJSON_IsNumber(e) ? e->valuedouble : -1.0,
+                            (long long)c->n_layers);
+        int64_t i = (int64_t)e->valuedouble;
+        c->moe_layers[i / 64] &= ~((uint64_t)1 << (i % 64));
+    }
+    return AWQ_OK;
+}
+
 /* The MLP activation changes the math: a supported architecture refuses a
  * name it does not compute rather than silently running SiLU. */
 static awq_status parse_act(const reader *r, awq_model_config *c) {
@@ -379,6 +433,7 @@ awq_status awq_model_config_from_json(awq_ctx *ctx, const cJSON *root, const cha
 
     AWQ_TRY(parse_act(&r, out));
     if (out->arch && out->arch->gemma_attn) AWQ_TRY(parse_gemma(&r, out));
+    if (out->arch && out->arch->moe) AWQ_TRY(parse_moe(&r, out));
     /* Phi-3.5 / Phi-4-mini rotate only part of each head */
     double prf;
     AWQ_TRY(get_num(&r, NULL, "partial_rotary_factor", 1.0, &prf));

@@ -30,6 +30,7 @@
 #include "awqkit/checkpoint.h"
 #include "awqkit/quant.h"
 #include "core/core.h"
+#include "model/moe.h"
 #include "model/rope.h"
 
 #include <cjson/cJSON.h>
@@ -53,6 +54,8 @@ struct awq_layer {
     int64_t n_out[AWQ_MAX_LINEARS], n_in[AWQ_MAX_LINEARS];
     float *norm[AWQ_NORM_COUNT];
     int64_t norm_n[AWQ_NORM_COUNT];
+    bool is_moe;                     /* MLP = experts (moe below) */
+    awq_moe_weights moe;
     uint64_t bytes;
     awq_capture_fn cap;
     void *cap_user;
@@ -116,6 +119,63 @@ int awq_layer_norm_find(const char *name) {
     for (int k = 0; name && k < AWQ_NORM_COUNT; k++)
         if (strcmp(k_norm_names[k], name) == 0) return k;
     return -1;
+}
+
+static void layer_tensor_name(const awq_model *m, int64_t layer, const char *what,
+                              const char *suffix, char *buf, size_t n);
+
+/* Whether linear `lin` is one of the dense MLP's (absent from MoE layers). */
+static bool is_mlp_linear(const awq_arch *a, int lin) {
+    return !awq_arch_linear_is_attn(a, lin);
+}
+
+/* The tensors of a MoE layer, in a fixed order: router, expert e's gate,
+ * up, down (3 per expert), then the shared expert's three and its gate.
+ * Name and shape [n0, n1] of item `it`; false past the end. */
+static bool moe_item(const awq_model *m, int64_t layer, int64_t it, char *name, size_t n,
+                     int64_t *n0, int64_t *n1) {
+    const awq_model_config *c = &m->cfg;
+    const awq_moe_desc *d = m->arch->moe;
+    int64_t E = c->n_experts, H = c->hidden, I = c->moe_intermediate, SI = c->shared_intermediate;
+    if (it == 0) {
+        layer_tensor_name(m, layer, d->router, "weight", name, n);
+        *n0 = E;
+        *n1 = H;
+        return true;
+    }
+    it--;
+    if (it < 3 * E) {
+        char what[96];
+        snprintf(what, sizeof what, "%s.%lld.%s", d->experts, (long long)(it / 3),
+                 d->expert_linears[it % 3]);
+        layer_tensor_name(m, layer, what, "weight", name, n);
+        *n0 = it % 3 == 2 ? H : I;
+        *n1 = it % 3 == 2 ? I : H;
+        return true;
+    }
+    it -= 3 * E;
+    if (!d->shared_expert || it > 3) return false;
+    if (it == 3) {
+        layer_tensor_name(m, layer, d->shared_gate, "weight", name, n);
+        *n0 = 1;
+        *n1 = H;
+        return true;
+    }
+    static const char *const k_parts[3] = {"gate_proj", "up_proj", "down_proj"};
+    char what[96];
+    snprintf(what, sizeof what, "%s.%s", d->shared_expert, k_parts[it]);
+    layer_tensor_name(m, layer, what, "weight", name, n);
+    *n0 = it == 2 ? H : SI;
+    *n1 = it == 2 ? SI : H;
+    return true;
+}
+
+/* Slot of item `it` in a layer's awq_moe_weights. */
+static float **moe_slot(awq_moe_weights *w, int64_t E, int64_t it) {
+    if (it == 0) return &w->router;
+    if (it <= 3 * E) return &w->experts[it - 1];
+    it -= 3 * E + 1;
+    return it == 3 ? &w->shared_gate : &w->shared[it];
 }
 
 /* Whether the architecture has norm k in every layer. */
@@ -354,8 +414,31 @@ static bool bias_expected(const awq_model *m, int lin) {
 static awq_status check_layer_tensors(awq_model *m, int64_t i) {
     char name[256];
     const awq_model_config *c = &m->cfg;
+    bool moe = awq_model_layer_moe(c, i);
+    for (int64_t it = 0; moe; it++) {
+        int64_t n0, n1;
+        if (!moe_item(m, i, it, name, sizeof name, &n0, &n1)) break;
+        const awq_tensor_info *t = awq_checkpoint_find(m->ck, name);
+        if (!t)
+            return awq_fail(m->ctx, AWQ_ERR_NOT_FOUND,
+                            "tensor '%s' is missing (config: %s = %lld experts)", name,
+                            m->arch->moe->n_experts_field, (long long)c->n_experts);
+        AWQ_TRY(check_float_tensor(m, t, n0, n1));
+    }
+    if (moe) {
+        /* more experts on disk than the config states */
+        char what[96];
+        snprintf(what, sizeof what, "%s.%lld.%s", m->arch->moe->experts, (long long)c->n_experts,
+                 m->arch->moe->expert_linears[0]);
+        layer_tensor_name(m, i, what, "weight", name, sizeof name);
+        if (awq_checkpoint_find(m->ck, name))
+            return awq_fail(m->ctx, AWQ_ERR_MISMATCH,
+                            "tensor '%s' exists but the config states %s = %lld", name,
+                            m->arch->moe->n_experts_field, (long long)c->n_experts);
+    }
     for (int lin = 0; lin < m->arch->n_linears; lin++) {
         const awq_linear_desc *d = &m->arch->linears[lin];
+        if (moe && is_mlp_linear(m->arch, lin)) continue;
         int64_t N = awq_model_dim(c, d->out_dim), K = awq_model_dim(c, d->in_dim);
         layer_tensor_name(m, i, d->name, "weight", name, sizeof name);
         const awq_tensor_info *t = awq_checkpoint_find(m->ck, name);
@@ -402,7 +485,7 @@ static awq_status open_checks(awq_model *m) {
                         "architecture \"%s\" is not supported (supported: %s)",
                         c->architecture, awq_arch_supported_list());
     m->arch = c->arch;
-    if (c->is_moe)
+    if (c->is_moe && !m->arch->moe)
         return awq_fail(m->ctx, AWQ_ERR_UNSUPPORTED,
                         "%s: mixture-of-experts models are not supported by the forward",
                         c->architecture);
@@ -429,6 +512,10 @@ static awq_status open_checks(awq_model *m) {
                         c->architecture);
     AWQ_TRY(awq_model_find_prefix(m->ctx, m->ck, m->prefix, sizeof m->prefix));
     AWQ_TRY(quant_setup(m));
+    if (m->quantized && m->arch->moe)
+        return awq_fail(m->ctx, AWQ_ERR_UNSUPPORTED,
+                        "%s: quantized mixture-of-experts checkpoints are not read by the "
+                        "forward", c->architecture);
     for (int lin = 0; lin < m->arch->n_linears; lin++) m->bias[lin] = bias_expected(m, lin);
 
     /* sliding window: only Mistral-style configs that enable it */
@@ -482,9 +569,16 @@ static awq_status open_checks(awq_model *m) {
     return AWQ_OK;
 }
 
-/* fp32 bytes of one loaded layer (linears, biases, norms). */
+/* fp32 bytes of one loaded layer (linears, biases, norms; a MoE layer's
+ * experts when the model has any). */
 static uint64_t layer_f32_bytes(const awq_model *m) {
     uint64_t n = 0;
+    if (m->arch->moe) {
+        const awq_model_config *c = &m->cfg;
+        n += (uint64_t)c->n_experts * (uint64_t)(3 * c->moe_intermediate + 1) *
+                 (uint64_t)c->hidden +
+             (uint64_t)(3 * c->shared_intermediate + 1) * (uint64_t)c->hidden;
+    }
     for (int lin = 0; lin < m->arch->n_linears; lin++) {
         const awq_linear_desc *d = &m->arch->linears[lin];
         uint64_t N = (uint64_t)awq_model_dim(&m->cfg, d->out_dim);
@@ -652,8 +746,25 @@ awq_status awq_layer_load(awq_model *m, int64_t index, awq_layer **out) {
     l->index = index;
     awq_status s = AWQ_OK;
     char name[256];
+    l->is_moe = awq_model_layer_moe(c, index);
+    if (l->is_moe) {
+        l->moe.experts = awq_calloc((size_t)(3 * c->n_experts), sizeof(float *));
+        if (!l->moe.experts) s = awq_fail_nomem(m->ctx, "experts", (uint64_t)c->n_experts * 24);
+    }
+    for (int64_t it = 0; l->is_moe && s == AWQ_OK; it++) {
+        int64_t n0, n1;
+        if (!moe_item(m, index, it, name, sizeof name, &n0, &n1)) break;
+        const awq_tensor_info *t = awq_checkpoint_find(m->ck, name);
+        float **slot = moe_slot(&l->moe, c->n_experts, it);
+        s = t ? check_float_tensor(m, t, n0, n1)
+              : awq_fail(m->ctx, AWQ_ERR_NOT_FOUND, "tensor '%s' is missing", name);
+        if (s == AWQ_OK) s = be_alloc_f(m, (uint64_t)(n0 * n1), slot);
+        if (s == AWQ_OK) s = load_f32(m, t, *slot);
+        l->bytes += (uint64_t)(n0 * n1) * sizeof(float);
+    }
     for (int lin = 0; lin < m->arch->n_linears && s == AWQ_OK; lin++) {
         const awq_linear_desc *d = &m->arch->linears[lin];
+        if (l->is_moe && is_mlp_linear(m->arch, lin)) continue;
         l->n_out[lin] = awq_model_dim(c, d->out_dim);
         l->n_in[lin] = awq_model_dim(c, d->in_dim);
         uint64_t n = (uint64_t)l->n_out[lin] * (uint64_t)l->n_in[lin];
@@ -714,6 +825,12 @@ void awq_layer_free(awq_layer *l) {
         be_free(l->m, l->b[i]);
     }
     for (int k = 0; k < AWQ_NORM_COUNT; k++) be_free(l->m, l->norm[k]);
+    if (l->moe.experts)
+        for (int64_t e = 0; e < 3 * l->m->cfg.n_experts; e++) be_free(l->m, l->moe.experts[e]);
+    awq_free(l->moe.experts);
+    be_free(l->m, l->moe.router);
+    for (int k = 0; k < 3; k++) be_free(l->m, l->moe.shared[k]);
+    be_free(l->m, l->moe.shared_gate);
     awq_free(l);
 }
 
@@ -875,6 +992,7 @@ static awq_status mlp_core(awq_layer *l, const scratch *sc, const float *xn, flo
     awq_backend *be = l->m->be;
     const awq_model_config *c = &l->m->cfg;
     AWQ_TRY(capture(l, AWQ_CAPTURE_GATE_UP_IN, row0, R, c->hidden, xn));
+    if (l->is_moe) return awq_moe_forward(be, c, &l->moe, xn, out, R);
     for (int64_t r = 0; r < R; r += MLP_CHUNK_ROWS) {
         int64_t n = AWQ_MIN((int64_t)MLP_CHUNK_ROWS, R - r);
         const float *x = xn + r * c->hidden;

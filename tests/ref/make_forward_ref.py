@@ -199,8 +199,8 @@ def redraw(model, seed, norm_center=1.0):
             p.copy_(norm_center + 0.2 * torch.randn(p.shape, generator=g))
         elif "embed" in name:
             p.copy_(torch.randn(p.shape, generator=g))
-        elif p.ndim == 2:
-            p.copy_(torch.randn(p.shape, generator=g) / math.sqrt(p.shape[1]))
+        elif p.ndim in (2, 3):  # 3-D: transformers 5's stacked experts
+            p.copy_(torch.randn(p.shape, generator=g) / math.sqrt(p.shape[-1]))
         else:
             p.copy_(0.1 * torch.randn(p.shape, generator=g))
 
@@ -394,6 +394,38 @@ def new_family_models():
                seed=24, legacy=False, id_max=100)
 
 
+# ----------------------------------------------------- mixture of experts
+def moe_models():
+    """Mixtral (block_sparse_moe, w1/w3/w2, renormalized top-2), Qwen2-MoE
+    (shared expert with its sigmoid gate, a dense layer from mlp_only_layers,
+    q/k/v biases, top-k not renormalized), Qwen3-MoE (q/k norms,
+    norm_topk_prob, top-3 of 8). transformers 5 stacks the experts in memory
+    and saves them per expert, as on the Hub."""
+    from transformers import (MixtralConfig, MixtralForCausalLM, Qwen2MoeConfig,
+                              Qwen2MoeForCausalLM, Qwen3MoeConfig,
+                              Qwen3MoeForCausalLM)
+    torch.manual_seed(0)
+    base = dict(hidden_size=32, intermediate_size=48, num_hidden_layers=2,
+                num_attention_heads=4, num_key_value_heads=2, vocab_size=128,
+                max_position_embeddings=512, rms_norm_eps=1e-6, rope_theta=10000.0,
+                bos_token_id=1, eos_token_id=2, tie_word_embeddings=False)
+    make_model("mixtral",
+               MixtralForCausalLM(MixtralConfig(**base, num_local_experts=4,
+                                                num_experts_per_tok=2)),
+               torch.bfloat16, T=40, seed=31)
+    make_model("qwen2_moe",
+               Qwen2MoeForCausalLM(Qwen2MoeConfig(
+                   **dict(base, num_hidden_layers=3), num_experts=4, num_experts_per_tok=2,
+                   moe_intermediate_size=24, shared_expert_intermediate_size=40,
+                   mlp_only_layers=[1], norm_topk_prob=False)),
+               torch.float32, T=40, seed=32)
+    make_model("qwen3_moe",
+               Qwen3MoeForCausalLM(Qwen3MoeConfig(
+                   **base, head_dim=16, num_experts=8, num_experts_per_tok=3,
+                   moe_intermediate_size=24, norm_topk_prob=True)),
+               torch.bfloat16, T=40, seed=33)
+
+
 def main():
     what = sys.argv[1:] or ["rope", "tiny", "models"]
     if "llama-gelu" in what:
@@ -410,6 +442,8 @@ def main():
         random_models()
     if "models" in what or "new" in what:
         new_family_models()
+    if "models" in what or "moe" in what:
+        moe_models()
 
 
 if __name__ == "__main__":

@@ -57,7 +57,9 @@ static void test_arch_table(void) {
     CHECK(q2 && q2->linears[AWQ_LIN_Q].bias && !q2->linears[AWQ_LIN_O].bias);
     const awq_arch *q3 = awq_arch_find("Qwen3ForCausalLM");
     CHECK(q3 && q3->qk_norm && !q3->linears[AWQ_LIN_Q].bias);
-    CHECK(awq_arch_find("MixtralForCausalLM") == NULL);
+    CHECK(awq_arch_find("DeepseekV3ForCausalLM") == NULL);
+    const awq_arch *mx = awq_arch_find("MixtralForCausalLM");
+    CHECK(mx && mx->moe && strcmp(mx->moe->expert_linears[0], "w1") == 0);
     CHECK(strstr(awq_arch_supported_list(), "Qwen3ForCausalLM") != NULL);
 }
 
@@ -132,7 +134,25 @@ static void test_variants(awq_ctx *ctx) {
         "{\"architectures\":[\"MixtralForCausalLM\"],\"hidden_size\":64,\"intermediate_size\":128,"
         "\"num_hidden_layers\":2,\"num_attention_heads\":4,\"vocab_size\":100,"
         "\"num_local_experts\":8}", &c));
-    CHECK(c.is_moe && c.arch == NULL);
+    CHECK(c.is_moe && c.arch && c.arch->moe);
+    /* Mixtral defaults: top-2, always renormalized, every layer sparse */
+    CHECK(c.n_experts == 8 && c.n_experts_per_tok == 2 && c.norm_topk_prob);
+    CHECK(c.moe_intermediate == 128 && awq_model_layer_moe(&c, 0) && awq_model_layer_moe(&c, 1));
+    /* Qwen3-MoE in the Hub's spelling; decoder_sparse_step 2 and
+     * mlp_only_layers pick the sparse layers */
+    CHECK_OK(ctx, parse(ctx,
+        "{\"architectures\":[\"Qwen3MoeForCausalLM\"],\"hidden_size\":64,\"intermediate_size\":128,"
+        "\"num_hidden_layers\":6,\"num_attention_heads\":4,\"vocab_size\":100,"
+        "\"num_experts\":16,\"num_experts_per_tok\":4,\"moe_intermediate_size\":32,"
+        "\"decoder_sparse_step\":2,\"mlp_only_layers\":[3]}", &c));
+    CHECK(c.n_experts == 16 && c.n_experts_per_tok == 4 && c.moe_intermediate == 32);
+    CHECK(!c.norm_topk_prob && c.shared_intermediate == 0);
+    CHECK(!awq_model_layer_moe(&c, 0) && awq_model_layer_moe(&c, 1) &&
+          !awq_model_layer_moe(&c, 3) && awq_model_layer_moe(&c, 5));
+    CHECK_FAILS(ctx, parse(ctx,
+        "{\"architectures\":[\"Qwen3MoeForCausalLM\"],\"hidden_size\":64,\"intermediate_size\":128,"
+        "\"num_hidden_layers\":6,\"num_attention_heads\":4,\"vocab_size\":100,"
+        "\"num_experts\":0}", &c), AWQ_ERR_FORMAT, "\"num_experts\" = 0, must be >= 1");
 }
 
 static void test_errors(awq_ctx *ctx) {

@@ -673,7 +673,8 @@ static void test_tiny_llama(awq_ctx *ctx, awq_ctx *ctx1) {
 static void test_hf_models(awq_ctx *ctx) {
     static const char *const names[] = {"qwen2-tied", "qwen3", "llama-rope-llama3",
                                         "llama-rope-yarn", "mistral-rope-linear", "qwen2_5_vl",
-                                        "llama-gelu", "phi3", "gemma2", "gemma3", "gemma3_vl"};
+                                        "llama-gelu", "phi3", "gemma2", "gemma3", "gemma3_vl",
+                                        "mixtral", "qwen2_moe", "qwen3_moe"};
     for (size_t i = 0; i < AWQ_ARRAY_LEN(names); i++) {
         char path[512];
         snprintf(path, sizeof path, "%s/ref/models/%s/ref.json", AWQ_TEST_SRC, names[i]);
@@ -1205,8 +1206,92 @@ static void test_errors(awq_ctx *ctx) {
     awq_model_free(NULL);
 }
 
+/* A copy of fixture `name` with `from` replaced by `to` in the first of
+ * its config.json and model.safetensors holding it: its directory (caller
+ * frees). */
+static char *fixture_variant(awq_ctx *ctx, const char *name, const char *tag, const char *from,
+                             const char *to) {
+    char src[512], path[1024];
+    char *dir = awq_test_tmpdir(tag);
+    static const char *const files[] = {"config.json", "model.safetensors"};
+    bool done = false;
+    for (int f = 0; f < 2; f++) {
+        snprintf(src, sizeof src, "%s/ref/models/%s/%s", AWQ_TEST_SRC, name, files[f]);
+        char *buf = NULL;
+        size_t n = 0;
+        CHECK_OK(ctx, awq_read_file(ctx, src, 64u << 20, &buf, &n));
+        snprintf(path, sizeof path, "%s/%s", dir, files[f]);
+        FILE *fp = fopen(path, "wb");
+        /* the replacement goes into the first file holding `from` (a tensor
+         * name in the safetensors header: same length) */
+        char *at = NULL;
+        size_t lf = strlen(from);
+        for (size_t k = 0; buf && !at && k + lf <= n; k++)
+            if (memcmp(buf + k, from, lf) == 0) at = buf + k;
+        if (at && !done) {
+            done = true;
+            {
+                fwrite(buf, 1, (size_t)(at - buf), fp);
+                fwrite(to, 1, strlen(to), fp);
+                size_t rest = (size_t)(at - buf) + strlen(from);
+                fwrite(at + strlen(from), 1, n - rest, fp);
+            }
+        } else if (buf) {
+            fwrite(buf, 1, n, fp);
+        }
+        fclose(fp);
+        free(buf);
+    }
+    CHECK_MSG(done, "%s: '%s' not found", name, from);
+    return dir;
+}
+
+/* Bad mixture-of-experts inputs are refused naming the field or tensor. */
+static void test_moe_errors(awq_ctx *ctx) {
+    struct {
+        const char *model, *from, *to;
+        awq_status st;
+        const char *msg;
+    } cases[] = {
+        /* the config states fewer or more experts than the router has */
+        {"mixtral", "\"num_local_experts\": 4", "\"num_local_experts\": 3", AWQ_ERR_MISMATCH,
+         "block_sparse_moe.gate.weight' has shape [4, 32], the config implies [3, 32]"},
+        {"mixtral", "\"num_local_experts\": 4", "\"num_local_experts\": 5", AWQ_ERR_MISMATCH,
+         "the config implies [5, 32]"},
+        /* a missing expert (renamed in the safetensors header) is named */
+        {"mixtral", "layers.1.block_sparse_moe.experts.2.w1.weight",
+         "layers.1.block_sparse_moe.experts.2.w9.weight", AWQ_ERR_NOT_FOUND,
+         "'model.layers.1.block_sparse_moe.experts.2.w1.weight' is missing (config: "
+         "num_local_experts = 4 experts)"},
+        {"qwen3_moe", "\"num_experts_per_tok\": 3", "\"num_experts_per_tok\": 9",
+         AWQ_ERR_FORMAT, "num_experts_per_tok 9 exceeds"},
+        {"qwen2_moe", "\"mlp_only_layers\": [\n    1\n  ]", "\"mlp_only_layers\": [7]",
+         AWQ_ERR_FORMAT, "mlp_only_layers holds 7"},
+        /* a dense layer where the checkpoint has experts: its MLP is missing */
+        {"qwen2_moe", "\"mlp_only_layers\": [\n    1\n  ]", "\"mlp_only_layers\": [0]",
+         AWQ_ERR_NOT_FOUND, "model.layers.0.mlp.gate_proj.weight' is missing"},
+        /* absent: the config class's default width (5632), not the tensors' */
+        {"qwen2_moe", "\"shared_expert_intermediate_size\": 40", "\"shared_expert_x\": 40",
+         AWQ_ERR_MISMATCH, "shared_expert.gate_proj.weight' has shape [40, 32], the config "
+         "implies [5632, 32]"},
+    };
+    for (size_t i = 0; i < AWQ_ARRAY_LEN(cases); i++) {
+        char tag[64];
+        snprintf(tag, sizeof tag, "fwd_moe_err_%zu", i);
+        char *dir = fixture_variant(ctx, cases[i].model, tag, cases[i].from, cases[i].to);
+        awq_checkpoint *ck = NULL;
+        awq_model *m = NULL;
+        CHECK_OK(ctx, awq_checkpoint_open(ctx, dir, &ck));
+        if (ck) CHECK_FAILS(ctx, awq_model_open(ctx, ck, NULL, &m), cases[i].st, cases[i].msg);
+        CHECK(m == NULL);
+        awq_checkpoint_free(ck);
+        free(dir);
+    }
+}
+
 int main(void) {
     awq_ctx *ctx = awq_test_ctx(2), *ctx1 = awq_test_ctx(1);
+    test_moe_errors(ctx);
     test_rope_fixture(ctx);
     test_naive_models(ctx);
     test_tiny_llama(ctx, ctx1);

@@ -670,6 +670,9 @@ static void test_tiny_llama(awq_ctx *ctx, awq_ctx *ctx1) {
 
 /* --------------------------------------------- 4. transformers models */
 
+static void test_device_emulation(awq_ctx *ctx, const char *dir, const int32_t *ids,
+                                  int64_t T);
+
 static void test_hf_models(awq_ctx *ctx) {
     static const char *const names[] = {"qwen2-tied", "qwen3", "llama-rope-llama3",
                                         "llama-rope-yarn", "mistral-rope-linear", "qwen2_5_vl",
@@ -696,6 +699,10 @@ static void test_hf_models(awq_ctx *ctx) {
             free(lg);
         }
         close_model(&o);
+        /* the new families on a device backend: fused-linear row slices,
+         * (1 + w) norms, soft-capping, GELU, expert routing use only the
+         * backend ops (the emulated device faults on any host access) */
+        if (i >= 6) test_device_emulation(ctx, path, ids, T);
         free(ref), free(ids);
         cJSON_Delete(r);
     }

@@ -160,6 +160,9 @@ typedef struct awq_arch {
     int def_sliding_pattern;
     /* Gemma 3: sliding layers use a plain rope with rope_local_base_freq */
     bool local_rope;
+    /* Qwen family: sliding_window applies only with use_sliding_window, from
+     * layer max_window_layers on (else: to every layer when given) */
+    bool window_opt_in;
     /* tie_word_embeddings when config.json does not say (Gemma: true) */
     bool tie_default;
     /* mixture-of-experts MLP (NULL: dense); the MLP linears of `linears`

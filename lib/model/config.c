@@ -180,6 +180,49 @@ static awq_status get_num_or_null(const reader *r, const char *name, double def,
     return AWQ_OK;
 }
 
+/* layer_types (transformers 5): which layers attend within the window. */
+static awq_status parse_layer_types(const reader *r, awq_model_config *c, const cJSON *lt) {
+    if (!cJSON_IsArray(lt) || cJSON_GetArraySize(lt) != (int)c->n_layers)
+        return awq_fail(r->ctx, AWQ_ERR_FORMAT,
+                        "%s: \"layer_types\" must be an array of num_hidden_layers (%lld) "
+                        "strings", r->where, (long long)c->n_layers);
+    int64_t i = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, lt) {
+        const char *t = cJSON_IsString(e) ? e->valuestring : "";
+        if (strcmp(t, "sliding_attention") == 0)
+            c->sliding_layers[i / 64] |= (uint64_t)1 << (i % 64);
+        else if (strcmp(t, "full_attention") != 0)
+            return awq_fail(r->ctx, AWQ_ERR_UNSUPPORTED,
+                            "%s: layer_types[%lld] \"%s\" is not supported "
+                            "(sliding_attention, full_attention)", r->where, (long long)i, t);
+        i++;
+    }
+    return AWQ_OK;
+}
+
+/* Sliding-window attention of the other families, as transformers 5 sets
+ * it: Mistral / Phi-3 apply `sliding_window` in every layer; the Qwen2
+ * family only with use_sliding_window, in layers >= max_window_layers;
+ * layer_types, when written, says it per layer. */
+static awq_status parse_window(const reader *r, awq_model_config *c) {
+    memset(c->sliding_layers, 0, sizeof c->sliding_layers);
+    c->sliding_window = 0;
+    const cJSON *sw = field(r, "sliding_window");
+    if (!sw || !cJSON_IsNumber(sw) || sw->valuedouble < 1) return AWQ_OK;
+    const cJSON *use = field(r, "use_sliding_window");
+    bool opt_in = c->arch->window_opt_in;
+    if ((use || opt_in) && !cJSON_IsTrue(use)) return AWQ_OK;
+    AWQ_TRY(get_int(r, "sliding_window", false, 0, 1, &c->sliding_window));
+    const cJSON *lt = field(r, "layer_types");
+    if (lt) return parse_layer_types(r, c, lt);
+    int64_t first = 0;
+    if (opt_in) AWQ_TRY(get_int(r, "max_window_layers", false, 0, 0, &first));
+    for (int64_t i = first; i < c->n_layers; i++)
+        c->sliding_layers[i / 64] |= (uint64_t)1 << (i % 64);
+    return AWQ_OK;
+}
+
 /* Gemma 2/3 attention: scale, soft-capping, which layers slide, the local
  * rope base (Gemma 3). Defaults are the transformers config classes'. */
 static awq_status parse_gemma(const reader *r, awq_model_config *c) {
@@ -194,22 +237,7 @@ static awq_status parse_gemma(const reader *r, awq_model_config *c) {
     memset(c->sliding_layers, 0, sizeof c->sliding_layers);
     const cJSON *lt = field(r, "layer_types");
     if (lt) {
-        if (!cJSON_IsArray(lt) || cJSON_GetArraySize(lt) != (int)c->n_layers)
-            return awq_fail(r->ctx, AWQ_ERR_FORMAT,
-                            "%s: \"layer_types\" must be an array of num_hidden_layers (%lld) "
-                            "strings", r->where, (long long)c->n_layers);
-        int64_t i = 0;
-        const cJSON *e;
-        cJSON_ArrayForEach(e, lt) {
-            const char *t = cJSON_IsString(e) ? e->valuestring : "";
-            if (strcmp(t, "sliding_attention") == 0)
-                c->sliding_layers[i / 64] |= (uint64_t)1 << (i % 64);
-            else if (strcmp(t, "full_attention") != 0)
-                return awq_fail(r->ctx, AWQ_ERR_UNSUPPORTED,
-                                "%s: layer_types[%lld] \"%s\" is not supported "
-                                "(sliding_attention, full_attention)", r->where, (long long)i, t);
-            i++;
-        }
+        AWQ_TRY(parse_layer_types(r, c, lt));
     } else {
         int64_t pat;
         AWQ_TRY(get_int(r, "sliding_window_pattern", false, a->def_sliding_pattern, 1, &pat));
@@ -432,7 +460,10 @@ awq_status awq_model_config_from_json(awq_ctx *ctx, const cJSON *root, const cha
     AWQ_TRY(get_bool(&r, NULL, "mlp_bias", false, &out->mlp_bias));
 
     AWQ_TRY(parse_act(&r, out));
-    if (out->arch && out->arch->gemma_attn) AWQ_TRY(parse_gemma(&r, out));
+    if (out->arch && out->arch->gemma_attn)
+        AWQ_TRY(parse_gemma(&r, out));
+    else if (out->arch)
+        AWQ_TRY(parse_window(&r, out));
     if (out->arch && out->arch->moe) AWQ_TRY(parse_moe(&r, out));
     /* Phi-3.5 / Phi-4-mini rotate only part of each head */
     double prf;

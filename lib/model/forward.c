@@ -83,8 +83,6 @@ struct awq_model {
 
     bool bias[AWQ_MAX_LINEARS];      /* linear has a bias tensor in use */
     int li[AWQ_LIN_KIND_COUNT];      /* index of each kind of linear, -1 */
-    int64_t sliding_window;          /* 0 = none (Mistral-style: refused when
-                                        T exceeds it; Gemma: per layer) */
 
     /* quantized checkpoints */
     bool quantized;
@@ -518,17 +516,6 @@ static awq_status open_checks(awq_model *m) {
                         "forward", c->architecture);
     for (int lin = 0; lin < m->arch->n_linears; lin++) m->bias[lin] = bias_expected(m, lin);
 
-    /* sliding window: only Mistral-style configs that enable it */
-    const cJSON *root = awq_checkpoint_config(m->ck);
-    const cJSON *tc = root ? cJSON_GetObjectItemCaseSensitive(root, "text_config") : NULL;
-    const cJSON *src = (tc && cJSON_IsObject(tc)) ? tc : root;
-    if (src && !m->arch->gemma_attn) {
-        const cJSON *sw = cJSON_GetObjectItemCaseSensitive(src, "sliding_window");
-        const cJSON *use = cJSON_GetObjectItemCaseSensitive(src, "use_sliding_window");
-        bool enabled = use ? cJSON_IsTrue(use) : true;
-        if (sw && cJSON_IsNumber(sw) && sw->valuedouble >= 1 && enabled)
-            m->sliding_window = (int64_t)sw->valuedouble;
-    }
 
     char name[256];
     snprintf(name, sizeof name, "%sembed_tokens.weight", m->prefix);
@@ -899,11 +886,6 @@ static awq_status check_bt(awq_model *m, int64_t B, int64_t T) {
     if (B < 0 || T < 0 || (B > 0 && T > INT64_MAX / B) || B * T > ((int64_t)1 << 40))
         return awq_fail(m->ctx, AWQ_ERR_INVALID_ARG, "bad batch shape B=%lld T=%lld",
                         (long long)B, (long long)T);
-    if (m->sliding_window > 0 && T > m->sliding_window)
-        return awq_fail(m->ctx, AWQ_ERR_UNSUPPORTED,
-                        "sequence of %lld tokens exceeds the sliding window (%lld) of this "
-                        "model; awqkit computes full causal attention only",
-                        (long long)T, (long long)m->sliding_window);
     return AWQ_OK;
 }
 
@@ -961,8 +943,8 @@ static awq_status attn_core(awq_layer *l, const scratch *sc, const float *xn, fl
         AWQ_TRY(be->ops->rmsnorm(be, sc->k, l->norm[AWQ_NORM_K], sc->k, R * c->n_kv_heads,
                                  c->head_dim, eps));
     }
-    /* Gemma: sliding layers see the last sliding_window keys; Gemma 3's
-     * use their own rope */
+    /* sliding layers (Mistral, Phi-3, Gemma's alternate layers, ...) see
+     * the last sliding_window keys; Gemma 3's use their own rope */
     bool sliding = awq_model_layer_sliding(c, l->index);
     int ri = (sliding && m->rope[1].inv_freq) ? 1 : 0;
     const rope_state *rs = &m->rope[ri];

@@ -394,6 +394,26 @@ def new_family_models():
                seed=24, legacy=False, id_max=100)
 
 
+# ------------------------------------------------------- sliding windows
+def window_models():
+    """Mistral with a sliding window of 8 keys on 40 tokens (every layer),
+    Phi-3 with a window of 12 (both transformers 5: a sliding-window mask in
+    every layer)."""
+    from transformers import Phi3Config, Phi3ForCausalLM
+    torch.manual_seed(0)
+    make_model("mistral-window",
+               MistralForCausalLM(MistralConfig(**small(sliding_window=8,
+                                                        tie_word_embeddings=False))),
+               torch.float32, T=40, seed=41)
+    make_model("phi3-window",
+               Phi3ForCausalLM(Phi3Config(
+                   hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+                   num_attention_heads=4, num_key_value_heads=2, vocab_size=128,
+                   max_position_embeddings=512, pad_token_id=0, bos_token_id=1,
+                   eos_token_id=2, sliding_window=12, tie_word_embeddings=False)),
+               torch.bfloat16, T=40, seed=42)
+
+
 # ----------------------------------------------------- mixture of experts
 def moe_models():
     """Mixtral (block_sparse_moe, w1/w3/w2, renormalized top-2), Qwen2-MoE
@@ -444,6 +464,8 @@ def main():
         new_family_models()
     if "models" in what or "moe" in what:
         moe_models()
+    if "models" in what or "window" in what:
+        window_models()
 
 
 if __name__ == "__main__":

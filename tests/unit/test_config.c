@@ -299,6 +299,25 @@ static void test_new_families(awq_ctx *ctx) {
         "\"intermediate_size\":128,\"num_hidden_layers\":2,\"num_attention_heads\":4,"
         "\"vocab_size\":16,\"hidden_activation\":\"gelu_fast\"}", &c),
         AWQ_ERR_UNSUPPORTED, "hidden_activation \"gelu_fast\"");
+    /* sliding windows of the other families, as transformers 5 sets them */
+#define WCFG(arch, extra)                                                                  \
+    "{\"architectures\":[\"" arch "\"],\"hidden_size\":64,\"intermediate_size\":128,"      \
+    "\"num_hidden_layers\":4,\"num_attention_heads\":4,\"vocab_size\":16" extra "}"
+    CHECK_OK(ctx, parse(ctx, WCFG("MistralForCausalLM", ",\"sliding_window\":4096"), &c));
+    CHECK(c.sliding_window == 4096 && awq_model_layer_sliding(&c, 0) &&
+          awq_model_layer_sliding(&c, 3));
+    CHECK_OK(ctx, parse(ctx, WCFG("MistralForCausalLM", ",\"sliding_window\":null"), &c));
+    CHECK(c.sliding_window == 0 && !awq_model_layer_sliding(&c, 0));
+    /* Qwen2: only with use_sliding_window, from max_window_layers on */
+    CHECK_OK(ctx, parse(ctx, WCFG("Qwen2ForCausalLM", ",\"sliding_window\":64"), &c));
+    CHECK(!awq_model_layer_sliding(&c, 3));
+    CHECK_OK(ctx, parse(ctx, WCFG("Qwen2ForCausalLM", ",\"sliding_window\":64,"
+                                  "\"use_sliding_window\":true,\"max_window_layers\":2"), &c));
+    CHECK(!awq_model_layer_sliding(&c, 1) && awq_model_layer_sliding(&c, 2) &&
+          awq_model_layer_sliding(&c, 3) && c.sliding_window == 64);
+    CHECK_OK(ctx, parse(ctx, WCFG("Phi3ForCausalLM", ",\"sliding_window\":2047"), &c));
+    CHECK(c.sliding_window == 2047 && awq_model_layer_sliding(&c, 2));
+#undef WCFG
     /* Phi-3: fused linears; Phi-4-mini's partial rotary refused */
     CHECK_OK(ctx, parse(ctx,
         "{\"architectures\":[\"Phi3ForCausalLM\"],\"hidden_size\":3072,"

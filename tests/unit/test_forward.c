@@ -677,7 +677,8 @@ static void test_hf_models(awq_ctx *ctx) {
     static const char *const names[] = {"qwen2-tied", "qwen3", "llama-rope-llama3",
                                         "llama-rope-yarn", "mistral-rope-linear", "qwen2_5_vl",
                                         "llama-gelu", "phi3", "gemma2", "gemma3", "gemma3_vl",
-                                        "mixtral", "qwen2_moe", "qwen3_moe"};
+                                        "mixtral", "qwen2_moe", "qwen3_moe", "mistral-window",
+                                        "phi3-window"};
     for (size_t i = 0; i < AWQ_ARRAY_LEN(names); i++) {
         char path[512];
         snprintf(path, sizeof path, "%s/ref/models/%s/ref.json", AWQ_TEST_SRC, names[i]);
@@ -1188,27 +1189,40 @@ static void test_errors(awq_ctx *ctx) {
     awq_checkpoint_free(ck);
     free(dir);
 
-    /* Mistral sliding window shorter than the sequence */
-    dir = awq_test_tmpdir("fwd_err_window");
+    /* Mistral sliding window shorter than the sequence: computed (it used
+     * to be refused), and it changes the logits beyond the window only
+     * (transformers agreement: the mistral-window fixture) */
+    dir = awq_test_tmpdir("fwd_window");
+    char *dir2 = awq_test_tmpdir("fwd_window_none");
+    char cfg2[2048];
     config_json(&m, ", \"sliding_window\": 8", cfg, sizeof cfg);
-    {
+    config_json(&m, "", cfg2, sizeof cfg2);
+    char *cfgs[2] = {cfg, cfg2};
+    for (int k = 0; k < 2; k++) {
         char tmp[2048];
-        char *q = strstr(cfg, "LlamaForCausalLM");
-        snprintf(tmp, sizeof tmp, "%.*sMistralForCausalLM%s", (int)(q - cfg), cfg, q + 16);
-        snprintf(cfg, sizeof cfg, "%s", tmp);
+        char *q = strstr(cfgs[k], "LlamaForCausalLM");
+        snprintf(tmp, sizeof tmp, "%.*sMistralForCausalLM%s", (int)(q - cfgs[k]), cfgs[k], q + 16);
+        snprintf(cfgs[k], 2048, "%s", tmp);
     }
     write_ckpt(ctx, dir, cfg, ts, n);
-    opened o;
-    if (open_model(ctx, dir, NULL, &o)) {
-        int32_t ids[16] = {0};
-        float *lg = malloc(sizeof(float) * 16 * 20);
-        CHECK_OK(ctx, awq_model_forward_logits(o.m, ids, 1, 8, lg));
-        CHECK_FAILS(ctx, awq_model_forward_logits(o.m, ids, 1, 16, lg), AWQ_ERR_UNSUPPORTED,
-                    "sliding window");
-        free(lg);
+    write_ckpt(ctx, dir2, cfg2, ts, n);
+    opened o, o2;
+    memset(&o, 0, sizeof o);
+    memset(&o2, 0, sizeof o2);
+    if (open_model(ctx, dir, NULL, &o) && open_model(ctx, dir2, NULL, &o2)) {
+        int32_t ids[16];
+        for (int i = 0; i < 16; i++) ids[i] = (i * 7) % 20;
+        float *lg = malloc(sizeof(float) * 16 * 20), *lf = malloc(sizeof(float) * 16 * 20);
+        CHECK_OK(ctx, awq_model_forward_logits(o.m, ids, 1, 16, lg));
+        CHECK_OK(ctx, awq_model_forward_logits(o2.m, ids, 1, 16, lf));
+        CHECK(memcmp(lg, lf, sizeof(float) * 8 * 20) == 0);   /* positions < 8 */
+        CHECK(rel_err(lg + 8 * 20, lf + 8 * 20, 8 * 20) > 1e-4); /* beyond */
+        free(lg), free(lf);
     }
     close_model(&o);
+    close_model(&o2);
     free(dir);
+    free(dir2);
     nmodel_free(&m);
     awq_model_free(NULL);
 }

@@ -253,6 +253,8 @@ typedef struct awq_model_config {
     double query_pre_attn_scalar; /* attention scale = its^-1/2 (0: head_dim) */
     double attn_softcap;       /* attn_logit_softcapping, 0 = none */
     double final_softcap;      /* final_logit_softcapping, 0 = none */
+    /* every supported family (Mistral / Phi-3: all layers; Qwen: opt-in;
+     * Gemma: alternate layers): */
     int64_t sliding_window;    /* window of the sliding layers, 0 = none */
     uint64_t sliding_layers[64]; /* bit i: layer i is a sliding layer */
     double rope_local_theta;   /* Gemma 3 sliding layers (0: as global) */

@@ -362,17 +362,42 @@ awq_status awq_size_from_config(awq_ctx *ctx, const awq_model_config *cfg,
         NOTE(r, "architecture '%s' not in awqkit's table: assumed the Llama linears "
                 "(q, k, v, o, gate, up, down)",
              cfg->architecture);
-    if (cfg->is_moe) NOTE(r, "mixture-of-experts config: experts are not counted");
+    const awq_moe_desc *moe = cfg->arch ? cfg->arch->moe : NULL;
+    if (cfg->is_moe && !moe) NOTE(r, "mixture-of-experts config: experts are not counted");
     uint64_t L = (uint64_t)cfg->n_layers;
     uint64_t other = 0;
+    /* MoE layers (the table's MoE entries): the dense MLP linears only in
+     * the dense layers; the experts (and a shared expert) are quantizable
+     * linears, the router and the shared expert's gate stay 16-bit */
+    uint64_t L_moe = 0;
+    for (uint64_t l = 0; moe && l < L; l++) L_moe += awq_model_layer_moe(cfg, (int64_t)l);
     for (int i = 0; i < nl; i++) {
         int64_t K = awq_model_dim(cfg, lin[i].in_dim), N = awq_model_dim(cfg, lin[i].out_dim);
         if (K <= 0 || N <= 0 || K > (1LL << 26) || N > (1LL << 26))
             return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "%s: dims [%lld -> %lld] out of range",
                             lin[i].name, (long long)K, (long long)N);
-        for (uint64_t l = 0; l < L; l++) add_linear(r, p, K, N);
-        note_unpackable(r, p, lin[i].name, K, N, L);
-        if (lin[i].bias) other += L * (uint64_t)N;
+        bool mlp = !awq_arch_linear_is_attn(cfg->arch, i);
+        uint64_t Ln = (moe && mlp) ? L - L_moe : L;
+        for (uint64_t l = 0; l < Ln; l++) add_linear(r, p, K, N);
+        if (Ln) note_unpackable(r, p, lin[i].name, K, N, Ln);
+        if (lin[i].bias) other += Ln * (uint64_t)N;
+    }
+    if (moe && L_moe) {
+        int64_t H = cfg->hidden, I = cfg->moe_intermediate, SI = cfg->shared_intermediate;
+        uint64_t n_exp = L_moe * (uint64_t)cfg->n_experts;
+        for (uint64_t e = 0; e < n_exp; e++) {
+            add_linear(r, p, H, I);
+            add_linear(r, p, H, I);
+            add_linear(r, p, I, H);
+        }
+        note_unpackable(r, p, "experts.*.gate/up", H, I, 2 * n_exp);
+        note_unpackable(r, p, "experts.*.down", I, H, n_exp);
+        for (uint64_t l = 0; SI > 0 && l < L_moe; l++) {
+            add_linear(r, p, H, SI);
+            add_linear(r, p, H, SI);
+            add_linear(r, p, SI, H);
+        }
+        other += L_moe * (uint64_t)(cfg->n_experts + (SI > 0 ? 1 : 0)) * (uint64_t)H;
     }
     uint64_t H = (uint64_t)cfg->hidden, V = (uint64_t)cfg->vocab;
     other += V * H;                        /* embed_tokens */

@@ -33,6 +33,8 @@ awq_synth_params awq_synth_default_params(void) {
     p.qformat = AWQ_QFMT_AWQ_GEMM;
     p.bits = 4;
     p.group_size = 128;
+    p.n_experts = 8;
+    p.n_experts_per_tok = 2;
     return p;
 }
 
@@ -98,9 +100,13 @@ static const arch_map k_archs[] = {
     {"phi3", "Phi3ForCausalLM", "phi3", false},
     {"gemma2", "Gemma2ForCausalLM", "gemma2", false},
     {"gemma3", "Gemma3ForCausalLM", "gemma3_text", false},
+    {"mixtral", "MixtralForCausalLM", "mixtral", false},
+    {"qwen2-moe", "Qwen2MoeForCausalLM", "qwen2_moe", false},
+    {"qwen3-moe", "Qwen3MoeForCausalLM", "qwen3_moe", false},
 };
 
-#define SYNTH_ARCHS "llama, qwen2, qwen3, qwen2.5-vl, phi3, gemma2, gemma3"
+#define SYNTH_ARCHS \
+    "llama, qwen2, qwen3, qwen2.5-vl, phi3, gemma2, gemma3, mixtral, qwen2-moe, qwen3-moe"
 
 static const arch_map *find_arch(const char *name) {
     for (size_t i = 0; name && i < AWQ_ARRAY_LEN(k_archs); i++)
@@ -227,6 +233,7 @@ typedef struct {
     const arch_map *am;
     const awq_arch *arch;
     int64_t head_dim;
+    int64_t moe_inter, shared_inter; /* MoE widths (resolved defaults) */
 } plan_ctx;
 
 /* A linear `prefix` of K -> N: dense weight, or the packed tensors.
@@ -326,6 +333,37 @@ static awq_status add_vision(awq_ctx *ctx, tlist *l, const plan_ctx *pc) {
     return AWQ_OK;
 }
 
+/* A MoE layer's router (dense), experts and shared expert. */
+static awq_status add_experts(awq_ctx *ctx, tlist *l, const plan_ctx *pc, int64_t L,
+                              float out_std) {
+    const awq_synth_params *p = pc->p;
+    const awq_moe_desc *d = pc->arch->moe;
+    int64_t H = p->hidden, I = pc->moe_inter;
+    char pre[192];
+    snprintf(pre, sizeof pre, "model.layers.%lld.%s.weight", (long long)L, d->router);
+    add2(l, p->dtype, p->n_experts, H, G_NORMAL, pre);
+    for (int64_t e = 0; e < p->n_experts; e++)
+        for (int k = 0; k < 3; k++) {
+            snprintf(pre, sizeof pre, "model.layers.%lld.%s.%lld.%s", (long long)L, d->experts,
+                     (long long)e, d->expert_linears[k]);
+            AWQ_TRY(add_linear(ctx, l, pc, pre, k == 2 ? I : H, k == 2 ? H : I, false,
+                               p->quantized, k == 2 ? out_std : 0.02f, false));
+        }
+    if (d->shared_expert) {
+        static const char *const parts[3] = {"gate_proj", "up_proj", "down_proj"};
+        int64_t S = pc->shared_inter;
+        for (int k = 0; k < 3; k++) {
+            snprintf(pre, sizeof pre, "model.layers.%lld.%s.%s", (long long)L, d->shared_expert,
+                     parts[k]);
+            AWQ_TRY(add_linear(ctx, l, pc, pre, k == 2 ? S : H, k == 2 ? H : S, false,
+                               p->quantized, k == 2 ? out_std : 0.02f, false));
+        }
+        snprintf(pre, sizeof pre, "model.layers.%lld.%s.weight", (long long)L, d->shared_gate);
+        add2(l, p->dtype, 1, H, G_NORMAL, pre);
+    }
+    return AWQ_OK;
+}
+
 /* Tensors in the order transformers' state_dict lists them. */
 static awq_status plan(awq_ctx *ctx, const plan_ctx *pc, tlist *l) {
     const awq_synth_params *p = pc->p;
@@ -342,8 +380,11 @@ static awq_status plan(awq_ctx *ctx, const plan_ctx *pc, tlist *l) {
     float out_std = (float)(0.02 / sqrt(2.0 * (double)p->n_layers));
     char pre[160];
     for (int64_t L = 0; L < p->n_layers && !l->oom; L++) {
+        const awq_moe_desc *moe = pc->arch->moe;
+        if (moe) AWQ_TRY(add_experts(ctx, l, pc, L, out_std));
         for (int i = 0; i < pc->arch->n_linears; i++) {
             const awq_linear_desc *d = &pc->arch->linears[i];
+            if (moe && !awq_arch_linear_is_attn(pc->arch, i)) continue; /* all layers sparse */
             snprintf(pre, sizeof pre, "model.layers.%lld.%s", (long long)L, d->name);
             bool out_proj = d->kind == AWQ_LIN_KIND_O || d->kind == AWQ_LIN_KIND_DOWN;
             /* up rows: all of up_proj, the second half of a fused gate_up */
@@ -483,6 +524,21 @@ static awq_status build_config(awq_ctx *ctx, const plan_ctx *pc, char **out) {
                                                                     : "silu");
     if (pc->arch->act_field)
         cJSON_AddStringToObject(c, pc->arch->act_field, pc->arch->act_default);
+    if (pc->arch->moe) {
+        const awq_moe_desc *d = pc->arch->moe;
+        cJSON_AddNumberToObject(c, d->n_experts_field, (double)p->n_experts);
+        cJSON_AddNumberToObject(c, "num_experts_per_tok", (double)p->n_experts_per_tok);
+        if (strcmp(d->inter_field, "intermediate_size") != 0)
+            cJSON_AddNumberToObject(c, d->inter_field, (double)pc->moe_inter);
+        if (d->shared_expert)
+            cJSON_AddNumberToObject(c, "shared_expert_intermediate_size",
+                                    (double)pc->shared_inter);
+        if (!d->always_renorm) cJSON_AddBoolToObject(c, "norm_topk_prob", true);
+        if (d->sparse_step) {
+            cJSON_AddNumberToObject(c, "decoder_sparse_step", 1);
+            cJSON_AddArrayToObject(c, "mlp_only_layers");
+        }
+    }
     if (pc->arch->gemma_attn) {
         /* transformers' defaults written out, as save_pretrained does */
         cJSON_AddNumberToObject(c, "query_pre_attn_scalar", (double)pc->head_dim);
@@ -726,8 +782,23 @@ awq_status awq_synth_write(awq_ctx *ctx, const char *out_dir, const awq_synth_pa
     if (!res) res = &local;
     memset(res, 0, sizeof *res);
     if (!out_dir || !p) return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "synth: NULL argument");
-    plan_ctx pc = {p, NULL, NULL, 0};
+    plan_ctx pc = {p, NULL, NULL, 0, 0, 0};
     AWQ_TRY(check(ctx, p, &pc.am, &pc.arch, &pc.head_dim));
+    if (pc.arch->moe) {
+        /* Mixtral's experts are intermediate_size wide */
+        pc.moe_inter = strcmp(pc.arch->moe->inter_field, "intermediate_size") == 0
+                           ? p->intermediate
+                           : (p->moe_intermediate > 0 ? p->moe_intermediate
+                                                      : AWQ_MAX(p->intermediate / 4, 1));
+        pc.shared_inter = p->shared_intermediate > 0 ? p->shared_intermediate : p->intermediate;
+        if (p->n_experts < 1 || p->n_experts > 1024 || p->n_experts_per_tok < 1 ||
+            p->n_experts_per_tok > p->n_experts || pc.moe_inter > (1 << 18) ||
+            pc.shared_inter > (1 << 18))
+            return awq_fail(ctx, AWQ_ERR_INVALID_ARG,
+                            "synth: experts = %lld, experts-per-tok = %lld out of range (1 <= "
+                            "per-tok <= experts <= 1024)", (long long)p->n_experts,
+                            (long long)p->n_experts_per_tok);
+    }
     tlist l = {0};
     awq_status st = plan(ctx, &pc, &l);
     uint64_t total = 0;

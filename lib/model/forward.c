@@ -130,41 +130,47 @@ static bool is_mlp_linear(const awq_arch *a, int lin) {
 /* The tensors of a MoE layer, in a fixed order: router, expert e's gate,
  * up, down (3 per expert), then the shared expert's three and its gate.
  * Name and shape [n0, n1] of item `it`; false past the end. */
+/* `what` (>= 96 bytes) receives the name relative to the layer; *linear:
+ * whether the item is an expert linear (packed in a quantized checkpoint;
+ * the router and the shared expert's gate stay dense). */
 static bool moe_item(const awq_model *m, int64_t layer, int64_t it, char *name, size_t n,
-                     int64_t *n0, int64_t *n1) {
+                     int64_t *n0, int64_t *n1, char *what, bool *linear) {
     const awq_model_config *c = &m->cfg;
     const awq_moe_desc *d = m->arch->moe;
     int64_t E = c->n_experts, H = c->hidden, I = c->moe_intermediate, SI = c->shared_intermediate;
+    *linear = false;
     if (it == 0) {
-        layer_tensor_name(m, layer, d->router, "weight", name, n);
+        snprintf(what, 96, "%s", d->router);
+        layer_tensor_name(m, layer, what, "weight", name, n);
         *n0 = E;
         *n1 = H;
         return true;
     }
     it--;
     if (it < 3 * E) {
-        char what[96];
-        snprintf(what, sizeof what, "%s.%lld.%s", d->experts, (long long)(it / 3),
+        snprintf(what, 96, "%s.%lld.%s", d->experts, (long long)(it / 3),
                  d->expert_linears[it % 3]);
         layer_tensor_name(m, layer, what, "weight", name, n);
         *n0 = it % 3 == 2 ? H : I;
         *n1 = it % 3 == 2 ? I : H;
+        *linear = true;
         return true;
     }
     it -= 3 * E;
     if (!d->shared_expert || it > 3) return false;
     if (it == 3) {
-        layer_tensor_name(m, layer, d->shared_gate, "weight", name, n);
+        snprintf(what, 96, "%s", d->shared_gate);
+        layer_tensor_name(m, layer, what, "weight", name, n);
         *n0 = 1;
         *n1 = H;
         return true;
     }
     static const char *const k_parts[3] = {"gate_proj", "up_proj", "down_proj"};
-    char what[96];
-    snprintf(what, sizeof what, "%s.%s", d->shared_expert, k_parts[it]);
+    snprintf(what, 96, "%s.%s", d->shared_expert, k_parts[it]);
     layer_tensor_name(m, layer, what, "weight", name, n);
     *n0 = it == 2 ? H : SI;
     *n1 = it == 2 ? SI : H;
+    *linear = true;
     return true;
 }
 
@@ -321,16 +327,25 @@ static awq_status quant_setup(awq_model *m) {
 /* Fill a packed view of linear `lin` of `layer` from the checkpoint. g_idx
  * missing from a GPTQ checkpoint is synthesised (default order) into
  * *g_idx_own (caller frees). */
+static awq_status quant_view_named(awq_model *m, int64_t layer, const char *what, int64_t K,
+                                   int64_t N, awq_packed *pk, int32_t **g_idx_own);
+
 static awq_status quant_view(awq_model *m, int64_t layer, int lin, awq_packed *pk,
                              int32_t **g_idx_own) {
     const awq_linear_desc *d = &m->arch->linears[lin];
-    int64_t N = awq_model_dim(&m->cfg, d->out_dim), K = awq_model_dim(&m->cfg, d->in_dim);
+    return quant_view_named(m, layer, d->name, awq_model_dim(&m->cfg, d->in_dim),
+                            awq_model_dim(&m->cfg, d->out_dim), pk, g_idx_own);
+}
+
+/* The packed view of the linear `what` (K -> N) of `layer`. */
+static awq_status quant_view_named(awq_model *m, int64_t layer, const char *what, int64_t K,
+                                   int64_t N, awq_packed *pk, int32_t **g_idx_own) {
     *g_idx_own = NULL;
     AWQ_TRY(awq_packed_shapes(m->ctx, m->qfmt, K, N, m->qup.bits, m->qup.group_size, pk));
     for (int i = 0; i < pk->n_tensors; i++) {
         awq_packed_tensor *pt = &pk->t[i];
         char name[256];
-        layer_tensor_name(m, layer, d->name, pt->suffix, name, sizeof name);
+        layer_tensor_name(m, layer, what, pt->suffix, name, sizeof name);
         const awq_tensor_info *t = awq_checkpoint_find(m->ck, name);
         if (!t && i == AWQ_PT_G_IDX) {
             int32_t *g = awq_alloc((size_t)K, sizeof(int32_t));
@@ -362,14 +377,14 @@ static awq_status quant_view(awq_model *m, int64_t layer, int lin, awq_packed *p
     return AWQ_OK;
 }
 
-static awq_status load_quantized(awq_model *m, int64_t layer, int lin, float *dst) {
-    const awq_linear_desc *d = &m->arch->linears[lin];
+static awq_status load_quantized_named(awq_model *m, int64_t layer, const char *what,
+                                       int64_t K, int64_t N, float *dst) {
     char name[256];
-    snprintf(name, sizeof name, "%slayers.%lld.%s", m->prefix, (long long)layer, d->name);
+    snprintf(name, sizeof name, "%slayers.%lld.%s", m->prefix, (long long)layer, what);
     awq_packed pk;
     memset(&pk, 0, sizeof pk);
     int32_t *gown = NULL;
-    awq_status s = quant_view(m, layer, lin, &pk, &gown);
+    awq_status s = quant_view_named(m, layer, what, K, N, &pk, &gown);
     awq_qformat fmt = m->qfmt;
     if (s == AWQ_OK && fmt == AWQ_QFMT_GPTQ &&
         awq_gptq_detect_zeros(&pk, m->qup.bits, m->qup.sym, NULL) == AWQ_GPTQ_ZEROS_TRUE) {
@@ -398,6 +413,12 @@ static awq_status load_quantized(awq_model *m, int64_t layer, int lin, float *ds
     return s;
 }
 
+static awq_status load_quantized(awq_model *m, int64_t layer, int lin, float *dst) {
+    const awq_linear_desc *d = &m->arch->linears[lin];
+    return load_quantized_named(m, layer, d->name, awq_model_dim(&m->cfg, d->in_dim),
+                                awq_model_dim(&m->cfg, d->out_dim), dst);
+}
+
 /* ------------------------------------------------------- model open */
 
 /* Whether linear `lin` must carry a bias (arch table + config flags). */
@@ -415,8 +436,19 @@ static awq_status check_layer_tensors(awq_model *m, int64_t i) {
     bool moe = awq_model_layer_moe(c, i);
     for (int64_t it = 0; moe; it++) {
         int64_t n0, n1;
-        if (!moe_item(m, i, it, name, sizeof name, &n0, &n1)) break;
+        char what[96];
+        bool lin;
+        if (!moe_item(m, i, it, name, sizeof name, &n0, &n1, what, &lin)) break;
         const awq_tensor_info *t = awq_checkpoint_find(m->ck, name);
+        if (!t && lin && m->quantized) {
+            awq_packed pk;
+            memset(&pk, 0, sizeof pk);
+            int32_t *gown = NULL;
+            awq_status s = quant_view_named(m, i, what, n1, n0, &pk, &gown);
+            awq_free(gown);
+            AWQ_TRY(s);
+            continue;
+        }
         if (!t)
             return awq_fail(m->ctx, AWQ_ERR_NOT_FOUND,
                             "tensor '%s' is missing (config: %s = %lld experts)", name,
@@ -510,10 +542,6 @@ static awq_status open_checks(awq_model *m) {
                         c->architecture);
     AWQ_TRY(awq_model_find_prefix(m->ctx, m->ck, m->prefix, sizeof m->prefix));
     AWQ_TRY(quant_setup(m));
-    if (m->quantized && m->arch->moe)
-        return awq_fail(m->ctx, AWQ_ERR_UNSUPPORTED,
-                        "%s: quantized mixture-of-experts checkpoints are not read by the "
-                        "forward", c->architecture);
     for (int lin = 0; lin < m->arch->n_linears; lin++) m->bias[lin] = bias_expected(m, lin);
 
 
@@ -740,13 +768,18 @@ awq_status awq_layer_load(awq_model *m, int64_t index, awq_layer **out) {
     }
     for (int64_t it = 0; l->is_moe && s == AWQ_OK; it++) {
         int64_t n0, n1;
-        if (!moe_item(m, index, it, name, sizeof name, &n0, &n1)) break;
+        char what[96];
+        bool lin;
+        if (!moe_item(m, index, it, name, sizeof name, &n0, &n1, what, &lin)) break;
         const awq_tensor_info *t = awq_checkpoint_find(m->ck, name);
         float **slot = moe_slot(&l->moe, c->n_experts, it);
-        s = t ? check_float_tensor(m, t, n0, n1)
-              : awq_fail(m->ctx, AWQ_ERR_NOT_FOUND, "tensor '%s' is missing", name);
+        bool packed = !t && lin && m->quantized;
+        s = (t || packed) ? AWQ_OK
+                          : awq_fail(m->ctx, AWQ_ERR_NOT_FOUND, "tensor '%s' is missing", name);
+        if (s == AWQ_OK && t) s = check_float_tensor(m, t, n0, n1);
         if (s == AWQ_OK) s = be_alloc_f(m, (uint64_t)(n0 * n1), slot);
-        if (s == AWQ_OK) s = load_f32(m, t, *slot);
+        if (s == AWQ_OK)
+            s = packed ? load_quantized_named(m, index, what, n1, n0, *slot) : load_f32(m, t, *slot);
         l->bytes += (uint64_t)(n0 * n1) * sizeof(float);
     }
     for (int lin = 0; lin < m->arch->n_linears && s == AWQ_OK; lin++) {

@@ -476,6 +476,18 @@ static void test_new_archs(awq_ctx *ctx) {
     if (ck) {
         CHECK(find(ck, "model.layers.0.block_sparse_moe.experts.0.w1.qweight") != NULL);
         CHECK(find(ck, "model.layers.0.block_sparse_moe.gate.weight") != NULL);
+        /* the forward reads packed experts (the dense linears' unpacker) */
+        awq_model *m = NULL;
+        awq_runtime_params rp = awq_runtime_default_params();
+        CHECK_OK(ctx, awq_model_open(ctx, ck, &rp, &m));
+        int32_t ids[8] = {1, 5, 9, 200, 7, 3, 4095, 0};
+        float *lg = malloc(sizeof(float) * 8 * 4096);
+        if (m) CHECK_OK(ctx, awq_model_forward_logits(m, ids, 1, 8, lg));
+        bool finite = m != NULL;
+        for (int k = 0; m && k < 8 * 4096; k++) finite &= isfinite(lg[k]) != 0;
+        CHECK(finite);
+        free(lg);
+        awq_model_free(m);
         awq_checkpoint_free(ck);
     }
     free(dir);

@@ -74,7 +74,7 @@ static double mse(const float *a, const float *b, size_t n) {
 
 typedef struct {
     const char *arch;
-    int64_t kv_heads;
+    int64_t heads, kv_heads;
     int64_t head_dim;          /* 0: hidden / heads */
     int vo_groups;             /* layers where group 1 (v -> o) is searched */
     const char *packed[4];     /* linears that must be packed in layer 0 */
@@ -88,10 +88,10 @@ static void run_family(awq_ctx *ctx, const char *tmp, const char *ids_path, cons
     snprintf(awq, sizeof awq, "%s-awq", model);
     awq_synth_params sp = awq_synth_default_params();
     sp.arch = f->arch;
-    sp.hidden = 256;
-    sp.intermediate = 512;
+    sp.hidden = 128;
+    sp.intermediate = 256;
     sp.n_layers = 2;
-    sp.n_heads = 4;
+    sp.n_heads = f->heads;
     sp.n_kv_heads = f->kv_heads;
     sp.head_dim = f->head_dim;
     sp.vocab = VOCAB;
@@ -248,15 +248,15 @@ int main(void) {
 
     static const family fams[] = {
         /* no GQA: qkv_proj -> o_proj folds into the v rows */
-        {"phi3", 4, 0, 2, {"self_attn.qkv_proj", "self_attn.o_proj", "mlp.gate_up_proj",
+        {"phi3", 4, 4, 0, 2, {"self_attn.qkv_proj", "self_attn.o_proj", "mlp.gate_up_proj",
                            "mlp.down_proj"}, "post_attention_layernorm"},
         /* GQA (as Phi-4): o's input is not v's output, the group is skipped */
-        {"phi3", 2, 0, 0, {"self_attn.qkv_proj", "mlp.gate_up_proj", NULL, NULL},
+        {"phi3", 4, 2, 0, 0, {"self_attn.qkv_proj", "mlp.gate_up_proj", NULL, NULL},
          "post_attention_layernorm"},
-        /* head_dim 64 x 4 heads = hidden: v -> o has the same shape */
-        {"gemma2", 4, 64, 2, {"self_attn.q_proj", "self_attn.v_proj", "mlp.up_proj",
+        /* head_dim 64 x 2 heads = hidden: v -> o has the same shape */
+        {"gemma2", 2, 2, 64, 2, {"self_attn.q_proj", "self_attn.v_proj", "mlp.up_proj",
                               "mlp.down_proj"}, "pre_feedforward_layernorm"},
-        {"gemma3", 2, 64, 0, {"self_attn.k_proj", "self_attn.o_proj", "mlp.gate_proj", NULL},
+        {"gemma3", 2, 1, 64, 0, {"self_attn.k_proj", "self_attn.o_proj", "mlp.gate_proj", NULL},
          "pre_feedforward_layernorm"},
     };
     for (size_t i = 0; i < AWQ_ARRAY_LEN(fams); i++) run_family(ctx, tmp, ids_path, &fams[i]);

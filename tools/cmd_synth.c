@@ -17,7 +17,8 @@ static void usage(FILE *f) {
             "  -o, --output DIR        output directory (required)\n"
             "  --preset P              %s (default tiny)\n"
             "  --arch A                llama, qwen2, qwen3, qwen2.5-vl, phi3, gemma2, gemma3,\n"
-            "                          mixtral, qwen2-moe, qwen3-moe (default: the preset's)\n"
+            "                          gemma3-vl, mixtral, qwen2-moe, qwen3-moe (default: the\n"
+            "                          preset's)\n"
             "  --experts N --experts-per-tok K --moe-intermediate N --shared-intermediate N\n"
             "                          MoE shape (default 8 experts, top 2, width\n"
             "                          intermediate/4; Mixtral: intermediate)\n"
@@ -121,14 +122,14 @@ int awq_cmd_synth(int argc, char **argv) {
                             awq_synth_preset_list());
     if (arch) {
         static const char *const known[] = {"llama",  "qwen2",   "qwen3",     "qwen2.5-vl",
-                                            "phi3",   "gemma2",  "gemma3",    "mixtral",
-                                            "qwen2-moe", "qwen3-moe"};
+                                            "phi3",   "gemma2",  "gemma3",    "gemma3-vl",
+                                            "mixtral", "qwen2-moe", "qwen3-moe"};
         bool ok = false;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) ok |= strcmp(arch, known[k]) == 0;
         if (!ok)
             awq_cli_usage_error("option --arch: unknown arch '%s' (llama, qwen2, qwen3, "
-                                "qwen2.5-vl, phi3, gemma2, gemma3, mixtral, qwen2-moe, "
-                                "qwen3-moe)", arch);
+                                "qwen2.5-vl, phi3, gemma2, gemma3, gemma3-vl, mixtral, "
+                                "qwen2-moe, qwen3-moe)", arch);
         p.arch = arch;
     }
     if (experts > 0) p.n_experts = experts;

@@ -44,9 +44,12 @@ extern "C" {
 
 typedef struct awq_synth_params {
     /* "llama", "qwen2", "qwen3", "qwen2.5-vl", "phi3", "gemma2", "gemma3",
-     * "mixtral", "qwen2-moe" or "qwen3-moe" (the arch table entries of
-     * LlamaForCausalLM, ..., Qwen3MoeForCausalLM). Gemma norms are stored
-     * as w with 1 + w the effective weight (outliers included). */
+     * "gemma3-vl", "mixtral", "qwen2-moe" or "qwen3-moe" (the arch table
+     * entries of LlamaForCausalLM, ..., Qwen3MoeForCausalLM). Gemma norms
+     * are stored as w with 1 + w the effective weight (outliers included);
+     * gemma3-vl is laid out as the Hub's Gemma3ForConditionalGeneration
+     * (language_model.model.*, a SigLIP tower of the vision_* dims under
+     * vision_tower.vision_model.*, multi_modal_projector.*). */
     const char *arch;
     int64_t hidden, intermediate, n_layers, n_heads, n_kv_heads;
     int64_t head_dim;          /* 0 = hidden / n_heads */
@@ -67,7 +70,8 @@ typedef struct awq_synth_params {
     int group_size;            /* when quantized; -1 = per channel */
     bool zero_data;
     bool force;                /* overwrite a checkpoint in out_dir */
-    /* Vision tower (arch "qwen2.5-vl" only), kept dense: Qwen2.5-VL's
+    /* Vision tower (arch "qwen2.5-vl"; "gemma3-vl": depth, hidden,
+     * intermediate, heads of its SigLIP tower), kept dense: Qwen2.5-VL's
      * tensor names and shapes (patch_embed Conv3d [vh, 3, 2, 14, 14],
      * blocks with norm1/norm2, attn.qkv/proj, mlp gate/up/down with
      * biases, merger ln_q + mlp.0 [4vh, 4vh] + mlp.2 [hidden, 4vh]). */

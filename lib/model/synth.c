@@ -89,24 +89,27 @@ typedef struct {
     const char *name;          /* --arch spelling */
     const char *hf_name;       /* arch table key */
     const char *model_type;
-    bool vision;
+    bool vision;               /* a Qwen2.5-VL tower */
+    bool siglip;               /* a SigLIP tower + Gemma 3 projector */
 } arch_map;
 
 static const arch_map k_archs[] = {
-    {"llama", "LlamaForCausalLM", "llama", false},
-    {"qwen2", "Qwen2ForCausalLM", "qwen2", false},
-    {"qwen3", "Qwen3ForCausalLM", "qwen3", false},
-    {"qwen2.5-vl", "Qwen2_5_VLForConditionalGeneration", "qwen2_5_vl", true},
-    {"phi3", "Phi3ForCausalLM", "phi3", false},
-    {"gemma2", "Gemma2ForCausalLM", "gemma2", false},
-    {"gemma3", "Gemma3ForCausalLM", "gemma3_text", false},
-    {"mixtral", "MixtralForCausalLM", "mixtral", false},
-    {"qwen2-moe", "Qwen2MoeForCausalLM", "qwen2_moe", false},
-    {"qwen3-moe", "Qwen3MoeForCausalLM", "qwen3_moe", false},
+    {"llama", "LlamaForCausalLM", "llama", false, false},
+    {"qwen2", "Qwen2ForCausalLM", "qwen2", false, false},
+    {"qwen3", "Qwen3ForCausalLM", "qwen3", false, false},
+    {"qwen2.5-vl", "Qwen2_5_VLForConditionalGeneration", "qwen2_5_vl", true, false},
+    {"phi3", "Phi3ForCausalLM", "phi3", false, false},
+    {"gemma2", "Gemma2ForCausalLM", "gemma2", false, false},
+    {"gemma3", "Gemma3ForCausalLM", "gemma3_text", false, false},
+    {"gemma3-vl", "Gemma3ForConditionalGeneration", "gemma3", false, true},
+    {"mixtral", "MixtralForCausalLM", "mixtral", false, false},
+    {"qwen2-moe", "Qwen2MoeForCausalLM", "qwen2_moe", false, false},
+    {"qwen3-moe", "Qwen3MoeForCausalLM", "qwen3_moe", false, false},
 };
 
-#define SYNTH_ARCHS \
-    "llama, qwen2, qwen3, qwen2.5-vl, phi3, gemma2, gemma3, mixtral, qwen2-moe, qwen3-moe"
+#define SYNTH_ARCHS                                                                         \
+    "llama, qwen2, qwen3, qwen2.5-vl, phi3, gemma2, gemma3, gemma3-vl, mixtral, qwen2-moe, " \
+    "qwen3-moe"
 
 static const arch_map *find_arch(const char *name) {
     for (size_t i = 0; name && i < AWQ_ARRAY_LEN(k_archs); i++)
@@ -234,6 +237,9 @@ typedef struct {
     const awq_arch *arch;
     int64_t head_dim;
     int64_t moe_inter, shared_inter; /* MoE widths (resolved defaults) */
+    const char *prefix;        /* decoder tensors: "model." or (Gemma 3 VL, the
+                                  Hub layout) "language_model.model." */
+    const char *lm_head;
 } plan_ctx;
 
 /* A linear `prefix` of K -> N: dense weight, or the packed tensors.
@@ -298,7 +304,7 @@ static awq_status add_linear(awq_ctx *ctx, tlist *l, const plan_ctx *pc, const c
 static void add_norm(tlist *l, const plan_ctx *pc, int64_t L, const char *what, int64_t n,
                      bool outliers) {
     char pre[160];
-    snprintf(pre, sizeof pre, "model.layers.%lld.%s.weight", (long long)L, what);
+    snprintf(pre, sizeof pre, "%slayers.%lld.%s.weight", pc->prefix, (long long)L, what);
     tspec *t = add1(l, pc->p->dtype, n, G_NORM, pre);
     if (t) {
         t->hidden_norm = outliers;
@@ -333,6 +339,46 @@ static awq_status add_vision(awq_ctx *ctx, tlist *l, const plan_ctx *pc) {
     return AWQ_OK;
 }
 
+/* Gemma 3's SigLIP tower and projector, kept dense, named as the Hub's
+ * checkpoints name them (vision_tower.vision_model.*,
+ * multi_modal_projector.*): patch 14 on 224 px images (256 patches), the
+ * vision_* dims of the params. */
+static awq_status add_siglip(awq_ctx *ctx, tlist *l, const plan_ctx *pc) {
+    const awq_synth_params *p = pc->p;
+    int64_t vh = p->vision_hidden, vi = p->vision_intermediate;
+    char pre[160];
+    int64_t conv[4] = {vh, 3, 14, 14};
+    tl_add(l, p->dtype, 4, conv, G_NORMAL, "vision_tower.vision_model.embeddings.patch_embedding.weight");
+    add1(l, p->dtype, vh, G_NORMAL, "vision_tower.vision_model.embeddings.patch_embedding.bias");
+    add2(l, p->dtype, 256, vh, G_NORMAL, "vision_tower.vision_model.embeddings.position_embedding.weight");
+    for (int64_t b = 0; b < p->vision_depth; b++) {
+        static const char *const norms[] = {"layer_norm1", "layer_norm2"};
+        for (int k = 0; k < 2; k++) {
+            snprintf(pre, sizeof pre, "vision_tower.vision_model.encoder.layers.%lld.%s.weight",
+                     (long long)b, norms[k]);
+            add1(l, p->dtype, vh, G_NORM, pre);
+            snprintf(pre, sizeof pre, "vision_tower.vision_model.encoder.layers.%lld.%s.bias",
+                     (long long)b, norms[k]);
+            add1(l, p->dtype, vh, G_NORMAL, pre);
+        }
+        static const struct { const char *n; int k, o; } lin[] = {
+            {"self_attn.q_proj", 0, 0}, {"self_attn.k_proj", 0, 0}, {"self_attn.v_proj", 0, 0},
+            {"self_attn.out_proj", 0, 0}, {"mlp.fc1", 0, 1}, {"mlp.fc2", 1, 0}};
+        for (size_t i = 0; i < AWQ_ARRAY_LEN(lin); i++) {
+            snprintf(pre, sizeof pre, "vision_tower.vision_model.encoder.layers.%lld.%s",
+                     (long long)b, lin[i].n);
+            AWQ_TRY(add_linear(ctx, l, pc, pre, lin[i].k ? vi : vh, lin[i].o ? vi : vh, true, false,
+                               0.02f, false));
+        }
+    }
+    add1(l, p->dtype, vh, G_NORM, "vision_tower.vision_model.post_layernorm.weight");
+    add1(l, p->dtype, vh, G_NORMAL, "vision_tower.vision_model.post_layernorm.bias");
+    add2(l, p->dtype, vh, p->hidden, G_NORMAL, "multi_modal_projector.mm_input_projection_weight");
+    tspec *t = add1(l, p->dtype, vh, G_NORM, "multi_modal_projector.mm_soft_emb_norm.weight");
+    if (t) t->norm_offset = 1.0f;
+    return AWQ_OK;
+}
+
 /* A MoE layer's router (dense), experts and shared expert. */
 static awq_status add_experts(awq_ctx *ctx, tlist *l, const plan_ctx *pc, int64_t L,
                               float out_std) {
@@ -340,11 +386,11 @@ static awq_status add_experts(awq_ctx *ctx, tlist *l, const plan_ctx *pc, int64_
     const awq_moe_desc *d = pc->arch->moe;
     int64_t H = p->hidden, I = pc->moe_inter;
     char pre[192];
-    snprintf(pre, sizeof pre, "model.layers.%lld.%s.weight", (long long)L, d->router);
+    snprintf(pre, sizeof pre, "%slayers.%lld.%s.weight", pc->prefix, (long long)L, d->router);
     add2(l, p->dtype, p->n_experts, H, G_NORMAL, pre);
     for (int64_t e = 0; e < p->n_experts; e++)
         for (int k = 0; k < 3; k++) {
-            snprintf(pre, sizeof pre, "model.layers.%lld.%s.%lld.%s", (long long)L, d->experts,
+            snprintf(pre, sizeof pre, "%slayers.%lld.%s.%lld.%s", pc->prefix, (long long)L, d->experts,
                      (long long)e, d->expert_linears[k]);
             AWQ_TRY(add_linear(ctx, l, pc, pre, k == 2 ? I : H, k == 2 ? H : I, false,
                                p->quantized, k == 2 ? out_std : 0.02f, false));
@@ -353,12 +399,12 @@ static awq_status add_experts(awq_ctx *ctx, tlist *l, const plan_ctx *pc, int64_
         static const char *const parts[3] = {"gate_proj", "up_proj", "down_proj"};
         int64_t S = pc->shared_inter;
         for (int k = 0; k < 3; k++) {
-            snprintf(pre, sizeof pre, "model.layers.%lld.%s.%s", (long long)L, d->shared_expert,
+            snprintf(pre, sizeof pre, "%slayers.%lld.%s.%s", pc->prefix, (long long)L, d->shared_expert,
                      parts[k]);
             AWQ_TRY(add_linear(ctx, l, pc, pre, k == 2 ? S : H, k == 2 ? H : S, false,
                                p->quantized, k == 2 ? out_std : 0.02f, false));
         }
-        snprintf(pre, sizeof pre, "model.layers.%lld.%s.weight", (long long)L, d->shared_gate);
+        snprintf(pre, sizeof pre, "%slayers.%lld.%s.weight", pc->prefix, (long long)L, d->shared_gate);
         add2(l, p->dtype, 1, H, G_NORMAL, pre);
     }
     return AWQ_OK;
@@ -368,7 +414,10 @@ static awq_status add_experts(awq_ctx *ctx, tlist *l, const plan_ctx *pc, int64_
 static awq_status plan(awq_ctx *ctx, const plan_ctx *pc, tlist *l) {
     const awq_synth_params *p = pc->p;
     if (pc->am->vision) AWQ_TRY(add_vision(ctx, l, pc));
-    tspec *e = add2(l, p->dtype, p->vocab, p->hidden, G_NORMAL, "model.embed_tokens.weight");
+    if (pc->am->siglip) AWQ_TRY(add_siglip(ctx, l, pc));
+    char top[96];
+    snprintf(top, sizeof top, "%sembed_tokens.weight", pc->prefix);
+    tspec *e = add2(l, p->dtype, p->vocab, p->hidden, G_NORMAL, top);
     if (e) e->outlier_cols = true;
     awq_model_config mc;
     memset(&mc, 0, sizeof mc);
@@ -385,7 +434,7 @@ static awq_status plan(awq_ctx *ctx, const plan_ctx *pc, tlist *l) {
         for (int i = 0; i < pc->arch->n_linears; i++) {
             const awq_linear_desc *d = &pc->arch->linears[i];
             if (moe && !awq_arch_linear_is_attn(pc->arch, i)) continue; /* all layers sparse */
-            snprintf(pre, sizeof pre, "model.layers.%lld.%s", (long long)L, d->name);
+            snprintf(pre, sizeof pre, "%slayers.%lld.%s", pc->prefix, (long long)L, d->name);
             bool out_proj = d->kind == AWQ_LIN_KIND_O || d->kind == AWQ_LIN_KIND_DOWN;
             /* up rows: all of up_proj, the second half of a fused gate_up */
             bool up = d->kind == AWQ_LIN_KIND_UP || d->kind == AWQ_LIN_KIND_GATE_UP;
@@ -408,12 +457,13 @@ static awq_status plan(awq_ctx *ctx, const plan_ctx *pc, tlist *l) {
             add_norm(l, pc, L, "post_feedforward_layernorm", p->hidden, false);
         }
     }
-    tspec *fn = add1(l, p->dtype, p->hidden, G_NORM, "model.norm.weight");
+    snprintf(top, sizeof top, "%snorm.weight", pc->prefix);
+    tspec *fn = add1(l, p->dtype, p->hidden, G_NORM, top);
     if (fn) {
         fn->hidden_norm = true;
         fn->norm_offset = pc->arch->norm_offset;
     }
-    if (!p->tie_word_embeddings) add2(l, p->dtype, p->vocab, p->hidden, G_NORMAL, "lm_head.weight");
+    if (!p->tie_word_embeddings) add2(l, p->dtype, p->vocab, p->hidden, G_NORMAL, pc->lm_head);
     if (l->oom) return awq_fail_nomem(ctx, "synth tensor list", l->cap * sizeof(tspec));
     return AWQ_OK;
 }
@@ -470,7 +520,7 @@ static awq_status check(awq_ctx *ctx, const awq_synth_params *p, const arch_map 
                         "synth: rope_theta, rms_eps and max_position_embeddings must be > 0");
     if (p->quantized && !awq_format_get(p->qformat))
         return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "synth: unknown packed format %d", (int)p->qformat);
-    if (am->vision) {
+    if (am->vision || am->siglip) {
         if (p->vision_depth < 1 || p->vision_depth > 256 || p->vision_hidden < 1 ||
             p->vision_hidden > 16384 || p->vision_intermediate < 1 ||
             p->vision_intermediate > 65536 || p->vision_heads < 1 ||
@@ -613,8 +663,39 @@ static awq_status build_config(awq_ctx *ctx, const plan_ctx *pc, char **out) {
             cJSON_AddNumberToObject(c, "video_token_id", 151656);
         }
     }
+    if (pc->am->siglip) {
+        /* Gemma3ForConditionalGeneration: the decoder's fields in
+         * text_config, a SigLIP vision_config */
+        cJSON *root = cJSON_CreateObject();
+        if (!root) {
+            cJSON_Delete(c);
+            return awq_fail_nomem(ctx, "config.json", 4096);
+        }
+        cJSON *ra = cJSON_AddArrayToObject(root, "architectures");
+        if (ra) cJSON_AddItemToArray(ra, cJSON_CreateString(pc->am->hf_name));
+        cJSON_AddStringToObject(root, "model_type", "gemma3");
+        cJSON_DeleteItemFromObject(c, "architectures");
+        cJSON_ReplaceItemInObject(c, "model_type", cJSON_CreateString("gemma3_text"));
+        cJSON_AddStringToObject(root, "torch_dtype", p->dtype == AWQ_DT_BF16 ? "bfloat16" : "float16");
+        cJSON_AddBoolToObject(root, "tie_word_embeddings", p->tie_word_embeddings);
+        cJSON_AddNumberToObject(root, "mm_tokens_per_image", 256);
+        cJSON_AddItemToObject(root, "text_config", c);
+        cJSON *vc = cJSON_AddObjectToObject(root, "vision_config");
+        if (vc) {
+            cJSON_AddStringToObject(vc, "model_type", "siglip_vision_model");
+            cJSON_AddNumberToObject(vc, "hidden_size", (double)p->vision_hidden);
+            cJSON_AddNumberToObject(vc, "intermediate_size", (double)p->vision_intermediate);
+            cJSON_AddNumberToObject(vc, "num_hidden_layers", (double)p->vision_depth);
+            cJSON_AddNumberToObject(vc, "num_attention_heads", (double)p->vision_heads);
+            cJSON_AddNumberToObject(vc, "image_size", 224);
+            cJSON_AddNumberToObject(vc, "patch_size", 14);
+            cJSON_AddBoolToObject(vc, "vision_use_head", false);
+        }
+        c = root;
+    }
     if (p->quantized) {
         static const char *const skip_vision[] = {"visual"};
+        static const char *const skip_siglip[] = {"vision_tower", "multi_modal_projector"};
         awq_qconfig_fields f;
         memset(&f, 0, sizeof f);
         f.bits = p->bits;
@@ -625,6 +706,10 @@ static awq_status build_config(awq_ctx *ctx, const plan_ctx *pc, char **out) {
         if (pc->am->vision) {
             f.modules_to_not_convert = skip_vision;
             f.n_modules_to_not_convert = 1;
+        }
+        if (pc->am->siglip) {
+            f.modules_to_not_convert = skip_siglip;
+            f.n_modules_to_not_convert = 2;
         }
         cJSON *qc = NULL;
         awq_status s = awq_format_quant_config(ctx, p->qformat, &f, &qc);
@@ -782,8 +867,12 @@ awq_status awq_synth_write(awq_ctx *ctx, const char *out_dir, const awq_synth_pa
     if (!res) res = &local;
     memset(res, 0, sizeof *res);
     if (!out_dir || !p) return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "synth: NULL argument");
-    plan_ctx pc = {p, NULL, NULL, 0, 0, 0};
+    plan_ctx pc = {p, NULL, NULL, 0, 0, 0, "model.", "lm_head.weight"};
     AWQ_TRY(check(ctx, p, &pc.am, &pc.arch, &pc.head_dim));
+    if (pc.am->siglip) {
+        pc.prefix = "language_model.model.";
+        pc.lm_head = "language_model.lm_head.weight";
+    }
     if (pc.arch->moe) {
         /* Mixtral's experts are intermediate_size wide */
         pc.moe_inter = strcmp(pc.arch->moe->inter_field, "intermediate_size") == 0

@@ -2,7 +2,8 @@
  * beyond the Llama family: Phi-3 (fused qkv_proj / gate_up_proj, scaled as
  * one linear; with and without GQA), Gemma 2 and Gemma 3 ((1 + w) norms
  * folded as (w + 1)/s - 1, the MLP group on pre_feedforward_layernorm,
- * sandwich norms, soft-capping, sliding layers).
+ * sandwich norms, soft-capping, sliding layers; Gemma 3 also as
+ * Gemma3ForConditionalGeneration with its SigLIP tower).
  *
  * Per family, on a synthetic model with outlier channels (awqkit synth):
  *   quantize (RTN and AWQ) -> verify --against the source OK, logical
@@ -79,6 +80,7 @@ typedef struct {
     int vo_groups;             /* layers where group 1 (v -> o) is searched */
     const char *packed[4];     /* linears that must be packed in layer 0 */
     const char *norm;          /* the MLP group's norm, written with the fold */
+    const char *prefix;        /* decoder tensors (NULL: "model.") */
 } family;
 
 static void run_family(awq_ctx *ctx, const char *tmp, const char *ids_path, const family *f) {
@@ -140,14 +142,15 @@ static void run_family(awq_ctx *ctx, const char *tmp, const char *ids_path, cons
 
     /* fused linears stay fused on disk; the folded norm keeps its name */
     awq_checkpoint *ck = NULL;
+    const char *pre = f->prefix ? f->prefix : "model.";
     CHECK_OK(ctx, awq_checkpoint_open(ctx, awq, &ck));
     if (ck) {
         char name[256];
         for (int i = 0; i < 4 && f->packed[i]; i++) {
-            snprintf(name, sizeof name, "model.layers.0.%s.qweight", f->packed[i]);
+            snprintf(name, sizeof name, "%slayers.0.%s.qweight", pre, f->packed[i]);
             CHECK_MSG(awq_checkpoint_find(ck, name) != NULL, "%s: %s missing", f->arch, name);
         }
-        snprintf(name, sizeof name, "model.layers.1.%s.weight", f->norm);
+        snprintf(name, sizeof name, "%slayers.1.%s.weight", pre, f->norm);
         CHECK_MSG(awq_checkpoint_find(ck, name) != NULL, "%s: %s missing", f->arch, name);
     }
     awq_checkpoint_free(ck);
@@ -249,15 +252,19 @@ int main(void) {
     static const family fams[] = {
         /* no GQA: qkv_proj -> o_proj folds into the v rows */
         {"phi3", 4, 4, 0, 2, {"self_attn.qkv_proj", "self_attn.o_proj", "mlp.gate_up_proj",
-                           "mlp.down_proj"}, "post_attention_layernorm"},
+                           "mlp.down_proj"}, "post_attention_layernorm", NULL},
         /* GQA (as Phi-4): o's input is not v's output, the group is skipped */
         {"phi3", 4, 2, 0, 0, {"self_attn.qkv_proj", "mlp.gate_up_proj", NULL, NULL},
-         "post_attention_layernorm"},
+         "post_attention_layernorm", NULL},
         /* head_dim 64 x 2 heads = hidden: v -> o has the same shape */
         {"gemma2", 2, 2, 64, 2, {"self_attn.q_proj", "self_attn.v_proj", "mlp.up_proj",
-                              "mlp.down_proj"}, "pre_feedforward_layernorm"},
+                              "mlp.down_proj"}, "pre_feedforward_layernorm", NULL},
         {"gemma3", 2, 1, 64, 0, {"self_attn.k_proj", "self_attn.o_proj", "mlp.gate_proj", NULL},
-         "pre_feedforward_layernorm"},
+         "pre_feedforward_layernorm", NULL},
+        /* Gemma3ForConditionalGeneration as on the Hub: language_model.model.*
+         * beside a SigLIP tower */
+        {"gemma3-vl", 2, 2, 64, 2, {"self_attn.q_proj", "mlp.down_proj", NULL, NULL},
+         "pre_feedforward_layernorm", "language_model.model."},
     };
     for (size_t i = 0; i < AWQ_ARRAY_LEN(fams); i++) run_family(ctx, tmp, ids_path, &fams[i]);
     run_gemma3_vl(ctx, tmp);

@@ -44,7 +44,8 @@ extern "C" size_t awq_k_attention_smem(int64_t head_dim) {
 template <int HDL>
 static __global__ void __launch_bounds__(ATT_THREADS)
     k_attention(const float *q, const float *k, const float *v, float *out, int64_t B, int64_t T,
-                int64_t n_heads, int64_t n_kv_heads, int64_t hd, float scale) {
+                int64_t n_heads, int64_t n_kv_heads, int64_t hd, float scale, float cap,
+                int64_t window) {
     AWQ_DYN_SMEM(float, smem);
     float *Qs = smem;                        /* [ATT_TILE][hd] */
     float *Ks = Qs + ATT_TILE * hd;          /* [ATT_TILE][hd + 1] */
@@ -79,7 +80,10 @@ static __global__ void __launch_bounds__(ATT_THREADS)
 
         const int64_t last_q = (q0 + ATT_TILE - 1 < T - 1) ? q0 + ATT_TILE - 1 : T - 1;
         const int64_t n_kt = last_q / ATT_TILE + 1;
-        for (int64_t kt = 0; kt < n_kt; kt++) {
+        /* sliding window: tiles wholly below the first row's window are
+         * skipped (block-uniform) */
+        const int64_t kt0 = (window > 0 && q0 - window + 1 > 0) ? (q0 - window + 1) / ATT_TILE : 0;
+        for (int64_t kt = kt0; kt < n_kt; kt++) {
             const int64_t k0 = kt * ATT_TILE;
             __syncthreads(); /* previous tile fully consumed (and Qs written) */
             for (int64_t i = tid; i < ATT_TILE * hd; i += ATT_THREADS) {
@@ -94,13 +98,18 @@ static __global__ void __launch_bounds__(ATT_THREADS)
                 const int64_t rr = (int64_t)warp * ATT_ROWS + i; /* row in tile */
                 const int64_t r = q0 + rr;                       /* query position */
                 if (r >= T || k0 > r) continue;                  /* warp-uniform */
+                /* the whole tile is below this row's window (warp-uniform);
+                 * otherwise some key in [max(k0, r - window + 1), r] is seen */
+                if (window > 0 && k0 + ATT_TILE - 1 <= r - window) continue;
                 const float *qr = Qs + rr * hd;
                 const float *kr = Ks + (int64_t)lane * kstride;
                 float s = 0.0f;
                 for (int64_t e = 0; e < hd; e++) s = fmaf(qr[e], kr[e], s);
                 s = __fmul_rn(s, scale);
+                if (cap > 0.0f) s = __fmul_rn(cap, tanhf(__fdiv_rn(s, cap)));
                 const int64_t key = k0 + lane;
-                const bool vis = key <= r; /* also < T, since r < T */
+                /* also < T, since r < T */
+                const bool vis = key <= r && (window <= 0 || key > r - window);
                 const float sv = vis ? s : -INFINITY;
                 const float tmax = awq_warp_max(sv); /* finite: key k0 <= r */
                 const float mn = fmaxf(m[i], tmax);
@@ -139,7 +148,7 @@ template <int HDL>
 static cudaError_t launch_attention(cudaStream_t st, const float *q, const float *k,
                                     const float *v, float *out, int64_t B, int64_t T,
                                     int64_t n_heads, int64_t n_kv_heads, int64_t hd,
-                                    float scale) {
+                                    float scale, float cap, int64_t window) {
     const size_t smem = awq_k_attention_smem(hd);
     if (smem > 48 * 1024) {
         cudaError_t e = cudaFuncSetAttribute((const void *)k_attention<HDL>,
@@ -150,20 +159,24 @@ static cudaError_t launch_attention(cudaStream_t st, const float *q, const float
     dim3 grid((unsigned)((T + ATT_TILE - 1) / ATT_TILE), (unsigned)n_heads,
               (unsigned)(B < 65535 ? B : 65535));
     AWQ_LAUNCH(k_attention<HDL>, grid, ATT_THREADS, smem, st, q, k, v, out, B, T, n_heads,
-               n_kv_heads, hd, scale);
+               n_kv_heads, hd, scale, cap, window);
     return cudaGetLastError();
 }
 
 extern "C" cudaError_t awq_k_attention(cudaStream_t st, const float *q, const float *k,
                                        const float *v, float *out, int64_t B, int64_t T,
                                        int64_t n_heads, int64_t n_kv_heads, int64_t head_dim,
-                                       float scale) {
+                                       float scale, float cap, int64_t window) {
     if (B == 0 || T == 0) return cudaSuccess;
     if (head_dim <= 32)
-        return launch_attention<1>(st, q, k, v, out, B, T, n_heads, n_kv_heads, head_dim, scale);
+        return launch_attention<1>(st, q, k, v, out, B, T, n_heads, n_kv_heads, head_dim, scale, cap,
+                                   window);
     if (head_dim <= 64)
-        return launch_attention<2>(st, q, k, v, out, B, T, n_heads, n_kv_heads, head_dim, scale);
+        return launch_attention<2>(st, q, k, v, out, B, T, n_heads, n_kv_heads, head_dim, scale, cap,
+                                   window);
     if (head_dim <= 128)
-        return launch_attention<4>(st, q, k, v, out, B, T, n_heads, n_kv_heads, head_dim, scale);
-    return launch_attention<8>(st, q, k, v, out, B, T, n_heads, n_kv_heads, head_dim, scale);
+        return launch_attention<4>(st, q, k, v, out, B, T, n_heads, n_kv_heads, head_dim, scale, cap,
+                                   window);
+    return launch_attention<8>(st, q, k, v, out, B, T, n_heads, n_kv_heads, head_dim, scale, cap,
+                                   window);
 }

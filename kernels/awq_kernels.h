@@ -39,6 +39,12 @@ cudaError_t awq_k_rope(cudaStream_t st, float *x, int64_t B, int64_t T,
                        const float *sin, int64_t pos0);
 cudaError_t awq_k_silu_mul(cudaStream_t st, const float *gate, const float *up,
                            float *out, int64_t n);
+/* out[i] = act(gate[i]) * up[i], act: 1 = GELU tanh, 2 = GELU erf (SiLU
+ * is awq_k_silu_mul). */
+cudaError_t awq_k_gelu_mul(cudaStream_t st, const float *gate, const float *up,
+                           float *out, int64_t n, int exact);
+/* x[i] = cap * tanh(x[i] / cap). */
+cudaError_t awq_k_softcap(cudaStream_t st, float *x, int64_t n, float cap);
 cudaError_t awq_k_add(cudaStream_t st, float *y, const float *x, int64_t n);
 cudaError_t awq_k_scale_cols(cudaStream_t st, float *x, const float *s,
                              int64_t M, int64_t N, int divide);
@@ -67,7 +73,8 @@ size_t awq_k_attention_smem(int64_t head_dim);
 cudaError_t awq_k_attention(cudaStream_t st, const float *q, const float *k,
                             const float *v, float *out, int64_t B, int64_t T,
                             int64_t n_heads, int64_t n_kv_heads,
-                            int64_t head_dim, float scale);
+                            int64_t head_dim, float scale, float cap,
+                            int64_t window);
 
 /* ------------------------------------------------------------ quant.cu */
 

@@ -145,6 +145,41 @@ extern "C" cudaError_t awq_k_silu_mul(cudaStream_t st, const float *gate, const 
     return cudaGetLastError();
 }
 
+static __global__ void k_gelu_mul(const float *gate, const float *up, float *out, int64_t n,
+                                  int exact) {
+    for (int64_t i = awq_gtid(); i < n; i += awq_gstride()) {
+        const float g = gate[i];
+        float t;
+        if (exact) {
+            t = erff(__fmul_rn(g, 0.7071067811865476f));
+        } else {
+            const float g3 = __fmul_rn(__fmul_rn(__fmul_rn(0.044715f, g), g), g);
+            t = tanhf(__fmul_rn(0.7978845608028654f, __fadd_rn(g, g3)));
+        }
+        const float a = __fmul_rn(__fmul_rn(0.5f, g), __fadd_rn(1.0f, t));
+        out[i] = __fmul_rn(a, up[i]);
+    }
+}
+
+extern "C" cudaError_t awq_k_gelu_mul(cudaStream_t st, const float *gate, const float *up,
+                                      float *out, int64_t n, int exact) {
+    if (n == 0) return cudaSuccess;
+    AWQ_LAUNCH(k_gelu_mul, awq_grid_for(n, EW_THREADS), EW_THREADS, 0, st, gate, up, out, n,
+               exact);
+    return cudaGetLastError();
+}
+
+static __global__ void k_softcap(float *x, int64_t n, float cap) {
+    for (int64_t i = awq_gtid(); i < n; i += awq_gstride())
+        x[i] = __fmul_rn(cap, tanhf(__fdiv_rn(x[i], cap)));
+}
+
+extern "C" cudaError_t awq_k_softcap(cudaStream_t st, float *x, int64_t n, float cap) {
+    if (n == 0) return cudaSuccess;
+    AWQ_LAUNCH(k_softcap, awq_grid_for(n, EW_THREADS), EW_THREADS, 0, st, x, n, cap);
+    return cudaGetLastError();
+}
+
 static __global__ void k_add(float *y, const float *x, int64_t n) {
     for (int64_t i = awq_gtid(); i < n; i += awq_gstride()) y[i] = __fadd_rn(y[i], x[i]);
 }

@@ -16,7 +16,12 @@ static void usage(FILE *f) {
             "Options:\n"
             "  -o, --output DIR        output directory (required)\n"
             "  --preset P              %s (default tiny)\n"
-            "  --arch A                llama, qwen2, qwen3, qwen2.5-vl (default: the preset's)\n"
+            "  --arch A                llama, qwen2, qwen3, qwen2.5-vl, phi3, gemma2, gemma3,\n"
+            "                          gemma3-vl, mixtral, qwen2-moe, qwen3-moe (default: the\n"
+            "                          preset's)\n"
+            "  --experts N --experts-per-tok K --moe-intermediate N --shared-intermediate N\n"
+            "                          MoE shape (default 8 experts, top 2, width\n"
+            "                          intermediate/4; Mixtral: intermediate)\n"
             "  --hidden N --intermediate N --layers N --heads N --kv-heads N\n"
             "  --head-dim N --vocab N  override the preset's dims\n"
             "  --tie / --no-tie        tie lm_head to the embeddings (default: preset's)\n"
@@ -44,6 +49,7 @@ int awq_cmd_synth(int argc, char **argv) {
     const char *out = NULL, *preset = "tiny", *arch = NULL, *dtype = NULL, *format = NULL;
     long long hidden = -1, inter = -1, layers = -1, heads = -1, kv = -1, hd = -1, vocab = -1;
     long long seed = 0, outliers = -1, bits = 4, group = 128;
+    long long experts = -1, per_tok = -1, moe_inter = -1, shared_inter = -1;
     double oscale = -1;
     uint64_t shard = 0;
     int tie = -1;
@@ -67,6 +73,11 @@ int awq_cmd_synth(int argc, char **argv) {
         if (awq_cli_opt_int(argc, argv, &i, "--head-dim", 2, 1024, &hd)) continue;
         if (awq_cli_opt_int(argc, argv, &i, "--vocab", 1, 1 << 22, &vocab)) continue;
         if (awq_cli_opt_str(argc, argv, &i, "--dtype", &dtype)) continue;
+        if (awq_cli_opt_int(argc, argv, &i, "--experts", 1, 1024, &experts)) continue;
+        if (awq_cli_opt_int(argc, argv, &i, "--experts-per-tok", 1, 1024, &per_tok)) continue;
+        if (awq_cli_opt_int(argc, argv, &i, "--moe-intermediate", 1, 1 << 18, &moe_inter)) continue;
+        if (awq_cli_opt_int(argc, argv, &i, "--shared-intermediate", 1, 1 << 18, &shared_inter))
+            continue;
         if (awq_cli_opt_int(argc, argv, &i, "--seed", 0, INT64_MAX, &seed)) continue;
         if (awq_cli_opt_int(argc, argv, &i, "--outliers", 0, AWQ_SYNTH_MAX_OUTLIERS, &outliers)) continue;
         if (awq_cli_opt_double(argc, argv, &i, "--outlier-scale", &oscale)) {
@@ -110,12 +121,21 @@ int awq_cmd_synth(int argc, char **argv) {
         awq_cli_usage_error("option --preset: unknown preset '%s' (%s)", preset,
                             awq_synth_preset_list());
     if (arch) {
-        static const char *const known[] = {"llama", "qwen2", "qwen3", "qwen2.5-vl"};
+        static const char *const known[] = {"llama",  "qwen2",   "qwen3",     "qwen2.5-vl",
+                                            "phi3",   "gemma2",  "gemma3",    "gemma3-vl",
+                                            "mixtral", "qwen2-moe", "qwen3-moe"};
         bool ok = false;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) ok |= strcmp(arch, known[k]) == 0;
-        if (!ok) awq_cli_usage_error("option --arch: unknown arch '%s' (llama, qwen2, qwen3, qwen2.5-vl)", arch);
+        if (!ok)
+            awq_cli_usage_error("option --arch: unknown arch '%s' (llama, qwen2, qwen3, "
+                                "qwen2.5-vl, phi3, gemma2, gemma3, gemma3-vl, mixtral, "
+                                "qwen2-moe, qwen3-moe)", arch);
         p.arch = arch;
     }
+    if (experts > 0) p.n_experts = experts;
+    if (per_tok > 0) p.n_experts_per_tok = per_tok;
+    if (moe_inter > 0) p.moe_intermediate = moe_inter;
+    if (shared_inter > 0) p.shared_intermediate = shared_inter;
     if (hidden > 0) p.hidden = hidden;
     if (inter > 0) p.intermediate = inter;
     if (layers > 0) p.n_layers = layers;

@@ -24,13 +24,47 @@ typedef enum awq_rope_type {
     AWQ_ROPE_YARN = 3
 } awq_rope_type;
 
+/* Activation of the gated MLP: out = act(gate) * up. Values pinned. */
+typedef enum awq_act {
+    AWQ_ACT_SILU = 0,          /* "silu", "swish": x * sigmoid(x) */
+    AWQ_ACT_GELU_TANH = 1,     /* "gelu_pytorch_tanh", "gelu_new": the tanh
+                                  approximation 0.5x(1 + tanh(sqrt(2/pi)
+                                  (x + 0.044715 x^3))) */
+    AWQ_ACT_GELU = 2           /* "gelu": exact, 0.5x(1 + erf(x / sqrt 2)) */
+} awq_act;
+
+/* The activation named `name` as transformers' ACT2FN spells it; false for
+ * a name awqkit does not compute. */
+bool awq_act_from_name(const char *name, awq_act *out);
+/* "silu", "gelu_pytorch_tanh", "gelu" (static). */
+const char *awq_act_name(awq_act a);
+
 /* Dimension symbols used by the architecture table for linear shapes. */
 typedef enum awq_dim {
     AWQ_DIM_HIDDEN = 0,        /* hidden_size */
     AWQ_DIM_Q = 1,             /* n_heads * head_dim */
     AWQ_DIM_KV = 2,            /* n_kv_heads * head_dim */
-    AWQ_DIM_INTER = 3          /* intermediate_size */
+    AWQ_DIM_INTER = 3,         /* intermediate_size */
+    AWQ_DIM_QKV = 4,           /* Q + 2 KV: a fused qkv_proj (Phi-3) */
+    AWQ_DIM_INTER2 = 5         /* 2 intermediate: a fused gate_up_proj */
 } awq_dim;
+
+/* What a linear computes; the forward finds its linears by kind. A fused
+ * linear is one weight [sum of the parts' outputs, in] that is scaled,
+ * quantized and stored as one; the forward reads its parts as row slices
+ * (q, k, v / gate, up, in that order). */
+typedef enum awq_lin_kind {
+    AWQ_LIN_KIND_Q = 0,
+    AWQ_LIN_KIND_K = 1,
+    AWQ_LIN_KIND_V = 2,
+    AWQ_LIN_KIND_O = 3,
+    AWQ_LIN_KIND_GATE = 4,
+    AWQ_LIN_KIND_UP = 5,
+    AWQ_LIN_KIND_DOWN = 6,
+    AWQ_LIN_KIND_QKV = 7,      /* fused q, k, v */
+    AWQ_LIN_KIND_GATE_UP = 8,  /* fused gate, up */
+    AWQ_LIN_KIND_COUNT = 9
+} awq_lin_kind;
 
 #define AWQ_MAX_LINEARS 8
 #define AWQ_MAX_GROUP_LINEARS 3
@@ -40,12 +74,16 @@ typedef struct awq_linear_desc {
     const char *name;          /* relative to the layer prefix */
     awq_dim in_dim, out_dim;   /* K = in_features, N = out_features */
     bool bias;                 /* has a bias in this architecture */
+    awq_lin_kind kind;
 } awq_linear_desc;
 
 typedef enum awq_group_cond {
     AWQ_GROUP_ALWAYS = 0,
     /* only when prev and linear weights have the same shape (v->o, no GQA) */
-    AWQ_GROUP_IF_SAME_SHAPE = 1
+    AWQ_GROUP_IF_SAME_SHAPE = 1,
+    /* only without grouped-query attention (n_heads == n_kv_heads): the v
+     * rows of a fused qkv_proj -> o_proj */
+    AWQ_GROUP_IF_NO_GQA = 2
 } awq_group_cond;
 
 typedef enum awq_block {
@@ -55,8 +93,11 @@ typedef enum awq_block {
 } awq_block;
 
 /* An AWQ scaling group: the scales s are folded into `prev` (a norm: its
- * weight divided by s; a linear: its output rows and bias divided by s) and
- * multiplied into the input columns of `linears`. Indices into linears[]. */
+ * weight divided by s; a linear: its LAST len(s) output rows and bias
+ * divided by s -- all rows of a plain linear, the v rows of a fused
+ * qkv_proj, the up rows of a fused gate_up_proj) and multiplied into the
+ * input columns of `linears`. Indices into linears[]. A norm with an offset
+ * (Gemma's (1 + w)) folds as (offset + w) / s - offset. */
 typedef struct awq_scale_group {
     const char *prev_norm;     /* "input_layernorm", or NULL when prev is a
                                   linear */
@@ -67,6 +108,30 @@ typedef struct awq_scale_group {
     awq_group_cond cond;
 } awq_scale_group;
 
+/* A mixture-of-experts MLP: a router (a linear hidden -> n_experts, kept
+ * in the source dtype), experts that are each a gated MLP of
+ * moe_intermediate, an optional shared expert. Tensor names are relative to
+ * the layer prefix; expert e's linears are "<experts>.<e>.<name>". */
+typedef struct awq_moe_desc {
+    const char *router;        /* "block_sparse_moe.gate" / "mlp.gate" */
+    const char *experts;       /* "block_sparse_moe.experts" / "mlp.experts" */
+    const char *expert_linears[3]; /* gate, up, down: "w1", "w3", "w2" /
+                                      "gate_proj", "up_proj", "down_proj" */
+    const char *shared_expert; /* "mlp.shared_expert" (Qwen2-MoE) or NULL */
+    const char *shared_gate;   /* its sigmoid gate [1, hidden] or NULL */
+    bool always_renorm;        /* Mixtral: top-k weights renormalized; else
+                                  the config's norm_topk_prob */
+    const char *n_experts_field;   /* "num_local_experts" / "num_experts" */
+    const char *inter_field;       /* expert width: "intermediate_size" /
+                                      "moe_intermediate_size" */
+    bool sparse_step;          /* Qwen: decoder_sparse_step / mlp_only_layers
+                                  pick the MoE layers, the others are dense
+                                  MLPs of intermediate_size */
+    /* the config class's defaults for absent fields: expert count, top-k,
+     * expert and shared-expert widths */
+    int64_t def_n_experts, def_top_k, def_inter, def_shared;
+} awq_moe_desc;
+
 typedef struct awq_arch {
     const char *hf_name;       /* "LlamaForCausalLM" */
     const char *model_type;    /* "llama" */
@@ -74,14 +139,54 @@ typedef struct awq_arch {
     int n_linears;
     awq_scale_group groups[4];
     int n_groups;
-    bool qk_norm;              /* Qwen3: self_attn.q_norm / k_norm */
+    bool qk_norm;              /* Qwen3, Gemma 3: self_attn.q_norm / k_norm */
     bool is_vl;                /* text decoder of a vision-language model */
+    /* RMSNorm computes x_normed * (norm_offset + w): 0 for Llama, 1 for
+     * Gemma (every norm of the model, q/k norms and the final one too). */
+    float norm_offset;
+    /* Gemma 2/3: post_attention_layernorm normalizes the attention OUTPUT
+     * before the residual add; pre_feedforward_layernorm is the MLP's input
+     * norm, post_feedforward_layernorm normalizes its output. */
+    bool sandwich_norms;
+    /* Gemma: the embeddings are multiplied by sqrt(hidden_size) */
+    bool embed_scale;
+    /* Gemma: attention scale query_pre_attn_scalar^-1/2, attention and
+     * final logit soft-capping, and per-layer sliding-window / global
+     * attention (layer_types, else sliding_window_pattern) are read from the
+     * config; these are the defaults when the fields are absent (as the
+     * transformers config classes default them; 0 = none). */
+    bool gemma_attn;
+    double def_attn_softcap, def_final_softcap;
+    int def_sliding_pattern;
+    /* Gemma 3: sliding layers use a plain rope with rope_local_base_freq */
+    bool local_rope;
+    /* Qwen family: sliding_window applies only with use_sliding_window, from
+     * layer max_window_layers on (else: to every layer when given) */
+    bool window_opt_in;
+    /* tie_word_embeddings when config.json does not say (Gemma: true) */
+    bool tie_default;
+    /* mixture-of-experts MLP (NULL: dense); the MLP linears of `linears`
+     * are then those of the dense layers, if any */
+    const awq_moe_desc *moe;
+    /* config field naming the MLP activation (NULL = "hidden_act") and its
+     * default when absent (NULL = "silu") */
+    const char *act_field;
+    const char *act_default;
 } awq_arch;
 
 /* Indices into awq_arch.linears for the Llama family (all entries use this
  * order). */
 enum { AWQ_LIN_Q = 0, AWQ_LIN_K, AWQ_LIN_V, AWQ_LIN_O, AWQ_LIN_GATE,
        AWQ_LIN_UP, AWQ_LIN_DOWN };
+
+/* Index of the linear of `kind` in a->linears, -1 when the architecture
+ * has none (a Phi-3 layer has QKV, not Q/K/V). */
+int awq_arch_linear_of(const awq_arch *a, awq_lin_kind kind);
+/* The distinct norms the scaling groups fold into (the group order;
+ * static strings), at most max; returns how many. */
+int awq_arch_folded_norms(const awq_arch *a, const char **names, int max);
+/* Whether linear `lin` belongs to the attention block (q/k/v/qkv/o). */
+bool awq_arch_linear_is_attn(const awq_arch *a, int lin);
 
 /* Look up by the `architectures[0]` string; NULL when unsupported. */
 const awq_arch *awq_arch_find(const char *hf_name);
@@ -138,6 +243,27 @@ typedef struct awq_model_config {
     bool attention_bias;       /* q/k/v bias (Qwen2 default true) */
     bool mlp_bias;
     bool is_moe;               /* num_experts / num_local_experts present */
+    /* MLP activation: the architecture's activation field (hidden_act, or
+     * hidden_activation for Gemma), else its default. An unknown name is
+     * an error for a supported architecture; for others act_name keeps it
+     * and act is SILU (count/size do not compute). */
+    awq_act act;
+    char act_name[32];
+    /* Gemma attention (awq_arch.gemma_attn), else 0 / none: */
+    double query_pre_attn_scalar; /* attention scale = its^-1/2 (0: head_dim) */
+    double attn_softcap;       /* attn_logit_softcapping, 0 = none */
+    double final_softcap;      /* final_logit_softcapping, 0 = none */
+    /* every supported family (Mistral / Phi-3: all layers; Qwen: opt-in;
+     * Gemma: alternate layers): */
+    int64_t sliding_window;    /* window of the sliding layers, 0 = none */
+    uint64_t sliding_layers[64]; /* bit i: layer i is a sliding layer */
+    double rope_local_theta;   /* Gemma 3 sliding layers (0: as global) */
+    /* mixture of experts (arch->moe): */
+    int64_t n_experts, n_experts_per_tok;
+    int64_t moe_intermediate;  /* each expert's width */
+    int64_t shared_intermediate; /* shared expert's (0: none) */
+    bool norm_topk_prob;       /* renormalize the top-k routing weights */
+    uint64_t moe_layers[64];   /* bit i: layer i's MLP is the experts */
     awq_dtype torch_dtype;     /* F16 / BF16 / F32 (F16 when absent) */
     int64_t bos_token_id, eos_token_id; /* -1 when absent */
     awq_quant_config quant;
@@ -157,6 +283,10 @@ awq_status awq_model_config_from_checkpoint(awq_ctx *ctx,
 
 /* Value of a dimension symbol for this config. */
 int64_t awq_model_dim(const awq_model_config *cfg, awq_dim d);
+/* Whether decoder layer i's MLP is the mixture of experts. */
+bool awq_model_layer_moe(const awq_model_config *cfg, int64_t layer);
+/* Whether decoder layer i attends within cfg->sliding_window only. */
+bool awq_model_layer_sliding(const awq_model_config *cfg, int64_t layer);
 
 /* Prefix of the decoder's tensors in a checkpoint: "model." or
  * "model.language_model." (Qwen2.5-VL saved by newer transformers), found by

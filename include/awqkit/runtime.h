@@ -108,8 +108,17 @@ typedef enum awq_layer_norm_id {
     AWQ_NORM_POST_ATTN = 1,    /* post_attention_layernorm (before MLP) */
     AWQ_NORM_Q = 2,            /* self_attn.q_norm (Qwen3; else absent) */
     AWQ_NORM_K = 3,            /* self_attn.k_norm (Qwen3; else absent) */
-    AWQ_NORM_COUNT = 4
+    AWQ_NORM_PRE_FFN = 4,      /* pre_feedforward_layernorm (Gemma 2/3: the
+                                  MLP's input norm; post_attention_layernorm
+                                  then normalizes the attention output) */
+    AWQ_NORM_POST_FFN = 5,     /* post_feedforward_layernorm (Gemma 2/3) */
+    AWQ_NORM_COUNT = 6
 } awq_layer_norm_id;
+
+/* The checkpoint name of a norm ("input_layernorm", "self_attn.q_norm",
+ * ...; static) and the id of a name (-1 when none). */
+const char *awq_layer_norm_name(awq_layer_norm_id which);
+int awq_layer_norm_find(const char *name);
 
 /* Points where a layer's linear inputs can be observed (capture hooks). */
 typedef enum awq_capture_point {

@@ -1,6 +1,7 @@
 /*
  * awqkit/synth.h — synthetic checkpoints of any Llama / Qwen2 / Qwen3 /
- * Qwen2.5-VL shape, for tests and benchmarks.
+ * Qwen2.5-VL / Phi-3 / Gemma 2 / Gemma 3 / Mixtral / Qwen2-MoE / Qwen3-MoE
+ * shape, for tests and benchmarks.
  *
  * awq_synth_write lays out a checkpoint the way transformers saves one:
  * config.json (architectures, model_type, dims, rope_theta, rms_norm_eps,
@@ -42,9 +43,13 @@ extern "C" {
 #define AWQ_SYNTH_MAX_OUTLIERS 64
 
 typedef struct awq_synth_params {
-    /* "llama", "qwen2", "qwen3" or "qwen2.5-vl" (the arch table entry of
-     * LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM,
-     * Qwen2_5_VLForConditionalGeneration). */
+    /* "llama", "qwen2", "qwen3", "qwen2.5-vl", "phi3", "gemma2", "gemma3",
+     * "gemma3-vl", "mixtral", "qwen2-moe" or "qwen3-moe" (the arch table
+     * entries of LlamaForCausalLM, ..., Qwen3MoeForCausalLM). Gemma norms
+     * are stored as w with 1 + w the effective weight (outliers included);
+     * gemma3-vl is laid out as the Hub's Gemma3ForConditionalGeneration
+     * (language_model.model.*, a SigLIP tower of the vision_* dims under
+     * vision_tower.vision_model.*, multi_modal_projector.*). */
     const char *arch;
     int64_t hidden, intermediate, n_layers, n_heads, n_kv_heads;
     int64_t head_dim;          /* 0 = hidden / n_heads */
@@ -65,11 +70,17 @@ typedef struct awq_synth_params {
     int group_size;            /* when quantized; -1 = per channel */
     bool zero_data;
     bool force;                /* overwrite a checkpoint in out_dir */
-    /* Vision tower (arch "qwen2.5-vl" only), kept dense: Qwen2.5-VL's
+    /* Vision tower (arch "qwen2.5-vl"; "gemma3-vl": depth, hidden,
+     * intermediate, heads of its SigLIP tower), kept dense: Qwen2.5-VL's
      * tensor names and shapes (patch_embed Conv3d [vh, 3, 2, 14, 14],
      * blocks with norm1/norm2, attn.qkv/proj, mlp gate/up/down with
      * biases, merger ln_q + mlp.0 [4vh, 4vh] + mlp.2 [hidden, 4vh]). */
     int64_t vision_depth, vision_hidden, vision_intermediate, vision_heads;
+    /* Mixture of experts (arch "mixtral", "qwen2-moe", "qwen3-moe"): expert
+     * count, experts per token, each expert's width (0 = intermediate / 4),
+     * the shared expert's width (qwen2-moe; 0 = intermediate). Every layer
+     * is sparse; the router is dense, the experts packed when quantized. */
+    int64_t n_experts, n_experts_per_tok, moe_intermediate, shared_intermediate;
 } awq_synth_params;
 
 /* Defaults: preset "tiny", seed 0, 4 outliers of scale 20, F16, shards of

@@ -94,15 +94,19 @@ void awq_attention_ref(const float *q, const float *k, const float *v,
             for (int64_t i = 0; i < T; i++) {
                 const float *qi = q + (b * T + i) * qd + h * hd;
                 double mx = -INFINITY;
-                for (int64_t j = 0; j <= i; j++) {
+                /* first visible key: the sliding window's lower end */
+                int64_t j0 = d->window > 0 && i - d->window + 1 > 0 ? i - d->window + 1 : 0;
+                for (int64_t j = j0; j <= i; j++) {
                     const float *kj = k + (b * T + j) * kvd + (h / group) * hd;
                     double s = 0.0;
                     for (int64_t e = 0; e < hd; e++) s += (double)qi[e] * kj[e];
                     p[j] = s * d->scale;
+                    if (d->softcap > 0) p[j] = d->softcap * tanh(p[j] / d->softcap);
                     if (p[j] > mx) mx = p[j];
                 }
+                for (int64_t j = 0; j < j0; j++) p[j] = 0.0;
                 double sum = 0.0;
-                for (int64_t j = 0; j <= i; j++) {
+                for (int64_t j = j0; j <= i; j++) {
                     p[j] = exp(p[j] - mx);
                     sum += p[j];
                 }
@@ -123,6 +127,25 @@ void awq_silu_mul_ref(const float *gate, const float *up, float *out,
         double g = gate[i];
         out[i] = (float)(g / (1.0 + exp(-g)) * up[i]);
     }
+}
+
+void awq_act_mul_ref(awq_act act, const float *gate, const float *up, float *out,
+                     int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        double g = gate[i], a;
+        switch (act) {
+        case AWQ_ACT_GELU_TANH:
+            a = 0.5 * g * (1.0 + tanh(0.7978845608028654 * (g + 0.044715 * g * g * g)));
+            break;
+        case AWQ_ACT_GELU: a = 0.5 * g * (1.0 + erf(g * 0.7071067811865476)); break;
+        default: a = g / (1.0 + exp(-g)); break;
+        }
+        out[i] = (float)(a * up[i]);
+    }
+}
+
+void awq_softcap_ref(float *x, int64_t n, float cap) {
+    for (int64_t i = 0; i < n; i++) x[i] = (float)(cap * tanh((double)x[i] / cap));
 }
 
 void awq_nll_rows_ref(const float *logits, const int32_t *targets, int64_t M,

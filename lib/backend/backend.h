@@ -57,6 +57,12 @@ typedef struct awq_attn_desc {
     int64_t head_dim;
     float scale;               /* softmax scale, 1/sqrt(head_dim) */
     int block;                 /* query and key block (rows); 0 = default */
+    /* Gemma 2: scores s = q·k * scale become cap * tanh(s / cap) before the
+     * mask and softmax; 0 = none. */
+    float softcap;
+    /* Sliding window: query t sees keys t - window < j <= t (transformers'
+     * sliding_window_overlay); 0 = full causal attention. */
+    int64_t window;
 } awq_attn_desc;
 
 typedef struct awq_backend_ops {
@@ -118,6 +124,15 @@ typedef struct awq_backend_ops {
      * out may equal gate or up. */
     awq_status (*silu_mul)(awq_backend *be, const float *gate,
                            const float *up, float *out, int64_t n);
+    /* out[i] = act(gate[i]) * up[i] for the MLP activations of awqkit/
+     * model.h: SILU as silu_mul (bit-identical), GELU_TANH
+     * 0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3))), GELU
+     * 0.5 g (1 + erf(g / sqrt 2)), in fp32 with libm tanhf / erff.
+     * out may equal gate or up. */
+    awq_status (*act_mul)(awq_backend *be, awq_act act, const float *gate,
+                          const float *up, float *out, int64_t n);
+    /* x[i] = cap * tanh(x[i] / cap) in place (logit soft-capping), cap > 0. */
+    awq_status (*softcap)(awq_backend *be, float *x, int64_t n, float cap);
     /* y[i] += x[i] (residual). */
     awq_status (*add)(awq_backend *be, float *y, const float *x, int64_t n);
 
@@ -200,6 +215,9 @@ void awq_attention_ref(const float *q, const float *k, const float *v,
                        float *out, const awq_attn_desc *d);
 void awq_silu_mul_ref(const float *gate, const float *up, float *out,
                       int64_t n);
+void awq_act_mul_ref(awq_act act, const float *gate, const float *up,
+                     float *out, int64_t n);
+void awq_softcap_ref(float *x, int64_t n, float cap);
 void awq_nll_rows_ref(const float *logits, const int32_t *targets, int64_t M,
                       int64_t V, double *nll);
 /* gemm with x and W rounded to bf16 (nearest even), products summed in

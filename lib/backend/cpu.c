@@ -281,6 +281,57 @@ static awq_status cpu_silu_mul(awq_backend *be, const float *gate,
     return AWQ_OK;
 }
 
+/* GELU variants in scalar fp32 libm (tanhf / erff): the MLPs that use them
+ * (Gemma) are a minority and the gemms dominate their time. */
+typedef struct {
+    const float *a, *b;
+    float *y;
+    int64_t n;
+    awq_act act;
+    float cap;
+} act_job;
+
+static void gelu_chunks(void *arg, int64_t c0, int64_t c1, int worker) {
+    (void)worker;
+    const act_job *j = arg;
+    int64_t e = AWQ_MIN(c1 * ELEM_CHUNK, j->n);
+    for (int64_t i = c0 * ELEM_CHUNK; i < e; i++) {
+        float g = j->a[i], a;
+        if (j->act == AWQ_ACT_GELU_TANH)
+            a = 0.5f * g * (1.0f + tanhf(0.7978845608028654f * (g + 0.044715f * g * g * g)));
+        else
+            a = 0.5f * g * (1.0f + erff(g * 0.7071067811865476f));
+        j->y[i] = a * j->b[i];
+    }
+}
+
+static awq_status cpu_act_mul(awq_backend *be, awq_act act, const float *gate,
+                              const float *up, float *out, int64_t n) {
+    if (n < 0) return awq_fail(be->ctx, AWQ_ERR_INVALID_ARG, "act_mul: n < 0");
+    if (act == AWQ_ACT_SILU) return cpu_silu_mul(be, gate, up, out, n);
+    if (act != AWQ_ACT_GELU_TANH && act != AWQ_ACT_GELU)
+        return awq_fail(be->ctx, AWQ_ERR_INVALID_ARG, "act_mul: unknown activation %d",
+                        (int)act);
+    act_job j = {gate, up, out, n, act, 0};
+    awq_parallel_for(be->ctx, (n + ELEM_CHUNK - 1) / ELEM_CHUNK, gelu_chunks, &j);
+    return AWQ_OK;
+}
+
+static void softcap_chunks(void *arg, int64_t c0, int64_t c1, int worker) {
+    (void)worker;
+    const act_job *j = arg;
+    int64_t e = AWQ_MIN(c1 * ELEM_CHUNK, j->n);
+    for (int64_t i = c0 * ELEM_CHUNK; i < e; i++) j->y[i] = j->cap * tanhf(j->y[i] / j->cap);
+}
+
+static awq_status cpu_softcap(awq_backend *be, float *x, int64_t n, float cap) {
+    if (n < 0 || !(cap > 0))
+        return awq_fail(be->ctx, AWQ_ERR_INVALID_ARG, "softcap: n < 0 or cap <= 0");
+    act_job j = {NULL, NULL, x, n, AWQ_ACT_SILU, cap};
+    awq_parallel_for(be->ctx, (n + ELEM_CHUNK - 1) / ELEM_CHUNK, softcap_chunks, &j);
+    return AWQ_OK;
+}
+
 static void add_chunks(void *arg, int64_t c0, int64_t c1, int worker) {
     (void)worker;
     const ew_job *j = arg;
@@ -614,6 +665,8 @@ static const awq_backend_ops k_cpu_ops = {
     .rope = cpu_rope,
     .attention = awq_cpu_attention,
     .silu_mul = cpu_silu_mul,
+    .act_mul = cpu_act_mul,
+    .softcap = cpu_softcap,
     .add = cpu_add,
     .scale_cols = cpu_scale_cols,
     .scale_rows = cpu_scale_rows,

@@ -142,10 +142,12 @@ static void attn_block(const attn_job *j, int64_t b, int64_t h, int64_t qb,
         mrow[i] = -INFINITY;
         lrow[i] = 0.0f;
     }
-    const float scale = d->scale;
+    const float scale = d->scale, cap = d->softcap;
     const int64_t last_kb = (q0 + nq - 1) / QB;
-
-    for (int64_t kb = 0; kb <= last_kb; kb++) {
+    /* sliding window: keys below the first row's window are never seen */
+    const int64_t W = d->window;
+    const int64_t first_kb = (W > 0 && q0 - W + 1 > 0) ? (q0 - W + 1) / QB : 0;
+    for (int64_t kb = first_kb; kb <= last_kb; kb++) {
         const int64_t k0 = kb * QB;
         const float *ktb = kt + kb * hdp * QB;
         for (int64_t i = 0; i < nq4; i += 4)
@@ -155,7 +157,10 @@ static void attn_block(const attn_job *j, int64_t b, int64_t h, int64_t qb,
             float *s = S + i * QB;
             /* keys visible to this row: positions <= q0 + i, and < T */
             int64_t nv = (i < nq) ? AWQ_MIN(QB, q0 + i + 1 - k0) : 0;
-            if (nv <= 0) {
+            /* and >= lo: the window's first key, relative to k0 */
+            int64_t lo = (W > 0) ? q0 + i - W + 1 - k0 : 0;
+            if (lo < 0) lo = 0;
+            if (nv <= 0 || lo >= nv) {
                 memset(s, 0, sizeof(float) * (size_t)QB);
                 continue;
             }
@@ -165,9 +170,12 @@ static void attn_block(const attn_job *j, int64_t b, int64_t h, int64_t qb,
             v8f vmx = ninf;
             for (int64_t jj = 0; jj < QB; jj += 8) {
                 v8f x = ld(s + jj) * vscale;
-                if (jj + 8 > nv) {
+                if (cap > 0)
+                    for (int e = 0; e < 8; e++) x[e] = cap * tanhf(x[e] / cap);
+                if (jj + 8 > nv || jj < lo) {
                     v8i lane = {0, 1, 2, 3, 4, 5, 6, 7};
-                    v8i keep = (lane + (int32_t)jj) < (int32_t)nv;
+                    v8i keep = ((lane + (int32_t)jj) < (int32_t)nv) &
+                               ((lane + (int32_t)jj) >= (int32_t)lo);
                     x = (v8f)(((v8i)x & keep) | ((v8i)ninf & ~keep));
                 }
                 st(s + jj, x);

@@ -441,7 +441,7 @@ static awq_status cu_attention(awq_backend *be, const float *q, const float *k, 
                         (long long)d->head_dim, AWQ_K_ATTN_MAX_HEAD_DIM, im->smem_optin);
     /* d->block only sets the CPU kernel's tile; the GPU tile is fixed */
     AWQ_CU(ctx, awq_k_attention(im->stream, q, k, v, out, d->B, d->T, d->n_heads, d->n_kv_heads,
-                                d->head_dim, d->scale));
+                                d->head_dim, d->scale, d->softcap, d->window));
     return AWQ_OK;
 }
 
@@ -452,6 +452,25 @@ static awq_status cu_silu_mul(awq_backend *be, const float *gate, const float *u
     ENTER(be, "silu_mul");
     if (n < 0) return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "silu_mul: n < 0");
     AWQ_CU(ctx, awq_k_silu_mul(im->stream, gate, up, out, n));
+    return AWQ_OK;
+}
+
+static awq_status cu_act_mul(awq_backend *be, awq_act act, const float *gate,
+                             const float *up, float *out, int64_t n) {
+    if (act == AWQ_ACT_SILU) return cu_silu_mul(be, gate, up, out, n);
+    ENTER(be, "act_mul");
+    if (n < 0) return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "act_mul: n < 0");
+    if (act != AWQ_ACT_GELU_TANH && act != AWQ_ACT_GELU)
+        return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "act_mul: unknown activation %d", (int)act);
+    AWQ_CU(ctx, awq_k_gelu_mul(im->stream, gate, up, out, n, act == AWQ_ACT_GELU));
+    return AWQ_OK;
+}
+
+static awq_status cu_softcap(awq_backend *be, float *x, int64_t n, float cap) {
+    ENTER(be, "softcap");
+    if (n < 0 || !(cap > 0))
+        return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "softcap: n < 0 or cap <= 0");
+    AWQ_CU(ctx, awq_k_softcap(im->stream, x, n, cap));
     return AWQ_OK;
 }
 
@@ -603,6 +622,8 @@ static const awq_backend_ops k_cuda_ops = {
     .rope = cu_rope,
     .attention = cu_attention,
     .silu_mul = cu_silu_mul,
+    .act_mul = cu_act_mul,
+    .softcap = cu_softcap,
     .add = cu_add,
     .scale_cols = cu_scale_cols,
     .scale_rows = cu_scale_rows,

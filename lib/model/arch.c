@@ -12,13 +12,18 @@
 /* The Llama family shares linears and groups; entries differ in flags. */
 #define LLAMA_LINEARS(qkv_bias)                                                \
     .linears = {                                                               \
-        {"self_attn.q_proj", AWQ_DIM_HIDDEN, AWQ_DIM_Q, qkv_bias},             \
-        {"self_attn.k_proj", AWQ_DIM_HIDDEN, AWQ_DIM_KV, qkv_bias},            \
-        {"self_attn.v_proj", AWQ_DIM_HIDDEN, AWQ_DIM_KV, qkv_bias},            \
-        {"self_attn.o_proj", AWQ_DIM_Q, AWQ_DIM_HIDDEN, false},                \
-        {"mlp.gate_proj", AWQ_DIM_HIDDEN, AWQ_DIM_INTER, false},               \
-        {"mlp.up_proj", AWQ_DIM_HIDDEN, AWQ_DIM_INTER, false},                 \
-        {"mlp.down_proj", AWQ_DIM_INTER, AWQ_DIM_HIDDEN, false},               \
+        {"self_attn.q_proj", AWQ_DIM_HIDDEN, AWQ_DIM_Q, qkv_bias,              \
+         AWQ_LIN_KIND_Q},                                                      \
+        {"self_attn.k_proj", AWQ_DIM_HIDDEN, AWQ_DIM_KV, qkv_bias,             \
+         AWQ_LIN_KIND_K},                                                      \
+        {"self_attn.v_proj", AWQ_DIM_HIDDEN, AWQ_DIM_KV, qkv_bias,             \
+         AWQ_LIN_KIND_V},                                                      \
+        {"self_attn.o_proj", AWQ_DIM_Q, AWQ_DIM_HIDDEN, false, AWQ_LIN_KIND_O},\
+        {"mlp.gate_proj", AWQ_DIM_HIDDEN, AWQ_DIM_INTER, false,                \
+         AWQ_LIN_KIND_GATE},                                                   \
+        {"mlp.up_proj", AWQ_DIM_HIDDEN, AWQ_DIM_INTER, false, AWQ_LIN_KIND_UP},\
+        {"mlp.down_proj", AWQ_DIM_INTER, AWQ_DIM_HIDDEN, false,                \
+         AWQ_LIN_KIND_DOWN},                                                   \
     },                                                                         \
     .n_linears = 7
 
@@ -38,19 +43,123 @@
     },                                                                         \
     .n_groups = 4
 
+/* Gemma 2/3 (awq/models/gemma2.py): the Llama groups, but the MLP's input
+ * norm is pre_feedforward_layernorm (post_attention_layernorm normalizes the
+ * attention output and has no linear after it to fold into). */
+#define GEMMA_GROUPS                                                           \
+    .groups = {                                                                \
+        {"input_layernorm", -1, {AWQ_LIN_Q, AWQ_LIN_K, AWQ_LIN_V}, 3,          \
+         AWQ_BLOCK_ATTN, AWQ_GROUP_ALWAYS},                                    \
+        {NULL, AWQ_LIN_V, {AWQ_LIN_O, 0, 0}, 1, AWQ_BLOCK_LINEAR,              \
+         AWQ_GROUP_IF_SAME_SHAPE},                                             \
+        {"pre_feedforward_layernorm", -1, {AWQ_LIN_GATE, AWQ_LIN_UP, 0}, 2,    \
+         AWQ_BLOCK_MLP, AWQ_GROUP_ALWAYS},                                     \
+        {NULL, AWQ_LIN_UP, {AWQ_LIN_DOWN, 0, 0}, 1, AWQ_BLOCK_LINEAR,          \
+         AWQ_GROUP_ALWAYS},                                                    \
+    },                                                                         \
+    .n_groups = 4
+
+#define GEMMA_COMMON                                                           \
+    LLAMA_LINEARS(false), GEMMA_GROUPS, .norm_offset = 1.0f,                   \
+        .sandwich_norms = true, .embed_scale = true, .gemma_attn = true,       \
+        .act_field = "hidden_activation", .act_default = "gelu_pytorch_tanh",  \
+        .tie_default = true
+
+/* Phi-3 / Phi-4: fused qkv_proj and gate_up_proj, each scaled and stored as
+ * one linear (awq/models/phi3.py). The fused linear's last rows are v (of
+ * qkv) and up (of gate_up), so qkv -> o and gate_up -> down fold into
+ * those rows; qkv -> o only without GQA (Phi-4 has 40 query, 10 kv heads:
+ * o's input is then not v's output). */
+enum { PHI3_QKV = 0, PHI3_O, PHI3_GATE_UP, PHI3_DOWN };
+#define PHI3_LINEARS                                                           \
+    .linears = {                                                               \
+        {"self_attn.qkv_proj", AWQ_DIM_HIDDEN, AWQ_DIM_QKV, false,             \
+         AWQ_LIN_KIND_QKV},                                                    \
+        {"self_attn.o_proj", AWQ_DIM_Q, AWQ_DIM_HIDDEN, false, AWQ_LIN_KIND_O},\
+        {"mlp.gate_up_proj", AWQ_DIM_HIDDEN, AWQ_DIM_INTER2, false,            \
+         AWQ_LIN_KIND_GATE_UP},                                                \
+        {"mlp.down_proj", AWQ_DIM_INTER, AWQ_DIM_HIDDEN, false,                \
+         AWQ_LIN_KIND_DOWN},                                                   \
+    },                                                                         \
+    .n_linears = 4,                                                            \
+    .groups = {                                                                \
+        {"input_layernorm", -1, {PHI3_QKV, 0, 0}, 1, AWQ_BLOCK_ATTN,           \
+         AWQ_GROUP_ALWAYS},                                                    \
+        {NULL, PHI3_QKV, {PHI3_O, 0, 0}, 1, AWQ_BLOCK_LINEAR,                  \
+         AWQ_GROUP_IF_NO_GQA},                                                 \
+        {"post_attention_layernorm", -1, {PHI3_GATE_UP, 0, 0}, 1,              \
+         AWQ_BLOCK_MLP, AWQ_GROUP_ALWAYS},                                     \
+        {NULL, PHI3_GATE_UP, {PHI3_DOWN, 0, 0}, 1, AWQ_BLOCK_LINEAR,           \
+         AWQ_GROUP_ALWAYS},                                                    \
+    },                                                                         \
+    .n_groups = 4
+
+/* Mixtral: block_sparse_moe with w1 (gate), w3 (up), w2 (down) experts,
+ * softmax -> top-k -> renormalized. */
+static const awq_moe_desc k_mixtral_moe = {
+    .router = "block_sparse_moe.gate",
+    .experts = "block_sparse_moe.experts",
+    .expert_linears = {"w1", "w3", "w2"},
+    .always_renorm = true,
+    .n_experts_field = "num_local_experts",
+    .inter_field = "intermediate_size",
+    .def_n_experts = 8,
+    .def_top_k = 2,
+};
+/* Qwen2-MoE: mlp.experts plus a shared expert scaled by sigmoid(gate). */
+static const awq_moe_desc k_qwen2_moe = {
+    .router = "mlp.gate",
+    .experts = "mlp.experts",
+    .expert_linears = {"gate_proj", "up_proj", "down_proj"},
+    .shared_expert = "mlp.shared_expert",
+    .shared_gate = "mlp.shared_expert_gate",
+    .n_experts_field = "num_experts",
+    .inter_field = "moe_intermediate_size",
+    .sparse_step = true,
+    .def_n_experts = 60,
+    .def_top_k = 4,
+    .def_inter = 1408,
+    .def_shared = 5632,
+};
+/* Qwen3-MoE: as Qwen2-MoE without the shared expert. */
+static const awq_moe_desc k_qwen3_moe = {
+    .router = "mlp.gate",
+    .experts = "mlp.experts",
+    .expert_linears = {"gate_proj", "up_proj", "down_proj"},
+    .n_experts_field = "num_experts",
+    .inter_field = "moe_intermediate_size",
+    .sparse_step = true,
+    .def_n_experts = 128,
+    .def_top_k = 8,
+    .def_inter = 768,
+};
+
 static const awq_arch k_arches[] = {
     {.hf_name = "LlamaForCausalLM", .model_type = "llama", LLAMA_LINEARS(false),
      LLAMA_GROUPS},
     {.hf_name = "MistralForCausalLM", .model_type = "mistral", LLAMA_LINEARS(false),
      LLAMA_GROUPS},
     {.hf_name = "Qwen2ForCausalLM", .model_type = "qwen2", LLAMA_LINEARS(true),
-     LLAMA_GROUPS},
+     LLAMA_GROUPS, .window_opt_in = true},
     {.hf_name = "Qwen3ForCausalLM", .model_type = "qwen3", LLAMA_LINEARS(false),
-     LLAMA_GROUPS, .qk_norm = true},
+     LLAMA_GROUPS, .qk_norm = true, .window_opt_in = true},
     {.hf_name = "Qwen2_5_VLForConditionalGeneration", .model_type = "qwen2_5_vl",
-     LLAMA_LINEARS(true), LLAMA_GROUPS, .is_vl = true},
+     LLAMA_LINEARS(true), LLAMA_GROUPS, .is_vl = true, .window_opt_in = true},
     {.hf_name = "Qwen2VLForConditionalGeneration", .model_type = "qwen2_vl",
-     LLAMA_LINEARS(true), LLAMA_GROUPS, .is_vl = true},
+     LLAMA_LINEARS(true), LLAMA_GROUPS, .is_vl = true, .window_opt_in = true},
+    {.hf_name = "Phi3ForCausalLM", .model_type = "phi3", PHI3_LINEARS},
+    {.hf_name = "Gemma2ForCausalLM", .model_type = "gemma2", GEMMA_COMMON,
+     .def_attn_softcap = 50.0, .def_final_softcap = 30.0, .def_sliding_pattern = 2},
+    {.hf_name = "Gemma3ForCausalLM", .model_type = "gemma3_text", GEMMA_COMMON,
+     .qk_norm = true, .local_rope = true, .def_sliding_pattern = 6},
+    {.hf_name = "Gemma3ForConditionalGeneration", .model_type = "gemma3", GEMMA_COMMON,
+     .qk_norm = true, .local_rope = true, .def_sliding_pattern = 6, .is_vl = true},
+    {.hf_name = "MixtralForCausalLM", .model_type = "mixtral", LLAMA_LINEARS(false),
+     LLAMA_GROUPS, .moe = &k_mixtral_moe},
+    {.hf_name = "Qwen2MoeForCausalLM", .model_type = "qwen2_moe", LLAMA_LINEARS(true),
+     LLAMA_GROUPS, .moe = &k_qwen2_moe, .window_opt_in = true},
+    {.hf_name = "Qwen3MoeForCausalLM", .model_type = "qwen3_moe", LLAMA_LINEARS(false),
+     LLAMA_GROUPS, .qk_norm = true, .moe = &k_qwen3_moe, .window_opt_in = true},
 };
 
 const awq_arch *awq_arch_find(const char *hf_name) {
@@ -63,7 +172,9 @@ const awq_arch *awq_arch_find(const char *hf_name) {
 const char *awq_arch_supported_list(void) {
     return "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, "
            "Qwen3ForCausalLM, Qwen2_5_VLForConditionalGeneration, "
-           "Qwen2VLForConditionalGeneration";
+           "Qwen2VLForConditionalGeneration, Phi3ForCausalLM, Gemma2ForCausalLM, "
+           "Gemma3ForCausalLM, Gemma3ForConditionalGeneration, MixtralForCausalLM, "
+           "Qwen2MoeForCausalLM, Qwen3MoeForCausalLM";
 }
 
 int64_t awq_model_dim(const awq_model_config *cfg, awq_dim d) {
@@ -72,6 +183,72 @@ int64_t awq_model_dim(const awq_model_config *cfg, awq_dim d) {
     case AWQ_DIM_Q: return cfg->n_heads * cfg->head_dim;
     case AWQ_DIM_KV: return cfg->n_kv_heads * cfg->head_dim;
     case AWQ_DIM_INTER: return cfg->intermediate;
+    case AWQ_DIM_QKV: return (cfg->n_heads + 2 * cfg->n_kv_heads) * cfg->head_dim;
+    case AWQ_DIM_INTER2: return 2 * cfg->intermediate;
     }
     return 0;
+}
+
+bool awq_model_layer_sliding(const awq_model_config *cfg, int64_t layer) {
+    if (cfg->sliding_window <= 0 || layer < 0 || layer >= 4096) return false;
+    return (cfg->sliding_layers[layer / 64] >> (layer % 64)) & 1u;
+}
+
+bool awq_model_layer_moe(const awq_model_config *cfg, int64_t layer) {
+    if (!cfg->arch || !cfg->arch->moe || layer < 0 || layer >= 4096) return false;
+    return (cfg->moe_layers[layer / 64] >> (layer % 64)) & 1u;
+}
+
+int awq_arch_linear_of(const awq_arch *a, awq_lin_kind kind) {
+    for (int i = 0; a && i < a->n_linears; i++)
+        if (a->linears[i].kind == kind) return i;
+    return -1;
+}
+
+bool awq_arch_linear_is_attn(const awq_arch *a, int lin) {
+    if (!a || lin < 0 || lin >= a->n_linears) return false;
+    awq_lin_kind k = a->linears[lin].kind;
+    return k == AWQ_LIN_KIND_Q || k == AWQ_LIN_KIND_K || k == AWQ_LIN_KIND_V ||
+           k == AWQ_LIN_KIND_QKV || k == AWQ_LIN_KIND_O;
+}
+
+/* transformers' ACT2FN names of the activations the forward computes.
+ * "gelu_new" is the same tanh formula as "gelu_pytorch_tanh" (NewGELU). */
+static const struct {
+    const char *name;
+    awq_act act;
+} k_acts[] = {
+    {"silu", AWQ_ACT_SILU},           {"swish", AWQ_ACT_SILU},
+    {"gelu_pytorch_tanh", AWQ_ACT_GELU_TANH}, {"gelu_new", AWQ_ACT_GELU_TANH},
+    {"gelu", AWQ_ACT_GELU},
+};
+
+bool awq_act_from_name(const char *name, awq_act *out) {
+    if (!name) return false;
+    for (size_t i = 0; i < AWQ_ARRAY_LEN(k_acts); i++)
+        if (strcmp(k_acts[i].name, name) == 0) {
+            *out = k_acts[i].act;
+            return true;
+        }
+    return false;
+}
+
+const char *awq_act_name(awq_act a) {
+    switch (a) {
+    case AWQ_ACT_SILU: return "silu";
+    case AWQ_ACT_GELU_TANH: return "gelu_pytorch_tanh";
+    case AWQ_ACT_GELU: return "gelu";
+    }
+    return "?";
+}
+
+int awq_arch_folded_norms(const awq_arch *a, const char **names, int max) {
+    int n = 0;
+    for (int g = 0; a && g < a->n_groups; g++) {
+        const char *p = a->groups[g].prev_norm;
+        bool seen = false;
+        for (int i = 0; p && i < n; i++) seen |= strcmp(names[i], p) == 0;
+        if (p && !seen && n < max) names[n++] = p;
+    }
+    return n;
 }

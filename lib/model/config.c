@@ -84,6 +84,15 @@ static void copy_str(char *dst, size_t n, const cJSON *v) {
     if (v && cJSON_IsString(v) && v->valuestring) snprintf(dst, n, "%s", v->valuestring);
 }
 
+/* rope_parameters of the global (full-attention) layers: transformers 5
+ * writes one object, or (Gemma 3) one per layer type. NULL when absent. */
+static const cJSON *global_rope_params(const reader *r) {
+    const cJSON *rp = field(r, "rope_parameters");
+    if (!rp || !cJSON_IsObject(rp)) return NULL;
+    const cJSON *fa = cJSON_GetObjectItemCaseSensitive(rp, "full_attention");
+    return (fa && cJSON_IsObject(fa)) ? fa : rp;
+}
+
 static awq_status parse_rope(const reader *r, awq_model_config *c) {
     awq_rope_scaling *rs = &c->rope;
     memset(rs, 0, sizeof *rs);
@@ -92,8 +101,8 @@ static awq_status parse_rope(const reader *r, awq_model_config *c) {
     /* transformers >= 5 writes rope_theta / rope_type and the scaling
      * parameters in one "rope_parameters" object; 4.x uses rope_scaling. */
     const cJSON *s = field(r, "rope_scaling");
-    const cJSON *rp = field(r, "rope_parameters");
-    if (!s && rp && cJSON_IsObject(rp)) s = rp;
+    const cJSON *rp = global_rope_params(r);
+    if (!s && rp) s = rp;
     if (!s) return AWQ_OK;
     if (!cJSON_IsObject(s))
         return awq_fail(r->ctx, AWQ_ERR_FORMAT, "%s: \"rope_scaling\" must be an object or null",
@@ -116,6 +125,21 @@ static awq_status parse_rope(const reader *r, awq_model_config *c) {
                         "%s: rope_scaling type \"%s\" is not supported (supported: default, "
                         "linear, llama3, yarn, mrope)", r->where, type);
     }
+    /* Keys transformers requires for the type (modeling_rope_utils
+     * _validate_*_rope_parameters): a config without them is refused there,
+     * so defaults here would compute a model transformers never runs. */
+    static const char *const k_llama3_keys[] = {"factor", "low_freq_factor",
+                                                "high_freq_factor",
+                                                "original_max_position_embeddings"};
+    size_t n_req = rs->type == AWQ_ROPE_LLAMA3 ? AWQ_ARRAY_LEN(k_llama3_keys)
+                   : (rs->type == AWQ_ROPE_LINEAR || rs->type == AWQ_ROPE_YARN) ? 1 : 0;
+    for (size_t i = 0; i < n_req; i++) {
+        const cJSON *kv = cJSON_GetObjectItemCaseSensitive(s, k_llama3_keys[i]);
+        if (!kv || cJSON_IsNull(kv))
+            return awq_fail(r->ctx, AWQ_ERR_FORMAT,
+                            "%s: rope_scaling of type \"%s\" lacks the required key \"%s\"",
+                            r->where, type, k_llama3_keys[i]);
+    }
     AWQ_TRY(get_num(r, s, "factor", 1.0, &rs->factor));
     AWQ_TRY(get_num(r, s, "low_freq_factor", 1.0, &rs->low_freq_factor));
     AWQ_TRY(get_num(r, s, "high_freq_factor", 4.0, &rs->high_freq_factor));
@@ -133,6 +157,188 @@ static awq_status parse_rope(const reader *r, awq_model_config *c) {
     if (rs->type != AWQ_ROPE_DEFAULT && !(rs->factor > 0))
         return awq_fail(r->ctx, AWQ_ERR_FORMAT, "%s: rope_scaling.factor must be > 0",
                         r->where);
+    return AWQ_OK;
+}
+
+/* A number that may be explicitly null (= none, 0) or absent (= def). */
+static awq_status get_num_or_null(const reader *r, const char *name, double def, double *out) {
+    const cJSON *v = NULL;
+    if (r->text) v = cJSON_GetObjectItemCaseSensitive(r->text, name);
+    if (!v) v = cJSON_GetObjectItemCaseSensitive(r->root, name);
+    if (!v) {
+        *out = def;
+        return AWQ_OK;
+    }
+    if (cJSON_IsNull(v)) {
+        *out = 0;
+        return AWQ_OK;
+    }
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < 0)
+        return awq_fail(r->ctx, AWQ_ERR_FORMAT, "%s: field \"%s\" must be a number >= 0 or null",
+                        r->where, name);
+    *out = v->valuedouble;
+    return AWQ_OK;
+}
+
+/* layer_types (transformers 5): which layers attend within the window. */
+static awq_status parse_layer_types(const reader *r, awq_model_config *c, const cJSON *lt) {
+    if (!cJSON_IsArray(lt) || cJSON_GetArraySize(lt) != (int)c->n_layers)
+        return awq_fail(r->ctx, AWQ_ERR_FORMAT,
+                        "%s: \"layer_types\" must be an array of num_hidden_layers (%lld) "
+                        "strings", r->where, (long long)c->n_layers);
+    int64_t i = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, lt) {
+        const char *t = cJSON_IsString(e) ? e->valuestring : "";
+        if (strcmp(t, "sliding_attention") == 0)
+            c->sliding_layers[i / 64] |= (uint64_t)1 << (i % 64);
+        else if (strcmp(t, "full_attention") != 0)
+            return awq_fail(r->ctx, AWQ_ERR_UNSUPPORTED,
+                            "%s: layer_types[%lld] \"%s\" is not supported "
+                            "(sliding_attention, full_attention)", r->where, (long long)i, t);
+        i++;
+    }
+    return AWQ_OK;
+}
+
+/* Sliding-window attention of the other families, as transformers 5 sets
+ * it: Mistral / Phi-3 apply `sliding_window` in every layer; the Qwen2
+ * family only with use_sliding_window, in layers >= max_window_layers;
+ * layer_types, when written, says it per layer. */
+static awq_status parse_window(const reader *r, awq_model_config *c) {
+    memset(c->sliding_layers, 0, sizeof c->sliding_layers);
+    c->sliding_window = 0;
+    const cJSON *sw = field(r, "sliding_window");
+    if (!sw || !cJSON_IsNumber(sw) || sw->valuedouble < 1) return AWQ_OK;
+    const cJSON *use = field(r, "use_sliding_window");
+    bool opt_in = c->arch->window_opt_in;
+    if ((use || opt_in) && !cJSON_IsTrue(use)) return AWQ_OK;
+    AWQ_TRY(get_int(r, "sliding_window", false, 0, 1, &c->sliding_window));
+    const cJSON *lt = field(r, "layer_types");
+    if (lt) return parse_layer_types(r, c, lt);
+    int64_t first = 0;
+    if (opt_in) AWQ_TRY(get_int(r, "max_window_layers", false, 0, 0, &first));
+    for (int64_t i = first; i < c->n_layers; i++)
+        c->sliding_layers[i / 64] |= (uint64_t)1 << (i % 64);
+    return AWQ_OK;
+}
+
+/* Gemma 2/3 attention: scale, soft-capping, which layers slide, the local
+ * rope base (Gemma 3). Defaults are the transformers config classes'. */
+static awq_status parse_gemma(const reader *r, awq_model_config *c) {
+    const awq_arch *a = c->arch;
+    AWQ_TRY(get_num_or_null(r, "query_pre_attn_scalar", 256.0, &c->query_pre_attn_scalar));
+    AWQ_TRY(get_num_or_null(r, "attn_logit_softcapping", a->def_attn_softcap, &c->attn_softcap));
+    AWQ_TRY(get_num_or_null(r, "final_logit_softcapping", a->def_final_softcap,
+                            &c->final_softcap));
+    int64_t sw;
+    AWQ_TRY(get_int(r, "sliding_window", false, 4096, 0, &sw));
+    c->sliding_window = sw;
+    memset(c->sliding_layers, 0, sizeof c->sliding_layers);
+    const cJSON *lt = field(r, "layer_types");
+    if (lt) {
+        AWQ_TRY(parse_layer_types(r, c, lt));
+    } else {
+        int64_t pat;
+        AWQ_TRY(get_int(r, "sliding_window_pattern", false, a->def_sliding_pattern, 1, &pat));
+        for (int64_t i = 0; i < c->n_layers; i++)
+            if ((i + 1) % pat != 0) c->sliding_layers[i / 64] |= (uint64_t)1 << (i % 64);
+    }
+    c->rope_local_theta = 0;
+    if (a->local_rope) {
+        /* 5.x: rope_parameters.sliding_attention.rope_theta; 4.x:
+         * rope_local_base_freq; Gemma3TextConfig's default 10000 */
+        const cJSON *rp = field(r, "rope_parameters");
+        const cJSON *sa = rp ? cJSON_GetObjectItemCaseSensitive(rp, "sliding_attention") : NULL;
+        if (sa && cJSON_IsObject(sa)) {
+            const cJSON *t = cJSON_GetObjectItemCaseSensitive(sa, "rope_type");
+            if (t && (!cJSON_IsString(t) || strcmp(t->valuestring, "default") != 0))
+                return awq_fail(r->ctx, AWQ_ERR_UNSUPPORTED,
+                                "%s: rope_parameters.sliding_attention.rope_type must be "
+                                "\"default\"", r->where);
+            AWQ_TRY(get_num(r, sa, "rope_theta", 10000.0, &c->rope_local_theta));
+        } else {
+            AWQ_TRY(get_num(r, NULL, "rope_local_base_freq", 10000.0, &c->rope_local_theta));
+        }
+        if (!(c->rope_local_theta > 0))
+            return awq_fail(r->ctx, AWQ_ERR_FORMAT, "%s: rope_local_base_freq must be > 0",
+                            r->where);
+    }
+    return AWQ_OK;
+}
+
+/* Mixture of experts: counts, widths, routing, which layers are sparse. */
+static awq_status parse_moe(const reader *r, awq_model_config *c) {
+    const awq_moe_desc *d = c->arch->moe;
+    /* transformers 5 writes Qwen3-MoE's num_experts as num_local_experts
+     * (an attribute_map alias): either spelling */
+    const char *ef = d->n_experts_field;
+    if (!field(r, ef))
+        ef = strcmp(ef, "num_experts") == 0 ? "num_local_experts" : "num_experts";
+    if (!field(r, ef)) ef = d->n_experts_field;
+    AWQ_TRY(get_int(r, ef, false, d->def_n_experts, 1, &c->n_experts));
+    AWQ_TRY(get_int(r, "num_experts_per_tok", false, d->def_top_k, 1, &c->n_experts_per_tok));
+    AWQ_TRY(get_int(r, d->inter_field, d->def_inter == 0, d->def_inter, 1,
+                    &c->moe_intermediate));
+    if (c->n_experts > 4096 || c->moe_intermediate > (1 << 22))
+        return awq_fail(r->ctx, AWQ_ERR_FORMAT, "%s: %s = %lld or %s = %lld is implausibly large",
+                        r->where, d->n_experts_field, (long long)c->n_experts, d->inter_field,
+                        (long long)c->moe_intermediate);
+    if (c->n_experts_per_tok > c->n_experts)
+        return awq_fail(r->ctx, AWQ_ERR_FORMAT,
+                        "%s: num_experts_per_tok %lld exceeds %s %lld", r->where,
+                        (long long)c->n_experts_per_tok, d->n_experts_field,
+                        (long long)c->n_experts);
+    c->shared_intermediate = 0;
+    if (d->shared_expert)
+        AWQ_TRY(get_int(r, "shared_expert_intermediate_size", d->def_shared == 0,
+                        d->def_shared, 1, &c->shared_intermediate));
+    if (c->shared_intermediate > (1 << 22))
+        return awq_fail(r->ctx, AWQ_ERR_FORMAT,
+                        "%s: shared_expert_intermediate_size is implausibly large", r->where);
+    c->norm_topk_prob = true;
+    if (!d->always_renorm) AWQ_TRY(get_bool(r, NULL, "norm_topk_prob", false, &c->norm_topk_prob));
+    memset(c->moe_layers, 0, sizeof c->moe_layers);
+    int64_t step = 1;
+    if (d->sparse_step) AWQ_TRY(get_int(r, "decoder_sparse_step", false, 1, 1, &step));
+    for (int64_t i = 0; i < c->n_layers; i++)
+        if ((i + 1) % step == 0) c->moe_layers[i / 64] |= (uint64_t)1 << (i % 64);
+    const cJSON *only = d->sparse_step ? field(r, "mlp_only_layers") : NULL;
+    if (only && !cJSON_IsArray(only))
+        return awq_fail(r->ctx, AWQ_ERR_FORMAT, "%s: \"mlp_only_layers\" must be an array",
+                        r->where);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, only) {
+        if (!cJSON_IsNumber(e) || e->valuedouble != floor(e->valuedouble) || e->valuedouble < 0 ||
+            e->valuedouble >= (double)c->n_layers)
+            return awq_fail(r->ctx, AWQ_ERR_FORMAT,
+                            "%s: mlp_only_layers holds %g, not a layer index in [0, %lld)",
+                            r->where, cJSON_IsNumber(e) ? e->valuedouble : -1.0,
+                            (long long)c->n_layers);
+        int64_t i = (int64_t)e->valuedouble;
+        c->moe_layers[i / 64] &= ~((uint64_t)1 << (i % 64));
+    }
+    return AWQ_OK;
+}
+
+/* The MLP activation changes the math: a supported architecture refuses a
+ * name it does not compute rather than silently running SiLU. */
+static awq_status parse_act(const reader *r, awq_model_config *c) {
+    const awq_arch *a = c->arch;
+    const char *fname = a && a->act_field ? a->act_field : "hidden_act";
+    const char *def = a && a->act_default ? a->act_default : "silu";
+    const cJSON *v = field(r, fname);
+    if (v && !cJSON_IsString(v))
+        return awq_fail(r->ctx, AWQ_ERR_FORMAT, "%s: field \"%s\" must be a string", r->where,
+                        fname);
+    const char *name = v ? v->valuestring : def;
+    snprintf(c->act_name, sizeof c->act_name, "%s", name);
+    c->act = AWQ_ACT_SILU;
+    if (!awq_act_from_name(name, &c->act) && a)
+        return awq_fail(r->ctx, AWQ_ERR_UNSUPPORTED,
+                        "%s: %s \"%s\" is not supported for %s (supported: silu, swish, "
+                        "gelu_pytorch_tanh, gelu_new, gelu)", r->where, fname, name,
+                        c->architecture);
     return AWQ_OK;
 }
 
@@ -224,9 +430,8 @@ awq_status awq_model_config_from_json(awq_ctx *ctx, const cJSON *root, const cha
 
     AWQ_TRY(get_num(&r, NULL, "rms_norm_eps", 1e-6, &out->rms_eps));
     AWQ_TRY(get_num(&r, NULL, "rope_theta", 10000.0, &out->rope_theta));
-    const cJSON *rparams = field(&r, "rope_parameters");
-    if (rparams && cJSON_IsObject(rparams) &&
-        cJSON_GetObjectItemCaseSensitive(rparams, "rope_theta"))
+    const cJSON *rparams = global_rope_params(&r);
+    if (rparams && cJSON_GetObjectItemCaseSensitive(rparams, "rope_theta"))
         AWQ_TRY(get_num(&r, rparams, "rope_theta", 10000.0, &out->rope_theta));
     if (!(out->rms_eps > 0) || !(out->rope_theta > 0))
         return awq_fail(ctx, AWQ_ERR_FORMAT, "%s: rms_norm_eps and rope_theta must be > 0",
@@ -245,7 +450,7 @@ awq_status awq_model_config_from_json(awq_ctx *ctx, const cJSON *root, const cha
                             "%s: field \"tie_word_embeddings\" must be true or false", where);
         out->tie_word_embeddings = cJSON_IsTrue(tie);
     } else {
-        out->tie_word_embeddings = false;
+        out->tie_word_embeddings = out->arch && out->arch->tie_default;
     }
 
     bool qkv_bias_default = out->arch ? out->arch->linears[AWQ_LIN_Q].bias : false;
@@ -253,6 +458,20 @@ awq_status awq_model_config_from_json(awq_ctx *ctx, const cJSON *root, const cha
     /* Qwen2 family: q/k/v always carry biases whatever attention_bias says. */
     if (qkv_bias_default) out->attention_bias = true;
     AWQ_TRY(get_bool(&r, NULL, "mlp_bias", false, &out->mlp_bias));
+
+    AWQ_TRY(parse_act(&r, out));
+    if (out->arch && out->arch->gemma_attn)
+        AWQ_TRY(parse_gemma(&r, out));
+    else if (out->arch)
+        AWQ_TRY(parse_window(&r, out));
+    if (out->arch && out->arch->moe) AWQ_TRY(parse_moe(&r, out));
+    /* Phi-3.5 / Phi-4-mini rotate only part of each head */
+    double prf;
+    AWQ_TRY(get_num(&r, NULL, "partial_rotary_factor", 1.0, &prf));
+    if (prf != 1.0 && out->arch)
+        return awq_fail(ctx, AWQ_ERR_UNSUPPORTED,
+                        "%s: partial_rotary_factor %g is not supported (rope over the whole "
+                        "head only)", where, prf);
 
     out->is_moe = field(&r, "num_experts") || field(&r, "num_local_experts") ||
                   field(&r, "n_routed_experts");

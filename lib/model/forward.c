@@ -30,6 +30,7 @@
 #include "awqkit/checkpoint.h"
 #include "awqkit/quant.h"
 #include "core/core.h"
+#include "model/moe.h"
 #include "model/rope.h"
 
 #include <cjson/cJSON.h>
@@ -53,11 +54,20 @@ struct awq_layer {
     int64_t n_out[AWQ_MAX_LINEARS], n_in[AWQ_MAX_LINEARS];
     float *norm[AWQ_NORM_COUNT];
     int64_t norm_n[AWQ_NORM_COUNT];
+    bool is_moe;                     /* MLP = experts (moe below) */
+    awq_moe_weights moe;
     uint64_t bytes;
     awq_capture_fn cap;
     void *cap_user;
     unsigned cap_mask;
 };
+
+typedef struct {
+    float *inv_freq;                 /* host [head_dim/2] (NULL: unused) */
+    float attn_factor;
+    float *cos, *sin;                /* backend [n, head_dim/2] */
+    int64_t n;
+} rope_state;
 
 struct awq_model {
     awq_ctx *ctx;
@@ -72,18 +82,15 @@ struct awq_model {
     bool host;                       /* backend memory is host memory */
 
     bool bias[AWQ_MAX_LINEARS];      /* linear has a bias tensor in use */
-    int64_t sliding_window;          /* 0 = none */
+    int li[AWQ_LIN_KIND_COUNT];      /* index of each kind of linear, -1 */
 
     /* quantized checkpoints */
     bool quantized;
     awq_qformat qfmt;
     awq_unpack_params qup;
 
-    /* rope */
-    float *inv_freq;                 /* host [head_dim/2] */
-    float attn_factor;
-    float *rope_cos, *rope_sin;      /* backend [rope_n, head_dim/2] */
-    int64_t rope_n;
+    /* rope: [0] the global one, [1] Gemma 3's sliding layers */
+    rope_state rope[2];
 
     const awq_tensor_info *embed_t, *lm_head_t, *final_norm_t;
     float *final_norm;               /* backend [hidden] */
@@ -100,7 +107,87 @@ struct awq_model {
 
 static const char *const k_norm_names[AWQ_NORM_COUNT] = {
     "input_layernorm", "post_attention_layernorm", "self_attn.q_norm",
-    "self_attn.k_norm"};
+    "self_attn.k_norm", "pre_feedforward_layernorm", "post_feedforward_layernorm"};
+
+const char *awq_layer_norm_name(awq_layer_norm_id which) {
+    return ((int)which >= 0 && which < AWQ_NORM_COUNT) ? k_norm_names[which] : NULL;
+}
+
+int awq_layer_norm_find(const char *name) {
+    for (int k = 0; name && k < AWQ_NORM_COUNT; k++)
+        if (strcmp(k_norm_names[k], name) == 0) return k;
+    return -1;
+}
+
+static void layer_tensor_name(const awq_model *m, int64_t layer, const char *what,
+                              const char *suffix, char *buf, size_t n);
+
+/* Whether linear `lin` is one of the dense MLP's (absent from MoE layers). */
+static bool is_mlp_linear(const awq_arch *a, int lin) {
+    return !awq_arch_linear_is_attn(a, lin);
+}
+
+/* The tensors of a MoE layer, in a fixed order: router, expert e's gate,
+ * up, down (3 per expert), then the shared expert's three and its gate.
+ * Name and shape [n0, n1] of item `it`; false past the end. */
+/* `what` (>= 96 bytes) receives the name relative to the layer; *linear:
+ * whether the item is an expert linear (packed in a quantized checkpoint;
+ * the router and the shared expert's gate stay dense). */
+static bool moe_item(const awq_model *m, int64_t layer, int64_t it, char *name, size_t n,
+                     int64_t *n0, int64_t *n1, char *what, bool *linear) {
+    const awq_model_config *c = &m->cfg;
+    const awq_moe_desc *d = m->arch->moe;
+    int64_t E = c->n_experts, H = c->hidden, I = c->moe_intermediate, SI = c->shared_intermediate;
+    *linear = false;
+    if (it == 0) {
+        snprintf(what, 96, "%s", d->router);
+        layer_tensor_name(m, layer, what, "weight", name, n);
+        *n0 = E;
+        *n1 = H;
+        return true;
+    }
+    it--;
+    if (it < 3 * E) {
+        snprintf(what, 96, "%s.%lld.%s", d->experts, (long long)(it / 3),
+                 d->expert_linears[it % 3]);
+        layer_tensor_name(m, layer, what, "weight", name, n);
+        *n0 = it % 3 == 2 ? H : I;
+        *n1 = it % 3 == 2 ? I : H;
+        *linear = true;
+        return true;
+    }
+    it -= 3 * E;
+    if (!d->shared_expert || it > 3) return false;
+    if (it == 3) {
+        snprintf(what, 96, "%s", d->shared_gate);
+        layer_tensor_name(m, layer, what, "weight", name, n);
+        *n0 = 1;
+        *n1 = H;
+        return true;
+    }
+    static const char *const k_parts[3] = {"gate_proj", "up_proj", "down_proj"};
+    snprintf(what, 96, "%s.%s", d->shared_expert, k_parts[it]);
+    layer_tensor_name(m, layer, what, "weight", name, n);
+    *n0 = it == 2 ? H : SI;
+    *n1 = it == 2 ? SI : H;
+    *linear = true;
+    return true;
+}
+
+/* Slot of item `it` in a layer's awq_moe_weights. */
+static float **moe_slot(awq_moe_weights *w, int64_t E, int64_t it) {
+    if (it == 0) return &w->router;
+    if (it <= 3 * E) return &w->experts[it - 1];
+    it -= 3 * E + 1;
+    return it == 3 ? &w->shared_gate : &w->shared[it];
+}
+
+/* Whether the architecture has norm k in every layer. */
+static bool norm_present(const awq_arch *a, int k) {
+    if (k == AWQ_NORM_Q || k == AWQ_NORM_K) return a->qk_norm;
+    if (k == AWQ_NORM_PRE_FFN || k == AWQ_NORM_POST_FFN) return a->sandwich_norms;
+    return true;
+}
 
 awq_runtime_params awq_runtime_default_params(void) {
     awq_runtime_params p;
@@ -144,7 +231,6 @@ static void be_free(awq_model *m, void *p) {
     if (p) m->be->ops->free(m->be, p);
 }
 
-static bool is_attn_linear(int lin) { return lin <= AWQ_LIN_O; }
 
 static void layer_tensor_name(const awq_model *m, int64_t layer, const char *what,
                               const char *suffix, char *buf, size_t n) {
@@ -205,6 +291,21 @@ static awq_status load_f32(awq_model *m, const awq_tensor_info *t, float *dst) {
     return s;
 }
 
+/* A norm weight as the forward multiplies by it: offset + w (Gemma's
+ * (1 + w), added in fp32 as transformers does), into backend memory. */
+static awq_status load_norm(awq_model *m, const awq_tensor_info *t, float *dst) {
+    float off = m->arch->norm_offset;
+    if (off == 0) return load_f32(m, t, dst);
+    float *tmp = awq_alloc((size_t)t->n_elements, sizeof(float));
+    if (!tmp) return awq_fail_nomem(m->ctx, t->name, t->n_elements * 4);
+    awq_status s = awq_tensor_to_f32(m->ctx, t, tmp);
+    for (uint64_t i = 0; s == AWQ_OK && i < t->n_elements; i++) tmp[i] += off;
+    if (s == AWQ_OK)
+        s = m->be->ops->upload(m->be, dst, tmp, (size_t)t->n_elements * sizeof(float));
+    awq_free(tmp);
+    return s;
+}
+
 /* ------------------------------------------------------ quantized linears */
 
 static awq_status quant_setup(awq_model *m) {
@@ -238,16 +339,25 @@ static awq_status quant_setup(awq_model *m) {
 /* Fill a packed view of linear `lin` of `layer` from the checkpoint. g_idx
  * missing from a GPTQ checkpoint is synthesised (default order) into
  * *g_idx_own (caller frees). */
+static awq_status quant_view_named(awq_model *m, int64_t layer, const char *what, int64_t K,
+                                   int64_t N, awq_packed *pk, int32_t **g_idx_own);
+
 static awq_status quant_view(awq_model *m, int64_t layer, int lin, awq_packed *pk,
                              int32_t **g_idx_own) {
     const awq_linear_desc *d = &m->arch->linears[lin];
-    int64_t N = awq_model_dim(&m->cfg, d->out_dim), K = awq_model_dim(&m->cfg, d->in_dim);
+    return quant_view_named(m, layer, d->name, awq_model_dim(&m->cfg, d->in_dim),
+                            awq_model_dim(&m->cfg, d->out_dim), pk, g_idx_own);
+}
+
+/* The packed view of the linear `what` (K -> N) of `layer`. */
+static awq_status quant_view_named(awq_model *m, int64_t layer, const char *what, int64_t K,
+                                   int64_t N, awq_packed *pk, int32_t **g_idx_own) {
     *g_idx_own = NULL;
     AWQ_TRY(awq_packed_shapes(m->ctx, m->qfmt, K, N, m->qup.bits, m->qup.group_size, pk));
     for (int i = 0; i < pk->n_tensors; i++) {
         awq_packed_tensor *pt = &pk->t[i];
         char name[256];
-        layer_tensor_name(m, layer, d->name, pt->suffix, name, sizeof name);
+        layer_tensor_name(m, layer, what, pt->suffix, name, sizeof name);
         const awq_tensor_info *t = awq_checkpoint_find(m->ck, name);
         if (!t && i == AWQ_PT_G_IDX) {
             int32_t *g = awq_alloc((size_t)K, sizeof(int32_t));
@@ -282,14 +392,14 @@ static awq_status quant_view(awq_model *m, int64_t layer, int lin, awq_packed *p
     return AWQ_OK;
 }
 
-static awq_status load_quantized(awq_model *m, int64_t layer, int lin, float *dst) {
-    const awq_linear_desc *d = &m->arch->linears[lin];
+static awq_status load_quantized_named(awq_model *m, int64_t layer, const char *what,
+                                       int64_t K, int64_t N, float *dst) {
     char name[256];
-    snprintf(name, sizeof name, "%slayers.%lld.%s", m->prefix, (long long)layer, d->name);
+    snprintf(name, sizeof name, "%slayers.%lld.%s", m->prefix, (long long)layer, what);
     awq_packed pk;
     memset(&pk, 0, sizeof pk);
     int32_t *gown = NULL;
-    awq_status s = quant_view(m, layer, lin, &pk, &gown);
+    awq_status s = quant_view_named(m, layer, what, K, N, &pk, &gown);
     awq_qformat fmt = m->qfmt;
     if (s == AWQ_OK && fmt == AWQ_QFMT_GPTQ &&
         awq_gptq_detect_zeros(&pk, m->qup.bits, m->qup.sym, NULL) == AWQ_GPTQ_ZEROS_TRUE) {
@@ -315,10 +425,10 @@ static awq_status load_quantized(awq_model *m, int64_t layer, int lin, float *ds
         /* the scales were checked on their stored bits; this checks what
          * the gemm will actually read (scales times codes minus zeros),
          * once, at load */
-        char what[320];
-        snprintf(what, sizeof what, "the dequantized weight of '%s'", name);
+        char wdesc[320];
+        snprintf(wdesc, sizeof wdesc, "the dequantized weight of '%s'", name);
         int64_t shape[2] = {qt.N, qt.K};
-        s = check_loaded(m, what, 2, shape, host, qt.N * qt.K);
+        s = check_loaded(m, wdesc, 2, shape, host, qt.N * qt.K);
     }
     if (s == AWQ_OK && !m->host)
         s = m->be->ops->upload(m->be, dst, host, (size_t)(qt.N * qt.K) * sizeof(float));
@@ -327,12 +437,18 @@ static awq_status load_quantized(awq_model *m, int64_t layer, int lin, float *ds
     return s;
 }
 
+static awq_status load_quantized(awq_model *m, int64_t layer, int lin, float *dst) {
+    const awq_linear_desc *d = &m->arch->linears[lin];
+    return load_quantized_named(m, layer, d->name, awq_model_dim(&m->cfg, d->in_dim),
+                                awq_model_dim(&m->cfg, d->out_dim), dst);
+}
+
 /* ------------------------------------------------------- model open */
 
 /* Whether linear `lin` must carry a bias (arch table + config flags). */
 static bool bias_expected(const awq_model *m, int lin) {
     if (m->arch->linears[lin].bias) return true;
-    if (is_attn_linear(lin))
+    if (awq_arch_linear_is_attn(m->arch, lin))
         return m->cfg.attention_bias && !m->arch->linears[AWQ_LIN_Q].bias;
     return m->cfg.mlp_bias;
 }
@@ -341,8 +457,42 @@ static bool bias_expected(const awq_model *m, int lin) {
 static awq_status check_layer_tensors(awq_model *m, int64_t i) {
     char name[256];
     const awq_model_config *c = &m->cfg;
+    bool moe = awq_model_layer_moe(c, i);
+    for (int64_t it = 0; moe; it++) {
+        int64_t n0, n1;
+        char what[96];
+        bool lin;
+        if (!moe_item(m, i, it, name, sizeof name, &n0, &n1, what, &lin)) break;
+        const awq_tensor_info *t = awq_checkpoint_find(m->ck, name);
+        if (!t && lin && m->quantized) {
+            awq_packed pk;
+            memset(&pk, 0, sizeof pk);
+            int32_t *gown = NULL;
+            awq_status s = quant_view_named(m, i, what, n1, n0, &pk, &gown);
+            awq_free(gown);
+            AWQ_TRY(s);
+            continue;
+        }
+        if (!t)
+            return awq_fail(m->ctx, AWQ_ERR_NOT_FOUND,
+                            "tensor '%s' is missing (config: %s = %lld experts)", name,
+                            m->arch->moe->n_experts_field, (long long)c->n_experts);
+        AWQ_TRY(check_float_tensor(m, t, n0, n1));
+    }
+    if (moe) {
+        /* more experts on disk than the config states */
+        char what[96];
+        snprintf(what, sizeof what, "%s.%lld.%s", m->arch->moe->experts, (long long)c->n_experts,
+                 m->arch->moe->expert_linears[0]);
+        layer_tensor_name(m, i, what, "weight", name, sizeof name);
+        if (awq_checkpoint_find(m->ck, name))
+            return awq_fail(m->ctx, AWQ_ERR_MISMATCH,
+                            "tensor '%s' exists but the config states %s = %lld", name,
+                            m->arch->moe->n_experts_field, (long long)c->n_experts);
+    }
     for (int lin = 0; lin < m->arch->n_linears; lin++) {
         const awq_linear_desc *d = &m->arch->linears[lin];
+        if (moe && is_mlp_linear(m->arch, lin)) continue;
         int64_t N = awq_model_dim(c, d->out_dim), K = awq_model_dim(c, d->in_dim);
         layer_tensor_name(m, i, d->name, "weight", name, sizeof name);
         const awq_tensor_info *t = awq_checkpoint_find(m->ck, name);
@@ -372,11 +522,12 @@ static awq_status check_layer_tensors(awq_model *m, int64_t i) {
         }
     }
     for (int k = 0; k < AWQ_NORM_COUNT; k++) {
-        if ((k == AWQ_NORM_Q || k == AWQ_NORM_K) && !m->arch->qk_norm) continue;
+        if (!norm_present(m->arch, k)) continue;
         layer_tensor_name(m, i, k_norm_names[k], "weight", name, sizeof name);
         const awq_tensor_info *t = awq_checkpoint_find(m->ck, name);
         if (!t) return awq_fail(m->ctx, AWQ_ERR_NOT_FOUND, "tensor '%s' is missing", name);
-        AWQ_TRY(check_float_tensor(m, t, k >= AWQ_NORM_Q ? c->head_dim : c->hidden, -1));
+        bool head = k == AWQ_NORM_Q || k == AWQ_NORM_K;
+        AWQ_TRY(check_float_tensor(m, t, head ? c->head_dim : c->hidden, -1));
     }
     return AWQ_OK;
 }
@@ -388,7 +539,7 @@ static awq_status open_checks(awq_model *m) {
                         "architecture \"%s\" is not supported (supported: %s)",
                         c->architecture, awq_arch_supported_list());
     m->arch = c->arch;
-    if (c->is_moe)
+    if (c->is_moe && !m->arch->moe)
         return awq_fail(m->ctx, AWQ_ERR_UNSUPPORTED,
                         "%s: mixture-of-experts models are not supported by the forward",
                         c->architecture);
@@ -401,21 +552,22 @@ static awq_status open_checks(awq_model *m) {
                         (long long)c->hidden, (long long)c->n_heads, (long long)c->n_kv_heads,
                         (long long)c->head_dim, (long long)c->intermediate,
                         (long long)c->vocab);
+    /* the table names q, k, v (or a fused qkv), o, gate and up (or a fused
+     * gate_up), down */
+    for (int k = 0; k < AWQ_LIN_KIND_COUNT; k++)
+        m->li[k] = awq_arch_linear_of(m->arch, (awq_lin_kind)k);
+    bool qkv_ok = m->li[AWQ_LIN_KIND_QKV] >= 0 ||
+                  (m->li[AWQ_LIN_KIND_Q] >= 0 && m->li[AWQ_LIN_KIND_K] >= 0 &&
+                   m->li[AWQ_LIN_KIND_V] >= 0);
+    bool gu_ok = m->li[AWQ_LIN_KIND_GATE_UP] >= 0 ||
+                 (m->li[AWQ_LIN_KIND_GATE] >= 0 && m->li[AWQ_LIN_KIND_UP] >= 0);
+    if (!qkv_ok || !gu_ok || m->li[AWQ_LIN_KIND_O] < 0 || m->li[AWQ_LIN_KIND_DOWN] < 0)
+        return awq_fail(m->ctx, AWQ_ERR_INTERNAL, "%s: architecture table entry lacks a linear",
+                        c->architecture);
     AWQ_TRY(awq_model_find_prefix(m->ctx, m->ck, m->prefix, sizeof m->prefix));
     AWQ_TRY(quant_setup(m));
     for (int lin = 0; lin < m->arch->n_linears; lin++) m->bias[lin] = bias_expected(m, lin);
 
-    /* sliding window: only Mistral-style configs that enable it */
-    const cJSON *root = awq_checkpoint_config(m->ck);
-    const cJSON *tc = root ? cJSON_GetObjectItemCaseSensitive(root, "text_config") : NULL;
-    const cJSON *src = (tc && cJSON_IsObject(tc)) ? tc : root;
-    if (src) {
-        const cJSON *sw = cJSON_GetObjectItemCaseSensitive(src, "sliding_window");
-        const cJSON *use = cJSON_GetObjectItemCaseSensitive(src, "use_sliding_window");
-        bool enabled = use ? cJSON_IsTrue(use) : true;
-        if (sw && cJSON_IsNumber(sw) && sw->valuedouble >= 1 && enabled)
-            m->sliding_window = (int64_t)sw->valuedouble;
-    }
 
     char name[256];
     snprintf(name, sizeof name, "%sembed_tokens.weight", m->prefix);
@@ -458,15 +610,25 @@ static awq_status open_checks(awq_model *m) {
     return AWQ_OK;
 }
 
-/* fp32 bytes of one loaded layer (linears, biases, norms). */
+/* fp32 bytes of one loaded layer (linears, biases, norms; a MoE layer's
+ * experts when the model has any). */
 static uint64_t layer_f32_bytes(const awq_model *m) {
     uint64_t n = 0;
+    if (m->arch->moe) {
+        const awq_model_config *c = &m->cfg;
+        n += (uint64_t)c->n_experts * (uint64_t)(3 * c->moe_intermediate + 1) *
+                 (uint64_t)c->hidden +
+             (uint64_t)(3 * c->shared_intermediate + 1) * (uint64_t)c->hidden;
+    }
     for (int lin = 0; lin < m->arch->n_linears; lin++) {
         const awq_linear_desc *d = &m->arch->linears[lin];
         uint64_t N = (uint64_t)awq_model_dim(&m->cfg, d->out_dim);
         n += N * (uint64_t)awq_model_dim(&m->cfg, d->in_dim) + (m->bias[lin] ? N : 0);
     }
-    n += 2 * (uint64_t)m->cfg.hidden + (m->arch->qk_norm ? 2 * (uint64_t)m->cfg.head_dim : 0);
+    for (int k = 0; k < AWQ_NORM_COUNT; k++)
+        if (norm_present(m->arch, k))
+            n += (k == AWQ_NORM_Q || k == AWQ_NORM_K) ? (uint64_t)m->cfg.head_dim
+                                                      : (uint64_t)m->cfg.hidden;
     return n * sizeof(float);
 }
 
@@ -492,13 +654,23 @@ awq_status awq_model_open_backend(awq_ctx *ctx, const awq_checkpoint *ck,
     }
     awq_status s = awq_model_config_from_checkpoint(ctx, ck, &m->cfg);
     if (s == AWQ_OK) s = open_checks(m);
-    if (s == AWQ_OK) {
-        m->inv_freq = awq_alloc((size_t)(m->cfg.head_dim / 2), sizeof(float));
-        if (!m->inv_freq) s = awq_fail_nomem(ctx, "rope", (uint64_t)m->cfg.head_dim * 2);
+    /* Gemma 3's sliding layers: a plain rope with their own base */
+    int n_rope = (s == AWQ_OK && m->arch->local_rope && m->cfg.rope_local_theta > 0) ? 2 : 1;
+    for (int r = 0; r < n_rope && s == AWQ_OK; r++) {
+        rope_state *rs = &m->rope[r];
+        rs->inv_freq = awq_alloc((size_t)(m->cfg.head_dim / 2), sizeof(float));
+        if (!rs->inv_freq) {
+            s = awq_fail_nomem(ctx, "rope", (uint64_t)m->cfg.head_dim * 2);
+            break;
+        }
+        awq_rope_scaling plain;
+        memset(&plain, 0, sizeof plain);
+        plain.type = AWQ_ROPE_DEFAULT;
+        plain.factor = 1.0;
+        s = awq_rope_inv_freq(ctx, r == 0 ? &m->cfg.rope : &plain,
+                              r == 0 ? m->cfg.rope_theta : m->cfg.rope_local_theta,
+                              m->cfg.head_dim, m->cfg.max_pos, rs->inv_freq, &rs->attn_factor);
     }
-    if (s == AWQ_OK)
-        s = awq_rope_inv_freq(ctx, &m->cfg.rope, m->cfg.rope_theta, m->cfg.head_dim,
-                              m->cfg.max_pos, m->inv_freq, &m->attn_factor);
     if (s == AWQ_OK && be) {
         m->be = be;
     } else if (s == AWQ_OK) {
@@ -509,7 +681,7 @@ awq_status awq_model_open_backend(awq_ctx *ctx, const awq_checkpoint *ck,
         m->host = m->be->ops->mem == AWQ_MEM_HOST;
         s = be_alloc_f(m, (uint64_t)m->cfg.hidden, &m->final_norm);
     }
-    if (s == AWQ_OK) s = load_f32(m, m->final_norm_t, m->final_norm);
+    if (s == AWQ_OK) s = load_norm(m, m->final_norm_t, m->final_norm);
     if (s == AWQ_OK) {
         m->cache = awq_calloc((size_t)m->cfg.n_layers, sizeof(awq_layer *));
         if (!m->cache) s = awq_fail_nomem(ctx, "layer cache", (uint64_t)m->cfg.n_layers * 8);
@@ -532,14 +704,16 @@ void awq_model_free(awq_model *m) {
         for (int64_t i = 0; i < m->cfg.n_layers; i++) awq_layer_free(m->cache[i]);
     awq_free(m->cache);
     if (m->be) {
-        be_free(m, m->rope_cos);
-        be_free(m, m->rope_sin);
+        for (int r = 0; r < 2; r++) {
+            be_free(m, m->rope[r].cos);
+            be_free(m, m->rope[r].sin);
+        }
         be_free(m, m->final_norm);
         be_free(m, m->lm_head);
         be_free(m, m->ws);
         if (m->own_be) awq_backend_free(m->be);
     }
-    awq_free(m->inv_freq);
+    for (int r = 0; r < 2; r++) awq_free(m->rope[r].inv_freq);
     awq_free(m);
 }
 
@@ -566,10 +740,11 @@ static int64_t attn_chunk_seqs(int64_t B, int64_t T) {
     return n < B ? n : B;
 }
 
-/* Rope tables covering positions [0, n). */
-static awq_status ensure_rope(awq_model *m, int64_t n) {
-    if (n <= m->rope_n) return AWQ_OK;
-    int64_t cap = m->rope_n ? m->rope_n : 256;
+/* Rope tables of rope state `which` covering positions [0, n). */
+static awq_status ensure_rope(awq_model *m, int which, int64_t n) {
+    rope_state *rs = &m->rope[which];
+    if (n <= rs->n) return AWQ_OK;
+    int64_t cap = rs->n ? rs->n : 256;
     while (cap < n) cap *= 2;
     int64_t half = m->cfg.head_dim / 2;
     uint64_t cnt = (uint64_t)cap * (uint64_t)half;
@@ -577,7 +752,7 @@ static awq_status ensure_rope(awq_model *m, int64_t n) {
     float *c = NULL, *s = NULL;
     awq_status st = (hc && hs) ? AWQ_OK : awq_fail_nomem(m->ctx, "rope tables", cnt * 8);
     if (st == AWQ_OK) {
-        awq_rope_tables(m->inv_freq, half, m->attn_factor, cap, hc, hs);
+        awq_rope_tables(rs->inv_freq, half, rs->attn_factor, cap, hc, hs);
         st = be_alloc_f(m, cnt, &c);
     }
     if (st == AWQ_OK) st = be_alloc_f(m, cnt, &s);
@@ -590,11 +765,11 @@ static awq_status ensure_rope(awq_model *m, int64_t n) {
         be_free(m, s);
         return st;
     }
-    be_free(m, m->rope_cos);
-    be_free(m, m->rope_sin);
-    m->rope_cos = c;
-    m->rope_sin = s;
-    m->rope_n = cap;
+    be_free(m, rs->cos);
+    be_free(m, rs->sin);
+    rs->cos = c;
+    rs->sin = s;
+    rs->n = cap;
     return AWQ_OK;
 }
 
@@ -612,8 +787,30 @@ awq_status awq_layer_load(awq_model *m, int64_t index, awq_layer **out) {
     l->index = index;
     awq_status s = AWQ_OK;
     char name[256];
+    l->is_moe = awq_model_layer_moe(c, index);
+    if (l->is_moe) {
+        l->moe.experts = awq_calloc((size_t)(3 * c->n_experts), sizeof(float *));
+        if (!l->moe.experts) s = awq_fail_nomem(m->ctx, "experts", (uint64_t)c->n_experts * 24);
+    }
+    for (int64_t it = 0; l->is_moe && s == AWQ_OK; it++) {
+        int64_t n0, n1;
+        char what[96];
+        bool lin;
+        if (!moe_item(m, index, it, name, sizeof name, &n0, &n1, what, &lin)) break;
+        const awq_tensor_info *t = awq_checkpoint_find(m->ck, name);
+        float **slot = moe_slot(&l->moe, c->n_experts, it);
+        bool packed = !t && lin && m->quantized;
+        s = (t || packed) ? AWQ_OK
+                          : awq_fail(m->ctx, AWQ_ERR_NOT_FOUND, "tensor '%s' is missing", name);
+        if (s == AWQ_OK && t) s = check_float_tensor(m, t, n0, n1);
+        if (s == AWQ_OK) s = be_alloc_f(m, (uint64_t)(n0 * n1), slot);
+        if (s == AWQ_OK)
+            s = packed ? load_quantized_named(m, index, what, n1, n0, *slot) : load_f32(m, t, *slot);
+        l->bytes += (uint64_t)(n0 * n1) * sizeof(float);
+    }
     for (int lin = 0; lin < m->arch->n_linears && s == AWQ_OK; lin++) {
         const awq_linear_desc *d = &m->arch->linears[lin];
+        if (l->is_moe && is_mlp_linear(m->arch, lin)) continue;
         l->n_out[lin] = awq_model_dim(c, d->out_dim);
         l->n_in[lin] = awq_model_dim(c, d->in_dim);
         uint64_t n = (uint64_t)l->n_out[lin] * (uint64_t)l->n_in[lin];
@@ -645,17 +842,17 @@ awq_status awq_layer_load(awq_model *m, int64_t index, awq_layer **out) {
         }
     }
     for (int k = 0; k < AWQ_NORM_COUNT && s == AWQ_OK; k++) {
-        if ((k == AWQ_NORM_Q || k == AWQ_NORM_K) && !m->arch->qk_norm) continue;
+        if (!norm_present(m->arch, k)) continue;
         layer_tensor_name(m, index, k_norm_names[k], "weight", name, sizeof name);
         const awq_tensor_info *t = awq_checkpoint_find(m->ck, name);
-        int64_t n = k >= AWQ_NORM_Q ? c->head_dim : c->hidden;
+        int64_t n = (k == AWQ_NORM_Q || k == AWQ_NORM_K) ? c->head_dim : c->hidden;
         if (!t) {
             s = awq_fail(m->ctx, AWQ_ERR_NOT_FOUND, "tensor '%s' is missing", name);
             break;
         }
         s = check_float_tensor(m, t, n, -1);
         if (s == AWQ_OK) s = be_alloc_f(m, (uint64_t)n, &l->norm[k]);
-        if (s == AWQ_OK) s = load_f32(m, t, l->norm[k]);
+        if (s == AWQ_OK) s = load_norm(m, t, l->norm[k]);
         l->norm_n[k] = n;
         l->bytes += (uint64_t)n * sizeof(float);
     }
@@ -674,6 +871,12 @@ void awq_layer_free(awq_layer *l) {
         be_free(l->m, l->b[i]);
     }
     for (int k = 0; k < AWQ_NORM_COUNT; k++) be_free(l->m, l->norm[k]);
+    if (l->moe.experts)
+        for (int64_t e = 0; e < 3 * l->m->cfg.n_experts; e++) be_free(l->m, l->moe.experts[e]);
+    awq_free(l->moe.experts);
+    be_free(l->m, l->moe.router);
+    for (int k = 0; k < 3; k++) be_free(l->m, l->moe.shared[k]);
+    be_free(l->m, l->moe.shared_gate);
     awq_free(l);
 }
 
@@ -728,15 +931,20 @@ static awq_status linear(awq_layer *l, int lin, const float *x, float *y, int64_
                          l->n_in[lin]);
 }
 
+/* Rows [row0, row0 + rows) of linear `lin` (a part of a fused linear):
+ * y [n, rows] = x W[row0:row0+rows]^T (+ the bias slice). */
+static awq_status linear_rows(awq_layer *l, int lin, int64_t row0, int64_t rows, const float *x,
+                              float *y, int64_t n) {
+    awq_backend *be = l->m->be;
+    const float *w = l->w[lin] + row0 * l->n_in[lin];
+    const float *b = l->b[lin] ? l->b[lin] + row0 : NULL;
+    return be->ops->gemm(be, x, w, AWQ_DT_F32, b, y, n, rows, l->n_in[lin]);
+}
+
 static awq_status check_bt(awq_model *m, int64_t B, int64_t T) {
     if (B < 0 || T < 0 || (B > 0 && T > INT64_MAX / B) || B * T > ((int64_t)1 << 40))
         return awq_fail(m->ctx, AWQ_ERR_INVALID_ARG, "bad batch shape B=%lld T=%lld",
                         (long long)B, (long long)T);
-    if (m->sliding_window > 0 && T > m->sliding_window)
-        return awq_fail(m->ctx, AWQ_ERR_UNSUPPORTED,
-                        "sequence of %lld tokens exceeds the sliding window (%lld) of this "
-                        "model; awqkit computes full causal attention only",
-                        (long long)T, (long long)m->sliding_window);
     return AWQ_OK;
 }
 
@@ -772,32 +980,51 @@ static awq_status attn_core(awq_layer *l, const scratch *sc, const float *xn, fl
     const awq_model_config *c = &m->cfg;
     int64_t R = nb * T;
     AWQ_TRY(capture(l, AWQ_CAPTURE_QKV_IN, row0, R, c->hidden, xn));
-    AWQ_TRY(linear(l, AWQ_LIN_Q, xn, sc->q, R));
-    AWQ_TRY(linear(l, AWQ_LIN_K, xn, sc->k, R));
-    AWQ_TRY(linear(l, AWQ_LIN_V, xn, sc->v, R));
+    int64_t qd = c->n_heads * c->head_dim, kvd = c->n_kv_heads * c->head_dim;
+    if (m->li[AWQ_LIN_KIND_QKV] >= 0) {
+        /* fused qkv_proj: q, k, v are its row slices [0, qd), [qd, qd+kvd),
+         * [qd+kvd, qd+2kvd) */
+        const float *parts[3] = {sc->q, sc->k, sc->v};
+        const int64_t off[3] = {0, qd, qd + kvd}, rows[3] = {qd, kvd, kvd};
+        for (int p = 0; p < 3; p++)
+            AWQ_TRY(linear_rows(l, m->li[AWQ_LIN_KIND_QKV], off[p], rows[p], xn,
+                                (float *)parts[p], R));
+    } else {
+        AWQ_TRY(linear(l, m->li[AWQ_LIN_KIND_Q], xn, sc->q, R));
+        AWQ_TRY(linear(l, m->li[AWQ_LIN_KIND_K], xn, sc->k, R));
+        AWQ_TRY(linear(l, m->li[AWQ_LIN_KIND_V], xn, sc->v, R));
+    }
     if (m->arch->qk_norm) {
-        /* Qwen3: RMSNorm over head_dim of each head, before RoPE */
+        /* Qwen3, Gemma 3: RMSNorm over head_dim of each head, before RoPE */
         float eps = (float)c->rms_eps;
         AWQ_TRY(be->ops->rmsnorm(be, sc->q, l->norm[AWQ_NORM_Q], sc->q, R * c->n_heads,
                                  c->head_dim, eps));
         AWQ_TRY(be->ops->rmsnorm(be, sc->k, l->norm[AWQ_NORM_K], sc->k, R * c->n_kv_heads,
                                  c->head_dim, eps));
     }
-    AWQ_TRY(ensure_rope(m, T));
-    AWQ_TRY(be->ops->rope(be, sc->q, nb, T, c->n_heads, c->head_dim, m->rope_cos,
-                          m->rope_sin, m->rope_n, 0));
-    AWQ_TRY(be->ops->rope(be, sc->k, nb, T, c->n_kv_heads, c->head_dim, m->rope_cos,
-                          m->rope_sin, m->rope_n, 0));
+    /* sliding layers (Mistral, Phi-3, Gemma's alternate layers, ...) see
+     * the last sliding_window keys; Gemma 3's use their own rope */
+    bool sliding = awq_model_layer_sliding(c, l->index);
+    int ri = (sliding && m->rope[1].inv_freq) ? 1 : 0;
+    const rope_state *rs = &m->rope[ri];
+    AWQ_TRY(ensure_rope(m, ri, T));
+    AWQ_TRY(be->ops->rope(be, sc->q, nb, T, c->n_heads, c->head_dim, rs->cos, rs->sin, rs->n,
+                          0));
+    AWQ_TRY(be->ops->rope(be, sc->k, nb, T, c->n_kv_heads, c->head_dim, rs->cos, rs->sin,
+                          rs->n, 0));
+    double qs = c->query_pre_attn_scalar > 0 ? c->query_pre_attn_scalar : (double)c->head_dim;
     awq_attn_desc d = {.B = nb,
                        .T = T,
                        .n_heads = c->n_heads,
                        .n_kv_heads = c->n_kv_heads,
                        .head_dim = c->head_dim,
-                       .scale = (float)(1.0 / sqrt((double)c->head_dim)),
-                       .block = m->params.attn_block};
+                       .scale = (float)(1.0 / sqrt(qs)),
+                       .block = m->params.attn_block,
+                       .softcap = (float)c->attn_softcap,
+                       .window = sliding ? c->sliding_window : 0};
     AWQ_TRY(be->ops->attention(be, sc->q, sc->k, sc->v, sc->att, &d));
-    AWQ_TRY(capture(l, AWQ_CAPTURE_O_IN, row0, R, c->n_heads * c->head_dim, sc->att));
-    return linear(l, AWQ_LIN_O, sc->att, out, R);
+    AWQ_TRY(capture(l, AWQ_CAPTURE_O_IN, row0, R, qd, sc->att));
+    return linear(l, m->li[AWQ_LIN_KIND_O], sc->att, out, R);
 }
 
 /* MLP block on R rows: x_normed -> out, in row chunks. */
@@ -806,14 +1033,26 @@ static awq_status mlp_core(awq_layer *l, const scratch *sc, const float *xn, flo
     awq_backend *be = l->m->be;
     const awq_model_config *c = &l->m->cfg;
     AWQ_TRY(capture(l, AWQ_CAPTURE_GATE_UP_IN, row0, R, c->hidden, xn));
+    if (l->is_moe) return awq_moe_forward(be, c, &l->moe, xn, out, R);
     for (int64_t r = 0; r < R; r += MLP_CHUNK_ROWS) {
         int64_t n = AWQ_MIN((int64_t)MLP_CHUNK_ROWS, R - r);
         const float *x = xn + r * c->hidden;
-        AWQ_TRY(linear(l, AWQ_LIN_GATE, x, sc->gate, n));
-        AWQ_TRY(linear(l, AWQ_LIN_UP, x, sc->up, n));
-        AWQ_TRY(be->ops->silu_mul(be, sc->gate, sc->up, sc->gate, n * c->intermediate));
+        int gu = l->m->li[AWQ_LIN_KIND_GATE_UP];
+        if (gu >= 0) {
+            /* fused gate_up_proj: gate rows first, then up (chunk(2)) */
+            AWQ_TRY(linear_rows(l, gu, 0, c->intermediate, x, sc->gate, n));
+            AWQ_TRY(linear_rows(l, gu, c->intermediate, c->intermediate, x, sc->up, n));
+        } else {
+            AWQ_TRY(linear(l, l->m->li[AWQ_LIN_KIND_GATE], x, sc->gate, n));
+            AWQ_TRY(linear(l, l->m->li[AWQ_LIN_KIND_UP], x, sc->up, n));
+        }
+        if (c->act == AWQ_ACT_SILU)
+            AWQ_TRY(be->ops->silu_mul(be, sc->gate, sc->up, sc->gate, n * c->intermediate));
+        else
+            AWQ_TRY(be->ops->act_mul(be, c->act, sc->gate, sc->up, sc->gate,
+                                     n * c->intermediate));
         AWQ_TRY(capture(l, AWQ_CAPTURE_DOWN_IN, row0 + r, n, c->intermediate, sc->gate));
-        AWQ_TRY(linear(l, AWQ_LIN_DOWN, sc->gate, out + r * c->hidden, n));
+        AWQ_TRY(linear(l, l->m->li[AWQ_LIN_KIND_DOWN], sc->gate, out + r * c->hidden, n));
     }
     return AWQ_OK;
 }
@@ -830,15 +1069,24 @@ awq_status awq_layer_forward(awq_layer *l, const float *x, float *out, int64_t B
     scratch sc;
     AWQ_TRY(get_scratch(m, nbc * T, &sc));
     float eps = (float)c->rms_eps;
+    /* Gemma 2/3: norms on the attention and MLP outputs too, and the MLP's
+     * input norm is pre_feedforward_layernorm */
+    bool sandwich = m->arch->sandwich_norms;
+    awq_layer_norm_id mlp_norm = sandwich ? AWQ_NORM_PRE_FFN : AWQ_NORM_POST_ATTN;
     for (int64_t b0 = 0; b0 < B; b0 += nbc) {
         int64_t nb = AWQ_MIN(nbc, B - b0), R = nb * T, row0 = b0 * T;
         float *h = out + row0 * c->hidden;
         AWQ_TRY(be->ops->rmsnorm(be, h, l->norm[AWQ_NORM_INPUT], sc.xn, R, c->hidden, eps));
         AWQ_TRY(attn_core(l, &sc, sc.xn, sc.tmp, nb, T, row0));
+        if (sandwich)
+            AWQ_TRY(be->ops->rmsnorm(be, sc.tmp, l->norm[AWQ_NORM_POST_ATTN], sc.tmp, R,
+                                     c->hidden, eps));
         AWQ_TRY(be->ops->add(be, h, sc.tmp, R * c->hidden));
-        AWQ_TRY(be->ops->rmsnorm(be, h, l->norm[AWQ_NORM_POST_ATTN], sc.xn, R, c->hidden,
-                                 eps));
+        AWQ_TRY(be->ops->rmsnorm(be, h, l->norm[mlp_norm], sc.xn, R, c->hidden, eps));
         AWQ_TRY(mlp_core(l, &sc, sc.xn, sc.tmp, R, row0));
+        if (sandwich)
+            AWQ_TRY(be->ops->rmsnorm(be, sc.tmp, l->norm[AWQ_NORM_POST_FFN], sc.tmp, R,
+                                     c->hidden, eps));
         AWQ_TRY(be->ops->add(be, h, sc.tmp, R * c->hidden));
     }
     return AWQ_OK;
@@ -847,10 +1095,11 @@ awq_status awq_layer_forward(awq_layer *l, const float *x, float *out, int64_t B
 awq_status awq_layer_norm(awq_layer *l, awq_layer_norm_id which, const float *x, float *out,
                           int64_t rows) {
     awq_model *m = l->m;
-    if (which != AWQ_NORM_INPUT && which != AWQ_NORM_POST_ATTN)
+    if ((which != AWQ_NORM_INPUT && which != AWQ_NORM_POST_ATTN && which != AWQ_NORM_PRE_FFN &&
+         which != AWQ_NORM_POST_FFN) || !l->norm[which])
         return awq_fail(m->ctx, AWQ_ERR_INVALID_ARG,
-                        "awq_layer_norm: only the input and post-attention norms apply to "
-                        "hidden states");
+                        "awq_layer_norm: norm %d does not apply to hidden states of %s",
+                        (int)which, m->cfg.architecture);
     return m->be->ops->rmsnorm(m->be, x, l->norm[which], out, rows, m->cfg.hidden,
                                (float)m->cfg.rms_eps);
 }
@@ -906,6 +1155,11 @@ awq_status awq_model_embed(awq_model *m, const int32_t *ids, int64_t n, float *o
     awq_status s = AWQ_OK;
     for (int64_t i = 0; i < n && s == AWQ_OK; i++)
         s = awq_tensor_rows_to_f32(m->ctx, m->embed_t, ids[i], 1, host + i * H);
+    if (s == AWQ_OK && m->arch->embed_scale) {
+        /* Gemma: embeddings * sqrt(hidden), the factor rounded to fp32 */
+        float f = (float)sqrt((double)H);
+        for (int64_t i = 0; i < n * H; i++) host[i] *= f;
+    }
     if (s == AWQ_OK && !m->host)
         s = m->be->ops->upload(m->be, out, host, (size_t)(n * H) * sizeof(float));
     if (!m->host) awq_free(host);
@@ -947,6 +1201,8 @@ awq_status awq_model_logits(awq_model *m, const float *h, float *logits, int64_t
         if (s == AWQ_OK)
             s = m->be->ops->gemm(m->be, xn, m->lm_head, AWQ_DT_F32, NULL, logits + r * V, n,
                                  V, H);
+        if (s == AWQ_OK && m->cfg.final_softcap > 0)
+            s = m->be->ops->softcap(m->be, logits + r * V, n * V, (float)m->cfg.final_softcap);
     }
     be_free(m, xn);
     return s;
@@ -1007,6 +1263,8 @@ awq_status awq_model_nll_from_hidden(awq_model *m, const float *h, const int32_t
                                 (float)m->cfg.rms_eps);
         if (s == AWQ_OK)
             s = m->be->ops->gemm(m->be, xn, m->lm_head, AWQ_DT_F32, NULL, lg, n, V, H);
+        if (s == AWQ_OK && m->cfg.final_softcap > 0)
+            s = m->be->ops->softcap(m->be, lg, n * V, (float)m->cfg.final_softcap);
         if (s == AWQ_OK) s = m->be->ops->nll_rows(m->be, lg, targets + r, n, V, nll + r);
         if (s == AWQ_OK) s = check_nll(m, lg, r, n, nll + r);
     }

@@ -33,6 +33,8 @@ awq_synth_params awq_synth_default_params(void) {
     p.qformat = AWQ_QFMT_AWQ_GEMM;
     p.bits = 4;
     p.group_size = 128;
+    p.n_experts = 8;
+    p.n_experts_per_tok = 2;
     return p;
 }
 
@@ -87,15 +89,27 @@ typedef struct {
     const char *name;          /* --arch spelling */
     const char *hf_name;       /* arch table key */
     const char *model_type;
-    bool vision;
+    bool vision;               /* a Qwen2.5-VL tower */
+    bool siglip;               /* a SigLIP tower + Gemma 3 projector */
 } arch_map;
 
 static const arch_map k_archs[] = {
-    {"llama", "LlamaForCausalLM", "llama", false},
-    {"qwen2", "Qwen2ForCausalLM", "qwen2", false},
-    {"qwen3", "Qwen3ForCausalLM", "qwen3", false},
-    {"qwen2.5-vl", "Qwen2_5_VLForConditionalGeneration", "qwen2_5_vl", true},
+    {"llama", "LlamaForCausalLM", "llama", false, false},
+    {"qwen2", "Qwen2ForCausalLM", "qwen2", false, false},
+    {"qwen3", "Qwen3ForCausalLM", "qwen3", false, false},
+    {"qwen2.5-vl", "Qwen2_5_VLForConditionalGeneration", "qwen2_5_vl", true, false},
+    {"phi3", "Phi3ForCausalLM", "phi3", false, false},
+    {"gemma2", "Gemma2ForCausalLM", "gemma2", false, false},
+    {"gemma3", "Gemma3ForCausalLM", "gemma3_text", false, false},
+    {"gemma3-vl", "Gemma3ForConditionalGeneration", "gemma3", false, true},
+    {"mixtral", "MixtralForCausalLM", "mixtral", false, false},
+    {"qwen2-moe", "Qwen2MoeForCausalLM", "qwen2_moe", false, false},
+    {"qwen3-moe", "Qwen3MoeForCausalLM", "qwen3_moe", false, false},
 };
+
+#define SYNTH_ARCHS                                                                         \
+    "llama, qwen2, qwen3, qwen2.5-vl, phi3, gemma2, gemma3, gemma3-vl, mixtral, qwen2-moe, " \
+    "qwen3-moe"
 
 static const arch_map *find_arch(const char *name) {
     for (size_t i = 0; name && i < AWQ_ARRAY_LEN(k_archs); i++)
@@ -155,6 +169,10 @@ typedef struct {
     bool outlier_cols;         /* embed: hidden outlier columns x4 */
     bool outlier_rows;         /* up_proj: intermediate outlier rows */
     bool hidden_norm;          /* a norm over the hidden dim: outliers */
+    float norm_offset;         /* G_NORM: stored = effective - offset (Gemma
+                                  multiplies by 1 + w) */
+    int64_t outlier_row0;      /* outlier_rows: rows [row0, row0 + inter) are
+                                  the up rows (a fused gate_up: row0 = inter) */
     /* packed parts */
     awq_qformat fmt;
     int64_t K, N;
@@ -218,12 +236,17 @@ typedef struct {
     const arch_map *am;
     const awq_arch *arch;
     int64_t head_dim;
+    int64_t moe_inter, shared_inter; /* MoE widths (resolved defaults) */
+    const char *prefix;        /* decoder tensors: "model." or (Gemma 3 VL, the
+                                  Hub layout) "language_model.model." */
+    const char *lm_head;
 } plan_ctx;
 
-/* A linear `prefix` of K -> N: dense weight, or the packed tensors. */
-static awq_status add_linear(awq_ctx *ctx, tlist *l, const plan_ctx *pc, const char *prefix,
-                             int64_t K, int64_t N, bool bias, bool packed, float std,
-                             bool outlier_rows) {
+/* A linear `prefix` of K -> N: dense weight, or the packed tensors.
+ * outlier_rows: rows from outlier_row0 on carry the intermediate outliers. */
+static awq_status add_linear_at(awq_ctx *ctx, tlist *l, const plan_ctx *pc, const char *prefix,
+                                int64_t K, int64_t N, bool bias, bool packed, float std,
+                                bool outlier_rows, int64_t outlier_row0) {
     const awq_synth_params *p = pc->p;
     char nm[192];
     if (!packed) {
@@ -232,6 +255,7 @@ static awq_status add_linear(awq_ctx *ctx, tlist *l, const plan_ctx *pc, const c
         if (t) {
             t->std = std;
             t->outlier_rows = outlier_rows;
+            t->outlier_row0 = outlier_row0;
         }
     } else {
         const char *why = NULL;
@@ -269,6 +293,25 @@ static awq_status add_linear(awq_ctx *ctx, tlist *l, const plan_ctx *pc, const c
     return AWQ_OK;
 }
 
+static awq_status add_linear(awq_ctx *ctx, tlist *l, const plan_ctx *pc, const char *prefix,
+                             int64_t K, int64_t N, bool bias, bool packed, float std,
+                             bool outlier_rows) {
+    return add_linear_at(ctx, l, pc, prefix, K, N, bias, packed, std, outlier_rows, 0);
+}
+
+/* A norm over the hidden dim of layer L, with the outlier channels when
+ * `outliers` (the norms the scaling groups fold into). */
+static void add_norm(tlist *l, const plan_ctx *pc, int64_t L, const char *what, int64_t n,
+                     bool outliers) {
+    char pre[160];
+    snprintf(pre, sizeof pre, "%slayers.%lld.%s.weight", pc->prefix, (long long)L, what);
+    tspec *t = add1(l, pc->p->dtype, n, G_NORM, pre);
+    if (t) {
+        t->hidden_norm = outliers;
+        t->norm_offset = pc->arch->norm_offset;
+    }
+}
+
 static awq_status add_vision(awq_ctx *ctx, tlist *l, const plan_ctx *pc) {
     const awq_synth_params *p = pc->p;
     int64_t vh = p->vision_hidden, vi = p->vision_intermediate, mh = vh * 4;
@@ -296,11 +339,85 @@ static awq_status add_vision(awq_ctx *ctx, tlist *l, const plan_ctx *pc) {
     return AWQ_OK;
 }
 
+/* Gemma 3's SigLIP tower and projector, kept dense, named as the Hub's
+ * checkpoints name them (vision_tower.vision_model.*,
+ * multi_modal_projector.*): patch 14 on 224 px images (256 patches), the
+ * vision_* dims of the params. */
+static awq_status add_siglip(awq_ctx *ctx, tlist *l, const plan_ctx *pc) {
+    const awq_synth_params *p = pc->p;
+    int64_t vh = p->vision_hidden, vi = p->vision_intermediate;
+    char pre[160];
+    int64_t conv[4] = {vh, 3, 14, 14};
+    tl_add(l, p->dtype, 4, conv, G_NORMAL, "vision_tower.vision_model.embeddings.patch_embedding.weight");
+    add1(l, p->dtype, vh, G_NORMAL, "vision_tower.vision_model.embeddings.patch_embedding.bias");
+    add2(l, p->dtype, 256, vh, G_NORMAL, "vision_tower.vision_model.embeddings.position_embedding.weight");
+    for (int64_t b = 0; b < p->vision_depth; b++) {
+        static const char *const norms[] = {"layer_norm1", "layer_norm2"};
+        for (int k = 0; k < 2; k++) {
+            snprintf(pre, sizeof pre, "vision_tower.vision_model.encoder.layers.%lld.%s.weight",
+                     (long long)b, norms[k]);
+            add1(l, p->dtype, vh, G_NORM, pre);
+            snprintf(pre, sizeof pre, "vision_tower.vision_model.encoder.layers.%lld.%s.bias",
+                     (long long)b, norms[k]);
+            add1(l, p->dtype, vh, G_NORMAL, pre);
+        }
+        static const struct { const char *n; int k, o; } lin[] = {
+            {"self_attn.q_proj", 0, 0}, {"self_attn.k_proj", 0, 0}, {"self_attn.v_proj", 0, 0},
+            {"self_attn.out_proj", 0, 0}, {"mlp.fc1", 0, 1}, {"mlp.fc2", 1, 0}};
+        for (size_t i = 0; i < AWQ_ARRAY_LEN(lin); i++) {
+            snprintf(pre, sizeof pre, "vision_tower.vision_model.encoder.layers.%lld.%s",
+                     (long long)b, lin[i].n);
+            AWQ_TRY(add_linear(ctx, l, pc, pre, lin[i].k ? vi : vh, lin[i].o ? vi : vh, true, false,
+                               0.02f, false));
+        }
+    }
+    add1(l, p->dtype, vh, G_NORM, "vision_tower.vision_model.post_layernorm.weight");
+    add1(l, p->dtype, vh, G_NORMAL, "vision_tower.vision_model.post_layernorm.bias");
+    add2(l, p->dtype, vh, p->hidden, G_NORMAL, "multi_modal_projector.mm_input_projection_weight");
+    tspec *t = add1(l, p->dtype, vh, G_NORM, "multi_modal_projector.mm_soft_emb_norm.weight");
+    if (t) t->norm_offset = 1.0f;
+    return AWQ_OK;
+}
+
+/* A MoE layer's router (dense), experts and shared expert. */
+static awq_status add_experts(awq_ctx *ctx, tlist *l, const plan_ctx *pc, int64_t L,
+                              float out_std) {
+    const awq_synth_params *p = pc->p;
+    const awq_moe_desc *d = pc->arch->moe;
+    int64_t H = p->hidden, I = pc->moe_inter;
+    char pre[192];
+    snprintf(pre, sizeof pre, "%slayers.%lld.%s.weight", pc->prefix, (long long)L, d->router);
+    add2(l, p->dtype, p->n_experts, H, G_NORMAL, pre);
+    for (int64_t e = 0; e < p->n_experts; e++)
+        for (int k = 0; k < 3; k++) {
+            snprintf(pre, sizeof pre, "%slayers.%lld.%s.%lld.%s", pc->prefix, (long long)L, d->experts,
+                     (long long)e, d->expert_linears[k]);
+            AWQ_TRY(add_linear(ctx, l, pc, pre, k == 2 ? I : H, k == 2 ? H : I, false,
+                               p->quantized, k == 2 ? out_std : 0.02f, false));
+        }
+    if (d->shared_expert) {
+        static const char *const parts[3] = {"gate_proj", "up_proj", "down_proj"};
+        int64_t S = pc->shared_inter;
+        for (int k = 0; k < 3; k++) {
+            snprintf(pre, sizeof pre, "%slayers.%lld.%s.%s", pc->prefix, (long long)L, d->shared_expert,
+                     parts[k]);
+            AWQ_TRY(add_linear(ctx, l, pc, pre, k == 2 ? S : H, k == 2 ? H : S, false,
+                               p->quantized, k == 2 ? out_std : 0.02f, false));
+        }
+        snprintf(pre, sizeof pre, "%slayers.%lld.%s.weight", pc->prefix, (long long)L, d->shared_gate);
+        add2(l, p->dtype, 1, H, G_NORMAL, pre);
+    }
+    return AWQ_OK;
+}
+
 /* Tensors in the order transformers' state_dict lists them. */
 static awq_status plan(awq_ctx *ctx, const plan_ctx *pc, tlist *l) {
     const awq_synth_params *p = pc->p;
     if (pc->am->vision) AWQ_TRY(add_vision(ctx, l, pc));
-    tspec *e = add2(l, p->dtype, p->vocab, p->hidden, G_NORMAL, "model.embed_tokens.weight");
+    if (pc->am->siglip) AWQ_TRY(add_siglip(ctx, l, pc));
+    char top[96];
+    snprintf(top, sizeof top, "%sembed_tokens.weight", pc->prefix);
+    tspec *e = add2(l, p->dtype, p->vocab, p->hidden, G_NORMAL, top);
     if (e) e->outlier_cols = true;
     awq_model_config mc;
     memset(&mc, 0, sizeof mc);
@@ -312,30 +429,41 @@ static awq_status plan(awq_ctx *ctx, const plan_ctx *pc, tlist *l) {
     float out_std = (float)(0.02 / sqrt(2.0 * (double)p->n_layers));
     char pre[160];
     for (int64_t L = 0; L < p->n_layers && !l->oom; L++) {
+        const awq_moe_desc *moe = pc->arch->moe;
+        if (moe) AWQ_TRY(add_experts(ctx, l, pc, L, out_std));
         for (int i = 0; i < pc->arch->n_linears; i++) {
             const awq_linear_desc *d = &pc->arch->linears[i];
-            snprintf(pre, sizeof pre, "model.layers.%lld.%s", (long long)L, d->name);
-            bool out_proj = i == AWQ_LIN_O || i == AWQ_LIN_DOWN;
-            AWQ_TRY(add_linear(ctx, l, pc, pre, awq_model_dim(&mc, d->in_dim),
-                               awq_model_dim(&mc, d->out_dim), d->bias, p->quantized,
-                               out_proj ? out_std : 0.02f, i == AWQ_LIN_UP));
+            if (moe && !awq_arch_linear_is_attn(pc->arch, i)) continue; /* all layers sparse */
+            snprintf(pre, sizeof pre, "%slayers.%lld.%s", pc->prefix, (long long)L, d->name);
+            bool out_proj = d->kind == AWQ_LIN_KIND_O || d->kind == AWQ_LIN_KIND_DOWN;
+            /* up rows: all of up_proj, the second half of a fused gate_up */
+            bool up = d->kind == AWQ_LIN_KIND_UP || d->kind == AWQ_LIN_KIND_GATE_UP;
+            AWQ_TRY(add_linear_at(ctx, l, pc, pre, awq_model_dim(&mc, d->in_dim),
+                                  awq_model_dim(&mc, d->out_dim), d->bias, p->quantized,
+                                  out_proj ? out_std : 0.02f, up,
+                                  d->kind == AWQ_LIN_KIND_GATE_UP ? p->intermediate : 0));
         }
         if (pc->arch->qk_norm) {
-            snprintf(pre, sizeof pre, "model.layers.%lld.self_attn.q_norm.weight", (long long)L);
-            add1(l, p->dtype, pc->head_dim, G_NORM, pre);
-            snprintf(pre, sizeof pre, "model.layers.%lld.self_attn.k_norm.weight", (long long)L);
-            add1(l, p->dtype, pc->head_dim, G_NORM, pre);
+            add_norm(l, pc, L, "self_attn.q_norm", pc->head_dim, false);
+            add_norm(l, pc, L, "self_attn.k_norm", pc->head_dim, false);
         }
-        snprintf(pre, sizeof pre, "model.layers.%lld.input_layernorm.weight", (long long)L);
-        tspec *n1 = add1(l, p->dtype, p->hidden, G_NORM, pre);
-        if (n1) n1->hidden_norm = true;
-        snprintf(pre, sizeof pre, "model.layers.%lld.post_attention_layernorm.weight", (long long)L);
-        tspec *n2 = add1(l, p->dtype, p->hidden, G_NORM, pre);
-        if (n2) n2->hidden_norm = true;
+        /* outliers in the norms before q/k/v and gate/up (Gemma's
+         * post_attention_layernorm normalizes the attention output) */
+        bool sw = pc->arch->sandwich_norms;
+        add_norm(l, pc, L, "input_layernorm", p->hidden, true);
+        add_norm(l, pc, L, "post_attention_layernorm", p->hidden, !sw);
+        if (sw) {
+            add_norm(l, pc, L, "pre_feedforward_layernorm", p->hidden, true);
+            add_norm(l, pc, L, "post_feedforward_layernorm", p->hidden, false);
+        }
     }
-    tspec *fn = add1(l, p->dtype, p->hidden, G_NORM, "model.norm.weight");
-    if (fn) fn->hidden_norm = true;
-    if (!p->tie_word_embeddings) add2(l, p->dtype, p->vocab, p->hidden, G_NORMAL, "lm_head.weight");
+    snprintf(top, sizeof top, "%snorm.weight", pc->prefix);
+    tspec *fn = add1(l, p->dtype, p->hidden, G_NORM, top);
+    if (fn) {
+        fn->hidden_norm = true;
+        fn->norm_offset = pc->arch->norm_offset;
+    }
+    if (!p->tie_word_embeddings) add2(l, p->dtype, p->vocab, p->hidden, G_NORMAL, pc->lm_head);
     if (l->oom) return awq_fail_nomem(ctx, "synth tensor list", l->cap * sizeof(tspec));
     return AWQ_OK;
 }
@@ -347,7 +475,7 @@ static awq_status check(awq_ctx *ctx, const awq_synth_params *p, const arch_map 
     const arch_map *am = find_arch(p->arch);
     if (!am)
         return awq_fail(ctx, AWQ_ERR_INVALID_ARG,
-                        "unknown arch '%s' (llama, qwen2, qwen3, qwen2.5-vl)",
+                        "unknown arch '%s' (" SYNTH_ARCHS ")",
                         p->arch ? p->arch : "(null)");
     const awq_arch *arch = awq_arch_find(am->hf_name);
     if (!arch) return awq_fail(ctx, AWQ_ERR_INTERNAL, "%s missing from the arch table", am->hf_name);
@@ -392,7 +520,7 @@ static awq_status check(awq_ctx *ctx, const awq_synth_params *p, const arch_map 
                         "rope_theta, rms_eps and max_position_embeddings must be > 0");
     if (p->quantized && !awq_format_get(p->qformat))
         return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "unknown packed format %d", (int)p->qformat);
-    if (am->vision) {
+    if (am->vision || am->siglip) {
         if (p->vision_depth < 1 || p->vision_depth > 256 || p->vision_hidden < 1 ||
             p->vision_hidden > 16384 || p->vision_intermediate < 1 ||
             p->vision_intermediate > 65536 || p->vision_heads < 1 ||
@@ -442,7 +570,40 @@ static awq_status build_config(awq_ctx *ctx, const plan_ctx *pc, char **out) {
     cJSON_AddNumberToObject(c, "max_position_embeddings", (double)p->max_pos);
     cJSON_AddNumberToObject(c, "rms_norm_eps", p->rms_eps);
     cJSON_AddNumberToObject(c, "rope_theta", p->rope_theta);
-    cJSON_AddStringToObject(c, "hidden_act", "silu");
+    cJSON_AddStringToObject(c, "hidden_act", pc->arch->act_default ? pc->arch->act_default
+                                                                    : "silu");
+    if (pc->arch->act_field)
+        cJSON_AddStringToObject(c, pc->arch->act_field, pc->arch->act_default);
+    if (pc->arch->moe) {
+        const awq_moe_desc *d = pc->arch->moe;
+        cJSON_AddNumberToObject(c, d->n_experts_field, (double)p->n_experts);
+        cJSON_AddNumberToObject(c, "num_experts_per_tok", (double)p->n_experts_per_tok);
+        if (strcmp(d->inter_field, "intermediate_size") != 0)
+            cJSON_AddNumberToObject(c, d->inter_field, (double)pc->moe_inter);
+        if (d->shared_expert)
+            cJSON_AddNumberToObject(c, "shared_expert_intermediate_size",
+                                    (double)pc->shared_inter);
+        if (!d->always_renorm) cJSON_AddBoolToObject(c, "norm_topk_prob", true);
+        if (d->sparse_step) {
+            cJSON_AddNumberToObject(c, "decoder_sparse_step", 1);
+            cJSON_AddArrayToObject(c, "mlp_only_layers");
+        }
+    }
+    if (pc->arch->gemma_attn) {
+        /* transformers' defaults written out, as save_pretrained does */
+        cJSON_AddNumberToObject(c, "query_pre_attn_scalar", (double)pc->head_dim);
+        cJSON_AddNumberToObject(c, "sliding_window", 4096);
+        if (pc->arch->def_attn_softcap > 0)
+            cJSON_AddNumberToObject(c, "attn_logit_softcapping", pc->arch->def_attn_softcap);
+        else
+            cJSON_AddNullToObject(c, "attn_logit_softcapping");
+        if (pc->arch->def_final_softcap > 0)
+            cJSON_AddNumberToObject(c, "final_logit_softcapping", pc->arch->def_final_softcap);
+        else
+            cJSON_AddNullToObject(c, "final_logit_softcapping");
+        cJSON_AddNumberToObject(c, "sliding_window_pattern", pc->arch->def_sliding_pattern);
+        if (pc->arch->local_rope) cJSON_AddNumberToObject(c, "rope_local_base_freq", 10000.0);
+    }
     cJSON_AddNumberToObject(c, "initializer_range", 0.02);
     cJSON_AddBoolToObject(c, "tie_word_embeddings", p->tie_word_embeddings);
     cJSON_AddStringToObject(c, "torch_dtype", p->dtype == AWQ_DT_BF16 ? "bfloat16" : "float16");
@@ -450,10 +611,10 @@ static awq_status build_config(awq_ctx *ctx, const plan_ctx *pc, char **out) {
     cJSON_AddNumberToObject(c, "eos_token_id", (double)eos);
     cJSON_AddBoolToObject(c, "use_cache", true);
     cJSON_AddNumberToObject(c, "attention_dropout", 0.0);
-    if (strcmp(pc->am->name, "llama") == 0) {
+    if (strcmp(pc->am->name, "llama") == 0 || pc->arch->gemma_attn) {
         cJSON_AddBoolToObject(c, "attention_bias", false);
         cJSON_AddBoolToObject(c, "mlp_bias", false);
-    } else {
+    } else if (strcmp(pc->am->name, "phi3") != 0) {
         if (strcmp(pc->am->name, "qwen3") == 0) cJSON_AddBoolToObject(c, "attention_bias", false);
         cJSON_AddBoolToObject(c, "use_sliding_window", false);
         cJSON_AddNumberToObject(c, "sliding_window", (double)p->max_pos);
@@ -502,8 +663,39 @@ static awq_status build_config(awq_ctx *ctx, const plan_ctx *pc, char **out) {
             cJSON_AddNumberToObject(c, "video_token_id", 151656);
         }
     }
+    if (pc->am->siglip) {
+        /* Gemma3ForConditionalGeneration: the decoder's fields in
+         * text_config, a SigLIP vision_config */
+        cJSON *root = cJSON_CreateObject();
+        if (!root) {
+            cJSON_Delete(c);
+            return awq_fail_nomem(ctx, "config.json", 4096);
+        }
+        cJSON *ra = cJSON_AddArrayToObject(root, "architectures");
+        if (ra) cJSON_AddItemToArray(ra, cJSON_CreateString(pc->am->hf_name));
+        cJSON_AddStringToObject(root, "model_type", "gemma3");
+        cJSON_DeleteItemFromObject(c, "architectures");
+        cJSON_ReplaceItemInObject(c, "model_type", cJSON_CreateString("gemma3_text"));
+        cJSON_AddStringToObject(root, "torch_dtype", p->dtype == AWQ_DT_BF16 ? "bfloat16" : "float16");
+        cJSON_AddBoolToObject(root, "tie_word_embeddings", p->tie_word_embeddings);
+        cJSON_AddNumberToObject(root, "mm_tokens_per_image", 256);
+        cJSON_AddItemToObject(root, "text_config", c);
+        cJSON *vc = cJSON_AddObjectToObject(root, "vision_config");
+        if (vc) {
+            cJSON_AddStringToObject(vc, "model_type", "siglip_vision_model");
+            cJSON_AddNumberToObject(vc, "hidden_size", (double)p->vision_hidden);
+            cJSON_AddNumberToObject(vc, "intermediate_size", (double)p->vision_intermediate);
+            cJSON_AddNumberToObject(vc, "num_hidden_layers", (double)p->vision_depth);
+            cJSON_AddNumberToObject(vc, "num_attention_heads", (double)p->vision_heads);
+            cJSON_AddNumberToObject(vc, "image_size", 224);
+            cJSON_AddNumberToObject(vc, "patch_size", 14);
+            cJSON_AddBoolToObject(vc, "vision_use_head", false);
+        }
+        c = root;
+    }
     if (p->quantized) {
         static const char *const skip_vision[] = {"visual"};
+        static const char *const skip_siglip[] = {"vision_tower", "multi_modal_projector"};
         awq_qconfig_fields f;
         memset(&f, 0, sizeof f);
         f.bits = p->bits;
@@ -514,6 +706,10 @@ static awq_status build_config(awq_ctx *ctx, const plan_ctx *pc, char **out) {
         if (pc->am->vision) {
             f.modules_to_not_convert = skip_vision;
             f.n_modules_to_not_convert = 1;
+        }
+        if (pc->am->siglip) {
+            f.modules_to_not_convert = skip_siglip;
+            f.n_modules_to_not_convert = 2;
         }
         cJSON *qc = NULL;
         awq_status s = awq_format_quant_config(ctx, p->qformat, &f, &qc);
@@ -564,7 +760,10 @@ static void fill_range(void *arg, int64_t begin, int64_t end, int worker) {
         uint16_t *o = (uint16_t *)j->buf;
         bool bf = t->dtype == AWQ_DT_BF16;
         for (int64_t r = r0; r < r1; r++) {
-            float rmul = (t->outlier_rows && j->inter_mask[r]) ? j->outlier_row_mul : 1.0f;
+            float rmul = (t->outlier_rows && r >= t->outlier_row0 &&
+                          j->inter_mask[r - t->outlier_row0])
+                             ? j->outlier_row_mul
+                             : 1.0f;
             uint16_t *row = o + r * j->cols;
             if (j->lut && rmul == 1.0f && !t->outlier_cols) {
                 for (int64_t k = 0; k < j->cols; k++) row[k] = j->lut[ih_index(&s)];
@@ -613,6 +812,7 @@ static void fill_small(const tspec *t, const awq_synth_params *p, uint64_t seed,
         for (uint64_t i = 0; i < t->n_elements; i++) {
             float v = 1.0f + 0.02f * normal01(&s);
             if (t->hidden_norm && hid_mask[i]) v = (float)p->outlier_scale;
+            v -= t->norm_offset;
             o[i] = bf ? awq_f32_to_bf16(v) : awq_f32_to_f16(v);
         }
         return;
@@ -667,8 +867,27 @@ awq_status awq_synth_write(awq_ctx *ctx, const char *out_dir, const awq_synth_pa
     if (!res) res = &local;
     memset(res, 0, sizeof *res);
     if (!out_dir || !p) return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "NULL argument");
-    plan_ctx pc = {p, NULL, NULL, 0};
+    plan_ctx pc = {p, NULL, NULL, 0, 0, 0, "model.", "lm_head.weight"};
     AWQ_TRY(check(ctx, p, &pc.am, &pc.arch, &pc.head_dim));
+    if (pc.am->siglip) {
+        pc.prefix = "language_model.model.";
+        pc.lm_head = "language_model.lm_head.weight";
+    }
+    if (pc.arch->moe) {
+        /* Mixtral's experts are intermediate_size wide */
+        pc.moe_inter = strcmp(pc.arch->moe->inter_field, "intermediate_size") == 0
+                           ? p->intermediate
+                           : (p->moe_intermediate > 0 ? p->moe_intermediate
+                                                      : AWQ_MAX(p->intermediate / 4, 1));
+        pc.shared_inter = p->shared_intermediate > 0 ? p->shared_intermediate : p->intermediate;
+        if (p->n_experts < 1 || p->n_experts > 1024 || p->n_experts_per_tok < 1 ||
+            p->n_experts_per_tok > p->n_experts || pc.moe_inter > (1 << 18) ||
+            pc.shared_inter > (1 << 18))
+            return awq_fail(ctx, AWQ_ERR_INVALID_ARG,
+                            "experts = %lld, experts-per-tok = %lld out of range (1 <= "
+                            "per-tok <= experts <= 1024)", (long long)p->n_experts,
+                            (long long)p->n_experts_per_tok);
+    }
     tlist l = {0};
     awq_status st = plan(ctx, &pc, &l);
     uint64_t total = 0;

@@ -31,14 +31,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-awq_capture_point awq_search_point_of_linear(int lin) {
-    switch (lin) {
-    case AWQ_LIN_Q:
-    case AWQ_LIN_K:
-    case AWQ_LIN_V: return AWQ_CAPTURE_QKV_IN;
-    case AWQ_LIN_O: return AWQ_CAPTURE_O_IN;
-    case AWQ_LIN_GATE:
-    case AWQ_LIN_UP: return AWQ_CAPTURE_GATE_UP_IN;
+awq_capture_point awq_search_point_of_linear(const awq_arch *a, int lin) {
+    switch (a->linears[lin].kind) {
+    case AWQ_LIN_KIND_Q:
+    case AWQ_LIN_KIND_K:
+    case AWQ_LIN_KIND_V:
+    case AWQ_LIN_KIND_QKV: return AWQ_CAPTURE_QKV_IN;
+    case AWQ_LIN_KIND_O: return AWQ_CAPTURE_O_IN;
+    case AWQ_LIN_KIND_GATE:
+    case AWQ_LIN_KIND_UP:
+    case AWQ_LIN_KIND_GATE_UP: return AWQ_CAPTURE_GATE_UP_IN;
     default: return AWQ_CAPTURE_DOWN_IN;
     }
 }
@@ -235,8 +237,9 @@ static int64_t block_out_cols(const awq_model_config *cfg, const awq_arch *a,
     return cfg->hidden;
 }
 
-/* Whether group g applies to this layer (AWQ_GROUP_IF_SAME_SHAPE). */
-static bool group_applies(awq_layer *l, const awq_scale_group *g) {
+/* Whether group g applies to this layer (its awq_group_cond). */
+static bool group_applies(const awq_model_config *cfg, awq_layer *l, const awq_scale_group *g) {
+    if (g->cond == AWQ_GROUP_IF_NO_GQA) return cfg->n_heads == cfg->n_kv_heads;
     if (g->cond != AWQ_GROUP_IF_SAME_SHAPE || g->prev_linear < 0) return true;
     int64_t pn, pk, ln, lk;
     awq_layer_weight(l, g->prev_linear, &pn, &pk);
@@ -342,7 +345,7 @@ static awq_status search_group(awq_model *m, awq_layer *l, int gi, awq_search_ac
     const awq_arch *a = cfg->arch;
     const awq_scale_group *g = &a->groups[gi];
     awq_group_report *rep = &out->rep[gi];
-    const int in = AWQ_SLOT_CAP + (int)awq_search_point_of_linear(g->linears[0]);
+    const int in = AWQ_SLOT_CAP + (int)awq_search_point_of_linear(a, g->linears[0]);
     const int64_t K = awq_act_store_cols(c->st, in);
     const int64_t chunk_rows = awq_act_store_chunk_rows(c->st, 0);
     const int64_t ocols = block_out_cols(cfg, a, g);
@@ -554,7 +557,7 @@ awq_status awq_search_layer(awq_model *m, awq_layer *l, awq_search_acts *c,
         rep->layer = awq_layer_index(l);
         rep->group = gi;
         group_name(a, g, rep->name, sizeof rep->name);
-        out->used[gi] = p->method == AWQ_METHOD_AWQ && group_applies(l, g);
+        out->used[gi] = p->method == AWQ_METHOD_AWQ && group_applies(cfg, l, g);
         if (!out->used[gi]) continue;
         char phase[96];
         snprintf(phase, sizeof phase, "layer %lld/%lld: %s", (long long)awq_layer_index(l) + 1,
@@ -589,10 +592,12 @@ awq_status awq_search_apply(awq_model *m, awq_layer *l, awq_search_acts *c,
         awq_status st = awq_model_upload(m, sd, s->scales[gi], (size_t)K * sizeof(float));
         /* previous op: norm weight / s, or linear rows (and bias) / s */
         if (st == AWQ_OK && g->prev_norm) {
-            awq_layer_norm_id which =
-                strcmp(g->prev_norm, "input_layernorm") == 0 ? AWQ_NORM_INPUT : AWQ_NORM_POST_ATTN;
-            int64_t n;
-            float *nw = awq_layer_norm_weight(l, which, &n);
+            /* the layer holds the norm's effective weight (offset + w, Gemma's
+             * 1 + w): dividing it by s is the (w + 1) / s - 1 fold once the
+             * offset is taken off on output */
+            int which = awq_layer_norm_find(g->prev_norm);
+            int64_t n = 0;
+            float *nw = which < 0 ? NULL : awq_layer_norm_weight(l, (awq_layer_norm_id)which, &n);
             if (!nw || n != K)
                 st = awq_fail(ctx, AWQ_ERR_INTERNAL, "layer %lld: norm %s has %lld entries, "
                               "scales %lld", (long long)awq_layer_index(l), g->prev_norm,
@@ -600,16 +605,18 @@ awq_status awq_search_apply(awq_model *m, awq_layer *l, awq_search_acts *c,
             else
                 st = be->ops->scale_cols(be, nw, sd, 1, K, true);
         } else if (st == AWQ_OK) {
+            /* the last K rows of prev: all of a plain linear, the v rows of a
+             * fused qkv_proj, the up rows of a fused gate_up_proj */
             int64_t N, Kp;
             float *w = awq_layer_weight(l, g->prev_linear, &N, &Kp);
-            if (N != K)
+            if (N < K)
                 st = awq_fail(ctx, AWQ_ERR_INTERNAL, "layer %lld: previous linear has %lld "
                               "outputs, scales %lld", (long long)awq_layer_index(l),
                               (long long)N, (long long)K);
             else
-                st = be->ops->scale_rows(be, w, sd, N, Kp, true);
+                st = be->ops->scale_rows(be, w + (N - K) * Kp, sd, K, Kp, true);
             float *b = awq_layer_bias(l, g->prev_linear);
-            if (st == AWQ_OK && b) st = be->ops->scale_cols(be, b, sd, 1, K, true);
+            if (st == AWQ_OK && b) st = be->ops->scale_cols(be, b + (N - K), sd, 1, K, true);
         }
         for (int j = 0; j < g->n_linears && st == AWQ_OK; j++) {
             int64_t N, Kj;
@@ -617,7 +624,7 @@ awq_status awq_search_apply(awq_model *m, awq_layer *l, awq_search_acts *c,
             st = be->ops->scale_cols(be, w, sd, N, Kj, false);
         }
         /* the group's captured input / s, chunk by chunk */
-        int in = AWQ_SLOT_CAP + (int)awq_search_point_of_linear(g->linears[0]);
+        int in = AWQ_SLOT_CAP + (int)awq_search_point_of_linear(a, g->linears[0]);
         for (int64_t ch = 0; ch < awq_act_store_n_chunks(c->st) && st == AWQ_OK; ch++) {
             float *x = NULL;
             st = awq_act_store_get(c->st, in, ch, true, &x);
@@ -669,7 +676,8 @@ static awq_status clip_one(awq_model *m, awq_layer *l, awq_search_acts *c,
     const awq_arch *a = cfg->arch;
     {
         /* q/k feed the q·k product: AutoAWQ does not clip them. */
-        if (lin == AWQ_LIN_Q || lin == AWQ_LIN_K) return AWQ_OK;
+        if (a->linears[lin].kind == AWQ_LIN_KIND_Q || a->linears[lin].kind == AWQ_LIN_KIND_K)
+            return AWQ_OK;
         int64_t N, K;
         float *w = awq_layer_weight(l, lin, &N, &K);
         int64_t glen = awq_group_len(K, p->quant.group_size);
@@ -678,7 +686,7 @@ static awq_status clip_one(awq_model *m, awq_layer *l, awq_search_acts *c,
         awq_status st = AWQ_OK;
         if (!s->clip[lin]) {
             if (!p->clip) return AWQ_OK;
-            awq_capture_point pt = awq_search_point_of_linear(lin);
+            awq_capture_point pt = awq_search_point_of_linear(a, lin);
             int64_t step;
             int64_t ns = clip_sample_count(c->rows, p->clip_tokens, &step);
             int in = AWQ_SLOT_CAP + (int)pt;

@@ -57,7 +57,7 @@ awq_status awq_search_forward(awq_model *m, awq_layer *l, awq_search_acts *a, in
 awq_status awq_search_slot_mse(awq_model *m, awq_search_acts *a, int s1, int s2, double *mse);
 
 /* The capture point whose buffer is the input of linear `lin`. */
-awq_capture_point awq_search_point_of_linear(int lin);
+awq_capture_point awq_search_point_of_linear(const awq_arch *a, int lin);
 
 /* Result of the search on one layer (host memory, owned). */
 typedef struct awq_layer_search {

@@ -223,7 +223,9 @@ static void norm_tensor_name(const awq_quantize_job *job, int64_t layer, const c
     snprintf(buf, n, "%slayers.%lld.%s.weight", job->prefix, (long long)layer, norm);
 }
 
-static const char *const k_norms[2] = {"input_layernorm", "post_attention_layernorm"};
+/* The norms a layer's output carries: those the scaling groups fold into
+ * (the others are copied from the source). */
+#define MAX_FOLDED_NORMS 4
 
 static bool linear_packable(const awq_quantize_job *job, int64_t K, int64_t N) {
     return awq_linear_packable(job->p.format, K, N, job->p.quant.bits, job->p.quant.group_size,
@@ -643,10 +645,11 @@ static awq_status search_from_json(awq_quantize_job *job, awq_layer *l, int64_t 
 
 /* ------------------------------------------------------ one layer's output */
 
-/* Append a 1-D float tensor `name` (n values in backend memory) to the
- * output list, in the source tensor's dtype. */
+/* Append a 1-D float tensor `name` (n values in backend memory, minus
+ * `sub`: a norm's offset, Gemma's (1 + w) stored as w) to the output list,
+ * in the source tensor's dtype. */
 static awq_status emit_vector(awq_quantize_job *job, out_list *outl, const char *name,
-                              const float *v, int64_t n) {
+                              const float *v, int64_t n, float sub) {
     awq_ctx *ctx = job->ctx;
     awq_status st = AWQ_OK;
     awq_dtype dt = out_float_dtype(awq_checkpoint_find(job->ck, name));
@@ -655,14 +658,16 @@ static awq_status emit_vector(awq_quantize_job *job, out_list *outl, const char 
     float *h = awq_alloc((size_t)n, sizeof(float));
     if (!h) return awq_fail_nomem(ctx, name, (uint64_t)n * 4);
     st = awq_model_download(job->m, h, v, (size_t)n * sizeof(float));
+    for (int64_t i = 0; sub != 0 && i < n; i++) h[i] -= sub;
     if (st == AWQ_OK) st = f32_to_dtype(ctx, name, h, n, dt, t->data);
     awq_free(h);
     return st;
 }
 
-/* Load the 1-D tensor `name` of layer file lc into v (n values, backend). */
+/* Load the 1-D tensor `name` of layer file lc, plus `add` (a norm's
+ * offset), into v (n values, backend). */
 static awq_status load_vector(awq_quantize_job *job, const awq_checkpoint *lc, const char *name,
-                              float *v, int64_t n) {
+                              float *v, int64_t n, float add) {
     awq_ctx *ctx = job->ctx;
     const awq_tensor_info *t = awq_checkpoint_find(lc, name);
     if (!t || t->n_elements != (uint64_t)n)
@@ -670,6 +675,7 @@ static awq_status load_vector(awq_quantize_job *job, const awq_checkpoint *lc, c
     float *h = awq_alloc((size_t)n, sizeof(float));
     if (!h) return awq_fail_nomem(ctx, name, (uint64_t)n * 4);
     awq_status st = awq_tensor_to_f32(ctx, t, h);
+    for (int64_t i = 0; add != 0 && i < n; i++) h[i] += add;
     if (st == AWQ_OK) st = awq_model_upload(job->m, v, h, (size_t)n * sizeof(float));
     awq_free(h);
     return st;
@@ -733,15 +739,17 @@ static awq_status layer_outputs(awq_quantize_job *job, awq_layer *l, int64_t lay
         if (st == AWQ_OK && b) {
             /* in the source's dtype: FP16 (as AutoAWQ's WQLinear) or BF16 */
             lin_tensor_name(job, layer, lin, "bias", name, sizeof name);
-            st = emit_vector(job, outl, name, b, N);
+            st = emit_vector(job, outl, name, b, N, 0);
         }
     }
-    for (int i = 0; i < 2 && st == AWQ_OK; i++) {
+    const char *norms[MAX_FOLDED_NORMS];
+    int nn = awq_arch_folded_norms(a, norms, MAX_FOLDED_NORMS);
+    for (int i = 0; i < nn && st == AWQ_OK; i++) {
         int64_t n;
-        float *nw = awq_layer_norm_weight(l, i == 0 ? AWQ_NORM_INPUT : AWQ_NORM_POST_ATTN, &n);
+        float *nw = awq_layer_norm_weight(l, (awq_layer_norm_id)awq_layer_norm_find(norms[i]), &n);
         if (!nw) continue;
-        norm_tensor_name(job, layer, k_norms[i], name, sizeof name);
-        st = emit_vector(job, outl, name, nw, n);
+        norm_tensor_name(job, layer, norms[i], name, sizeof name);
+        st = emit_vector(job, outl, name, nw, n, a->norm_offset);
     }
     return st;
 }
@@ -791,15 +799,17 @@ static awq_status layer_from_outputs(awq_quantize_job *job, awq_layer *l, int64_
         float *b = awq_layer_bias(l, lin);
         if (st == AWQ_OK && b) {
             snprintf(name, sizeof name, "%s.bias", base);
-            st = load_vector(job, lc, name, b, N);
+            st = load_vector(job, lc, name, b, N, 0);
         }
     }
-    for (int i = 0; i < 2 && st == AWQ_OK; i++) {
+    const char *norms[MAX_FOLDED_NORMS];
+    int nn = awq_arch_folded_norms(a, norms, MAX_FOLDED_NORMS);
+    for (int i = 0; i < nn && st == AWQ_OK; i++) {
         int64_t n;
-        float *nw = awq_layer_norm_weight(l, i == 0 ? AWQ_NORM_INPUT : AWQ_NORM_POST_ATTN, &n);
+        float *nw = awq_layer_norm_weight(l, (awq_layer_norm_id)awq_layer_norm_find(norms[i]), &n);
         if (!nw) continue;
-        norm_tensor_name(job, layer, k_norms[i], name, sizeof name);
-        st = load_vector(job, lc, name, nw, n);
+        norm_tensor_name(job, layer, norms[i], name, sizeof name);
+        st = load_vector(job, lc, name, nw, n, a->norm_offset);
     }
     return st;
 }
@@ -897,9 +907,11 @@ bool awq_qz_is_replaced(const awq_quantize_job *job, const char *name, int64_t *
             return true;
         }
     }
-    for (int i = 0; i < 2; i++) {
-        size_t n = strlen(k_norms[i]);
-        if (!strncmp(rest, k_norms[i], n) && !strcmp(rest + n, ".weight")) {
+    const char *norms[MAX_FOLDED_NORMS];
+    int nn = awq_arch_folded_norms(a, norms, MAX_FOLDED_NORMS);
+    for (int i = 0; i < nn; i++) {
+        size_t n = strlen(norms[i]);
+        if (!strncmp(rest, norms[i], n) && !strcmp(rest + n, ".weight")) {
             *layer = li;
             return true;
         }

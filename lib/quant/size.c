@@ -313,13 +313,13 @@ awq_status awq_size_from_params(awq_ctx *ctx, double n_params, const awq_size_pa
  * v and o) and mlp_bias (gate, up, down), as transformers builds them. */
 static void decoder_linears(const awq_model_config *cfg, awq_linear_desc *out, int *n) {
     static const awq_linear_desc llama[7] = {
-        {"self_attn.q_proj", AWQ_DIM_HIDDEN, AWQ_DIM_Q, false},
-        {"self_attn.k_proj", AWQ_DIM_HIDDEN, AWQ_DIM_KV, false},
-        {"self_attn.v_proj", AWQ_DIM_HIDDEN, AWQ_DIM_KV, false},
-        {"self_attn.o_proj", AWQ_DIM_Q, AWQ_DIM_HIDDEN, false},
-        {"mlp.gate_proj", AWQ_DIM_HIDDEN, AWQ_DIM_INTER, false},
-        {"mlp.up_proj", AWQ_DIM_HIDDEN, AWQ_DIM_INTER, false},
-        {"mlp.down_proj", AWQ_DIM_INTER, AWQ_DIM_HIDDEN, false},
+        {"self_attn.q_proj", AWQ_DIM_HIDDEN, AWQ_DIM_Q, false, AWQ_LIN_KIND_Q},
+        {"self_attn.k_proj", AWQ_DIM_HIDDEN, AWQ_DIM_KV, false, AWQ_LIN_KIND_K},
+        {"self_attn.v_proj", AWQ_DIM_HIDDEN, AWQ_DIM_KV, false, AWQ_LIN_KIND_V},
+        {"self_attn.o_proj", AWQ_DIM_Q, AWQ_DIM_HIDDEN, false, AWQ_LIN_KIND_O},
+        {"mlp.gate_proj", AWQ_DIM_HIDDEN, AWQ_DIM_INTER, false, AWQ_LIN_KIND_GATE},
+        {"mlp.up_proj", AWQ_DIM_HIDDEN, AWQ_DIM_INTER, false, AWQ_LIN_KIND_UP},
+        {"mlp.down_proj", AWQ_DIM_INTER, AWQ_DIM_HIDDEN, false, AWQ_LIN_KIND_DOWN},
     };
     bool table_bias = false;
     if (cfg->arch && cfg->arch->n_linears > 0) {
@@ -330,9 +330,10 @@ static void decoder_linears(const awq_model_config *cfg, awq_linear_desc *out, i
         *n = 7;
         memcpy(out, llama, sizeof llama);
     }
-    for (int i = 0; i < *n && i <= AWQ_LIN_DOWN; i++) {
-        if (i <= AWQ_LIN_O && !table_bias && cfg->attention_bias) out[i].bias = true;
-        if (i >= AWQ_LIN_GATE && cfg->mlp_bias) out[i].bias = true;
+    for (int i = 0; i < *n; i++) {
+        bool attn = out[i].kind <= AWQ_LIN_KIND_O || out[i].kind == AWQ_LIN_KIND_QKV;
+        if (attn && !table_bias && cfg->attention_bias) out[i].bias = true;
+        if (!attn && cfg->mlp_bias) out[i].bias = true;
     }
 }
 
@@ -361,22 +362,48 @@ awq_status awq_size_from_config(awq_ctx *ctx, const awq_model_config *cfg,
         NOTE(r, "architecture '%s' not in awqkit's table: assumed the Llama linears "
                 "(q, k, v, o, gate, up, down)",
              cfg->architecture);
-    if (cfg->is_moe) NOTE(r, "mixture-of-experts config: experts are not counted");
+    const awq_moe_desc *moe = cfg->arch ? cfg->arch->moe : NULL;
+    if (cfg->is_moe && !moe) NOTE(r, "mixture-of-experts config: experts are not counted");
     uint64_t L = (uint64_t)cfg->n_layers;
     uint64_t other = 0;
+    /* MoE layers (the table's MoE entries): the dense MLP linears only in
+     * the dense layers; the experts (and a shared expert) are quantizable
+     * linears, the router and the shared expert's gate stay 16-bit */
+    uint64_t L_moe = 0;
+    for (uint64_t l = 0; moe && l < L; l++) L_moe += awq_model_layer_moe(cfg, (int64_t)l);
     for (int i = 0; i < nl; i++) {
         int64_t K = awq_model_dim(cfg, lin[i].in_dim), N = awq_model_dim(cfg, lin[i].out_dim);
         if (K <= 0 || N <= 0 || K > (1LL << 26) || N > (1LL << 26))
             return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "%s: dims [%lld -> %lld] out of range",
                             lin[i].name, (long long)K, (long long)N);
-        for (uint64_t l = 0; l < L; l++) add_linear(r, p, K, N);
-        note_unpackable(r, p, lin[i].name, K, N, L);
-        if (lin[i].bias) other += L * (uint64_t)N;
+        bool mlp = !awq_arch_linear_is_attn(cfg->arch, i);
+        uint64_t Ln = (moe && mlp) ? L - L_moe : L;
+        for (uint64_t l = 0; l < Ln; l++) add_linear(r, p, K, N);
+        if (Ln) note_unpackable(r, p, lin[i].name, K, N, Ln);
+        if (lin[i].bias) other += Ln * (uint64_t)N;
+    }
+    if (moe && L_moe) {
+        int64_t H = cfg->hidden, I = cfg->moe_intermediate, SI = cfg->shared_intermediate;
+        uint64_t n_exp = L_moe * (uint64_t)cfg->n_experts;
+        for (uint64_t e = 0; e < n_exp; e++) {
+            add_linear(r, p, H, I);
+            add_linear(r, p, H, I);
+            add_linear(r, p, I, H);
+        }
+        note_unpackable(r, p, "experts.*.gate/up", H, I, 2 * n_exp);
+        note_unpackable(r, p, "experts.*.down", I, H, n_exp);
+        for (uint64_t l = 0; SI > 0 && l < L_moe; l++) {
+            add_linear(r, p, H, SI);
+            add_linear(r, p, H, SI);
+            add_linear(r, p, SI, H);
+        }
+        other += L_moe * (uint64_t)(cfg->n_experts + (SI > 0 ? 1 : 0)) * (uint64_t)H;
     }
     uint64_t H = (uint64_t)cfg->hidden, V = (uint64_t)cfg->vocab;
     other += V * H;                        /* embed_tokens */
     if (!cfg->tie_word_embeddings) other += V * H; /* lm_head */
     other += L * 2 * H + H;                /* two RMSNorms per layer + final norm */
+    if (cfg->arch && cfg->arch->sandwich_norms) other += L * 2 * H; /* Gemma's other two */
     if (cfg->arch && cfg->arch->qk_norm) other += L * 2 * (uint64_t)cfg->head_dim;
     add_other(r, other);
     r->params = (double)(r->linear_params + other);

@@ -42,5 +42,6 @@ if(NOT AWQ_HAVE_CUDA AND AWQ_BUILD_TOOLS)
     $<$<COMPILE_LANGUAGE:C>:${AWQ_WARNINGS}>
     $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-unknown-pragmas>)
   target_link_libraries(awqkit_cuda_emu PRIVATE PkgConfig::AWQ_OPENBLAS PkgConfig::AWQ_CJSON
-    PkgConfig::AWQ_ZSTD PkgConfig::AWQ_PCRE2 PkgConfig::AWQ_UTF8PROC Threads::Threads ${AWQ_LIBM})
+    PkgConfig::AWQ_ZSTD PkgConfig::AWQ_PCRE2 PkgConfig::AWQ_UTF8PROC PkgConfig::AWQ_XXHASH
+    Threads::Threads ${AWQ_LIBM})
 endif()

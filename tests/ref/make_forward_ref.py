@@ -187,19 +187,20 @@ def tiny_llama_fixture():
 
 
 # ------------------------------------------------------ tiny random models
-def redraw(model, seed):
+def redraw(model, seed, norm_center=1.0):
     """Weights with O(1) activations: N(0, 1/fan_in) linears, N(0, 1)
-    embeddings, norms 1 + 0.2 N(0, 1), biases 0.3 N(0, 1)."""
+    embeddings, norms 1 + 0.2 N(0, 1) (Gemma, which multiplies by 1 + w:
+    0.2 N(0, 1)), biases 0.3 N(0, 1)."""
     g = torch.Generator().manual_seed(seed)
     for name, p in model.named_parameters():
         if name.endswith("bias"):
             p.copy_(0.3 * torch.randn(p.shape, generator=g))
         elif "norm" in name:
-            p.copy_(1.0 + 0.2 * torch.randn(p.shape, generator=g))
+            p.copy_(norm_center + 0.2 * torch.randn(p.shape, generator=g))
         elif "embed" in name:
             p.copy_(torch.randn(p.shape, generator=g))
-        elif p.ndim == 2:
-            p.copy_(torch.randn(p.shape, generator=g) / math.sqrt(p.shape[1]))
+        elif p.ndim in (2, 3):  # 3-D: transformers 5's stacked experts
+            p.copy_(torch.randn(p.shape, generator=g) / math.sqrt(p.shape[-1]))
         else:
             p.copy_(0.1 * torch.randn(p.shape, generator=g))
 
@@ -227,11 +228,12 @@ DTYPE_NAMES = {torch.float32: "float32", torch.float16: "float16",
                torch.bfloat16: "bfloat16"}
 
 
-def make_model(name, model, dtype, T, seed, rename=None, text_key=None):
+def make_model(name, model, dtype, T, seed, rename=None, text_key=None, legacy=True,
+               id_max=None):
     out = HERE / "models" / name
     out.mkdir(parents=True, exist_ok=True)
     model.eval()
-    redraw(model, seed)
+    redraw(model, seed, 0.0 if "Gemma" in type(model).__name__ else 1.0)
     # weights exactly representable in the storage dtype (parameters only:
     # casting the whole model would also round the rotary inv_freq buffer)
     for p in model.parameters():
@@ -239,18 +241,21 @@ def make_model(name, model, dtype, T, seed, rename=None, text_key=None):
     cfg = model.config
     vocab = cfg.get_text_config().vocab_size
     g = torch.Generator().manual_seed(seed + 1)
-    ids = torch.randint(0, vocab, (1, T), generator=g)
+    ids = torch.randint(0, id_max or vocab, (1, T), generator=g)
     logits = model(input_ids=ids).logits[0].float()
     model.to(dtype).save_pretrained(str(out))
     for extra in ("generation_config.json",):
         (out / extra).unlink(missing_ok=True)
-    legacy_config(out / "config.json", DTYPE_NAMES[dtype], text_key)
+    if legacy:
+        legacy_config(out / "config.json", DTYPE_NAMES[dtype], text_key)
     if rename:
         sd = load_file(str(out / "model.safetensors"))
         sd = {rename(k): v for k, v in sd.items()}
         save_file(sd, str(out / "model.safetensors"), metadata={"format": "pt"})
     # reload from disk: the rewritten files must mean the same model
-    again = type(model).from_pretrained(str(out), dtype=torch.float32).eval()
+    again = type(model).from_pretrained(
+        str(out), dtype=torch.float32,
+        attn_implementation=model.config._attn_implementation).eval()
     lg2 = again(input_ids=ids).logits[0].float()
     err = (lg2 - logits).abs().max().item()
     assert err < 1e-5, f"{name}: reloaded model differs by {err}"
@@ -306,6 +311,11 @@ def random_models():
                    rope_scaling={"rope_type": "linear", "factor": 2.0},
                    tie_word_embeddings=False))),
                torch.float32, T=64, seed=15)
+    # Llama with an exact-GELU MLP (hidden_act is read, not assumed SiLU)
+    make_model("llama-gelu",
+               LlamaForCausalLM(LlamaConfig(**small(hidden_act="gelu",
+                                                    tie_word_embeddings=False))),
+               torch.float32, T=32, seed=17)
     # Qwen2.5-VL: the text decoder under model.language_model.* (the layout
     # transformers 4.52+ writes), a 1-block vision tower under model.visual.*;
     # text-only input, so mrope = plain rope.
@@ -336,14 +346,126 @@ def random_models():
                torch.bfloat16, T=40, seed=16, rename=vl_rename, text_key="text_config")
 
 
+# ------------------------------------------- Phi-3 and Gemma 2 / Gemma 3
+def new_family_models():
+    """Phi-3 (fused qkv_proj / gate_up_proj), Gemma 2 ((1 + w) norms, GELU-tanh,
+    sandwich norms, query_pre_attn_scalar, attention and final soft-capping,
+    alternating sliding-window layers), Gemma 3 text (q/k norms, a local rope
+    for sliding layers, layer_types) and Gemma3ForConditionalGeneration (the
+    same decoder under model.language_model, a 1-layer SigLIP tower). Small
+    soft-caps and windows so that each feature changes the logits. The Gemma
+    configs stay in the transformers 5 layout (per-layer-type
+    rope_parameters). Gemma 2 runs transformers' eager attention: its SDPA
+    path leaves out the attention soft-capping."""
+    from transformers import (Gemma2Config, Gemma2ForCausalLM, Gemma3Config,
+                              Gemma3ForCausalLM, Gemma3ForConditionalGeneration,
+                              Gemma3TextConfig, Phi3Config, Phi3ForCausalLM)
+    torch.manual_seed(0)
+    phi = dict(hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+               num_attention_heads=4, num_key_value_heads=4, vocab_size=128,
+               max_position_embeddings=512, rms_norm_eps=1e-5, pad_token_id=0,
+               bos_token_id=1, eos_token_id=2, tie_word_embeddings=False)
+    make_model("phi3", Phi3ForCausalLM(Phi3Config(**phi)), torch.bfloat16, T=40, seed=21)
+    gem = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=3,
+               num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+               vocab_size=128, max_position_embeddings=512, rms_norm_eps=1e-6,
+               query_pre_attn_scalar=24, sliding_window=8, pad_token_id=0,
+               bos_token_id=2, eos_token_id=1, tie_word_embeddings=True)
+    make_model("gemma2",
+               Gemma2ForCausalLM(Gemma2Config(**gem, attn_logit_softcapping=2.0,
+                                              final_logit_softcapping=15.0,
+                                              attn_implementation="eager")),
+               torch.bfloat16, T=40, seed=22, legacy=False)
+    g3 = dict(gem, layer_types=["sliding_attention", "full_attention",
+                                "sliding_attention"],
+              rope_parameters={
+                  "full_attention": {"rope_type": "linear", "factor": 2.0,
+                                     "rope_theta": 1000000.0},
+                  "sliding_attention": {"rope_type": "default", "rope_theta": 500.0}})
+    make_model("gemma3", Gemma3ForCausalLM(Gemma3TextConfig(**g3)), torch.float32,
+               T=40, seed=23, legacy=False)
+    vl = Gemma3Config(
+        text_config=dict(g3, vocab_size=128),
+        vision_config=dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                           num_attention_heads=2, image_size=28, patch_size=14),
+        mm_tokens_per_image=4, image_token_index=120, boi_token_index=121,
+        eoi_token_index=122, tie_word_embeddings=True)
+    make_model("gemma3_vl", Gemma3ForConditionalGeneration(vl), torch.bfloat16, T=40,
+               seed=24, legacy=False, id_max=100)
+
+
+# ------------------------------------------------------- sliding windows
+def window_models():
+    """Mistral with a sliding window of 8 keys on 40 tokens (every layer),
+    Phi-3 with a window of 12 (both transformers 5: a sliding-window mask in
+    every layer)."""
+    from transformers import Phi3Config, Phi3ForCausalLM
+    torch.manual_seed(0)
+    make_model("mistral-window",
+               MistralForCausalLM(MistralConfig(**small(sliding_window=8,
+                                                        tie_word_embeddings=False))),
+               torch.float32, T=40, seed=41)
+    make_model("phi3-window",
+               Phi3ForCausalLM(Phi3Config(
+                   hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+                   num_attention_heads=4, num_key_value_heads=2, vocab_size=128,
+                   max_position_embeddings=512, pad_token_id=0, bos_token_id=1,
+                   eos_token_id=2, sliding_window=12, tie_word_embeddings=False)),
+               torch.bfloat16, T=40, seed=42)
+
+
+# ----------------------------------------------------- mixture of experts
+def moe_models():
+    """Mixtral (block_sparse_moe, w1/w3/w2, renormalized top-2), Qwen2-MoE
+    (shared expert with its sigmoid gate, a dense layer from mlp_only_layers,
+    q/k/v biases, top-k not renormalized), Qwen3-MoE (q/k norms,
+    norm_topk_prob, top-3 of 8). transformers 5 stacks the experts in memory
+    and saves them per expert, as on the Hub."""
+    from transformers import (MixtralConfig, MixtralForCausalLM, Qwen2MoeConfig,
+                              Qwen2MoeForCausalLM, Qwen3MoeConfig,
+                              Qwen3MoeForCausalLM)
+    torch.manual_seed(0)
+    base = dict(hidden_size=32, intermediate_size=48, num_hidden_layers=2,
+                num_attention_heads=4, num_key_value_heads=2, vocab_size=128,
+                max_position_embeddings=512, rms_norm_eps=1e-6, rope_theta=10000.0,
+                bos_token_id=1, eos_token_id=2, tie_word_embeddings=False)
+    make_model("mixtral",
+               MixtralForCausalLM(MixtralConfig(**base, num_local_experts=4,
+                                                num_experts_per_tok=2)),
+               torch.bfloat16, T=40, seed=31)
+    make_model("qwen2_moe",
+               Qwen2MoeForCausalLM(Qwen2MoeConfig(
+                   **dict(base, num_hidden_layers=3), num_experts=4, num_experts_per_tok=2,
+                   moe_intermediate_size=24, shared_expert_intermediate_size=40,
+                   mlp_only_layers=[1], norm_topk_prob=False)),
+               torch.float32, T=40, seed=32)
+    make_model("qwen3_moe",
+               Qwen3MoeForCausalLM(Qwen3MoeConfig(
+                   **base, head_dim=16, num_experts=8, num_experts_per_tok=3,
+                   moe_intermediate_size=24, norm_topk_prob=True)),
+               torch.bfloat16, T=40, seed=33)
+
+
 def main():
     what = sys.argv[1:] or ["rope", "tiny", "models"]
+    if "llama-gelu" in what:
+        torch.manual_seed(0)
+        make_model("llama-gelu",
+                   LlamaForCausalLM(LlamaConfig(**small(hidden_act="gelu",
+                                                        tie_word_embeddings=False))),
+                   torch.float32, T=32, seed=17)
     if "rope" in what:
         rope_fixture()
     if "tiny" in what:
         tiny_llama_fixture()
     if "models" in what:
         random_models()
+    if "models" in what or "new" in what:
+        new_family_models()
+    if "models" in what or "moe" in what:
+        moe_models()
+    if "models" in what or "window" in what:
+        window_models()
 
 
 if __name__ == "__main__":

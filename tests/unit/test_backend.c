@@ -258,6 +258,82 @@ static void attention_case(awq_ctx *ctx, int64_t B, int64_t T, int64_t nh, int64
     awq_backend_free(be);
 }
 
+/* Sliding window and logit soft-capping (Gemma 2/3) against the reference,
+ * windows smaller and larger than the block, crossing block boundaries;
+ * and a window of 1 by hand (each token sees only itself: out = v). */
+static void test_attention_window(awq_ctx *ctx) {
+    awq_backend *be = cpu(ctx);
+    const int64_t cases[][6] = {
+        /* B, T, heads, kv heads, window, block */
+        {2, 70, 4, 2, 5, 16}, {1, 100, 2, 1, 33, 32}, {1, 64, 2, 2, 64, 16},
+        {1, 90, 4, 4, 17, 0}, {2, 40, 2, 1, 1000, 16},
+    };
+    for (size_t ci = 0; ci < AWQ_ARRAY_LEN(cases); ci++) {
+        int64_t B = cases[ci][0], T = cases[ci][1], nh = cases[ci][2], nkv = cases[ci][3];
+        int64_t hd = 16, nq = B * T * nh * hd, nk = B * T * nkv * hd;
+        for (int capped = 0; capped < 2; capped++) {
+            float *q = rand_buf(nq, 3), *k = rand_buf(nk, 3), *v = rand_buf(nk, 1);
+            float *out = rand_buf(nq, 1), *ref = rand_buf(nq, 1);
+            awq_attn_desc d = {.B = B, .T = T, .n_heads = nh, .n_kv_heads = nkv,
+                               .head_dim = hd, .scale = 0.25f, .block = (int)cases[ci][5],
+                               .softcap = capped ? 2.0f : 0.0f, .window = cases[ci][4]};
+            CHECK_OK(ctx, be->ops->attention(be, q, k, v, out, &d));
+            awq_attention_ref(q, k, v, ref, &d);
+            double e = rel_err(out, ref, nq, 1);
+            CHECK_MSG(e <= TOL_ATTN, "window case %zu cap %d: rel err %g", ci, capped, e);
+            /* the window changes the result (except the 1000 case) */
+            d.window = 0;
+            awq_attention_ref(q, k, v, out, &d);
+            if (cases[ci][4] < T)
+                CHECK_MSG(rel_err(out, ref, nq, 1) > 1e-3, "window case %zu has no effect", ci);
+            free(q), free(k), free(v), free(out), free(ref);
+        }
+    }
+    float q[4] = {5, 5, 1, 1}, k[4] = {1, 0, 1, 2}, v[4] = {10, -2, 4, 6}, out[4];
+    awq_attn_desc d1 = {.B = 1, .T = 2, .n_heads = 1, .n_kv_heads = 1, .head_dim = 2,
+                        .scale = 1.0f, .window = 1};
+    CHECK_OK(ctx, be->ops->attention(be, q, k, v, out, &d1));
+    CHECK(out[0] == 10 && out[1] == -2 && out[2] == 4 && out[3] == 6);
+    awq_backend_free(be);
+}
+
+/* GELU variants and soft-capping against the double references and
+ * closed-form values. */
+static void test_act(awq_ctx *ctx) {
+    awq_backend *be = cpu(ctx);
+    int64_t n = 40000;
+    float *g = rand_buf(n, 6), *u = rand_buf(n, 2), *o = rand_buf(n, 1), *r = rand_buf(n, 1);
+    for (int a = 0; a < 3; a++) {
+        CHECK_OK(ctx, be->ops->act_mul(be, (awq_act)a, g, u, o, n));
+        awq_act_mul_ref((awq_act)a, g, u, r, n);
+        CHECK_MSG(rel_err(o, r, n, 1) <= TOL_OP, "act %d: rel err %g", a, rel_err(o, r, n, 1));
+    }
+    /* silu through act_mul is silu_mul, bit for bit */
+    CHECK_OK(ctx, be->ops->act_mul(be, AWQ_ACT_SILU, g, u, o, n));
+    CHECK_OK(ctx, be->ops->silu_mul(be, g, u, r, n));
+    CHECK(memcmp(o, r, sizeof(float) * (size_t)n) == 0);
+    /* gelu(1) = 0.8413447 (erf), 0.8411920 (tanh); gelu(-1) = -0.1586553 */
+    float x[2] = {1, -1}, one[2] = {1, 1}, y[2];
+    CHECK_OK(ctx, be->ops->act_mul(be, AWQ_ACT_GELU, x, one, y, 2));
+    CHECK_NEAR(y[0], 0.8413447, 1e-6);
+    CHECK_NEAR(y[1], -0.1586553, 1e-6);
+    CHECK_OK(ctx, be->ops->act_mul(be, AWQ_ACT_GELU_TANH, x, one, y, 2));
+    CHECK_NEAR(y[0], 0.8411920, 1e-6);
+    CHECK_FAILS(ctx, be->ops->act_mul(be, (awq_act)7, x, one, y, 2), AWQ_ERR_INVALID_ARG,
+                "activation");
+    /* softcap: cap * tanh(x / cap), in place */
+    memcpy(r, g, sizeof(float) * (size_t)n);
+    CHECK_OK(ctx, be->ops->softcap(be, g, n, 3.0f));
+    awq_softcap_ref(r, n, 3.0f);
+    CHECK(rel_err(g, r, n, 1) <= TOL_OP);
+    float big[2] = {1000, -1000};
+    CHECK_OK(ctx, be->ops->softcap(be, big, 2, 30.0f));
+    CHECK(big[0] == 30.0f && big[1] == -30.0f);
+    CHECK_FAILS(ctx, be->ops->softcap(be, big, 2, 0.0f), AWQ_ERR_INVALID_ARG, "softcap");
+    free(g), free(u), free(o), free(r);
+    awq_backend_free(be);
+}
+
 static void test_elementwise(awq_ctx *ctx) {
     awq_backend *be = cpu(ctx);
     int64_t n = 40000; /* > one ELEM_CHUNK */
@@ -408,6 +484,8 @@ int main(void) {
     attention_case(ctx, 3, 37, 3, 3, 6, 16);    /* MHA, odd sizes */
     attention_case(ctx, 1, 1, 2, 2, 16, 0);     /* one token */
     attention_case(ctx, 2, 100, 2, 1, 128, 48); /* head_dim 128 */
+    test_attention_window(ctx);
+    test_act(ctx);
     test_elementwise(ctx);
     test_nll(ctx);
     test_memory(ctx);

@@ -388,7 +388,7 @@ static void test_attention(void) {
     for (size_t ci = 0; ci < AWQ_ARRAY_LEN(cases); ci++) {
         if (cases[ci].big && EMU) continue; /* the emulation is slow */
         awq_attn_desc d = {cases[ci].B, cases[ci].T, cases[ci].H, cases[ci].KVH,
-                           cases[ci].hd, 0.0f, 0};
+                           cases[ci].hd, 0.0f, 0, 0.0f, 0};
         d.scale = 1.0f / sqrtf((float)d.head_dim);
         const int64_t rows = d.B * d.T, nq = rows * d.n_heads * d.head_dim;
         const int64_t nkv = rows * d.n_kv_heads * d.head_dim;
@@ -422,14 +422,36 @@ static void test_attention(void) {
         dfree(dout);
         dfree(dout2);
     }
-    awq_attn_desc bad = {1, 4, 3, 2, 16, 0.25f, 0};
+    /* sliding window and soft-capping (Gemma): windows below, at and across
+     * the 32-key tile */
+    const int64_t wcases[][5] = {{2, 70, 4, 2, 5}, {1, 100, 2, 1, 33}, {1, 64, 2, 2, 32}};
+    for (size_t ci = 0; ci < AWQ_ARRAY_LEN(wcases); ci++) {
+        awq_attn_desc d = {.B = wcases[ci][0], .T = wcases[ci][1], .n_heads = wcases[ci][2],
+                           .n_kv_heads = wcases[ci][3], .head_dim = 16, .scale = 0.25f,
+                           .softcap = ci == 1 ? 0.0f : 2.0f, .window = wcases[ci][4]};
+        const int64_t rows = d.B * d.T, nq = rows * d.n_heads * 16, nkv = rows * d.n_kv_heads * 16;
+        float *q = rnd_vec(nq, 3.0f), *k = rnd_vec(nkv, 3.0f), *v = rnd_vec(nkv, 1.0f);
+        float *ref = awq_alloc((size_t)nq, 4);
+        float *dq = to_dev(q, (size_t)nq * 4u), *dk = to_dev(k, (size_t)nkv * 4u);
+        float *dv = to_dev(v, (size_t)nkv * 4u), *dout = dev_nan(nq);
+        CHECK_OK(ctx, be->ops->attention(be, dq, dk, dv, dout, &d));
+        awq_attention_ref(q, k, v, ref, &d);
+        float *o = dl_floats(dout, nq);
+        int bad = 0;
+        for (int64_t i = 0; i < nq; i++)
+            if (!(fabs((double)o[i] - (double)ref[i]) <= AWQ_TOL_ATTN_REL * 1.0)) bad++;
+        CHECK_MSG(bad == 0, "attention window case %zu: %d bad", ci, bad);
+        awq_free(q), awq_free(k), awq_free(v), awq_free(ref), awq_free(o);
+        dfree(dq), dfree(dk), dfree(dv), dfree(dout);
+    }
+    awq_attn_desc bad = {1, 4, 3, 2, 16, 0.25f, 0, 0.0f, 0};
     float *dummy = dev_nan(1024);
     CHECK_FAILS(ctx, be->ops->attention(be, dummy, dummy, dummy, dummy, &bad),
                 AWQ_ERR_INVALID_ARG, "attention");
-    awq_attn_desc wide = {1, 4, 1, 1, 512, 0.25f, 0};
+    awq_attn_desc wide = {1, 4, 1, 1, 512, 0.25f, 0, 0.0f, 0};
     CHECK_FAILS(ctx, be->ops->attention(be, dummy, dummy, dummy, dummy, &wide),
                 AWQ_ERR_UNSUPPORTED, "head_dim 512");
-    awq_attn_desc empty = {0, 4, 1, 1, 16, 0.25f, 0};
+    awq_attn_desc empty = {0, 4, 1, 1, 16, 0.25f, 0, 0.0f, 0};
     CHECK_OK(ctx, be->ops->attention(be, dummy, dummy, dummy, dummy, &empty));
     dfree(dummy);
 }
@@ -450,6 +472,27 @@ static void test_elementwise(void) {
     y = dl_floats(dg, n);
     CHECK(rel_bad(y, ref, n, AWQ_TOL_EXP_REL, 1e-30) == 0);
     awq_free(y);
+
+    /* GELU variants and soft-capping against the double references */
+    for (int a = 1; a < 3; a++) {
+        float *dg0 = to_dev(g, (size_t)n * 4u); /* dg was overwritten in place */
+        CHECK_OK(ctx, be->ops->act_mul(be, (awq_act)a, dg0, du, dy, n));
+        dfree(dg0);
+        awq_act_mul_ref((awq_act)a, g, u, ref, n);
+        y = dl_floats(dy, n);
+        CHECK_MSG(rel_bad(y, ref, n, 4 * AWQ_TOL_EXP_REL, 1e-6) == 0, "act %d", a);
+        awq_free(y);
+    }
+    {
+        float *dc = to_dev(g, (size_t)n * 4u);
+        CHECK_OK(ctx, be->ops->softcap(be, dc, n, 3.0f));
+        memcpy(ref, g, (size_t)n * 4u);
+        awq_softcap_ref(ref, n, 3.0f);
+        y = dl_floats(dc, n);
+        CHECK(rel_bad(y, ref, n, 4 * AWQ_TOL_EXP_REL, 1e-6) == 0);
+        awq_free(y);
+        dfree(dc);
+    }
 
     /* add: the CPU backend's bits */
     float *a = rnd_vec(n, 1.0f), *c = awq_alloc((size_t)n, 4);

@@ -16,7 +16,10 @@
  *    token WikiText-2 windows, and their perplexity.
  * 4. Tiny random transformers models (tests/ref/models/NAME: Qwen2 tied FP16,
  *    Qwen3 BF16, Llama llama3-rope, Llama yarn-rope, Mistral linear-rope MQA,
- *    Qwen2.5-VL text decoder under model.language_model.*): all logits.
+ *    Qwen2.5-VL text decoder under model.language_model.*, Llama with exact
+ *    GELU, Phi-3 fused qkv/gate_up, Gemma 2 with soft-capping and sliding
+ *    layers, Gemma 3 text with a local rope, Gemma3ForConditionalGeneration's
+ *    decoder under language_model.model.*): all logits.
  * 5. 1 vs 2 threads bit-identical; the per-layer API composes to the layer;
  *    capture hooks; weight substitution; quantized checkpoints (AWQ GEMM/
  *    GEMV, GPTQ v1/v2) give exactly the logits of their dequantized weights;
@@ -667,9 +670,15 @@ static void test_tiny_llama(awq_ctx *ctx, awq_ctx *ctx1) {
 
 /* --------------------------------------------- 4. transformers models */
 
+static void test_device_emulation(awq_ctx *ctx, const char *dir, const int32_t *ids,
+                                  int64_t T);
+
 static void test_hf_models(awq_ctx *ctx) {
     static const char *const names[] = {"qwen2-tied", "qwen3", "llama-rope-llama3",
-                                        "llama-rope-yarn", "mistral-rope-linear", "qwen2_5_vl"};
+                                        "llama-rope-yarn", "mistral-rope-linear", "qwen2_5_vl",
+                                        "llama-gelu", "phi3", "gemma2", "gemma3", "gemma3_vl",
+                                        "mixtral", "qwen2_moe", "qwen3_moe", "mistral-window",
+                                        "phi3-window"};
     for (size_t i = 0; i < AWQ_ARRAY_LEN(names); i++) {
         char path[512];
         snprintf(path, sizeof path, "%s/ref/models/%s/ref.json", AWQ_TEST_SRC, names[i]);
@@ -691,6 +700,10 @@ static void test_hf_models(awq_ctx *ctx) {
             free(lg);
         }
         close_model(&o);
+        /* the new families on a device backend: fused-linear row slices,
+         * (1 + w) norms, soft-capping, GELU, expert routing use only the
+         * backend ops (the emulated device faults on any host access) */
+        if (i >= 6) test_device_emulation(ctx, path, ids, T);
         free(ref), free(ids);
         cJSON_Delete(r);
     }
@@ -1002,6 +1015,21 @@ static awq_status dev_silu(awq_backend *be, const float *g, const float *u, floa
     LEAVE();
     return s;
 }
+static awq_status dev_act(awq_backend *be, awq_act a, const float *g, const float *u, float *o,
+                          int64_t n) {
+    (void)be;
+    ENTER();
+    awq_status s = g_cpu->ops->act_mul(g_cpu, a, g, u, o, n);
+    LEAVE();
+    return s;
+}
+static awq_status dev_softcap(awq_backend *be, float *x, int64_t n, float cap) {
+    (void)be;
+    ENTER();
+    awq_status s = g_cpu->ops->softcap(g_cpu, x, n, cap);
+    LEAVE();
+    return s;
+}
 static awq_status dev_add(awq_backend *be, float *y, const float *x, int64_t n) {
     (void)be;
     ENTER();
@@ -1055,6 +1083,7 @@ static const awq_backend_ops k_dev_ops = {
     .alloc = dev_alloc, .free = dev_free, .upload = dev_copy, .download = dev_copy,
     .copy = dev_copy, .sync = dev_sync, .gemm = dev_gemm, .rmsnorm = dev_rmsnorm,
     .rope = dev_rope, .attention = dev_attn, .silu_mul = dev_silu, .add = dev_add,
+    .act_mul = dev_act, .softcap = dev_softcap,
     .scale_cols = dev_scale_cols, .scale_rows = dev_scale_rows, .col_mean_abs = dev_colmean,
     .mse = dev_mse, .nll_rows = dev_nll};
 
@@ -1160,33 +1189,130 @@ static void test_errors(awq_ctx *ctx) {
     awq_checkpoint_free(ck);
     free(dir);
 
-    /* Mistral sliding window shorter than the sequence */
-    dir = awq_test_tmpdir("fwd_err_window");
+    /* Mistral sliding window shorter than the sequence: computed (it used
+     * to be refused), and it changes the logits beyond the window only
+     * (transformers agreement: the mistral-window fixture) */
+    dir = awq_test_tmpdir("fwd_window");
+    char *dir2 = awq_test_tmpdir("fwd_window_none");
+    char cfg2[2048];
     config_json(&m, ", \"sliding_window\": 8", cfg, sizeof cfg);
-    {
+    config_json(&m, "", cfg2, sizeof cfg2);
+    char *cfgs[2] = {cfg, cfg2};
+    for (int k = 0; k < 2; k++) {
         char tmp[2048];
-        char *q = strstr(cfg, "LlamaForCausalLM");
-        snprintf(tmp, sizeof tmp, "%.*sMistralForCausalLM%s", (int)(q - cfg), cfg, q + 16);
-        snprintf(cfg, sizeof cfg, "%s", tmp);
+        char *q = strstr(cfgs[k], "LlamaForCausalLM");
+        snprintf(tmp, sizeof tmp, "%.*sMistralForCausalLM%s", (int)(q - cfgs[k]), cfgs[k], q + 16);
+        snprintf(cfgs[k], 2048, "%s", tmp);
     }
     write_ckpt(ctx, dir, cfg, ts, n);
-    opened o;
-    if (open_model(ctx, dir, NULL, &o)) {
-        int32_t ids[16] = {0};
-        float *lg = malloc(sizeof(float) * 16 * 20);
-        CHECK_OK(ctx, awq_model_forward_logits(o.m, ids, 1, 8, lg));
-        CHECK_FAILS(ctx, awq_model_forward_logits(o.m, ids, 1, 16, lg), AWQ_ERR_UNSUPPORTED,
-                    "sliding window");
-        free(lg);
+    write_ckpt(ctx, dir2, cfg2, ts, n);
+    opened o, o2;
+    memset(&o, 0, sizeof o);
+    memset(&o2, 0, sizeof o2);
+    if (open_model(ctx, dir, NULL, &o) && open_model(ctx, dir2, NULL, &o2)) {
+        int32_t ids[16];
+        for (int i = 0; i < 16; i++) ids[i] = (i * 7) % 20;
+        float *lg = malloc(sizeof(float) * 16 * 20), *lf = malloc(sizeof(float) * 16 * 20);
+        CHECK_OK(ctx, awq_model_forward_logits(o.m, ids, 1, 16, lg));
+        CHECK_OK(ctx, awq_model_forward_logits(o2.m, ids, 1, 16, lf));
+        CHECK(memcmp(lg, lf, sizeof(float) * 8 * 20) == 0);   /* positions < 8 */
+        CHECK(rel_err(lg + 8 * 20, lf + 8 * 20, 8 * 20) > 1e-4); /* beyond */
+        free(lg), free(lf);
     }
     close_model(&o);
+    close_model(&o2);
     free(dir);
+    free(dir2);
     nmodel_free(&m);
     awq_model_free(NULL);
 }
 
+/* A copy of fixture `name` with `from` replaced by `to` in the first of
+ * its config.json and model.safetensors holding it: its directory (caller
+ * frees). */
+static char *fixture_variant(awq_ctx *ctx, const char *name, const char *tag, const char *from,
+                             const char *to) {
+    char src[512], path[1024];
+    char *dir = awq_test_tmpdir(tag);
+    static const char *const files[] = {"config.json", "model.safetensors"};
+    bool done = false;
+    for (int f = 0; f < 2; f++) {
+        snprintf(src, sizeof src, "%s/ref/models/%s/%s", AWQ_TEST_SRC, name, files[f]);
+        char *buf = NULL;
+        size_t n = 0;
+        CHECK_OK(ctx, awq_read_file(ctx, src, 64u << 20, &buf, &n));
+        snprintf(path, sizeof path, "%s/%s", dir, files[f]);
+        FILE *fp = fopen(path, "wb");
+        /* the replacement goes into the first file holding `from` (a tensor
+         * name in the safetensors header: same length) */
+        char *at = NULL;
+        size_t lf = strlen(from);
+        for (size_t k = 0; buf && !at && k + lf <= n; k++)
+            if (memcmp(buf + k, from, lf) == 0) at = buf + k;
+        if (at && !done) {
+            done = true;
+            {
+                fwrite(buf, 1, (size_t)(at - buf), fp);
+                fwrite(to, 1, strlen(to), fp);
+                size_t rest = (size_t)(at - buf) + strlen(from);
+                fwrite(at + strlen(from), 1, n - rest, fp);
+            }
+        } else if (buf) {
+            fwrite(buf, 1, n, fp);
+        }
+        fclose(fp);
+        free(buf);
+    }
+    CHECK_MSG(done, "%s: '%s' not found", name, from);
+    return dir;
+}
+
+/* Bad mixture-of-experts inputs are refused naming the field or tensor. */
+static void test_moe_errors(awq_ctx *ctx) {
+    struct {
+        const char *model, *from, *to;
+        awq_status st;
+        const char *msg;
+    } cases[] = {
+        /* the config states fewer or more experts than the router has */
+        {"mixtral", "\"num_local_experts\": 4", "\"num_local_experts\": 3", AWQ_ERR_MISMATCH,
+         "block_sparse_moe.gate.weight' has shape [4, 32], the config implies [3, 32]"},
+        {"mixtral", "\"num_local_experts\": 4", "\"num_local_experts\": 5", AWQ_ERR_MISMATCH,
+         "the config implies [5, 32]"},
+        /* a missing expert (renamed in the safetensors header) is named */
+        {"mixtral", "layers.1.block_sparse_moe.experts.2.w1.weight",
+         "layers.1.block_sparse_moe.experts.2.w9.weight", AWQ_ERR_NOT_FOUND,
+         "'model.layers.1.block_sparse_moe.experts.2.w1.weight' is missing (config: "
+         "num_local_experts = 4 experts)"},
+        {"qwen3_moe", "\"num_experts_per_tok\": 3", "\"num_experts_per_tok\": 9",
+         AWQ_ERR_FORMAT, "num_experts_per_tok 9 exceeds"},
+        {"qwen2_moe", "\"mlp_only_layers\": [\n    1\n  ]", "\"mlp_only_layers\": [7]",
+         AWQ_ERR_FORMAT, "mlp_only_layers holds 7"},
+        /* a dense layer where the checkpoint has experts: its MLP is missing */
+        {"qwen2_moe", "\"mlp_only_layers\": [\n    1\n  ]", "\"mlp_only_layers\": [0]",
+         AWQ_ERR_NOT_FOUND, "model.layers.0.mlp.gate_proj.weight' is missing"},
+        /* absent: the config class's default width (5632), not the tensors' */
+        {"qwen2_moe", "\"shared_expert_intermediate_size\": 40", "\"shared_expert_x\": 40",
+         AWQ_ERR_MISMATCH, "shared_expert.gate_proj.weight' has shape [40, 32], the config "
+         "implies [5632, 32]"},
+    };
+    for (size_t i = 0; i < AWQ_ARRAY_LEN(cases); i++) {
+        char tag[64];
+        snprintf(tag, sizeof tag, "fwd_moe_err_%zu", i);
+        char *dir = fixture_variant(ctx, cases[i].model, tag, cases[i].from, cases[i].to);
+        awq_checkpoint *ck = NULL;
+        awq_model *m = NULL;
+        CHECK_OK(ctx, awq_checkpoint_open(ctx, dir, &ck));
+        if (ck) CHECK_FAILS(ctx, awq_model_open(ctx, ck, NULL, &m), cases[i].st, cases[i].msg);
+        CHECK(m == NULL);
+        awq_checkpoint_free(ck);
+        free(dir);
+    }
+}
+
 int main(void) {
     awq_ctx *ctx = awq_test_ctx(2), *ctx1 = awq_test_ctx(1);
+    test_moe_errors(ctx);
     test_rope_fixture(ctx);
     test_naive_models(ctx);
     test_tiny_llama(ctx, ctx1);

@@ -176,8 +176,40 @@ static void test_tiny_llama(awq_ctx *ctx) {
     free(buf);
 }
 
+/* Mixture-of-experts configs count their experts (router and shared-expert
+ * gate 16-bit): Mixtral-8x7B's published 46,702,792,704; a Qwen2-MoE with
+ * a shared expert and a dense layer agrees with its own checkpoint. */
+static void test_moe(awq_ctx *ctx) {
+    awq_size_params p = awq_size_default_params();
+    awq_size_result r;
+    cJSON *root = cJSON_Parse(
+        "{\"architectures\":[\"MixtralForCausalLM\"],\"hidden_size\":4096,"
+        "\"intermediate_size\":14336,\"num_hidden_layers\":32,\"num_attention_heads\":32,"
+        "\"num_key_value_heads\":8,\"vocab_size\":32000,\"num_local_experts\":8,"
+        "\"num_experts_per_tok\":2,\"tie_word_embeddings\":false}");
+    awq_model_config cfg;
+    CHECK_OK(ctx, awq_model_config_from_json(ctx, root, "config.json", &cfg));
+    CHECK_OK(ctx, awq_size_from_config(ctx, &cfg, &p, &r));
+    CHECK_EQ_INT((int64_t)r.params, 46702792704LL);
+    CHECK_EQ_INT(r.n_linears, 32 * (4 + 8 * 3));
+    cJSON_Delete(root);
+
+    awq_checkpoint *ck = NULL;
+    CHECK_OK(ctx, awq_checkpoint_open(ctx, AWQ_TEST_SRC "/ref/models/qwen2_moe", &ck));
+    if (ck) {
+        awq_size_result rc;
+        CHECK_OK(ctx, awq_size_from_checkpoint(ctx, ck, &p, &rc));
+        CHECK_OK(ctx, awq_model_config_from_checkpoint(ctx, ck, &cfg));
+        CHECK_OK(ctx, awq_size_from_config(ctx, &cfg, &p, &r));
+        CHECK_MSG(r.params == rc.params, "qwen2_moe: config %g vs checkpoint %g params", r.params,
+                  rc.params);
+        awq_checkpoint_free(ck);
+    }
+}
+
 int main(void) {
     awq_ctx *ctx = awq_test_ctx(1);
+    test_moe(ctx);
     test_params(ctx);
     test_linear_bytes();
     test_tiny_llama(ctx);

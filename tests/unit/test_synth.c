@@ -4,6 +4,7 @@
  * formats that detect / count / unpack as what they claim, and the
  * Qwen2.5-VL-3B shape counted against hand-computed figures. */
 #include "awq_test.h"
+#include "awqkit/runtime.h"
 #include "core/core.h"
 
 #include <sys/stat.h>
@@ -407,6 +408,97 @@ static void test_archs(awq_ctx *ctx) {
 
 /* ------------------------------------------------- Qwen2.5-VL-3B shape */
 
+/* The new families: each opens in the forward and gives finite logits;
+ * MoE experts are named per expert as on the Hub, the router stays dense
+ * when the experts are packed; Gemma norms are stored as w (the forward
+ * multiplies by 1 + w), so the outlier channels sit at outlier_scale - 1. */
+static void test_new_archs(awq_ctx *ctx) {
+    static const struct {
+        const char *arch, *tensor;
+        int64_t n0, n1;
+    } cases[] = {
+        {"phi3", "model.layers.1.self_attn.qkv_proj.weight", (4 + 2 * 2) * 64, 256},
+        {"phi3", "model.layers.0.mlp.gate_up_proj.weight", 2 * 768, 256},
+        {"gemma2", "model.layers.1.pre_feedforward_layernorm.weight", 256, -1},
+        {"gemma3", "model.layers.0.self_attn.q_norm.weight", 64, -1},
+        {"mixtral", "model.layers.1.block_sparse_moe.experts.7.w2.weight", 256, 768},
+        {"qwen2-moe", "model.layers.0.mlp.shared_expert_gate.weight", 1, 256},
+        {"qwen3-moe", "model.layers.1.mlp.experts.3.up_proj.weight", 192, 256},
+    };
+    for (size_t i = 0; i < AWQ_ARRAY_LEN(cases); i++) {
+        awq_synth_params p = awq_synth_default_params();
+        p.arch = cases[i].arch;
+        p.n_layers = 2;
+        p.vocab = 300;
+        p.force = true;
+        char *dir = tmp_path(cases[i].arch);
+        CHECK_OK(ctx, awq_synth_write(ctx, dir, &p, NULL));
+        awq_checkpoint *ck = open_ck(ctx, dir);
+        if (ck) {
+            const awq_tensor_info *t = find(ck, cases[i].tensor);
+            CHECK_MSG(t && t->shape[0] == cases[i].n0 &&
+                          (cases[i].n1 < 0 ? t->ndim == 1 : t->shape[1] == cases[i].n1),
+                      "%s: %s", cases[i].arch, cases[i].tensor);
+            awq_model *m = NULL;
+            awq_runtime_params rp = awq_runtime_default_params();
+            CHECK_OK(ctx, awq_model_open(ctx, ck, &rp, &m));
+            int32_t ids[16];
+            for (int k = 0; k < 16; k++) ids[k] = (k * 37) % 300;
+            float *lg = malloc(sizeof(float) * 16 * 300);
+            if (m) CHECK_OK(ctx, awq_model_forward_logits(m, ids, 1, 16, lg));
+            bool finite = m != NULL;
+            for (int k = 0; m && k < 16 * 300; k++) finite &= isfinite(lg[k]) != 0;
+            CHECK_MSG(finite, "%s: logits not finite", cases[i].arch);
+            free(lg);
+            awq_model_free(m);
+            if (!strcmp(cases[i].arch, "gemma2")) {
+                /* outlier channel of input_layernorm: stored outlier_scale - 1 */
+                awq_synth_result sr;
+                CHECK_OK(ctx, awq_synth_write(ctx, dir, &p, &sr));
+                float v[256];
+                const awq_tensor_info *n = find(ck, "model.layers.0.input_layernorm.weight");
+                if (n && awq_tensor_to_f32(ctx, n, v) == AWQ_OK)
+                    CHECK_NEAR(v[sr.outlier_channels[0]], p.outlier_scale - 1, 1e-2);
+            }
+            awq_checkpoint_free(ck);
+        }
+        free(dir);
+    }
+    /* packed MoE: experts packed, the router dense */
+    awq_synth_params p = awq_synth_default_params();
+    p.arch = "mixtral";
+    p.n_layers = 1;
+    p.quantized = true;
+    p.force = true;
+    char *dir = tmp_path("mixtral-awq");
+    CHECK_OK(ctx, awq_synth_write(ctx, dir, &p, NULL));
+    awq_checkpoint *ck = open_ck(ctx, dir);
+    if (ck) {
+        CHECK(find(ck, "model.layers.0.block_sparse_moe.experts.0.w1.qweight") != NULL);
+        CHECK(find(ck, "model.layers.0.block_sparse_moe.gate.weight") != NULL);
+        /* the forward reads packed experts (the dense linears' unpacker) */
+        awq_model *m = NULL;
+        awq_runtime_params rp = awq_runtime_default_params();
+        CHECK_OK(ctx, awq_model_open(ctx, ck, &rp, &m));
+        int32_t ids[8] = {1, 5, 9, 200, 7, 3, 4095, 0};
+        float *lg = malloc(sizeof(float) * 8 * 4096);
+        if (m) CHECK_OK(ctx, awq_model_forward_logits(m, ids, 1, 8, lg));
+        bool finite = m != NULL;
+        for (int k = 0; m && k < 8 * 4096; k++) finite &= isfinite(lg[k]) != 0;
+        CHECK(finite);
+        free(lg);
+        awq_model_free(m);
+        awq_checkpoint_free(ck);
+    }
+    free(dir);
+    /* bad MoE shape */
+    p.quantized = false;
+    p.n_experts_per_tok = 9;
+    dir = tmp_path("mixtral-bad");
+    CHECK_FAILS(ctx, awq_synth_write(ctx, dir, &p, NULL), AWQ_ERR_INVALID_ARG, "experts-per-tok");
+    free(dir);
+}
+
 static void test_qwen25_vl_3b(awq_ctx *ctx) {
     /* Hand computation (hidden 2048, inter 11008, 36 layers, 16 heads x
      * 128, 2 kv heads, vocab 151936, tied; vision depth 32, hidden 1280,
@@ -500,6 +592,7 @@ int main(void) {
     test_outliers(ctx);
     test_packed(ctx);
     test_archs(ctx);
+    test_new_archs(ctx);
     test_qwen25_vl_3b(ctx);
     free(g_tmp);
     awq_ctx_free(ctx);

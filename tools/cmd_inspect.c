@@ -11,7 +11,12 @@ static void usage(FILE *f) {
             "Usage: awqkit inspect MODEL [--json]\n\n"
             "List the tensors of a checkpoint (name, dtype, shape, bytes, shard) and\n"
             "detect its kind: dense fp16 / bf16 / fp32, AWQ GEMM or GEMV, GPTQ v1 / v2\n"
-            "(with or without act-order g_idx). Checks that config.json's\n"
+            "(with or without act-order g_idx), compressed-tensors (pack-quantized,\n"
+            "naive-quantized, float-quantized FP8, nvfp4 / mxfp4), FP8 with\n"
+            "weight_scale_inv blocks, bitsandbytes 4-bit / 8-bit, MLX, gpt-oss MXFP4;\n"
+            "name the format and its effective bits per weight (from the headers).\n"
+            "Quantized tensors of no known layout are reported as unknown.\n"
+            "Checks that config.json's\n"
             "quantization_config agrees with the tensors: quant_method and AWQ\n"
             "version against the packed layouts, bits and group_size against the\n"
             "qweight / qzeros / scales shapes, GPTQ checkpoint_format and desc_act\n"
@@ -70,6 +75,9 @@ int awq_cmd_inspect(int argc, char **argv) {
         cJSON_AddStringToObject(o, "path", path);
         cJSON_AddStringToObject(o, "kind", awq_ckpt_kind_name(d->kind));
         cJSON_AddStringToObject(o, "layout", awq_pack_kind_name(d->pack));
+        cJSON_AddStringToObject(o, "format", d->format);
+        cJSON_AddNumberToObject(o, "bits_per_weight", d->bits_per_weight);
+        cJSON_AddBoolToObject(o, "computable", awq_pack_kind_computable(d->pack));
         cJSON_AddStringToObject(o, "float_dtype", awq_dtype_name(d->float_dtype));
         cJSON_AddNumberToObject(o, "packed_linears", d->n_packed_linears);
         cJSON_AddNumberToObject(o, "bits", d->bits);
@@ -129,6 +137,11 @@ int awq_cmd_inspect(int argc, char **argv) {
         else
             printf(" (dense, %s)", awq_dtype_name(d->float_dtype));
         printf("\n");
+        if (d->bits_per_weight > 0)
+            printf("format:  %s, %.3f bits per weight%s\n", d->format, d->bits_per_weight,
+                   awq_pack_kind_computable(d->pack) ? "" : " (counted and described; not computed on)");
+        else
+            printf("format:  %s\n", d->format);
         if (qc->present)
             printf("config:  quantization_config %s (%s, bits %d, group_size %d%s%s%s%s)\n",
                    d->config_agrees ? "agrees with the tensors" : "DISAGREES with the tensors",

@@ -174,6 +174,214 @@ typedef struct {
 
 #define ADD(list, ...) awq_note_add((list)->lines, &(list)->n, AWQ_DETECT_MAX_NOTES, __VA_ARGS__)
 
+/* The module name of a linear: its main tensor's name without the suffix
+ * the family claimed it by. */
+static void module_of(const char *name, char *buf, size_t n) {
+    static const char *const suf[] = {".weight_packed", ".qweight", ".weight", "_blocks"};
+    size_t l = strlen(name);
+    for (size_t i = 0; i < AWQ_ARRAY_LEN(suf); i++) {
+        size_t sl = strlen(suf[i]);
+        if (l > sl && strcmp(name + l - sl, suf[i]) == 0) {
+            l -= sl;
+            break;
+        }
+    }
+    if (l >= n) l = n - 1;
+    memcpy(buf, name, l);
+    buf[l] = 0;
+}
+
+static awq_ct_format ct_format_of(awq_pack_kind k) {
+    switch (k) {
+    case AWQ_PACK_CT_INT: return AWQ_CT_FMT_PACK_QUANTIZED;
+    case AWQ_PACK_CT_NAIVE: return AWQ_CT_FMT_NAIVE_QUANTIZED;
+    case AWQ_PACK_FP8: return AWQ_CT_FMT_FLOAT_QUANTIZED;
+    case AWQ_PACK_NVFP4: return AWQ_CT_FMT_NVFP4_PACK;
+    case AWQ_PACK_MXFP4: return AWQ_CT_FMT_MXFP4_PACK;
+    case AWQ_PACK_NONE: return AWQ_CT_FMT_DENSE;
+    default: return AWQ_CT_FMT_UNKNOWN;
+    }
+}
+
+/* compressed-tensors: every linear against the scheme config_groups gives
+ * it (targets / ignore, `re:` patterns included). */
+static void check_ct(const awq_checkpoint *ck, const awq_scan *s, note_list *bad) {
+    size_t n_bad = 0;
+    char mod[512];
+    for (size_t i = 0; i < s->n_lin; i++) {
+        const awq_scan_linear *L = &s->lin[i];
+        if (L->role == AWQ_ROLE_OTHER || L->pack == AWQ_PACK_UNKNOWN) continue;
+        const char *wn = awq_checkpoint_tensor(ck, (size_t)L->weight)->name;
+        module_of(wn, mod, sizeof mod);
+        const awq_ct_scheme *sch = awq_ct_scheme_for(
+            s->ct, mod, L->role == AWQ_ROLE_EMBED ? AWQ_CT_MOD_EMBEDDING : AWQ_CT_MOD_LINEAR);
+        char why[200] = "";
+        bool quant_cfg = sch && sch->has_weights && sch->format != AWQ_CT_FMT_DENSE;
+        if (L->pack == AWQ_PACK_NONE && quant_cfg)
+            snprintf(why, sizeof why, "config_groups.%s (%s) targets it but it is stored dense",
+                     sch->name, awq_ct_format_name(sch->format));
+        else if (L->pack != AWQ_PACK_NONE && !quant_cfg)
+            snprintf(why, sizeof why,
+                     "stored quantized (%s) but no config_groups target matches it, or "
+                     "ignore lists it",
+                     awq_pack_kind_name(L->pack));
+        else if (quant_cfg && sch->format != AWQ_CT_FMT_UNKNOWN &&
+                 ct_format_of(L->pack) != sch->format)
+            snprintf(why, sizeof why, "config_groups.%s says %s but the tensors are %s", sch->name,
+                     awq_ct_format_name(sch->format), awq_pack_kind_name(L->pack));
+        else if (quant_cfg && !L->bits_from_hint && sch->num_bits != L->bits)
+            snprintf(why, sizeof why, "config_groups.%s num_bits %d but the shapes give %d-bit codes",
+                     sch->name, sch->num_bits, L->bits);
+        else if (quant_cfg && sch->strategy == AWQ_CT_STRAT_GROUP && sch->group_size > 0 &&
+                 L->gran == AWQ_GRAN_GROUP && L->group_size != sch->group_size)
+            snprintf(why, sizeof why, "config_groups.%s group_size %d but the scales give %d",
+                     sch->name, sch->group_size, L->group_size);
+        else if (quant_cfg && L->pack == AWQ_PACK_CT_INT && sch->symmetric != (L->qzeros < 0))
+            snprintf(why, sizeof why, "config_groups.%s symmetric %s but weight_zero_point is %s",
+                     sch->name, sch->symmetric ? "true" : "false",
+                     L->qzeros < 0 ? "absent" : "stored");
+        if (!why[0]) continue;
+        if (!n_bad++) ADD(bad, "%s: %s", mod, why);
+    }
+    /* lm_head / embeddings stored dense are no scan linears: a Linear or
+     * Embedding target that reaches them without an ignore is a mismatch. */
+    for (size_t i = 0; i < s->n_tensors; i++) {
+        const awq_scan_tensor *c = &s->t[i];
+        if (c->linear >= 0 || (c->role != AWQ_ROLE_LM_HEAD && c->role != AWQ_ROLE_EMBED)) continue;
+        const awq_tensor_info *t = awq_checkpoint_tensor(ck, i);
+        size_t l = strlen(t->name);
+        if (t->ndim != 2 || l < 8 || strcmp(t->name + l - 7, ".weight") != 0) continue;
+        module_of(t->name, mod, sizeof mod);
+        const awq_ct_scheme *sch = awq_ct_scheme_for(
+            s->ct, mod, c->role == AWQ_ROLE_EMBED ? AWQ_CT_MOD_EMBEDDING : AWQ_CT_MOD_LINEAR);
+        if (!sch || !sch->has_weights || sch->format == AWQ_CT_FMT_DENSE) continue;
+        if (!n_bad++)
+            ADD(bad, "%s: config_groups.%s (%s) targets it but it is stored dense", mod, sch->name,
+                awq_ct_format_name(sch->format));
+    }
+    if (n_bad > 1) ADD(bad, "%zu linears disagree with the compressed-tensors config", n_bad);
+}
+
+/* Layouts of the format table that awqkit counts (compressed-tensors, FP8,
+ * NVFP4, MXFP4, bitsandbytes, MLX): kind, shape facts, config check. */
+static void detect_table_format(const awq_checkpoint *ck, const awq_scan *s,
+                                awq_detect_result *r, note_list *bad, note_list *info) {
+    const awq_qfmt_info *F = awq_qfmt_info_of(s->pack);
+    r->kind = F ? F->kind : AWQ_CKPT_PACKED_OTHER;
+    const awq_scan_linear *L0 = NULL;
+    bool bits_var = false;
+    int min_bits = 0, max_bits = 0;
+    for (size_t i = 0; i < s->n_lin; i++) {
+        const awq_scan_linear *L = &s->lin[i];
+        if (L->pack == AWQ_PACK_NONE || L->pack == AWQ_PACK_UNKNOWN) continue;
+        if (!L0) L0 = L;
+        if (L->bits != L0->bits) bits_var = true;
+        if (!min_bits || L->bits < min_bits) min_bits = L->bits;
+        if (L->bits > max_bits) max_bits = L->bits;
+        if (L->g_idx >= 0) r->has_g_idx = true;
+    }
+    if (!L0) return;
+    r->bits = L0->bits;
+    r->group_size = L0->group_size;
+    if (bits_var) ADD(info, "quantized linears use %d to %d bits", min_bits, max_bits);
+    const awq_quant_config *qc = &s->qc;
+    if (!qc->present) {
+        ADD(bad, "no quantization_config in config.json, but %zu linears are stored as %s",
+            s->n_packed, F ? F->name : "?");
+    } else {
+        bool ok = false;
+        for (int i = 0; F && i < 4 && F->methods[i]; i++)
+            ok = ok || strcmp(F->methods[i], qc->quant_method) == 0;
+        if (!ok)
+            ADD(bad, "%s quant_method '%s' but the tensors are %s (%s)", s->qc_source,
+                qc->quant_method[0] ? qc->quant_method : "(none)", F ? F->name : "?",
+                awq_checkpoint_tensor(ck, (size_t)L0->weight)->name);
+        if (s->ct) check_ct(ck, s, bad);
+        if (strcmp(qc->quant_method, "mlx") == 0 && s->mlx_bits && !bits_var &&
+            L0->bits != s->mlx_bits)
+            ADD(bad, "config.json quantization.bits %d but the shapes give %d-bit codes",
+                s->mlx_bits, L0->bits);
+    }
+    if (L0->bits_from_hint)
+        ADD(info, "bits %d taken from the config (the %s layout does not fix it)", L0->bits,
+            F ? F->name : "?");
+}
+
+static const char *gran_str(const awq_scan_linear *L, char *buf, size_t n) {
+    switch (L->gran) {
+    case AWQ_GRAN_GROUP: snprintf(buf, n, "group %d", L->group_size); break;
+    case AWQ_GRAN_CHANNEL: snprintf(buf, n, "per-channel scales"); break;
+    case AWQ_GRAN_TENSOR: snprintf(buf, n, "per-tensor scale"); break;
+    case AWQ_GRAN_BLOCK: snprintf(buf, n, "%dx%d block scales", L->block[0], L->block[1]); break;
+    default: snprintf(buf, n, "?"); break;
+    }
+    return buf;
+}
+
+/* r->format and r->bits_per_weight from the scan. */
+static void describe(const awq_checkpoint *ck, const awq_scan *s, awq_detect_result *r) {
+    uint64_t qbytes = 0, qlog = 0;
+    const awq_scan_linear *L0 = NULL;
+    for (size_t i = 0; i < s->n_tensors; i++) {
+        const awq_scan_tensor *c = &s->t[i];
+        if (c->linear < 0 || !awq_scan_part_is_quant(c->part)) continue;
+        const awq_scan_linear *L = &s->lin[c->linear];
+        if (L->pack == AWQ_PACK_UNKNOWN) continue;
+        qbytes += awq_checkpoint_tensor(ck, i)->n_bytes;
+        if (c->part == AWQ_PART_QWEIGHT) {
+            qlog += L->logical;
+            if (!L0) L0 = L;
+        }
+    }
+    r->bits_per_weight = qlog ? 8.0 * (double)qbytes / (double)qlog : 0;
+    char g[48];
+    const char *bw = "";
+    char bits[16] = "";
+    if (L0) {
+        snprintf(bits, sizeof bits, "%s%d", L0->is_float ? "fp" : "int", L0->bits);
+        gran_str(L0, g, sizeof g);
+    }
+    bool asym = L0 && L0->qzeros >= 0;
+    switch (r->kind) {
+    case AWQ_CKPT_DENSE_F16: case AWQ_CKPT_DENSE_BF16: case AWQ_CKPT_DENSE_F32:
+    case AWQ_CKPT_DENSE_MIXED:
+        snprintf(r->format, sizeof r->format, "%s dense", awq_ckpt_kind_name(r->kind));
+        return;
+    case AWQ_CKPT_AWQ_GEMM: bw = "AWQ GEMM"; break;
+    case AWQ_CKPT_AWQ_GEMV: bw = "AWQ GEMV"; break;
+    case AWQ_CKPT_GPTQ_V1: bw = "GPTQ v1"; break;
+    case AWQ_CKPT_GPTQ_V2: bw = "GPTQ v2"; break;
+    case AWQ_CKPT_GPTQ: bw = "GPTQ (v1/v2 undecided)"; break;
+    case AWQ_CKPT_CT_INT: bw = "compressed-tensors pack-quantized"; break;
+    case AWQ_CKPT_CT_NAIVE: bw = "compressed-tensors naive-quantized"; break;
+    case AWQ_CKPT_FP8:
+        bw = s->ct ? "compressed-tensors float-quantized FP8 E4M3" : "FP8 E4M3";
+        asym = false;
+        snprintf(bits, sizeof bits, "8-bit");
+        break;
+    case AWQ_CKPT_FP8_BLOCK: bw = "FP8 E4M3 (weight_scale_inv)"; snprintf(bits, sizeof bits, "8-bit"); break;
+    case AWQ_CKPT_NVFP4: bw = "NVFP4 (E2M1 + FP8 scales)"; snprintf(bits, sizeof bits, "4-bit"); break;
+    case AWQ_CKPT_MXFP4: bw = "MXFP4 (E2M1 + E8M0 scales)"; snprintf(bits, sizeof bits, "4-bit"); break;
+    case AWQ_CKPT_BNB_4BIT:
+        bw = L0 && L0->is_float ? "bitsandbytes fp4" : "bitsandbytes nf4";
+        bits[0] = 0;
+        if (L0) snprintf(g, sizeof g, "blocksize %d", L0->group_size);
+        break;
+    case AWQ_CKPT_BNB_8BIT: bw = "bitsandbytes LLM.int8"; bits[0] = 0; break;
+    case AWQ_CKPT_MLX: bw = "MLX affine"; asym = true; break;
+    default:
+        snprintf(r->format, sizeof r->format, "%s (%s)", awq_ckpt_kind_name(r->kind),
+                 awq_pack_kind_describe(s->pack));
+        return;
+    }
+    if (!L0) {
+        snprintf(r->format, sizeof r->format, "%s", bw);
+        return;
+    }
+    snprintf(r->format, sizeof r->format, "%s%s%s%s, %s", bw, bits[0] ? " " : "", bits,
+             asym ? " asymmetric" : "", g);
+}
+
 awq_status awq_detect(awq_ctx *ctx, const awq_checkpoint *ck, awq_detect_result *r) {
     memset(r, 0, sizeof *r);
     awq_scan s;
@@ -197,16 +405,18 @@ awq_status awq_detect(awq_ctx *ctx, const awq_checkpoint *ck, awq_detect_result 
     bool cfg_awq = strcmp(qc->quant_method, "awq") == 0;
     bool cfg_gptq = strcmp(qc->quant_method, "gptq") == 0;
 
-    if (s.n_packed == 0) {
+    if (s.n_packed > 0 && awq_qfmt_info_of(s.pack) && !awq_pack_kind_computable(s.pack)) {
+        detect_table_format(ck, &s, r, bad, info);
+    } else if (s.n_packed == 0) {
         r->kind = dk;
+        if (s.ct) check_ct(ck, &s, bad);
         if (qc->present && (cfg_awq || cfg_gptq))
             ADD(bad, "%s quantization_config says quant_method %s but no packed linear "
                      "(.qweight) is stored",
                 s.qc_source, qc->quant_method);
-        else if (qc->present)
-            ADD(info, "%s has quantization_config quant_method '%s' (not checked: awqkit "
-                      "reads AWQ and GPTQ)",
-                s.qc_source, qc->quant_method);
+        else if (qc->present && !s.ct)
+            ADD(bad, "%s quantization_config quant_method '%s' but every linear is stored dense",
+                s.qc_source, qc->quant_method[0] ? qc->quant_method : "(none)");
         else
             ADD(info, "dense checkpoint: no packed linears, no quantization_config");
     } else {
@@ -220,9 +430,9 @@ awq_status awq_detect(awq_ctx *ctx, const awq_checkpoint *ck, awq_detect_result 
                     const awq_tensor_info *qw = awq_checkpoint_tensor(ck, (size_t)s.lin[i].weight);
                     char sh[64];
                     shape_str(qw, sh, sizeof sh);
-                    ADD(bad, "%s: qweight %s with its scales/qzeros fits no known layout "
-                             "(AWQ GEMM/GEMV, GPTQ; bits 2/3/4/8)",
-                        qw->name, sh);
+                    ADD(bad, "%s: %s %s with its siblings fits no known quantized layout "
+                             "(formats: awqkit --help inspect)",
+                        qw->name, awq_dtype_name(qw->dtype), sh);
                 }
             } else if (!L0) {
                 L0 = &s.lin[i];
@@ -389,6 +599,17 @@ awq_status awq_detect(awq_ctx *ctx, const awq_checkpoint *ck, awq_detect_result 
             }
         }
     }
+    if (s.n_dense_twins) {
+        r->n_dense_twins = (int)s.n_dense_twins;
+        const char *tw = "";
+        for (size_t i = 0; i < s.n_lin && !tw[0]; i++)
+            if (s.lin[i].dense_twin >= 0)
+                tw = awq_checkpoint_tensor(ck, (size_t)s.lin[i].dense_twin)->name;
+        ADD(bad, "%zu linears are stored both dense and quantized (first: %s): serving engines "
+                 "read the quantized tensors, a dense reader the other",
+            s.n_dense_twins, tw);
+    }
+    describe(ck, &s, r);
     r->config_agrees = bad->n == 0;
     for (int i = 0; i < bad->n; i++) NOTE(r, "%s", bad->lines[i]);
     for (int i = 0; i < info->n; i++) NOTE(r, "%s", info->lines[i]);

@@ -299,7 +299,10 @@ static void res_ct_int(const awq_scan *s, const char *module, awq_role role,
         }
         awq_scan_linear tmp = *L;
         int want = sch && sch->strategy == AWQ_CT_STRAT_GROUP ? sch->group_size : 0;
-        if (!scale_gran(sc, K, N, want, NULL, &tmp)) continue;
+        /* the config's group first; else what the scales say (inspect
+         * then reports the contradiction) */
+        if (!scale_gran(sc, K, N, want, NULL, &tmp) && (!want || !scale_gran(sc, K, N, 0, NULL, &tmp)))
+            continue;
         *L = tmp;
         set_kn(L, AWQ_PACK_CT_INT, K, N, b);
         L->bits_from_hint = !zp_fixes && !gi;

@@ -15,9 +15,13 @@ the real producing library where it runs on a CPU.
     ct-naive-w8     W8A16 saved with quantization_format naive-quantized
     ct-awq          AWQModifier W4A16_ASYM (the llm-compressor successor of AutoAWQ)
     ct-ignore-re    W4A16 with ignore ["lm_head", "re:.*layers\\.0\\.mlp\\..*"]
-  bitsandbytes / MLX / gpt-oss MXFP4 / FP8 block (DeepSeek style): built by
-  tests/ref/make_format_headers.py from the producers' source (they need CUDA
-  or Apple silicon to run).
+  bitsandbytes (0.48+ quantizes on the CPU; install it next to this
+  interpreter, e.g. pip install --target DIR bitsandbytes and PYTHONPATH=DIR):
+    bnb-nf4 / bnb-fp4-double / bnb-8bit   via transformers' BitsAndBytesConfig
+  MLX (mlx + mlx-lm, which run on a Linux CPU, installed the same way):
+    mlx-4bit / mlx-8bit-g32 / mlx-mixed-3-6 (per-module bits in "quantization")
+  gpt-oss MXFP4 and FP8 block (DeepSeek style) need a GPU to produce: see
+  tests/ref/make_format_headers.py.
 
 What is committed per fixture: config.json (as written) and
 model.safetensors.hdr = the first 8 + N bytes of the real model.safetensors
@@ -76,8 +80,21 @@ def recipe(name):
     raise SystemExit("unknown fixture " + name)
 
 
+BNB = {
+    "bnb-nf4": dict(load_in_4bit=True, bnb_4bit_quant_type="nf4"),
+    "bnb-fp4-double": dict(load_in_4bit=True, bnb_4bit_quant_type="fp4",
+                           bnb_4bit_use_double_quant=True),
+    "bnb-8bit": dict(load_in_8bit=True),
+}
+
+MLX = {
+    "mlx-4bit": dict(q_group_size=64, q_bits=4),
+    "mlx-8bit-g32": dict(q_group_size=32, q_bits=8),
+    "mlx-mixed-3-6": dict(q_group_size=64, q_bits=4, quant_predicate="mixed_3_6"),
+}
+
 NAMES = ["ct-w4a16", "ct-w4a16-asym", "ct-w8a16", "ct-w4a16-actorder", "ct-nvfp4a16", "ct-fp8",
-         "ct-fp8-dynamic", "ct-fp8-block", "ct-naive-w8", "ct-awq", "ct-ignore-re"]
+         "ct-fp8-dynamic", "ct-fp8-block", "ct-naive-w8", "ct-awq", "ct-ignore-re"] + list(BNB) + list(MLX)
 
 
 def save_header(src_dir, dst_dir):
@@ -88,6 +105,32 @@ def save_header(src_dir, dst_dir):
     with open(os.path.join(dst_dir, "model.safetensors.hdr"), "wb") as f:
         f.write(struct.pack("<Q", n) + hdr)
     shutil.copy(os.path.join(src_dir, "config.json"), os.path.join(dst_dir, "config.json"))
+
+
+def make_bnb(name):
+    """bitsandbytes quantizes while transformers loads the FP16 model (on the
+    CPU since bitsandbytes 0.48); save_pretrained writes its state dict."""
+    from transformers import BitsAndBytesConfig
+    kw = dict(BNB[name])
+    if kw.get("load_in_4bit"):
+        kw["bnb_4bit_compute_dtype"] = torch.float16
+    model = AutoModelForCausalLM.from_pretrained(SRC, quantization_config=BitsAndBytesConfig(**kw),
+                                                 device_map="cpu", dtype=torch.float16)
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save_pretrained(tmp)
+        save_header(tmp, os.path.join(OUT, name))
+    print("wrote", name, flush=True)
+
+
+def make_mlx(name):
+    """mlx-lm's converter (mlx runs on a Linux CPU: pip install "mlx[cpu]"
+    mlx-lm next to this interpreter, as for bitsandbytes)."""
+    from mlx_lm import convert
+    with tempfile.TemporaryDirectory() as tmp:
+        dst = os.path.join(tmp, "out")
+        convert(SRC, mlx_path=dst, quantize=True, **MLX[name])
+        save_header(dst, os.path.join(OUT, name))
+    print("wrote", name, flush=True)
 
 
 def main():
@@ -102,6 +145,12 @@ def main():
     tok = AutoTokenizer.from_pretrained(SRC)
     ds = calib(tok)
     for name in names:
+        if name in BNB:
+            make_bnb(name)
+            continue
+        if name in MLX:
+            make_mlx(name)
+            continue
         torch.manual_seed(0)
         model = AutoModelForCausalLM.from_pretrained(SRC, dtype=torch.float16)
         with tempfile.TemporaryDirectory() as tmp:

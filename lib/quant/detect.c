@@ -430,8 +430,8 @@ awq_status awq_detect(awq_ctx *ctx, const awq_checkpoint *ck, awq_detect_result 
                     const awq_tensor_info *qw = awq_checkpoint_tensor(ck, (size_t)s.lin[i].weight);
                     char sh[64];
                     shape_str(qw, sh, sizeof sh);
-                    ADD(bad, "%s: %s %s with its siblings fits no known quantized layout "
-                             "(formats: awqkit --help inspect)",
+                    ADD(bad, "%s: %s %s with its siblings fits no known layout of quantized "
+                             "weights (awqkit inspect --help lists them)",
                         qw->name, awq_dtype_name(qw->dtype), sh);
                 }
             } else if (!L0) {

@@ -100,6 +100,20 @@ int awq_cmd_inspect(int argc, char **argv) {
             cJSON_AddBoolToObject(q, "desc_act", qc->desc_act);
         }
         cJSON_AddBoolToObject(o, "config_agrees", d->config_agrees);
+        awq_layout_desc ld = awq_layout_from_detect(d);
+        awq_consumer_verdict v[AWQ_CONSUMER_COUNT];
+        awq_consumers_judge(&ld, v);
+        cJSON *lo = cJSON_AddArrayToObject(o, "loads_in");
+        for (int k = 0; k < AWQ_CONSUMER_COUNT; k++) {
+            cJSON *x = cJSON_CreateObject();
+            cJSON_AddStringToObject(x, "consumer", awq_consumer_name(v[k].consumer));
+            cJSON_AddStringToObject(x, "loads", v[k].loads == AWQ_LOADS_YES  ? "yes"
+                                                : v[k].loads == AWQ_LOADS_NO ? "no"
+                                                                             : "unknown");
+            cJSON_AddStringToObject(x, "how", v[k].how);
+            cJSON_AddStringToObject(x, "instead", v[k].instead);
+            cJSON_AddItemToArray(lo, x);
+        }
         cJSON *notes = cJSON_AddArrayToObject(o, "notes");
         for (int i = 0; i < d->n_notes; i++) cJSON_AddItemToArray(notes, cJSON_CreateString(d->notes[i]));
         cJSON_AddNumberToObject(o, "n_tensors", (double)nt);
@@ -151,6 +165,22 @@ int awq_cmd_inspect(int argc, char **argv) {
         else
             printf("config:  no quantization_config%s\n",
                    d->config_agrees ? "" : " (but packed tensors are stored)");
+        if (d->n_packed_linears) {
+            awq_layout_desc ld = awq_layout_from_detect(d);
+            awq_consumer_verdict v[AWQ_CONSUMER_COUNT];
+            awq_consumers_judge(&ld, v);
+            printf("loads:  ");
+            for (int k = 0; k < AWQ_CONSUMER_COUNT; k++)
+                printf(" %s %s%s", awq_consumer_name(v[k].consumer),
+                       v[k].loads == AWQ_LOADS_YES  ? "yes"
+                       : v[k].loads == AWQ_LOADS_NO ? "NO"
+                                                    : "?",
+                       k + 1 < AWQ_CONSUMER_COUNT ? ";" : "\n");
+            for (int k = 0; k < AWQ_CONSUMER_COUNT; k++)
+                if (v[k].loads == AWQ_LOADS_NO)
+                    printf("         %s: %s%s%s\n", awq_consumer_name(v[k].consumer), v[k].how,
+                           v[k].instead[0] ? "; works there: " : "", v[k].instead);
+        }
         awq_cli_fmt_bytes(b, sizeof b, (double)total);
         printf("tensors: %zu, %s of tensor data, %zu shard%s\n", nt, b, ns, ns == 1 ? "" : "s");
         for (size_t i = 0; i < ns; i++) {

@@ -227,7 +227,8 @@ typedef struct awq_detect_result {
      * a heuristic, see notes — unless a stored word proves true zeros);
      * 0 when undecided (blank data, mixed codes near the threshold). */
     int gptq_version;
-    bool zeros_symmetric;      /* every sampled code equal */
+    bool zeros_symmetric;      /* every sampled code equal; for the
+                                  counted-only formats: no zero-point tensor */
     bool data_blank;           /* sampled qzeros and g_idx all zero */
 
     /* The format in words ("compressed-tensors pack-quantized int4

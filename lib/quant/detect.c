@@ -283,6 +283,8 @@ static void detect_table_format(const awq_checkpoint *ck, const awq_scan *s,
     if (!L0) return;
     r->bits = L0->bits;
     r->group_size = L0->group_size;
+    /* no zero-point tensor: symmetric (MLX always stores biases) */
+    r->zeros_symmetric = L0->qzeros < 0;
     if (bits_var) ADD(info, "quantized linears use %d to %d bits", min_bits, max_bits);
     const awq_quant_config *qc = &s->qc;
     if (!qc->present) {

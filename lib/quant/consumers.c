@@ -25,8 +25,11 @@
 #include "awqkit/quant.h"
 
 #include "core/core.h"
+#include "quant/skiplist.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 
 #define B(x) (1u << (x))
@@ -261,4 +264,70 @@ awq_status awq_check_repack_servable(awq_ctx *ctx, const char *in, int qformat) 
     free(d);
     awq_checkpoint_free(ck);
     return st;
+}
+
+/* ------------------------------------------------- modules_to_not_convert */
+
+/* Is the last dotted component of m a vision-tower root? */
+static bool vision_root(const char *m) {
+    static const char *const roots[] = {"visual", "vision_tower", "vision_model",
+                                        "multi_modal_projector", "mm_projector"};
+    const char *last = strrchr(m, '.');
+    last = last ? last + 1 : m;
+    for (size_t i = 0; i < AWQ_ARRAY_LEN(roots); i++)
+        if (strcmp(last, roots[i]) == 0) return true;
+    return false;
+}
+
+static bool push_unique(char ***v, int *n, int *cap, const char *s) {
+    for (int i = 0; i < *n; i++)
+        if (strcmp((*v)[i], s) == 0) return true;
+    if (*n == *cap) {
+        int nc = *cap ? *cap * 2 : 16;
+        char **p = realloc(*v, (size_t)nc * sizeof *p);
+        if (!p) return false;
+        *v = p;
+        *cap = nc;
+    }
+    (*v)[*n] = strdup(s);
+    if (!(*v)[*n]) return false;
+    (*n)++;
+    return true;
+}
+
+void awq_skip_free(char **v, int n) {
+    for (int i = 0; v && i < n; i++) free(v[i]);
+    free(v);
+}
+
+bool awq_skip_expand(const char *const *in, int n, char ***out, int *n_out) {
+    char **v = NULL;
+    int nv = 0, cap = 0;
+    bool ok = true;
+    for (int i = 0; ok && i < n; i++) {
+        const char *m = in[i];
+        ok = push_unique(&v, &nv, &cap, m);
+        if (!ok || !vision_root(m)) continue;
+        if (strncmp(m, "model.", 6) == 0) {
+            ok = push_unique(&v, &nv, &cap, m + 6);
+        } else {
+            size_t l = strlen(m) + 7;
+            char *t = malloc(l);
+            ok = t != NULL;
+            if (ok) {
+                snprintf(t, l, "model.%s", m);
+                ok = push_unique(&v, &nv, &cap, t);
+            }
+            free(t);
+        }
+    }
+    if (!ok) {
+        awq_skip_free(v, nv);
+        *out = NULL;
+        *n_out = 0;
+        return false;
+    }
+    *out = v;
+    *n_out = nv;
+    return true;
 }

@@ -80,8 +80,12 @@ expect_exit 0 "sharded -> gptq" "$AWQKIT" repack "$T/sh" -o "$T/sh2" --to gptq -
 n2=$(ls "$T/sh2" | grep -c '^model-.*\.safetensors$')
 check "shard count kept ($n1 / $n2)" test "$n1" -gt 1 -a "$n2" = "$n1"
 
-# lossy: the mislabelled symmetric fixture is detected and converted
-expect_exit 0 "mislabelled v1" "$AWQKIT" repack "$F/gptq-sym-mislabelled" -o "$T/mis" --to gptq --allow-unservable
+# the mislabelled symmetric fixture (v1 label, v2 zeros) is refused, not
+# guessed; the caller's explicit choice converts it
+expect_exit 1 "mislabelled v1" "$AWQKIT" repack "$F/gptq-sym-mislabelled" -o "$T/mis" --to gptq
+stderr_has "the label and the data disagree"
+check "no output for the mislabelled input" test ! -e "$T/mis"
+expect_exit 0 "mislabelled v1, --gptq-zeros v2" "$AWQKIT" repack "$F/gptq-sym-mislabelled" -o "$T/mis" --to gptq --gptq-zeros v2
 stdout_has "true zeros"
 
 # verify

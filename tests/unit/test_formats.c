@@ -322,6 +322,117 @@ static void test_dense_twin(awq_ctx *ctx) {
     free(dir);
 }
 
+/* Copy a quantized fixture of tests/ref/quant with an extra dense .weight for
+ * one packed linear and config.json replaced by `config` (NULL: kept). */
+static char *copy_quant_fixture(awq_ctx *ctx, const char *fixture, const char *dst_name,
+                                bool add_twin, const char *config) {
+    char src[1024];
+    snprintf(src, sizeof src, "%s/ref/quant/%s", AWQ_TEST_SRC, fixture);
+    awq_checkpoint *in = NULL;
+    CHECK_OK(ctx, awq_checkpoint_open(ctx, src, &in));
+    char *dir = awq_test_tmpdir(dst_name);
+    if (!in) return dir;
+    awq_writer_params wp = awq_writer_default_params();
+    wp.force = true;
+    awq_writer *w = NULL;
+    CHECK_OK(ctx, awq_writer_create(ctx, dir, &wp, &w));
+    size_t n = awq_checkpoint_n_tensors(in);
+    const awq_tensor_info *qw = awq_checkpoint_find(in, "model.layers.0.mlp.up_proj.qweight");
+    int64_t twin_shape[2] = {128, 64}; /* up_proj: N = intermediate, K = hidden */
+    for (size_t i = 0; i < n; i++) {
+        const awq_tensor_info *t = awq_checkpoint_tensor(in, i);
+        CHECK_OK(ctx, awq_writer_declare(w, t->name, t->dtype, t->ndim, t->shape));
+    }
+    if (add_twin)
+        CHECK_OK(ctx, awq_writer_declare(w, "model.layers.0.mlp.up_proj.weight", AWQ_DT_F16, 2,
+                                         twin_shape));
+    char *cfg = NULL;
+    size_t cl = 0;
+    if (!config) {
+        char cp[1100];
+        snprintf(cp, sizeof cp, "%s/config.json", src);
+        cfg = slurp(cp, &cl);
+    }
+    const char *ct = config ? config : cfg;
+    CHECK_OK(ctx, awq_writer_add_file(w, "config.json", ct, strlen(ct)));
+    free(cfg);
+    for (size_t i = 0; i < n; i++) {
+        const awq_tensor_info *t = awq_checkpoint_tensor(in, i);
+        CHECK_OK(ctx, awq_writer_write(w, t->name, t->data, t->n_bytes));
+    }
+    if (add_twin) {
+        uint16_t *z = calloc(128 * 64, 2);
+        CHECK_OK(ctx, awq_writer_write(w, "model.layers.0.mlp.up_proj.weight", z, 128 * 64 * 2));
+        free(z);
+    }
+    CHECK_OK(ctx, awq_writer_finish(w));
+    awq_writer_free(w);
+    CHECK(qw != NULL);
+    awq_checkpoint_free(in);
+    return dir;
+}
+
+/* A linear stored dense and packed in a real AWQ checkpoint: the forward
+ * (what ppl runs) refuses it instead of reading the dense copy. */
+static void test_dense_twin_forward(awq_ctx *ctx) {
+    char *dir = copy_quant_fixture(ctx, "awq-gemm", "fmt_twin_awq", true, NULL);
+    awq_checkpoint *ck = NULL;
+    CHECK_OK(ctx, awq_checkpoint_open(ctx, dir, &ck));
+    if (ck) {
+        awq_runtime_params rp = awq_runtime_default_params();
+        awq_model *m = NULL;
+        CHECK_FAILS(ctx, awq_model_open(ctx, ck, &rp, &m), AWQ_ERR_FORMAT,
+                    "are both stored: the linear is dense and packed at once");
+        CHECK(m == NULL);
+        awq_model_free(m);
+        awq_detect_result *d = calloc(1, sizeof *d);
+        CHECK_OK(ctx, awq_detect(ctx, ck, d));
+        CHECK(!d->config_agrees && d->n_dense_twins == 1);
+        free(d);
+        awq_verify_result vr;
+        CHECK_OK(ctx, awq_verify(ctx, dir, NULL, &vr));
+        CHECK(!vr.ok && vr.n_problems > 0 && strstr(vr.problems[0], "DISAGREES"));
+        awq_verify_result_free(&vr);
+    }
+    awq_checkpoint_free(ck);
+    free(dir);
+}
+
+/* Legacy inputs: the quantization config only in quantize_config.json
+ * (AutoGPTQ) or quant_config.json (AutoAWQ), as vLLM and SGLang read them. */
+static void test_legacy_config(awq_ctx *ctx) {
+    const char *plain = "{\"architectures\":[\"Qwen2ForCausalLM\"],\"model_type\":\"qwen2\"}";
+    struct {
+        const char *fixture, *file, *text;
+        awq_ckpt_kind kind;
+    } k[] = {
+        {"gptq", "quantize_config.json",
+         "{\"bits\":4,\"group_size\":32,\"desc_act\":false,\"sym\":false,\"damp_percent\":0.01}",
+         AWQ_CKPT_GPTQ_V1},
+        {"awq-gemm", "quant_config.json",
+         "{\"w_bit\":4,\"q_group_size\":32,\"zero_point\":true,\"version\":\"GEMM\"}",
+         AWQ_CKPT_AWQ_GEMM},
+    };
+    for (size_t i = 0; i < AWQ_ARRAY_LEN(k); i++) {
+        char *dir = copy_quant_fixture(ctx, k[i].fixture, "fmt_legacy", false, plain);
+        char *p = st_join(dir, k[i].file);
+        st_put_text(p, k[i].text);
+        free(p);
+        awq_checkpoint *ck = NULL;
+        CHECK_OK(ctx, awq_checkpoint_open(ctx, dir, &ck));
+        awq_detect_result *d = calloc(1, sizeof *d);
+        if (ck) CHECK_OK(ctx, awq_detect(ctx, ck, d));
+        CHECK_MSG(d->kind == k[i].kind && d->config_agrees && d->config.present &&
+                      d->config.bits == 4 && d->config.group_size == 32,
+                  "%s: kind %s agrees %d", k[i].file, awq_ckpt_kind_name(d->kind),
+                  d->config_agrees);
+        if (!d->config_agrees) dump(d);
+        free(d);
+        awq_checkpoint_free(ck);
+        free(dir);
+    }
+}
+
 int main(void) {
     awq_ctx *ctx = awq_test_ctx(1);
     test_every_format(ctx);
@@ -329,6 +440,8 @@ int main(void) {
     test_ct_disagreements(ctx);
     test_unknown_layout(ctx);
     test_dense_twin(ctx);
+    test_dense_twin_forward(ctx);
+    test_legacy_config(ctx);
     awq_ctx_free(ctx);
     return awq_test_summary();
 }

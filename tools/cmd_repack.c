@@ -33,7 +33,7 @@ static void usage(FILE *f) {
             "  --max-shard-size SIZE   shard cap, e.g. 5GB, 500MB (default: the input's\n"
             "                          largest shard, so the sharding stays the same)\n"
             "  --gptq-zeros MODE       how GPTQ input zeros are read: auto (default: the\n"
-            "                          label, unless a v1 label stores true zeros), v1, v2\n");
+            "                          label; a v1 label over true zeros is refused), v1, v2\n");
     awq_cli_print_common_help(f);
     fprintf(f, "\nExamples:\n"
                "  awqkit repack Llama-3-8B-GPTQ -o Llama-3-8B-AWQ --to awq\n"

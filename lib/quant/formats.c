@@ -275,7 +275,7 @@ static void res_ct_int(const awq_scan *s, const char *module, awq_role role,
     int64_t N = qw->shape[0], W = qw->shape[1];
     int cand[4], nc = 0;
     bool zp_fixes = false;
-    if (zp && zp->ndim == 2 && N > 0 && (zp->shape[0] * 32) % N == 0) {
+    if (zp && zp->ndim == 2 && N > 0) {
         /* the zero points are packed along N: rows = ceil(N * b / 32) */
         for (int b = 2; b <= 8; b++)
             if (32 % b == 0 && cdiv(N, 32 / b) == zp->shape[0]) {

@@ -26,6 +26,13 @@ for f in ct-w4a16-asym ct-fp8-block bnb-nf4 mlx-4bit mxfp4-gptoss; do
     cp "$T/out" "$T/c.json"
     check "count $f: logical = tiny-llama's" test "$("$J" "$T/c.json" logical)" = 6819072
 done
+# AWQ GEMM / GEMV and GPTQ v1 / v2 in tiny-llama's shape (synth --preset tiny)
+for f in awq awq-gemv gptq gptq-v2; do
+    expect_exit 0 "synth $f" "$AWQKIT" synth -o "$T/s-$f" --format $f --zero-data
+    expect_exit 0 "count $f" "$AWQKIT" count "$T/s-$f" --json
+    cp "$T/out" "$T/c.json"
+    check "count $f: logical = tiny-llama's" test "$("$J" "$T/c.json" logical)" = 6819072
+done
 expect_exit 0 "inspect ct asym" "$AWQKIT" inspect "$T/ct-w4a16-asym"
 stdout_has "format:  compressed-tensors pack-quantized int4 asymmetric, group 128, 4.157 bits per weight"
 stdout_has "SGLang: its compressed-tensors WNA16 scheme has symmetric 4/8-bit types only"

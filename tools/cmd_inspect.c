@@ -156,7 +156,11 @@ int awq_cmd_inspect(int argc, char **argv) {
                    awq_pack_kind_computable(d->pack) ? "" : " (counted and described; not computed on)");
         else
             printf("format:  %s\n", d->format);
-        if (qc->present)
+        if (qc->present && !qc->bits && !qc->group_size) /* per-module schemes (ct, bnb) */
+            printf("config:  quantization_config %s (%s)\n",
+                   d->config_agrees ? "agrees with the tensors" : "DISAGREES with the tensors",
+                   qc->quant_method[0] ? qc->quant_method : "?");
+        else if (qc->present)
             printf("config:  quantization_config %s (%s, bits %d, group_size %d%s%s%s%s)\n",
                    d->config_agrees ? "agrees with the tensors" : "DISAGREES with the tensors",
                    qc->quant_method[0] ? qc->quant_method : "?", qc->bits, qc->group_size,

@@ -93,6 +93,10 @@ typedef struct awq_scan {
     const struct cJSON *qc_json; /* the quantization_config object, or NULL
                                   (owned by the checkpoint or by qc_doc) */
     struct cJSON *qc_doc;      /* a stand-alone config file's parse, owned */
+    /* config.json as a model config, when it parses and names a known
+     * architecture (NULL otherwise): gives flat layouts (bitsandbytes
+     * 4-bit) their in / out features back. Owned. */
+    awq_model_config *mcfg;
 } awq_scan;
 
 /* Scan ck. Packed linears are resolved trying the config's method, bits

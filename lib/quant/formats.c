@@ -405,8 +405,6 @@ static void res_mxfp4_blocks(const awq_scan *s, const char *module, awq_role rol
  * weight is the flattened matrix: K x N is known only as 2 x bytes. */
 static void res_bnb4(const awq_scan *s, const char *module, awq_role role,
                      const awq_fam_tensors *t, awq_scan_linear *L) {
-    (void)s;
-    (void)module;
     (void)role;
     const awq_tensor_info *w = t->main, *am = t->sib[0];
     L->pack = AWQ_PACK_UNKNOWN;
@@ -415,7 +413,25 @@ static void res_bnb4(const awq_scan *s, const char *module, awq_role role,
     uint64_t blk = cdiv((int64_t)n, (int64_t)am->n_elements);
     if (blk == 0 || blk > AWQ_LAY_MAX_DIM || cdiv((int64_t)n, (int64_t)blk) != (int64_t)am->n_elements)
         return;
-    set_kn(L, AWQ_PACK_BNB_4BIT, (int64_t)n, 1, 4);
+    /* in x out from the architecture table when the module is one of its
+     * linears and the sizes agree; else the flat count */
+    int64_t K = (int64_t)n, N = 1;
+    const awq_arch *a = s->mcfg ? s->mcfg->arch : NULL;
+    size_t ml = strlen(module);
+    for (int j = 0; a && j < a->n_linears; j++) {
+        size_t ll = strlen(a->linears[j].name);
+        if (ml <= ll || module[ml - ll - 1] != '.' || strcmp(module + ml - ll, a->linears[j].name))
+            continue;
+        int64_t kk = awq_model_dim(s->mcfg, a->linears[j].in_dim);
+        int64_t nn = awq_model_dim(s->mcfg, a->linears[j].out_dim);
+        if (kk > 0 && nn > 0 && (uint64_t)(kk * nn + 1) / 2 == w->n_elements) {
+            K = kk;
+            N = nn;
+            n = (uint64_t)(kk * nn);
+        }
+        break;
+    }
+    set_kn(L, AWQ_PACK_BNB_4BIT, K, N, 4);
     L->gran = AWQ_GRAN_GROUP;
     L->group_size = (int)blk;
     L->is_float = t->sib[5] != NULL; /* fp4 codes; nf4 is a lookup table */

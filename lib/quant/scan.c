@@ -269,6 +269,8 @@ void awq_scan_free(awq_scan *s) {
     free(s->t);
     free(s->lin);
     awq_ct_config_free(s->ct);
+    free(s->mcfg);
+    s->mcfg = NULL;
     cJSON_Delete(s->qc_doc);
     s->t = NULL;
     s->lin = NULL;
@@ -299,6 +301,15 @@ awq_status awq_scan_checkpoint(awq_ctx *ctx, const awq_checkpoint *ck, awq_scan 
     s->has_config = awq_checkpoint_config(ck) != NULL;
     s->tie = read_tie(ck);
     read_quant_config(ctx, ck, s);
+    if (strcmp(s->qc.quant_method, "bitsandbytes") == 0 && s->has_config) {
+        s->mcfg = malloc(sizeof *s->mcfg);
+        if (s->mcfg && (awq_model_config_from_checkpoint(ctx, ck, s->mcfg) != AWQ_OK ||
+                        !s->mcfg->arch)) {
+            free(s->mcfg);
+            s->mcfg = NULL;
+        }
+        awq_clear_error(ctx);
+    }
     if (s->qc_json && strcmp(s->qc.quant_method, "compressed-tensors") == 0) {
         awq_status cs = awq_ct_config_parse(ctx, s->qc_json, s->qc_source, &s->ct);
         if (cs != AWQ_OK) return cs;

@@ -41,6 +41,11 @@ cp "$T/out" "$T/i.json"
 check "json: kind bnb-4bit" test "$("$J" "$T/i.json" kind)" = bnb-4bit
 check "json: agrees" test "$("$J" "$T/i.json" config_agrees)" = true
 
+# bitsandbytes 4-bit stores flat codes: in x out come back from the
+# architecture table, so size re-packs every linear
+expect_exit 0 "size bnb-nf4" "$AWQKIT" size "$T/bnb-nf4"
+check "bnb linears packable" sh -c "! grep -q 'stay FP16' '$T/out'"
+
 # unknown layouts are never dense: an int8 .weight with no scales
 mkdir -p "$T/unk"
 cp "$FX/ct-naive-w8/config.json" "$T/unk/"

@@ -95,8 +95,9 @@ awq_status awq_qckpt_detect(awq_ctx *ctx, const awq_checkpoint *ck,
                         "%s: no config.json, so no quantization_config to say the format",
                         dir);
     awq_model_config mc;
-    awq_status st = awq_model_config_from_json(ctx, root, "config.json", &mc);
-    if (st != AWQ_OK) return awq_fail_wrap(ctx, st, "%s", dir);
+    /* from_checkpoint: also a legacy quantize_config.json / quant_config.json */
+    awq_status st = awq_model_config_from_checkpoint(ctx, ck, &mc);
+    if (st != AWQ_OK) return st; /* the message names the file */
     const awq_quant_config *qc = &mc.quant;
     if (!qc->present)
         return awq_fail(ctx, AWQ_ERR_NOT_FOUND,

@@ -367,7 +367,7 @@ static char *copy_quant_fixture(awq_ctx *ctx, const char *fixture, const char *d
     }
     CHECK_OK(ctx, awq_writer_finish(w));
     awq_writer_free(w);
-    CHECK(qw != NULL);
+    CHECK(qw != NULL || !add_twin);
     awq_checkpoint_free(in);
     return dir;
 }
@@ -401,7 +401,6 @@ static void test_dense_twin_forward(awq_ctx *ctx) {
 /* Legacy inputs: the quantization config only in quantize_config.json
  * (AutoGPTQ) or quant_config.json (AutoAWQ), as vLLM and SGLang read them. */
 static void test_legacy_config(awq_ctx *ctx) {
-    const char *plain = "{\"architectures\":[\"Qwen2ForCausalLM\"],\"model_type\":\"qwen2\"}";
     struct {
         const char *fixture, *file, *text;
         awq_ckpt_kind kind;
@@ -414,7 +413,18 @@ static void test_legacy_config(awq_ctx *ctx) {
          AWQ_CKPT_AWQ_GEMM},
     };
     for (size_t i = 0; i < AWQ_ARRAY_LEN(k); i++) {
+        /* the fixture's config.json without its quantization_config */
+        char cp[1024];
+        size_t cl;
+        snprintf(cp, sizeof cp, "%s/ref/quant/%s/config.json", AWQ_TEST_SRC, k[i].fixture);
+        char *text = slurp(cp, &cl);
+        cJSON *cj = cJSON_Parse(text);
+        free(text);
+        cJSON_DeleteItemFromObjectCaseSensitive(cj, "quantization_config");
+        char *plain = cJSON_Print(cj);
+        cJSON_Delete(cj);
         char *dir = copy_quant_fixture(ctx, k[i].fixture, "fmt_legacy", false, plain);
+        free(plain);
         char *p = st_join(dir, k[i].file);
         st_put_text(p, k[i].text);
         free(p);
@@ -428,9 +438,29 @@ static void test_legacy_config(awq_ctx *ctx) {
                   d->config_agrees);
         if (!d->config_agrees) dump(d);
         free(d);
+        /* the compute paths read it too (repack, verify, ppl's model) */
+        awq_verify_result vr;
+        CHECK_OK(ctx, awq_verify(ctx, dir, NULL, &vr));
+        CHECK_MSG(vr.ok, "%s: verify: %s", k[i].file, vr.n_problems ? vr.problems[0] : "");
+        awq_verify_result_free(&vr);
+        awq_model_config mc;
+        if (ck) CHECK_OK(ctx, awq_model_config_from_checkpoint(ctx, ck, &mc));
+        CHECK(ck && mc.quant.present && mc.quant.bits == 4 && mc.quant.group_size == 32);
         awq_checkpoint_free(ck);
         free(dir);
     }
+    /* a stale stand-alone file beside a dense model changes nothing */
+    char *dir = copy_quant_fixture(ctx, "fp16", "fmt_legacy_dense", false, NULL);
+    char *p = st_join(dir, "quantize_config.json");
+    st_put_text(p, "{\"bits\":4,\"group_size\":128}");
+    free(p);
+    awq_checkpoint *ck = NULL;
+    CHECK_OK(ctx, awq_checkpoint_open(ctx, dir, &ck));
+    awq_model_config mc;
+    if (ck) CHECK_OK(ctx, awq_model_config_from_checkpoint(ctx, ck, &mc));
+    CHECK(ck && !mc.quant.present);
+    awq_checkpoint_free(ck);
+    free(dir);
 }
 
 int main(void) {

@@ -11,14 +11,18 @@ static void usage(FILE *f) {
             "Count a checkpoint's parameters three ways (reads headers only):\n"
             "  stored   every tensor's element count in the files, packed int32 words\n"
             "           counted once each (what safetensors metadata sums)\n"
-            "  loaded   stored minus the packed quantization tensors (qweight, qzeros,\n"
-            "           scales, g_idx): what model.parameters() reports after loading\n"
+            "  loaded   stored minus the quantization tensors (qweight, qzeros, scales,\n"
+            "           g_idx; weight_packed, weight_scale, ...; absmax, quant_state;\n"
+            "           SCB): what model.parameters() reports after loading\n"
             "  logical  each packed linear counted as in_features x out_features\n"
             "           (unpacked from its shapes); everything else as stored\n"
+            "Formats: AWQ, GPTQ, compressed-tensors, FP8, NVFP4/MXFP4, bitsandbytes,\n"
+            "MLX (README \"Formats\"); quantized tensors of no known layout are counted\n"
+            "as stored and reported as unresolved, never as dense.\n"
             "For a dense FP16/BF16 checkpoint the three agree. A stored lm_head.weight\n"
             "that config.json ties to the embeddings is counted once (loaded, logical).\n"
             "Also: breakdowns by role and dtype, bytes on disk, and effective bits per\n"
-            "weight: 8 x bytes(qweight+qzeros+scales+g_idx) / logical weights for the\n"
+            "weight: 8 x bytes(quantization tensors) / logical weights for the\n"
             "quantized linears (biases excluded), 8 x tensor bytes / logical params for\n"
             "the whole checkpoint.\n\n"
             "MODEL is a model directory or a .safetensors file.\n\n");
@@ -123,7 +127,7 @@ int awq_cmd_count(int argc, char **argv) {
                (unsigned long long)r.n_tensors, r.n_shards, r.n_shards == 1 ? "" : "s", fb, tb);
         struct { const char *name; uint64_t v; const char *what; } lines[] = {
             {"stored elements", r.stored, "tensor element counts as stored (packed words once)"},
-            {"loaded parameters", r.loaded, "stored minus qweight/qzeros/scales/g_idx"},
+            {"loaded parameters", r.loaded, "stored minus the quantization tensors"},
             {"logical parameters", r.logical, "packed linears counted as in x out features"},
         };
         for (size_t i = 0; i < 3; i++) {
@@ -143,7 +147,7 @@ int awq_cmd_count(int argc, char **argv) {
             awq_cli_fmt_count(w, sizeof w, (double)r.quant_logical);
             awq_cli_fmt_bytes(b, sizeof b, (double)r.quant_bytes);
             printf("quantized linears: %llu (%s, %d-bit): %s weights in %s = %.3f bits/weight\n"
-                   "  (qweight + qzeros + scales + g_idx; biases excluded)\n",
+                   "  (codes + scales + zeros + g_idx / aux tensors; biases excluded)\n",
                    (unsigned long long)r.n_quant_linears, awq_pack_kind_name(r.pack), r.quant_bits,
                    w, b, r.quant_bits_per_weight);
         } else {

@@ -11,7 +11,12 @@ static void usage(FILE *f) {
             "Usage: awqkit inspect MODEL [--json]\n\n"
             "List the tensors of a checkpoint (name, dtype, shape, bytes, shard) and\n"
             "detect its kind: dense fp16 / bf16 / fp32, AWQ GEMM or GEMV, GPTQ v1 / v2\n"
-            "(with or without act-order g_idx). Checks that config.json's\n"
+            "(with or without act-order g_idx), compressed-tensors (pack-quantized,\n"
+            "naive-quantized, float-quantized FP8, nvfp4 / mxfp4), FP8 with\n"
+            "weight_scale_inv blocks, bitsandbytes 4-bit / 8-bit, MLX, gpt-oss MXFP4;\n"
+            "name the format and its effective bits per weight (from the headers).\n"
+            "Quantized tensors of no known layout are reported as unknown.\n"
+            "Checks that config.json's\n"
             "quantization_config agrees with the tensors: quant_method and AWQ\n"
             "version against the packed layouts, bits and group_size against the\n"
             "qweight / qzeros / scales shapes, GPTQ checkpoint_format and desc_act\n"
@@ -70,6 +75,9 @@ int awq_cmd_inspect(int argc, char **argv) {
         cJSON_AddStringToObject(o, "path", path);
         cJSON_AddStringToObject(o, "kind", awq_ckpt_kind_name(d->kind));
         cJSON_AddStringToObject(o, "layout", awq_pack_kind_name(d->pack));
+        cJSON_AddStringToObject(o, "format", d->format);
+        cJSON_AddNumberToObject(o, "bits_per_weight", d->bits_per_weight);
+        cJSON_AddBoolToObject(o, "computable", awq_pack_kind_computable(d->pack));
         cJSON_AddStringToObject(o, "float_dtype", awq_dtype_name(d->float_dtype));
         cJSON_AddNumberToObject(o, "packed_linears", d->n_packed_linears);
         cJSON_AddNumberToObject(o, "bits", d->bits);
@@ -92,6 +100,20 @@ int awq_cmd_inspect(int argc, char **argv) {
             cJSON_AddBoolToObject(q, "desc_act", qc->desc_act);
         }
         cJSON_AddBoolToObject(o, "config_agrees", d->config_agrees);
+        awq_layout_desc ld = awq_layout_from_detect(d);
+        awq_consumer_verdict v[AWQ_CONSUMER_COUNT];
+        awq_consumers_judge(&ld, v);
+        cJSON *lo = cJSON_AddArrayToObject(o, "loads_in");
+        for (int k = 0; k < AWQ_CONSUMER_COUNT; k++) {
+            cJSON *x = cJSON_CreateObject();
+            cJSON_AddStringToObject(x, "consumer", awq_consumer_name(v[k].consumer));
+            cJSON_AddStringToObject(x, "loads", v[k].loads == AWQ_LOADS_YES  ? "yes"
+                                                : v[k].loads == AWQ_LOADS_NO ? "no"
+                                                                             : "unknown");
+            cJSON_AddStringToObject(x, "how", v[k].how);
+            cJSON_AddStringToObject(x, "instead", v[k].instead);
+            cJSON_AddItemToArray(lo, x);
+        }
         cJSON *notes = cJSON_AddArrayToObject(o, "notes");
         for (int i = 0; i < d->n_notes; i++) cJSON_AddItemToArray(notes, cJSON_CreateString(d->notes[i]));
         cJSON_AddNumberToObject(o, "n_tensors", (double)nt);
@@ -129,7 +151,16 @@ int awq_cmd_inspect(int argc, char **argv) {
         else
             printf(" (dense, %s)", awq_dtype_name(d->float_dtype));
         printf("\n");
-        if (qc->present)
+        if (d->bits_per_weight > 0)
+            printf("format:  %s, %.3f bits per weight%s\n", d->format, d->bits_per_weight,
+                   awq_pack_kind_computable(d->pack) ? "" : " (counted and described; not computed on)");
+        else
+            printf("format:  %s\n", d->format);
+        if (qc->present && !qc->bits && !qc->group_size) /* per-module schemes (ct, bnb) */
+            printf("config:  quantization_config %s (%s)\n",
+                   d->config_agrees ? "agrees with the tensors" : "DISAGREES with the tensors",
+                   qc->quant_method[0] ? qc->quant_method : "?");
+        else if (qc->present)
             printf("config:  quantization_config %s (%s, bits %d, group_size %d%s%s%s%s)\n",
                    d->config_agrees ? "agrees with the tensors" : "DISAGREES with the tensors",
                    qc->quant_method[0] ? qc->quant_method : "?", qc->bits, qc->group_size,
@@ -138,6 +169,22 @@ int awq_cmd_inspect(int argc, char **argv) {
         else
             printf("config:  no quantization_config%s\n",
                    d->config_agrees ? "" : " (but packed tensors are stored)");
+        if (d->n_packed_linears) {
+            awq_layout_desc ld = awq_layout_from_detect(d);
+            awq_consumer_verdict v[AWQ_CONSUMER_COUNT];
+            awq_consumers_judge(&ld, v);
+            printf("loads:  ");
+            for (int k = 0; k < AWQ_CONSUMER_COUNT; k++)
+                printf(" %s %s%s", awq_consumer_name(v[k].consumer),
+                       v[k].loads == AWQ_LOADS_YES  ? "yes"
+                       : v[k].loads == AWQ_LOADS_NO ? "NO"
+                                                    : "?",
+                       k + 1 < AWQ_CONSUMER_COUNT ? ";" : "\n");
+            for (int k = 0; k < AWQ_CONSUMER_COUNT; k++)
+                if (v[k].loads == AWQ_LOADS_NO)
+                    printf("         %s: %s%s%s\n", awq_consumer_name(v[k].consumer), v[k].how,
+                           v[k].instead[0] ? "; works there: " : "", v[k].instead);
+        }
         awq_cli_fmt_bytes(b, sizeof b, (double)total);
         printf("tensors: %zu, %s of tensor data, %zu shard%s\n", nt, b, ns, ns == 1 ? "" : "s");
         for (size_t i = 0; i < ns; i++) {

@@ -26,7 +26,9 @@ static void help(void) {
         "  --bits N               2, 3, 4 (default) or 8 (AWQ layouts: 4 only)\n"
         "  --group-size N         32, 64, 128 (default) or -1 (per channel)\n"
         "  --sym                  symmetric quantization (default: zero point)\n"
-        "  --allow-lossy          GPTQ v1: re-quantize groups whose zero point is 0\n\n"
+        "  --allow-lossy          GPTQ v1: re-quantize groups whose zero point is 0\n"
+        "  --allow-unservable     write a layout no serving engine loads (GPTQ with zero\n"
+        "                         points, AWQ GEMV); refused by default\n\n"
         "Calibration (AutoAWQ's recipe: documents in order, skip empty and longer than\n"
         "--seqlen, keep --samples, concatenate, cut into --seqlen blocks):\n"
         "  --calib FILE           .txt (blank-line separated), .jsonl, either .zst;\n"
@@ -81,6 +83,7 @@ typedef struct {
     /* the last text-calibration flag given (they mean nothing with
      * --calib-tokens) */
     const char *text_only_flag;
+    bool allow_unservable;
 } opts;
 
 static void parse(int argc, char **argv, opts *o) {
@@ -118,6 +121,8 @@ static void parse(int argc, char **argv, opts *o) {
             o->p.quant.sym = true;
         } else if (!strcmp(a, "--allow-lossy")) {
             o->p.allow_lossy = true;
+        } else if (!strcmp(a, "--allow-unservable")) {
+            o->allow_unservable = true;
         } else if (awq_cli_opt_str(argc, argv, &i, "--calib", &v)) {
             o->p.calib.path = v;
         } else if (awq_cli_opt_str(argc, argv, &i, "--text-field", &v)) {
@@ -331,6 +336,9 @@ int awq_cmd_quantize(int argc, char **argv) {
     double t0 = awq_cli_now();
     awq_ctx *ctx = awq_cli_ctx(&o.common);
     awq_cli_stop_on_signals();
+    awq_layout_desc lay = awq_layout_for_output(o.p.format, o.p.quant.bits, o.p.quant.sym);
+    if (!o.allow_unservable && awq_check_servable(ctx, &lay) != AWQ_OK)
+        awq_cli_usage_error("--format %s: %s", awq_format_get(o.p.format)->name, awq_ctx_errmsg(ctx));
     awq_quantize_job *job = NULL;
     /* No --device: the GPU when there is one, else the CPU. */
     bool auto_device = !o.device && awq_built_with_cuda();

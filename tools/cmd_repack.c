@@ -27,10 +27,13 @@ static void usage(FILE *f) {
             "                          into AWQ is dequantized and re-quantized. The\n"
             "                          number of groups / linears and the error are reported\n"
             "  --force                 write into a non-empty OUT\n"
+            "  --allow-unservable      write a layout no serving engine loads (GPTQ with\n"
+            "                          zero points, AWQ GEMV; see README \"Where outputs\n"
+            "                          load\"); refused by default, naming the format to use\n"
             "  --max-shard-size SIZE   shard cap, e.g. 5GB, 500MB (default: the input's\n"
             "                          largest shard, so the sharding stays the same)\n"
             "  --gptq-zeros MODE       how GPTQ input zeros are read: auto (default: the\n"
-            "                          label, unless a v1 label stores true zeros), v1, v2\n");
+            "                          label; a v1 label over true zeros is refused), v1, v2\n");
     awq_cli_print_common_help(f);
     fprintf(f, "\nExamples:\n"
                "  awqkit repack Llama-3-8B-GPTQ -o Llama-3-8B-AWQ --to awq\n"
@@ -41,7 +44,7 @@ int awq_cmd_repack(int argc, char **argv) {
     awq_cli_common c = {0};
     const char *in = NULL, *out = NULL, *to = NULL, *zeros = NULL;
     uint64_t shard = 0;
-    bool allow_lossy = false, force = false;
+    bool allow_lossy = false, force = false, allow_unservable = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (awq_cli_is_help(a)) {
@@ -65,6 +68,10 @@ int awq_cmd_repack(int argc, char **argv) {
             force = true;
             continue;
         }
+        if (strcmp(a, "--allow-unservable") == 0) {
+            allow_unservable = true;
+            continue;
+        }
         awq_cli_positional(a, &in, "repack takes one IN");
     }
     if (!in) awq_cli_usage_error("missing IN (a packed AWQ or GPTQ checkpoint directory)");
@@ -86,6 +93,8 @@ int awq_cmd_repack(int argc, char **argv) {
     awq_cli_refuse_same_path(in, out, "-o");
 
     awq_ctx *ctx = awq_cli_ctx(&c);
+    if (!allow_unservable && awq_check_repack_servable(ctx, in, fi->id) != AWQ_OK)
+        awq_cli_usage_error("--to %s: %s", to, awq_ctx_errmsg(ctx));
     double t0 = awq_cli_now();
     awq_repack_result r;
     awq_status s = awq_repack(ctx, in, out, &p, &r);

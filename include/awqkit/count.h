@@ -87,11 +87,40 @@ typedef enum awq_pack_kind {
     AWQ_PACK_AWQ_GEMV = 2,
     AWQ_PACK_GPTQ = 3,
     AWQ_PACK_MIXED = 4,        /* packed linears in more than one layout */
-    AWQ_PACK_UNKNOWN = 5       /* a qweight whose shapes fit no layout */
+    AWQ_PACK_UNKNOWN = 5,      /* quantization tensors (a qweight, an
+                                  integer / FP8 .weight, ...) whose shapes
+                                  or names fit no known layout: never dense */
+    /* Formats counted and described (not computed on) — the format table
+     * in lib/quant/formats.c has each one's tensors and shapes: */
+    AWQ_PACK_CT_INT = 6,       /* compressed-tensors pack-quantized */
+    AWQ_PACK_CT_NAIVE = 7,     /* compressed-tensors naive / int-quantized */
+    AWQ_PACK_FP8 = 8,          /* F8_E4M3 weight + weight_scale (tensor /
+                                  channel / block): compressed-tensors
+                                  float-quantized, vLLM / ModelOpt fp8 */
+    AWQ_PACK_FP8_BLOCK = 9,    /* F8_E4M3 weight + weight_scale_inv blocks
+                                  (DeepSeek-V3, Qwen3-FP8) */
+    AWQ_PACK_NVFP4 = 10,       /* compressed-tensors nvfp4-pack-quantized */
+    AWQ_PACK_MXFP4 = 11,       /* gpt-oss *_blocks / *_scales, and
+                                  compressed-tensors mxfp4-pack-quantized */
+    AWQ_PACK_BNB_4BIT = 12,    /* bitsandbytes nf4 / fp4 */
+    AWQ_PACK_BNB_8BIT = 13,    /* bitsandbytes LLM.int8 (SCB) */
+    AWQ_PACK_MLX = 14,         /* MLX affine: uint32 weight, scales, biases */
+    AWQ_PACK_KIND_COUNT = 15
 } awq_pack_kind;
 
-/* "none", "awq-gemm", "awq-gemv", "gptq", "mixed", "unknown" (static). */
+/* "none", "awq-gemm", "awq-gemv", "gptq", "mixed", "unknown", "ct-int",
+ * "ct-naive", "fp8", "fp8-block", "nvfp4", "mxfp4", "bnb-4bit", "bnb-8bit",
+ * "mlx" (static). */
 const char *awq_pack_kind_name(awq_pack_kind k);
+
+/* One line saying what the layout stores, e.g. "compressed-tensors
+ * pack-quantized: int codes in int32 weight_packed [N, K*b/32],
+ * weight_scale, weight_zero_point (asymmetric)" (static). */
+const char *awq_pack_kind_describe(awq_pack_kind k);
+
+/* Whether awqkit computes on the layout (ppl, verify, repack, audit) or
+ * only counts and describes it. */
+bool awq_pack_kind_computable(awq_pack_kind k);
 
 /* ------------------------------------------------------------- counting */
 
@@ -159,11 +188,22 @@ typedef enum awq_ckpt_kind {
     AWQ_CKPT_GPTQ_V2 = 8,
     AWQ_CKPT_GPTQ = 9,         /* GPTQ, v1/v2 undecided (neither zeros nor
                                   config tell) */
-    AWQ_CKPT_PACKED_OTHER = 10 /* mixed layouts, or shapes fitting none */
+    AWQ_CKPT_PACKED_OTHER = 10,/* mixed layouts, or shapes fitting none */
+    /* One per counted-only layout (awq_pack_kind 6..14, same order): */
+    AWQ_CKPT_CT_INT = 11,
+    AWQ_CKPT_CT_NAIVE = 12,
+    AWQ_CKPT_FP8 = 13,
+    AWQ_CKPT_FP8_BLOCK = 14,
+    AWQ_CKPT_NVFP4 = 15,
+    AWQ_CKPT_MXFP4 = 16,
+    AWQ_CKPT_BNB_4BIT = 17,
+    AWQ_CKPT_BNB_8BIT = 18,
+    AWQ_CKPT_MLX = 19
 } awq_ckpt_kind;
 
 /* "fp16", "bf16", "fp32", "dense-mixed", "awq-gemm", "awq-gemv",
- * "gptq-v1", "gptq-v2", "gptq", "packed-other", "unknown" (static). */
+ * "gptq-v1", "gptq-v2", "gptq", "packed-other", "unknown", and for 11..19
+ * the awq_pack_kind_name of the layout (static). */
 const char *awq_ckpt_kind_name(awq_ckpt_kind k);
 
 #define AWQ_DETECT_MAX_NOTES 24
@@ -187,8 +227,20 @@ typedef struct awq_detect_result {
      * a heuristic, see notes — unless a stored word proves true zeros);
      * 0 when undecided (blank data, mixed codes near the threshold). */
     int gptq_version;
-    bool zeros_symmetric;      /* every sampled code equal */
+    bool zeros_symmetric;      /* every sampled code equal; for the
+                                  counted-only formats: no zero-point tensor */
     bool data_blank;           /* sampled qzeros and g_idx all zero */
+
+    /* The format in words ("compressed-tensors pack-quantized int4
+     * asymmetric, group 128", "bitsandbytes nf4, blocksize 64", "fp16
+     * dense") and its effective bits per weight over the quantized linears
+     * (8 x bytes of their quantization tensors / their logical weights; 0
+     * for a dense checkpoint), both from headers and config alone. */
+    char format[128];
+    double bits_per_weight;
+    /* Linears stored both dense (.weight) and quantized: loaders disagree
+     * on which one wins (awqkit reads neither: see awq_detect_ambiguous). */
+    int n_dense_twins;
 
     /* config.json quantization_config (or quantize_config.json), parsed
      * leniently: fields absent stay 0 / "" (quant.present false when none). */

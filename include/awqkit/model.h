@@ -195,7 +195,7 @@ const char *awq_arch_supported_list(void);
 
 typedef struct awq_quant_config {
     bool present;
-    char quant_method[16];     /* "awq", "gptq", ... */
+    char quant_method[32];     /* "awq", "gptq", "compressed-tensors", ... */
     int bits;
     int group_size;            /* -1 = per channel */
     bool zero_point;           /* awq */

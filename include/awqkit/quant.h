@@ -341,8 +341,9 @@ struct awq_checkpoint;
 
 /* How GPTQ qzeros are read. */
 typedef enum awq_zeros_mode {
-    AWQ_ZEROS_AUTO = 0,  /* the label, unless awq_gptq_detect_zeros finds
-                            true zeros in a v1-labelled checkpoint */
+    AWQ_ZEROS_AUTO = 0,  /* the label; true zeros found by
+                            awq_gptq_detect_zeros under a v1 label are a
+                            mismatch (refused, not guessed) */
     AWQ_ZEROS_AS_V1 = 1, /* zero - 1, whatever the label */
     AWQ_ZEROS_AS_V2 = 2  /* true zeros, whatever the label */
 } awq_zeros_mode;
@@ -370,8 +371,9 @@ typedef struct awq_qckpt {
  * first packed linear's shapes must fit the labelled layout (else
  * AWQ_ERR_MISMATCH saying which layout the shapes do fit). For a v1 label
  * with mode AUTO, every linear's qzeros are inspected with
- * awq_gptq_detect_zeros: TRUE evidence (and no linear with symmetric v1
- * zeros) switches `format` to GPTQ_V2 and says why in zeros_note. No
+ * awq_gptq_detect_zeros: TRUE evidence in any linear is AWQ_ERR_MISMATCH
+ * naming how many linears and the first (the label and the data disagree:
+ * the caller chooses with AWQ_ZEROS_AS_V1 / _V2). No
  * config / no quantization_config / no packed linear: AWQ_ERR_NOT_FOUND. */
 awq_status awq_qckpt_detect(awq_ctx *ctx, const struct awq_checkpoint *ck,
                             awq_zeros_mode mode, awq_qckpt *out);

@@ -498,6 +498,51 @@ awq_status awq_model_config_from_json(awq_ctx *ctx, const cJSON *root, const cha
     return parse_quant(&r, out);
 }
 
+/* Legacy checkpoints keep the quantization config in a stand-alone file
+ * next to the shards, as vLLM and SGLang accept: AutoGPTQ's
+ * quantize_config.json, AutoAWQ's quant_config.json (w_bit, q_group_size),
+ * neither with a quant_method. Read only when packed tensors (.qweight) are
+ * stored, so a stale file beside a dense model changes nothing. */
+static awq_status legacy_quant(awq_ctx *ctx, const awq_checkpoint *ck, awq_model_config *out) {
+    bool packed = false;
+    size_t n = awq_checkpoint_n_tensors(ck);
+    for (size_t i = 0; i < n && !packed; i++) {
+        const char *nm = awq_checkpoint_tensor(ck, i)->name;
+        size_t l = strlen(nm);
+        packed = l > 8 && strcmp(nm + l - 8, ".qweight") == 0;
+    }
+    if (!packed) return AWQ_OK;
+    static const char *const files[] = {"quantize_config.json", "quant_config.json"};
+    for (size_t f = 0; f < AWQ_ARRAY_LEN(files); f++) {
+        char *path = awq_path_join(awq_checkpoint_dir(ck), files[f]);
+        if (!path) return awq_fail_nomem(ctx, "path", 256);
+        char *text = NULL;
+        size_t len = 0;
+        awq_status st = AWQ_OK;
+        if (awq_path_exists(path) && (st = awq_read_file(ctx, path, 1u << 20, &text, &len)) == AWQ_OK) {
+            cJSON *obj = cJSON_ParseWithLength(text, len);
+            cJSON *wrap = cJSON_CreateObject();
+            if (!cJSON_IsObject(obj)) {
+                st = awq_fail(ctx, AWQ_ERR_FORMAT, "%s: not a JSON object", path);
+            } else if (!wrap) {
+                st = awq_fail_nomem(ctx, files[f], len);
+            } else {
+                if (!cJSON_GetObjectItemCaseSensitive(obj, "quant_method"))
+                    cJSON_AddStringToObject(obj, "quant_method", f == 0 ? "gptq" : "awq");
+                cJSON_AddItemReferenceToObject(wrap, "quantization_config", obj);
+                reader r = {ctx, wrap, NULL, path};
+                st = parse_quant(&r, out);
+            }
+            cJSON_Delete(wrap);
+            cJSON_Delete(obj);
+        }
+        free(text);
+        free(path);
+        if (st != AWQ_OK || out->quant.present) return st;
+    }
+    return AWQ_OK;
+}
+
 awq_status awq_model_config_from_checkpoint(awq_ctx *ctx, const awq_checkpoint *ck,
                                             awq_model_config *out) {
     const cJSON *root = awq_checkpoint_config(ck);
@@ -507,6 +552,7 @@ awq_status awq_model_config_from_checkpoint(awq_ctx *ctx, const awq_checkpoint *
     char *where = awq_path_join(awq_checkpoint_dir(ck), "config.json");
     awq_status s = awq_model_config_from_json(ctx, root, where ? where : "config.json", out);
     free(where);
+    if (s == AWQ_OK && !out->quant.present) s = legacy_quant(ctx, ck, out);
     return s;
 }
 

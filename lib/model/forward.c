@@ -326,6 +326,13 @@ static awq_status quant_setup(awq_model *m) {
         m->qfmt = strcmp(q->checkpoint_format, "gptq_v2") == 0 ? AWQ_QFMT_GPTQ_V2
                                                                 : AWQ_QFMT_GPTQ;
         m->qup.sym = q->sym;
+        /* A v1 label whose zeros read as v2 somewhere is refused whole
+         * (awq_qckpt_detect), never guessed linear by linear. */
+        awq_qckpt qk;
+        if (m->qfmt == AWQ_QFMT_GPTQ &&
+            awq_qckpt_detect(m->ctx, m->ck, AWQ_ZEROS_AUTO, &qk) == AWQ_ERR_MISMATCH)
+            return AWQ_ERR_MISMATCH;
+        awq_clear_error(m->ctx);
     } else {
         return awq_fail(m->ctx, AWQ_ERR_UNSUPPORTED,
                         "quantization_config: quant_method \"%s\" is not supported "
@@ -401,12 +408,6 @@ static awq_status load_quantized_named(awq_model *m, int64_t layer, const char *
     int32_t *gown = NULL;
     awq_status s = quant_view_named(m, layer, what, K, N, &pk, &gown);
     awq_qformat fmt = m->qfmt;
-    if (s == AWQ_OK && fmt == AWQ_QFMT_GPTQ &&
-        awq_gptq_detect_zeros(&pk, m->qup.bits, m->qup.sym, NULL) == AWQ_GPTQ_ZEROS_TRUE) {
-        /* a "gptq" checkpoint that stores true zero points (v2 layout) */
-        fmt = AWQ_QFMT_GPTQ_V2;
-        pk.format = fmt;
-    }
     awq_qtensor qt;
     memset(&qt, 0, sizeof qt);
     if (s == AWQ_OK) s = awq_unpack(m->ctx, name, fmt, &pk, &m->qup, &qt);
@@ -496,6 +497,17 @@ static awq_status check_layer_tensors(awq_model *m, int64_t i) {
         int64_t N = awq_model_dim(c, d->out_dim), K = awq_model_dim(c, d->in_dim);
         layer_tensor_name(m, i, d->name, "weight", name, sizeof name);
         const awq_tensor_info *t = awq_checkpoint_find(m->ck, name);
+        if (t && m->quantized) {
+            /* serving engines read the packed copy: which one is meant? */
+            layer_tensor_name(m, i, d->name, "qweight", name, sizeof name);
+            if (awq_checkpoint_find(m->ck, name))
+                return awq_fail(m->ctx, AWQ_ERR_FORMAT,
+                                "%s and %s.weight are both stored: the linear is dense and "
+                                "packed at once (serving engines read the packed one); "
+                                "remove one",
+                                name, d->name);
+            layer_tensor_name(m, i, d->name, "weight", name, sizeof name);
+        }
         if (t) {
             AWQ_TRY(check_float_tensor(m, t, N, K));
         } else if (m->quantized) {

@@ -50,15 +50,12 @@ awq_status awq_count(awq_ctx *ctx, const awq_checkpoint *ck, awq_count_result *o
         case AWQ_PART_QZEROS:
         case AWQ_PART_SCALES:
         case AWQ_PART_G_IDX:
+        case AWQ_PART_QAUX:
             loaded = 0;
             if (resolved) {
                 logical = 0;
                 if (c->part == AWQ_PART_QWEIGHT) {
-                    uint64_t kn;
-                    if (!awq_mul_u64((uint64_t)L->K, (uint64_t)L->N, &kn)) {
-                        awq_scan_free(&s);
-                        return awq_fail(ctx, AWQ_ERR_FORMAT, "%s: K x N overflows 64 bits", t->name);
-                    }
+                    uint64_t kn = L->logical; /* K x N, checked by the scan */
                     logical = kn;
                     out->n_quant_linears++;
                     ok = ok && add_to(&out->quant_logical, kn);
@@ -68,6 +65,10 @@ awq_status awq_count(awq_ctx *ctx, const awq_checkpoint *ck, awq_count_result *o
             } else if (c->part == AWQ_PART_QWEIGHT) {
                 out->n_unresolved++;
             }
+            break;
+        case AWQ_PART_DENSE_TWIN:
+            /* the quantized copy is the one loaders read */
+            loaded = logical = 0;
             break;
         case AWQ_PART_TIED_DUP:
             loaded = logical = 0;

@@ -1,555 +1,19 @@
 /*
- * lib/quant/detect.c — the checkpoint scan (roles, linears, packed layouts
- * resolved from shapes) and checkpoint-kind detection for `inspect`.
- *
- * Layouts (bits b, p = 32/b codes per int32 word, K in, N out, g group,
- * G = ceil(K/g)):
- *   AWQ GEMM  qweight [K, N/p]   qzeros [G, N/p]          scales [G, N]
- *   AWQ GEMV  qweight [N, K/p]   qzeros [N, ceil(G/p)]    scales [N, p*ceil(G/p)]
- *   GPTQ      qweight [K*b/32, N] qzeros [G, N*b/32]      scales [G, N]  g_idx [K]
- * (exact shapes, GEMV padding rules included: lib/quant/layouts.h, which
- * has the last word on every candidate reading). Each layout keeps some
- * dimensions whole, which gives the candidate K and N: GEMM K = qweight
- * rows, N = scales columns; GEMV N = qweight rows, K = p x qweight columns;
- * GPTQ N = qweight columns, K = g_idx length (or 32/b x qweight rows). A
- * candidate (layout, bits, group) is accepted only when layouts.h gives
- * exactly the stored shapes. The config's method, bits and group size are
- * tried first; where the shapes leave bits or the group size open (GEMV's
- * padded zeros hide G; GPTQ without g_idx hides K), the config's value is
- * used and the linear says so (…_from_hint).
+ * lib/quant/detect.c — checkpoint-kind detection for `inspect`: the scan
+ * (scan.c) says which linears are quantized in which layout; this file
+ * samples a few qzeros / g_idx words (GPTQ v1 vs v2, act-order) and checks
+ * the declared quantization config against the tensors.
  */
 #include "quant/count_impl.h"
+#include "quant/ctconfig.h"
+#include "quant/formats.h"
 #include "quant/layouts.h"
 
 #include "core/core.h"
 
 #include <cjson/cJSON.h>
-#include <ctype.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---------------------------------------------------------------- names */
-
-const char *awq_role_name(awq_role r) {
-    switch (r) {
-    case AWQ_ROLE_LINEAR: return "linear";
-    case AWQ_ROLE_EMBED: return "embed";
-    case AWQ_ROLE_LM_HEAD: return "lm_head";
-    case AWQ_ROLE_NORM: return "norm";
-    case AWQ_ROLE_VISION: return "vision";
-    case AWQ_ROLE_OTHER: return "other";
-    default: return "unknown";
-    }
-}
-
-const char *awq_pack_kind_name(awq_pack_kind k) {
-    switch (k) {
-    case AWQ_PACK_NONE: return "none";
-    case AWQ_PACK_AWQ_GEMM: return "awq-gemm";
-    case AWQ_PACK_AWQ_GEMV: return "awq-gemv";
-    case AWQ_PACK_GPTQ: return "gptq";
-    case AWQ_PACK_MIXED: return "mixed";
-    default: return "unknown";
-    }
-}
-
-const char *awq_ckpt_kind_name(awq_ckpt_kind k) {
-    switch (k) {
-    case AWQ_CKPT_DENSE_F16: return "fp16";
-    case AWQ_CKPT_DENSE_BF16: return "bf16";
-    case AWQ_CKPT_DENSE_F32: return "fp32";
-    case AWQ_CKPT_DENSE_MIXED: return "dense-mixed";
-    case AWQ_CKPT_AWQ_GEMM: return "awq-gemm";
-    case AWQ_CKPT_AWQ_GEMV: return "awq-gemv";
-    case AWQ_CKPT_GPTQ_V1: return "gptq-v1";
-    case AWQ_CKPT_GPTQ_V2: return "gptq-v2";
-    case AWQ_CKPT_GPTQ: return "gptq";
-    case AWQ_CKPT_PACKED_OTHER: return "packed-other";
-    default: return "unknown";
-    }
-}
-
-void awq_note_add(char (*notes)[AWQ_DETECT_NOTE_LEN], int *n, int max,
-                  const char *fmt, ...) {
-    if (*n >= max) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(notes[*n], AWQ_DETECT_NOTE_LEN, fmt, ap);
-    va_end(ap);
-    (*n)++;
-}
-
-/* Does the dotted name have a component equal to (or, with prefix, starting
- * with) `word`? */
-static bool has_component(const char *name, const char *word, bool prefix,
-                          bool contains) {
-    size_t wl = strlen(word);
-    const char *c = name;
-    while (*c) {
-        const char *e = strchr(c, '.');
-        size_t cl = e ? (size_t)(e - c) : strlen(c);
-        if (contains) {
-            for (size_t i = 0; i + wl <= cl; i++)
-                if (memcmp(c + i, word, wl) == 0) return true;
-        } else if (prefix ? (cl >= wl && memcmp(c, word, wl) == 0)
-                          : (cl == wl && memcmp(c, word, wl) == 0)) {
-            return true;
-        }
-        if (!e) break;
-        c = e + 1;
-    }
-    return false;
-}
-
-awq_role awq_role_from_name(const char *name) {
-    static const char *const vision[] = {"visual", "vision_tower", "vision_model",
-                                         "multi_modal_projector", "mm_projector"};
-    for (size_t i = 0; i < AWQ_ARRAY_LEN(vision); i++)
-        if (has_component(name, vision[i], false, false)) return AWQ_ROLE_VISION;
-    if (has_component(name, "lm_head", false, false)) return AWQ_ROLE_LM_HEAD;
-    static const char *const embed[] = {"embed_tokens", "wte", "word_embeddings",
-                                        "tok_embeddings"};
-    for (size_t i = 0; i < AWQ_ARRAY_LEN(embed); i++)
-        if (has_component(name, embed[i], false, false)) return AWQ_ROLE_EMBED;
-    if (has_component(name, "norm", false, true) || has_component(name, "ln_", true, false))
-        return AWQ_ROLE_NORM;
-    return AWQ_ROLE_LINEAR;
-}
-
-/* --------------------------------------------------------------- config */
-
-static void copy_lower(char *dst, size_t n, const char *src) {
-    size_t i = 0;
-    for (; src && src[i] && i + 1 < n; i++) dst[i] = (char)tolower((unsigned char)src[i]);
-    dst[i] = 0;
-}
-
-static bool json_int(const cJSON *o, const char *key, int *out) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsNumber(v)) return false;
-    double d = v->valuedouble;
-    if (!(d >= -1e9 && d <= 1e9)) return false;
-    *out = (int)d;
-    return true;
-}
-
-static bool json_bool(const cJSON *o, const char *key, bool *out) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsBool(v)) return false;
-    *out = cJSON_IsTrue(v);
-    return true;
-}
-
-static const char *json_str(const cJSON *o, const char *key) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-void awq_quant_config_lenient(const cJSON *qc, awq_quant_config *out) {
-    memset(out, 0, sizeof *out);
-    if (!cJSON_IsObject(qc)) return;
-    out->present = true;
-    copy_lower(out->quant_method, sizeof out->quant_method, json_str(qc, "quant_method"));
-    if (!json_int(qc, "bits", &out->bits)) json_int(qc, "w_bit", &out->bits);
-    if (!json_int(qc, "group_size", &out->group_size))
-        json_int(qc, "q_group_size", &out->group_size);
-    json_bool(qc, "zero_point", &out->zero_point);
-    json_bool(qc, "sym", &out->sym);
-    json_bool(qc, "desc_act", &out->desc_act);
-    copy_lower(out->version, sizeof out->version, json_str(qc, "version"));
-    const char *fmt = json_str(qc, "checkpoint_format");
-    copy_lower(out->checkpoint_format, sizeof out->checkpoint_format, fmt);
-    if (!out->quant_method[0]) {
-        /* Stand-alone files of older quantizers carry no quant_method:
-         * AutoGPTQ's quantize_config.json has desc_act / damp_percent,
-         * AutoAWQ's quant_config.json has w_bit / zero_point. */
-        if (cJSON_GetObjectItemCaseSensitive(qc, "desc_act") ||
-            cJSON_GetObjectItemCaseSensitive(qc, "damp_percent"))
-            strcpy(out->quant_method, "gptq");
-        else if (cJSON_GetObjectItemCaseSensitive(qc, "w_bit") ||
-                 cJSON_GetObjectItemCaseSensitive(qc, "zero_point"))
-            strcpy(out->quant_method, "awq");
-    }
-}
-
-/* quantization_config from config.json, else a stand-alone quantizer file
- * next to the shards (read only if small). */
-static void read_quant_config(awq_ctx *ctx, const awq_checkpoint *ck, awq_scan *s) {
-    const cJSON *root = awq_checkpoint_config(ck);
-    if (root) {
-        const cJSON *qc = cJSON_GetObjectItemCaseSensitive(root, "quantization_config");
-        if (!qc) {
-            const cJSON *tc = cJSON_GetObjectItemCaseSensitive(root, "text_config");
-            if (cJSON_IsObject(tc)) qc = cJSON_GetObjectItemCaseSensitive(tc, "quantization_config");
-        }
-        if (cJSON_IsObject(qc)) {
-            awq_quant_config_lenient(qc, &s->qc);
-            snprintf(s->qc_source, sizeof s->qc_source, "config.json");
-            return;
-        }
-    }
-    static const char *const files[] = {"quantize_config.json", "quant_config.json"};
-    const char *dir = awq_checkpoint_dir(ck);
-    for (size_t i = 0; dir && i < AWQ_ARRAY_LEN(files); i++) {
-        char *p = awq_path_join(dir, files[i]);
-        if (!p) return;
-        char *text = NULL;
-        size_t len = 0;
-        if (awq_path_exists(p) && awq_read_file(ctx, p, 1u << 20, &text, &len) == AWQ_OK) {
-            cJSON *j = cJSON_ParseWithLength(text, len);
-            if (cJSON_IsObject(j)) {
-                awq_quant_config_lenient(j, &s->qc);
-                snprintf(s->qc_source, sizeof s->qc_source, "%s", files[i]);
-            }
-            cJSON_Delete(j);
-        }
-        awq_clear_error(ctx);
-        free(text);
-        free(p);
-        if (s->qc.present) return;
-    }
-}
-
-static bool read_tie(const awq_checkpoint *ck) {
-    const cJSON *root = awq_checkpoint_config(ck);
-    if (!root) return false;
-    bool tie;
-    if (json_bool(root, "tie_word_embeddings", &tie)) return tie;
-    const cJSON *tc = cJSON_GetObjectItemCaseSensitive(root, "text_config");
-    if (cJSON_IsObject(tc) && json_bool(tc, "tie_word_embeddings", &tie)) return tie;
-    return false;
-}
-
-/* ------------------------------------------------------- packed layouts */
-
-typedef struct {
-    const awq_tensor_info *qw, *qz, *sc, *gi;
-} packed_set;
-
-static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-static awq_qformat lay_format(awq_pack_kind k) {
-    return k == AWQ_PACK_AWQ_GEMM   ? AWQ_QFMT_AWQ_GEMM
-           : k == AWQ_PACK_AWQ_GEMV ? AWQ_QFMT_AWQ_GEMV
-                                    : AWQ_QFMT_GPTQ;
-}
-
-static bool shape_is(const awq_tensor_info *t, int64_t a, int64_t b) {
-    return t->ndim == 2 && t->shape[0] == a && t->shape[1] == b;
-}
-
-/* Do the stored tensors have exactly the shapes layouts.h gives for this
- * (format, K, N, bits, group)? */
-static bool shapes_match(awq_pack_kind k, int64_t K, int64_t N, int bits, int g,
-                         const packed_set *ps) {
-    awq_lay_shapes sh;
-    if (awq_lay_get_shapes((int)lay_format(k), K, N, bits, g, &sh) != AWQ_LAY_OK) return false;
-    if (!shape_is(ps->qw, sh.qweight[0], sh.qweight[1])) return false;
-    if (!shape_is(ps->sc, sh.scales[0], sh.scales[1])) return false;
-    if (ps->qz && !shape_is(ps->qz, sh.qzeros[0], sh.qzeros[1])) return false;
-    if (ps->gi && !(sh.g_idx > 0 && ps->gi->ndim == 1 && ps->gi->shape[0] == sh.g_idx))
-        return false;
-    return true;
-}
-
-/* Try one (layout, bits) reading of a packed set. K and N come from the
- * dimensions the layout keeps whole; the group size is g_hint when that is
- * > 0 or -1, else inferred from the number of scale rows (GEMV: the usual
- * sizes, as its padded width hides G); layouts.h then has the last word on
- * every shape. */
-static bool try_layout(awq_pack_kind k, int bits, int g_hint, const packed_set *ps,
-                       int64_t *K, int64_t *N, int *g, bool *g_hinted) {
-    const awq_tensor_info *qw = ps->qw, *sc = ps->sc, *gi = ps->gi;
-    if (qw->ndim != 2 || sc->ndim != 2) return false;
-    if (qw->dtype != AWQ_DT_I32 && qw->dtype != AWQ_DT_U32) return false;
-    if (gi && k != AWQ_PACK_GPTQ) return false;
-    int64_t q0 = qw->shape[0], q1 = qw->shape[1], s0 = sc->shape[0];
-    if (q0 <= 0 || q1 <= 0 || s0 <= 0 || q0 > AWQ_LAY_MAX_DIM || q1 > AWQ_LAY_MAX_DIM)
-        return false;
-    int64_t kk, nn;
-    switch (k) {
-    case AWQ_PACK_AWQ_GEMM:
-        kk = q0;
-        nn = sc->shape[1];
-        break;
-    case AWQ_PACK_AWQ_GEMV:
-        if (32 % bits) return false;
-        nn = q0;
-        kk = q1 * (32 / bits);
-        break;
-    case AWQ_PACK_GPTQ:
-        nn = q1;
-        if (gi) {
-            if (gi->ndim != 1) return false;
-            kk = gi->shape[0];
-        } else {
-            if ((q0 * 32) % bits) return false;
-            kk = q0 * 32 / bits;
-        }
-        break;
-    default:
-        return false;
-    }
-    if (kk <= 0 || nn <= 0) return false;
-    int cand[6], nc = 0;
-    if (g_hint > 0 || g_hint == -1) {
-        cand[nc++] = g_hint;
-    } else if (k == AWQ_PACK_AWQ_GEMV) {
-        static const int common[] = {128, 64, 32, 256, -1};
-        for (size_t i = 0; i < AWQ_ARRAY_LEN(common); i++) cand[nc++] = common[i];
-    } else if (s0 == 1) {
-        cand[nc++] = -1;
-    } else {
-        int64_t gg = cdiv(kk, s0);
-        if (gg > 0 && gg <= AWQ_LAY_MAX_DIM && gg < kk) cand[nc++] = (int)gg;
-    }
-    for (int i = 0; i < nc; i++) {
-        if (!shapes_match(k, kk, nn, bits, cand[i], ps)) continue;
-        *K = kk;
-        *N = nn;
-        *g = cand[i];
-        *g_hinted = g_hint != 0 || k == AWQ_PACK_AWQ_GEMV;
-        return true;
-    }
-    return false;
-}
-
-/* Resolve a packed linear trying the config first (method, bits, group),
- * then every other reading. */
-static void resolve_packed(const awq_scan *s, const packed_set *ps, awq_scan_linear *L) {
-    awq_pack_kind order[3];
-    int n = 0;
-    const awq_quant_config *qc = &s->qc;
-    bool gptq_hint = strcmp(qc->quant_method, "gptq") == 0 || ps->gi;
-    bool gemv_hint = strcmp(qc->quant_method, "awq") == 0 && strcmp(qc->version, "gemv") == 0;
-    if (gptq_hint) order[n++] = AWQ_PACK_GPTQ;
-    if (gemv_hint) order[n++] = AWQ_PACK_AWQ_GEMV;
-    order[n++] = AWQ_PACK_AWQ_GEMM;
-    if (!gemv_hint) order[n++] = AWQ_PACK_AWQ_GEMV;
-    if (!gptq_hint && n < 3) order[n++] = AWQ_PACK_GPTQ;
-    int bits_try[5], nb = 0;
-    if (qc->bits >= 2 && qc->bits <= 8) bits_try[nb++] = qc->bits;
-    static const int defaults[] = {4, 8, 2, 3};
-    for (size_t i = 0; i < AWQ_ARRAY_LEN(defaults); i++)
-        if (defaults[i] != qc->bits) bits_try[nb++] = defaults[i];
-    int g_try[2], ng = 0;
-    if (qc->group_size > 0 || qc->group_size == -1) g_try[ng++] = qc->group_size;
-    g_try[ng++] = 0;
-    for (int gi = 0; gi < ng; gi++) {
-        for (int oi = 0; oi < n; oi++) {
-            for (int bi = 0; bi < nb; bi++) {
-                int64_t K, N;
-                int g;
-                bool g_hinted;
-                if (try_layout(order[oi], bits_try[bi], g_try[gi], ps, &K, &N, &g, &g_hinted)) {
-                    L->pack = order[oi];
-                    L->bits = bits_try[bi];
-                    L->K = K;
-                    L->N = N;
-                    L->group_size = g;
-                    L->group_from_hint = g_hinted;
-                    /* GEMM fixes bits by N / (qweight columns); GPTQ by
-                     * g_idx; GEMV never. */
-                    L->bits_from_hint =
-                        order[oi] == AWQ_PACK_AWQ_GEMV || (order[oi] == AWQ_PACK_GPTQ && !ps->gi);
-                    return;
-                }
-            }
-        }
-    }
-    L->pack = AWQ_PACK_UNKNOWN;
-}
-
-/* ------------------------------------------------------------------ scan */
-
-typedef struct {
-    const char *name;
-    int64_t idx;
-} name_idx;
-
-static int cmp_name_idx(const void *a, const void *b) {
-    return strcmp(((const name_idx *)a)->name, ((const name_idx *)b)->name);
-}
-
-static int64_t lookup(const name_idx *tab, size_t n, const char *name) {
-    name_idx key = {name, -1};
-    const name_idx *r = bsearch(&key, tab, n, sizeof *tab, cmp_name_idx);
-    return r ? r->idx : -1;
-}
-
-static bool ends_with(const char *s, const char *suf, size_t *stem) {
-    size_t ls = strlen(s), lf = strlen(suf);
-    if (ls <= lf || strcmp(s + ls - lf, suf) != 0) return false;
-    *stem = ls - lf;
-    return true;
-}
-
-/* Look up stem + suffix (stem = the first `stem_len` bytes of name). */
-static int64_t lookup_sibling(const name_idx *tab, size_t n, const char *name,
-                              size_t stem_len, const char *suffix, char *buf,
-                              size_t buf_size) {
-    size_t sl = strlen(suffix);
-    if (stem_len + sl + 1 > buf_size) return -1;
-    memcpy(buf, name, stem_len);
-    memcpy(buf + stem_len, suffix, sl + 1);
-    return lookup(tab, n, buf);
-}
-
-void awq_scan_free(awq_scan *s) {
-    if (!s) return;
-    free(s->t);
-    free(s->lin);
-    s->t = NULL;
-    s->lin = NULL;
-}
-
-static awq_status push_linear(awq_ctx *ctx, awq_scan *s, size_t *cap, awq_scan_linear **out) {
-    if (s->n_lin == *cap) {
-        size_t nc = *cap ? *cap * 2 : 64;
-        awq_scan_linear *p = realloc(s->lin, nc * sizeof *p);
-        if (!p) return awq_fail_nomem(ctx, "linear list", nc * sizeof *p);
-        s->lin = p;
-        *cap = nc;
-    }
-    awq_scan_linear *L = &s->lin[s->n_lin++];
-    memset(L, 0, sizeof *L);
-    L->weight = L->qzeros = L->scales = L->g_idx = L->bias = -1;
-    *out = L;
-    return AWQ_OK;
-}
-
-awq_status awq_scan_checkpoint(awq_ctx *ctx, const awq_checkpoint *ck, awq_scan *s) {
-    memset(s, 0, sizeof *s);
-    size_t n = awq_checkpoint_n_tensors(ck);
-    s->n_tensors = n;
-    s->has_config = awq_checkpoint_config(ck) != NULL;
-    s->tie = read_tie(ck);
-    read_quant_config(ctx, ck, s);
-    s->t = calloc(n ? n : 1, sizeof *s->t);
-    name_idx *tab = malloc((n ? n : 1) * sizeof *tab);
-    if (!s->t || !tab) {
-        free(tab);
-        return awq_fail_nomem(ctx, "checkpoint scan", (uint64_t)n * sizeof *tab);
-    }
-    for (size_t i = 0; i < n; i++) {
-        tab[i].name = awq_checkpoint_tensor(ck, i)->name;
-        tab[i].idx = (int64_t)i;
-        s->t[i].role = AWQ_ROLE_OTHER;
-        s->t[i].part = AWQ_PART_PLAIN;
-        s->t[i].linear = -1;
-    }
-    qsort(tab, n, sizeof *tab, cmp_name_idx);
-
-    size_t cap = 0;
-    char buf[1024];
-    awq_status st = AWQ_OK;
-    bool seen_pack[AWQ_PACK_UNKNOWN + 1] = {0};
-    /* Pass 1: packed families, claimed by their qweight. */
-    for (size_t i = 0; i < n && st == AWQ_OK; i++) {
-        const awq_tensor_info *t = awq_checkpoint_tensor(ck, i);
-        size_t stem;
-        if (!ends_with(t->name, ".qweight", &stem)) continue;
-        awq_scan_linear *L;
-        if ((st = push_linear(ctx, s, &cap, &L)) != AWQ_OK) break;
-        int64_t li = (int64_t)s->n_lin - 1;
-        L->weight = (int64_t)i;
-        L->qzeros = lookup_sibling(tab, n, t->name, stem, ".qzeros", buf, sizeof buf);
-        L->scales = lookup_sibling(tab, n, t->name, stem, ".scales", buf, sizeof buf);
-        L->g_idx = lookup_sibling(tab, n, t->name, stem, ".g_idx", buf, sizeof buf);
-        L->bias = lookup_sibling(tab, n, t->name, stem, ".bias", buf, sizeof buf);
-        if (stem < sizeof buf) {
-            memcpy(buf, t->name, stem);
-            buf[stem] = 0;
-            L->role = awq_role_from_name(buf);
-        } else {
-            L->role = AWQ_ROLE_LINEAR;
-        }
-        if (L->scales >= 0) {
-            packed_set ps = {t, L->qzeros >= 0 ? awq_checkpoint_tensor(ck, (size_t)L->qzeros) : NULL,
-                             awq_checkpoint_tensor(ck, (size_t)L->scales),
-                             L->g_idx >= 0 ? awq_checkpoint_tensor(ck, (size_t)L->g_idx) : NULL};
-            resolve_packed(s, &ps, L);
-        } else {
-            L->pack = AWQ_PACK_UNKNOWN;
-        }
-        seen_pack[L->pack] = true;
-        s->n_packed++;
-        static const awq_scan_part parts[] = {AWQ_PART_QWEIGHT, AWQ_PART_QZEROS, AWQ_PART_SCALES,
-                                              AWQ_PART_G_IDX, AWQ_PART_BIAS};
-        int64_t idx[] = {L->weight, L->qzeros, L->scales, L->g_idx, L->bias};
-        for (size_t k = 0; k < AWQ_ARRAY_LEN(idx); k++) {
-            if (idx[k] < 0) continue;
-            s->t[idx[k]].role = L->role;
-            s->t[idx[k]].part = parts[k];
-            s->t[idx[k]].linear = li;
-        }
-    }
-    /* Pass 2: everything else by name and shape. */
-    int64_t embed = -1, lm_head = -1;
-    for (size_t i = 0; i < n && st == AWQ_OK; i++) {
-        if (s->t[i].linear >= 0) continue;
-        const awq_tensor_info *t = awq_checkpoint_tensor(ck, i);
-        awq_role r = awq_role_from_name(t->name);
-        size_t stem;
-        if (r == AWQ_ROLE_EMBED && embed < 0 && ends_with(t->name, ".weight", &stem)) embed = (int64_t)i;
-        if (r == AWQ_ROLE_LM_HEAD && lm_head < 0 && ends_with(t->name, ".weight", &stem))
-            lm_head = (int64_t)i;
-        if (r == AWQ_ROLE_LINEAR) {
-            bool is_w = ends_with(t->name, ".weight", &stem) && t->ndim == 2;
-            if (is_w) {
-                awq_scan_linear *L;
-                if ((st = push_linear(ctx, s, &cap, &L)) != AWQ_OK) break;
-                L->role = AWQ_ROLE_LINEAR;
-                L->pack = AWQ_PACK_NONE;
-                L->weight = (int64_t)i;
-                L->K = t->shape[1];
-                L->N = t->shape[0];
-                L->bias = lookup_sibling(tab, n, t->name, stem, ".bias", buf, sizeof buf);
-                int64_t li = (int64_t)s->n_lin - 1;
-                s->t[i].role = AWQ_ROLE_LINEAR;
-                s->t[i].part = AWQ_PART_DENSE_WEIGHT;
-                s->t[i].linear = li;
-                if (L->bias >= 0) {
-                    const awq_tensor_info *b = awq_checkpoint_tensor(ck, (size_t)L->bias);
-                    if (b->ndim == 1 && b->shape[0] == L->N) {
-                        s->t[L->bias].role = AWQ_ROLE_LINEAR;
-                        s->t[L->bias].part = AWQ_PART_BIAS;
-                        s->t[L->bias].linear = li;
-                    } else {
-                        L->bias = -1;
-                    }
-                }
-                continue;
-            }
-            /* A bias whose weight is 2-D is claimed when the weight comes
-             * by (it may come later in checkpoint order); anything else
-             * that names no known role is OTHER. */
-            if (s->t[i].part == AWQ_PART_PLAIN && ends_with(t->name, ".bias", &stem)) {
-                int64_t w = lookup_sibling(tab, n, t->name, stem, ".weight", buf, sizeof buf);
-                if (w >= 0 && awq_checkpoint_tensor(ck, (size_t)w)->ndim == 2) {
-                    s->t[i].role = AWQ_ROLE_LINEAR;
-                    continue;
-                }
-            }
-            s->t[i].role = AWQ_ROLE_OTHER;
-            continue;
-        }
-        s->t[i].role = r;
-    }
-    if (st == AWQ_OK && s->tie && embed >= 0 && lm_head >= 0 && s->t[lm_head].linear < 0)
-        s->t[lm_head].part = AWQ_PART_TIED_DUP;
-    free(tab);
-    if (st != AWQ_OK) return st;
-    int kinds = 0;
-    for (int k = AWQ_PACK_AWQ_GEMM; k <= AWQ_PACK_UNKNOWN; k++) {
-        if (!seen_pack[k]) continue;
-        kinds++;
-        s->pack = (awq_pack_kind)k;
-    }
-    if (kinds > 1) s->pack = AWQ_PACK_MIXED;
-    return AWQ_OK;
-}
 
 /* ------------------------------------------------------------- detection */
 
@@ -710,6 +174,216 @@ typedef struct {
 
 #define ADD(list, ...) awq_note_add((list)->lines, &(list)->n, AWQ_DETECT_MAX_NOTES, __VA_ARGS__)
 
+/* The module name of a linear: its main tensor's name without the suffix
+ * the family claimed it by. */
+static void module_of(const char *name, char *buf, size_t n) {
+    static const char *const suf[] = {".weight_packed", ".qweight", ".weight", "_blocks"};
+    size_t l = strlen(name);
+    for (size_t i = 0; i < AWQ_ARRAY_LEN(suf); i++) {
+        size_t sl = strlen(suf[i]);
+        if (l > sl && strcmp(name + l - sl, suf[i]) == 0) {
+            l -= sl;
+            break;
+        }
+    }
+    if (l >= n) l = n - 1;
+    memcpy(buf, name, l);
+    buf[l] = 0;
+}
+
+static awq_ct_format ct_format_of(awq_pack_kind k) {
+    switch (k) {
+    case AWQ_PACK_CT_INT: return AWQ_CT_FMT_PACK_QUANTIZED;
+    case AWQ_PACK_CT_NAIVE: return AWQ_CT_FMT_NAIVE_QUANTIZED;
+    case AWQ_PACK_FP8: return AWQ_CT_FMT_FLOAT_QUANTIZED;
+    case AWQ_PACK_NVFP4: return AWQ_CT_FMT_NVFP4_PACK;
+    case AWQ_PACK_MXFP4: return AWQ_CT_FMT_MXFP4_PACK;
+    case AWQ_PACK_NONE: return AWQ_CT_FMT_DENSE;
+    default: return AWQ_CT_FMT_UNKNOWN;
+    }
+}
+
+/* compressed-tensors: every linear against the scheme config_groups gives
+ * it (targets / ignore, `re:` patterns included). */
+static void check_ct(const awq_checkpoint *ck, const awq_scan *s, note_list *bad) {
+    size_t n_bad = 0;
+    char mod[512];
+    for (size_t i = 0; i < s->n_lin; i++) {
+        const awq_scan_linear *L = &s->lin[i];
+        if (L->role == AWQ_ROLE_OTHER || L->pack == AWQ_PACK_UNKNOWN) continue;
+        const char *wn = awq_checkpoint_tensor(ck, (size_t)L->weight)->name;
+        module_of(wn, mod, sizeof mod);
+        const awq_ct_scheme *sch = awq_ct_scheme_for(
+            s->ct, mod, L->role == AWQ_ROLE_EMBED ? AWQ_CT_MOD_EMBEDDING : AWQ_CT_MOD_LINEAR);
+        char why[200] = "";
+        bool quant_cfg = sch && sch->has_weights && sch->format != AWQ_CT_FMT_DENSE;
+        if (L->pack == AWQ_PACK_NONE && quant_cfg)
+            snprintf(why, sizeof why, "config_groups.%s (%s) targets it but it is stored dense",
+                     sch->name, awq_ct_format_name(sch->format));
+        else if (L->pack != AWQ_PACK_NONE && !quant_cfg)
+            snprintf(why, sizeof why,
+                     "stored quantized (%s) but no config_groups target matches it, or "
+                     "ignore lists it",
+                     awq_pack_kind_name(L->pack));
+        else if (quant_cfg && sch->format != AWQ_CT_FMT_UNKNOWN &&
+                 ct_format_of(L->pack) != sch->format)
+            snprintf(why, sizeof why, "config_groups.%s says %s but the tensors are %s", sch->name,
+                     awq_ct_format_name(sch->format), awq_pack_kind_name(L->pack));
+        else if (quant_cfg && !L->bits_from_hint && sch->num_bits != L->bits)
+            snprintf(why, sizeof why, "config_groups.%s num_bits %d but the shapes give %d-bit codes",
+                     sch->name, sch->num_bits, L->bits);
+        else if (quant_cfg && sch->strategy == AWQ_CT_STRAT_GROUP && sch->group_size > 0 &&
+                 L->gran == AWQ_GRAN_GROUP && L->group_size != sch->group_size)
+            snprintf(why, sizeof why, "config_groups.%s group_size %d but the scales give %d",
+                     sch->name, sch->group_size, L->group_size);
+        else if (quant_cfg && L->pack == AWQ_PACK_CT_INT && sch->symmetric != (L->qzeros < 0))
+            snprintf(why, sizeof why, "config_groups.%s symmetric %s but weight_zero_point is %s",
+                     sch->name, sch->symmetric ? "true" : "false",
+                     L->qzeros < 0 ? "absent" : "stored");
+        if (!why[0]) continue;
+        if (!n_bad++) ADD(bad, "%s: %s", mod, why);
+    }
+    /* lm_head / embeddings stored dense are no scan linears: a Linear or
+     * Embedding target that reaches them without an ignore is a mismatch. */
+    for (size_t i = 0; i < s->n_tensors; i++) {
+        const awq_scan_tensor *c = &s->t[i];
+        if (c->linear >= 0 || (c->role != AWQ_ROLE_LM_HEAD && c->role != AWQ_ROLE_EMBED)) continue;
+        const awq_tensor_info *t = awq_checkpoint_tensor(ck, i);
+        size_t l = strlen(t->name);
+        if (t->ndim != 2 || l < 8 || strcmp(t->name + l - 7, ".weight") != 0) continue;
+        module_of(t->name, mod, sizeof mod);
+        const awq_ct_scheme *sch = awq_ct_scheme_for(
+            s->ct, mod, c->role == AWQ_ROLE_EMBED ? AWQ_CT_MOD_EMBEDDING : AWQ_CT_MOD_LINEAR);
+        if (!sch || !sch->has_weights || sch->format == AWQ_CT_FMT_DENSE) continue;
+        if (!n_bad++)
+            ADD(bad, "%s: config_groups.%s (%s) targets it but it is stored dense", mod, sch->name,
+                awq_ct_format_name(sch->format));
+    }
+    if (n_bad > 1) ADD(bad, "%zu linears disagree with the compressed-tensors config", n_bad);
+}
+
+/* Layouts of the format table that awqkit counts (compressed-tensors, FP8,
+ * NVFP4, MXFP4, bitsandbytes, MLX): kind, shape facts, config check. */
+static void detect_table_format(const awq_checkpoint *ck, const awq_scan *s,
+                                awq_detect_result *r, note_list *bad, note_list *info) {
+    const awq_qfmt_info *F = awq_qfmt_info_of(s->pack);
+    r->kind = F ? F->kind : AWQ_CKPT_PACKED_OTHER;
+    const awq_scan_linear *L0 = NULL;
+    bool bits_var = false;
+    int min_bits = 0, max_bits = 0;
+    for (size_t i = 0; i < s->n_lin; i++) {
+        const awq_scan_linear *L = &s->lin[i];
+        if (L->pack == AWQ_PACK_NONE || L->pack == AWQ_PACK_UNKNOWN) continue;
+        if (!L0) L0 = L;
+        if (L->bits != L0->bits) bits_var = true;
+        if (!min_bits || L->bits < min_bits) min_bits = L->bits;
+        if (L->bits > max_bits) max_bits = L->bits;
+        if (L->g_idx >= 0) r->has_g_idx = true;
+    }
+    if (!L0) return;
+    r->bits = L0->bits;
+    r->group_size = L0->group_size;
+    /* no zero-point tensor: symmetric (MLX always stores biases) */
+    r->zeros_symmetric = L0->qzeros < 0;
+    if (bits_var) ADD(info, "quantized linears use %d to %d bits", min_bits, max_bits);
+    const awq_quant_config *qc = &s->qc;
+    if (!qc->present) {
+        ADD(bad, "no quantization_config in config.json, but %zu linears are stored as %s",
+            s->n_packed, F ? F->name : "?");
+    } else {
+        bool ok = false;
+        for (int i = 0; F && i < 4 && F->methods[i]; i++)
+            ok = ok || strcmp(F->methods[i], qc->quant_method) == 0;
+        if (!ok)
+            ADD(bad, "%s quant_method '%s' but the tensors are %s (%s)", s->qc_source,
+                qc->quant_method[0] ? qc->quant_method : "(none)", F ? F->name : "?",
+                awq_checkpoint_tensor(ck, (size_t)L0->weight)->name);
+        if (s->ct) check_ct(ck, s, bad);
+        if (strcmp(qc->quant_method, "mlx") == 0 && s->mlx_bits && !bits_var &&
+            L0->bits != s->mlx_bits)
+            ADD(bad, "config.json quantization.bits %d but the shapes give %d-bit codes",
+                s->mlx_bits, L0->bits);
+    }
+    if (L0->bits_from_hint)
+        ADD(info, "bits %d taken from the config (the %s layout does not fix it)", L0->bits,
+            F ? F->name : "?");
+}
+
+static const char *gran_str(const awq_scan_linear *L, char *buf, size_t n) {
+    switch (L->gran) {
+    case AWQ_GRAN_GROUP: snprintf(buf, n, "group %d", L->group_size); break;
+    case AWQ_GRAN_CHANNEL: snprintf(buf, n, "per-channel scales"); break;
+    case AWQ_GRAN_TENSOR: snprintf(buf, n, "per-tensor scale"); break;
+    case AWQ_GRAN_BLOCK: snprintf(buf, n, "%dx%d block scales", L->block[0], L->block[1]); break;
+    default: snprintf(buf, n, "?"); break;
+    }
+    return buf;
+}
+
+/* r->format and r->bits_per_weight from the scan. */
+static void describe(const awq_checkpoint *ck, const awq_scan *s, awq_detect_result *r) {
+    uint64_t qbytes = 0, qlog = 0;
+    const awq_scan_linear *L0 = NULL;
+    for (size_t i = 0; i < s->n_tensors; i++) {
+        const awq_scan_tensor *c = &s->t[i];
+        if (c->linear < 0 || !awq_scan_part_is_quant(c->part)) continue;
+        const awq_scan_linear *L = &s->lin[c->linear];
+        if (L->pack == AWQ_PACK_UNKNOWN) continue;
+        qbytes += awq_checkpoint_tensor(ck, i)->n_bytes;
+        if (c->part == AWQ_PART_QWEIGHT) {
+            qlog += L->logical;
+            if (!L0) L0 = L;
+        }
+    }
+    r->bits_per_weight = qlog ? 8.0 * (double)qbytes / (double)qlog : 0;
+    char g[48];
+    const char *bw = "";
+    char bits[16] = "";
+    if (L0) {
+        snprintf(bits, sizeof bits, "%s%d", L0->is_float ? "fp" : "int", L0->bits);
+        gran_str(L0, g, sizeof g);
+    }
+    bool asym = L0 && L0->qzeros >= 0;
+    switch (r->kind) {
+    case AWQ_CKPT_DENSE_F16: case AWQ_CKPT_DENSE_BF16: case AWQ_CKPT_DENSE_F32:
+    case AWQ_CKPT_DENSE_MIXED:
+        snprintf(r->format, sizeof r->format, "%s dense", awq_ckpt_kind_name(r->kind));
+        return;
+    case AWQ_CKPT_AWQ_GEMM: bw = "AWQ GEMM"; break;
+    case AWQ_CKPT_AWQ_GEMV: bw = "AWQ GEMV"; break;
+    case AWQ_CKPT_GPTQ_V1: bw = "GPTQ v1"; break;
+    case AWQ_CKPT_GPTQ_V2: bw = "GPTQ v2"; break;
+    case AWQ_CKPT_GPTQ: bw = "GPTQ (v1/v2 undecided)"; break;
+    case AWQ_CKPT_CT_INT: bw = "compressed-tensors pack-quantized"; break;
+    case AWQ_CKPT_CT_NAIVE: bw = "compressed-tensors naive-quantized"; break;
+    case AWQ_CKPT_FP8:
+        bw = s->ct ? "compressed-tensors float-quantized FP8 E4M3" : "FP8 E4M3";
+        asym = false;
+        snprintf(bits, sizeof bits, "8-bit");
+        break;
+    case AWQ_CKPT_FP8_BLOCK: bw = "FP8 E4M3 (weight_scale_inv)"; snprintf(bits, sizeof bits, "8-bit"); break;
+    case AWQ_CKPT_NVFP4: bw = "NVFP4 (E2M1 + FP8 scales)"; snprintf(bits, sizeof bits, "4-bit"); break;
+    case AWQ_CKPT_MXFP4: bw = "MXFP4 (E2M1 + E8M0 scales)"; snprintf(bits, sizeof bits, "4-bit"); break;
+    case AWQ_CKPT_BNB_4BIT:
+        bw = L0 && L0->is_float ? "bitsandbytes fp4" : "bitsandbytes nf4";
+        bits[0] = 0;
+        if (L0) snprintf(g, sizeof g, "blocksize %d", L0->group_size);
+        break;
+    case AWQ_CKPT_BNB_8BIT: bw = "bitsandbytes LLM.int8"; bits[0] = 0; break;
+    case AWQ_CKPT_MLX: bw = "MLX affine"; asym = true; break;
+    default:
+        snprintf(r->format, sizeof r->format, "%s (%s)", awq_ckpt_kind_name(r->kind),
+                 awq_pack_kind_describe(s->pack));
+        return;
+    }
+    if (!L0) {
+        snprintf(r->format, sizeof r->format, "%s", bw);
+        return;
+    }
+    snprintf(r->format, sizeof r->format, "%s%s%s%s, %s", bw, bits[0] ? " " : "", bits,
+             asym ? " asymmetric" : "", g);
+}
+
 awq_status awq_detect(awq_ctx *ctx, const awq_checkpoint *ck, awq_detect_result *r) {
     memset(r, 0, sizeof *r);
     awq_scan s;
@@ -733,16 +407,18 @@ awq_status awq_detect(awq_ctx *ctx, const awq_checkpoint *ck, awq_detect_result 
     bool cfg_awq = strcmp(qc->quant_method, "awq") == 0;
     bool cfg_gptq = strcmp(qc->quant_method, "gptq") == 0;
 
-    if (s.n_packed == 0) {
+    if (s.n_packed > 0 && awq_qfmt_info_of(s.pack) && !awq_pack_kind_computable(s.pack)) {
+        detect_table_format(ck, &s, r, bad, info);
+    } else if (s.n_packed == 0) {
         r->kind = dk;
+        if (s.ct) check_ct(ck, &s, bad);
         if (qc->present && (cfg_awq || cfg_gptq))
             ADD(bad, "%s quantization_config says quant_method %s but no packed linear "
                      "(.qweight) is stored",
                 s.qc_source, qc->quant_method);
-        else if (qc->present)
-            ADD(info, "%s has quantization_config quant_method '%s' (not checked: awqkit "
-                      "reads AWQ and GPTQ)",
-                s.qc_source, qc->quant_method);
+        else if (qc->present && !s.ct)
+            ADD(bad, "%s quantization_config quant_method '%s' but every linear is stored dense",
+                s.qc_source, qc->quant_method[0] ? qc->quant_method : "(none)");
         else
             ADD(info, "dense checkpoint: no packed linears, no quantization_config");
     } else {
@@ -756,9 +432,9 @@ awq_status awq_detect(awq_ctx *ctx, const awq_checkpoint *ck, awq_detect_result 
                     const awq_tensor_info *qw = awq_checkpoint_tensor(ck, (size_t)s.lin[i].weight);
                     char sh[64];
                     shape_str(qw, sh, sizeof sh);
-                    ADD(bad, "%s: qweight %s with its scales/qzeros fits no known layout "
-                             "(AWQ GEMM/GEMV, GPTQ; bits 2/3/4/8)",
-                        qw->name, sh);
+                    ADD(bad, "%s: %s %s with its siblings fits no known layout of quantized "
+                             "weights (awqkit inspect --help lists them)",
+                        qw->name, awq_dtype_name(qw->dtype), sh);
                 }
             } else if (!L0) {
                 L0 = &s.lin[i];
@@ -925,6 +601,17 @@ awq_status awq_detect(awq_ctx *ctx, const awq_checkpoint *ck, awq_detect_result 
             }
         }
     }
+    if (s.n_dense_twins) {
+        r->n_dense_twins = (int)s.n_dense_twins;
+        const char *tw = "";
+        for (size_t i = 0; i < s.n_lin && !tw[0]; i++)
+            if (s.lin[i].dense_twin >= 0)
+                tw = awq_checkpoint_tensor(ck, (size_t)s.lin[i].dense_twin)->name;
+        ADD(bad, "%zu linears are stored both dense and quantized (first: %s): serving engines "
+                 "read the quantized tensors, a dense reader the other",
+            s.n_dense_twins, tw);
+    }
+    describe(ck, &s, r);
     r->config_agrees = bad->n == 0;
     for (int i = 0; i < bad->n; i++) NOTE(r, "%s", bad->lines[i]);
     for (int i = 0; i < info->n; i++) NOTE(r, "%s", info->lines[i]);

@@ -12,6 +12,7 @@
  */
 #include "core/core.h"
 #include "quant/layouts.h"
+#include "quant/skiplist.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -822,8 +823,16 @@ awq_status awq_format_quant_config(awq_ctx *ctx, awq_qformat format,
     if (!e || !f || !out)
         return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "awq_format_quant_config: bad arguments");
     *out = NULL;
+    /* every loader's matcher must skip the same modules (skiplist.h) */
+    char **skip = NULL;
+    int n_skip = 0;
+    if (!awq_skip_expand(f->modules_to_not_convert, f->n_modules_to_not_convert, &skip, &n_skip))
+        return awq_fail_nomem(ctx, "modules_to_not_convert", 256);
     cJSON *o = cJSON_CreateObject();
-    if (!o) return awq_fail_nomem(ctx, "quantization_config", 256);
+    if (!o) {
+        awq_skip_free(skip, n_skip);
+        return awq_fail_nomem(ctx, "quantization_config", 256);
+    }
     bool ok = cJSON_AddStringToObject(o, "quant_method", e->info.quant_method) &&
               cJSON_AddNumberToObject(o, "bits", f->bits) &&
               cJSON_AddNumberToObject(o, "group_size", f->group_size);
@@ -832,23 +841,23 @@ awq_status awq_format_quant_config(awq_ctx *ctx, awq_qformat format,
              cJSON_AddStringToObject(o, "version", e->info.version);
         cJSON *arr = cJSON_AddArrayToObject(o, "modules_to_not_convert");
         ok = ok && arr;
-        for (int i = 0; ok && i < f->n_modules_to_not_convert; i++) {
-            cJSON *sv = cJSON_CreateString(f->modules_to_not_convert[i]);
+        for (int i = 0; ok && i < n_skip; i++) {
+            cJSON *sv = cJSON_CreateString(skip[i]);
             ok = sv && cJSON_AddItemToArray(arr, sv);
         }
     } else {
         ok = ok && cJSON_AddBoolToObject(o, "desc_act", f->desc_act) &&
              cJSON_AddBoolToObject(o, "sym", f->sym) &&
              cJSON_AddStringToObject(o, "checkpoint_format", e->info.checkpoint_format);
-        if (ok && f->n_modules_to_not_convert > 0) {
+        if (ok && n_skip > 0) {
             /* GPTQ has no standard skip list: keep AWQ's (a repack back
              * restores it) and add the GPTQModel / vLLM "dynamic" negative
              * rules, "-:<regex>" matched against module names. */
             cJSON *arr = cJSON_AddArrayToObject(o, "modules_to_not_convert");
             cJSON *dyn = cJSON_AddObjectToObject(o, "dynamic");
             ok = arr && dyn;
-            for (int i = 0; ok && i < f->n_modules_to_not_convert; i++) {
-                const char *m = f->modules_to_not_convert[i];
+            for (int i = 0; ok && i < n_skip; i++) {
+                const char *m = skip[i];
                 cJSON *sv = cJSON_CreateString(m);
                 ok = sv && cJSON_AddItemToArray(arr, sv);
                 awq_strbuf b;
@@ -864,6 +873,7 @@ awq_status awq_format_quant_config(awq_ctx *ctx, awq_qformat format,
             }
         }
     }
+    awq_skip_free(skip, n_skip);
     if (!ok) {
         cJSON_Delete(o);
         return awq_fail_nomem(ctx, "quantization_config", 256);

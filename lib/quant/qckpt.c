@@ -95,8 +95,9 @@ awq_status awq_qckpt_detect(awq_ctx *ctx, const awq_checkpoint *ck,
                         "%s: no config.json, so no quantization_config to say the format",
                         dir);
     awq_model_config mc;
-    awq_status st = awq_model_config_from_json(ctx, root, "config.json", &mc);
-    if (st != AWQ_OK) return awq_fail_wrap(ctx, st, "%s", dir);
+    /* from_checkpoint: also a legacy quantize_config.json / quant_config.json */
+    awq_status st = awq_model_config_from_checkpoint(ctx, ck, &mc);
+    if (st != AWQ_OK) return st; /* the message names the file */
     const awq_quant_config *qc = &mc.quant;
     if (!qc->present)
         return awq_fail(ctx, AWQ_ERR_NOT_FOUND,
@@ -251,11 +252,20 @@ awq_status awq_qckpt_detect(awq_ctx *ctx, const awq_checkpoint *ck,
                                 "but %s stores v1 zeros (zero - 1); choose one explicitly "
                                 "(read zeros as v1 or v2)", dir, ex_true, ex_sym);
             if (n_true > 0) {
-                out->format = AWQ_QFMT_GPTQ_V2;
-                out->zeros_reinterpreted = true;
-                snprintf(out->zeros_note, sizeof out->zeros_note,
-                         "labelled gptq (v1), but the qzeros hold true zeros (%.72s: "
-                         "%.100s); read as gptq_v2", ex_true, why_true);
+                /* The label and the data disagree. Reading the whole
+                 * checkpoint as v2 because some linear looks like it turns
+                 * one corrupted nibble into a silently different model:
+                 * the caller must choose. */
+                int64_t n_lin = 0;
+                for (size_t i = 0; i < nt; i++)
+                    n_lin += ends_with(awq_checkpoint_tensor(ck, i)->name, ".qweight");
+                return awq_fail(ctx, AWQ_ERR_MISMATCH,
+                                "%s: labelled gptq (v1)%s, but the qzeros of %lld of %lld linears "
+                                "hold true zeros (first %.72s: %.100s): the label and the data "
+                                "disagree; choose how to read them (--gptq-zeros v1 or v2), or "
+                                "fix checkpoint_format",
+                                dir, qc->checkpoint_format[0] ? "" : " by default",
+                                (long long)n_true, (long long)n_lin, ex_true, why_true);
             } else if (n_amb > 0) {
                 snprintf(out->zeros_note, sizeof out->zeros_note,
                          "labelled gptq (v1); %lld linears store zero fields of 2^bits - 1, "

@@ -462,12 +462,12 @@ awq_status awq_size_from_checkpoint(awq_ctx *ctx, const awq_checkpoint *ck,
         const awq_scan_tensor *c = &s.t[i];
         const awq_tensor_info *t = awq_checkpoint_tensor(ck, i);
         const awq_scan_linear *L = c->linear >= 0 ? &s.lin[c->linear] : NULL;
+        if (c->part == AWQ_PART_DENSE_TWIN) continue; /* the quantized copy counts */
         if (c->part == AWQ_PART_TIED_DUP) {
             dropped_dup = true;
             continue;
         }
-        bool qpart = c->part == AWQ_PART_QWEIGHT || c->part == AWQ_PART_QZEROS ||
-                     c->part == AWQ_PART_SCALES || c->part == AWQ_PART_G_IDX;
+        bool qpart = awq_scan_part_is_quant(c->part);
         if (L && L->role == AWQ_ROLE_LINEAR && L->pack != AWQ_PACK_UNKNOWN &&
             (qpart || c->part == AWQ_PART_DENSE_WEIGHT))
             continue; /* counted as a linear above */
@@ -478,7 +478,7 @@ awq_status awq_size_from_checkpoint(awq_ctx *ctx, const awq_checkpoint *ck,
         }
         if (L && qpart && c->part == AWQ_PART_QWEIGHT) {
             /* a packed lm_head / vision linear: kept 16-bit at K x N */
-            other += (uint64_t)L->K * (uint64_t)L->N;
+            other += L->logical;
             continue;
         }
         if (L && qpart) continue;

@@ -143,6 +143,21 @@ awq_status awq_verify(awq_ctx *ctx, const char *dir, const awq_verify_params *pa
     const size_t nt = awq_checkpoint_n_tensors(ck);
     res->n_tensors = (int64_t)nt;
 
+    /* What inspect calls DISAGREES fails verify (a config contradicting the
+     * tensors, a linear stored dense and packed), unless the caller chose
+     * how GPTQ zeros are read. */
+    awq_detect_result *det = malloc(sizeof *det);
+    if (!det) {
+        st = awq_fail_nomem(ctx, "detection", sizeof *det);
+        goto done;
+    }
+    if (awq_detect(ctx, ck, det) == AWQ_OK && !det->config_agrees) {
+        bool zeros_only = p.zeros != AWQ_ZEROS_AUTO && det->n_notes > 0 &&
+                          strstr(det->notes[0], "the stored zeros read as") != NULL;
+        if (!zeros_only) problem(res, "config: inspect says DISAGREES: %.200s", det->notes[0]);
+    }
+    awq_clear_error(ctx);
+    free(det);
     awq_status ds = awq_qckpt_detect(ctx, ck, p.zeros, &res->q);
     const bool decodable = ds == AWQ_OK;
     if (!decodable) problem(res, "format: %s", awq_ctx_errmsg(ctx));

@@ -146,7 +146,7 @@ check "report.md: AWQ vs RTN" grep -q '^## AWQ vs RTN' "$T/r/report.md"
 check "report.md: meanings" grep -q '^## What the numbers mean' "$T/r/report.md"
 
 # ---------------------- not applicable + --compare + --no-keep, human output
-expect_exit 0 "repack to gptq" "$AWQKIT" repack "$K" -o "$T/gptq" --to gptq-v2
+expect_exit 0 "repack to gptq" "$AWQKIT" repack "$K" -o "$T/gptq" --to gptq-v2 --allow-unservable
 expect_exit 0 "g96 + compare" "$AWQKIT" audit "$M" -o "$T/r2" --text "$W" "${CAL[@]}" "${EVAL[@]}" \
     --configs fp16,awq-4bit-g96,rtn-4-g128 --compare "$T/gptq" --no-keep --heatmap-config cmp-gptq \
     --contexts 2k,128k --budgets 8,80

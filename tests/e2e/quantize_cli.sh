@@ -44,15 +44,18 @@ stdout_has "verify: OK"
 expect_exit 0 "quantize --method rtn" "$AWQKIT" quantize "$M" -o "$T/rtn" --method rtn --calib-tokens "$T/ids.txt"
 expect_exit 0 "verify RTN output" "$AWQKIT" verify "$T/rtn" --against "$M"
 stdout_has "verify: OK"
-expect_exit 0 "gptq-v2 output" "$AWQKIT" quantize "$M" -o "$T/gptq" --method rtn --format gptq-v2 --calib-tokens "$T/ids.txt"
+expect_exit 0 "gptq-v2 output" "$AWQKIT" quantize "$M" -o "$T/gptq" --method rtn --format gptq-v2 --calib-tokens "$T/ids.txt" --allow-unservable
 expect_exit 0 "verify gptq-v2 output" "$AWQKIT" verify "$T/gptq" --against "$M"
 # AWQ at 8 bits folds its scales into up_proj's rows as well as down_proj's
 # columns; verify's fit undoes both, so the weight error stays at RTN's
 # level (the 8-bit bound is tight: 0.021).
 expect_exit 0 "8-bit AWQ output" "$AWQKIT" quantize "$M" -o "$T/awq8" "${SMALL[@]}" --bits 8 \
-    --format gptq-v2
+    --format gptq-v2 --allow-unservable
 expect_exit 0 "verify 8-bit AWQ output" "$AWQKIT" verify "$T/awq8" --against "$M"
 stdout_has "verify: OK"
+expect_exit 2 "unservable: gptq with zero points" "$AWQKIT" quantize "$M" -o "$T/unserv" --format gptq
+stderr_has "no serving engine loads gptq-v1 4-bit with zero points"
+check "nothing written for an unservable format" test ! -e "$T/unserv"
 expect_exit 1 "bad --calib-tokens id" "$AWQKIT" quantize "$M" -o "$T/badids" --calib-tokens "$T/badids.txt"
 stderr_has "badids.txt"
 

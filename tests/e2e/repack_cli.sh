@@ -35,10 +35,10 @@ cp -r "$F/awq-gemm" "$T/in"
 expect_exit 2 "output = input" "$AWQKIT" repack "$T/in" -o "$T/in" --to gptq
 stderr_has "is the input"
 mkdir -p "$T/busy" && echo keep >"$T/busy/notes.txt"
-expect_exit 1 "non-empty output" "$AWQKIT" repack "$T/in" -o "$T/busy" --to gptq
+expect_exit 1 "non-empty output" "$AWQKIT" repack "$T/in" -o "$T/busy" --to gptq --allow-unservable
 stderr_has "not empty"
 check "busy dir untouched" test "$(ls "$T/busy")" = notes.txt
-expect_exit 0 "--force" "$AWQKIT" repack "$T/in" -o "$T/busy" --to gptq --force
+expect_exit 0 "--force" "$AWQKIT" repack "$T/in" -o "$T/busy" --to gptq --force --allow-unservable
 check "forced output has config" test -f "$T/busy/config.json"
 expect_exit 1 "dense input" "$AWQKIT" repack "$F/fp16" -o "$T/dense-out" --to awq
 stderr_has "quantization_config"
@@ -46,12 +46,22 @@ check "no output after refusal" test ! -e "$T/dense-out"
 expect_exit 1 "missing input" "$AWQKIT" repack "$T/nope" -o "$T/nope-out" --to awq
 check "no output for missing input" test ! -e "$T/nope-out"
 
+# outputs no serving engine loads are refused, naming engine, reason and
+# the format that works (asymmetric AWQ -> GPTQ; GEMV)
+expect_exit 2 "unservable gptq" "$AWQKIT" repack "$T/in" -o "$T/unserv" --to gptq
+stderr_has "vLLM: gptq_marlin accepts symmetric 4/8-bit only"
+stderr_has "use awq (GEMM)"
+stderr_has "--allow-unservable"
+check "no output after the refusal" test ! -e "$T/unserv"
+expect_exit 2 "unservable gemv" "$AWQKIT" repack "$T/in" -o "$T/unserv" --to awq-gemv
+stderr_has "reads the GEMM layout only"
+
 # a chain through every format; awqkit's own files come back identical
-expect_exit 0 "gemm -> gptq" "$AWQKIT" repack "$T/in" -o "$T/a-gptq" --to gptq
+expect_exit 0 "gemm -> gptq" "$AWQKIT" repack "$T/in" -o "$T/a-gptq" --to gptq --allow-unservable
 stdout_has "lossless"
-expect_exit 0 "gptq -> gemv" "$AWQKIT" repack "$T/a-gptq" -o "$T/b-gemv" --to awq-gemv
-expect_exit 0 "gemv -> gptq-v2" "$AWQKIT" repack "$T/b-gemv" -o "$T/c-v2" --to gptq-v2
-expect_exit 0 "gptq-v2 -> gptq" "$AWQKIT" repack "$T/c-v2" -o "$T/d-gptq" --to gptq --json
+expect_exit 0 "gptq -> gemv" "$AWQKIT" repack "$T/a-gptq" -o "$T/b-gemv" --to awq-gemv --allow-unservable
+expect_exit 0 "gemv -> gptq-v2" "$AWQKIT" repack "$T/b-gemv" -o "$T/c-v2" --to gptq-v2 --allow-unservable
+expect_exit 0 "gptq-v2 -> gptq" "$AWQKIT" repack "$T/c-v2" -o "$T/d-gptq" --to gptq --json --allow-unservable
 cp "$T/out" "$T/d.json"
 check "json: lossless" test "$("$J" "$T/d.json" lossless)" = true
 check "json: from/to" test "$("$J" "$T/d.json" from to | tr '\n' ' ')" = "gptq-v2 gptq "
@@ -63,15 +73,19 @@ check "generation_config copied" cmp -s "$F/awq-gemm/generation_config.json" "$T
 check "no temporaries left" test -z "$(ls -A "$T/d-gptq" | grep '^\.')"
 
 # sharding: a small cap gives an index; the next repack keeps the layout
-expect_exit 0 "sharded" "$AWQKIT" repack "$T/in" -o "$T/sh" --to gptq-v2 --max-shard-size 9000
+expect_exit 0 "sharded" "$AWQKIT" repack "$T/in" -o "$T/sh" --to gptq-v2 --max-shard-size 9000 --allow-unservable
 check "index written" test -f "$T/sh/model.safetensors.index.json"
 n1=$(ls "$T/sh" | grep -c '^model-.*\.safetensors$')
-expect_exit 0 "sharded -> gptq" "$AWQKIT" repack "$T/sh" -o "$T/sh2" --to gptq
+expect_exit 0 "sharded -> gptq" "$AWQKIT" repack "$T/sh" -o "$T/sh2" --to gptq --allow-unservable
 n2=$(ls "$T/sh2" | grep -c '^model-.*\.safetensors$')
 check "shard count kept ($n1 / $n2)" test "$n1" -gt 1 -a "$n2" = "$n1"
 
-# lossy: the mislabelled symmetric fixture is detected and converted
-expect_exit 0 "mislabelled v1" "$AWQKIT" repack "$F/gptq-sym-mislabelled" -o "$T/mis" --to gptq
+# the mislabelled symmetric fixture (v1 label, v2 zeros) is refused, not
+# guessed; the caller's explicit choice converts it
+expect_exit 1 "mislabelled v1" "$AWQKIT" repack "$F/gptq-sym-mislabelled" -o "$T/mis" --to gptq
+stderr_has "the label and the data disagree"
+check "no output for the mislabelled input" test ! -e "$T/mis"
+expect_exit 0 "mislabelled v1, --gptq-zeros v2" "$AWQKIT" repack "$F/gptq-sym-mislabelled" -o "$T/mis" --to gptq --gptq-zeros v2
 stdout_has "true zeros"
 
 # verify

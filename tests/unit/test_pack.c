@@ -565,10 +565,35 @@ static void test_config_json(void) {
     CHECK_OK(ctx, awq_format_quant_config(ctx, AWQ_QFMT_AWQ_GEMM, &f, &o));
     char *s = cJSON_PrintUnformatted(o);
     CHECK_MSG(strcmp(s, "{\"quant_method\":\"awq\",\"bits\":4,\"group_size\":128,\"zero_point\":true,"
-                        "\"version\":\"gemm\",\"modules_to_not_convert\":[\"lm_head\",\"visual\"]}") == 0,
+                        "\"version\":\"gemm\",\"modules_to_not_convert\":[\"lm_head\",\"visual\","
+                        "\"model.visual\"]}") == 0,
               "%s", s);
     free(s);
     cJSON_Delete(o);
+    /* Whatever spelling the writer starts from, the list written skips a
+     * vision tower under vLLM / SGLang's substring match and under
+     * transformers 5's prefix match, named either way. */
+    const char *skip2[2] = {"model.visual", "model.layers.0.mlp.down_proj"};
+    for (int from = 0; from < 2; from++) {
+        awq_qconfig_fields f2 = {4, 128, false, false, from ? skip2 : skip, 2};
+        CHECK_OK(ctx, awq_format_quant_config(ctx, AWQ_QFMT_AWQ_GEMM, &f2, &o));
+        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(o, "modules_to_not_convert");
+        static const char *const modules[] = {"model.visual.blocks.0.attn.qkv",
+                                              "visual.blocks.0.attn.qkv", "visual.merger.mlp.0"};
+        for (size_t m = 0; m < 3; m++) {
+            bool substr = false, prefix = false;
+            const cJSON *it;
+            cJSON_ArrayForEach(it, arr) {
+                substr |= strstr(modules[m], it->valuestring) != NULL;
+                prefix |= strncmp(modules[m], it->valuestring, strlen(it->valuestring)) == 0;
+            }
+            CHECK_MSG(substr && prefix, "list %d: %s skipped by substring %d, prefix %d", from,
+                      modules[m], substr, prefix);
+        }
+        /* a language-model linear stays listed once, not doubled */
+        CHECK_EQ_INT(cJSON_GetArraySize(arr), from ? 3 : 3);
+        cJSON_Delete(o);
+    }
     f.sym = true;
     f.group_size = -1;
     f.n_modules_to_not_convert = 0;

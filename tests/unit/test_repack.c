@@ -511,11 +511,14 @@ static void test_mislabelled(awq_ctx *ctx) {
     awq_checkpoint *ck = NULL;
     CHECK_OK(ctx, awq_checkpoint_open(ctx, src, &ck));
     awq_qckpt q;
-    CHECK_OK(ctx, awq_qckpt_detect(ctx, ck, AWQ_ZEROS_AUTO, &q));
+    /* labelled v1, zeros of v2: refused, not guessed; reading them as v2
+     * is the caller's explicit choice */
+    CHECK_FAILS(ctx, awq_qckpt_detect(ctx, ck, AWQ_ZEROS_AUTO, &q), AWQ_ERR_MISMATCH,
+                "the label and the data disagree");
+    CHECK_OK(ctx, awq_qckpt_detect(ctx, ck, AWQ_ZEROS_AS_V2, &q));
     CHECK_EQ_INT(q.labelled, AWQ_QFMT_GPTQ);
     CHECK_EQ_INT(q.format, AWQ_QFMT_GPTQ_V2);
     CHECK(q.zeros_reinterpreted);
-    CHECK(strstr(q.zeros_note, "true zeros") != NULL);
     awq_qtensor t;
     CHECK_OK(ctx, awq_qlinear_read(ctx, ck, k_linears[0], &q, &t));
     for (int64_t i = 0; i < t.n_groups * t.N; i++) CHECK(t.zeros[i] == 8);
@@ -530,6 +533,9 @@ static void test_mislabelled(awq_ctx *ctx) {
     awq_repack_params p = awq_repack_default_params();
     p.to = AWQ_QFMT_GPTQ;
     awq_repack_result r;
+    CHECK_FAILS(ctx, awq_repack(ctx, src, out1, &p, &r), AWQ_ERR_MISMATCH, "--gptq-zeros");
+    CHECK(!awq_test_path_exists(out1));
+    p.zeros = AWQ_ZEROS_AS_V2;
     CHECK_OK(ctx, awq_repack(ctx, src, out1, &p, &r));
     CHECK(r.in.zeros_reinterpreted);
     /* proper v1 now stores 7 = 8 - 1 */
@@ -548,7 +554,7 @@ static void test_mislabelled(awq_ctx *ctx) {
     awq_verify_result vr;
     CHECK_OK(ctx, awq_verify(ctx, src, NULL, &vr));
     CHECK(!vr.ok);
-    CHECK(vr.n_problems > 0 && strstr(vr.problems[0], "true zeros") != NULL);
+    CHECK(vr.n_problems > 0 && strstr(vr.problems[0], "DISAGREES") != NULL);
     awq_verify_result_free(&vr);
     CHECK_OK(ctx, awq_verify(ctx, out, NULL, &vr));
     CHECK_MSG(vr.ok, "%s", vr.n_problems ? vr.problems[0] : "");
@@ -556,6 +562,47 @@ static void test_mislabelled(awq_ctx *ctx) {
     free(src);
     free(out);
     free(out1);
+}
+
+/* One corrupted qzeros nibble in one linear of a real v1 checkpoint must
+ * not turn the whole checkpoint into v2 (and a "lossless" repack): the
+ * label and the data disagree, so it is refused until the caller chooses. */
+static void test_corrupted_nibble(awq_ctx *ctx) {
+    char *src = fix("gptq"), *cp = tmp("nibble"), *out = tmp("nibble-out");
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -r '%s' '%s'", cp, src, cp);
+    CHECK(system(cmd) == 0);
+    awq_checkpoint *ck = NULL;
+    CHECK_OK(ctx, awq_checkpoint_open(ctx, cp, &ck));
+    const awq_tensor_info *qz =
+        ck ? awq_checkpoint_find(ck, "model.layers.0.mlp.up_proj.qzeros") : NULL;
+    CHECK(qz != NULL);
+    uint64_t off = qz ? qz->file_offset : 0;
+    awq_checkpoint_free(ck);
+    if (!qz) return;
+    char *path = malloc(strlen(cp) + 32);
+    sprintf(path, "%s/model.safetensors", cp);
+    FILE *f = fopen(path, "r+b");
+    unsigned char w[4];
+    CHECK(f && fseek(f, (long)off, SEEK_SET) == 0 && fread(w, 1, 4, f) == 4);
+    /* lowest field all ones, the rest of the word a v1 writer's values */
+    w[0] = (unsigned char)(w[0] | 0x0f);
+    w[1] = (unsigned char)((w[1] & 0xf0) == 0xf0 ? w[1] & 0x7f : w[1]);
+    CHECK(fseek(f, (long)off, SEEK_SET) == 0 && fwrite(w, 1, 4, f) == 4 && fclose(f) == 0);
+    awq_repack_params p = awq_repack_default_params();
+    p.to = AWQ_QFMT_AWQ_GEMM;
+    awq_repack_result r;
+    CHECK_FAILS(ctx, awq_repack(ctx, cp, out, &p, &r), AWQ_ERR_MISMATCH,
+                "1 of 7 linears hold true zeros");
+    CHECK(!awq_test_path_exists(out));
+    awq_verify_result vr;
+    CHECK_OK(ctx, awq_verify(ctx, cp, NULL, &vr));
+    CHECK(!vr.ok);
+    awq_verify_result_free(&vr);
+    free(path);
+    free(src);
+    free(cp);
+    free(out);
 }
 
 static void test_verify(awq_ctx *ctx) {
@@ -643,6 +690,7 @@ int main(void) {
     test_zero0(ctx);
     test_act_order(ctx);
     test_mislabelled(ctx);
+    test_corrupted_nibble(ctx);
     test_verify(ctx);
     awq_ctx_free(ctx);
     free(g_tmp);

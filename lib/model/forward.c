@@ -26,6 +26,7 @@
  * logits), so scratch memory is bounded independently of B.
  */
 #include "model/forward.h"
+#include "quant/ct.h"
 
 #include "awqkit/checkpoint.h"
 #include "awqkit/quant.h"
@@ -213,10 +214,24 @@ static awq_status quant_setup(awq_model *m) {
         m->qfmt = strcmp(q->checkpoint_format, "gptq_v2") == 0 ? AWQ_QFMT_GPTQ_V2
                                                                 : AWQ_QFMT_GPTQ;
         m->qup.sym = q->sym;
+    } else if (awq_ct_is(cJSON_GetObjectItemCaseSensitive(awq_checkpoint_config(m->ck),
+                                                          "quantization_config"))) {
+        /* config_groups, not bits / group_size: lib/quant/ct.c */
+        const cJSON *qj = cJSON_GetObjectItemCaseSensitive(
+            awq_checkpoint_config(m->ck), "quantization_config");
+        awq_ct_config cfg;
+        const awq_ct_scheme *sch;
+        AWQ_TRY(awq_ct_parse(m->ctx, qj, "config.json", &cfg));
+        AWQ_TRY(awq_ct_int_scheme(m->ctx, &cfg, "config.json", &sch));
+        m->qfmt = AWQ_QFMT_CT;
+        m->qup.sym = sch->sym;
+        m->qup.bits = sch->bits;
+        m->qup.group_size = sch->group_size;
+        return AWQ_OK;
     } else {
         return awq_fail(m->ctx, AWQ_ERR_UNSUPPORTED,
                         "quantization_config: quant_method \"%s\" is not supported "
-                        "(awq, gptq)", q->quant_method);
+                        "(awq, gptq, compressed-tensors)", q->quant_method);
     }
     m->qup.bits = q->bits;
     m->qup.group_size = q->group_size;
@@ -246,11 +261,26 @@ static awq_status quant_view(awq_model *m, int64_t layer, int lin, awq_packed *p
             *g_idx_own = g;
             continue;
         }
+        if (!t && i == AWQ_PT_QZEROS && m->qfmt == AWQ_QFMT_CT && m->qup.sym) {
+            /* symmetric compressed-tensors store no zero point */
+            memset(pt, 0, sizeof *pt);
+            pt->suffix = "weight_zero_point";
+            continue;
+        }
         if (!t)
             return awq_fail(m->ctx, AWQ_ERR_NOT_FOUND,
                             "tensor '%s' is missing (quantized checkpoint, %s)", name,
                             awq_format_get(m->qfmt)->name);
-        bool ok = t->dtype == pt->dtype && t->ndim == pt->ndim && t->shape[0] == pt->shape[0] &&
+        /* compressed-tensors scales are in the model's dtype (awq_unpack
+         * converts them to FP16 exactly, or refuses) */
+        bool dt_ok = t->dtype == pt->dtype ||
+                     (m->qfmt == AWQ_QFMT_CT && i == AWQ_PT_SCALES &&
+                      (t->dtype == AWQ_DT_BF16 || t->dtype == AWQ_DT_F32));
+        if (dt_ok && t->dtype != pt->dtype) {
+            pt->dtype = t->dtype;
+            pt->n_bytes = t->n_bytes;
+        }
+        bool ok = dt_ok && t->ndim == pt->ndim && t->shape[0] == pt->shape[0] &&
                   (pt->ndim < 2 || t->shape[1] == pt->shape[1]);
         if (!ok)
             return awq_fail(m->ctx, AWQ_ERR_MISMATCH,

@@ -1,0 +1,203 @@
+#!/usr/bin/env python3
+"""compressed-tensors reference fixtures for awqkit (tests/unit/test_ct_ref.c).
+NOT run by the build or by ctest: run it by hand (from the repository root)
+with a Python that has torch, transformers 5, compressed-tensors and
+llmcompressor, and commit its outputs:
+
+    python3 tests/ref/make_ct_fixtures.py awq      # step 1
+    python3 tests/ref/make_ct_fixtures.py load     # step 2, after awqkit
+                                                   # wrote tests/ref/ct/awqkit-ct
+
+Step 1 (llm-compressor writes, transformers reads):
+  tests/ref/ct/llmc-awq-w4a16-asym/
+      data/tiny-llama quantized by llm-compressor's AWQModifier (scheme
+      W4A16_ASYM: int4, group 128, asymmetric, pack-quantized), oneshot on
+      the CPU with 8 calibration windows of 256 tokens taken from the end
+      of data/text/wiki.test.raw, saved with save_compressed=True.
+  tests/ref/ct/llmc-awq-w4a16-asym.ref.json (+ .logits.f32)
+      transformers + compressed-tensors loading that directory (dtype
+      float32, the weights decompressed on the CPU): perplexity of the
+      first 16 windows of 256 tokens of wiki.test.raw (non-overlapping,
+      255 predicted tokens each: `awqkit ppl --seqlen 256 --max-chunks 16`),
+      and the logits of a fixed 32-token prompt at 4 positions.
+
+Step "quant" (the compressed-tensors library packs, awqkit reads):
+  tests/ref/quant/compressed-tensors/
+      the canonical codes / zeros / scales of tests/ref/quant/canonical.
+      safetensors (the same linears as awq-gemm/, gptq/ ...) packed by
+      compressed_tensors' own pack_to_int32 (weights along K, zero points
+      along out-features, both offset by 2^(bits-1)), scales [N, G], the
+      quantization_config made by compressed_tensors' QuantizationConfig;
+      the other tensors and files copied from awq-gemm/.
+
+Step 2 (awqkit writes, transformers reads):
+  tests/ref/ct/awqkit-ct.ref.json (+ .logits.f32)
+      the same figures for tests/ref/ct/awqkit-ct, a compressed-tensors
+      checkpoint written by `awqkit repack --to compressed-tensors` from
+      step 1's checkpoint (via AWQ GEMM, see the test), loaded by
+      transformers + compressed-tensors: proof that transformers reads
+      awqkit's quantization_config and tensors.
+"""
+import json
+import math
+import pathlib
+import shutil
+import struct
+import sys
+
+import torch
+import transformers
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+DATA = ROOT / "data"
+CT = HERE / "ct"
+SEQLEN = 256
+N_WIN = 16
+LOGIT_POS = [0, 1, 15, 31]
+
+
+def versions():
+    import compressed_tensors
+    v = {"transformers": transformers.__version__, "torch": torch.__version__,
+         "compressed_tensors": compressed_tensors.__version__}
+    try:
+        import llmcompressor
+        v["llmcompressor"] = llmcompressor.__version__
+    except ImportError:
+        pass
+    return v
+
+
+def wiki_ids(tok):
+    text = (DATA / "text" / "wiki.test.raw").read_bytes().decode("utf-8")
+    return tok(text, add_special_tokens=False).input_ids
+
+
+def write_f32(path, t):
+    a = t.detach().to(torch.float32).contiguous().view(-1).tolist()
+    path.write_bytes(struct.pack("<%df" % len(a), *a))
+
+
+def measure(mdir, name):
+    tok = AutoTokenizer.from_pretrained(str(DATA / "tiny-llama"))
+    model = AutoModelForCausalLM.from_pretrained(str(mdir), dtype=torch.float32).eval()
+    ids = wiki_ids(tok)
+    total, n = 0.0, 0
+    with torch.no_grad():
+        for w in range(N_WIN):
+            win = ids[w * SEQLEN:(w + 1) * SEQLEN]
+            lp = torch.log_softmax(model(torch.tensor([win])).logits[0].double(), -1)
+            total += sum(-float(lp[t, win[t + 1]]) for t in range(SEQLEN - 1))
+            n += SEQLEN - 1
+        prompt = ids[:32]
+        logits = model(torch.tensor([prompt])).logits[0]
+    write_f32(CT / (name + ".logits.f32"), logits[LOGIT_POS])
+    ref = {
+        "versions": versions(),
+        "how": "AutoModelForCausalLM.from_pretrained(dir, dtype=float32) on CPU",
+        "checkpoint": str(mdir.relative_to(ROOT)),
+        "seqlen": SEQLEN, "windows": N_WIN, "mean_nll": total / n,
+        "ppl": math.exp(total / n),
+        "prompt_ids": prompt, "logits_positions": LOGIT_POS,
+        "vocab": int(logits.shape[-1]),
+    }
+    (CT / (name + ".ref.json")).write_text(json.dumps(ref, indent=1) + "\n")
+    print(f"{name}: ppl {ref['ppl']:.6f} over {N_WIN}x{SEQLEN}")
+
+
+def make_awq():
+    from datasets import Dataset
+    from llmcompressor import oneshot
+    from llmcompressor.modifiers.awq import AWQModifier
+    from llmcompressor.pipelines.cache import IntermediatesCache
+
+    if not torch.cuda.is_available():
+        # llm-compressor 0.14 pins cached activations for faster GPU
+        # transfers even on a CPU-only machine, where pin_memory() raises;
+        # pinning changes no value, so skip it.
+        IntermediatesCache._pin_intermediate = classmethod(lambda cls, v: None)
+
+    src = DATA / "tiny-llama"
+    tok = AutoTokenizer.from_pretrained(str(src))
+    model = AutoModelForCausalLM.from_pretrained(str(src), dtype=torch.float16)
+    ids = wiki_ids(tok)
+    calib = [ids[len(ids) - (i + 1) * SEQLEN:len(ids) - i * SEQLEN] for i in range(8)]
+    ds = Dataset.from_dict({"input_ids": calib, "attention_mask": [[1] * SEQLEN] * 8})
+    recipe = AWQModifier(targets=["Linear"], scheme="W4A16_ASYM", ignore=["lm_head"])
+    oneshot(model=model, dataset=ds, recipe=recipe, max_seq_length=SEQLEN,
+            num_calibration_samples=8)
+    out = CT / "llmc-awq-w4a16-asym"
+    if out.exists():
+        shutil.rmtree(out)
+    model.save_pretrained(str(out), save_compressed=True)
+    for f in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(src / f, out / f)
+    for junk in ("recipe.yaml",):
+        if (out / junk).exists():
+            (out / junk).unlink()
+    measure(out, "llmc-awq-w4a16-asym")
+
+
+def make_quant():
+    import numpy as np
+    from compressed_tensors.compressors.pack_quantized.helpers import pack_to_int32
+    from compressed_tensors.quantization import (QuantizationArgs, QuantizationConfig,
+                                                 QuantizationScheme)
+    from safetensors.numpy import load_file, save_file
+
+    qdir = HERE / "quant"
+    canon = load_file(str(qdir / "canonical.safetensors"))
+    src = qdir / "awq-gemm"
+    out = qdir / "compressed-tensors"
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir()
+    tensors = {}
+    for k, v in load_file(str(src / "model.safetensors")).items():
+        if not (k.endswith(".qweight") or k.endswith(".qzeros") or k.endswith(".scales")):
+            tensors[k] = v
+    bits, group = 4, 32
+    for k in sorted(canon):
+        if not k.endswith(".q"):
+            continue
+        name = k[:-2]
+        q = torch.from_numpy(canon[k].astype(np.int16) - 8).to(torch.int8)        # [N, K]
+        z = torch.from_numpy(canon[name + ".zeros"].astype(np.int16) - 8).to(torch.int8)  # [G, N]
+        sc = canon[name + ".scales"]                                             # [G, N]
+        # .contiguous() as PackedQuantizationCompressor.compress does: the
+        # packed_dim=0 result is a transposed view
+        tensors[name + ".weight_packed"] = pack_to_int32(q, bits).contiguous().numpy()
+        tensors[name + ".weight_zero_point"] = pack_to_int32(
+            z.t().contiguous(), bits, packed_dim=0).contiguous().numpy()
+        tensors[name + ".weight_scale"] = np.ascontiguousarray(sc.T)
+        tensors[name + ".weight_shape"] = np.array(q.shape, dtype=np.int64)
+    save_file(tensors, str(out / "model.safetensors"), metadata={"format": "pt"})
+    scheme = QuantizationScheme(targets=["Linear"], weights=QuantizationArgs(
+        num_bits=bits, type="int", symmetric=False, strategy="group", group_size=group))
+    qc = QuantizationConfig(config_groups={"group_0": scheme}, format="pack-quantized",
+                            ignore=["lm_head"], quantization_status="compressed")
+    cfg = json.loads((src / "config.json").read_text())
+    cfg["quantization_config"] = json.loads(qc.model_dump_json())
+    # ModelCompressor adds the version when it saves a checkpoint
+    import compressed_tensors
+    cfg["quantization_config"]["version"] = compressed_tensors.__version__
+    (out / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+    for f in src.iterdir():
+        if f.name not in ("config.json", "model.safetensors"):
+            shutil.copy(f, out / f.name)
+    print("wrote", out)
+
+
+if __name__ == "__main__":
+    CT.mkdir(parents=True, exist_ok=True)
+    step = sys.argv[1] if len(sys.argv) > 1 else "awq"
+    if step == "awq":
+        make_awq()
+    elif step == "quant":
+        make_quant()
+    elif step == "load":
+        measure(CT / "awqkit-ct", "awqkit-ct")
+    else:
+        sys.exit("usage: make_ct_fixtures.py awq|quant|load")

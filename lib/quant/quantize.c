@@ -724,6 +724,7 @@ static awq_status layer_outputs(awq_quantize_job *job, awq_layer *l, int64_t lay
                 awq_warn(ctx, "%s: %lld groups re-quantized to fit GPTQ v1 (max change %g)",
                          base, (long long)prep.n_lossy_groups, prep.max_abs_change);
             for (int i = 0; i < pk.n_tensors && st == AWQ_OK; i++) {
+                if (awq_packed_part_absent(&pk.t[i])) continue; /* e.g. sym CT zeros */
                 snprintf(name, sizeof name, "%s.%s", base, pk.t[i].suffix);
                 out_tensor *t = out_list_add(ctx, outl, name, pk.t[i].dtype, pk.t[i].ndim,
                                              pk.t[i].shape, &st);
@@ -786,7 +787,9 @@ static awq_status layer_from_outputs(awq_quantize_job *job, awq_layer *l, int64_
             memset(&pk, 0, sizeof pk);
             awq_packed_shapes(ctx, job->p.format, K, N, job->p.quant.bits,
                               job->p.quant.group_size, &pk);
+            awq_packed_omit_optional(&pk, job->p.quant.sym, true); /* as awq_pack wrote */
             for (int i = 0; i < pk.n_tensors && st == AWQ_OK; i++) {
+                if (awq_packed_part_absent(&pk.t[i])) continue;
                 snprintf(name, sizeof name, "%s.%s", base, pk.t[i].suffix);
                 const awq_tensor_info *t = awq_checkpoint_find(lc, name);
                 if (!t)
@@ -1137,20 +1140,23 @@ static awq_status verify_output(awq_quantize_job *job, awq_quantize_report *rep)
         st = awq_fail(ctx, AWQ_ERR_INTERNAL, "verification of %s failed (%lld problem(s)); "
                       "first: %s", job->out_dir, (long long)vr.n_problems_total,
                       vr.n_problems ? vr.problems[0] : "?");
+    /* verify's count: awq_count's, or from the decoded linears where the
+     * header-only counter does not resolve the format */
+    const uint64_t out_logical = (uint64_t)vr.logical_params;
     awq_verify_result_free(&vr);
     awq_checkpoint *oc = NULL;
     awq_count_result cin, cout;
     if (st == AWQ_OK) st = awq_count(ctx, job->ck, &cin);
     if (st == AWQ_OK) st = awq_checkpoint_open(ctx, job->out_dir, &oc);
     if (st == AWQ_OK) st = awq_count(ctx, oc, &cout);
-    if (st == AWQ_OK && cin.logical != cout.logical)
+    if (st == AWQ_OK && cin.logical != out_logical)
         st = awq_fail(ctx, AWQ_ERR_INTERNAL,
                       "verification failed: the output holds %llu logical parameters, the "
-                      "input %llu", (unsigned long long)cout.logical,
+                      "input %llu", (unsigned long long)out_logical,
                       (unsigned long long)cin.logical);
     if (st == AWQ_OK && rep) {
         rep->logical_in = cin.logical;
-        rep->logical_out = cout.logical;
+        rep->logical_out = out_logical;
         rep->bits_per_weight = cout.quant_bits_per_weight;
     }
     awq_checkpoint_free(oc);

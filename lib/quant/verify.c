@@ -331,7 +331,22 @@ awq_status awq_verify(awq_ctx *ctx, const char *dir, const awq_verify_params *pa
     st = awq_count(ctx, ck, &cnt);
     if (st != AWQ_OK) goto done;
     res->logical_params = cnt.logical;
-    if (decodable && cnt.quant_logical != res->linear_params)
+    if (decodable && cnt.n_quant_linears == 0 && res->n_linears > 0) {
+        /* the header-only counter does not resolve this format's linears and
+         * counts their packed tensors as plain elements: count them from
+         * the decoded linears instead */
+        uint64_t packed_elems = 0;
+        for (size_t i = 0; i < nt; i++) {
+            const awq_tensor_info *ti = awq_checkpoint_tensor(ck, i);
+            bool part = ends_with(ti->name, dot_qw);
+            for (int k = 0; k < n_parts && !part; k++)
+                part = parts[k][0] && ends_with(ti->name, parts[k]);
+            if (part) packed_elems += ti->n_elements;
+        }
+        res->logical_params = cnt.logical = cnt.logical - packed_elems + res->linear_params;
+        awq_info(ctx, "%s: logical parameters counted from the %lld decoded linears", dir,
+                 (long long)res->n_linears);
+    } else if (decodable && cnt.quant_logical != res->linear_params)
         problem(res, "count: the logical counter gives %llu quantized weights, the unpacked "
                      "linears hold %llu", (unsigned long long)cnt.quant_logical,
                 (unsigned long long)res->linear_params);

@@ -30,13 +30,15 @@ Step "quant" (the compressed-tensors library packs, awqkit reads):
       quantization_config made by compressed_tensors' QuantizationConfig;
       the other tensors and files copied from awq-gemm/.
 
-Step 2 (awqkit writes, transformers reads):
-  tests/ref/ct/awqkit-ct.ref.json (+ .logits.f32)
-      the same figures for tests/ref/ct/awqkit-ct, a compressed-tensors
-      checkpoint written by `awqkit repack --to compressed-tensors` from
-      step 1's checkpoint (via AWQ GEMM, see the test), loaded by
-      transformers + compressed-tensors: proof that transformers reads
-      awqkit's quantization_config and tensors.
+Step "load" (awqkit writes, transformers reads), after
+    awqkit repack tests/ref/quant/awq-gemm -o tests/ref/ct/awqkit-qwen2-ct \
+        --to compressed-tensors
+  tests/ref/ct/awqkit-qwen2-ct.ref.json (+ .logits.f32)
+      transformers + compressed-tensors load that awqkit-written checkpoint
+      (its quantization_config and tensors as awqkit writes them), dtype
+      float32 on the CPU; logits of all positions of a fixed 16-token id
+      sequence. tests/unit/test_ct.c repacks again, checks the tensors are
+      the committed ones, and compares awqkit's forward with these logits.
 """
 import json
 import math
@@ -100,6 +102,7 @@ def measure(mdir, name):
         "checkpoint": str(mdir.relative_to(ROOT)),
         "seqlen": SEQLEN, "windows": N_WIN, "mean_nll": total / n,
         "ppl": math.exp(total / n),
+        "window_ids": ids[:N_WIN * SEQLEN],
         "prompt_ids": prompt, "logits_positions": LOGIT_POS,
         "vocab": int(logits.shape[-1]),
     }
@@ -138,6 +141,25 @@ def make_awq():
         if (out / junk).exists():
             (out / junk).unlink()
     measure(out, "llmc-awq-w4a16-asym")
+
+
+def load_awqkit():
+    mdir = CT / "awqkit-qwen2-ct"
+    model = AutoModelForCausalLM.from_pretrained(str(mdir), dtype=torch.float32).eval()
+    q = model.model.layers[0].self_attn.q_proj
+    # the module was converted by compressed-tensors (packed parameters)
+    assert hasattr(q, "weight_packed") or type(q).__name__ != "Linear", type(q)
+    g = torch.Generator().manual_seed(11)
+    ids = torch.randint(0, model.config.vocab_size, (16,), generator=g).tolist()
+    with torch.no_grad():
+        logits = model(torch.tensor([ids])).logits[0]
+    write_f32(CT / "awqkit-qwen2-ct.logits.f32", logits)
+    ref = {"versions": versions(),
+           "how": "AutoModelForCausalLM.from_pretrained(dir, dtype=float32) on CPU",
+           "checkpoint": str(mdir.relative_to(ROOT)), "ids": ids,
+           "vocab": int(logits.shape[-1]), "module_type": type(q).__name__}
+    (CT / "awqkit-qwen2-ct.ref.json").write_text(json.dumps(ref, indent=1) + "\n")
+    print("awqkit-qwen2-ct: logits of", len(ids), "positions")
 
 
 def make_quant():
@@ -198,6 +220,6 @@ if __name__ == "__main__":
     elif step == "quant":
         make_quant()
     elif step == "load":
-        measure(CT / "awqkit-ct", "awqkit-ct")
+        load_awqkit()
     else:
         sys.exit("usage: make_ct_fixtures.py awq|quant|load")

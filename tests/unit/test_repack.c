@@ -559,20 +559,6 @@ static void test_mislabelled(awq_ctx *ctx) {
     free(out1);
 }
 
-/* verify found no problem. compressed-tensors: the header-only logical
- * counter (awq_count, lib/quant/count.c) is extended to that format
- * separately, so the problems it reports from the comparison of its count
- * with the unpacked linears are tolerated here; every other check (the
- * unpacked codes, the error against the source) must pass. */
-static bool verify_ok(const awq_verify_result *r, int f) {
-    if (r->ok || f != AWQ_QFMT_CT) return r->ok;
-    for (int64_t i = 0; i < r->n_problems; i++)
-        if (strncmp(r->problems[i], "count:", 6) != 0 &&
-            strncmp(r->problems[i], "parameters:", 11) != 0)
-            return false;
-    return true;
-}
-
 static void test_verify(awq_ctx *ctx) {
     char *fp = fix("fp16");
     awq_verify_params vp = awq_verify_default_params();
@@ -581,13 +567,13 @@ static void test_verify(awq_ctx *ctx) {
         char *d = fix(k_fmt_dirs[f]);
         vp.against = NULL;
         CHECK_OK(ctx, awq_verify(ctx, d, &vp, &r));
-        CHECK_MSG(verify_ok(&r, f), "%s: %s", k_fmt_dirs[f], r.n_problems ? r.problems[0] : "");
+        CHECK_MSG(r.ok, "%s: %s", k_fmt_dirs[f], r.n_problems ? r.problems[0] : "");
         CHECK_EQ_INT(r.n_linears, N_LIN);
         awq_verify_result_free(&r);
         vp.against = fp;
         CHECK_OK(ctx, awq_verify(ctx, d, &vp, &r));
-        CHECK_MSG(verify_ok(&r, f), "%s: %s", k_fmt_dirs[f], r.n_problems ? r.problems[0] : "");
-        CHECK(f == AWQ_QFMT_CT || (r.params_equal && r.logical_params == r.against_logical_params));
+        CHECK_MSG(r.ok, "%s: %s", k_fmt_dirs[f], r.n_problems ? r.problems[0] : "");
+        CHECK(r.params_equal && r.logical_params == r.against_logical_params);
         CHECK(r.logical_params > 0);
         CHECK_NEAR(r.bound, awq_verify_default_bound(4, 32), 1e-12);
         for (int64_t l = 0; l < r.n_linears; l++) {

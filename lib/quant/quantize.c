@@ -22,6 +22,7 @@
 #include "model/forward.h"
 #include "quant/awq_search.h"
 #include "quant/clip.h"
+#include "quant/outfiles.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -929,35 +930,14 @@ static bool is_replaced(const awq_quantize_job *job, const char *name, int64_t *
 /* Files beside the weights that belong in the output (tokenizer, chat
  * template, generation and processor configs, licence, ...): everything
  * except weights in any format, the index and config.json. */
-static bool is_aux_file(const char *n) {
-    static const char *const skip_ext[] = {".safetensors", ".bin", ".pt", ".pth", ".gguf",
-                                           ".h5", ".msgpack", ".onnx", ".ckpt", ".tmp"};
-    if (n[0] == '.') return false;
-    if (!strcmp(n, "config.json") || !strcmp(n, "model.safetensors.index.json") ||
-        !strcmp(n, "pytorch_model.bin.index.json") || !strcmp(n, "quant_config.json"))
-        return false;
-    size_t ln = strlen(n);
-    for (size_t i = 0; i < AWQ_ARRAY_LEN(skip_ext); i++) {
-        size_t le = strlen(skip_ext[i]);
-        if (ln >= le && !strcmp(n + ln - le, skip_ext[i])) return false;
-    }
-    return true;
-}
-
+/* The tokenizer, model card and other files: the rules shared with repack
+ * (lib/quant/outfiles.c); the model card says what this was quantized from. */
 static awq_status copy_aux_files(awq_quantize_job *job, awq_writer *w) {
-    DIR *d = opendir(awq_checkpoint_dir(job->ck));
-    if (!d) return AWQ_OK;
-    awq_status st = AWQ_OK;
-    struct dirent *e;
-    while (st == AWQ_OK && (e = readdir(d))) {
-        if (!is_aux_file(e->d_name)) continue;
-        char *src = awq_path_join(awq_checkpoint_dir(job->ck), e->d_name);
-        struct stat sb;
-        if (src && stat(src, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size < (64 << 20))
-            st = awq_writer_copy_file(w, e->d_name, src);
-        free(src);
-    }
-    closedir(d);
+    const char *dir = awq_checkpoint_dir(job->ck);
+    char *base = awq_base_model_id(dir, awq_checkpoint_config(job->ck));
+    if (!base) return awq_fail_nomem(job->ctx, "base model id", 256);
+    awq_status st = awq_copy_aux_files(job->ctx, w, dir, base, NULL);
+    free(base);
     return st;
 }
 
@@ -965,8 +945,6 @@ static awq_status copy_aux_files(awq_quantize_job *job, awq_writer *w) {
 static awq_status output_config(awq_quantize_job *job, const out_list *kept_names,
                                 char **out) {
     awq_ctx *ctx = job->ctx;
-    cJSON *cfg = cJSON_Duplicate(awq_checkpoint_config(job->ck), 1);
-    if (!cfg) return awq_fail_nomem(ctx, "config.json", 0);
     /* modules_to_not_convert: linears kept unpacked, and top-level modules
      * outside the decoder that hold weights (e.g. a vision tower "visual");
      * transformers matches these as substrings of module names. lm_head is
@@ -1005,17 +983,17 @@ static awq_status output_config(awq_quantize_job *job, const out_list *kept_name
                             mods, nm};
     cJSON *qc = NULL;
     awq_status st = awq_format_quant_config(ctx, job->p.format, &f, &qc);
-    if (st != AWQ_OK) {
-        cJSON_Delete(cfg);
-        return st;
-    }
-    cJSON_DeleteItemFromObjectCaseSensitive(cfg, "quantization_config");
-    cJSON_AddItemToObject(cfg, "quantization_config", qc);
-    char *s = cJSON_Print(cfg);
-    cJSON_Delete(cfg);
-    if (!s) return awq_fail_nomem(ctx, "config.json", 0);
-    *out = s;
-    return AWQ_OK;
+    if (st != AWQ_OK) return st;
+    /* the source's text with only quantization_config replaced */
+    char *path = awq_path_join(awq_checkpoint_dir(job->ck), "config.json"), *text = NULL;
+    size_t len = 0;
+    st = path ? awq_read_file(ctx, path, 16u << 20, &text, &len)
+              : awq_fail_nomem(ctx, "path", 256);
+    if (st == AWQ_OK) st = awq_config_text_with_qc(ctx, text, len, path, qc, out);
+    free(text);
+    free(path);
+    cJSON_Delete(qc);
+    return st;
 }
 
 static awq_status assemble(awq_quantize_job *job, awq_quantize_report *rep) {
@@ -1074,7 +1052,7 @@ static awq_status assemble(awq_quantize_job *job, awq_quantize_report *rep) {
     char *cfg = NULL;
     if (st == AWQ_OK) st = output_config(job, &kept, &cfg);
     if (st == AWQ_OK) st = awq_writer_add_file(w, "config.json", cfg, strlen(cfg));
-    cJSON_free(cfg);
+    free(cfg);
     if (st == AWQ_OK) st = copy_aux_files(job, w);
     if (st == AWQ_OK) st = awq_writer_finish(w);
     if (st == AWQ_OK && rep) {

@@ -17,6 +17,7 @@
  */
 #include "core/core.h"
 #include "quant/layouts.h"
+#include "quant/outfiles.h"
 
 #include "awqkit/checkpoint.h"
 #include "awqkit/model.h"
@@ -407,30 +408,6 @@ static awq_status skip_list(awq_ctx *ctx, const awq_checkpoint *ck, const rp_pla
     return AWQ_OK;
 }
 
-/* cJSON_Print indents with tabs; Hugging Face files use two spaces. Raw
- * tabs only occur as formatting (cJSON escapes them inside strings). */
-static char *hf_style(const char *s) {
-    size_t n = strlen(s);
-    char *o = malloc(2 * n + 2);
-    if (!o) return NULL;
-    size_t j = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '\t') {
-            if (i > 0 && s[i - 1] == ':') {
-                o[j++] = ' ';
-            } else {
-                o[j++] = ' ';
-                o[j++] = ' ';
-            }
-        } else {
-            o[j++] = s[i];
-        }
-    }
-    o[j++] = '\n';
-    o[j] = 0;
-    return o;
-}
-
 static awq_status write_config(awq_ctx *ctx, awq_writer *w, const char *in_dir,
                                const awq_qckpt *q, const awq_repack_params *p,
                                bool sym, bool desc_act, const rp_skip *skip) {
@@ -441,9 +418,6 @@ static awq_status write_config(awq_ctx *ctx, awq_writer *w, const char *in_dir,
     awq_status st = awq_read_file(ctx, path, RP_MAX_CONFIG_BYTES, &text, &len);
     free(path);
     if (st != AWQ_OK) return st;
-    cJSON *root = cJSON_ParseWithLength(text, len);
-    free(text);
-    if (!root) return awq_fail(ctx, AWQ_ERR_FORMAT, "%s/config.json: invalid JSON", in_dir);
     awq_qconfig_fields f;
     memset(&f, 0, sizeof f);
     f.bits = q->bits;
@@ -454,78 +428,14 @@ static awq_status write_config(awq_ctx *ctx, awq_writer *w, const char *in_dir,
     f.n_modules_to_not_convert = skip->n;
     cJSON *qc = NULL;
     st = awq_format_quant_config(ctx, p->to, &f, &qc);
-    if (st != AWQ_OK) {
-        cJSON_Delete(root);
-        return st;
-    }
-    if (cJSON_GetObjectItemCaseSensitive(root, "quantization_config"))
-        cJSON_ReplaceItemInObjectCaseSensitive(root, "quantization_config", qc);
-    else
-        cJSON_AddItemToObject(root, "quantization_config", qc);
-    char *out = cJSON_Print(root);
-    cJSON_Delete(root);
-    char *pretty = out ? hf_style(out) : NULL;
-    free(out);
-    if (!pretty) return awq_fail_nomem(ctx, "config.json", 4096);
+    char *pretty = NULL;
+    /* the input's text with only quantization_config replaced */
+    if (st == AWQ_OK) st = awq_config_text_with_qc(ctx, text, len, "config.json", qc, &pretty);
+    cJSON_Delete(qc);
+    free(text);
+    if (st != AWQ_OK) return st;
     st = awq_writer_add_file(w, "config.json", pretty, strlen(pretty));
     free(pretty);
-    return st;
-}
-
-/* Auxiliary files: every regular top-level file but weights, config.json
- * (rewritten), stale quantization descriptions and hidden files. */
-static bool skip_aux(const char *n) {
-    static const char *const sfx[] = {".safetensors", ".safetensors.index.json", ".bin",
-                                      ".bin.index.json", ".pt", ".pth", ".ckpt", ".gguf"};
-    if (n[0] == '.') return true;
-    if (strcmp(n, "config.json") == 0 || strcmp(n, "quantize_config.json") == 0 ||
-        strcmp(n, "quant_config.json") == 0)
-        return true;
-    for (size_t i = 0; i < AWQ_ARRAY_LEN(sfx); i++)
-        if (ends_with(n, sfx[i])) return true;
-    return false;
-}
-
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static awq_status copy_aux(awq_ctx *ctx, awq_writer *w, const char *in_dir, int64_t *n_copied) {
-    DIR *d = opendir(in_dir);
-    if (!d) return awq_fail(ctx, AWQ_ERR_IO, "%s: %s", in_dir, strerror(errno));
-    char **names = NULL;
-    size_t n = 0;
-    awq_status st = AWQ_OK;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (skip_aux(de->d_name)) continue;
-        char **nn = realloc(names, (n + 1) * sizeof *nn);
-        if (!nn || !(nn[n] = strdup(de->d_name))) {
-            if (nn) names = nn;
-            st = awq_fail_nomem(ctx, "file list", 256);
-            break;
-        }
-        names = nn;
-        n++;
-    }
-    closedir(d);
-    if (st == AWQ_OK && n > 1) qsort(names, n, sizeof *names, cmp_str);
-    for (size_t i = 0; st == AWQ_OK && i < n; i++) {
-        char *src = awq_path_join(in_dir, names[i]);
-        struct stat sb;
-        if (!src) {
-            st = awq_fail_nomem(ctx, "path", 256);
-        } else if (stat(src, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-            if (S_ISDIR(sb.st_mode))
-                awq_warn(ctx, "%s: subdirectory not copied", src);
-        } else {
-            st = awq_writer_copy_file(w, names[i], src);
-            if (st == AWQ_OK) (*n_copied)++;
-        }
-        free(src);
-    }
-    for (size_t i = 0; i < n; i++) free(names[i]);
-    free(names);
     return st;
 }
 
@@ -723,7 +633,7 @@ awq_status awq_repack(awq_ctx *ctx, const char *in_dir, const char *out_dir,
         }
         st = write_config(ctx, w, in_dir, q, &p, sym, desc_act, &skip);
     }
-    if (st == AWQ_OK) st = copy_aux(ctx, w, in_dir, &res->n_files_copied);
+    if (st == AWQ_OK) st = awq_copy_aux_files(ctx, w, in_dir, NULL, &res->n_files_copied);
     if (st == AWQ_OK) st = awq_writer_finish(w);
     if (st == AWQ_OK) {
         res->bytes_written = awq_writer_total_bytes(w);

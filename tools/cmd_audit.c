@@ -39,7 +39,7 @@ static void help(void) {
         "                         A name that cannot be built (e.g. a group size that does\n"
         "                         not divide a linear's in_features) is reported as not\n"
         "                         applicable; the rest still run.\n"
-        "  --compare DIR          also measure an existing AWQ / GPTQ (or dense) checkpoint\n"
+        "  --compare DIR          also measure an existing AWQ / GPTQ / compressed-tensors (or dense) checkpoint\n"
         "                         of the same model (repeatable); named cmp-<dir name>\n\n"
         "Evaluation (the `awqkit ppl` protocol):\n"
         "  --text FILE            evaluation text   [the bundled wiki.test.raw, or $AWQKIT_TEXT]\n"

@@ -77,6 +77,7 @@ struct awq_model {
 
     /* quantized checkpoints */
     bool quantized;
+    bool ct_float;     /* compressed-tensors FP8 / NVFP4 weights (ct_float.c) */
     awq_qformat qfmt;
     awq_unpack_params qup;
 
@@ -222,7 +223,13 @@ static awq_status quant_setup(awq_model *m) {
         awq_ct_config cfg;
         const awq_ct_scheme *sch;
         AWQ_TRY(awq_ct_parse(m->ctx, qj, "config.json", &cfg));
-        AWQ_TRY(awq_ct_int_scheme(m->ctx, &cfg, "config.json", &sch));
+        awq_status ist = awq_ct_int_scheme(m->ctx, &cfg, "config.json", &sch);
+        const char *why = NULL;
+        if (ist != AWQ_OK && awq_ct_float_config(&cfg, &why)) {
+            m->ct_float = true; /* dequantized per linear at load */
+            return AWQ_OK;
+        }
+        AWQ_TRY(ist);
         m->qfmt = AWQ_QFMT_CT;
         m->qup.sym = sch->sym;
         m->qup.bits = sch->bits;
@@ -297,10 +304,33 @@ static awq_status quant_view(awq_model *m, int64_t layer, int lin, awq_packed *p
     return AWQ_OK;
 }
 
+/* Is linear `lin` of `layer` stored as compressed-tensors FP8 / NVFP4? */
+static bool ct_float_at(const awq_model *m, int64_t layer, int lin) {
+    char name[256];
+    snprintf(name, sizeof name, "%slayers.%lld.%s", m->prefix, (long long)layer,
+             m->arch->linears[lin].name);
+    return awq_ct_float_linear(m->ck, name);
+}
+
+/* A compressed-tensors FP8 / NVFP4 linear, dequantized to fp32. */
+static awq_status load_ct_float(awq_model *m, const char *name, int64_t N, int64_t K,
+                                float *dst) {
+    float *host = m->host ? dst : awq_alloc((size_t)(N * K), sizeof(float));
+    if (!host) return awq_fail_nomem(m->ctx, name, (uint64_t)(N * K) * 4);
+    awq_status s = awq_ct_float_dequant(m->ctx, m->ck, name, N, K, host);
+    if (s == AWQ_OK && !m->host)
+        s = m->be->ops->upload(m->be, dst, host, (size_t)(N * K) * sizeof(float));
+    if (!m->host) awq_free(host);
+    return s;
+}
+
 static awq_status load_quantized(awq_model *m, int64_t layer, int lin, float *dst) {
     const awq_linear_desc *d = &m->arch->linears[lin];
     char name[256];
     snprintf(name, sizeof name, "%slayers.%lld.%s", m->prefix, (long long)layer, d->name);
+    if (m->ct_float)
+        return load_ct_float(m, name, awq_model_dim(&m->cfg, d->out_dim),
+                             awq_model_dim(&m->cfg, d->in_dim), dst);
     awq_packed pk;
     memset(&pk, 0, sizeof pk);
     int32_t *gown = NULL;
@@ -352,7 +382,9 @@ static awq_status check_layer_tensors(awq_model *m, int64_t i) {
         int64_t N = awq_model_dim(c, d->out_dim), K = awq_model_dim(c, d->in_dim);
         layer_tensor_name(m, i, d->name, "weight", name, sizeof name);
         const awq_tensor_info *t = awq_checkpoint_find(m->ck, name);
-        if (t) {
+        if (m->ct_float && ct_float_at(m, i, lin)) {
+            /* shapes are checked when the linear is dequantized */
+        } else if (t) {
             AWQ_TRY(check_float_tensor(m, t, N, K));
         } else if (m->quantized) {
             awq_packed pk;
@@ -627,7 +659,9 @@ awq_status awq_layer_load(awq_model *m, int64_t index, awq_layer **out) {
         l->bytes += n * sizeof(float);
         layer_tensor_name(m, index, d->name, "weight", name, sizeof name);
         const awq_tensor_info *t = awq_checkpoint_find(m->ck, name);
-        if (t) {
+        if (m->ct_float && ct_float_at(m, index, lin)) {
+            s = load_quantized(m, index, lin, l->w_own[lin]);
+        } else if (t) {
             s = check_float_tensor(m, t, l->n_out[lin], l->n_in[lin]);
             if (s == AWQ_OK) s = load_f32(m, t, l->w_own[lin]);
         } else if (m->quantized) {

@@ -154,9 +154,9 @@ awq_status awq_ct_int_scheme(awq_ctx *ctx, const awq_ct_config *cfg, const char 
         if (!s->has_weights) continue;
         const char *why = NULL;
         if (strcmp(s->format, "pack-quantized") != 0)
-            why = "its format is not pack-quantized (awqkit computes with integer "
-                  "pack-quantized weights; float-quantized FP8, nvfp4-pack-quantized and "
-                  "naive-quantized checkpoints are counted and inspected only)";
+            why = "its format is not pack-quantized (repack and verify read integer "
+                  "pack-quantized weights; naive-quantized / float-quantized FP8 and "
+                  "nvfp4-pack-quantized weights are read by ppl and the forward only)";
         else if (!s->is_int)
             why = "its weights are not integers";
         else if (!awq_lay_bits_ok(s->bits))

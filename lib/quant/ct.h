@@ -81,4 +81,27 @@ awq_status awq_ct_int_scheme(awq_ctx *ctx, const awq_ct_config *cfg,
 awq_status awq_ct_quant_config(awq_ctx *ctx, const awq_qconfig_fields *f,
                                cJSON **out);
 
+/* ------------------------------------------ float weights (ct_float.c) */
+
+struct awq_checkpoint;
+
+/* FP8 E4M3 (E4M3FN) byte to fp32. */
+float awq_f8e4m3_to_f32(uint8_t v);
+
+/* Every weight scheme of cfg is weight-only float-quantized / naive-
+ * quantized (FP8 or int8 weights stored whole) or nvfp4-pack-quantized;
+ * else false and *why says what is not. */
+bool awq_ct_float_config(const awq_ct_config *cfg, const char **why);
+
+/* Linear `prefix` is stored as FP8 / int8 (<p>.weight F8_E4M3 / I8 +
+ * weight_scale) or NVFP4 (<p>.weight_packed U8 + weight_scale +
+ * weight_global_scale). */
+bool awq_ct_float_linear(const struct awq_checkpoint *ck, const char *prefix);
+
+/* Dequantize such a linear into out [N, K] fp32 (layouts: ct_float.c).
+ * Shapes and dtypes are checked (AWQ_ERR_MISMATCH / AWQ_ERR_FORMAT naming
+ * the tensor). */
+awq_status awq_ct_float_dequant(awq_ctx *ctx, const struct awq_checkpoint *ck,
+                                const char *prefix, int64_t N, int64_t K, float *out);
+
 #endif /* AWQ_LIB_QUANT_CT_H */

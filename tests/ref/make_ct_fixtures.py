@@ -30,6 +30,17 @@ Step "quant" (the compressed-tensors library packs, awqkit reads):
       quantization_config made by compressed_tensors' QuantizationConfig;
       the other tensors and files copied from awq-gemm/.
 
+Step "float" (llm-compressor writes float weights, transformers reads):
+  tests/ref/ct/tiny-qwen2-<scheme>/ (+ .ref.json, .logits.f32)
+      tests/ref/quant/fp16 (a tiny random Qwen2) quantized by
+      llm-compressor's QuantizationModifier, weight-only, no calibration:
+      nvfp4a16 (preset NVFP4A16: FP4 E2M1 weights packed two per byte, FP8
+      E4M3 scales per 16 inputs, an F32 global scale; nvfp4-pack-quantized)
+      and fp8-channel / fp8-block (FP8 E4M3 weights, per-channel scales /
+      128x128... here 32x32 block scales; float-quantized). Logits of all
+      positions of a fixed id sequence by transformers + compressed-tensors
+      (float32, CPU).
+
 Step "load" (awqkit writes, transformers reads), after
     awqkit repack tests/ref/quant/awq-gemm -o tests/ref/ct/awqkit-qwen2-ct \
         --to compressed-tensors
@@ -162,6 +173,72 @@ def load_awqkit():
     print("awqkit-qwen2-ct: logits of", len(ids), "positions")
 
 
+def dense_from_compressed(cdir, src):
+    """transformers + compressed-tensors keep NVFP4 linears compressed and
+    decompress them to BF16 on every call, which a float32 model refuses;
+    so decompress each linear once with the library's own compressor and
+    load the weights into the dense float32 model."""
+    from compressed_tensors.compressors import BaseCompressor
+    from compressed_tensors.quantization import QuantizationScheme
+    from safetensors.torch import load_file
+
+    qc = json.loads((cdir / "config.json").read_text())["quantization_config"]
+    (gname, group), = qc["config_groups"].items()
+    scheme = QuantizationScheme.model_validate(group)
+    comp = BaseCompressor.get_value_from_registry(group.get("format") or qc["format"])
+    sd = load_file(str(cdir / "model.safetensors"))
+    model = AutoModelForCausalLM.from_pretrained(str(src), dtype=torch.float32).eval()
+    params = dict(model.named_parameters())
+    prefixes = {k.rsplit(".", 1)[0] for k in sd if k.endswith("weight_scale")}
+    for p in sorted(prefixes):
+        local = {k[len(p) + 1:]: v for k, v in sd.items() if k.startswith(p + ".")}
+        dense = comp.decompress(local, scheme)
+        params[p + ".weight"].data = dense["weight"].to(torch.float32)
+    for k, v in sd.items():
+        # the rest (norms, embeddings, lm_head) as stored; a quantized
+        # linear's other tensors (bias) are the source's already
+        if k in params and k.rsplit(".", 1)[0] not in prefixes:
+            params[k].data = v.to(torch.float32)
+    return model
+
+
+def make_float():
+    from llmcompressor import oneshot
+    from llmcompressor.modifiers.quantization import QuantizationModifier
+
+    src = HERE / "quant" / "fp16"
+    fp8 = lambda strategy, extra: {"g": {"targets": ["Linear"], "weights": dict(
+        num_bits=8, type="float", symmetric=True, dynamic=False, strategy=strategy, **extra)}}
+    cases = {
+        "nvfp4a16": dict(scheme="NVFP4A16"),
+        "fp8-channel": dict(config_groups=fp8("channel", {})),
+        "fp8-block": dict(config_groups=fp8("block", {"block_structure": [32, 32]})),
+    }
+    for name, kw in cases.items():
+        model = AutoModelForCausalLM.from_pretrained(str(src), dtype=torch.float16)
+        oneshot(model=model, recipe=QuantizationModifier(targets="Linear", ignore=["lm_head"],
+                                                         **kw))
+        out = CT / ("tiny-qwen2-" + name)
+        if out.exists():
+            shutil.rmtree(out)
+        model.save_pretrained(str(out), save_compressed=True)
+        if (out / "recipe.yaml").exists():
+            (out / "recipe.yaml").unlink()
+        m2 = dense_from_compressed(out, src)
+        g = torch.Generator().manual_seed(5)
+        ids = torch.randint(0, m2.config.vocab_size, (16,), generator=g).tolist()
+        with torch.no_grad():
+            logits = m2(torch.tensor([ids])).logits[0]
+        write_f32(CT / ("tiny-qwen2-" + name + ".logits.f32"), logits)
+        ref = {"versions": versions(),
+               "how": "each linear decompressed by compressed_tensors' own compressor "
+                      "(BaseCompressor registry, the config group's scheme), cast to "
+                      "float32, run by transformers' Qwen2ForCausalLM in float32 on CPU",
+               "ids": ids, "vocab": int(logits.shape[-1])}
+        (CT / ("tiny-qwen2-" + name + ".ref.json")).write_text(json.dumps(ref, indent=1) + "\n")
+        print(name, "written")
+
+
 def make_quant():
     import numpy as np
     from compressed_tensors.compressors.pack_quantized.helpers import pack_to_int32
@@ -217,9 +294,11 @@ if __name__ == "__main__":
     step = sys.argv[1] if len(sys.argv) > 1 else "awq"
     if step == "awq":
         make_awq()
+    elif step == "float":
+        make_float()
     elif step == "quant":
         make_quant()
     elif step == "load":
         load_awqkit()
     else:
-        sys.exit("usage: make_ct_fixtures.py awq|quant|load")
+        sys.exit("usage: make_ct_fixtures.py awq|quant|float|load")

@@ -12,7 +12,10 @@
  *      within TOL_LOGITS; repack compressed-tensors -> AWQ ->
  *      compressed-tensors is byte-identical in tensors;
  *   4. awqkit's own compressed-tensors output, loaded by transformers +
- *      compressed-tensors: awqkit's forward gives the same logits.
+ *      compressed-tensors: awqkit's forward gives the same logits;
+ *   5. llm-compressor's weight-only NVFP4 and FP8 (channel, block)
+ *      checkpoints: awqkit's forward against the library's decompression
+ *      run by transformers.
  */
 #include "awq_test.h"
 #include "core/core.h"
@@ -383,12 +386,68 @@ static void test_awqkit_output(awq_ctx *ctx) {
     cJSON_Delete(r);
 }
 
+/* ------------------------- 5. FP8 / NVFP4 / int8 weights (ct_float.c) */
+
+/* The library dequantizes in the scale's dtype (FP16 here) and rounds NVFP4
+ * weights to BF16; awqkit forms the products in fp32. Relative logits
+ * error from that rounding alone (measured: fp8 4e-4, nvfp4 2.6e-3),
+ * with headroom; a wrong layout gives errors of order 1. */
+#define TOL_LOGITS_FP8 1e-3
+#define TOL_LOGITS_NVFP4 1e-2
+
+static void test_float(awq_ctx *ctx) {
+    static const char *const names[] = {"nvfp4a16", "fp8-channel", "fp8-block"};
+    for (size_t f = 0; f < AWQ_ARRAY_LEN(names); f++) {
+        char dir[512], path[600];
+        snprintf(dir, sizeof dir, AWQ_TEST_SRC "/ref/ct/tiny-qwen2-%s", names[f]);
+        snprintf(path, sizeof path, "%s.ref.json", dir);
+        cJSON *r = load_json(ctx, path);
+        int T = 0;
+        int32_t *ids = json_ids(cJSON_GetObjectItem(r, "ids"), &T);
+        const int64_t V = (int64_t)cJSON_GetObjectItem(r, "vocab")->valuedouble;
+        size_t nref = 0;
+        snprintf(path, sizeof path, "%s.logits.f32", dir);
+        float *ref = load_f32(ctx, path, &nref);
+        CHECK_EQ_INT(nref, (size_t)(T * V));
+        awq_checkpoint *ck = NULL;
+        awq_model *m = NULL;
+        CHECK_OK(ctx, awq_checkpoint_open(ctx, dir, &ck));
+        if (ck) CHECK_OK(ctx, awq_model_open(ctx, ck, NULL, &m));
+        if (m) {
+            float *lg = malloc(sizeof(float) * (size_t)(T * V));
+            CHECK_OK(ctx, awq_model_forward_logits(m, ids, 1, T, lg));
+            double e = rel_err(lg, ref, (int64_t)T * V);
+            double tol = f == 0 ? TOL_LOGITS_NVFP4 : TOL_LOGITS_FP8;
+            printf("%s: logits rel err %.3g (tolerance %g)\n", names[f], e, tol);
+            CHECK_MSG(e <= tol, "%s: logits rel err %g", names[f], e);
+            free(lg);
+        }
+        awq_model_free(m);
+        /* repack / verify need integer pack-quantized weights: a clear refusal */
+        awq_qckpt q;
+        if (ck)
+            CHECK_FAILS(ctx, awq_qckpt_detect(ctx, ck, AWQ_ZEROS_AUTO, &q), AWQ_ERR_UNSUPPORTED,
+                        "not pack-quantized");
+        awq_checkpoint_free(ck);
+        free(ids);
+        free(ref);
+        cJSON_Delete(r);
+    }
+    /* E4M3FN decoding: normal, subnormal, max, NaN, sign */
+    CHECK(awq_f8e4m3_to_f32(0x38) == 1.0f);
+    CHECK(awq_f8e4m3_to_f32(0x01) == ldexpf(1.0f, -9));
+    CHECK(awq_f8e4m3_to_f32(0x7E) == 448.0f);
+    CHECK(isnan(awq_f8e4m3_to_f32(0x7F)));
+    CHECK(awq_f8e4m3_to_f32(0xB8) == -1.0f);
+}
+
 int main(void) {
     awq_ctx *ctx = awq_test_ctx(2);
     test_layout(ctx);
     test_config(ctx);
     test_llmc(ctx);
     test_awqkit_output(ctx);
+    test_float(ctx);
     awq_ctx_free(ctx);
     return awq_test_summary();
 }

@@ -186,6 +186,25 @@ static void test_layout(awq_ctx *ctx) {
     awq_packed_free(&p);
     awq_qtensor_free(&t);
 
+    /* act-order: weight_g_idx written and read back */
+    CHECK_OK(ctx, awq_qtensor_alloc(ctx, 8, 64, 4, 32, true, &t));
+    for (int64_t k = 0; k < 64; k++) t.g_idx[k] = (int32_t)((k * 7) % 2);
+    for (int64_t i = 0; i < 8 * 64; i++) t.q[i] = (uint8_t)(i % 13);
+    for (int64_t i = 0; i < 16; i++) {
+        t.zeros[i] = (uint8_t)(i % 16);
+        t.scales[i] = awq_f32_to_f16(0.125f);
+    }
+    CHECK_OK(ctx, awq_pack(ctx, "a", AWQ_QFMT_CT, &t, NULL, &p, NULL));
+    CHECK(!awq_packed_part_absent(&p.t[AWQ_PT_G_IDX]) && p.t[AWQ_PT_G_IDX].shape[0] == 64);
+    CHECK_OK(ctx, awq_unpack(ctx, "a", AWQ_QFMT_CT, &p, &(awq_unpack_params){4, 32, false}, &u));
+    CHECK(u.g_idx && awq_qtensor_equal(&t, &u));
+    awq_qtensor_free(&u);
+    ((int32_t *)p.t[AWQ_PT_G_IDX].data)[5] = 2; /* beyond G */
+    CHECK_FAILS(ctx, awq_unpack(ctx, "a", AWQ_QFMT_CT, &p, &(awq_unpack_params){4, 32, false}, &u),
+                AWQ_ERR_RANGE, "weight_g_idx");
+    awq_packed_free(&p);
+    awq_qtensor_free(&t);
+
     /* 8-bit channel strategy: [N, K/4] words, one group */
     CHECK_OK(ctx, awq_qtensor_alloc(ctx, 4, 8, 8, -1, false, &t));
     for (int i = 0; i < 32; i++) t.q[i] = (uint8_t)(i * 7);

@@ -279,7 +279,7 @@ static bool ends_with(const char *s, const char *suf) {
 static bool is_aux(const char *n) {
     static const char *const weights[] = {".safetensors", ".bin", ".pt", ".pth", ".ckpt",
                                           ".gguf", ".h5", ".msgpack", ".onnx",
-                                          ".safetensors.index.json", ".bin.index.json"};
+                                          ".safetensors.index.json", ".bin.index.json", ".tmp"};
     if (n[0] == '.') return false;
     if (!strcmp(n, "config.json") || !strcmp(n, "quantize_config.json") ||
         !strcmp(n, "quant_config.json"))

@@ -35,7 +35,7 @@ char *awq_base_model_id(const char *in_dir, const cJSON *config);
 /* Copy the auxiliary files of checkpoint directory in_dir through w: every
  * regular top-level file whatever its size, except weights (.safetensors,
  * .bin, .pt, .pth, .ckpt, .gguf, .h5, .msgpack, .onnx), their index
- * files, config.json (written separately), the stale quantizer
+ * files, temporaries (.tmp), config.json (written separately), the stale quantizer
  * descriptions quantize_config.json / quant_config.json and hidden files.
  * With base_model non-NULL, README.md is rewritten by
  * awq_model_card_quantized. Sub-directories are not copied: one warning

@@ -331,6 +331,17 @@ static awq_status load_quantized(awq_model *m, int64_t layer, int lin, float *ds
     if (m->ct_float)
         return load_ct_float(m, name, awq_model_dim(&m->cfg, d->out_dim),
                              awq_model_dim(&m->cfg, d->in_dim), dst);
+    if (m->qfmt == AWQ_QFMT_CT) {
+        /* BF16 / F32 scales (the model's dtype): straight from the words,
+         * without the FP16 canonical form, which refuses scales FP16
+         * cannot hold */
+        char sname[300];
+        snprintf(sname, sizeof sname, "%s.weight_scale", name);
+        const awq_tensor_info *st = awq_checkpoint_find(m->ck, sname);
+        if (st && st->dtype != AWQ_DT_F16)
+            return load_ct_float(m, name, awq_model_dim(&m->cfg, d->out_dim),
+                                 awq_model_dim(&m->cfg, d->in_dim), dst);
+    }
     awq_packed pk;
     memset(&pk, 0, sizeof pk);
     int32_t *gown = NULL;

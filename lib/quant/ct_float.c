@@ -17,10 +17,15 @@
  *                         <p>.weight_scale F8_E4M3 [N, K/16],
  *                         <p>.weight_global_scale F32 [1];
  *                         w = fp4 * (scale / global_scale)
+ *   pack-quantized        (integers, layouts.h) when its scales are BF16 / F32
+ *                         values FP16 cannot hold exactly, which the packed
+ *                         formats' canonical form (FP16 scales) refuses:
+ *                         w = (q - z) * scale straight from the stored words
  * Products are formed in fp32 (the library forms them in the scale's dtype
  * and, for NVFP4, rounds the weight to BF16; tests name the tolerance).
  */
 #include "quant/ct.h"
+#include "quant/layouts.h"
 
 #include "core/core.h"
 
@@ -106,6 +111,9 @@ typedef struct fl_job {
     const awq_tensor_info *sc;
     const int8_t *zp;     /* naive int8: zero points (scale layout) or NULL */
     bool i8;
+    int bits;             /* pack-quantized: code width, else 0 */
+    const unsigned char *pz; /* pack-quantized zero words [N*b/32, G] or NULL */
+    int64_t G;
     const scale_map *m;
     int64_t K;
     float g;
@@ -125,6 +133,21 @@ static void fl_rows(void *arg, int64_t b, int64_t e, int worker) {
                 uint8_t code = (c & 1) ? (uint8_t)(byte >> 4) : (uint8_t)(byte & 15);
                 v = (code & 8) ? -k_e2m1[code & 7] : k_e2m1[code & 7];
                 s = s / j->g;
+            } else if (j->bits) {
+                awq_lay_pos ps = awq_lay_qweight_pos(AWQ_QFMT_CT, K, 0, j->bits, r, c);
+                uint32_t lo, hi = 0;
+                memcpy(&lo, j->src + 4 * ps.word, 4);
+                if (ps.word2 >= 0) memcpy(&hi, j->src + 4 * ps.word2, 4);
+                int q = (int)awq_lay_field_get(lo, hi, ps.shift, j->bits), z = 1 << (j->bits - 1);
+                if (j->pz) {
+                    awq_lay_pos pz = awq_lay_qzeros_pos(AWQ_QFMT_CT, 0, j->bits, j->G,
+                                                        c / j->m->cdiv, r);
+                    memcpy(&lo, j->pz + 4 * pz.word, 4);
+                    hi = 0;
+                    if (pz.word2 >= 0) memcpy(&hi, j->pz + 4 * pz.word2, 4);
+                    z = (int)awq_lay_field_get(lo, hi, pz.shift, j->bits);
+                }
+                v = (float)(q - z);
             } else if (j->i8) {
                 int64_t si = (r / j->m->rdiv) * j->m->cols + c / j->m->cdiv;
                 v = (float)((int)(int8_t)j->src[r * K + c] - (j->zp ? (int)j->zp[si] : 0));
@@ -133,6 +156,36 @@ static void fl_rows(void *arg, int64_t b, int64_t e, int worker) {
             }
             j->out[r * K + c] = v * s;
         }
+}
+
+/* pack-quantized straight from the words: codes of `bits` bits along K,
+ * bits = 32 * words / K; zero points from weight_zero_point, else
+ * 2^(bits-1) (symmetric). */
+static awq_status int_pack_dequant(awq_ctx *ctx, const awq_checkpoint *ck, const char *prefix,
+                                   int64_t N, int64_t K, const awq_tensor_info *pk,
+                                   const awq_tensor_info *sc, float *out) {
+    const awq_tensor_info *zt = part(ck, prefix, "weight_zero_point");
+    if (pk->ndim != 2 || pk->shape[0] != N || (pk->shape[1] * 32) % K != 0)
+        return awq_fail(ctx, AWQ_ERR_MISMATCH, "%s.weight_packed: shape does not hold [%lld, "
+                        "%lld] codes", prefix, (long long)N, (long long)K);
+    const int bits = (int)(pk->shape[1] * 32 / K);
+    const int64_t G = sc->ndim == 2 ? sc->shape[1] : 0;
+    awq_lay_shapes ls;
+    if (!awq_lay_bits_ok(bits) || sc->ndim != 2 || sc->shape[0] != N || G < 1 || K % G != 0 ||
+        awq_lay_get_shapes(AWQ_QFMT_CT, K, N, bits, (int)(K / G), &ls) != AWQ_LAY_OK)
+        return awq_fail(ctx, AWQ_ERR_MISMATCH,
+                        "%s: weight_packed [%lld, %lld] / weight_scale fit no %s linear [%lld, "
+                        "%lld]", prefix, (long long)pk->shape[0], (long long)pk->shape[1],
+                        "pack-quantized", (long long)N, (long long)K);
+    if (zt && (zt->dtype != AWQ_DT_I32 || zt->ndim != 2 || zt->shape[0] != ls.qzeros[0] ||
+               zt->shape[1] != ls.qzeros[1]))
+        return awq_fail(ctx, AWQ_ERR_MISMATCH, "%s.weight_zero_point: expected I32 [%lld, %lld]",
+                        prefix, (long long)ls.qzeros[0], (long long)ls.qzeros[1]);
+    scale_map m = {1, K / G, G};
+    fl_job j = {pk->data, sc, NULL, false, bits, zt ? zt->data : NULL, G, &m, K, 1.0f, false,
+                out};
+    awq_parallel_for(ctx, N, fl_rows, &j);
+    return AWQ_OK;
 }
 
 bool awq_ct_float_linear(const awq_checkpoint *ck, const char *prefix) {
@@ -151,7 +204,9 @@ awq_status awq_ct_float_dequant(awq_ctx *ctx, const awq_checkpoint *ck, const ch
     const awq_tensor_info *pk = part(ck, prefix, "weight_packed");
     const awq_tensor_info *gs = part(ck, prefix, "weight_global_scale");
     const bool i8 = w && w->dtype == AWQ_DT_I8;
-    const bool fp4 = !(w && (w->dtype == AWQ_DT_F8_E4M3 || i8));
+    const bool ipack = !w && pk && pk->dtype == AWQ_DT_I32;
+    const bool fp4 = !ipack && !(w && (w->dtype == AWQ_DT_F8_E4M3 || i8));
+    if (ipack) return int_pack_dequant(ctx, ck, prefix, N, K, pk, sc, out);
     const awq_tensor_info *zp = i8 ? part(ck, prefix, "weight_zero_point") : NULL;
     if (!sc || !scale_dtype_ok(sc->dtype))
         return awq_fail(ctx, AWQ_ERR_FORMAT, "%s.weight_scale: %s", prefix,
@@ -181,7 +236,8 @@ awq_status awq_ct_float_dequant(awq_ctx *ctx, const awq_checkpoint *ck, const ch
     const float g = fp4 ? scale_at(gs, 0) : 1.0f;
     if (!(g != 0.0f) || !isfinite(g))
         return awq_fail(ctx, AWQ_ERR_RANGE, "%s.weight_global_scale is %g", prefix, (double)g);
-    fl_job j = {fp4 ? pk->data : w->data, sc, zp ? zp->data : NULL, i8, &m, K, g, fp4, out};
+    fl_job j = {fp4 ? pk->data : w->data, sc, zp ? zp->data : NULL, i8, 0, NULL, 0, &m, K, g,
+                fp4, out};
     awq_parallel_for(ctx, N, fl_rows, &j);
     return AWQ_OK;
 }

@@ -15,7 +15,10 @@
  *      compressed-tensors: awqkit's forward gives the same logits;
  *   5. llm-compressor's weight-only NVFP4 and FP8 (channel, block)
  *      checkpoints: awqkit's forward against the library's decompression
- *      run by transformers.
+ *      run by transformers;
+ *   6. pack-quantized with F32 scales: the forward reads them (FP16-exact
+ *      ones give the same logits bit for bit), repack's FP16 form refuses
+ *      the others.
  */
 #include "awq_test.h"
 #include "core/core.h"
@@ -460,6 +463,92 @@ static void test_float(awq_ctx *ctx) {
     CHECK(awq_f8e4m3_to_f32(0xB8) == -1.0f);
 }
 
+/* ------------------- 6. pack-quantized with F32 scales (the model's dtype) */
+
+/* tests/ref/quant/compressed-tensors with every weight_scale stored as F32,
+ * multiplied by `mul`; config and aux files copied. */
+static void f32_scales_copy(awq_ctx *ctx, const char *src, const char *dst, float mul) {
+    awq_checkpoint *ck = NULL;
+    CHECK_OK(ctx, awq_checkpoint_open(ctx, src, &ck));
+    if (!ck) return;
+    awq_writer_params wp = awq_writer_default_params();
+    wp.force = true;
+    awq_writer *w = NULL;
+    CHECK_OK(ctx, awq_writer_create(ctx, dst, &wp, &w));
+    const size_t nt = awq_checkpoint_n_tensors(ck);
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < nt; i++) {
+            const awq_tensor_info *t = awq_checkpoint_tensor(ck, i);
+            const size_t nl = strlen(t->name);
+            const bool sc = nl > 13 && strcmp(t->name + nl - 13, ".weight_scale") == 0;
+            if (pass == 0) {
+                CHECK_OK(ctx, awq_writer_declare(w, t->name, sc ? AWQ_DT_F32 : t->dtype, t->ndim,
+                                                 t->shape));
+            } else if (!sc) {
+                CHECK_OK(ctx, awq_writer_write(w, t->name, t->data, t->n_bytes));
+            } else {
+                float *f = malloc(sizeof(float) * (size_t)t->n_elements);
+                CHECK_OK(ctx, awq_tensor_to_f32(ctx, t, f));
+                for (uint64_t k = 0; k < (uint64_t)t->n_elements; k++) f[k] *= mul;
+                CHECK_OK(ctx, awq_writer_write(w, t->name, f, (uint64_t)t->n_elements * 4));
+                free(f);
+            }
+        }
+    char path[600];
+    snprintf(path, sizeof path, "%s/config.json", src);
+    CHECK_OK(ctx, awq_writer_copy_file(w, "config.json", path));
+    CHECK_OK(ctx, awq_writer_finish(w));
+    awq_writer_free(w);
+    awq_checkpoint_free(ck);
+}
+
+static float *logits_of(awq_ctx *ctx, const char *dir, const int32_t *ids, int T, int64_t V) {
+    awq_checkpoint *ck = NULL;
+    awq_model *m = NULL;
+    float *lg = malloc(sizeof(float) * (size_t)(T * V));
+    CHECK_OK(ctx, awq_checkpoint_open(ctx, dir, &ck));
+    if (ck) CHECK_OK(ctx, awq_model_open(ctx, ck, NULL, &m));
+    if (m) CHECK_OK(ctx, awq_model_forward_logits(m, ids, 1, T, lg));
+    else memset(lg, 0, sizeof(float) * (size_t)(T * V));
+    awq_model_free(m);
+    awq_checkpoint_free(ck);
+    return lg;
+}
+
+static void test_f32_scales(awq_ctx *ctx) {
+    const char *src = AWQ_TEST_SRC "/ref/quant/compressed-tensors";
+    char *exact = awq_test_tmpdir("ct_f32_exact"), *off = awq_test_tmpdir("ct_f32_off");
+    f32_scales_copy(ctx, src, exact, 1.0f);
+    f32_scales_copy(ctx, src, off, 1.0f + 1.0f / 4096); /* no FP16 holds these */
+    const int T = 12;
+    const int64_t V = 32;
+    int32_t ids[12];
+    for (int t = 0; t < T; t++) ids[t] = (int32_t)((t * 5 + 1) % V);
+    float *a = logits_of(ctx, src, ids, T, V), *b = logits_of(ctx, exact, ids, T, V),
+          *c = logits_of(ctx, off, ids, T, V);
+    /* the word-level path computes (q - z) * scale like awq_dequantize */
+    CHECK_MSG(memcmp(a, b, sizeof(float) * (size_t)(T * V)) == 0,
+              "F32 scales: logits differ from the F16 fixture's");
+    double e = rel_err(c, a, (int64_t)T * V);
+    CHECK_MSG(e > 0 && e < 1e-2, "scales x (1 + 2^-12): logits rel err %g", e);
+    /* the canonical FP16 form (repack, verify) refuses them, naming the tensor */
+    awq_checkpoint *ck = NULL;
+    awq_qckpt q;
+    awq_qtensor t;
+    CHECK_OK(ctx, awq_checkpoint_open(ctx, off, &ck));
+    if (ck) {
+        CHECK_OK(ctx, awq_qckpt_detect(ctx, ck, AWQ_ZEROS_AUTO, &q));
+        CHECK_FAILS(ctx, awq_qlinear_read(ctx, ck, "model.layers.0.mlp.up_proj", &q, &t),
+                    AWQ_ERR_LOSSY, "up_proj.weight_scale");
+    }
+    awq_checkpoint_free(ck);
+    free(a);
+    free(b);
+    free(c);
+    free(exact);
+    free(off);
+}
+
 int main(void) {
     awq_ctx *ctx = awq_test_ctx(2);
     test_layout(ctx);
@@ -467,6 +556,7 @@ int main(void) {
     test_llmc(ctx);
     test_awqkit_output(ctx);
     test_float(ctx);
+    test_f32_scales(ctx);
     awq_ctx_free(ctx);
     return awq_test_summary();
 }

@@ -69,7 +69,8 @@ int awq_cmd_repack(int argc, char **argv) {
         }
         awq_cli_positional(a, &in, "repack takes one IN");
     }
-    if (!in) awq_cli_usage_error("missing IN (a packed AWQ or GPTQ checkpoint directory)");
+    if (!in) awq_cli_usage_error("missing IN (a packed AWQ, GPTQ or compressed-tensors "
+                                 "checkpoint directory)");
     if (!out) awq_cli_usage_error("missing -o OUT (the output directory)");
     if (!to) awq_cli_usage_error("missing --to FORMAT (awq, awq-gemv, gptq, gptq-v2 or compressed-tensors)");
     const awq_format_info *fi = awq_format_by_name(to);

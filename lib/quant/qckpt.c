@@ -111,7 +111,8 @@ awq_status awq_qckpt_detect(awq_ctx *ctx, const awq_checkpoint *ck,
     const awq_quant_config *qc = &mc.quant;
     if (!qc->present)
         return awq_fail(ctx, AWQ_ERR_NOT_FOUND,
-                        "%s/config.json has no quantization_config: not a packed (AWQ / GPTQ) "
+                        "%s/config.json has no quantization_config: not a packed (AWQ / GPTQ / "
+                        "compressed-tensors) "
                         "checkpoint", dir);
     const cJSON *qj = cJSON_GetObjectItemCaseSensitive(root, "quantization_config");
     int bits = qc->bits, group_size = qc->group_size;

@@ -88,14 +88,17 @@ struct awq_checkpoint;
 /* FP8 E4M3 (E4M3FN) byte to fp32. */
 float awq_f8e4m3_to_f32(uint8_t v);
 
-/* Every weight scheme of cfg is weight-only float-quantized / naive-
- * quantized (FP8 or int8 weights stored whole) or nvfp4-pack-quantized;
- * else false and *why says what is not. */
+/* Every weight scheme of cfg can be computed per linear from its tensors
+ * (ct_float.c): weight-only float-quantized / naive-quantized (FP8 or int8
+ * weights stored whole), nvfp4-pack-quantized, or integer pack-quantized
+ * group / channel (config groups of different schemes); else false and
+ * *why says what is not. */
 bool awq_ct_float_config(const awq_ct_config *cfg, const char **why);
 
 /* Linear `prefix` is stored as FP8 / int8 (<p>.weight F8_E4M3 / I8 +
- * weight_scale) or NVFP4 (<p>.weight_packed U8 + weight_scale +
- * weight_global_scale). */
+ * weight_scale), NVFP4 (<p>.weight_packed U8 + weight_scale +
+ * weight_global_scale) or packed integers (<p>.weight_packed I32 +
+ * weight_scale). */
 bool awq_ct_float_linear(const struct awq_checkpoint *ck, const char *prefix);
 
 /* Dequantize such a linear into out [N, K] fp32 (layouts: ct_float.c).

@@ -19,7 +19,10 @@
  *                         w = fp4 * (scale / global_scale)
  *   pack-quantized        (integers, layouts.h) when its scales are BF16 / F32
  *                         values FP16 cannot hold exactly, which the packed
- *                         formats' canonical form (FP16 scales) refuses:
+ *                         formats' canonical form (FP16 scales) refuses, or
+ *                         when config groups use different schemes (bits
+ *                         from the word count, group from the scale shape,
+ *                         symmetric when weight_zero_point is absent):
  *                         w = (q - z) * scale straight from the stored words
  * Products are formed in fp32 (the library forms them in the scale's dtype
  * and, for NVFP4, rounds the weight to BF16; tests name the tolerance).
@@ -194,6 +197,7 @@ bool awq_ct_float_linear(const awq_checkpoint *ck, const char *prefix) {
         part(ck, prefix, "weight_scale"))
         return true;
     const awq_tensor_info *p = part(ck, prefix, "weight_packed");
+    if (p && p->dtype == AWQ_DT_I32) return part(ck, prefix, "weight_scale") != NULL;
     return p && p->dtype == AWQ_DT_U8 && part(ck, prefix, "weight_global_scale");
 }
 
@@ -251,8 +255,12 @@ bool awq_ct_float_config(const awq_ct_config *cfg, const char **why) {
                   strcmp(s->format, "naive-quantized") == 0 ||
                   strcmp(s->format, "int-quantized") == 0 ||
                   strcmp(s->format, "nvfp4-pack-quantized") == 0;
-        if (!fl) {
-            *why = "mixes pack-quantized and unpacked formats";
+        /* integer pack-quantized groups of different schemes: each linear's
+         * bits, group and zero points come from its own tensors */
+        bool ipack = strcmp(s->format, "pack-quantized") == 0 && s->is_int &&
+                     s->group_size != 0;
+        if (!fl && !ipack) {
+            *why = "uses a format or strategy awqkit does not compute with";
             return false;
         }
         if (s->act_quant) {

@@ -39,7 +39,9 @@ Step "float" (llm-compressor writes float weights, transformers reads):
       and fp8-channel / fp8-block (FP8 E4M3 weights, per-channel scales /
       128x128... here 32x32 block scales; float-quantized). Logits of all
       positions of a fixed id sequence by transformers + compressed-tensors
-      (float32, CPU).
+      (float32, CPU). mixed-int: two config groups selected by "re:"
+      targets, int8 per-channel symmetric attention and int4 group-32
+      asymmetric MLP (pack-quantized).
 
 Step "load" (awqkit writes, transformers reads), after
     awqkit repack tests/ref/quant/awq-gemm -o tests/ref/ct/awqkit-qwen2-ct \
@@ -182,16 +184,27 @@ def dense_from_compressed(cdir, src):
     from compressed_tensors.quantization import QuantizationScheme
     from safetensors.torch import load_file
 
+    import re
+
     qc = json.loads((cdir / "config.json").read_text())["quantization_config"]
-    (gname, group), = qc["config_groups"].items()
-    scheme = QuantizationScheme.model_validate(group)
-    comp = BaseCompressor.get_value_from_registry(group.get("format") or qc["format"])
+    groups = list(qc["config_groups"].values())
+
+    def scheme_of(prefix):  # first group whose targets match (utils/match.py)
+        for group in groups:
+            for t in group["targets"]:
+                if t == "Linear" or (t.startswith("re:") and re.match(t[3:], prefix)):
+                    return (QuantizationScheme.model_validate(group),
+                            BaseCompressor.get_value_from_registry(
+                                group.get("format") or qc["format"]))
+        raise ValueError(prefix)
+
     sd = load_file(str(cdir / "model.safetensors"))
     model = AutoModelForCausalLM.from_pretrained(str(src), dtype=torch.float32).eval()
     params = dict(model.named_parameters())
     prefixes = {k.rsplit(".", 1)[0] for k in sd if k.endswith("weight_scale")}
     for p in sorted(prefixes):
         local = {k[len(p) + 1:]: v for k, v in sd.items() if k.startswith(p + ".")}
+        scheme, comp = scheme_of(p)
         dense = comp.decompress(local, scheme)
         params[p + ".weight"].data = dense["weight"].to(torch.float32)
     for k, v in sd.items():
@@ -209,7 +222,12 @@ def make_float():
     src = HERE / "quant" / "fp16"
     fp8 = lambda strategy, extra: {"g": {"targets": ["Linear"], "weights": dict(
         num_bits=8, type="float", symmetric=True, dynamic=False, strategy=strategy, **extra)}}
+    mixed = {"attn": {"targets": ["re:.*self_attn\\.(q|k|v|o)_proj$"], "weights": dict(
+                 num_bits=8, type="int", symmetric=True, strategy="channel")},
+             "mlp": {"targets": ["re:.*mlp\\."], "weights": dict(
+                 num_bits=4, type="int", symmetric=False, strategy="group", group_size=32)}}
     cases = {
+        "mixed-int": dict(config_groups=mixed),
         "nvfp4a16": dict(scheme="NVFP4A16"),
         "fp8-channel": dict(config_groups=fp8("channel", {})),
         "fp8-block": dict(config_groups=fp8("block", {"block_structure": [32, 32]})),

@@ -13,9 +13,10 @@
  *      compressed-tensors is byte-identical in tensors;
  *   4. awqkit's own compressed-tensors output, loaded by transformers +
  *      compressed-tensors: awqkit's forward gives the same logits;
- *   5. llm-compressor's weight-only NVFP4 and FP8 (channel, block)
- *      checkpoints: awqkit's forward against the library's decompression
- *      run by transformers;
+ *   5. llm-compressor's weight-only NVFP4, FP8 (channel, block) and
+ *      mixed-scheme integer ("re:" targets: int8 channel attention, int4
+ *      group MLP) checkpoints: awqkit's forward against the library's
+ *      decompression run by transformers;
  *   6. pack-quantized with F32 scales: the forward reads them (FP16-exact
  *      ones give the same logits bit for bit), repack's FP16 form refuses
  *      the others.
@@ -412,13 +413,14 @@ static void test_awqkit_output(awq_ctx *ctx) {
 
 /* The library dequantizes in the scale's dtype (FP16 here) and rounds NVFP4
  * weights to BF16; awqkit forms the products in fp32. Relative logits
- * error from that rounding alone (measured: fp8 4e-4, nvfp4 2.6e-3),
- * with headroom; a wrong layout gives errors of order 1. */
+ * error from that rounding alone (measured: fp8 4e-4, nvfp4 2.6e-3; the
+ * integer mixed-scheme model under TOL_LOGITS_FP8 too), with headroom; a
+ * wrong layout gives errors of order 1. */
 #define TOL_LOGITS_FP8 1e-3
 #define TOL_LOGITS_NVFP4 1e-2
 
 static void test_float(awq_ctx *ctx) {
-    static const char *const names[] = {"nvfp4a16", "fp8-channel", "fp8-block"};
+    static const char *const names[] = {"nvfp4a16", "fp8-channel", "fp8-block", "mixed-int"};
     for (size_t f = 0; f < AWQ_ARRAY_LEN(names); f++) {
         char dir[512], path[600];
         snprintf(dir, sizeof dir, AWQ_TEST_SRC "/ref/ct/tiny-qwen2-%s", names[f]);
@@ -445,11 +447,12 @@ static void test_float(awq_ctx *ctx) {
             free(lg);
         }
         awq_model_free(m);
-        /* repack / verify need integer pack-quantized weights: a clear refusal */
+        /* repack / verify need one integer pack-quantized scheme: a clear
+         * refusal naming the groups */
         awq_qckpt q;
         if (ck)
             CHECK_FAILS(ctx, awq_qckpt_detect(ctx, ck, AWQ_ZEROS_AUTO, &q), AWQ_ERR_UNSUPPORTED,
-                        "not pack-quantized");
+                        f == 3 ? "different schemes" : "not pack-quantized");
         awq_checkpoint_free(ck);
         free(ids);
         free(ref);

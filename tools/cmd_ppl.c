@@ -11,7 +11,8 @@ static void usage(FILE *f) {
     fprintf(f,
             "Usage: awqkit ppl MODEL --text FILE [--seqlen N] [--max-chunks N] [--add-bos]\n"
             "                  [--batch N] [--device cpu|cuda[:N]] [--json] [--threads N]\n\n"
-            "Perplexity of MODEL (FP16/BF16/FP32, or an AWQ / GPTQ quantized checkpoint)\n"
+            "Perplexity of MODEL (FP16/BF16/FP32, or an AWQ / GPTQ / compressed-tensors\n"
+            "quantized checkpoint: int4/int8 pack-quantized, FP8, NVFP4, int8 naive)\n"
             "on a text file, as the standard WikiText-2 scripts of AutoAWQ and GPTQ compute\n"
             "it, in float32 on the CPU:\n"
             "  1. FILE is read as bytes and tokenized as ONE text with MODEL's\n"

@@ -22,7 +22,8 @@ static void help(void) {
         "MODEL is a model directory or a .safetensors file (with config.json beside it).\n\n"
         "Method and format:\n"
         "  --method awq|rtn       AWQ search (default) or plain round-to-nearest\n"
-        "  --format F             awq (AutoAWQ GEMM, default), awq-gemv, gptq, gptq-v2\n"
+        "  --format F             awq (AutoAWQ GEMM, default), awq-gemv, gptq, gptq-v2,\n"
+        "                         compressed-tensors (pack-quantized, llm-compressor's)\n"
         "  --bits N               2, 3, 4 (default) or 8 (AWQ layouts: 4 only)\n"
         "  --group-size N         32, 64, 128 (default) or -1 (per channel)\n"
         "  --sym                  symmetric quantization (default: zero point)\n"
@@ -108,7 +109,8 @@ static void parse(int argc, char **argv, opts *o) {
             else awq_cli_usage_error("--method %s: expected awq or rtn", v);
         } else if (awq_cli_opt_str(argc, argv, &i, "--format", &v)) {
             const awq_format_info *f = awq_format_by_name(v);
-            if (!f) awq_cli_usage_error("--format %s: expected awq, awq-gemv, gptq or gptq-v2", v);
+            if (!f) awq_cli_usage_error("--format %s: expected awq, awq-gemv, gptq, gptq-v2 or "
+                                    "compressed-tensors", v);
             o->p.format = f->id;
         } else if (awq_cli_opt_int(argc, argv, &i, "--bits", 2, 8, &n)) {
             if (n != 2 && n != 3 && n != 4 && n != 8)

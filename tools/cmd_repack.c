@@ -9,7 +9,8 @@
 static void usage(FILE *f) {
     fprintf(f,
             "Usage: awqkit repack IN -o OUT --to FORMAT [options]\n\n"
-            "Convert a packed (AWQ or GPTQ) checkpoint to another packed format.\n"
+            "Convert a packed (AWQ, GPTQ or compressed-tensors) checkpoint to another\n"
+            "packed format.\n"
             "Codes, scales and zero points are reused exactly, so converting back gives\n"
             "bit-identical tensors. Other tensors are copied bit for bit, the tokenizer\n"
             "and other files are copied, config.json gets a new quantization_config, and\n"
@@ -18,7 +19,8 @@ static void usage(FILE *f) {
             "  awq        AutoAWQ GEMM (vLLM / SGLang / transformers default), 4-bit\n"
             "  awq-gemv   AutoAWQ GEMV, 4-bit\n"
             "  gptq       GPTQ v1 (qzeros store zero - 1), 2/3/4/8-bit\n"
-            "  gptq-v2    GPTQ v2 (qzeros store the zero point)\n\n"
+            "  gptq-v2    GPTQ v2 (qzeros store the zero point)\n"
+            "  compressed-tensors  llm-compressor pack-quantized, 2/3/4/8-bit\n\n"
             "Options:\n"
             "  -o, --output DIR        output directory (must not be IN, nor inside it)\n"
             "  --to FORMAT             target format (required)\n"
@@ -74,11 +76,13 @@ int awq_cmd_repack(int argc, char **argv) {
         }
         awq_cli_positional(a, &in, "repack takes one IN");
     }
-    if (!in) awq_cli_usage_error("missing IN (a packed AWQ or GPTQ checkpoint directory)");
+    if (!in) awq_cli_usage_error("missing IN (a packed AWQ, GPTQ or compressed-tensors "
+                                 "checkpoint directory)");
     if (!out) awq_cli_usage_error("missing -o OUT (the output directory)");
-    if (!to) awq_cli_usage_error("missing --to FORMAT (awq, awq-gemv, gptq or gptq-v2)");
+    if (!to) awq_cli_usage_error("missing --to FORMAT (awq, awq-gemv, gptq, gptq-v2 or compressed-tensors)");
     const awq_format_info *fi = awq_format_by_name(to);
-    if (!fi) awq_cli_usage_error("--to: unknown format '%s' (awq, awq-gemv, gptq, gptq-v2)", to);
+    if (!fi) awq_cli_usage_error("--to: unknown format '%s' (awq, awq-gemv, gptq, gptq-v2, "
+                                 "compressed-tensors)", to);
     awq_repack_params p = awq_repack_default_params();
     p.to = fi->id;
     p.allow_lossy = allow_lossy;

@@ -11,7 +11,7 @@
 static void usage(FILE *f) {
     fprintf(f,
             "Usage: awqkit verify DIR [--against FP16_DIR] [options]\n\n"
-            "Check a packed (AWQ / GPTQ) checkpoint:\n"
+            "Check a packed (AWQ / GPTQ / compressed-tensors pack-quantized) checkpoint:\n"
             "  - quantization_config agrees with the tensors (format, bits, group size,\n"
             "    GPTQ zero convention: a v1 label over true zeros is reported)\n"
             "  - every packed linear is complete and decodes: shapes, dtypes, zero fields,\n"

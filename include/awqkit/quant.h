@@ -161,7 +161,13 @@ typedef enum awq_qformat {
     AWQ_QFMT_GPTQ = 2,     /* GPTQ v1 (checkpoint_format "gptq"): qzeros
                               store zero - 1; bits 2, 3, 4, 8 */
     AWQ_QFMT_GPTQ_V2 = 3,  /* GPTQ v2 ("gptq_v2"): qzeros store the zero */
-    AWQ_QFMT_COUNT = 4
+    AWQ_QFMT_CT = 4,       /* compressed-tensors "pack-quantized" (int
+                              weights, W4A16 / W8A16 of llm-compressor):
+                              weight_packed / weight_zero_point /
+                              weight_scale / weight_g_idx / weight_shape;
+                              bits 2, 3, 4, 8; zero point omitted when
+                              symmetric, g_idx when in group order */
+    AWQ_QFMT_COUNT = 5
 } awq_qformat;
 
 /* One row of the format table (lib/quant/pack.c). Static. */
@@ -172,7 +178,8 @@ typedef struct awq_format_info {
     const char *quant_method;      /* quantization_config.quant_method */
     const char *version;           /* AWQ "gemm" / "gemv"; NULL for GPTQ */
     const char *checkpoint_format; /* GPTQ "gptq" / "gptq_v2"; NULL for AWQ */
-    int n_tensors;                 /* 3 (AWQ) or 4 (GPTQ: + g_idx) */
+    int n_tensors;                 /* 3 (AWQ), 4 (GPTQ: + g_idx) or 5
+                                      (compressed-tensors: + weight_shape) */
     const char *description;       /* one line, for --help and errors */
 } awq_format_info;
 
@@ -188,9 +195,16 @@ enum {
     AWQ_PT_QWEIGHT = 0, /* I32 */
     AWQ_PT_QZEROS = 1,  /* I32 */
     AWQ_PT_SCALES = 2,  /* F16 */
-    AWQ_PT_G_IDX = 3,   /* I32 [K], GPTQ only */
-    AWQ_PT_MAX = 4
+    AWQ_PT_G_IDX = 3,   /* I32 [K], GPTQ and compressed-tensors */
+    AWQ_PT_SHAPE = 4,   /* I64 [2] = [N, K], compressed-tensors only */
+    AWQ_PT_MAX = 5
 };
+
+/* Tensor suffix of packed part `part` in `format` ("qweight",
+ * "weight_packed", ...); NULL when the format has no such part. */
+const char *awq_format_suffix(awq_qformat format, int part);
+
+
 
 typedef struct awq_packed_tensor {
     const char *suffix;   /* "qweight", "qzeros", "scales", "g_idx" (static) */
@@ -208,6 +222,16 @@ typedef struct awq_packed {
     int n_tensors;                   /* entries [0, n_tensors) are used */
     awq_packed_tensor t[AWQ_PT_MAX];
 } awq_packed;
+
+/* An entry of awq_packed that a format leaves out for this linear
+ * (compressed-tensors: the zero point of a symmetric linear, the g_idx of
+ * one in group order) has ndim 0, n_bytes 0 and data NULL: writers skip
+ * it, readers treat it as absent. awq_packed_omit_optional marks them, for
+ * shapes planned with awq_packed_shapes (awq_pack marks them itself). */
+static inline bool awq_packed_part_absent(const awq_packed_tensor *t) {
+    return t->ndim == 0;
+}
+void awq_packed_omit_optional(awq_packed *p, bool sym, bool default_g_idx);
 
 /* Whether `format` can store a linear with these dimensions. On false,
  * *why (if not NULL) points to a static English reason. Rules:

@@ -416,7 +416,9 @@ static awq_status measure_weights(audit_run *a, awq_audit_config *c, const awq_c
             snprintf(name, sizeof name, "%slayers.%lld.%s", prefix, (long long)l, ln);
             awq_werr we;
             size_t nl = strlen(name);
-            snprintf(name + nl, sizeof name - nl, ".qweight");
+            /* ".qweight", or compressed-tensors' ".weight_packed" */
+            snprintf(name + nl, sizeof name - nl, ".%s",
+                     awq_format_suffix(packed ? q.format : AWQ_QFMT_AWQ_GEMM, AWQ_PT_QWEIGHT));
             bool is_packed = awq_checkpoint_find(ck, name) != NULL;
             name[nl] = 0;
             if (is_packed) {
@@ -439,7 +441,7 @@ static awq_status measure_weights(audit_run *a, awq_audit_config *c, const awq_c
                 snprintf(name + nl, sizeof name - nl, ".weight");
                 const awq_tensor_info *d = awq_checkpoint_find(ck, name);
                 if (!d)
-                    return awq_fail(ctx, AWQ_ERR_NOT_FOUND, "%s: no %s(.qweight)",
+                    return awq_fail(ctx, AWQ_ERR_NOT_FOUND, "%s: no %s (nor a packed linear)",
                                     awq_checkpoint_dir(ck), name);
                 if (d->ndim != 2 || d->shape[0] != src->shape[0] ||
                     d->shape[1] != src->shape[1])

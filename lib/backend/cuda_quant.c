@@ -344,6 +344,10 @@ awq_status awq_cuda_pack(awq_backend *be, const char *name, awq_qformat format, 
     (void)sym;
     if (!out || !q || !scales || !zeros)
         return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "%s: NULL buffer", nm(name));
+    /* the kernels write the AWQ and GPTQ layouts only */
+    if (format == AWQ_QFMT_CT)
+        return awq_fail(ctx, AWQ_ERR_UNSUPPORTED,
+                        "%s: compressed-tensors is packed on the host (awq_pack)", nm(name));
     awq_quant_params qp = awq_quant_default_params();
     qp.bits = bits;
     qp.group_size = group_size;

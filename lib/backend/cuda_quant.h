@@ -78,7 +78,8 @@ awq_status awq_cuda_clip_apply(awq_backend *be, float *w, int64_t N, int64_t K,
  * cannot store a zero point of 0: such groups give AWQ_ERR_LOSSY with their
  * count (the CPU packer's allow_lossy re-quantization is host-only: pack on
  * the host, or use gptq-v2). Codes and zeros are assumed in range (they come
- * from awq_cuda_quantize). */
+ * from awq_cuda_quantize). AWQ_QFMT_CT is AWQ_ERR_UNSUPPORTED (awq_pack
+ * writes it on the host). */
 awq_status awq_cuda_pack(awq_backend *be, const char *name, awq_qformat format,
                          int64_t N, int64_t K, int bits, int group_size,
                          bool sym, const uint8_t *q, const uint16_t *scales,

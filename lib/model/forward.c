@@ -26,6 +26,7 @@
  * logits), so scratch memory is bounded independently of B.
  */
 #include "model/forward.h"
+#include "quant/ct.h"
 
 #include "awqkit/checkpoint.h"
 #include "awqkit/quant.h"
@@ -86,6 +87,7 @@ struct awq_model {
 
     /* quantized checkpoints */
     bool quantized;
+    bool ct_float;     /* compressed-tensors FP8 / NVFP4 weights (ct_float.c) */
     awq_qformat qfmt;
     awq_unpack_params qup;
 
@@ -333,10 +335,30 @@ static awq_status quant_setup(awq_model *m) {
             awq_qckpt_detect(m->ctx, m->ck, AWQ_ZEROS_AUTO, &qk) == AWQ_ERR_MISMATCH)
             return AWQ_ERR_MISMATCH;
         awq_clear_error(m->ctx);
+    } else if (awq_ct_is(cJSON_GetObjectItemCaseSensitive(awq_checkpoint_config(m->ck),
+                                                          "quantization_config"))) {
+        /* config_groups, not bits / group_size: lib/quant/ct.c */
+        const cJSON *qj = cJSON_GetObjectItemCaseSensitive(
+            awq_checkpoint_config(m->ck), "quantization_config");
+        awq_ct_config cfg;
+        const awq_ct_scheme *sch;
+        AWQ_TRY(awq_ct_parse(m->ctx, qj, "config.json", &cfg));
+        awq_status ist = awq_ct_int_scheme(m->ctx, &cfg, "config.json", &sch);
+        const char *why = NULL;
+        if (ist != AWQ_OK && awq_ct_float_config(&cfg, &why)) {
+            m->ct_float = true; /* dequantized per linear at load */
+            return AWQ_OK;
+        }
+        AWQ_TRY(ist);
+        m->qfmt = AWQ_QFMT_CT;
+        m->qup.sym = sch->sym;
+        m->qup.bits = sch->bits;
+        m->qup.group_size = sch->group_size;
+        return AWQ_OK;
     } else {
         return awq_fail(m->ctx, AWQ_ERR_UNSUPPORTED,
                         "quantization_config: quant_method \"%s\" is not supported "
-                        "(awq, gptq)", q->quant_method);
+                        "(awq, gptq, compressed-tensors)", q->quant_method);
     }
     m->qup.bits = q->bits;
     m->qup.group_size = q->group_size;
@@ -375,11 +397,26 @@ static awq_status quant_view_named(awq_model *m, int64_t layer, const char *what
             *g_idx_own = g;
             continue;
         }
+        if (!t && i == AWQ_PT_QZEROS && m->qfmt == AWQ_QFMT_CT && m->qup.sym) {
+            /* symmetric compressed-tensors store no zero point */
+            memset(pt, 0, sizeof *pt);
+            pt->suffix = "weight_zero_point";
+            continue;
+        }
         if (!t)
             return awq_fail(m->ctx, AWQ_ERR_NOT_FOUND,
                             "tensor '%s' is missing (quantized checkpoint, %s)", name,
                             awq_format_get(m->qfmt)->name);
-        bool ok = t->dtype == pt->dtype && t->ndim == pt->ndim && t->shape[0] == pt->shape[0] &&
+        /* compressed-tensors scales are in the model's dtype (awq_unpack
+         * converts them to FP16 exactly, or refuses) */
+        bool dt_ok = t->dtype == pt->dtype ||
+                     (m->qfmt == AWQ_QFMT_CT && i == AWQ_PT_SCALES &&
+                      (t->dtype == AWQ_DT_BF16 || t->dtype == AWQ_DT_F32));
+        if (dt_ok && t->dtype != pt->dtype) {
+            pt->dtype = t->dtype;
+            pt->n_bytes = t->n_bytes;
+        }
+        bool ok = dt_ok && t->ndim == pt->ndim && t->shape[0] == pt->shape[0] &&
                   (pt->ndim < 2 || t->shape[1] == pt->shape[1]);
         if (!ok)
             return awq_fail(m->ctx, AWQ_ERR_MISMATCH,
@@ -399,10 +436,40 @@ static awq_status quant_view_named(awq_model *m, int64_t layer, const char *what
     return AWQ_OK;
 }
 
+/* Is linear `lin` of `layer` stored as compressed-tensors FP8 / NVFP4? */
+static bool ct_float_at(const awq_model *m, int64_t layer, int lin) {
+    char name[256];
+    snprintf(name, sizeof name, "%slayers.%lld.%s", m->prefix, (long long)layer,
+             m->arch->linears[lin].name);
+    return awq_ct_float_linear(m->ck, name);
+}
+
+/* A compressed-tensors FP8 / NVFP4 linear, dequantized to fp32. */
+static awq_status load_ct_float(awq_model *m, const char *name, int64_t N, int64_t K,
+                                float *dst) {
+    float *host = m->host ? dst : awq_alloc((size_t)(N * K), sizeof(float));
+    if (!host) return awq_fail_nomem(m->ctx, name, (uint64_t)(N * K) * 4);
+    awq_status s = awq_ct_float_dequant(m->ctx, m->ck, name, N, K, host);
+    if (s == AWQ_OK && !m->host)
+        s = m->be->ops->upload(m->be, dst, host, (size_t)(N * K) * sizeof(float));
+    if (!m->host) awq_free(host);
+    return s;
+}
+
 static awq_status load_quantized_named(awq_model *m, int64_t layer, const char *what,
                                        int64_t K, int64_t N, float *dst) {
     char name[256];
     snprintf(name, sizeof name, "%slayers.%lld.%s", m->prefix, (long long)layer, what);
+    if (m->ct_float) return load_ct_float(m, name, N, K, dst);
+    if (m->qfmt == AWQ_QFMT_CT) {
+        /* BF16 / F32 scales (the model's dtype): straight from the words,
+         * without the FP16 canonical form, which refuses scales FP16
+         * cannot hold */
+        char sname[300];
+        snprintf(sname, sizeof sname, "%s.weight_scale", name);
+        const awq_tensor_info *st = awq_checkpoint_find(m->ck, sname);
+        if (st && st->dtype != AWQ_DT_F16) return load_ct_float(m, name, N, K, dst);
+    }
     awq_packed pk;
     memset(&pk, 0, sizeof pk);
     int32_t *gown = NULL;
@@ -508,7 +575,9 @@ static awq_status check_layer_tensors(awq_model *m, int64_t i) {
                                 name, d->name);
             layer_tensor_name(m, i, d->name, "weight", name, sizeof name);
         }
-        if (t) {
+        if (m->ct_float && ct_float_at(m, i, lin)) {
+            /* shapes are checked when the linear is dequantized */
+        } else if (t) {
             AWQ_TRY(check_float_tensor(m, t, N, K));
         } else if (m->quantized) {
             awq_packed pk;
@@ -832,7 +901,9 @@ awq_status awq_layer_load(awq_model *m, int64_t index, awq_layer **out) {
         l->bytes += n * sizeof(float);
         layer_tensor_name(m, index, d->name, "weight", name, sizeof name);
         const awq_tensor_info *t = awq_checkpoint_find(m->ck, name);
-        if (t) {
+        if (m->ct_float && ct_float_at(m, index, lin)) {
+            s = load_quantized(m, index, lin, l->w_own[lin]);
+        } else if (t) {
             s = check_float_tensor(m, t, l->n_out[lin], l->n_in[lin]);
             if (s == AWQ_OK) s = load_f32(m, t, l->w_own[lin]);
         } else if (m->quantized) {

@@ -208,6 +208,7 @@ awq_layout_desc awq_layout_for_output(int qformat, int bits, bool symmetric) {
     case AWQ_QFMT_AWQ_GEMV: d.kind = AWQ_CKPT_AWQ_GEMV; break;
     case AWQ_QFMT_GPTQ: d.kind = AWQ_CKPT_GPTQ_V1; break;
     case AWQ_QFMT_GPTQ_V2: d.kind = AWQ_CKPT_GPTQ_V2; break;
+    case AWQ_QFMT_CT: d.kind = AWQ_CKPT_CT_INT; break;
     default: break;
     }
     return d;

@@ -47,6 +47,24 @@
  *   scales  F16 [G, N]
  *   g_idx   I32 [K]          group of input column k (act-order), default
  *                            k / g
+ *
+ * compressed-tensors pack-quantized (compressors/pack_quantized of the
+ * compressed-tensors package: pack_to_int32 / unpack_from_int32, and
+ * quantization/lifecycle/initialize.py for the scale shapes). Codes are
+ * signed there, q_s in [-2^(b-1), 2^(b-1) - 1], and stored offset by
+ * 2^(b-1); that stored value is exactly awqkit's unsigned code (and the
+ * stored zero point awqkit's unsigned zero: (q - z) = (q_s - z_s)). Each
+ * row is a little-endian bit stream as for GPTQ, but along K:
+ *   weight_packed      I32 [N, K*b/32]  stream along row n: value k = W[n, k]
+ *   weight_zero_point  I32 [N*b/32, G]  stream down column g: value n = zero
+ *                                       (packed along out-features; absent
+ *                                       when symmetric)
+ *   weight_scale       F16 [N, G]       (BF16 / F32 when the model was)
+ *   weight_g_idx       I32 [K]          optional (act-order "group")
+ *   weight_shape       I64 [2]          [N, K]
+ * The library pads a row to whole words; awqkit reads and writes rows
+ * whose K*b and N*b are multiples of 32 (every real checkpoint), so the
+ * stream is the GPTQ one. Golden: codes 0..7 along K pack to 0x76543210.
  */
 #ifndef AWQ_LIB_QUANT_LAYOUTS_H
 #define AWQ_LIB_QUANT_LAYOUTS_H
@@ -102,7 +120,8 @@ AWQ_LAY_STATIC_ASSERT((AWQ_LAY_GF_(0) | AWQ_LAY_GF_(1) | AWQ_LAY_GF_(2) |
 AWQ_LAY_STATIC_ASSERT(sizeof(int32_t) == 4 && sizeof(uint16_t) == 2,
                       "word sizes");
 AWQ_LAY_STATIC_ASSERT(AWQ_QFMT_AWQ_GEMM == 0 && AWQ_QFMT_AWQ_GEMV == 1 &&
-                          AWQ_QFMT_GPTQ == 2 && AWQ_QFMT_GPTQ_V2 == 3,
+                          AWQ_QFMT_GPTQ == 2 && AWQ_QFMT_GPTQ_V2 == 3 &&
+                          AWQ_QFMT_CT == 4,
                       "format ids are pinned");
 
 /* Reasons a linear does not fit a layout (awq_lay_get_shapes). */
@@ -216,6 +235,22 @@ AWQ_LAY_FN int awq_lay_get_shapes(int format, int64_t K, int64_t N, int bits,
         s->g_idx = K;
         return AWQ_LAY_OK;
     }
+    case AWQ_QFMT_CT: {
+        if (!awq_lay_bits_ok(bits)) return AWQ_LAY_E_BITS;
+        /* the library refuses a group that does not divide K */
+        if (K % g != 0) return AWQ_LAY_E_GROUP_DIV;
+        int64_t m = awq_lay_gptq_multiple(bits);
+        if (N % m != 0) return AWQ_LAY_E_N;
+        if (K % m != 0) return AWQ_LAY_E_K;
+        s->qweight[0] = N;
+        s->qweight[1] = K * bits / 32;
+        s->qzeros[0] = N * bits / 32;
+        s->qzeros[1] = G;
+        s->scales[0] = N;
+        s->scales[1] = G;
+        s->g_idx = K;
+        return AWQ_LAY_OK;
+    }
     default:
         return AWQ_LAY_E_FORMAT;
     }
@@ -241,6 +276,11 @@ AWQ_LAY_FN int awq_lay_dims_from_qweight(int format, int bits, int64_t s0,
         if (!awq_lay_bits_ok(bits) || (s0 * 32) % bits != 0) return 0;
         *K = s0 * 32 / bits;
         *N = s1;
+        return 1;
+    case AWQ_QFMT_CT:
+        if (!awq_lay_bits_ok(bits) || (s1 * 32) % bits != 0) return 0;
+        *N = s0;
+        *K = s1 * 32 / bits;
         return 1;
     default:
         return 0;
@@ -282,13 +322,16 @@ AWQ_LAY_FN awq_lay_pos awq_lay_qweight_pos(int format, int64_t K, int64_t N,
         p.word = n * (K / 8) + k / 8;
         p.shift = 4 * (int)(k & 7);
         return p;
+    case AWQ_QFMT_CT: /* stream along row n of a [N, K*b/32] matrix */
+        return awq_lay_stream_pos(n * (K * bits / 32), 1, k, bits);
     default: /* GPTQ: stream down column n of a [K*b/32, N] matrix */
         return awq_lay_stream_pos(n, N, k, bits);
     }
 }
 
 /* Where the zero of group g of output row n lives in qzeros. Z is the GEMV
- * zeros width (ignored by other formats). */
+ * zeros width, and for compressed-tensors the number of groups G (the
+ * row length of its [N*b/32, G] zero matrix); ignored by other formats. */
 AWQ_LAY_FN awq_lay_pos awq_lay_qzeros_pos(int format, int64_t N, int bits,
                                           int64_t Z, int64_t g, int64_t n) {
     awq_lay_pos p;
@@ -302,14 +345,18 @@ AWQ_LAY_FN awq_lay_pos awq_lay_qzeros_pos(int format, int64_t N, int bits,
         p.word = n * Z + g / 8;
         p.shift = 4 * (int)(g & 7);
         return p;
+    case AWQ_QFMT_CT: /* stream down column g */
+        return awq_lay_stream_pos(g, Z, n, bits);
     default: /* GPTQ: stream along row g of a [G, N*b/32] matrix */
         return awq_lay_stream_pos(g * (N * bits / 32), 1, n, bits);
     }
 }
 
-/* Index of the scale of group g of output row n in the scales tensor. */
+/* Index of the scale of group g of output row n in the scales tensor (Z as
+ * for awq_lay_qzeros_pos). */
 AWQ_LAY_FN int64_t awq_lay_scale_index(int format, int64_t N, int64_t Z,
                                        int64_t g, int64_t n) {
+    if (format == AWQ_QFMT_CT) return n * Z + g;
     return format == AWQ_QFMT_AWQ_GEMV ? n * (Z * 8) + g : g * N + n;
 }
 

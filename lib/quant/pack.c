@@ -13,6 +13,7 @@
 #include "core/core.h"
 #include "quant/layouts.h"
 #include "quant/skiplist.h"
+#include "quant/ct.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -36,8 +37,10 @@ static const char *lay_reason(int code, int format) {
     case AWQ_LAY_OK: return "ok";
     case AWQ_LAY_E_FORMAT: return "unknown packed format";
     case AWQ_LAY_E_BITS:
-        return (format == AWQ_QFMT_GPTQ || format == AWQ_QFMT_GPTQ_V2)
-                   ? "GPTQ stores 2, 3, 4 or 8-bit codes only"
+        return (format == AWQ_QFMT_GPTQ || format == AWQ_QFMT_GPTQ_V2 ||
+                format == AWQ_QFMT_CT)
+                   ? "GPTQ and compressed-tensors store 2, 3, 4 or 8-bit codes "
+                     "only"
                    : "the AWQ layouts store 4-bit codes only (use gptq for "
                      "2, 3 or 8 bits)";
     case AWQ_LAY_E_GROUP: return "group_size must be > 0 or -1";
@@ -47,12 +50,14 @@ static const char *lay_reason(int code, int format) {
         return "AWQ GEMV supports group sizes 32, 64 or >= 128 only "
                "(AutoAWQ calculate_zeros_width)";
     case AWQ_LAY_E_N:
-        return (format == AWQ_QFMT_GPTQ || format == AWQ_QFMT_GPTQ_V2)
+        return (format == AWQ_QFMT_GPTQ || format == AWQ_QFMT_GPTQ_V2 ||
+                format == AWQ_QFMT_CT)
                    ? "out_features (N) is not a multiple of 32/bits (32 for "
                      "3-bit)"
                    : "out_features (N) is not a multiple of 8";
     case AWQ_LAY_E_K:
-        return (format == AWQ_QFMT_GPTQ || format == AWQ_QFMT_GPTQ_V2)
+        return (format == AWQ_QFMT_GPTQ || format == AWQ_QFMT_GPTQ_V2 ||
+                format == AWQ_QFMT_CT)
                    ? "in_features (K) is not a multiple of 32/bits (32 for "
                      "3-bit)"
                    : "in_features (K) is not a multiple of 8";
@@ -338,6 +343,102 @@ static awq_status gptq_unpack(awq_ctx *ctx, const char *name, struct pk_job *j) 
     return AWQ_OK;
 }
 
+
+/* ------------------------------------------- compressed-tensors */
+
+/* weight_packed [N, K*b/32]: row n is a stream over k (layouts.h). */
+static void ct_pack_w(void *arg, int64_t b, int64_t e, int worker) {
+    const struct pk_job *j = arg;
+    const int64_t K = j->t->K, W = j->s->qweight[1];
+    uint32_t *qw = j->out->t[AWQ_PT_QWEIGHT].data;
+    for (int64_t n = b; n < e; n++)
+        stream_put(qw + n * W, 1, j->t->q + n * K, 1, K, j->t->bits);
+}
+
+static void ct_unpack_w(void *arg, int64_t b, int64_t e, int worker) {
+    const struct pk_job *j = arg;
+    const int64_t K = j->qt->K, W = j->s->qweight[1];
+    const void *qw = j->in->t[AWQ_PT_QWEIGHT].data;
+    for (int64_t n = b; n < e; n++)
+        stream_get(qw, n * W, 1, j->qt->q + n * K, 1, K, j->qt->bits);
+}
+
+static awq_status ct_pack(awq_ctx *ctx, struct pk_job *j) {
+    const awq_qtensor *t = j->t;
+    const int64_t N = t->N, K = t->K, G = t->n_groups;
+    awq_parallel_for(ctx, N, ct_pack_w, j);
+    uint32_t *qz = j->out->t[AWQ_PT_QZEROS].data;
+    if (qz) /* column g of [N*b/32, G] is the stream of the zeros of group g */
+        for (int64_t g = 0; g < G; g++) stream_put(qz + g, G, t->zeros + g * N, 1, N, t->bits);
+    uint16_t *sc = j->out->t[AWQ_PT_SCALES].data;
+    for (int64_t g = 0; g < G; g++)
+        for (int64_t n = 0; n < N; n++) sc[n * G + g] = t->scales[g * N + n];
+    int32_t *gi = j->out->t[AWQ_PT_G_IDX].data;
+    if (gi)
+        for (int64_t k = 0; k < K; k++) gi[k] = t->g_idx[k];
+    int64_t *shp = j->out->t[AWQ_PT_SHAPE].data;
+    shp[0] = N;
+    shp[1] = K;
+    return AWQ_OK;
+}
+
+/* A compressed-tensors scale as FP16 bits; false when the stored value (BF16
+ * or F32, the model's dtype) has no exact FP16 equal. */
+static bool ct_scale_f16(const unsigned char *base, awq_dtype dt, int64_t i,
+                         uint16_t *out) {
+    uint16_t h;
+    float f;
+    switch (dt) {
+    case AWQ_DT_F16: memcpy(out, base + 2 * i, 2); return true;
+    case AWQ_DT_BF16: memcpy(&h, base + 2 * i, 2); f = awq_bf16_to_f32(h); break;
+    case AWQ_DT_F32: memcpy(&f, base + 4 * i, 4); break;
+    default: return false;
+    }
+    *out = awq_f32_to_f16(f);
+    return awq_f16_to_f32(*out) == f;
+}
+
+static awq_status ct_unpack(awq_ctx *ctx, const char *name, struct pk_job *j) {
+    awq_qtensor *t = j->qt;
+    const int64_t N = t->N, K = t->K, G = t->n_groups;
+    awq_parallel_for(ctx, N, ct_unpack_w, j);
+    const awq_packed_tensor *qz = &j->in->t[AWQ_PT_QZEROS];
+    if (qz->data) {
+        for (int64_t g = 0; g < G; g++) stream_get(qz->data, g, G, t->zeros + g * N, 1, N, t->bits);
+    } else {
+        memset(t->zeros, 1 << (t->bits - 1), (size_t)(G * N));
+        t->sym = true;
+    }
+    const awq_packed_tensor *sc = &j->in->t[AWQ_PT_SCALES];
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t g = 0; g < G; g++)
+            if (!ct_scale_f16(sc->data, sc->dtype, n * G + g, &t->scales[g * N + n]))
+                return awq_fail(ctx, AWQ_ERR_LOSSY,
+                                "%s.weight_scale: the %s scale of row %lld, group %lld has no "
+                                "exact FP16 value (awqkit's packed formats store FP16 "
+                                "scales)", nm(name), awq_dtype_name(sc->dtype),
+                                (long long)n, (long long)g);
+    const awq_packed_tensor *gt = &j->in->t[AWQ_PT_G_IDX];
+    if (gt->data) {
+        const int64_t gl = awq_group_len(K, t->group_size);
+        bool def = true;
+        for (int64_t k = 0; k < K; k++) {
+            int32_t v = (int32_t)ld32(gt->data, k);
+            if (v < 0 || v >= G)
+                return awq_fail(ctx, AWQ_ERR_RANGE,
+                                "%s.weight_g_idx: entry %lld is %d, outside [0, %lld) groups",
+                                nm(name), (long long)k, (int)v, (long long)G);
+            def &= v == (int32_t)(k / gl);
+        }
+        if (!def) {
+            t->g_idx = awq_alloc((size_t)K, sizeof(int32_t));
+            if (!t->g_idx) return awq_fail_nomem(ctx, "g_idx", (uint64_t)K * 4u);
+            for (int64_t k = 0; k < K; k++) t->g_idx[k] = (int32_t)ld32(gt->data, k);
+        }
+    }
+    return AWQ_OK;
+}
+
 /* ------------------------------------------------------ format table */
 
 typedef struct fmt_entry {
@@ -366,7 +467,18 @@ static const fmt_entry k_fmts[AWQ_QFMT_COUNT] = {
                            "GPTQ v2: as v1 but qzeros store the true zero"},
                           {"qweight", "qzeros", "scales", "g_idx"},
                           gptq_pack},
+    [AWQ_QFMT_CT] = {{AWQ_QFMT_CT, "compressed-tensors", "compressed-tensors", NULL, NULL, 5,
+                      "compressed-tensors pack-quantized (llm-compressor; vLLM, "
+                      "SGLang, transformers): 2/3/4/8-bit, weight_packed [N, K*b/32]"},
+                     {"weight_packed", "weight_zero_point", "weight_scale", "weight_g_idx",
+                      "weight_shape"},
+                     ct_pack},
 };
+
+const char *awq_format_suffix(awq_qformat format, int part) {
+    const fmt_entry *e = ((unsigned)format < AWQ_QFMT_COUNT) ? &k_fmts[format] : NULL;
+    return e && part >= 0 && part < AWQ_PT_MAX ? e->suffixes[part] : NULL;
+}
 
 static const fmt_entry *fmt_get(awq_qformat f) {
     return ((unsigned)f < AWQ_QFMT_COUNT) ? &k_fmts[f] : NULL;
@@ -381,6 +493,9 @@ const awq_format_info *awq_format_by_name(const char *name) {
     if (!name) return NULL;
     if (strcmp(name, "awq-gemm") == 0) return &k_fmts[AWQ_QFMT_AWQ_GEMM].info;
     if (strcmp(name, "gptq_v2") == 0) return &k_fmts[AWQ_QFMT_GPTQ_V2].info;
+    if (strcmp(name, "ct") == 0 || strcmp(name, "compressed_tensors") == 0 ||
+        strcmp(name, "pack-quantized") == 0)
+        return &k_fmts[AWQ_QFMT_CT].info;
     for (int i = 0; i < AWQ_QFMT_COUNT; i++)
         if (strcmp(name, k_fmts[i].info.name) == 0) return &k_fmts[i].info;
     return NULL;
@@ -404,7 +519,12 @@ static void fill_shapes(const fmt_entry *e, const awq_lay_shapes *s,
         awq_packed_tensor *t = &out->t[i];
         t->suffix = e->suffixes[i];
         t->dtype = i == AWQ_PT_SCALES ? AWQ_DT_F16 : AWQ_DT_I32;
-        if (i == AWQ_PT_G_IDX) {
+        if (i == AWQ_PT_SHAPE) {
+            t->dtype = AWQ_DT_I64;
+            t->ndim = 1;
+            t->shape[0] = 2;
+            t->n_bytes = 16;
+        } else if (i == AWQ_PT_G_IDX) {
             t->ndim = 1;
             t->shape[0] = s->g_idx;
             t->shape[1] = 0;
@@ -435,6 +555,22 @@ awq_status awq_packed_shapes(awq_ctx *ctx, awq_qformat format, int64_t K,
                         lay_reason(r, (int)format));
     fill_shapes(e, &s, out);
     return AWQ_OK;
+}
+
+void awq_packed_omit_optional(awq_packed *p, bool sym, bool default_g_idx) {
+    if (!p || p->format != AWQ_QFMT_CT) return;
+    if (sym) {
+        awq_free(p->t[AWQ_PT_QZEROS].data);
+        p->t[AWQ_PT_QZEROS].data = NULL;
+        p->t[AWQ_PT_QZEROS].ndim = 0;
+        p->t[AWQ_PT_QZEROS].n_bytes = 0;
+    }
+    if (default_g_idx) {
+        awq_free(p->t[AWQ_PT_G_IDX].data);
+        p->t[AWQ_PT_G_IDX].data = NULL;
+        p->t[AWQ_PT_G_IDX].ndim = 0;
+        p->t[AWQ_PT_G_IDX].n_bytes = 0;
+    }
 }
 
 void awq_packed_free(awq_packed *p) {
@@ -634,7 +770,9 @@ awq_status awq_pack(awq_ctx *ctx, const char *name, awq_qformat format,
     }
 
     fill_shapes(e, &s, out);
+    awq_packed_omit_optional(out, t->sym, awq_qtensor_default_g_idx(t));
     for (int i = 0; i < out->n_tensors; i++) {
+        if (awq_packed_part_absent(&out->t[i])) continue;
         out->t[i].data = awq_calloc((size_t)out->t[i].n_bytes, 1);
         if (!out->t[i].data) {
             uint64_t nb = out->t[i].n_bytes;
@@ -690,10 +828,11 @@ awq_status awq_unpack(awq_ctx *ctx, const char *name, awq_qformat format,
         return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "%s: bad unpack arguments", nm(name));
     const awq_packed_tensor *qw = &in->t[AWQ_PT_QWEIGHT];
     if (in->n_tensors < 3 || !qw->data)
-        return awq_fail(ctx, AWQ_ERR_NOT_FOUND, "%s.qweight: missing", nm(name));
+        return awq_fail(ctx, AWQ_ERR_NOT_FOUND, "%s.%s: missing", nm(name), e->suffixes[0]);
     if (qw->ndim != 2 || qw->dtype != AWQ_DT_I32)
-        return awq_fail(ctx, AWQ_ERR_MISMATCH, "%s.qweight: expected a 2-D I32 tensor "
-                        "(got %d dims, %s)", nm(name), qw->ndim, awq_dtype_name(qw->dtype));
+        return awq_fail(ctx, AWQ_ERR_MISMATCH, "%s.%s: expected a 2-D I32 tensor "
+                        "(got %d dims, %s)", nm(name), e->suffixes[0], qw->ndim,
+                        awq_dtype_name(qw->dtype));
     if (!awq_lay_bits_ok(p->bits))
         return awq_fail(ctx, AWQ_ERR_UNSUPPORTED, "%s: bits %d (expected 2, 3, 4 or 8)",
                         nm(name), p->bits);
@@ -713,10 +852,32 @@ awq_status awq_unpack(awq_ctx *ctx, const char *name, awq_qformat format,
                         p->group_size, lay_reason(r, (int)format));
     awq_packed want;
     fill_shapes(e, &s, &want);
+    const bool ct = format == AWQ_QFMT_CT;
     for (int i = 0; i < e->info.n_tensors; i++) {
-        if (i == AWQ_PT_G_IDX && (in->n_tensors <= AWQ_PT_G_IDX || !in->t[i].data))
+        const bool have = in->n_tensors > i && in->t[i].data;
+        if (i == AWQ_PT_G_IDX && !have)
             continue; /* GPTQ without g_idx: default grouping */
+        if (ct && i == AWQ_PT_QZEROS && !have && p->sym)
+            continue; /* symmetric compressed-tensors store no zero point */
+        if (ct && i == AWQ_PT_SCALES && have &&
+            (in->t[i].dtype == AWQ_DT_BF16 || in->t[i].dtype == AWQ_DT_F32)) {
+            /* the model's dtype; converted to FP16 exactly or refused */
+            want.t[i].dtype = in->t[i].dtype;
+            want.t[i].n_bytes = (uint64_t)(s.scales[0] * s.scales[1]) *
+                                awq_dtype_size(in->t[i].dtype);
+        }
         AWQ_TRY(check_tensor(ctx, name, &in->t[i], &want.t[i]));
+    }
+    if (ct) {
+        int64_t shp[2];
+        memcpy(shp, in->t[AWQ_PT_SHAPE].data, sizeof shp);
+        if (shp[0] != N || shp[1] != K)
+            return awq_fail(ctx, AWQ_ERR_MISMATCH,
+                            "%s.weight_shape: [%lld, %lld], but weight_packed [%lld, %lld] "
+                            "holds [%lld, %lld] with %d bits (awqkit reads rows of whole "
+                            "words)", nm(name), (long long)shp[0], (long long)shp[1],
+                            (long long)qw->shape[0], (long long)qw->shape[1], (long long)N,
+                            (long long)K, p->bits);
     }
     AWQ_TRY(awq_qtensor_alloc(ctx, N, K, p->bits, p->group_size, false, out));
     out->sym = p->sym;
@@ -724,6 +885,7 @@ awq_status awq_unpack(awq_ctx *ctx, const char *name, awq_qformat format,
     awq_status st;
     if (format == AWQ_QFMT_AWQ_GEMM) st = gemm_unpack(ctx, &j);
     else if (format == AWQ_QFMT_AWQ_GEMV) st = gemv_unpack(ctx, &j);
+    else if (ct) st = ct_unpack(ctx, name, &j);
     else st = gptq_unpack(ctx, name, &j);
     if (st == AWQ_OK && p->sym) {
         const unsigned half = 1u << (p->bits - 1);
@@ -823,6 +985,7 @@ awq_status awq_format_quant_config(awq_ctx *ctx, awq_qformat format,
     if (!e || !f || !out)
         return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "awq_format_quant_config: bad arguments");
     *out = NULL;
+    if (format == AWQ_QFMT_CT) return awq_ct_quant_config(ctx, f, out);
     /* every loader's matcher must skip the same modules (skiplist.h) */
     char **skip = NULL;
     int n_skip = 0;

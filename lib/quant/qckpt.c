@@ -4,6 +4,7 @@
  * convention) and reading one packed linear into the canonical form.
  */
 #include "core/core.h"
+#include "quant/ct.h"
 #include "quant/layouts.h"
 
 #include "awqkit/checkpoint.h"
@@ -40,16 +41,22 @@ static bool view_of(const awq_tensor_info *ti, const char *suffix,
     return true;
 }
 
-static const char *const k_sfx[AWQ_PT_MAX] = {"qweight", "qzeros", "scales", "g_idx"};
-
-/* Look up <prefix>.<suffix> for every packed part. */
-static void find_parts(const awq_checkpoint *ck, const char *prefix,
+/* Look up <prefix>.<suffix> for every packed part of `format`. */
+static void find_parts(const awq_checkpoint *ck, const char *prefix, int format,
                        const awq_tensor_info *parts[AWQ_PT_MAX]) {
-    char name[QK_MAX_PREFIX + 16];
+    char name[QK_MAX_PREFIX + 32];
     for (int i = 0; i < AWQ_PT_MAX; i++) {
-        snprintf(name, sizeof name, "%s.%s", prefix, k_sfx[i]);
+        const char *sfx = awq_format_suffix((awq_qformat)format, i);
+        parts[i] = NULL;
+        if (!sfx) continue;
+        snprintf(name, sizeof name, "%s.%s", prefix, sfx);
         parts[i] = awq_checkpoint_find(ck, name);
     }
+}
+
+/* "qweight" or "weight_packed": the tensor that marks a packed linear. */
+static const char *qw_sfx(int format) {
+    return awq_format_suffix((awq_qformat)format, AWQ_PT_QWEIGHT);
 }
 
 /* Does the set of shapes fit `format` with these bits / group size? */
@@ -57,13 +64,16 @@ static bool shapes_fit(int format, int bits, int gs,
                        const awq_tensor_info *const parts[AWQ_PT_MAX]) {
     const awq_tensor_info *qw = parts[AWQ_PT_QWEIGHT], *qz = parts[AWQ_PT_QZEROS],
                           *sc = parts[AWQ_PT_SCALES];
-    if (!qw || !qz || !sc || qw->ndim != 2 || qz->ndim != 2 || sc->ndim != 2) return false;
+    /* compressed-tensors leaves the zero point of symmetric linears out */
+    const bool zopt = format == AWQ_QFMT_CT && !qz;
+    if (!qw || (!qz && !zopt) || !sc || qw->ndim != 2 || (qz && qz->ndim != 2) || sc->ndim != 2)
+        return false;
     int64_t K, N;
     awq_lay_shapes s;
     if (!awq_lay_dims_from_qweight(format, bits, qw->shape[0], qw->shape[1], &K, &N) ||
         awq_lay_get_shapes(format, K, N, bits, gs, &s) != AWQ_LAY_OK)
         return false;
-    return qz->shape[0] == s.qzeros[0] && qz->shape[1] == s.qzeros[1] &&
+    return (zopt || (qz->shape[0] == s.qzeros[0] && qz->shape[1] == s.qzeros[1])) &&
            sc->shape[0] == s.scales[0] && sc->shape[1] == s.scales[1];
 }
 
@@ -71,13 +81,14 @@ static const char *layout_name(int f) {
     switch (f) {
     case AWQ_QFMT_AWQ_GEMM: return "AWQ GEMM";
     case AWQ_QFMT_AWQ_GEMV: return "AWQ GEMV";
+    case AWQ_QFMT_CT: return "compressed-tensors";
     default: return "GPTQ";
     }
 }
 
-/* Copy prefix of `name` without the ".qweight" suffix. */
-static bool prefix_of(const char *name, char *buf, size_t cap) {
-    size_t n = strlen(name) - strlen(".qweight");
+/* Copy prefix of `name` without the ".<sfx>" suffix. */
+static bool prefix_of(const char *name, const char *sfx, char *buf, size_t cap) {
+    size_t n = strlen(name) - strlen(sfx) - 1;
     if (n == 0 || n >= cap) return false;
     memcpy(buf, name, n);
     buf[n] = 0;
@@ -101,10 +112,25 @@ awq_status awq_qckpt_detect(awq_ctx *ctx, const awq_checkpoint *ck,
     const awq_quant_config *qc = &mc.quant;
     if (!qc->present)
         return awq_fail(ctx, AWQ_ERR_NOT_FOUND,
-                        "%s/config.json has no quantization_config: not a packed (AWQ / GPTQ) "
+                        "%s/config.json has no quantization_config: not a packed (AWQ / GPTQ / "
+                        "compressed-tensors) "
                         "checkpoint", dir);
     const cJSON *qj = cJSON_GetObjectItemCaseSensitive(root, "quantization_config");
-    if (strcasecmp(qc->quant_method, "awq") == 0) {
+    int bits = qc->bits, group_size = qc->group_size;
+    if (awq_ct_is(qj)) {
+        awq_ct_config cfg;
+        const awq_ct_scheme *sch;
+        char where[QK_MAX_PREFIX + 16];
+        snprintf(where, sizeof where, "%s/config.json", dir);
+        AWQ_TRY(awq_ct_parse(ctx, qj, where, &cfg));
+        AWQ_TRY(awq_ct_int_scheme(ctx, &cfg, where, &sch));
+        out->labelled = AWQ_QFMT_CT;
+        out->sym = sch->sym;
+        out->sym_given = true;
+        out->desc_act = sch->actorder_group;
+        bits = sch->bits;
+        group_size = sch->group_size;
+    } else if (strcasecmp(qc->quant_method, "awq") == 0) {
         if (qc->version[0] == 0 || strcmp(qc->version, "gemm") == 0)
             out->labelled = AWQ_QFMT_AWQ_GEMM;
         else if (strcmp(qc->version, "gemv") == 0)
@@ -130,11 +156,11 @@ awq_status awq_qckpt_detect(awq_ctx *ctx, const awq_checkpoint *ck,
     } else {
         return awq_fail(ctx, AWQ_ERR_UNSUPPORTED,
                         "%s/config.json: quant_method \"%s\" is not supported (awqkit reads "
-                        "awq and gptq)", dir, qc->quant_method);
+                        "awq, gptq and compressed-tensors)", dir, qc->quant_method);
     }
     out->format = out->labelled;
-    out->bits = qc->bits;
-    out->group_size = qc->group_size;
+    out->bits = bits;
+    out->group_size = group_size;
     if (!awq_lay_bits_ok(out->bits))
         return awq_fail(ctx, AWQ_ERR_UNSUPPORTED,
                         "%s/config.json: quantization_config.bits is %d (expected 2, 3, 4 or 8)",
@@ -144,26 +170,27 @@ awq_status awq_qckpt_detect(awq_ctx *ctx, const awq_checkpoint *ck,
                         "%s/config.json: quantization_config has no group_size", dir);
 
     /* the packed linears */
-    char first[QK_MAX_PREFIX] = "";
+    char first[QK_MAX_PREFIX] = "", dot_qw[32];
+    snprintf(dot_qw, sizeof dot_qw, ".%s", qw_sfx(out->labelled));
     size_t nt = awq_checkpoint_n_tensors(ck);
     for (size_t i = 0; i < nt; i++) {
         const awq_tensor_info *ti = awq_checkpoint_tensor(ck, i);
-        if (!ends_with(ti->name, ".qweight")) continue;
-        if (out->n_linears == 0 && !prefix_of(ti->name, first, sizeof first))
+        if (!ends_with(ti->name, dot_qw)) continue;
+        if (out->n_linears == 0 && !prefix_of(ti->name, dot_qw + 1, first, sizeof first))
             return awq_fail(ctx, AWQ_ERR_FORMAT, "%s: tensor name \"%s\" is too long or empty",
                             dir, ti->name);
         out->n_linears++;
     }
     if (out->n_linears == 0)
         return awq_fail(ctx, AWQ_ERR_NOT_FOUND,
-                        "%s: config.json says %s, but no tensor is named <module>.qweight",
-                        dir, qc->quant_method);
+                        "%s: config.json says %s, but no tensor is named <module>%s",
+                        dir, qc->quant_method, dot_qw);
     const awq_tensor_info *parts[AWQ_PT_MAX];
-    find_parts(ck, first, parts);
+    find_parts(ck, first, out->labelled, parts);
     for (int i = 1; i < 3; i++)
-        if (!parts[i])
-            return awq_fail(ctx, AWQ_ERR_NOT_FOUND, "%s.%s: missing (%s.qweight exists)", first,
-                            k_sfx[i], first);
+        if (!parts[i] && !(i == AWQ_PT_QZEROS && out->labelled == AWQ_QFMT_CT && out->sym))
+            return awq_fail(ctx, AWQ_ERR_NOT_FOUND, "%s.%s: missing (%s%s exists)", first,
+                            awq_format_suffix(out->labelled, i), first, dot_qw);
     {
         /* a config that cannot describe this linear at all (e.g. a group size
          * that does not divide in_features) */
@@ -194,8 +221,8 @@ awq_status awq_qckpt_detect(awq_ctx *ctx, const awq_checkpoint *ck,
                         dir, awq_format_get(out->labelled)->name, out->bits, out->group_size,
                         first, (long long)parts[0]->shape[0],
                         (long long)(parts[0]->ndim > 1 ? parts[0]->shape[1] : 0),
-                        (long long)parts[1]->shape[0],
-                        (long long)(parts[1]->ndim > 1 ? parts[1]->shape[1] : 0),
+                        (long long)(parts[1] ? parts[1]->shape[0] : 0),
+                        (long long)(parts[1] && parts[1]->ndim > 1 ? parts[1]->shape[1] : 0),
                         (long long)parts[2]->shape[0],
                         (long long)(parts[2]->ndim > 1 ? parts[2]->shape[1] : 0),
                         fits ? "are those of the layout " : "fit no known layout",
@@ -221,9 +248,10 @@ awq_status awq_qckpt_detect(awq_ctx *ctx, const awq_checkpoint *ck,
             for (size_t i = 0; i < nt; i++) {
                 const awq_tensor_info *ti = awq_checkpoint_tensor(ck, i);
                 char pre[QK_MAX_PREFIX];
-                if (!ends_with(ti->name, ".qweight") || !prefix_of(ti->name, pre, sizeof pre))
+                if (!ends_with(ti->name, ".qweight") ||
+                    !prefix_of(ti->name, "qweight", pre, sizeof pre))
                     continue;
-                find_parts(ck, pre, parts);
+                find_parts(ck, pre, AWQ_QFMT_GPTQ, parts);
                 awq_packed v;
                 memset(&v, 0, sizeof v);
                 v.format = AWQ_QFMT_GPTQ;
@@ -294,20 +322,25 @@ awq_status awq_qlinear_read(awq_ctx *ctx, const awq_checkpoint *ck,
         return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "linear name too long (%zu bytes)",
                         strlen(prefix));
     const awq_tensor_info *parts[AWQ_PT_MAX];
-    find_parts(ck, prefix, parts);
-    const bool gptq = q->format == AWQ_QFMT_GPTQ || q->format == AWQ_QFMT_GPTQ_V2;
+    find_parts(ck, prefix, q->format, parts);
+    const bool ct = q->format == AWQ_QFMT_CT;
     for (int i = 0; i < 3; i++)
-        if (!parts[i])
-            return awq_fail(ctx, AWQ_ERR_NOT_FOUND, "%s.%s: missing%s", prefix, k_sfx[i],
-                            i ? " (the linear's qweight exists)" : "");
+        if (!parts[i] && !(ct && i == AWQ_PT_QZEROS && q->sym))
+            return awq_fail(ctx, AWQ_ERR_NOT_FOUND, "%s.%s: missing%s", prefix,
+                            awq_format_suffix(q->format, i),
+                            i ? " (the linear's packed weight exists)" : "");
+    if (ct && !parts[AWQ_PT_SHAPE])
+        return awq_fail(ctx, AWQ_ERR_NOT_FOUND, "%s.weight_shape: missing", prefix);
     awq_packed v;
     memset(&v, 0, sizeof v);
     v.format = q->format;
-    v.n_tensors = gptq ? 4 : 3;
-    for (int i = 0; i < v.n_tensors; i++)
-        if (!view_of(parts[i], k_sfx[i], &v.t[i]))
+    v.n_tensors = awq_format_get(q->format)->n_tensors;
+    for (int i = 0; i < v.n_tensors; i++) {
+        const char *sfx = awq_format_suffix(q->format, i);
+        if (!view_of(parts[i], sfx, &v.t[i]))
             return awq_fail(ctx, AWQ_ERR_MISMATCH, "%s.%s: %d dims (expected 2)", prefix,
-                            k_sfx[i], parts[i]->ndim);
+                            sfx, parts[i]->ndim);
+    }
     awq_unpack_params up = {q->bits, q->group_size, q->sym && q->sym_given};
     return awq_unpack(ctx, prefix, q->format, &v, &up, out);
 }

@@ -25,6 +25,7 @@
 #include "quant/clip.h"
 #include "quant/quantize_job.h"
 #include "quant/srcscan.h"
+#include "quant/outfiles.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -714,6 +715,7 @@ static awq_status layer_outputs(awq_quantize_job *job, awq_layer *l, int64_t lay
                 awq_warn(ctx, "%s: %lld groups re-quantized to fit GPTQ v1 (max change %g)",
                          base, (long long)prep.n_lossy_groups, prep.max_abs_change);
             for (int i = 0; i < pk.n_tensors && st == AWQ_OK; i++) {
+                if (awq_packed_part_absent(&pk.t[i])) continue; /* e.g. sym CT zeros */
                 snprintf(name, sizeof name, "%s.%s", base, pk.t[i].suffix);
                 out_tensor *t = out_list_add(ctx, outl, name, pk.t[i].dtype, pk.t[i].ndim,
                                              pk.t[i].shape, &st);
@@ -778,7 +780,9 @@ static awq_status layer_from_outputs(awq_quantize_job *job, awq_layer *l, int64_
             memset(&pk, 0, sizeof pk);
             awq_packed_shapes(ctx, job->p.format, K, N, job->p.quant.bits,
                               job->p.quant.group_size, &pk);
+            awq_packed_omit_optional(&pk, job->p.quant.sym, true); /* as awq_pack wrote */
             for (int i = 0; i < pk.n_tensors && st == AWQ_OK; i++) {
+                if (awq_packed_part_absent(&pk.t[i])) continue;
                 snprintf(name, sizeof name, "%s.%s", base, pk.t[i].suffix);
                 const awq_tensor_info *t = awq_checkpoint_find(lc, name);
                 if (!t)
@@ -926,35 +930,14 @@ static bool is_replaced(const awq_quantize_job *job, const char *name, int64_t *
 /* Files beside the weights that belong in the output (tokenizer, chat
  * template, generation and processor configs, licence, ...): everything
  * except weights in any format, the index and config.json. */
-static bool is_aux_file(const char *n) {
-    static const char *const skip_ext[] = {".safetensors", ".bin", ".pt", ".pth", ".gguf",
-                                           ".h5", ".msgpack", ".onnx", ".ckpt", ".tmp"};
-    if (n[0] == '.') return false;
-    if (!strcmp(n, "config.json") || !strcmp(n, "model.safetensors.index.json") ||
-        !strcmp(n, "pytorch_model.bin.index.json") || !strcmp(n, "quant_config.json"))
-        return false;
-    size_t ln = strlen(n);
-    for (size_t i = 0; i < AWQ_ARRAY_LEN(skip_ext); i++) {
-        size_t le = strlen(skip_ext[i]);
-        if (ln >= le && !strcmp(n + ln - le, skip_ext[i])) return false;
-    }
-    return true;
-}
-
+/* The tokenizer, model card and other files: the rules shared with repack
+ * (lib/quant/outfiles.c); the model card says what this was quantized from. */
 static awq_status copy_aux_files(awq_quantize_job *job, awq_writer *w) {
-    DIR *d = opendir(awq_checkpoint_dir(job->ck));
-    if (!d) return AWQ_OK;
-    awq_status st = AWQ_OK;
-    struct dirent *e;
-    while (st == AWQ_OK && (e = readdir(d))) {
-        if (!is_aux_file(e->d_name)) continue;
-        char *src = awq_path_join(awq_checkpoint_dir(job->ck), e->d_name);
-        struct stat sb;
-        if (src && stat(src, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size < (64 << 20))
-            st = awq_writer_copy_file(w, e->d_name, src);
-        free(src);
-    }
-    closedir(d);
+    const char *dir = awq_checkpoint_dir(job->ck);
+    char *base = awq_base_model_id(dir, awq_checkpoint_config(job->ck));
+    if (!base) return awq_fail_nomem(job->ctx, "base model id", 256);
+    awq_status st = awq_copy_aux_files(job->ctx, w, dir, base, NULL);
+    free(base);
     return st;
 }
 
@@ -962,8 +945,6 @@ static awq_status copy_aux_files(awq_quantize_job *job, awq_writer *w) {
 static awq_status output_config(awq_quantize_job *job, const out_list *kept_names,
                                 char **out) {
     awq_ctx *ctx = job->ctx;
-    cJSON *cfg = cJSON_Duplicate(awq_checkpoint_config(job->ck), 1);
-    if (!cfg) return awq_fail_nomem(ctx, "config.json", 0);
     /* modules_to_not_convert: linears kept unpacked, and top-level modules
      * outside the decoder that hold weights (e.g. a vision tower "visual");
      * transformers matches these as substrings of module names. lm_head is
@@ -1002,17 +983,17 @@ static awq_status output_config(awq_quantize_job *job, const out_list *kept_name
                             mods, nm};
     cJSON *qc = NULL;
     awq_status st = awq_format_quant_config(ctx, job->p.format, &f, &qc);
-    if (st != AWQ_OK) {
-        cJSON_Delete(cfg);
-        return st;
-    }
-    cJSON_DeleteItemFromObjectCaseSensitive(cfg, "quantization_config");
-    cJSON_AddItemToObject(cfg, "quantization_config", qc);
-    char *s = cJSON_Print(cfg);
-    cJSON_Delete(cfg);
-    if (!s) return awq_fail_nomem(ctx, "config.json", 0);
-    *out = s;
-    return AWQ_OK;
+    if (st != AWQ_OK) return st;
+    /* the source's text with only quantization_config replaced */
+    char *path = awq_path_join(awq_checkpoint_dir(job->ck), "config.json"), *text = NULL;
+    size_t len = 0;
+    st = path ? awq_read_file(ctx, path, 16u << 20, &text, &len)
+              : awq_fail_nomem(ctx, "path", 256);
+    if (st == AWQ_OK) st = awq_config_text_with_qc(ctx, text, len, path, qc, out);
+    free(text);
+    free(path);
+    cJSON_Delete(qc);
+    return st;
 }
 
 static awq_status assemble(awq_quantize_job *job, awq_quantize_report *rep) {
@@ -1073,7 +1054,7 @@ static awq_status assemble(awq_quantize_job *job, awq_quantize_report *rep) {
     char *cfg = NULL;
     if (st == AWQ_OK) st = output_config(job, &kept, &cfg);
     if (st == AWQ_OK) st = awq_writer_add_file(w, "config.json", cfg, strlen(cfg));
-    cJSON_free(cfg);
+    free(cfg);
     if (st == AWQ_OK) st = copy_aux_files(job, w);
     if (st == AWQ_OK) st = awq_writer_finish(w);
     if (st == AWQ_OK && rep) {
@@ -1141,21 +1122,24 @@ static awq_status verify_output(awq_quantize_job *job, awq_quantize_report *rep)
                       "verification of the assembled checkpoint failed (%lld problem(s)); "
                       "first: %s; nothing was written to %s", (long long)vr.n_problems_total,
                       vr.n_problems ? vr.problems[0] : "?", job->out_dir);
+    /* verify's count: awq_count's, or from the decoded linears where the
+     * header-only counter does not resolve the format */
+    const uint64_t out_logical = (uint64_t)vr.logical_params;
     awq_verify_result_free(&vr);
     awq_checkpoint *oc = NULL;
     awq_count_result cin, cout;
     if (st == AWQ_OK) st = awq_count(ctx, job->ck, &cin);
     if (st == AWQ_OK) st = awq_checkpoint_open(ctx, job->staging_dir, &oc);
     if (st == AWQ_OK) st = awq_count(ctx, oc, &cout);
-    if (st == AWQ_OK && cin.logical != cout.logical)
+    if (st == AWQ_OK && cin.logical != out_logical)
         st = awq_fail(ctx, AWQ_ERR_INTERNAL,
                       "verification failed: the assembled checkpoint holds %llu logical "
                       "parameters, the input %llu; nothing was written to %s",
-                      (unsigned long long)cout.logical, (unsigned long long)cin.logical,
+                      (unsigned long long)out_logical, (unsigned long long)cin.logical,
                       job->out_dir);
     if (st == AWQ_OK && rep) {
         rep->logical_in = cin.logical;
-        rep->logical_out = cout.logical;
+        rep->logical_out = out_logical;
         rep->bits_per_weight = cout.quant_bits_per_weight;
     }
     awq_checkpoint_free(oc);

@@ -17,6 +17,7 @@
  */
 #include "core/core.h"
 #include "quant/layouts.h"
+#include "quant/outfiles.h"
 
 #include "awqkit/checkpoint.h"
 #include "awqkit/model.h"
@@ -164,11 +165,17 @@ static int64_t find_linear(const rp_plan *pl, const char *prefix) {
     return -1;
 }
 
-static const char *const k_parts[AWQ_PT_MAX] = {".qweight", ".qzeros", ".scales", ".g_idx"};
+/* ".<suffix>" of packed part p in `format` ("" when it has none). */
+static void part_sfx(awq_qformat format, int p, char *buf, size_t n) {
+    const char *s = awq_format_suffix(format, p);
+    snprintf(buf, n, "%s%s", s ? "." : "", s ? s : "");
+}
 
 static awq_status build_plan(awq_ctx *ctx, const awq_checkpoint *ck,
                              const awq_qckpt *q, awq_qformat to, rp_plan *pl) {
     memset(pl, 0, sizeof *pl);
+    char k_parts[AWQ_PT_MAX][32];
+    for (int p = 0; p < AWQ_PT_MAX; p++) part_sfx(q->format, p, k_parts[p], sizeof k_parts[p]);
     size_t nt = awq_checkpoint_n_tensors(ck);
     pl->n_tensors = nt;
     pl->owner = malloc((nt ? nt : 1) * sizeof *pl->owner);
@@ -178,8 +185,9 @@ static awq_status build_plan(awq_ctx *ctx, const awq_checkpoint *ck,
     for (size_t i = 0; i < nt; i++) {
         const awq_tensor_info *ti = awq_checkpoint_tensor(ck, i);
         pl->owner[i] = -1;
-        if (!ends_with(ti->name, ".qweight") || pl->n_lin >= q->n_linears) continue;
-        size_t n = strlen(ti->name) - strlen(".qweight");
+        if (!ends_with(ti->name, k_parts[AWQ_PT_QWEIGHT]) || pl->n_lin >= q->n_linears)
+            continue;
+        size_t n = strlen(ti->name) - strlen(k_parts[AWQ_PT_QWEIGHT]);
         rp_linear *l = &pl->lin[pl->n_lin];
         l->prefix = malloc(n + 1);
         if (!l->prefix) return awq_fail_nomem(ctx, "repack plan", n + 1);
@@ -190,12 +198,23 @@ static awq_status build_plan(awq_ctx *ctx, const awq_checkpoint *ck,
         pl->n_lin++;
     }
     if (pl->n_lin > 1) qsort(pl->sorted, (size_t)pl->n_lin, sizeof *pl->sorted, cmp_key);
-    const bool in_gptq = q->format == AWQ_QFMT_GPTQ || q->format == AWQ_QFMT_GPTQ_V2;
+    const bool in_ct = q->format == AWQ_QFMT_CT;
     char pre[RP_MAX_NAME];
     for (size_t i = 0; i < nt; i++) {
         const awq_tensor_info *ti = awq_checkpoint_tensor(ck, i);
+        if (!in_ct && ends_with(ti->name, ".g_idx") && !k_parts[AWQ_PT_G_IDX][0]) {
+            size_t n = strlen(ti->name) - strlen(".g_idx");
+            if (n < sizeof pre) {
+                memcpy(pre, ti->name, n);
+                pre[n] = 0;
+                if (find_linear(pl, pre) >= 0)
+                    return awq_fail(ctx, AWQ_ERR_FORMAT,
+                                    "%s: g_idx in an AWQ checkpoint (AWQ layouts have none)",
+                                    ti->name);
+            }
+        }
         for (int p = 0; p < AWQ_PT_MAX; p++) {
-            if (!ends_with(ti->name, k_parts[p])) continue;
+            if (!k_parts[p][0] || !ends_with(ti->name, k_parts[p])) continue;
             size_t n = strlen(ti->name) - strlen(k_parts[p]);
             if (n >= sizeof pre) break;
             memcpy(pre, ti->name, n);
@@ -204,13 +223,9 @@ static awq_status build_plan(awq_ctx *ctx, const awq_checkpoint *ck,
             if (li < 0) {
                 if (p == AWQ_PT_QWEIGHT) break;
                 return awq_fail(ctx, AWQ_ERR_FORMAT,
-                                "%s: packed tensor without %s.qweight (incomplete or "
-                                "damaged checkpoint)", ti->name, pre);
+                                "%s: packed tensor without %s%s (incomplete or "
+                                "damaged checkpoint)", ti->name, pre, k_parts[AWQ_PT_QWEIGHT]);
             }
-            if (p == AWQ_PT_G_IDX && !in_gptq)
-                return awq_fail(ctx, AWQ_ERR_FORMAT,
-                                "%s: g_idx in an AWQ checkpoint (AWQ layouts have none)",
-                                ti->name);
             pl->lin[li].parts[p] = ti;
             pl->owner[i] = li;
             break;
@@ -220,9 +235,11 @@ static awq_status build_plan(awq_ctx *ctx, const awq_checkpoint *ck,
     for (int64_t li = 0; li < pl->n_lin; li++) {
         rp_linear *l = &pl->lin[li];
         for (int p = 0; p < 3; p++)
-            if (!l->parts[p])
-                return awq_fail(ctx, AWQ_ERR_NOT_FOUND, "%s%s: missing (%s.qweight exists)",
-                                l->prefix, k_parts[p], l->prefix);
+            if (!l->parts[p] && !(in_ct && p == AWQ_PT_QZEROS && q->sym))
+                return awq_fail(ctx, AWQ_ERR_NOT_FOUND, "%s%s: missing (%s%s exists)",
+                                l->prefix, k_parts[p], l->prefix, k_parts[AWQ_PT_QWEIGHT]);
+        if (in_ct && !l->parts[AWQ_PT_SHAPE])
+            return awq_fail(ctx, AWQ_ERR_NOT_FOUND, "%s.weight_shape: missing", l->prefix);
         const awq_tensor_info *qw = l->parts[AWQ_PT_QWEIGHT];
         awq_lay_shapes s;
         bool ok = qw->ndim == 2 &&
@@ -232,7 +249,8 @@ static awq_status build_plan(awq_ctx *ctx, const awq_checkpoint *ck,
                       AWQ_LAY_OK;
         const awq_tensor_info *qz = l->parts[AWQ_PT_QZEROS], *sc = l->parts[AWQ_PT_SCALES],
                               *gi = l->parts[AWQ_PT_G_IDX];
-        ok = ok && qz->ndim == 2 && qz->shape[0] == s.qzeros[0] && qz->shape[1] == s.qzeros[1] &&
+        ok = ok && (!qz || (qz->ndim == 2 && qz->shape[0] == s.qzeros[0] &&
+                            qz->shape[1] == s.qzeros[1])) &&
              sc->ndim == 2 && sc->shape[0] == s.scales[0] && sc->shape[1] == s.scales[1] &&
              (!gi || (gi->ndim == 1 && gi->shape[0] == l->K));
         if (!ok)
@@ -242,7 +260,8 @@ static awq_status build_plan(awq_ctx *ctx, const awq_checkpoint *ck,
                             l->prefix, awq_format_get(q->labelled)->name, q->bits,
                             q->group_size, (long long)qw->shape[0],
                             (long long)(qw->ndim > 1 ? qw->shape[1] : 0),
-                            (long long)qz->shape[0], (long long)(qz->ndim > 1 ? qz->shape[1] : 0),
+                            (long long)(qz ? qz->shape[0] : 0),
+                            (long long)(qz && qz->ndim > 1 ? qz->shape[1] : 0),
                             (long long)sc->shape[0], (long long)(sc->ndim > 1 ? sc->shape[1] : 0));
         awq_status st = awq_packed_shapes(ctx, to, l->K, l->N, q->bits, q->group_size,
                                           &l->out_shapes);
@@ -264,12 +283,14 @@ static int64_t count_zero0(const rp_linear *l, const awq_qckpt *q) {
     awq_lay_shapes s;
     if (awq_lay_get_shapes((int)q->format, l->K, l->N, q->bits, q->group_size, &s) != AWQ_LAY_OK)
         return 0;
+    if (!l->parts[AWQ_PT_QZEROS]) return 0; /* symmetric compressed-tensors */
     const void *qz = l->parts[AWQ_PT_QZEROS]->data;
     const unsigned off = (unsigned)awq_lay_zero_offset((int)q->format);
+    const int64_t Z = q->format == AWQ_QFMT_CT ? s.n_groups : s.zeros_width;
     int64_t n0 = 0;
     for (int64_t g = 0; g < s.n_groups; g++)
         for (int64_t n = 0; n < l->N; n++) {
-            awq_lay_pos p = awq_lay_qzeros_pos((int)q->format, l->N, q->bits, s.zeros_width, g, n);
+            awq_lay_pos p = awq_lay_qzeros_pos((int)q->format, l->N, q->bits, Z, g, n);
             uint32_t lo = ld32(qz, p.word), hi = p.word2 >= 0 ? ld32(qz, p.word2) : 0;
             n0 += awq_lay_field_get(lo, hi, p.shift, q->bits) + off == 0;
         }
@@ -387,30 +408,6 @@ static awq_status skip_list(awq_ctx *ctx, const awq_checkpoint *ck, const rp_pla
     return AWQ_OK;
 }
 
-/* cJSON_Print indents with tabs; Hugging Face files use two spaces. Raw
- * tabs only occur as formatting (cJSON escapes them inside strings). */
-static char *hf_style(const char *s) {
-    size_t n = strlen(s);
-    char *o = malloc(2 * n + 2);
-    if (!o) return NULL;
-    size_t j = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '\t') {
-            if (i > 0 && s[i - 1] == ':') {
-                o[j++] = ' ';
-            } else {
-                o[j++] = ' ';
-                o[j++] = ' ';
-            }
-        } else {
-            o[j++] = s[i];
-        }
-    }
-    o[j++] = '\n';
-    o[j] = 0;
-    return o;
-}
-
 static awq_status write_config(awq_ctx *ctx, awq_writer *w, const char *in_dir,
                                const awq_qckpt *q, const awq_repack_params *p,
                                bool sym, bool desc_act, const rp_skip *skip) {
@@ -421,9 +418,6 @@ static awq_status write_config(awq_ctx *ctx, awq_writer *w, const char *in_dir,
     awq_status st = awq_read_file(ctx, path, RP_MAX_CONFIG_BYTES, &text, &len);
     free(path);
     if (st != AWQ_OK) return st;
-    cJSON *root = cJSON_ParseWithLength(text, len);
-    free(text);
-    if (!root) return awq_fail(ctx, AWQ_ERR_FORMAT, "%s/config.json: invalid JSON", in_dir);
     awq_qconfig_fields f;
     memset(&f, 0, sizeof f);
     f.bits = q->bits;
@@ -434,78 +428,14 @@ static awq_status write_config(awq_ctx *ctx, awq_writer *w, const char *in_dir,
     f.n_modules_to_not_convert = skip->n;
     cJSON *qc = NULL;
     st = awq_format_quant_config(ctx, p->to, &f, &qc);
-    if (st != AWQ_OK) {
-        cJSON_Delete(root);
-        return st;
-    }
-    if (cJSON_GetObjectItemCaseSensitive(root, "quantization_config"))
-        cJSON_ReplaceItemInObjectCaseSensitive(root, "quantization_config", qc);
-    else
-        cJSON_AddItemToObject(root, "quantization_config", qc);
-    char *out = cJSON_Print(root);
-    cJSON_Delete(root);
-    char *pretty = out ? hf_style(out) : NULL;
-    free(out);
-    if (!pretty) return awq_fail_nomem(ctx, "config.json", 4096);
+    char *pretty = NULL;
+    /* the input's text with only quantization_config replaced */
+    if (st == AWQ_OK) st = awq_config_text_with_qc(ctx, text, len, "config.json", qc, &pretty);
+    cJSON_Delete(qc);
+    free(text);
+    if (st != AWQ_OK) return st;
     st = awq_writer_add_file(w, "config.json", pretty, strlen(pretty));
     free(pretty);
-    return st;
-}
-
-/* Auxiliary files: every regular top-level file but weights, config.json
- * (rewritten), stale quantization descriptions and hidden files. */
-static bool skip_aux(const char *n) {
-    static const char *const sfx[] = {".safetensors", ".safetensors.index.json", ".bin",
-                                      ".bin.index.json", ".pt", ".pth", ".ckpt", ".gguf"};
-    if (n[0] == '.') return true;
-    if (strcmp(n, "config.json") == 0 || strcmp(n, "quantize_config.json") == 0 ||
-        strcmp(n, "quant_config.json") == 0)
-        return true;
-    for (size_t i = 0; i < AWQ_ARRAY_LEN(sfx); i++)
-        if (ends_with(n, sfx[i])) return true;
-    return false;
-}
-
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static awq_status copy_aux(awq_ctx *ctx, awq_writer *w, const char *in_dir, int64_t *n_copied) {
-    DIR *d = opendir(in_dir);
-    if (!d) return awq_fail(ctx, AWQ_ERR_IO, "%s: %s", in_dir, strerror(errno));
-    char **names = NULL;
-    size_t n = 0;
-    awq_status st = AWQ_OK;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (skip_aux(de->d_name)) continue;
-        char **nn = realloc(names, (n + 1) * sizeof *nn);
-        if (!nn || !(nn[n] = strdup(de->d_name))) {
-            if (nn) names = nn;
-            st = awq_fail_nomem(ctx, "file list", 256);
-            break;
-        }
-        names = nn;
-        n++;
-    }
-    closedir(d);
-    if (st == AWQ_OK && n > 1) qsort(names, n, sizeof *names, cmp_str);
-    for (size_t i = 0; st == AWQ_OK && i < n; i++) {
-        char *src = awq_path_join(in_dir, names[i]);
-        struct stat sb;
-        if (!src) {
-            st = awq_fail_nomem(ctx, "path", 256);
-        } else if (stat(src, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-            if (S_ISDIR(sb.st_mode))
-                awq_warn(ctx, "%s: subdirectory not copied", src);
-        } else {
-            st = awq_writer_copy_file(w, names[i], src);
-            if (st == AWQ_OK) (*n_copied)++;
-        }
-        free(src);
-    }
-    for (size_t i = 0; i < n; i++) free(names[i]);
-    free(names);
     return st;
 }
 
@@ -562,6 +492,9 @@ static awq_status convert_linear(awq_ctx *ctx, awq_writer *w, const awq_checkpoi
         *all_sym = *all_sym && s;
         t.sym = s;
     }
+    /* compressed-tensors leaves out the zero point of a symmetric linear:
+     * only when the input's config says symmetric, as declared up front */
+    if (p->to == AWQ_QFMT_CT) t.sym = q->sym_given && q->sym;
     if (l->act_order && (p->to == AWQ_QFMT_AWQ_GEMM || p->to == AWQ_QFMT_AWQ_GEMV)) {
         double e = 0;
         st = requantize(ctx, l->prefix, &t, &e);
@@ -584,6 +517,7 @@ static awq_status convert_linear(awq_ctx *ctx, awq_writer *w, const awq_checkpoi
     if (rep.max_abs_change > res->max_abs_change) res->max_abs_change = rep.max_abs_change;
     char name[RP_MAX_NAME + 16];
     for (int i = 0; st == AWQ_OK && i < pk.n_tensors; i++) {
+        if (awq_packed_part_absent(&pk.t[i])) continue;
         snprintf(name, sizeof name, "%s.%s", l->prefix, pk.t[i].suffix);
         st = awq_writer_write(w, name, pk.t[i].data, pk.t[i].n_bytes);
     }
@@ -606,6 +540,7 @@ static awq_status declare_all(awq_writer *w, const awq_checkpoint *ck, rp_plan *
         l->done = true;
         for (int p = 0; p < l->out_shapes.n_tensors; p++) {
             const awq_packed_tensor *pt = &l->out_shapes.t[p];
+            if (awq_packed_part_absent(pt)) continue;
             snprintf(name, sizeof name, "%s.%s", l->prefix, pt->suffix);
             AWQ_TRY(awq_writer_declare(w, name, pt->dtype, pt->ndim, pt->shape));
         }
@@ -637,6 +572,9 @@ awq_status awq_repack(awq_ctx *ctx, const char *in_dir, const char *out_dir,
     const awq_qckpt *q = &res->in;
     if (st == AWQ_OK) st = build_plan(ctx, ck, q, p.to, &pl);
     if (st == AWQ_OK) st = lossy_checks(ctx, &pl, q, &p);
+    for (int64_t i = 0; st == AWQ_OK && i < pl.n_lin; i++)
+        awq_packed_omit_optional(&pl.lin[i].out_shapes, q->sym_given && q->sym,
+                                 !pl.lin[i].act_order);
     if (st == AWQ_OK) st = skip_list(ctx, ck, &pl, &skip);
     if (st == AWQ_OK) {
         awq_writer_params wp = awq_writer_default_params();
@@ -685,8 +623,9 @@ awq_status awq_repack(awq_ctx *ctx, const char *in_dir, const char *out_dir,
         }
     }
     if (st == AWQ_OK) {
-        bool sym = q->sym_given ? q->sym : all_sym;
-        bool desc_act = (p.to == AWQ_QFMT_GPTQ || p.to == AWQ_QFMT_GPTQ_V2) && q->desc_act;
+        bool sym = q->sym_given ? q->sym : p.to == AWQ_QFMT_CT ? false : all_sym;
+        bool desc_act = (p.to == AWQ_QFMT_GPTQ || p.to == AWQ_QFMT_GPTQ_V2 ||
+                         p.to == AWQ_QFMT_CT) && q->desc_act;
         if (desc_act) {
             /* keep desc_act only while an act-order g_idx survives */
             desc_act = false;
@@ -694,7 +633,7 @@ awq_status awq_repack(awq_ctx *ctx, const char *in_dir, const char *out_dir,
         }
         st = write_config(ctx, w, in_dir, q, &p, sym, desc_act, &skip);
     }
-    if (st == AWQ_OK) st = copy_aux(ctx, w, in_dir, &res->n_files_copied);
+    if (st == AWQ_OK) st = awq_copy_aux_files(ctx, w, in_dir, NULL, &res->n_files_copied);
     if (st == AWQ_OK) st = awq_writer_finish(w);
     if (st == AWQ_OK) {
         res->bytes_written = awq_writer_total_bytes(w);

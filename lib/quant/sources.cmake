@@ -20,6 +20,9 @@ list(APPEND AWQ_LIB_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/consumers.c
   ${CMAKE_CURRENT_LIST_DIR}/size.c
   ${CMAKE_CURRENT_LIST_DIR}/clip.c
+  ${CMAKE_CURRENT_LIST_DIR}/ct.c
+  ${CMAKE_CURRENT_LIST_DIR}/ct_float.c
+  ${CMAKE_CURRENT_LIST_DIR}/outfiles.c
 )
 # The quantizer's inner loops are written to be vectorised (branch-free
 # clamps, no libm calls). -O2's "very cheap" cost model skips loops with a

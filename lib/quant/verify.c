@@ -61,6 +61,12 @@ static bool ends_with(const char *s, const char *suf) {
     return n >= m && memcmp(s + n - m, suf, m) == 0;
 }
 
+static bool has_suffix(const awq_checkpoint *ck, const char *suf) {
+    for (size_t i = 0; i < awq_checkpoint_n_tensors(ck); i++)
+        if (ends_with(awq_checkpoint_tensor(ck, i)->name, suf)) return true;
+    return false;
+}
+
 static inline uint32_t ld32(const void *base, int64_t i) {
     uint32_t v;
     memcpy(&v, (const unsigned char *)base + i * 4, 4);
@@ -169,26 +175,40 @@ awq_status awq_verify(awq_ctx *ctx, const char *dir, const awq_verify_params *pa
                                    : awq_verify_default_bound(q->bits ? q->bits : 4,
                                                               q->group_size ? q->group_size : 128);
 
-    /* packed linears and orphans */
+    /* packed linears and orphans; the tensor suffixes of the detected
+     * format (AWQ / GPTQ: .qweight ..., compressed-tensors: .weight_packed
+     * ...), AWQ's when the format is unknown */
+    char dot_qw[32], parts[4][32];
+    {
+        awq_qformat f = decodable ? q->format : AWQ_QFMT_AWQ_GEMM;
+        if (!decodable && has_suffix(ck, ".weight_packed")) f = AWQ_QFMT_CT;
+        snprintf(dot_qw, sizeof dot_qw, ".%s", awq_format_suffix(f, AWQ_PT_QWEIGHT));
+        static const char *const gptq_like[3] = {".qzeros", ".scales", ".g_idx"};
+        for (int k = 0; k < 4; k++) {
+            const char *sx = awq_format_suffix(f, k + 1);
+            if (f != AWQ_QFMT_CT && k < 3) sx = gptq_like[k] + 1; /* g_idx: an orphan in AWQ */
+            snprintf(parts[k], sizeof parts[k], "%s%s", sx ? "." : "", sx ? sx : "");
+        }
+    }
+    const int n_parts = 4;
     int64_t n_lin = 0;
     for (size_t i = 0; i < nt; i++)
-        n_lin += ends_with(awq_checkpoint_tensor(ck, i)->name, ".qweight");
+        n_lin += ends_with(awq_checkpoint_tensor(ck, i)->name, dot_qw);
     res->linears = calloc((size_t)(n_lin ? n_lin : 1), sizeof *res->linears);
     if (!res->linears) {
         st = awq_fail_nomem(ctx, "verify records", (uint64_t)n_lin * sizeof *res->linears);
         goto done;
     }
-    char name[VF_MAX_NAME + 16], pre[VF_MAX_NAME];
-    static const char *const parts[3] = {".qzeros", ".scales", ".g_idx"};
+    char name[VF_MAX_NAME + 32], pre[VF_MAX_NAME];
     for (size_t i = 0; i < nt; i++) {
         const char *nm = awq_checkpoint_tensor(ck, i)->name;
-        for (int k = 0; k < 3; k++) {
-            if (!ends_with(nm, parts[k])) continue;
+        for (int k = 0; k < n_parts; k++) {
+            if (!parts[k][0] || !ends_with(nm, parts[k])) continue;
             size_t n = strlen(nm) - strlen(parts[k]);
             if (n >= sizeof pre) continue;
             memcpy(pre, nm, n);
             pre[n] = 0;
-            snprintf(name, sizeof name, "%s.qweight", pre);
+            snprintf(name, sizeof name, "%s%s", pre, dot_qw);
             if (!awq_checkpoint_find(ck, name))
                 problem(res, "%s: packed tensor without %s", nm, name);
         }
@@ -198,10 +218,11 @@ awq_status awq_verify(awq_ctx *ctx, const char *dir, const awq_verify_params *pa
     int64_t n_err = 0;
     for (size_t i = 0; st == AWQ_OK && i < nt; i++) {
         const awq_tensor_info *ti = awq_checkpoint_tensor(ck, i);
-        if (!ends_with(ti->name, ".qweight")) {
+        if (!ends_with(ti->name, dot_qw)) {
             /* plain tensors: finite values; present in the source */
             bool packed_part = false;
-            for (int k = 0; k < 3; k++) packed_part |= ends_with(ti->name, parts[k]);
+            for (int k = 0; k < n_parts; k++)
+                packed_part |= parts[k][0] && ends_with(ti->name, parts[k]);
             /* the scales are a packed linear's floats: named here by tensor
              * and element, the linear's own check below says which group */
             if (packed_part && awq_dtype_is_float(ti->dtype) &&
@@ -221,7 +242,7 @@ awq_status awq_verify(awq_ctx *ctx, const char *dir, const awq_verify_params *pa
             }
             continue;
         }
-        size_t n = strlen(ti->name) - strlen(".qweight");
+        size_t n = strlen(ti->name) - strlen(dot_qw);
         if (n >= sizeof pre) {
             problem(res, "%s: name too long", ti->name);
             continue;
@@ -311,7 +332,7 @@ awq_status awq_verify(awq_ctx *ctx, const char *dir, const awq_verify_params *pa
         if (ends_with(nm, ".weight") && n - 7 < sizeof pre) {
             memcpy(pre, nm, n - 7);
             pre[n - 7] = 0;
-            snprintf(name, sizeof name, "%s.qweight", pre);
+            snprintf(name, sizeof name, "%s%s", pre, dot_qw);
             if (awq_checkpoint_find(ck, name)) continue;
         }
         problem(res, "%s: in the source checkpoint but missing here", nm);
@@ -322,7 +343,22 @@ awq_status awq_verify(awq_ctx *ctx, const char *dir, const awq_verify_params *pa
     st = awq_count(ctx, ck, &cnt);
     if (st != AWQ_OK) goto done;
     res->logical_params = cnt.logical;
-    if (decodable && cnt.quant_logical != res->linear_params)
+    if (decodable && cnt.n_quant_linears == 0 && res->n_linears > 0) {
+        /* the header-only counter does not resolve this format's linears and
+         * counts their packed tensors as plain elements: count them from
+         * the decoded linears instead */
+        uint64_t packed_elems = 0;
+        for (size_t i = 0; i < nt; i++) {
+            const awq_tensor_info *ti = awq_checkpoint_tensor(ck, i);
+            bool part = ends_with(ti->name, dot_qw);
+            for (int k = 0; k < n_parts && !part; k++)
+                part = parts[k][0] && ends_with(ti->name, parts[k]);
+            if (part) packed_elems += ti->n_elements;
+        }
+        res->logical_params = cnt.logical = cnt.logical - packed_elems + res->linear_params;
+        awq_info(ctx, "%s: logical parameters counted from the %lld decoded linears", dir,
+                 (long long)res->n_linears);
+    } else if (decodable && cnt.quant_logical != res->linear_params)
         problem(res, "count: the logical counter gives %llu quantized weights, the unpacked "
                      "linears hold %llu", (unsigned long long)cnt.quant_logical,
                 (unsigned long long)res->linear_params);

@@ -26,7 +26,8 @@
 
 #define FIX AWQ_TEST_SRC "/ref/quant"
 
-static const char *const k_fmt_dirs[AWQ_QFMT_COUNT] = {"awq-gemm", "awq-gemv", "gptq", "gptq-v2"};
+static const char *const k_fmt_dirs[AWQ_QFMT_COUNT] = {"awq-gemm", "awq-gemv", "gptq", "gptq-v2",
+                                                        "compressed-tensors"};
 static const char *const k_linears[] = {
     "model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.k_proj",
     "model.layers.0.self_attn.v_proj", "model.layers.0.self_attn.o_proj",
@@ -298,7 +299,7 @@ static void test_all_pairs(awq_ctx *ctx) {
             free(back);
             pairs++;
         }
-    CHECK_EQ_INT(pairs, 16);
+    CHECK_EQ_INT(pairs, AWQ_QFMT_COUNT * AWQ_QFMT_COUNT);
 }
 
 static void test_sharding(awq_ctx *ctx) {

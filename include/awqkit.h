@@ -17,5 +17,6 @@
 #include "awqkit/synth.h"
 #include "awqkit/quantize.h"
 #include "awqkit/audit.h"
+#include "awqkit/api.h"
 
 #endif

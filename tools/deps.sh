@@ -4,6 +4,8 @@
 # otherwise it prints the exact command to run and stops.
 AWQ_DEB_PACKAGES=(build-essential cmake pkg-config libopenblas-dev libcjson-dev
                   libzstd-dev libpcre2-dev libutf8proc-dev zstd)
+# The Python package's tests (tools/test.sh): a venv, then pip install .
+AWQ_DEB_PACKAGES+=(python3-venv)
 
 awq_install_deps() {
     local missing=() p

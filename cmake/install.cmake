@@ -60,3 +60,4 @@ if(AWQ_BUILD_SHARED)
   install(FILES ${CMAKE_BINARY_DIR}/awqkit.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig
           COMPONENT devel)
 endif()
+include(${CMAKE_CURRENT_LIST_DIR}/docs.cmake)

@@ -22,7 +22,8 @@ static void usage(FILE *f) {
             "weight: 8 x bytes(qweight+qzeros+scales+g_idx) / logical weights for the\n"
             "quantized linears (biases excluded), 8 x tensor bytes / logical params for\n"
             "the whole checkpoint.\n\n"
-            "MODEL is a model directory or a .safetensors file.\n\n");
+            "MODEL is a model directory, a .safetensors file, or a Hub id org/name[@rev]\n"
+            "in the local Hugging Face cache.\n\n");
     awq_cli_print_common_help(f);
     fprintf(f, "\nExample:\n  awqkit count Qwen2.5-VL-3B-Instruct-AWQ\n");
 }

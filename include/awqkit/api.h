@@ -72,7 +72,7 @@ void awq_api_free(char *s);
  * layout (PREFIX/bin, PREFIX/lib -> PREFIX/share/awqkit) and the build
  * tree (BUILD/share/awqkit, made by CMake). No absolute path is compiled
  * in, so an installed tree can be moved. NULL when none is found. Static
- * storage, computed once (not thread-safe on the first call). */
+ * storage, looked up once per process (thread-safe). */
 const char *awq_data_dir(void);
 /* Full path of a file under awq_data_dir() when it exists (malloc'd; free
  * with awq_api_free), else NULL. */
@@ -96,8 +96,9 @@ bool awq_hub_id_syntax(const char *s);
  * form of a Hub id, is returned as given (opening it reports a missing
  * file as usual); a Hub id is looked up in the local cache, without
  * network:
- *   $HF_HUB_CACHE, else $HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub,
- *   else ~/.cache/huggingface/hub
+ *   $HF_HUB_CACHE (or its older name $HUGGINGFACE_HUB_CACHE), else
+ *   $HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else
+ *   ~/.cache/huggingface/hub
  *   /models--ORG--NAME/snapshots/<commit>, the commit being the revision
  *   when it is one (hex, as snapshots name them), else refs/<revision>
  *   (default refs/main); with no refs/main, the only snapshot if there is

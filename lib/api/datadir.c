@@ -12,6 +12,7 @@
 
 #include <dlfcn.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,7 +28,8 @@
 #define DEFAULT_TEXT "text/wiki.test.raw"
 
 static char g_dir[PATH_MAX];
-static int g_state; /* 0 not looked yet, 1 found, -1 none */
+static bool g_found;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 /* dir/rel when that is a directory: canonical path into g_dir. */
 static bool try_dir(const char *dir, const char *rel) {
@@ -52,23 +54,24 @@ static bool try_beside(const char *file) {
            try_dir(dir, "share/awqkit");
 }
 
-const char *awq_data_dir(void) {
-    if (g_state == 0) {
-        g_state = -1;
-        const char *env = getenv("AWQKIT_DATA_DIR");
-        Dl_info info;
-        char exe[PATH_MAX];
-        ssize_t n;
-        if (env && env[0]) {
-            if (awq_path_is_dir(env) && realpath(env, g_dir)) g_state = 1;
-        } else if (dladdr((void *)&awq_data_dir, &info) && try_beside(info.dli_fname)) {
-            g_state = 1;
-        } else if ((n = readlink("/proc/self/exe", exe, sizeof exe - 1)) > 0) {
-            exe[n] = 0;
-            if (try_beside(exe)) g_state = 1;
-        }
+static void find_data_dir(void) {
+    const char *env = getenv("AWQKIT_DATA_DIR");
+    Dl_info info;
+    char exe[PATH_MAX];
+    ssize_t n;
+    if (env && env[0]) {
+        g_found = awq_path_is_dir(env) && realpath(env, g_dir);
+    } else if (dladdr((void *)&awq_data_dir, &info) && try_beside(info.dli_fname)) {
+        g_found = true;
+    } else if ((n = readlink("/proc/self/exe", exe, sizeof exe - 1)) > 0) {
+        exe[n] = 0;
+        g_found = try_beside(exe);
     }
-    return g_state == 1 ? g_dir : NULL;
+}
+
+const char *awq_data_dir(void) {
+    pthread_once(&g_once, find_data_dir);
+    return g_found ? g_dir : NULL;
 }
 
 char *awq_data_file(const char *relpath) {

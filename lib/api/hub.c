@@ -48,6 +48,8 @@ bool awq_hub_id_syntax(const char *s) {
 static char *cache_dir(void) {
     const char *v = getenv("HF_HUB_CACHE");
     if (v && v[0]) return awq_strdup(v);
+    v = getenv("HUGGINGFACE_HUB_CACHE"); /* huggingface_hub's older name */
+    if (v && v[0]) return awq_strdup(v);
     v = getenv("HF_HOME");
     if (v && v[0]) return awq_path_join(v, "hub");
     v = getenv("XDG_CACHE_HOME");

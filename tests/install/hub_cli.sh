@@ -17,7 +17,7 @@ printf '%s' "$C" >"$repo/refs/main"
 printf '%s\n' "$C" >"$repo/refs/v1"
 cd "$T" # acme/... is not a path here
 export HF_HUB_CACHE=$T/hf/hub
-unset HF_HOME
+unset HF_HOME HUGGINGFACE_HUB_CACHE
 
 expect_exit 0 "count a Hub id" "$AWQKIT" count acme/tiny-llama --json
 check "logical count" test "$("$J" "$T/out" logical)" = 6819072

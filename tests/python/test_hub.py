@@ -37,6 +37,7 @@ def hub(tmp_path, tiny, monkeypatch):
     hub = tmp_path / "hf" / "hub"
     repo = make_cache(hub, tiny)
     monkeypatch.delenv("HF_HOME", raising=False)
+    monkeypatch.delenv("HUGGINGFACE_HUB_CACHE", raising=False)
     monkeypatch.setenv("HF_HUB_CACHE", str(hub))
     monkeypatch.chdir(tmp_path)  # "acme/tiny-llama" must not exist as a path
     return repo

@@ -58,6 +58,7 @@ static void test_hub(awq_ctx *ctx) {
     write_text(p, COMMIT);
     snprintf(p, sizeof p, "%s/hub", tmp);
     setenv("HF_HUB_CACHE", p, 1);
+    unsetenv("HUGGINGFACE_HUB_CACHE");
     unsetenv("HF_HOME");
     if (chdir(tmp) != 0) exit(2); /* acme/tiny must not be a local path */
 
@@ -70,15 +71,22 @@ static void test_hub(awq_ctx *ctx) {
         CHECK_MSG(path && strcmp(path, want) == 0, "%s -> %s", ids[i], path ? path : "NULL");
         awq_api_free(path);
     }
-    /* HF_HOME/hub when HF_HUB_CACHE is unset */
+    /* the older variable name */
     unsetenv("HF_HUB_CACHE");
+    setenv("HUGGINGFACE_HUB_CACHE", p, 1);
+    char *path = NULL;
+    CHECK_OK(ctx, awq_hub_resolve(ctx, "acme/tiny", &path));
+    CHECK(path && strcmp(path, want) == 0);
+    awq_api_free(path);
+    path = NULL;
+    unsetenv("HUGGINGFACE_HUB_CACHE");
+    /* HF_HOME/hub when neither is set */
     setenv("HF_HOME", tmp, 1);
     char *json = NULL;
     CHECK_OK(ctx, awq_api_count(ctx, "acme/tiny", &json));
     CHECK(json && strstr(json, "\"logical\":\t6819072"));
     awq_api_free(json);
 
-    char *path = NULL;
     CHECK_FAILS(ctx, awq_hub_resolve(ctx, "acme/absent", &path), AWQ_ERR_NOT_FOUND,
                 "`hf download acme/absent`");
     CHECK(path == NULL);

@@ -18,5 +18,6 @@
 #include "awqkit/quantize.h"
 #include "awqkit/audit.h"
 #include "awqkit/consumers.h"
+#include "awqkit/api.h"
 
 #endif

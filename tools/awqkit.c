@@ -27,8 +27,10 @@ static void usage(FILE *f) {
     fprintf(f, "  %-10s %s\n", "help", "this list, or `awqkit help COMMAND`");
     fprintf(f,
             "\nA MODEL is a Hugging Face model directory (config.json plus\n"
-            "model.safetensors or sharded model-*.safetensors with an index) or a\n"
-            "single .safetensors file.\n\n"
+            "model.safetensors or sharded model-*.safetensors with an index), a\n"
+            "single .safetensors file, or a Hub id org/name[@revision] already in the\n"
+            "local Hugging Face cache (HF_HUB_CACHE, HF_HOME or ~/.cache/huggingface;\n"
+            "awqkit never downloads: `hf download org/name` first).\n\n"
             "Examples:\n"
             "  awqkit count data/tiny-llama\n"
             "  awqkit inspect data/tiny-llama --json\n"

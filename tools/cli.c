@@ -389,6 +389,23 @@ static bool resolve_future(const char *p, char *out, size_t cap) {
     return true;
 }
 
+char *awq_cli_model(const char *arg) {
+    awq_ctx *ctx = NULL;
+    awq_ctx_params p = awq_ctx_default_params();
+    p.n_threads = 1;
+    awq_status s = awq_ctx_create(&p, &ctx);
+    if (s != AWQ_OK) awq_cli_fail("cannot create library context: %s", awq_strerror(s));
+    char *path = NULL;
+    s = awq_hub_resolve(ctx, arg, &path);
+    if (s != AWQ_OK) {
+        /* the message already names arg */
+        fprintf(stderr, "awqkit %s: error: %s\n", awq_cli_cmd, awq_ctx_errmsg(ctx));
+        exit(AWQ_EXIT_FAIL);
+    }
+    awq_ctx_free(ctx);
+    return path;
+}
+
 void awq_cli_refuse_same_path(const char *in, const char *out, const char *flag) {
     char rin[PATH_MAX], rout[PATH_MAX];
     if (!realpath(in, rin)) return;

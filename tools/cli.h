@@ -66,6 +66,11 @@ bool awq_cli_is_help(const char *arg);
 awq_ctx *awq_cli_ctx(const awq_cli_common *c);
 void awq_cli_ctx_free(awq_ctx *ctx);
 
+/* A MODEL argument: a path as given, or a Hub id org/name[@rev] resolved
+ * from the local Hugging Face cache (awq_hub_resolve); exit 1 with the
+ * library's message (how to download) when it is not there. malloc'd. */
+char *awq_cli_model(const char *arg);
+
 /* SIGINT / SIGTERM: the first asks the running job to stop at its next
  * safe point (the context's progress callback returns false, the job
  * returns AWQ_ERR_CANCELLED after its cleanup); a second one kills. */

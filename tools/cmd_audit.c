@@ -9,9 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#ifndef AWQ_DEFAULT_CALIB
-#define AWQ_DEFAULT_CALIB ""
-#endif
 
 static void help(void) {
     printf(
@@ -113,20 +110,6 @@ static int parse_list(const char *flag, const char *v, double *out, int cap, boo
     return n;
 }
 
-/* Bundled evaluation text: data/text/wiki.test.raw beside the bundled
- * calibration file (source-tree builds). */
-static const char *default_text(void) {
-    const char *env = getenv("AWQKIT_TEXT");
-    if (env && env[0]) return env;
-    if (!AWQ_DEFAULT_CALIB[0]) return NULL;
-    static char path[4096];
-    char *dir = awq_path_dirname(AWQ_DEFAULT_CALIB);
-    if (!dir) return NULL;
-    snprintf(path, sizeof path, "%s/wiki.test.raw", dir);
-    free(dir);
-    return access(path, R_OK) == 0 ? path : NULL;
-}
-
 static void parse(int argc, char **argv, opts *o) {
     memset(o, 0, sizeof *o);
     o->p = awq_audit_default_params();
@@ -209,14 +192,12 @@ static void parse(int argc, char **argv, opts *o) {
     }
     if (!o->model) awq_cli_usage_error("missing MODEL (an FP16/BF16 model directory)");
     if (!o->out) awq_cli_usage_error("missing -o REPORT_DIR (the report directory)");
-    if (!o->p.text) o->p.text = default_text();
+    if (!o->p.text) o->p.text = awq_default_text_path(); /* bundled text/wiki.test.raw */
     if (!o->p.text) awq_cli_usage_error("missing --text FILE (the evaluation text)");
     if (q->calib_tokens && q->calib.path)
         awq_cli_usage_error("--calib and --calib-tokens are exclusive");
     if (!q->calib_tokens && !q->calib.path) {
-        const char *env = getenv("AWQKIT_CALIB");
-        q->calib.path = env && env[0] ? env : AWQ_DEFAULT_CALIB;
-        if (!q->calib.path[0]) q->calib.path = NULL; /* fine for fp16 / --compare only */
+        q->calib.path = awq_default_calib_path(); /* NULL is fine for fp16 / --compare only */
     }
     if (!q->calib.text_field) q->calib.text_field = "text";
     /* check the names now: a typo is a usage error, not a failure after an hour */
@@ -241,6 +222,8 @@ static void parse(int argc, char **argv, opts *o) {
         if (!p[k]) break;
         p += k + 1;
     }
+    o->model = awq_cli_model(o->model);
+    for (int k = 0; k < o->n_compare; k++) o->compare[k] = awq_cli_model(o->compare[k]);
     o->p.configs = o->configs;
     o->p.compare = o->compare;
     o->p.n_compare = o->n_compare;

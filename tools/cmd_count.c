@@ -1,6 +1,7 @@
 /* tools/cmd_count.c — `awqkit count MODEL`: stored / loaded / logical
  * parameter counts side by side (definitions: include/awqkit/count.h). */
 #include "cli.h"
+#include "api/api_json.h"
 
 #include <cjson/cJSON.h>
 #include <string.h>
@@ -25,7 +26,8 @@ static void usage(FILE *f) {
             "weight: 8 x bytes(quantization tensors) / logical weights for the\n"
             "quantized linears (biases excluded), 8 x tensor bytes / logical params for\n"
             "the whole checkpoint.\n\n"
-            "MODEL is a model directory or a .safetensors file.\n\n");
+            "MODEL is a model directory, a .safetensors file, or a Hub id org/name[@rev]\n"
+            "in the local Hugging Face cache.\n\n");
     awq_cli_print_common_help(f);
     fprintf(f, "\nExample:\n  awqkit count Qwen2.5-VL-3B-Instruct-AWQ\n");
 }
@@ -39,16 +41,6 @@ static void fmt_int(char *buf, size_t n, uint64_t v) {
         if (o + 1 < n) buf[o++] = tmp[i];
     }
     buf[o] = 0;
-}
-
-static cJSON *row_json(const awq_count_row *r) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "tensors", (double)r->n_tensors);
-    cJSON_AddNumberToObject(o, "stored", (double)r->stored);
-    cJSON_AddNumberToObject(o, "loaded", (double)r->loaded);
-    cJSON_AddNumberToObject(o, "logical", (double)r->logical);
-    cJSON_AddNumberToObject(o, "bytes", (double)r->bytes);
-    return o;
 }
 
 static void print_row(const char *name, const awq_count_row *r) {
@@ -74,6 +66,7 @@ int awq_cmd_count(int argc, char **argv) {
         awq_cli_positional(a, &path, "count takes one MODEL");
     }
     if (!path) awq_cli_usage_error("missing MODEL (a model directory or .safetensors file)");
+    path = awq_cli_model(path);
 
     awq_ctx *ctx = awq_cli_ctx(&c);
     double t0 = awq_cli_now();
@@ -86,37 +79,8 @@ int awq_cmd_count(int argc, char **argv) {
     double el = awq_cli_now() - t0;
 
     if (c.json) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "path", path);
-        cJSON_AddNumberToObject(o, "tensors", (double)r.n_tensors);
-        cJSON_AddNumberToObject(o, "shards", (double)r.n_shards);
-        cJSON_AddNumberToObject(o, "stored", (double)r.stored);
-        cJSON_AddNumberToObject(o, "loaded", (double)r.loaded);
-        cJSON_AddNumberToObject(o, "logical", (double)r.logical);
-        cJSON_AddNumberToObject(o, "tensor_bytes", (double)r.tensor_bytes);
-        cJSON_AddNumberToObject(o, "file_bytes", (double)r.file_bytes);
-        cJSON_AddNumberToObject(o, "bits_per_param", r.bits_per_param);
-        cJSON *q = cJSON_AddObjectToObject(o, "quantized");
-        cJSON_AddStringToObject(q, "layout", awq_pack_kind_name(r.pack));
-        cJSON_AddNumberToObject(q, "linears", (double)r.n_quant_linears);
-        cJSON_AddNumberToObject(q, "bits", r.quant_bits);
-        cJSON_AddNumberToObject(q, "logical", (double)r.quant_logical);
-        cJSON_AddNumberToObject(q, "bytes", (double)r.quant_bytes);
-        cJSON_AddNumberToObject(q, "bits_per_weight", r.quant_bits_per_weight);
-        cJSON_AddNumberToObject(q, "unresolved", (double)r.n_unresolved);
-        cJSON *roles = cJSON_AddObjectToObject(o, "by_role");
-        for (int i = 0; i < AWQ_ROLE_COUNT; i++)
-            cJSON_AddItemToObject(roles, awq_role_name((awq_role)i), row_json(&r.by_role[i]));
-        cJSON *dts = cJSON_AddObjectToObject(o, "by_dtype");
-        for (int i = 0; i < AWQ_DT_COUNT; i++)
-            if (r.by_dtype[i].n_tensors)
-                cJSON_AddItemToObject(dts, awq_dtype_name((awq_dtype)i), row_json(&r.by_dtype[i]));
-        cJSON *tie = cJSON_AddObjectToObject(o, "tied_embeddings");
-        cJSON_AddBoolToObject(tie, "config_present", r.has_config);
-        cJSON_AddBoolToObject(tie, "tie_word_embeddings", r.tie_word_embeddings);
-        cJSON_AddBoolToObject(tie, "lm_head_stored", r.lm_head_stored);
-        cJSON_AddBoolToObject(tie, "duplicate_dropped", r.tied_duplicate_dropped);
-        cJSON_AddNumberToObject(o, "seconds", el);
+        cJSON *o = awq_json_count(path, &r, el);
+        if (!o) awq_cli_fail("out of memory");
         awq_cli_print_json(o);
         cJSON_Delete(o);
     } else {

@@ -1,6 +1,7 @@
 /* tools/cmd_inspect.c — `awqkit inspect MODEL`: the checkpoint's kind, how
  * its quantization_config agrees with the tensors, and the tensor table. */
 #include "cli.h"
+#include "api/api_json.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -56,6 +57,7 @@ int awq_cmd_inspect(int argc, char **argv) {
         awq_cli_positional(a, &path, "inspect takes one MODEL");
     }
     if (!path) awq_cli_usage_error("missing MODEL (a model directory or .safetensors file)");
+    path = awq_cli_model(path);
 
     awq_ctx *ctx = awq_cli_ctx(&c);
     awq_checkpoint *ck = NULL;
@@ -71,73 +73,8 @@ int awq_cmd_inspect(int argc, char **argv) {
     const awq_quant_config *qc = &d->config;
 
     if (c.json) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "path", path);
-        cJSON_AddStringToObject(o, "kind", awq_ckpt_kind_name(d->kind));
-        cJSON_AddStringToObject(o, "layout", awq_pack_kind_name(d->pack));
-        cJSON_AddStringToObject(o, "format", d->format);
-        cJSON_AddNumberToObject(o, "bits_per_weight", d->bits_per_weight);
-        cJSON_AddBoolToObject(o, "computable", awq_pack_kind_computable(d->pack));
-        cJSON_AddStringToObject(o, "float_dtype", awq_dtype_name(d->float_dtype));
-        cJSON_AddNumberToObject(o, "packed_linears", d->n_packed_linears);
-        cJSON_AddNumberToObject(o, "bits", d->bits);
-        cJSON_AddNumberToObject(o, "group_size", d->group_size);
-        cJSON_AddBoolToObject(o, "g_idx", d->has_g_idx);
-        cJSON_AddBoolToObject(o, "act_order", d->act_order);
-        cJSON_AddNumberToObject(o, "gptq_version", d->gptq_version);
-        cJSON_AddBoolToObject(o, "zeros_symmetric", d->zeros_symmetric);
-        cJSON_AddBoolToObject(o, "data_blank", d->data_blank);
-        cJSON *q = cJSON_AddObjectToObject(o, "quantization_config");
-        cJSON_AddBoolToObject(q, "present", qc->present);
-        if (qc->present) {
-            cJSON_AddStringToObject(q, "quant_method", qc->quant_method);
-            cJSON_AddNumberToObject(q, "bits", qc->bits);
-            cJSON_AddNumberToObject(q, "group_size", qc->group_size);
-            cJSON_AddStringToObject(q, "version", qc->version);
-            cJSON_AddStringToObject(q, "checkpoint_format", qc->checkpoint_format);
-            cJSON_AddBoolToObject(q, "zero_point", qc->zero_point);
-            cJSON_AddBoolToObject(q, "sym", qc->sym);
-            cJSON_AddBoolToObject(q, "desc_act", qc->desc_act);
-        }
-        cJSON_AddBoolToObject(o, "config_agrees", d->config_agrees);
-        awq_layout_desc ld = awq_layout_from_detect(d);
-        awq_consumer_verdict v[AWQ_CONSUMER_COUNT];
-        awq_consumers_judge(&ld, v);
-        cJSON *lo = cJSON_AddArrayToObject(o, "loads_in");
-        for (int k = 0; k < AWQ_CONSUMER_COUNT; k++) {
-            cJSON *x = cJSON_CreateObject();
-            cJSON_AddStringToObject(x, "consumer", awq_consumer_name(v[k].consumer));
-            cJSON_AddStringToObject(x, "loads", v[k].loads == AWQ_LOADS_YES  ? "yes"
-                                                : v[k].loads == AWQ_LOADS_NO ? "no"
-                                                                             : "unknown");
-            cJSON_AddStringToObject(x, "how", v[k].how);
-            cJSON_AddStringToObject(x, "instead", v[k].instead);
-            cJSON_AddItemToArray(lo, x);
-        }
-        cJSON *notes = cJSON_AddArrayToObject(o, "notes");
-        for (int i = 0; i < d->n_notes; i++) cJSON_AddItemToArray(notes, cJSON_CreateString(d->notes[i]));
-        cJSON_AddNumberToObject(o, "n_tensors", (double)nt);
-        cJSON_AddNumberToObject(o, "total_bytes", (double)total);
-        cJSON *sh = cJSON_AddArrayToObject(o, "shards");
-        for (size_t i = 0; i < ns; i++) {
-            cJSON *x = cJSON_CreateObject();
-            cJSON_AddStringToObject(x, "path", awq_checkpoint_shard_path(ck, i));
-            cJSON_AddNumberToObject(x, "bytes", (double)awq_checkpoint_shard_bytes(ck, i));
-            cJSON_AddItemToArray(sh, x);
-        }
-        cJSON *ts = cJSON_AddArrayToObject(o, "tensors");
-        for (size_t i = 0; i < nt; i++) {
-            const awq_tensor_info *t = awq_checkpoint_tensor(ck, i);
-            cJSON *x = cJSON_CreateObject();
-            cJSON_AddStringToObject(x, "name", t->name);
-            cJSON_AddStringToObject(x, "dtype", awq_dtype_name(t->dtype));
-            cJSON *shp = cJSON_AddArrayToObject(x, "shape");
-            for (int k = 0; k < t->ndim; k++)
-                cJSON_AddItemToArray(shp, cJSON_CreateNumber((double)t->shape[k]));
-            cJSON_AddNumberToObject(x, "bytes", (double)t->n_bytes);
-            cJSON_AddNumberToObject(x, "shard", t->shard);
-            cJSON_AddItemToArray(ts, x);
-        }
+        cJSON *o = awq_json_inspect(path, ck, d);
+        if (!o) awq_cli_fail("out of memory");
         awq_cli_print_json(o);
         cJSON_Delete(o);
     } else {

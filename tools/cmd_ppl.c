@@ -74,6 +74,7 @@ int awq_cmd_ppl(int argc, char **argv) {
     }
     if (!path) awq_cli_usage_error("missing MODEL (a model directory or .safetensors file)");
     if (!text) awq_cli_usage_error("missing --text FILE (the text to evaluate)");
+    path = awq_cli_model(path);
     awq_runtime_params rp = awq_runtime_default_params();
     /* No --device: the GPU when there is one, else the CPU. */
     bool auto_device = !backend && awq_built_with_cuda();

@@ -1,5 +1,6 @@
 /* tools/cmd_quantize.c — `awqkit quantize MODEL -o OUT`. */
 #include "cli.h"
+#include "api/api_json.h"
 
 #include "awqkit/quantize.h"
 
@@ -7,10 +8,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-
-#ifndef AWQ_DEFAULT_CALIB
-#define AWQ_DEFAULT_CALIB ""
-#endif
 
 static void help(void) {
     printf(
@@ -203,79 +200,18 @@ static void parse(int argc, char **argv, opts *o) {
         awq_cli_usage_error("--load-scales applies searched AWQ scales, which --method rtn "
                             "never uses: drop one of the two");
     if (!o->p.calib_tokens && !o->p.calib.path) {
-        const char *env = getenv("AWQKIT_CALIB");
-        o->p.calib.path = env && env[0] ? env : AWQ_DEFAULT_CALIB;
-        if (!o->p.calib.path[0])
-            awq_cli_usage_error("no default calibration text in this build: pass --calib FILE");
+        o->p.calib.path = awq_default_calib_path();
+        if (!o->p.calib.path)
+            awq_cli_usage_error("no default calibration text found (no AWQKIT_CALIB, no "
+                                "share/awqkit/text beside the program): pass --calib FILE");
     }
     if (o->p.calib.text_field == NULL) o->p.calib.text_field = "text";
+    o->model = awq_cli_model(o->model);
     awq_cli_refuse_same_path(o->model, o->out, "-o");
 }
 
 static void fmt_mib(char *b, size_t n, uint64_t v) {
     snprintf(b, n, "%.1f MiB", (double)v / 1048576.0);
-}
-
-static cJSON *report_json(const opts *o, const awq_quantize_plan *pl,
-                          const awq_quantize_report *r) {
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "model", o->model);
-    cJSON_AddStringToObject(j, "output", o->out);
-    cJSON_AddStringToObject(j, "method", awq_method_name(o->p.method));
-    cJSON_AddStringToObject(j, "format", awq_format_get(o->p.format)->name);
-    cJSON_AddNumberToObject(j, "bits", o->p.quant.bits);
-    cJSON_AddNumberToObject(j, "group_size", o->p.quant.group_size);
-    cJSON_AddBoolToObject(j, "sym", o->p.quant.sym);
-    cJSON_AddStringToObject(j, "propagate", awq_propagate_name(o->p.propagate));
-    cJSON_AddNumberToObject(j, "n_grid", o->p.n_grid);
-    cJSON_AddStringToObject(j, "duo_scaling", awq_duo_scaling_name(o->p.duo_scaling));
-    cJSON *c = cJSON_AddObjectToObject(j, "calibration");
-    cJSON_AddNumberToObject(c, "blocks", (double)pl->n_blocks);
-    cJSON_AddNumberToObject(c, "seqlen", (double)pl->seqlen);
-    cJSON_AddNumberToObject(c, "docs_read", (double)pl->calib.docs_read);
-    cJSON_AddNumberToObject(c, "docs_kept", (double)pl->calib.docs_kept);
-    cJSON *t = cJSON_AddObjectToObject(j, "seconds");
-    cJSON_AddNumberToObject(t, "load", r->t_load);
-    cJSON_AddNumberToObject(t, "forward", r->t_forward);
-    cJSON_AddNumberToObject(t, "search", r->t_search);
-    cJSON_AddNumberToObject(t, "clip", r->t_clip);
-    cJSON_AddNumberToObject(t, "pack", r->t_pack);
-    cJSON_AddNumberToObject(t, "write", r->t_write);
-    cJSON_AddNumberToObject(t, "verify", r->t_verify);
-    cJSON_AddNumberToObject(t, "total", r->t_total);
-    cJSON_AddNumberToObject(j, "peak_estimate_bytes", (double)pl->peak_bytes);
-    cJSON_AddNumberToObject(j, "linears_packed", (double)r->n_packed);
-    cJSON_AddNumberToObject(j, "linears_kept", (double)r->n_kept);
-    cJSON_AddNumberToObject(j, "output_bytes", (double)r->out_bytes);
-    cJSON_AddNumberToObject(j, "output_shards", (double)r->out_shards);
-    cJSON_AddNumberToObject(j, "logical_parameters", (double)r->logical_out);
-    cJSON_AddNumberToObject(j, "bits_per_weight", r->bits_per_weight);
-    cJSON_AddNumberToObject(j, "resumed_from_layer", (double)r->resumed_from);
-    cJSON *layers = cJSON_AddArrayToObject(j, "layers");
-    for (int64_t i = 0; i < r->n_layers; i++) {
-        cJSON *l = cJSON_CreateObject();
-        cJSON_AddNumberToObject(l, "layer", (double)i);
-        cJSON_AddNumberToObject(l, "mse_rtn", r->layers[i].mse_rtn);
-        cJSON_AddNumberToObject(l, "mse", r->layers[i].mse_quant);
-        cJSON_AddNumberToObject(l, "seconds", r->layers[i].seconds);
-        cJSON *gs = cJSON_AddArrayToObject(l, "groups");
-        int ng = (int)(r->n_groups / (r->n_layers ? r->n_layers : 1));
-        for (int g = 0; g < ng; g++) {
-            const awq_group_report *gr = &r->groups[i * ng + g];
-            cJSON *go = cJSON_CreateObject();
-            cJSON_AddStringToObject(go, "name", gr->name);
-            cJSON_AddBoolToObject(go, "searched", gr->searched);
-            if (gr->searched) {
-                cJSON_AddNumberToObject(go, "ratio", gr->ratio);
-                cJSON_AddBoolToObject(go, "duo", gr->duo);
-                cJSON_AddNumberToObject(go, "loss_rtn", gr->loss_rtn);
-                cJSON_AddNumberToObject(go, "loss", gr->loss_best);
-            }
-            cJSON_AddItemToArray(gs, go);
-        }
-        cJSON_AddItemToArray(layers, l);
-    }
-    return j;
 }
 
 static void print_summary(const opts *o, const awq_quantize_report *r) {
@@ -389,7 +325,8 @@ int awq_cmd_quantize(int argc, char **argv) {
         awq_cli_fail_status(ctx, s, o.model);
     }
     if (o.common.json) {
-        cJSON *j = report_json(&o, pl, &rep);
+        cJSON *j = awq_json_quantize(o.model, o.out, &o.p, pl, &rep);
+        if (!j) awq_cli_fail("out of memory");
         awq_cli_print_json(j);
         cJSON_Delete(j);
     } else {

@@ -2,6 +2,7 @@
  * packed checkpoint between AWQ GEMM, AWQ GEMV, GPTQ v1 and GPTQ v2
  * (library: awq_repack in lib/quant/repack.c). */
 #include "cli.h"
+#include "api/api_json.h"
 
 #include <cjson/cJSON.h>
 #include <string.h>
@@ -94,6 +95,7 @@ int awq_cmd_repack(int argc, char **argv) {
         else if (strcmp(zeros, "v2") == 0) p.zeros = AWQ_ZEROS_AS_V2;
         else awq_cli_usage_error("--gptq-zeros: expected auto, v1 or v2 (got '%s')", zeros);
     }
+    in = awq_cli_model(in);
     awq_cli_refuse_same_path(in, out, "-o");
 
     awq_ctx *ctx = awq_cli_ctx(&c);
@@ -105,32 +107,10 @@ int awq_cmd_repack(int argc, char **argv) {
     if (s != AWQ_OK) awq_cli_fail_status(ctx, s, in); /* not "repack": the command says it */
     double el = awq_cli_now() - t0;
     const char *from = awq_format_get(r.in.format)->name;
-    const char *label = awq_format_get(r.in.labelled)->name;
 
     if (c.json) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "input", in);
-        cJSON_AddStringToObject(o, "output", out);
-        cJSON_AddStringToObject(o, "from", from);
-        cJSON_AddStringToObject(o, "from_label", label);
-        cJSON_AddStringToObject(o, "to", fi->name);
-        cJSON_AddNumberToObject(o, "bits", r.in.bits);
-        cJSON_AddNumberToObject(o, "group_size", r.in.group_size);
-        cJSON_AddNumberToObject(o, "linears", (double)r.n_linears);
-        cJSON_AddNumberToObject(o, "tensors_copied", (double)r.n_tensors_copied);
-        cJSON_AddNumberToObject(o, "files_copied", (double)r.n_files_copied);
-        cJSON_AddBoolToObject(o, "lossless",
-                              r.n_lossy_groups == 0 && r.n_requantized == 0);
-        cJSON_AddNumberToObject(o, "lossy_groups", (double)r.n_lossy_groups);
-        cJSON_AddNumberToObject(o, "changed_weights", (double)r.n_changed_codes);
-        cJSON_AddNumberToObject(o, "max_abs_change", r.max_abs_change);
-        cJSON_AddNumberToObject(o, "requantized_linears", (double)r.n_requantized);
-        cJSON_AddNumberToObject(o, "max_requant_rel_err", r.max_requant_rel_err);
-        cJSON_AddBoolToObject(o, "zeros_reinterpreted", r.in.zeros_reinterpreted);
-        cJSON_AddStringToObject(o, "zeros_note", r.in.zeros_note);
-        cJSON_AddNumberToObject(o, "bytes", (double)r.bytes_written);
-        cJSON_AddNumberToObject(o, "shards", (double)r.n_shards);
-        cJSON_AddNumberToObject(o, "seconds", el);
+        cJSON *o = awq_json_repack(in, out, &r, el);
+        if (!o) awq_cli_fail("out of memory");
         awq_cli_print_json(o);
         cJSON_Delete(o);
     } else {

@@ -161,6 +161,7 @@ int awq_cmd_size(int argc, char **argv) {
         awq_cli_usage_error("option --format %s: %s", fmt_name, why ? why : "unsupported");
     }
 
+    if (path) path = awq_cli_model(path);
     awq_ctx *ctx = awq_cli_ctx(&c);
     awq_size_result *r = malloc(sizeof *r);
     if (!r) awq_cli_fail("out of memory");

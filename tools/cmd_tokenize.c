@@ -297,6 +297,7 @@ int awq_cmd_tokenize(int argc, char **argv) {
     }
     if (!path)
         awq_cli_usage_error("missing TOKENIZER (a model directory with tokenizer.json, or the file)");
+    path = awq_cli_model(path);
     int modes = (text_file != NULL) + (str != NULL) + (calib != NULL) + (tokens != NULL);
     if (modes > 1)
         awq_cli_usage_error("--text, --string, --calib and --calib-tokens are alternatives; give one");

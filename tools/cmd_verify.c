@@ -3,6 +3,7 @@
  * and per-linear dequantization error (library: awq_verify in
  * lib/quant/verify.c). Exit 0 when everything passes, 1 otherwise. */
 #include "cli.h"
+#include "api/api_json.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -77,6 +78,9 @@ int awq_cmd_verify(int argc, char **argv) {
         else awq_cli_usage_error("--gptq-zeros: expected auto, v1 or v2 (got '%s')", zeros);
     }
 
+    dir = awq_cli_model(dir);
+    if (p.against) p.against = awq_cli_model(p.against);
+
     awq_ctx *ctx = awq_cli_ctx(&c);
     double t0 = awq_cli_now();
     awq_verify_result r;
@@ -92,48 +96,8 @@ int awq_cmd_verify(int argc, char **argv) {
     if (r.have_against) qsort(order, (size_t)r.n_linears, sizeof *order, cmp_err);
 
     if (c.json) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "path", dir);
-        cJSON_AddBoolToObject(o, "ok", r.ok);
-        if (fmt_known) {
-            cJSON_AddStringToObject(o, "format", awq_format_get(r.q.format)->name);
-            cJSON_AddStringToObject(o, "format_label", awq_format_get(r.q.labelled)->name);
-            cJSON_AddNumberToObject(o, "bits", r.q.bits);
-            cJSON_AddNumberToObject(o, "group_size", r.q.group_size);
-            cJSON_AddBoolToObject(o, "sym", r.q.sym);
-        }
-        cJSON_AddNumberToObject(o, "tensors", (double)r.n_tensors);
-        cJSON_AddNumberToObject(o, "linears", (double)r.n_linears);
-        cJSON_AddNumberToObject(o, "logical_params", (double)r.logical_params);
-        cJSON_AddNumberToObject(o, "linear_params", (double)r.linear_params);
-        if (r.have_against) {
-            cJSON_AddStringToObject(o, "against", p.against);
-            cJSON_AddNumberToObject(o, "against_logical_params", (double)r.against_logical_params);
-            cJSON_AddBoolToObject(o, "params_equal", r.params_equal);
-            cJSON_AddNumberToObject(o, "bound", r.bound);
-            cJSON_AddNumberToObject(o, "max_rel_err_scaled", r.max_rel_err_scaled);
-            cJSON_AddNumberToObject(o, "mean_rel_err_scaled", r.mean_rel_err_scaled);
-            cJSON_AddNumberToObject(o, "failed_linears", (double)r.n_failed_linears);
-        }
-        cJSON *ls = cJSON_AddArrayToObject(o, "linears_detail");
-        for (int64_t i = 0; i < r.n_linears; i++) {
-            const awq_verify_linear *l = order[i];
-            cJSON *e = cJSON_CreateObject();
-            cJSON_AddStringToObject(e, "name", l->name);
-            cJSON_AddNumberToObject(e, "in_features", (double)l->K);
-            cJSON_AddNumberToObject(e, "out_features", (double)l->N);
-            if (r.have_against) {
-                cJSON_AddNumberToObject(e, "rel_err", l->rel_err);
-                cJSON_AddNumberToObject(e, "rel_err_scaled", l->rel_err_scaled);
-            }
-            cJSON_AddBoolToObject(e, "ok", l->ok);
-            cJSON_AddItemToArray(ls, e);
-        }
-        cJSON *pr = cJSON_AddArrayToObject(o, "problems");
-        for (int i = 0; i < r.n_problems; i++)
-            cJSON_AddItemToArray(pr, cJSON_CreateString(r.problems[i]));
-        cJSON_AddNumberToObject(o, "problems_total", (double)r.n_problems_total);
-        cJSON_AddNumberToObject(o, "seconds", el);
+        cJSON *o = awq_json_verify(dir, &p, &r, el);
+        if (!o) awq_cli_fail("out of memory");
         awq_cli_print_json(o);
         cJSON_Delete(o);
     } else {

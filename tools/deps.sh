@@ -8,6 +8,8 @@ AWQ_DEB_PACKAGES=(build-essential cmake pkg-config libopenblas-dev libcjson-dev
 # GEMMs (--precision bf16; README "Dependencies"). Installed when running as
 # root; never reported missing.
 AWQ_DEB_OPTIONAL=(libdnnl-dev)
+# The Python package's tests (tools/test.sh): a venv, then pip install .
+AWQ_DEB_PACKAGES+=(python3-venv)
 
 awq_install_deps() {
     local missing=() p

@@ -1,0 +1,4 @@
+"""`python -m awqkit ...` is the awqkit command."""
+from ._cli import main
+
+main()

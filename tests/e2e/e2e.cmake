@@ -36,5 +36,5 @@ awq_add_script_test(audit_render SCRIPT e2e/audit_render.sh LABELS e2e TIMEOUT 6
 set_property(TEST audit_render APPEND PROPERTY ENVIRONMENT
   "AWQ_JSON=$<TARGET_FILE:awq_json_get>;AWQ_PNG_STATS=$<TARGET_FILE:awq_png_stats>")
 # Format / consumer tables and ambiguous checkpoints through the CLI.
-awq_add_script_test(formats_cli SCRIPT e2e/formats_cli.sh LABELS e2e)
+awq_add_script_test(formats_cli SCRIPT e2e/formats_cli.sh LABELS e2e fault)
 set_property(TEST formats_cli APPEND PROPERTY ENVIRONMENT "AWQ_JSON=$<TARGET_FILE:awq_json_get>")

@@ -38,7 +38,7 @@ stderr_is "awqkit tokenize: error: $T/empty is a directory, not a calibration te
 
 mkdir -p "$T/notok"
 cp "$T/m/config.json" "$T/m/model.safetensors" "$T/notok/"
-expect_exit 1 "ppl without tokenizer.json" "$AWQKIT" ppl "$T/notok" --text "$T/nocfg/config.json"
+expect_exit 1 "ppl without tokenizer.json" "$AWQKIT" ppl "$T/notok" --device cpu --text "$T/nocfg/config.json"
 stderr_is "awqkit ppl: error: $T/notok has no tokenizer.json: ppl tokenizes --text with the model's own tokenizer (the Hugging Face fast-tokenizer file)"
 
 # 2. no internal function names: an empty argument is a usage error
@@ -83,7 +83,7 @@ expect_exit 1 "no such field" "$AWQKIT" tokenize "$M" --calib "$T/emptyfield.jso
 stderr_has "$T/emptyfield.jsonl:1: no \"text\" field (choose the text field with --text-field)"
 
 # 6. a text too short for one window is about the text: named by it
-expect_exit 1 "short ppl text" "$AWQKIT" ppl "$T/m" --text "$T/short.txt" --seqlen 64
+expect_exit 1 "short ppl text" "$AWQKIT" ppl "$T/m" --device cpu --text "$T/short.txt" --seqlen 64
 stderr_is "awqkit ppl: error: $T/short.txt: the text has 5 tokens, fewer than one window of 64; give more text or a smaller --seqlen"
 
 # 7. a sweep of bad inputs: never "X: X", never an awq_* function name

@@ -90,7 +90,7 @@ int awq_cmd_inspect(int argc, char **argv) {
         printf("\n");
         if (d->bits_per_weight > 0)
             printf("format:  %s, %.3f bits per weight%s\n", d->format, d->bits_per_weight,
-                   awq_pack_kind_computable(d->pack) ? "" : " (counted and described; not computed on)");
+                   awq_detect_computable(d) ? "" : " (counted and described; not computed on)");
         else
             printf("format:  %s\n", d->format);
         if (qc->present && !qc->bits && !qc->group_size) /* per-module schemes (ct, bnb) */

@@ -254,6 +254,12 @@ typedef struct awq_detect_result {
     char notes[AWQ_DETECT_MAX_NOTES][AWQ_DETECT_NOTE_LEN];
 } awq_detect_result;
 
+/* Whether awqkit computes on the detected checkpoint: a computable layout
+ * (awq_pack_kind_computable), or compressed-tensors int / FP8 / NVFP4
+ * weights, which lib/quant/ct.c reads for ppl and audit (pack-quantized
+ * also for verify and repack). d is borrowed. */
+bool awq_detect_computable(const awq_detect_result *d);
+
 /* Detect the kind of `ck` from shapes + config + a sample of qzeros / g_idx
  * data (the first 8 KiB of each of at most 8 packed linears spread over the
  * model). GPTQ v1 vs v2: the symmetric patterns above, else the packers'

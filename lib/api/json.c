@@ -63,7 +63,7 @@ cJSON *awq_json_inspect(const char *path, const awq_checkpoint *ck, const awq_de
     cJSON_AddStringToObject(o, "layout", awq_pack_kind_name(d->pack));
     cJSON_AddStringToObject(o, "format", d->format);
     cJSON_AddNumberToObject(o, "bits_per_weight", d->bits_per_weight);
-    cJSON_AddBoolToObject(o, "computable", awq_pack_kind_computable(d->pack));
+    cJSON_AddBoolToObject(o, "computable", awq_detect_computable(d));
     cJSON_AddStringToObject(o, "float_dtype", awq_dtype_name(d->float_dtype));
     cJSON_AddNumberToObject(o, "packed_linears", d->n_packed_linears);
     cJSON_AddNumberToObject(o, "bits", d->bits);

@@ -614,3 +614,16 @@ bool awq_pack_kind_computable(awq_pack_kind k) {
     const awq_qfmt_info *f = awq_qfmt_info_of(k);
     return k == AWQ_PACK_NONE || (f && f->computable);
 }
+
+bool awq_detect_computable(const awq_detect_result *d) {
+    if (!d) return false;
+    if (awq_pack_kind_computable(d->pack)) return true;
+    /* compressed-tensors is read by its own module (lib/quant/ct.c), not
+     * through the table's AWQ/GPTQ path: pack-quantized and naive int,
+     * float-quantized FP8 and NVFP4 are computed on by ppl / audit (and
+     * pack-quantized by verify / repack too) */
+    if (!d->config.present || strcmp(d->config.quant_method, "compressed-tensors") != 0)
+        return false;
+    return d->pack == AWQ_PACK_CT_INT || d->pack == AWQ_PACK_CT_NAIVE ||
+           d->pack == AWQ_PACK_FP8 || d->pack == AWQ_PACK_NVFP4;
+}

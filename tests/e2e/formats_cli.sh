@@ -36,9 +36,12 @@ done
 expect_exit 0 "inspect ct asym" "$AWQKIT" inspect "$T/ct-w4a16-asym"
 stdout_has "format:  compressed-tensors pack-quantized int4 asymmetric, group 128, 4.157 bits per weight"
 stdout_has "SGLang: its compressed-tensors WNA16 scheme has symmetric 4/8-bit types only"
+# compressed-tensors is computed on (lib/quant/ct.c); bitsandbytes only described
+check "ct asym: computed on" sh -c "! grep -qF 'not computed on' '$T/out'"
 expect_exit 0 "inspect bnb --json" "$AWQKIT" inspect "$T/bnb-nf4" --json
 cp "$T/out" "$T/i.json"
 check "json: kind bnb-4bit" test "$("$J" "$T/i.json" kind)" = bnb-4bit
+check "json: bnb not computable" test "$("$J" "$T/i.json" computable)" = false
 check "json: agrees" test "$("$J" "$T/i.json" config_agrees)" = true
 
 # bitsandbytes 4-bit stores flat codes: in x out come back from the

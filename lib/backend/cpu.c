@@ -438,15 +438,37 @@ static awq_status cpu_col_mean_abs(awq_backend *be, const float *x, int64_t M,
 
 #define MSE_BLOCK 8192
 
+/* A reduction over two vectors by fixed blocks of `block` elements: each
+ * block's partial sum is computed by one worker, then the partials are added
+ * in block order on the caller, so the result does not depend on the
+ * thread count (mse and dot). */
 typedef struct {
     const float *a, *b;
     int64_t n;
     double *part;
-} mse_job;
+} pair_job;
+
+static awq_status pair_reduce(awq_backend *be, const char *what, const float *a,
+                              const float *b, int64_t n, int64_t block,
+                              void (*blocks)(void *, int64_t, int64_t, int), double *out) {
+    if (n < 0) return awq_fail(be->ctx, AWQ_ERR_INVALID_ARG, "%s: n < 0", what);
+    *out = 0.0;
+    if (n == 0) return AWQ_OK;
+    int64_t nb = (n + block - 1) / block;
+    double *part = awq_alloc((size_t)nb, sizeof(double));
+    if (!part) return awq_fail_nomem(be->ctx, what, (uint64_t)nb * 8);
+    pair_job j = {a, b, n, part};
+    awq_parallel_for(be->ctx, nb, blocks, &j);
+    double s = 0.0;
+    for (int64_t i = 0; i < nb; i++) s += part[i];
+    awq_free(part);
+    *out = s;
+    return AWQ_OK;
+}
 
 static void mse_blocks(void *arg, int64_t b0, int64_t b1, int worker) {
     (void)worker;
-    const mse_job *j = arg;
+    const pair_job *j = arg;
     for (int64_t blk = b0; blk < b1; blk++) {
         int64_t s = blk * MSE_BLOCK, e = AWQ_MIN(s + MSE_BLOCK, j->n);
         double acc = 0.0;
@@ -460,18 +482,8 @@ static void mse_blocks(void *arg, int64_t b0, int64_t b1, int worker) {
 
 static awq_status cpu_mse(awq_backend *be, const float *a, const float *b,
                           int64_t n, double *out) {
-    if (n < 0) return awq_fail(be->ctx, AWQ_ERR_INVALID_ARG, "mse: n < 0");
-    *out = 0.0;
-    if (n == 0) return AWQ_OK;
-    int64_t nb = (n + MSE_BLOCK - 1) / MSE_BLOCK;
-    double *part = awq_alloc((size_t)nb, sizeof(double));
-    if (!part) return awq_fail_nomem(be->ctx, "mse", (uint64_t)nb * 8);
-    mse_job j = {a, b, n, part};
-    awq_parallel_for(be->ctx, nb, mse_blocks, &j);
-    double s = 0.0;
-    for (int64_t i = 0; i < nb; i++) s += part[i];
-    awq_free(part);
-    *out = s / (double)n;
+    AWQ_TRY(pair_reduce(be, "mse", a, b, n, MSE_BLOCK, mse_blocks, out));
+    if (n > 0) *out /= (double)n;
     return AWQ_OK;
 }
 
@@ -526,15 +538,10 @@ static awq_status cpu_gram(awq_backend *be, const float *x, int64_t M, int64_t K
     return AWQ_OK;
 }
 
-typedef struct {
-    const float *a, *b;
-    int64_t n;
-    double *part;
-} dot_job;
 
 static void dot_blocks(void *arg, int64_t b0, int64_t b1, int worker) {
     (void)worker;
-    const dot_job *j = arg;
+    const pair_job *j = arg;
     for (int64_t blk = b0; blk < b1; blk++) {
         int64_t s = blk * AWQ_DOT_BLOCK, e = AWQ_MIN(s + AWQ_DOT_BLOCK, j->n);
         double acc = 0.0;
@@ -545,19 +552,7 @@ static void dot_blocks(void *arg, int64_t b0, int64_t b1, int worker) {
 
 static awq_status cpu_dot(awq_backend *be, const float *a, const float *b, int64_t n,
                           double *out) {
-    if (n < 0) return awq_fail(be->ctx, AWQ_ERR_INVALID_ARG, "dot: n < 0");
-    *out = 0.0;
-    if (n == 0) return AWQ_OK;
-    int64_t nb = (n + AWQ_DOT_BLOCK - 1) / AWQ_DOT_BLOCK;
-    double *part = awq_alloc((size_t)nb, sizeof(double));
-    if (!part) return awq_fail_nomem(be->ctx, "dot", (uint64_t)nb * 8);
-    dot_job j = {a, b, n, part};
-    awq_parallel_for(be->ctx, nb, dot_blocks, &j);
-    double s = 0.0;
-    for (int64_t i = 0; i < nb; i++) s += part[i];
-    awq_free(part);
-    *out = s;
-    return AWQ_OK;
+    return pair_reduce(be, "dot", a, b, n, AWQ_DOT_BLOCK, dot_blocks, out);
 }
 
 /* ------------------------------------------------------------- output */

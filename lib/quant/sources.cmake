@@ -8,6 +8,7 @@ list(APPEND AWQ_LIB_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/qpreflight.c
   ${CMAKE_CURRENT_LIST_DIR}/srcscan.c
   ${CMAKE_CURRENT_LIST_DIR}/pack.c
+  ${CMAKE_CURRENT_LIST_DIR}/pack_layouts.c
   ${CMAKE_CURRENT_LIST_DIR}/qckpt.c
   ${CMAKE_CURRENT_LIST_DIR}/repack.c
   ${CMAKE_CURRENT_LIST_DIR}/verify.c

@@ -1,8 +1,8 @@
 /*
  * lib/audit/audit.c — `awqkit audit`: the configuration grid, checks done
  * before any long work, and the loop that quantizes and measures each
- * configuration (measure.c holds the measurements, report.c / svg.c the
- * renderers). The AWQ algorithm, the packed layouts, perplexity and the
+ * configuration (measure.c holds the measurements, report.c / svg.c /
+ * html.c the renderers). The AWQ algorithm, the packed layouts, perplexity and the
  * size calculator are the library's; nothing here re-implements them.
  */
 #include "audit/audit_internal.h"

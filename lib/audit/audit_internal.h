@@ -1,6 +1,6 @@
 /*
  * lib/audit/audit_internal.h — pieces shared by the audit's files:
- * measurement (measure.c), rendering (report.c, svg.c), orchestration
+ * measurement (measure.c), rendering (report.c, svg.c, html.c), orchestration
  * (audit.c). Not installed; tests include it for the helpers below.
  */
 #ifndef AWQ_LIB_AUDIT_INTERNAL_H
@@ -67,6 +67,10 @@ void audit_nice_ticks(double lo, double hi, int max_ticks, double *t0,
 
 /* Sequential colour map for t in [0, 1] (clamped): "#rrggbb". */
 void audit_colormap(double t, char out[8]);
+
+/* Append the SVG of one chart to b (svg.c; report.html inlines it). */
+awq_status audit_render_svg(awq_ctx *ctx, const awq_audit_result *r, awq_audit_chart chart,
+                            awq_strbuf *b);
 
 /* Hand the buffer to the caller as a NUL-terminated awq_free-able string. */
 awq_status audit_sb_take(awq_ctx *ctx, awq_strbuf *b, char **out, size_t *len);

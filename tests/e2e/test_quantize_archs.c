@@ -12,6 +12,7 @@
  *   searched (v -> o only without GQA); the output runs in the forward. */
 #include "awq_test.h"
 #include "core/core.h"
+#include "e2e/e2e_quant.h"
 
 #include "awqkit/checkpoint.h"
 #include "awqkit/quant.h"
@@ -25,52 +26,14 @@
 #define EVAL_T 64
 #define EVAL_B 2
 
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static uint32_t next_u32(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 11);
-}
-
+/* The group size of quantize() below (run_gemma3_vl uses 32: hidden 32). */
 static int g_group = 128;
 
 static awq_status quantize(awq_ctx *ctx, const char *model, const char *out, awq_method m,
                            const char *ids, awq_quantize_report *rep) {
-    awq_quantize_params p = awq_quantize_default_params();
+    awq_quantize_params p = e2e_quantize_params(m, ids);
     p.quant.group_size = g_group;
-    p.method = m;
-    p.calib_tokens = ids;
-    p.calib.seqlen = 128;
-    p.force = true;
-    awq_quantize_job *job = NULL;
-    awq_status s = awq_quantize_prepare(ctx, model, out, &p, &job);
-    if (s == AWQ_OK) s = awq_quantize_run(job, rep);
-    awq_quantize_job_free(job);
-    return s;
-}
-
-static float *logits(awq_ctx *ctx, const char *dir, const int32_t *ids) {
-    awq_checkpoint *ck = NULL;
-    awq_model *m = NULL;
-    awq_runtime_params rp = awq_runtime_default_params();
-    float *out = malloc(sizeof(float) * EVAL_B * EVAL_T * VOCAB);
-    if (awq_checkpoint_open(ctx, dir, &ck) != AWQ_OK ||
-        awq_model_open(ctx, ck, &rp, &m) != AWQ_OK ||
-        awq_model_forward_logits(m, ids, EVAL_B, EVAL_T, out) != AWQ_OK) {
-        fprintf(stderr, "logits of %s: %s\n", dir, awq_ctx_errmsg(ctx));
-        free(out);
-        out = NULL;
-    }
-    awq_model_free(m);
-    awq_checkpoint_free(ck);
-    return out;
-}
-
-static double mse(const float *a, const float *b, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-    return s / (double)n;
+    return e2e_quantize_with(ctx, model, out, &p, rep);
 }
 
 typedef struct {
@@ -156,12 +119,14 @@ static void run_family(awq_ctx *ctx, const char *tmp, const char *ids_path, cons
     awq_checkpoint_free(ck);
 
     int32_t ids[EVAL_B * EVAL_T];
-    for (int i = 0; i < EVAL_B * EVAL_T; i++) ids[i] = (int32_t)(next_u32() % VOCAB);
-    float *lf = logits(ctx, model, ids), *lr = logits(ctx, rtn, ids), *la = logits(ctx, awq, ids);
+    for (int i = 0; i < EVAL_B * EVAL_T; i++) ids[i] = (int32_t)(e2e_rand_u32() % VOCAB);
+    float *lf = e2e_logits(ctx, model, ids, EVAL_B, EVAL_T, VOCAB);
+    float *lr = e2e_logits(ctx, rtn, ids, EVAL_B, EVAL_T, VOCAB);
+    float *la = e2e_logits(ctx, awq, ids, EVAL_B, EVAL_T, VOCAB);
     CHECK(lf && lr && la);
     if (lf && lr && la) {
         size_t n = (size_t)EVAL_B * EVAL_T * VOCAB;
-        double er = mse(lf, lr, n), ea = mse(lf, la, n);
+        double er = e2e_mse(lf, lr, n), ea = e2e_mse(lf, la, n);
         printf("%s kv%lld: held-out logits MSE vs FP16: rtn %.4g awq %.4g\n", f->arch,
                (long long)f->kv_heads, er, ea);
         CHECK_MSG(ea < 0.8 * er, "%s logits: AWQ %g vs RTN %g", f->arch, ea, er);
@@ -182,10 +147,8 @@ static void run_gemma3_vl(awq_ctx *ctx, const char *tmp) {
     snprintf(src, sizeof src, "%s/ref/models/gemma3_vl", AWQ_TEST_SRC);
     snprintf(out, sizeof out, "%s/gemma3_vl-awq", tmp);
     snprintf(ids_path, sizeof ids_path, "%s/calib-ids-vl.txt", tmp);
-    FILE *f = fopen(ids_path, "w");
     /* text ids only (120.. are the image tokens) */
-    for (int i = 0; i < 8 * 128; i++) fprintf(f, "%u%c", next_u32() % 100, i % 32 == 31 ? '\n' : ' ');
-    fclose(f);
+    CHECK(e2e_write_calib_ids(ids_path, 8 * 128, 100));
     g_group = 32; /* hidden 32 */
     awq_quantize_report ra;
     memset(&ra, 0, sizeof ra);
@@ -226,7 +189,7 @@ static void run_gemma3_vl(awq_ctx *ctx, const char *tmp) {
     awq_checkpoint_free(a);
     awq_checkpoint_free(b);
     int32_t ids[EVAL_B * EVAL_T];
-    for (int i = 0; i < EVAL_B * EVAL_T; i++) ids[i] = (int32_t)(next_u32() % 100);
+    for (int i = 0; i < EVAL_B * EVAL_T; i++) ids[i] = (int32_t)(e2e_rand_u32() % 100);
     awq_checkpoint *ck = NULL;
     awq_model *m = NULL;
     awq_runtime_params rp = awq_runtime_default_params();
@@ -245,9 +208,7 @@ int main(void) {
     char ids_path[1024];
     snprintf(ids_path, sizeof ids_path, "%s/calib-ids.txt", tmp);
     awq_ctx *ctx = awq_test_ctx(2);
-    FILE *f = fopen(ids_path, "w");
-    for (int i = 0; i < 16 * 128; i++) fprintf(f, "%u%c", next_u32() % VOCAB, i % 32 == 31 ? '\n' : ' ');
-    fclose(f);
+    CHECK(e2e_write_calib_ids(ids_path, 16 * 128, VOCAB));
 
     static const family fams[] = {
         /* no GQA: qkv_proj -> o_proj folds into the v rows */

@@ -9,6 +9,7 @@
  * final logits are closer to the FP16 model's. */
 #include "awq_test.h"
 #include "core/core.h"
+#include "e2e/e2e_quant.h"
 
 #include "awqkit/quantize.h"
 #include "awqkit/runtime.h"
@@ -17,51 +18,6 @@
 #define VOCAB 512
 #define EVAL_T 64
 #define EVAL_B 4
-
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static uint32_t next_u32(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 11);
-}
-
-static awq_status quantize(awq_ctx *ctx, const char *model, const char *out, awq_method m,
-                           const char *ids, awq_quantize_report *rep) {
-    awq_quantize_params p = awq_quantize_default_params();
-    p.method = m;
-    p.calib_tokens = ids;
-    p.calib.seqlen = 128;
-    p.force = true;
-    awq_quantize_job *job = NULL;
-    awq_status s = awq_quantize_prepare(ctx, model, out, &p, &job);
-    if (s == AWQ_OK) s = awq_quantize_run(job, rep);
-    awq_quantize_job_free(job);
-    return s;
-}
-
-static float *logits(awq_ctx *ctx, const char *dir, const int32_t *ids) {
-    awq_checkpoint *ck = NULL;
-    awq_model *m = NULL;
-    awq_runtime_params rp = awq_runtime_default_params();
-    float *out = malloc(sizeof(float) * EVAL_B * EVAL_T * VOCAB);
-    if (awq_checkpoint_open(ctx, dir, &ck) != AWQ_OK ||
-        awq_model_open(ctx, ck, &rp, &m) != AWQ_OK ||
-        awq_model_forward_logits(m, ids, EVAL_B, EVAL_T, out) != AWQ_OK) {
-        fprintf(stderr, "logits of %s: %s\n", dir, awq_ctx_errmsg(ctx));
-        free(out);
-        out = NULL;
-    }
-    awq_model_free(m);
-    awq_checkpoint_free(ck);
-    return out;
-}
-
-static double mse(const float *a, const float *b, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-    return s / (double)n;
-}
 
 int main(void) {
     char *tmp = awq_test_tmpdir("e2e_quantize_synth");
@@ -89,13 +45,11 @@ int main(void) {
     CHECK_OK(ctx, awq_synth_write(ctx, model, &sp, &sr));
     CHECK_EQ_INT(sr.n_outliers, 4);
 
-    FILE *f = fopen(ids_path, "w");
-    for (int i = 0; i < 16 * 128; i++) fprintf(f, "%u%c", next_u32() % VOCAB, i % 32 == 31 ? '\n' : ' ');
-    fclose(f);
+    CHECK(e2e_write_calib_ids(ids_path, 16 * 128, VOCAB));
 
     awq_quantize_report rr, ra;
-    CHECK_OK(ctx, quantize(ctx, model, rtn, AWQ_METHOD_RTN, ids_path, &rr));
-    CHECK_OK(ctx, quantize(ctx, model, awq, AWQ_METHOD_AWQ, ids_path, &ra));
+    CHECK_OK(ctx, e2e_quantize(ctx, model, rtn, AWQ_METHOD_RTN, ids_path, &rr));
+    CHECK_OK(ctx, e2e_quantize(ctx, model, awq, AWQ_METHOD_AWQ, ids_path, &ra));
     CHECK_EQ_INT(ra.n_layers, 3);
     for (int64_t i = 0; i < ra.n_layers; i++) {
         printf("layer %lld: output MSE rtn %.4g awq %.4g\n", (long long)i,
@@ -110,12 +64,14 @@ int main(void) {
     CHECK_EQ_INT(vo, 3);
 
     int32_t ids[EVAL_B * EVAL_T];
-    for (int i = 0; i < EVAL_B * EVAL_T; i++) ids[i] = (int32_t)(next_u32() % VOCAB);
-    float *lf = logits(ctx, model, ids), *lr = logits(ctx, rtn, ids), *la = logits(ctx, awq, ids);
+    for (int i = 0; i < EVAL_B * EVAL_T; i++) ids[i] = (int32_t)(e2e_rand_u32() % VOCAB);
+    float *lf = e2e_logits(ctx, model, ids, EVAL_B, EVAL_T, VOCAB);
+    float *lr = e2e_logits(ctx, rtn, ids, EVAL_B, EVAL_T, VOCAB);
+    float *la = e2e_logits(ctx, awq, ids, EVAL_B, EVAL_T, VOCAB);
     CHECK(lf && lr && la);
     if (lf && lr && la) {
         size_t n = (size_t)EVAL_B * EVAL_T * VOCAB;
-        double er = mse(lf, lr, n), ea = mse(lf, la, n);
+        double er = e2e_mse(lf, lr, n), ea = e2e_mse(lf, la, n);
         printf("held-out logits MSE vs FP16: rtn %.4g awq %.4g\n", er, ea);
         CHECK_MSG(ea < 0.8 * er, "logits: AWQ %g vs RTN %g", ea, er);
     }
@@ -134,7 +90,7 @@ int main(void) {
     sp.n_layers = 2;
     CHECK_OK(ctx, awq_synth_write(ctx, mb, &sp, &sr));
     awq_quantize_report rb;
-    CHECK_OK(ctx, quantize(ctx, mb, ob, AWQ_METHOD_AWQ, ids_path, &rb));
+    CHECK_OK(ctx, e2e_quantize(ctx, mb, ob, AWQ_METHOD_AWQ, ids_path, &rb));
     for (int64_t i = 0; i < rb.n_layers; i++)
         CHECK_MSG(rb.layers[i].mse_quant < rb.layers[i].mse_rtn, "bf16 layer %lld: %g vs %g",
                   (long long)i, rb.layers[i].mse_quant, rb.layers[i].mse_rtn);
@@ -166,7 +122,7 @@ int main(void) {
     sp.n_layers = 2;
     CHECK_OK(ctx, awq_synth_write(ctx, mu, &sp, &sr));
     awq_quantize_report ru;
-    CHECK_OK(ctx, quantize(ctx, mu, ou, AWQ_METHOD_AWQ, ids_path, &ru));
+    CHECK_OK(ctx, e2e_quantize(ctx, mu, ou, AWQ_METHOD_AWQ, ids_path, &ru));
     CHECK_EQ_INT(ru.n_kept, 2);
     CHECK_EQ_INT(ru.n_packed, 2 * 6);
     CHECK(ru.logical_in == ru.logical_out);
@@ -188,7 +144,7 @@ int main(void) {
         free(cfgs);
     }
     awq_checkpoint_free(ck);
-    float *lu = logits(ctx, ou, ids);
+    float *lu = e2e_logits(ctx, ou, ids, EVAL_B, EVAL_T, VOCAB);
     CHECK(lu != NULL);
     free(lu);
     awq_quantize_report_free(&ru);

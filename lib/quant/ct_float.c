@@ -245,31 +245,3 @@ awq_status awq_ct_float_dequant(awq_ctx *ctx, const awq_checkpoint *ck, const ch
     awq_parallel_for(ctx, N, fl_rows, &j);
     return AWQ_OK;
 }
-
-bool awq_ct_float_config(const awq_ct_config *cfg, const char **why) {
-    bool any = false;
-    for (int i = 0; i < cfg->n_schemes; i++) {
-        const awq_ct_scheme *s = &cfg->schemes[i];
-        if (!s->has_weights) continue;
-        bool fl = strcmp(s->format, "float-quantized") == 0 ||
-                  strcmp(s->format, "naive-quantized") == 0 ||
-                  strcmp(s->format, "int-quantized") == 0 ||
-                  strcmp(s->format, "nvfp4-pack-quantized") == 0;
-        /* integer pack-quantized groups of different schemes: each linear's
-         * bits, group and zero points come from its own tensors */
-        bool ipack = strcmp(s->format, "pack-quantized") == 0 && s->is_int &&
-                     s->group_size != 0;
-        if (!fl && !ipack) {
-            *why = "uses a format or strategy awqkit does not compute with";
-            return false;
-        }
-        if (s->act_quant) {
-            *why = "quantizes activations too (W8A8 / W4A4: the forward would not match a "
-                   "server's); weight-only float schemes are computed with";
-            return false;
-        }
-        any = true;
-    }
-    if (!any) *why = "has no weight scheme";
-    return any;
-}

@@ -228,6 +228,8 @@ static void test_layout(awq_ctx *ctx) {
 
 /* ------------------------------------------------- 2. config_groups */
 
+#define LIN AWQ_CT_MOD_LINEAR
+
 static void test_config(awq_ctx *ctx) {
     cJSON *qc = cJSON_Parse(
         "{\"quant_method\":\"compressed-tensors\",\"format\":\"pack-quantized\","
@@ -239,25 +241,25 @@ static void test_config(awq_ctx *ctx) {
         "\"weights\":{\"num_bits\":4,\"type\":\"int\",\"symmetric\":false,\"strategy\":\"group\","
         "\"group_size\":128}}}}");
     CHECK(qc && awq_ct_is(qc));
-    awq_ct_config cfg;
-    CHECK_OK(ctx, awq_ct_parse(ctx, qc, "t", &cfg));
-    CHECK_EQ_INT(cfg.n_schemes, 2);
-    const awq_ct_scheme *s = awq_ct_scheme_match(&cfg, "model.layers.3.self_attn.k_proj");
-    CHECK(s && s->bits == 8 && s->group_size == -1 && s->sym);
-    s = awq_ct_scheme_match(&cfg, "model.layers.3.mlp.down_proj");
-    CHECK(s && s->bits == 4 && s->group_size == 128 && !s->sym &&
-          strcmp(s->format, "pack-quantized") == 0);
-    CHECK(awq_ct_scheme_match(&cfg, "lm_head") == NULL);
-    CHECK(awq_ct_scheme_match(&cfg, "model.visual.blocks.0.attn.qkv") == NULL);
-    CHECK(awq_ct_scheme_match(&cfg, "model.layers.0.mlp.gate") == NULL);
+    awq_ct_config *cfg = NULL;
+    CHECK_OK(ctx, awq_ct_config_parse(ctx, qc, "t", &cfg));
+    CHECK_EQ_INT(awq_ct_config_n_schemes(cfg), 2);
+    const awq_ct_scheme *s = awq_ct_scheme_for(cfg, "model.layers.3.self_attn.k_proj", LIN);
+    CHECK(s && s->num_bits == 8 && s->group_size == -1 && s->symmetric);
+    s = awq_ct_scheme_for(cfg, "model.layers.3.mlp.down_proj", LIN);
+    CHECK(s && s->num_bits == 4 && s->group_size == 128 && !s->symmetric &&
+          s->format == AWQ_CT_FMT_PACK_QUANTIZED);
+    CHECK(awq_ct_scheme_for(cfg, "lm_head", LIN) == NULL);
+    CHECK(awq_ct_scheme_for(cfg, "model.visual.blocks.0.attn.qkv", LIN) == NULL);
+    CHECK(awq_ct_scheme_for(cfg, "model.layers.0.mlp.gate", LIN) == NULL);
     /* re: matches from the start of the name (Python re.match) */
-    CHECK(awq_ct_scheme_match(&cfg, "model.layers.10.mlp.gate") != NULL);
-    CHECK(!awq_ct_match("re:layers", "model.layers.0.x", NULL, NULL));
-    bool bad = false;
-    CHECK(!awq_ct_match("re:(", "x", NULL, &bad) && bad);
-    /* two schemes: the compute commands refuse, naming both groups */
+    CHECK(awq_ct_scheme_for(cfg, "model.layers.10.mlp.gate", LIN) != NULL);
+    /* two schemes: the packed-integer path refuses, naming both groups */
     const awq_ct_scheme *one;
-    CHECK_FAILS(ctx, awq_ct_int_scheme(ctx, &cfg, "t", &one), AWQ_ERR_UNSUPPORTED, "attn");
+    CHECK_FAILS(ctx, awq_ct_int_scheme(ctx, cfg, &one), AWQ_ERR_UNSUPPORTED, "attn");
+    const char *why = NULL;
+    CHECK(awq_ct_computable(cfg, &why));
+    awq_ct_config_free(cfg);
     cJSON_Delete(qc);
 
     static const char *const refused[][2] = {
@@ -273,13 +275,17 @@ static void test_config(awq_ctx *ctx) {
          "strategy is not group or channel"},
         {"{\"quant_method\":\"compressed-tensors\",\"config_groups\":{\"g\":{\"targets\":\"Linear\"}}}",
          "targets is not a list"},
+        {"{\"quant_method\":\"compressed-tensors\",\"config_groups\":{\"g\":{\"targets\":[\"Linear\"]}}}",
+         "no config group with weights"},
     };
     for (size_t i = 0; i < AWQ_ARRAY_LEN(refused); i++) {
         qc = cJSON_Parse(refused[i][0]);
-        awq_status st = awq_ct_parse(ctx, qc, "t", &cfg);
-        if (st == AWQ_OK) st = awq_ct_int_scheme(ctx, &cfg, "t", &one);
+        cfg = NULL;
+        awq_status st = awq_ct_config_parse(ctx, qc, "t", &cfg);
+        if (st == AWQ_OK) st = awq_ct_int_scheme(ctx, cfg, &one);
         CHECK_MSG(st != AWQ_OK && strstr(awq_ctx_errmsg(ctx), refused[i][1]),
                   "case %zu: %s", i, awq_ctx_errmsg(ctx));
+        awq_ct_config_free(cfg);
         cJSON_Delete(qc);
     }
 
@@ -287,13 +293,14 @@ static void test_config(awq_ctx *ctx) {
     const char *keep[] = {"visual", "lm_head"};
     awq_qconfig_fields f = {4, 64, true, false, keep, 2};
     CHECK_OK(ctx, awq_format_quant_config(ctx, AWQ_QFMT_CT, &f, &qc));
-    CHECK_OK(ctx, awq_ct_parse(ctx, qc, "w", &cfg));
-    CHECK_OK(ctx, awq_ct_int_scheme(ctx, &cfg, "w", &one));
-    CHECK(one->bits == 4 && one->group_size == 64 && one->sym);
-    CHECK(awq_ct_scheme_match(&cfg, "model.visual.merger.mlp.0") == NULL);
-    CHECK(awq_ct_scheme_match(&cfg, "lm_head") == NULL);
-    CHECK(awq_ct_scheme_match(&cfg, "model.layers.0.mlp.up_proj") == one);
+    CHECK_OK(ctx, awq_ct_config_parse(ctx, qc, "w", &cfg));
+    CHECK_OK(ctx, awq_ct_int_scheme(ctx, cfg, &one));
+    CHECK(one->num_bits == 4 && one->group_size == 64 && one->symmetric);
+    CHECK(awq_ct_scheme_for(cfg, "model.visual.merger.mlp.0", LIN) == NULL);
+    CHECK(awq_ct_scheme_for(cfg, "lm_head", LIN) == NULL);
+    CHECK(awq_ct_scheme_for(cfg, "model.layers.0.mlp.up_proj", LIN) == one);
     CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(qc, "ignore")), 2);
+    awq_ct_config_free(cfg);
     cJSON_Delete(qc);
 }
 
@@ -359,9 +366,10 @@ static void test_llmc(awq_ctx *ctx) {
     CHECK_OK(ctx, awq_checkpoint_open(ctx, b, &cb));
     const cJSON *qj = cb ? cJSON_GetObjectItem(awq_checkpoint_config(cb), "quantization_config")
                          : NULL;
-    awq_ct_config cfg;
-    CHECK_OK(ctx, awq_ct_parse(ctx, qj, "back", &cfg));
-    CHECK(awq_ct_scheme_match(&cfg, "lm_head") == NULL);
+    awq_ct_config *cfg = NULL;
+    CHECK_OK(ctx, awq_ct_config_parse(ctx, qj, "back", &cfg));
+    CHECK(cfg && awq_ct_scheme_for(cfg, "lm_head", LIN) == NULL);
+    awq_ct_config_free(cfg);
     awq_checkpoint_free(cb);
     free(a);
     free(b);

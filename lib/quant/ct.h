@@ -31,4 +31,19 @@ bool awq_ct_float_linear(const struct awq_checkpoint *ck, const char *prefix);
 awq_status awq_ct_float_dequant(awq_ctx *ctx, const struct awq_checkpoint *ck,
                                 const char *prefix, int64_t N, int64_t K, float *out);
 
+/* "Within the format's own step": each element of the source src [N, K]
+ * against the stored code of the same linear. Round-to-nearest puts every
+ * source weight within half a grid step of its code (times its scale):
+ * FP8 E4M3 steps 2^(e-3) (2^-9 among subnormals), FP4 E2M1 steps 0.5 / 1 /
+ * 2, integers 1; the larger step around a code is taken, with 1/32 of
+ * slack for a producer dividing in FP16 / BF16. */
+typedef struct awq_ct_steps {
+    int64_t n_off;             /* source weights outside half a step */
+    int64_t first_row;         /* row of the first such weight, -1 */
+    double worst;              /* largest |w' - w| in half steps */
+} awq_ct_steps;
+
+awq_status awq_ct_float_steps(awq_ctx *ctx, const struct awq_checkpoint *ck, const char *prefix,
+                              int64_t N, int64_t K, const float *src, awq_ct_steps *out);
+
 #endif /* AWQ_LIB_QUANT_CT_H */

@@ -394,3 +394,18 @@ bool awq_ct_computable(const awq_ct_config *c, const char **why) {
     if (!any) *why = "has no weight scheme";
     return any;
 }
+
+bool awq_ct_scheme_fits(const awq_ct_scheme *s, awq_pack_kind k) {
+    switch (k) {
+    case AWQ_PACK_CT_INT: return s->format == AWQ_CT_FMT_PACK_QUANTIZED;
+    case AWQ_PACK_CT_NAIVE:
+        return s->format == AWQ_CT_FMT_NAIVE_QUANTIZED || s->format == AWQ_CT_FMT_INT_QUANTIZED;
+    case AWQ_PACK_FP8:
+        return s->format == AWQ_CT_FMT_FLOAT_QUANTIZED ||
+               (s->format == AWQ_CT_FMT_NAIVE_QUANTIZED && s->is_float);
+    case AWQ_PACK_NVFP4: return s->format == AWQ_CT_FMT_NVFP4_PACK;
+    case AWQ_PACK_MXFP4: return s->format == AWQ_CT_FMT_MXFP4_PACK;
+    case AWQ_PACK_NONE: return s->format == AWQ_CT_FMT_DENSE;
+    default: return false;
+    }
+}

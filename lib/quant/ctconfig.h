@@ -36,6 +36,7 @@
 #define AWQ_LIB_QUANT_CTCONFIG_H
 
 #include "awqkit/core.h"
+#include "awqkit/count.h"
 #include "awqkit/quant.h"
 
 #include <stdbool.h>
@@ -131,6 +132,12 @@ typedef enum awq_ct_module_kind {
  * targets it or an ignore entry matches it. The pointer lives as long as c. */
 const awq_ct_scheme *awq_ct_scheme_for(const awq_ct_config *c, const char *module,
                                        awq_ct_module_kind kind);
+
+/* Do the tensors of a linear stored as layout k (the format table's,
+ * awqkit/count.h) fit the scheme's format? FP8 weights come as
+ * float-quantized or, from llm-compressor's weight-only FP8 schemes, as
+ * naive-quantized with float weights. */
+bool awq_ct_scheme_fits(const awq_ct_scheme *s, awq_pack_kind k);
 
 /* One line naming a scheme: "group_0: float-quantized fp8 channel",
  * "mlp: pack-quantized int4 group 32 asymmetric". */

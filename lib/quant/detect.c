@@ -191,24 +191,6 @@ static void module_of(const char *name, char *buf, size_t n) {
     buf[l] = 0;
 }
 
-/* Do the tensors of a linear (layout k) fit a scheme's format? FP8
- * weights come as float-quantized or, from llm-compressor's weight-only
- * FP8 schemes, as naive-quantized with float weights. */
-static bool ct_format_fits(awq_pack_kind k, const awq_ct_scheme *s) {
-    switch (k) {
-    case AWQ_PACK_CT_INT: return s->format == AWQ_CT_FMT_PACK_QUANTIZED;
-    case AWQ_PACK_CT_NAIVE:
-        return s->format == AWQ_CT_FMT_NAIVE_QUANTIZED || s->format == AWQ_CT_FMT_INT_QUANTIZED;
-    case AWQ_PACK_FP8:
-        return s->format == AWQ_CT_FMT_FLOAT_QUANTIZED ||
-               (s->format == AWQ_CT_FMT_NAIVE_QUANTIZED && s->is_float);
-    case AWQ_PACK_NVFP4: return s->format == AWQ_CT_FMT_NVFP4_PACK;
-    case AWQ_PACK_MXFP4: return s->format == AWQ_CT_FMT_MXFP4_PACK;
-    case AWQ_PACK_NONE: return s->format == AWQ_CT_FMT_DENSE;
-    default: return false;
-    }
-}
-
 /* compressed-tensors: every linear against the scheme config_groups gives
  * it (targets / ignore, `re:` patterns included). */
 static void check_ct(const awq_checkpoint *ck, const awq_scan *s, note_list *bad) {
@@ -231,7 +213,7 @@ static void check_ct(const awq_checkpoint *ck, const awq_scan *s, note_list *bad
                      "stored quantized (%s) but no config_groups target matches it, or "
                      "ignore lists it",
                      awq_pack_kind_name(L->pack));
-        else if (quant_cfg && sch->format != AWQ_CT_FMT_UNKNOWN && !ct_format_fits(L->pack, sch))
+        else if (quant_cfg && sch->format != AWQ_CT_FMT_UNKNOWN && !awq_ct_scheme_fits(sch, L->pack))
             snprintf(why, sizeof why, "config_groups.%s says %s but the tensors are %s", sch->name,
                      awq_ct_format_name(sch->format), awq_pack_kind_name(L->pack));
         else if (quant_cfg && !L->bits_from_hint && sch->num_bits != L->bits)

@@ -161,12 +161,17 @@ awq_status awq_ct_int_scheme(awq_ctx *ctx, const awq_ct_config *c, const awq_ct_
  * config. */
 bool awq_ct_computable(const awq_ct_config *c, const char **why);
 
-/* repack's question (lib/quant/ct_repack.c): AWQ_OK when ck is not
+/* repack's question (lib/quant/ctckpt.c): AWQ_OK when ck is not
  * compressed-tensors or one integer pack-quantized scheme covers it; else
  * AWQ_ERR_UNSUPPORTED naming the first tensor of the config group that
  * cannot be converted exactly to `to` (FP8, NVFP4, int8 naive, activation
  * quantization, several schemes), why, and what to use instead. */
 awq_status awq_ct_repack_check(awq_ctx *ctx, const struct awq_checkpoint *ck, awq_qformat to);
+
+/* The weight scheme that quantizes most of ck's weights (ctckpt.c); NULL
+ * when no group has weights. */
+const awq_ct_scheme *awq_ct_main_scheme(const awq_ct_config *c,
+                                        const struct awq_checkpoint *ck);
 
 /* ------------------------------------------------------------- writer */
 

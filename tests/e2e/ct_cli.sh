@@ -81,4 +81,20 @@ expect_exit 1 "repack of mixed schemes" "$AWQKIT" repack "$R/tiny-qwen2-mixed-in
 stderr_has "a mixed-scheme checkpoint (group_0: pack-quantized int8 channel, first model.layers.0.self_attn.k_proj.weight_packed; group_1: pack-quantized int4 group 32 asymmetric, first model.layers.0.mlp.down_proj.weight_packed): the awq quantization_config holds one bits / group_size / sym for every linear"
 stderr_has "Keep it as compressed-tensors (vLLM, SGLang and transformers load mixed schemes)"
 check "mixed refusal: nothing written" test ! -e "$T/m"
+
+# audit --compare measures them against their source (tests/ref/quant/fp16
+# with a 32-character BPE tokenizer, so a text can be evaluated)
+cp -r "$SRC" "$T/tq"
+V='"a":0,"b":1,"c":2,"d":3,"e":4,"f":5,"g":6,"h":7,"i":8,"j":9,"k":10,"l":11,"m":12,"n":13'
+V=$V',"o":14,"p":15,"q":16,"r":17,"s":18,"t":19,"u":20,"v":21,"w":22,"x":23,"y":24,"z":25'
+V=$V'," ":26,".":27,",":28,";":29,"!":30,"?":31'
+printf '{"version":"1.0","added_tokens":[],"normalizer":null,"pre_tokenizer":null,"post_processor":null,"decoder":null,"model":{"type":"BPE","unk_token":null,"vocab":{%s},"merges":[]}}\n' "$V" > "$T/tq/tokenizer.json"
+for i in $(seq 1 120); do printf 'the cat sat on a mat and was fed. '; done > "$T/tq.txt"
+expect_exit 0 "audit --compare FP8 / NVFP4 / mixed" "$AWQKIT" audit "$T/tq" -o "$T/aud" --configs fp16 \
+    --compare "$R/tiny-qwen2-fp8-channel" --compare "$R/tiny-qwen2-nvfp4a16" \
+    --compare "$R/tiny-qwen2-mixed-int" --text "$T/tq.txt" --calib "$T/tq.txt" --seqlen 64 \
+    --max-chunks 4 --device cpu
+check "audit: FP8 row" grep -q '^| cmp-tiny-qwen2-fp8-channel | external | 8 | per-channel | compressed-tensors |' "$T/aud/report.md"
+check "audit: NVFP4 row" grep -q '^| cmp-tiny-qwen2-nvfp4a16 | external | 4 | g16 | compressed-tensors |' "$T/aud/report.md"
+check "audit: mixed row (main scheme int4 g32)" grep -q '^| cmp-tiny-qwen2-mixed-int | external | 4 | g32 | compressed-tensors |' "$T/aud/report.md"
 finish

@@ -1,7 +1,8 @@
 /*
- * lib/quant/ct_repack.c — which compressed-tensors checkpoints repack can
- * convert, and the refusal for the others (called by repack.c before it
- * plans or writes anything).
+ * lib/quant/ctckpt.c — compressed-tensors checkpoints as a whole: which
+ * ones repack can convert, and the refusal for the others (called by
+ * repack.c before it plans or writes anything); the scheme most weights
+ * use (audit --compare labels a mixed checkpoint by it).
  *
  * repack converts integer codes between packed layouts bit for bit. A
  * compressed-tensors checkpoint qualifies when one integer pack-quantized
@@ -137,4 +138,37 @@ awq_status awq_ct_repack_check(awq_ctx *ctx, const awq_checkpoint *ck, awq_qform
     }
     awq_ct_config_free(c);
     return st;
+}
+
+const awq_ct_scheme *awq_ct_main_scheme(const awq_ct_config *c, const awq_checkpoint *ck) {
+    const size_t ns = awq_ct_config_n_schemes(c);
+    uint64_t best = 0;
+    const awq_ct_scheme *out = NULL;
+    char mod[1100];
+    for (size_t k = 0; k < ns; k++) {
+        const awq_ct_scheme *s = awq_ct_config_scheme(c, k);
+        if (!s->has_weights) continue;
+        uint64_t n = 0;
+        for (size_t i = 0; i < awq_checkpoint_n_tensors(ck); i++) {
+            const awq_tensor_info *t = awq_checkpoint_tensor(ck, i);
+            size_t l = strlen(t->name);
+            const char *sfx = l > 14 && strcmp(t->name + l - 14, ".weight_packed") == 0 ? ".weight_packed"
+                              : l > 7 && strcmp(t->name + l - 7, ".weight") == 0 ? ".weight"
+                                                                                 : NULL;
+            if (!sfx || l - strlen(sfx) >= sizeof mod) continue;
+            memcpy(mod, t->name, l - strlen(sfx));
+            mod[l - strlen(sfx)] = 0;
+            if (awq_ct_scheme_for(c, mod, AWQ_CT_MOD_LINEAR) != s) continue;
+            /* weights it stands for: codes per stored element */
+            uint64_t per = t->dtype == AWQ_DT_I32 && s->num_bits > 0 ? (uint64_t)(32 / s->num_bits)
+                           : t->dtype == AWQ_DT_U8 && s->num_bits == 4 ? 2u
+                                                                        : 1u;
+            n += t->n_elements * per;
+        }
+        if (n > best || !out) {
+            best = n;
+            out = s;
+        }
+    }
+    return out;
 }

@@ -115,6 +115,17 @@ static awq_status compare_linear(awq_ctx *ctx, const awq_qtensor *t,
     return AWQ_OK;
 }
 
+/* compressed-tensors scales stored in the model's dtype (BF16 / F32 from a
+ * BF16 model): the packed path's FP16 form refuses the values FP16 cannot
+ * hold, the per-linear path reads them as stored. */
+static bool ct_scales_not_f16(const awq_checkpoint *ck) {
+    for (size_t i = 0; i < awq_checkpoint_n_tensors(ck); i++) {
+        const awq_tensor_info *t = awq_checkpoint_tensor(ck, i);
+        if (ends_with(t->name, ".weight_scale") && t->dtype != AWQ_DT_F16) return true;
+    }
+    return false;
+}
+
 /* ------------------------------------------------------------- main */
 
 awq_status awq_verify(awq_ctx *ctx, const char *dir, const awq_verify_params *params,
@@ -173,8 +184,9 @@ awq_status awq_verify(awq_ctx *ctx, const char *dir, const awq_verify_params *pa
         const awq_ct_scheme *one = NULL;
         const char *why = NULL;
         bool per_linear = awq_ct_config_load(ctx, ck, &ctc) == AWQ_OK && ctc &&
-                          awq_ct_int_scheme(ctx, ctc, &one) == AWQ_ERR_UNSUPPORTED &&
-                          awq_ct_computable(ctc, &why);
+                          awq_ct_computable(ctc, &why) &&
+                          (awq_ct_int_scheme(ctx, ctc, &one) == AWQ_ERR_UNSUPPORTED ||
+                           ct_scales_not_f16(ck));
         awq_clear_error(ctx);
         if (per_linear) st = awq_verify_ct(ctx, ck, src, ctc, &p, res);
         awq_ct_config_free(ctc);

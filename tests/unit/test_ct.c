@@ -550,7 +550,14 @@ static void test_f32_scales(awq_ctx *ctx) {
               "F32 scales: logits differ from the F16 fixture's");
     double e = rel_err(c, a, (int64_t)T * V);
     CHECK_MSG(e > 0 && e < 1e-2, "scales x (1 + 2^-12): logits rel err %g", e);
-    /* the canonical FP16 form (repack, verify) refuses them, naming the tensor */
+    /* verify reads them as stored (per linear), against the bound */
+    awq_verify_params vp = awq_verify_default_params();
+    awq_verify_result vr;
+    CHECK_OK(ctx, awq_verify(ctx, off, &vp, &vr));
+    CHECK_MSG(vr.ok && vr.n_linears > 0 && vr.scheme[0], "F32 scales: verify %s",
+              vr.n_problems ? vr.problems[0] : "-");
+    awq_verify_result_free(&vr);
+    /* the canonical FP16 form (repack) refuses them, naming the tensor */
     awq_checkpoint *ck = NULL;
     awq_qckpt q;
     awq_qtensor t;

@@ -12,7 +12,8 @@
 static void usage(FILE *f) {
     fprintf(f,
             "Usage: awqkit verify DIR [--against FP16_DIR] [options]\n\n"
-            "Check a packed (AWQ / GPTQ / compressed-tensors pack-quantized) checkpoint:\n"
+            "Check a packed (AWQ / GPTQ / compressed-tensors: pack-quantized, FP8\n"
+            "float-quantized, NVFP4, int8 naive, mixed schemes) checkpoint:\n"
             "  - quantization_config agrees with the tensors (format, bits, group size,\n"
             "    GPTQ zero convention: a v1 label over true zeros is reported)\n"
             "  - every packed linear is complete and decodes: shapes, dtypes, zero fields,\n"
@@ -26,7 +27,9 @@ static void usage(FILE *f) {
             "    ||W' - W|| / ||W||, and the same after the best rescaling of W's rows\n"
             "    and columns (AWQ scales a linear's input channels and folds the\n"
             "    inverse into the previous op: a norm, or up_proj / v_proj's output\n"
-            "    rows); the rescaled error must stay within the bound\n\n"
+            "    rows); the rescaled error must stay within the bound\n"
+            "  - compressed-tensors FP8 / NVFP4 weights: every source weight within\n"
+            "    half the format's grid step of its stored code (times its scale)\n\n"
             "Options:\n"
             "  --against DIR       source checkpoint to compare with\n"
             "  --max-rel-err X     bound on the rescaled relative error per linear\n"
@@ -105,6 +108,9 @@ int awq_cmd_verify(int argc, char **argv) {
             printf("%s: %s, %d-bit, group size %d%s, %lld packed linears, %lld tensors\n", dir,
                    awq_format_get(r.q.format)->name, r.q.bits, r.q.group_size,
                    r.q.sym ? ", symmetric" : "", (long long)r.n_linears, (long long)r.n_tensors);
+        else if (r.scheme[0])
+            printf("%s: compressed-tensors (%s), %lld quantized linears, %lld tensors\n", dir,
+                   r.scheme, (long long)r.n_linears, (long long)r.n_tensors);
         char a[32], b[32];
         awq_cli_fmt_count(a, sizeof a, (double)r.logical_params);
         printf("logical parameters: %s (%llu)", a, (unsigned long long)r.logical_params);
@@ -115,13 +121,22 @@ int awq_cmd_verify(int argc, char **argv) {
         }
         printf("\n");
         if (r.have_against && r.n_linears) {
-            printf("relative error per linear (bound %.4f on the rescaled error):\n", r.bound);
+            if (r.bound > 0)
+                printf("relative error per linear (bound %.4f on the rescaled error%s):\n",
+                       r.bound, r.scheme[0] ? " of integer codes" : "");
+            if (r.scheme[0])
+                printf("FP8 / NVFP4 codes: every source weight within half a grid step of its "
+                       "code\n");
             printf("  %-56s %10s %10s\n", "linear", "rel_err", "rescaled");
             int64_t shown = all || r.n_linears < 10 ? r.n_linears : 10;
             for (int64_t i = 0; i < shown; i++) {
                 const awq_verify_linear *l = order[i];
-                printf("  %-56s %10.4f %10.4f %s\n", l->name, l->rel_err, l->rel_err_scaled,
+                printf("  %-56s %10.4f %10.4f %s", l->name, l->rel_err, l->rel_err_scaled,
                        l->ok ? "" : "FAIL");
+                if (l->n_off_step >= 0)
+                    printf("%s%lld off-step, worst %.2f half steps", l->ok ? "" : " ",
+                           (long long)l->n_off_step, l->worst_step);
+                printf("\n");
             }
             if (shown < r.n_linears)
                 printf("  ... %lld more (--all lists them)\n", (long long)(r.n_linears - shown));

@@ -254,10 +254,10 @@ typedef struct awq_detect_result {
     char notes[AWQ_DETECT_MAX_NOTES][AWQ_DETECT_NOTE_LEN];
 } awq_detect_result;
 
-/* Whether awqkit computes on the detected checkpoint: a computable layout
- * (awq_pack_kind_computable), or compressed-tensors int / FP8 / NVFP4
- * weights, which lib/quant/ct.c reads for ppl and audit (pack-quantized
- * also for verify and repack). d is borrowed. */
+/* Whether awqkit computes on the detected checkpoint (ppl, verify, audit):
+ * the format table's answer for d->pack declared by d's quant_method
+ * (compressed-tensors int / naive / FP8 / NVFP4 are; FP8 and NVFP4 only
+ * under compressed-tensors' config). d is borrowed. */
 bool awq_detect_computable(const awq_detect_result *d);
 
 /* Detect the kind of `ck` from shapes + config + a sample of qzeros / g_idx

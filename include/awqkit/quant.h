@@ -493,6 +493,12 @@ typedef struct awq_verify_linear {
     double rel_err;
     double rel_err_scaled;
     bool ok;
+    /* compressed-tensors float weights (FP8, NVFP4), with --against: source
+     * weights farther than half the format's grid step from their stored
+     * code (times its scale), and the largest error in half steps; -1 /
+     * -1 when not checked (integer codes are held to the bound instead). */
+    int64_t n_off_step;
+    double worst_step;
 } awq_verify_linear;
 
 #define AWQ_VERIFY_MAX_PROBLEMS 32
@@ -515,6 +521,10 @@ typedef struct awq_verify_result {
     int n_problems;            /* findings, first AWQ_VERIFY_MAX_PROBLEMS */
     int64_t n_problems_total;
     char problems[AWQ_VERIFY_MAX_PROBLEMS][256];
+    /* compressed-tensors checkpoints read per linear (FP8, NVFP4, int8
+     * naive, several schemes): its config groups, "; "-separated, and q
+     * left with bits 0; "" otherwise */
+    char scheme[240];
 } awq_verify_result;
 
 /* Check the packed checkpoint `dir`: format resolution (awq_qckpt_detect),

@@ -183,6 +183,10 @@ cJSON *awq_json_verify(const char *dir, const awq_verify_params *p, const awq_ve
         cJSON_AddNumberToObject(o, "group_size", r->q.group_size);
         cJSON_AddBoolToObject(o, "sym", r->q.sym);
     }
+    if (r->scheme[0]) {
+        cJSON_AddStringToObject(o, "format", "compressed-tensors");
+        cJSON_AddStringToObject(o, "schemes", r->scheme);
+    }
     cJSON_AddNumberToObject(o, "tensors", (double)r->n_tensors);
     cJSON_AddNumberToObject(o, "linears", (double)r->n_linears);
     cJSON_AddNumberToObject(o, "logical_params", (double)r->logical_params);
@@ -206,6 +210,10 @@ cJSON *awq_json_verify(const char *dir, const awq_verify_params *p, const awq_ve
         if (r->have_against) {
             cJSON_AddNumberToObject(e, "rel_err", l->rel_err);
             cJSON_AddNumberToObject(e, "rel_err_scaled", l->rel_err_scaled);
+            if (l->n_off_step >= 0) {
+                cJSON_AddNumberToObject(e, "off_step", (double)l->n_off_step);
+                cJSON_AddNumberToObject(e, "worst_half_steps", l->worst_step);
+            }
         }
         cJSON_AddBoolToObject(e, "ok", l->ok);
         cJSON_AddItemToArray(ls, e);

@@ -10,6 +10,7 @@
 #include "awqkit/count.h"
 #include "awqkit/text.h"
 #include "model/forward.h" /* awq_model_load_lm_head */
+#include "quant/ct.h"
 
 #include <dirent.h>
 #include <sys/stat.h>
@@ -396,6 +397,24 @@ static awq_status alloc_layer_arrays(audit_run *a, awq_audit_config *c) {
     return AWQ_OK;
 }
 
+/* Weight error of a compressed-tensors linear the forward dequantizes per
+ * linear (lib/quant/ct_float.c), against the source. */
+static awq_status ct_weight_error(awq_ctx *ctx, const awq_checkpoint *ck, const char *name,
+                                  const awq_tensor_info *src, awq_werr *we) {
+    if (src->ndim != 2) return awq_fail(ctx, AWQ_ERR_MISMATCH, "%s: source is not 2-D", name);
+    const size_t nk = (size_t)(src->shape[0] * src->shape[1]);
+    float *w = awq_alloc(nk, sizeof(float));
+    if (!w) return awq_fail_nomem(ctx, "dequantized weight", (uint64_t)nk * 4u);
+    awq_status st = awq_ct_float_dequant(ctx, ck, name, src->shape[0], src->shape[1], w);
+    awq_tensor_info d = *src;
+    d.dtype = AWQ_DT_F32;
+    d.n_bytes = (uint64_t)nk * 4u;
+    d.data = w;
+    if (st == AWQ_OK) st = awq_weight_error(ctx, src, NULL, &d, we);
+    awq_free(w);
+    return st;
+}
+
 /* Per-linear weight errors of checkpoint ck against the source. */
 static awq_status measure_weights(audit_run *a, awq_audit_config *c, const awq_checkpoint *ck) {
     awq_ctx *ctx = a->ctx;
@@ -421,7 +440,10 @@ static awq_status measure_weights(audit_run *a, awq_audit_config *c, const awq_c
                      awq_format_suffix(packed ? q.format : AWQ_QFMT_AWQ_GEMM, AWQ_PT_QWEIGHT));
             bool is_packed = awq_checkpoint_find(ck, name) != NULL;
             name[nl] = 0;
-            if (is_packed) {
+            if (!is_packed && awq_ct_float_linear(ck, name)) {
+                /* compressed-tensors read per linear (FP8, NVFP4, mixed) */
+                AWQ_TRY(ct_weight_error(ctx, ck, name, src, &we));
+            } else if (is_packed) {
                 if (!packed)
                     return awq_fail(ctx, AWQ_ERR_FORMAT,
                                     "%s: packed linear %s but no usable quantization_config",
@@ -628,6 +650,23 @@ static awq_status parse_grid(audit_run *a) {
     return AWQ_OK;
 }
 
+/* A compressed-tensors checkpoint the forward reads per linear: fill the
+ * spec from its main scheme. */
+static bool ct_per_linear(awq_ctx *ctx, const awq_checkpoint *ck, awq_audit_spec *s) {
+    awq_ct_config *c = NULL;
+    const char *why = NULL;
+    bool ok = awq_ct_config_load(ctx, ck, &c) == AWQ_OK && c && awq_ct_computable(c, &why);
+    const awq_ct_scheme *m = ok ? awq_ct_main_scheme(c, ck) : NULL;
+    if (m) {
+        s->bits = m->num_bits;
+        s->group_size = m->group_size;
+        s->format = AWQ_QFMT_CT;
+        s->method = AWQ_METHOD_AWQ;
+    }
+    awq_ct_config_free(c);
+    return m != NULL;
+}
+
 static awq_status add_compare(audit_run *a, const char *path) {
     awq_ctx *ctx = a->ctx;
     awq_checkpoint *ck = NULL;
@@ -650,6 +689,10 @@ static awq_status add_compare(audit_run *a, const char *path) {
             s.method = AWQ_METHOD_AWQ;
         } else if (ds == AWQ_ERR_NOT_FOUND) {
             s.bits = 16; /* dense */
+        } else if (ds == AWQ_ERR_UNSUPPORTED && ct_per_linear(ctx, ck, &s)) {
+            /* compressed-tensors FP8 / NVFP4 / mixed: the forward reads it
+             * per linear; labelled by the scheme most weights use */
+            awq_clear_error(ctx);
         } else {
             st = awq_fail_wrap(ctx, ds, "--compare %s", path);
         }

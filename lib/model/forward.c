@@ -340,21 +340,24 @@ static awq_status quant_setup(awq_model *m) {
         /* config_groups, not bits / group_size: lib/quant/ct.c */
         const cJSON *qj = cJSON_GetObjectItemCaseSensitive(
             awq_checkpoint_config(m->ck), "quantization_config");
-        awq_ct_config cfg;
-        const awq_ct_scheme *sch;
-        AWQ_TRY(awq_ct_parse(m->ctx, qj, "config.json", &cfg));
-        awq_status ist = awq_ct_int_scheme(m->ctx, &cfg, "config.json", &sch);
+        awq_ct_config *cfg = NULL;
+        const awq_ct_scheme *sch = NULL;
+        AWQ_TRY(awq_ct_config_parse(m->ctx, qj, "config.json", &cfg));
+        awq_status ist = awq_ct_int_scheme(m->ctx, cfg, &sch);
         const char *why = NULL;
-        if (ist != AWQ_OK && awq_ct_float_config(&cfg, &why)) {
+        if (ist != AWQ_OK && awq_ct_computable(cfg, &why)) {
+            awq_ct_config_free(cfg);
             m->ct_float = true; /* dequantized per linear at load */
             return AWQ_OK;
         }
-        AWQ_TRY(ist);
-        m->qfmt = AWQ_QFMT_CT;
-        m->qup.sym = sch->sym;
-        m->qup.bits = sch->bits;
-        m->qup.group_size = sch->group_size;
-        return AWQ_OK;
+        if (ist == AWQ_OK) {
+            m->qfmt = AWQ_QFMT_CT;
+            m->qup.sym = sch->symmetric;
+            m->qup.bits = sch->num_bits;
+            m->qup.group_size = sch->group_size;
+        }
+        awq_ct_config_free(cfg);
+        return ist;
     } else {
         return awq_fail(m->ctx, AWQ_ERR_UNSUPPORTED,
                         "quantization_config: quant_method \"%s\" is not supported "

@@ -36,6 +36,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 float awq_f8e4m3_to_f32(uint8_t v) {
@@ -121,8 +122,28 @@ typedef struct fl_job {
     int64_t K;
     float g;
     bool fp4;
-    float *out;
+    float *out;           /* dequantized [N, K], or NULL (steps only) */
+    const float *ref;     /* source weights [N, K] for the step check, or NULL */
+    int64_t *row_off;     /* per row: weights off their step (with ref) */
+    float *row_worst;     /* per row: largest error in half steps */
 } fl_job;
+
+/* Half-step slack: the producer divides by the scale in the model's
+ * dtype (FP16 / BF16) before rounding to the grid. */
+#define STEP_TOL (1.0 + 1.0 / 32)
+
+static const float k_e2m1_gap[8] = {0.5f, 0.5f, 0.5f, 0.5f, 1.0f, 1.0f, 2.0f, 2.0f};
+
+/* The grid step above |v| for FP8 E4M3 codes: 2^-9 among subnormals, else
+ * 2^(e-3) for |v| in [2^e, 2^(e+1)) (the larger of the two around a power
+ * of two, so a value that rounded to it is always inside). */
+static float e4m3_gap(float v) {
+    float a = fabsf(v);
+    if (a < ldexpf(1.0f, -6)) return ldexpf(1.0f, -9);
+    int ex;
+    frexpf(a, &ex);
+    return ldexpf(1.0f, ex - 4);
+}
 
 static void fl_rows(void *arg, int64_t b, int64_t e, int worker) {
     const fl_job *j = arg;
@@ -130,11 +151,12 @@ static void fl_rows(void *arg, int64_t b, int64_t e, int worker) {
     for (int64_t r = b; r < e; r++)
         for (int64_t c = 0; c < K; c++) {
             float s = scale_at(j->sc, (r / j->m->rdiv) * j->m->cols + c / j->m->cdiv);
-            float v;
+            float v, gap = 1.0f;
             if (j->fp4) {
                 uint8_t byte = j->src[r * (K / 2) + c / 2];
                 uint8_t code = (c & 1) ? (uint8_t)(byte >> 4) : (uint8_t)(byte & 15);
                 v = (code & 8) ? -k_e2m1[code & 7] : k_e2m1[code & 7];
+                gap = k_e2m1_gap[code & 7];
                 s = s / j->g;
             } else if (j->bits) {
                 awq_lay_pos ps = awq_lay_qweight_pos(AWQ_QFMT_CT, K, 0, j->bits, r, c);
@@ -156,9 +178,47 @@ static void fl_rows(void *arg, int64_t b, int64_t e, int worker) {
                 v = (float)((int)(int8_t)j->src[r * K + c] - (j->zp ? (int)j->zp[si] : 0));
             } else {
                 v = awq_f8e4m3_to_f32(j->src[r * K + c]);
+                gap = e4m3_gap(v);
             }
-            j->out[r * K + c] = v * s;
+            const float w = v * s;
+            if (j->out) j->out[r * K + c] = w;
+            if (j->ref) {
+                double d = fabs((double)j->ref[r * K + c] - (double)w);
+                double half = 0.5 * (double)gap * fabs((double)s);
+                double q = half > 0 ? d / half : (d > 0 ? INFINITY : 0.0);
+                if (!(q <= STEP_TOL)) j->row_off[r]++;
+                if (!(q <= (double)j->row_worst[r])) j->row_worst[r] = (float)q;
+            }
         }
+}
+
+/* Run a job over the N rows; with ref, the step counts into *steps. */
+static awq_status run_job(awq_ctx *ctx, int64_t N, fl_job *j, const float *ref,
+                          awq_ct_steps *steps) {
+    if (ref) {
+        j->ref = ref;
+        j->row_off = calloc((size_t)N, sizeof *j->row_off);
+        j->row_worst = calloc((size_t)N, sizeof *j->row_worst);
+        if (!j->row_off || !j->row_worst) {
+            free(j->row_off);
+            free(j->row_worst);
+            return awq_fail_nomem(ctx, "step check", (uint64_t)N * 12u);
+        }
+    }
+    awq_parallel_for(ctx, N, fl_rows, j);
+    if (ref) {
+        steps->n_off = 0;
+        steps->first_row = -1;
+        steps->worst = 0;
+        for (int64_t r = 0; r < N; r++) {
+            if (j->row_off[r] && steps->first_row < 0) steps->first_row = r;
+            steps->n_off += j->row_off[r];
+            if (!((double)j->row_worst[r] <= steps->worst)) steps->worst = (double)j->row_worst[r];
+        }
+        free(j->row_off);
+        free(j->row_worst);
+    }
+    return AWQ_OK;
 }
 
 /* pack-quantized straight from the words: codes of `bits` bits along K,
@@ -166,7 +226,8 @@ static void fl_rows(void *arg, int64_t b, int64_t e, int worker) {
  * 2^(bits-1) (symmetric). */
 static awq_status int_pack_dequant(awq_ctx *ctx, const awq_checkpoint *ck, const char *prefix,
                                    int64_t N, int64_t K, const awq_tensor_info *pk,
-                                   const awq_tensor_info *sc, float *out) {
+                                   const awq_tensor_info *sc, float *out, const float *ref,
+                                   awq_ct_steps *steps) {
     const awq_tensor_info *zt = part(ck, prefix, "weight_zero_point");
     if (pk->ndim != 2 || pk->shape[0] != N || (pk->shape[1] * 32) % K != 0)
         return awq_fail(ctx, AWQ_ERR_MISMATCH, "%s.weight_packed: shape does not hold [%lld, "
@@ -186,9 +247,8 @@ static awq_status int_pack_dequant(awq_ctx *ctx, const awq_checkpoint *ck, const
                         prefix, (long long)ls.qzeros[0], (long long)ls.qzeros[1]);
     scale_map m = {1, K / G, G};
     fl_job j = {pk->data, sc, NULL, false, bits, zt ? zt->data : NULL, G, &m, K, 1.0f, false,
-                out};
-    awq_parallel_for(ctx, N, fl_rows, &j);
-    return AWQ_OK;
+                out, NULL, NULL, NULL};
+    return run_job(ctx, N, &j, ref, steps);
 }
 
 bool awq_ct_float_linear(const awq_checkpoint *ck, const char *prefix) {
@@ -201,8 +261,8 @@ bool awq_ct_float_linear(const awq_checkpoint *ck, const char *prefix) {
     return p && p->dtype == AWQ_DT_U8 && part(ck, prefix, "weight_global_scale");
 }
 
-awq_status awq_ct_float_dequant(awq_ctx *ctx, const awq_checkpoint *ck, const char *prefix,
-                                int64_t N, int64_t K, float *out) {
+static awq_status dequant(awq_ctx *ctx, const awq_checkpoint *ck, const char *prefix, int64_t N,
+                          int64_t K, float *out, const float *ref, awq_ct_steps *steps) {
     const awq_tensor_info *sc = part(ck, prefix, "weight_scale");
     const awq_tensor_info *w = part(ck, prefix, "weight");
     const awq_tensor_info *pk = part(ck, prefix, "weight_packed");
@@ -210,7 +270,7 @@ awq_status awq_ct_float_dequant(awq_ctx *ctx, const awq_checkpoint *ck, const ch
     const bool i8 = w && w->dtype == AWQ_DT_I8;
     const bool ipack = !w && pk && pk->dtype == AWQ_DT_I32;
     const bool fp4 = !ipack && !(w && (w->dtype == AWQ_DT_F8_E4M3 || i8));
-    if (ipack) return int_pack_dequant(ctx, ck, prefix, N, K, pk, sc, out);
+    if (ipack) return int_pack_dequant(ctx, ck, prefix, N, K, pk, sc, out, ref, steps);
     const awq_tensor_info *zp = i8 ? part(ck, prefix, "weight_zero_point") : NULL;
     if (!sc || !scale_dtype_ok(sc->dtype))
         return awq_fail(ctx, AWQ_ERR_FORMAT, "%s.weight_scale: %s", prefix,
@@ -241,35 +301,18 @@ awq_status awq_ct_float_dequant(awq_ctx *ctx, const awq_checkpoint *ck, const ch
     if (!(g != 0.0f) || !isfinite(g))
         return awq_fail(ctx, AWQ_ERR_RANGE, "%s.weight_global_scale is %g", prefix, (double)g);
     fl_job j = {fp4 ? pk->data : w->data, sc, zp ? zp->data : NULL, i8, 0, NULL, 0, &m, K, g,
-                fp4, out};
-    awq_parallel_for(ctx, N, fl_rows, &j);
-    return AWQ_OK;
+                fp4, out, NULL, NULL, NULL};
+    return run_job(ctx, N, &j, ref, steps);
 }
 
-bool awq_ct_float_config(const awq_ct_config *cfg, const char **why) {
-    bool any = false;
-    for (int i = 0; i < cfg->n_schemes; i++) {
-        const awq_ct_scheme *s = &cfg->schemes[i];
-        if (!s->has_weights) continue;
-        bool fl = strcmp(s->format, "float-quantized") == 0 ||
-                  strcmp(s->format, "naive-quantized") == 0 ||
-                  strcmp(s->format, "int-quantized") == 0 ||
-                  strcmp(s->format, "nvfp4-pack-quantized") == 0;
-        /* integer pack-quantized groups of different schemes: each linear's
-         * bits, group and zero points come from its own tensors */
-        bool ipack = strcmp(s->format, "pack-quantized") == 0 && s->is_int &&
-                     s->group_size != 0;
-        if (!fl && !ipack) {
-            *why = "uses a format or strategy awqkit does not compute with";
-            return false;
-        }
-        if (s->act_quant) {
-            *why = "quantizes activations too (W8A8 / W4A4: the forward would not match a "
-                   "server's); weight-only float schemes are computed with";
-            return false;
-        }
-        any = true;
-    }
-    if (!any) *why = "has no weight scheme";
-    return any;
+awq_status awq_ct_float_dequant(awq_ctx *ctx, const awq_checkpoint *ck, const char *prefix,
+                                int64_t N, int64_t K, float *out) {
+    return dequant(ctx, ck, prefix, N, K, out, NULL, NULL);
+}
+
+awq_status awq_ct_float_steps(awq_ctx *ctx, const awq_checkpoint *ck, const char *prefix,
+                              int64_t N, int64_t K, const float *src, awq_ct_steps *out) {
+    memset(out, 0, sizeof *out);
+    out->first_row = -1;
+    return dequant(ctx, ck, prefix, N, K, NULL, src, out);
 }

@@ -191,18 +191,6 @@ static void module_of(const char *name, char *buf, size_t n) {
     buf[l] = 0;
 }
 
-static awq_ct_format ct_format_of(awq_pack_kind k) {
-    switch (k) {
-    case AWQ_PACK_CT_INT: return AWQ_CT_FMT_PACK_QUANTIZED;
-    case AWQ_PACK_CT_NAIVE: return AWQ_CT_FMT_NAIVE_QUANTIZED;
-    case AWQ_PACK_FP8: return AWQ_CT_FMT_FLOAT_QUANTIZED;
-    case AWQ_PACK_NVFP4: return AWQ_CT_FMT_NVFP4_PACK;
-    case AWQ_PACK_MXFP4: return AWQ_CT_FMT_MXFP4_PACK;
-    case AWQ_PACK_NONE: return AWQ_CT_FMT_DENSE;
-    default: return AWQ_CT_FMT_UNKNOWN;
-    }
-}
-
 /* compressed-tensors: every linear against the scheme config_groups gives
  * it (targets / ignore, `re:` patterns included). */
 static void check_ct(const awq_checkpoint *ck, const awq_scan *s, note_list *bad) {
@@ -225,8 +213,7 @@ static void check_ct(const awq_checkpoint *ck, const awq_scan *s, note_list *bad
                      "stored quantized (%s) but no config_groups target matches it, or "
                      "ignore lists it",
                      awq_pack_kind_name(L->pack));
-        else if (quant_cfg && sch->format != AWQ_CT_FMT_UNKNOWN &&
-                 ct_format_of(L->pack) != sch->format)
+        else if (quant_cfg && sch->format != AWQ_CT_FMT_UNKNOWN && !awq_ct_scheme_fits(sch, L->pack))
             snprintf(why, sizeof why, "config_groups.%s says %s but the tensors are %s", sch->name,
                      awq_ct_format_name(sch->format), awq_pack_kind_name(L->pack));
         else if (quant_cfg && !L->bits_from_hint && sch->num_bits != L->bits)
@@ -262,6 +249,14 @@ static void check_ct(const awq_checkpoint *ck, const awq_scan *s, note_list *bad
     if (n_bad > 1) ADD(bad, "%zu linears disagree with the compressed-tensors config", n_bad);
 }
 
+static void unresolved_note(const awq_checkpoint *ck, const awq_scan_linear *L, note_list *bad) {
+    const awq_tensor_info *qw = awq_checkpoint_tensor(ck, (size_t)L->weight);
+    char sh[64];
+    shape_str(qw, sh, sizeof sh);
+    ADD(bad, "%s: %s %s with its siblings fits no known layout of quantized weights (awqkit "
+             "inspect --help lists them)", qw->name, awq_dtype_name(qw->dtype), sh);
+}
+
 /* Layouts of the format table that awqkit counts (compressed-tensors, FP8,
  * NVFP4, MXFP4, bitsandbytes, MLX): kind, shape facts, config check. */
 static void detect_table_format(const awq_checkpoint *ck, const awq_scan *s,
@@ -271,8 +266,10 @@ static void detect_table_format(const awq_checkpoint *ck, const awq_scan *s,
     const awq_scan_linear *L0 = NULL;
     bool bits_var = false;
     int min_bits = 0, max_bits = 0;
+    size_t n_unres = 0;
     for (size_t i = 0; i < s->n_lin; i++) {
         const awq_scan_linear *L = &s->lin[i];
+        if (L->pack == AWQ_PACK_UNKNOWN && !n_unres++) unresolved_note(ck, L, bad);
         if (L->pack == AWQ_PACK_NONE || L->pack == AWQ_PACK_UNKNOWN) continue;
         if (!L0) L0 = L;
         if (L->bits != L0->bits) bits_var = true;
@@ -280,6 +277,7 @@ static void detect_table_format(const awq_checkpoint *ck, const awq_scan *s,
         if (L->bits > max_bits) max_bits = L->bits;
         if (L->g_idx >= 0) r->has_g_idx = true;
     }
+    if (n_unres > 1) ADD(bad, "%zu packed linears fit no known layout", n_unres);
     if (!L0) return;
     r->bits = L0->bits;
     r->group_size = L0->group_size;
@@ -291,9 +289,17 @@ static void detect_table_format(const awq_checkpoint *ck, const awq_scan *s,
         ADD(bad, "no quantization_config in config.json, but %zu linears are stored as %s",
             s->n_packed, F ? F->name : "?");
     } else {
-        bool ok = false;
-        for (int i = 0; F && i < 4 && F->methods[i]; i++)
-            ok = ok || strcmp(F->methods[i], qc->quant_method) == 0;
+        /* every quantized linear's layout is one the quant_method declares
+         * (compressed-tensors config groups may mix layouts) */
+        bool ok = true;
+        for (size_t j = 0; j < s->n_lin && ok; j++) {
+            const awq_qfmt_info *G = awq_qfmt_info_of(s->lin[j].pack);
+            if (s->lin[j].pack == AWQ_PACK_NONE || s->lin[j].pack == AWQ_PACK_UNKNOWN) continue;
+            bool m = false;
+            for (int i = 0; G && i < 4 && G->methods[i]; i++)
+                m = m || strcmp(G->methods[i], qc->quant_method) == 0;
+            ok = m;
+        }
         if (!ok)
             ADD(bad, "%s quant_method '%s' but the tensors are %s (%s)", s->qc_source,
                 qc->quant_method[0] ? qc->quant_method : "(none)", F ? F->name : "?",
@@ -407,7 +413,11 @@ awq_status awq_detect(awq_ctx *ctx, const awq_checkpoint *ck, awq_detect_result 
     bool cfg_awq = strcmp(qc->quant_method, "awq") == 0;
     bool cfg_gptq = strcmp(qc->quant_method, "gptq") == 0;
 
-    if (s.n_packed > 0 && awq_qfmt_info_of(s.pack) && !awq_pack_kind_computable(s.pack)) {
+    /* compressed-tensors (every layout its config_groups name, mixed ones
+     * too) and the table's other non-AWQ/GPTQ layouts: per the table and
+     * the config; AWQ / GPTQ: from sampled qzeros / g_idx below */
+    const awq_qfmt_info *F = awq_qfmt_info_of(s.pack);
+    if (s.n_packed > 0 && (s.ct || (F && !F->zeros_sampled))) {
         detect_table_format(ck, &s, r, bad, info);
     } else if (s.n_packed == 0) {
         r->kind = dk;
@@ -428,14 +438,7 @@ awq_status awq_detect(awq_ctx *ctx, const awq_checkpoint *ck, awq_detect_result 
         for (size_t i = 0; i < s.n_lin; i++) {
             if (s.lin[i].pack == AWQ_PACK_NONE) continue;
             if (s.lin[i].pack == AWQ_PACK_UNKNOWN) {
-                if (!n_unres++) {
-                    const awq_tensor_info *qw = awq_checkpoint_tensor(ck, (size_t)s.lin[i].weight);
-                    char sh[64];
-                    shape_str(qw, sh, sizeof sh);
-                    ADD(bad, "%s: %s %s with its siblings fits no known layout of quantized "
-                             "weights (awqkit inspect --help lists them)",
-                        qw->name, awq_dtype_name(qw->dtype), sh);
-                }
+                if (!n_unres++) unresolved_note(ck, &s.lin[i], bad);
             } else if (!L0) {
                 L0 = &s.lin[i];
             }

@@ -543,45 +543,45 @@ const awq_qfamily *awq_qfamilies(size_t *n) {
 static const awq_qfmt_info k_formats[] = {
     {AWQ_PACK_AWQ_GEMM, AWQ_CKPT_AWQ_GEMM, "awq-gemm",
      "AWQ GEMM: int4 codes in int32 qweight [K, N/8], qzeros [G, N/8], FP16 scales [G, N]",
-     {"awq"}, true},
+     {"awq"}, true, NULL, true},
     {AWQ_PACK_AWQ_GEMV, AWQ_CKPT_AWQ_GEMV, "awq-gemv",
      "AWQ GEMV: int4 codes in int32 qweight [N, K/8], padded qzeros and scales per row",
-     {"awq"}, true},
+     {"awq"}, true, NULL, true},
     {AWQ_PACK_GPTQ, AWQ_CKPT_GPTQ, "gptq",
      "GPTQ: b-bit codes in int32 qweight [K*b/32, N], qzeros [G, N*b/32], scales [G, N], "
      "g_idx [K]",
-     {"gptq"}, true},
+     {"gptq"}, true, NULL, true},
     {AWQ_PACK_CT_INT, AWQ_CKPT_CT_INT, "ct-int",
      "compressed-tensors pack-quantized: int codes in int32 weight_packed [N, K*b/32], "
      "weight_scale, weight_zero_point when asymmetric, weight_g_idx with actorder",
-     {"compressed-tensors"}, false},
+     {"compressed-tensors"}, true, NULL, false},
     {AWQ_PACK_CT_NAIVE, AWQ_CKPT_CT_NAIVE, "ct-naive",
      "compressed-tensors naive/int-quantized: one int8 code per weight, weight_scale",
-     {"compressed-tensors"}, false},
+     {"compressed-tensors"}, true, NULL, false},
     {AWQ_PACK_FP8, AWQ_CKPT_FP8, "fp8",
      "FP8 E4M3 weight with weight_scale per tensor, channel or block (compressed-tensors "
      "float-quantized, fp8, modelopt)",
-     {"compressed-tensors", "fp8", "modelopt"}, false},
+     {"compressed-tensors", "fp8", "modelopt"}, true, "compressed-tensors", false},
     {AWQ_PACK_FP8_BLOCK, AWQ_CKPT_FP8_BLOCK, "fp8-block",
      "FP8 E4M3 weight with weight_scale_inv per block of weight_block_size (DeepSeek-V3, "
      "Qwen3-FP8)",
-     {"fp8"}, false},
+     {"fp8"}, false, NULL, false},
     {AWQ_PACK_NVFP4, AWQ_CKPT_NVFP4, "nvfp4",
      "NVFP4: FP4 E2M1 codes two per byte, FP8 scale per 16 weights, F32 global scale",
-     {"compressed-tensors", "modelopt"}, false},
+     {"compressed-tensors", "modelopt"}, true, "compressed-tensors", false},
     {AWQ_PACK_MXFP4, AWQ_CKPT_MXFP4, "mxfp4",
      "MXFP4: FP4 E2M1 codes two per byte, E8M0 scale per 32 weights (gpt-oss _blocks/_scales, "
      "compressed-tensors mxfp4-pack-quantized)",
-     {"mxfp4", "compressed-tensors"}, false},
+     {"mxfp4", "compressed-tensors"}, false, NULL, false},
     {AWQ_PACK_BNB_4BIT, AWQ_CKPT_BNB_4BIT, "bnb-4bit",
      "bitsandbytes 4-bit (nf4/fp4): flattened codes two per byte, absmax per block, quant_state",
-     {"bitsandbytes"}, false},
+     {"bitsandbytes"}, false, NULL, false},
     {AWQ_PACK_BNB_8BIT, AWQ_CKPT_BNB_8BIT, "bnb-8bit",
      "bitsandbytes LLM.int8: int8 weight [N, K], SCB absmax per row",
-     {"bitsandbytes"}, false},
+     {"bitsandbytes"}, false, NULL, false},
     {AWQ_PACK_MLX, AWQ_CKPT_MLX, "mlx",
      "MLX affine: codes in uint32 weight [N, K*b/32], scales and biases [N, K/g]",
-     {"mlx"}, false},
+     {"mlx"}, false, NULL, false},
 };
 
 const awq_qfmt_info *awq_qfmt_info_of(awq_pack_kind k) {
@@ -610,20 +610,18 @@ const char *awq_pack_kind_describe(awq_pack_kind k) {
     }
 }
 
+bool awq_qfmt_computable(awq_pack_kind k, const char *method) {
+    if (k == AWQ_PACK_NONE) return true;
+    const awq_qfmt_info *f = awq_qfmt_info_of(k);
+    if (!f || !f->computable) return false;
+    return !f->computed_with || (method && strcmp(method, f->computed_with) == 0);
+}
+
 bool awq_pack_kind_computable(awq_pack_kind k) {
     const awq_qfmt_info *f = awq_qfmt_info_of(k);
     return k == AWQ_PACK_NONE || (f && f->computable);
 }
 
 bool awq_detect_computable(const awq_detect_result *d) {
-    if (!d) return false;
-    if (awq_pack_kind_computable(d->pack)) return true;
-    /* compressed-tensors is read by its own module (lib/quant/ct.c), not
-     * through the table's AWQ/GPTQ path: pack-quantized and naive int,
-     * float-quantized FP8 and NVFP4 are computed on by ppl / audit (and
-     * pack-quantized by verify / repack too) */
-    if (!d->config.present || strcmp(d->config.quant_method, "compressed-tensors") != 0)
-        return false;
-    return d->pack == AWQ_PACK_CT_INT || d->pack == AWQ_PACK_CT_NAIVE ||
-           d->pack == AWQ_PACK_FP8 || d->pack == AWQ_PACK_NVFP4;
+    return d && awq_qfmt_computable(d->pack, d->config.present ? d->config.quant_method : NULL);
 }

@@ -48,10 +48,23 @@ typedef struct awq_qfmt_info {
     const char *describe;      /* awq_pack_kind_describe */
     const char *methods[4];    /* quant_method values declaring the format
                                   ("mlx": config.json "quantization") */
-    bool computable;
+    bool computable;           /* ppl, verify, audit compute on it ... */
+    const char *computed_with; /* ... when declared by this quant_method
+                                  (NULL: whatever declares it). FP8 and
+                                  NVFP4 are read through compressed-tensors'
+                                  config (lib/quant/ctconfig.h) only */
+    bool zeros_sampled;        /* AWQ / GPTQ: detect decides the kind from
+                                  a sample of qzeros / g_idx (v1 vs v2,
+                                  act-order); the others from the table and
+                                  their config (compressed-tensors: its
+                                  config_groups, per linear) */
 } awq_qfmt_info;
 
 /* NULL for NONE / MIXED / UNKNOWN. */
 const awq_qfmt_info *awq_qfmt_info_of(awq_pack_kind k);
+
+/* Whether awqkit computes on layout k declared by quant_method `method`
+ * ("" or NULL: no quantization_config). */
+bool awq_qfmt_computable(awq_pack_kind k, const char *method);
 
 #endif

@@ -4,7 +4,7 @@
  * convention) and reading one packed linear into the canonical form.
  */
 #include "core/core.h"
-#include "quant/ct.h"
+#include "quant/ctconfig.h"
 #include "quant/layouts.h"
 
 #include "awqkit/checkpoint.h"
@@ -118,18 +118,20 @@ awq_status awq_qckpt_detect(awq_ctx *ctx, const awq_checkpoint *ck,
     const cJSON *qj = cJSON_GetObjectItemCaseSensitive(root, "quantization_config");
     int bits = qc->bits, group_size = qc->group_size;
     if (awq_ct_is(qj)) {
-        awq_ct_config cfg;
+        awq_ct_config *cfg = NULL;
         const awq_ct_scheme *sch;
-        char where[QK_MAX_PREFIX + 16];
-        snprintf(where, sizeof where, "%s/config.json", dir);
-        AWQ_TRY(awq_ct_parse(ctx, qj, where, &cfg));
-        AWQ_TRY(awq_ct_int_scheme(ctx, &cfg, where, &sch));
-        out->labelled = AWQ_QFMT_CT;
-        out->sym = sch->sym;
-        out->sym_given = true;
-        out->desc_act = sch->actorder_group;
-        bits = sch->bits;
-        group_size = sch->group_size;
+        AWQ_TRY(awq_ct_config_load(ctx, ck, &cfg));
+        awq_status cs = awq_ct_int_scheme(ctx, cfg, &sch);
+        if (cs == AWQ_OK) {
+            out->labelled = AWQ_QFMT_CT;
+            out->sym = sch->symmetric;
+            out->sym_given = true;
+            out->desc_act = sch->actorder;
+            bits = sch->num_bits;
+            group_size = sch->group_size;
+        }
+        awq_ct_config_free(cfg);
+        AWQ_TRY(cs);
     } else if (strcasecmp(qc->quant_method, "awq") == 0) {
         if (qc->version[0] == 0 || strcmp(qc->version, "gemm") == 0)
             out->labelled = AWQ_QFMT_AWQ_GEMM;

@@ -16,6 +16,7 @@
  *      without finish it removes them), one linear in memory at a time.
  */
 #include "core/core.h"
+#include "quant/ctconfig.h"
 #include "quant/layouts.h"
 #include "quant/outfiles.h"
 
@@ -568,7 +569,10 @@ awq_status awq_repack(awq_ctx *ctx, const char *in_dir, const char *out_dir,
     rp_skip skip;
     memset(&pl, 0, sizeof pl);
     memset(&skip, 0, sizeof skip);
-    awq_status st = awq_qckpt_detect(ctx, ck, p.zeros, &res->in);
+    /* compressed-tensors that no packed layout holds exactly: refused here,
+     * naming the tensor and what to use instead */
+    awq_status st = awq_ct_repack_check(ctx, ck, p.to);
+    if (st == AWQ_OK) st = awq_qckpt_detect(ctx, ck, p.zeros, &res->in);
     const awq_qckpt *q = &res->in;
     if (st == AWQ_OK) st = build_plan(ctx, ck, q, p.to, &pl);
     if (st == AWQ_OK) st = lossy_checks(ctx, &pl, q, &p);

@@ -23,6 +23,8 @@ list(APPEND AWQ_LIB_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/clip.c
   ${CMAKE_CURRENT_LIST_DIR}/ct.c
   ${CMAKE_CURRENT_LIST_DIR}/ct_float.c
+  ${CMAKE_CURRENT_LIST_DIR}/verify_ct.c
+  ${CMAKE_CURRENT_LIST_DIR}/ctckpt.c
   ${CMAKE_CURRENT_LIST_DIR}/outfiles.c
 )
 # The quantizer's inner loops are written to be vectorised (branch-free

@@ -6,7 +6,9 @@
  */
 #include "core/core.h"
 #include "io/publish.h"
+#include "quant/ctconfig.h"
 #include "quant/layouts.h"
+#include "quant/verify_impl.h"
 #include "quant/werr.h"
 
 #include "awqkit/checkpoint.h"
@@ -43,8 +45,7 @@ void awq_verify_result_free(awq_verify_result *r) {
     r->linears = NULL;
 }
 
-static void problem(awq_verify_result *r, const char *fmt, ...) AWQ_PRINTF(2, 3);
-static void problem(awq_verify_result *r, const char *fmt, ...) {
+void awq_vf_problem(awq_verify_result *r, const char *fmt, ...) {
     r->ok = false;
     if (r->n_problems < AWQ_VERIFY_MAX_PROBLEMS) {
         va_list ap;
@@ -114,6 +115,17 @@ static awq_status compare_linear(awq_ctx *ctx, const awq_qtensor *t,
     return AWQ_OK;
 }
 
+/* compressed-tensors scales stored in the model's dtype (BF16 / F32 from a
+ * BF16 model): the packed path's FP16 form refuses the values FP16 cannot
+ * hold, the per-linear path reads them as stored. */
+static bool ct_scales_not_f16(const awq_checkpoint *ck) {
+    for (size_t i = 0; i < awq_checkpoint_n_tensors(ck); i++) {
+        const awq_tensor_info *t = awq_checkpoint_tensor(ck, i);
+        if (ends_with(t->name, ".weight_scale") && t->dtype != AWQ_DT_F16) return true;
+    }
+    return false;
+}
+
 /* ------------------------------------------------------------- main */
 
 awq_status awq_verify(awq_ctx *ctx, const char *dir, const awq_verify_params *params,
@@ -129,7 +141,7 @@ awq_status awq_verify(awq_ctx *ctx, const char *dir, const awq_verify_params *pa
     bool incomplete = marker && awq_path_exists(marker);
     free(marker);
     if (incomplete) {
-        problem(res, "%s holds %s: an awqkit quantize run was interrupted while publishing "
+        awq_vf_problem(res, "%s holds %s: an awqkit quantize run was interrupted while publishing "
                 "this checkpoint, which is not complete; rerun it with --resume",
                 dir, AWQ_INCOMPLETE_MARKER);
         return AWQ_OK;
@@ -160,16 +172,32 @@ awq_status awq_verify(awq_ctx *ctx, const char *dir, const awq_verify_params *pa
     if (awq_detect(ctx, ck, det) == AWQ_OK && !det->config_agrees) {
         bool zeros_only = p.zeros != AWQ_ZEROS_AUTO && det->n_notes > 0 &&
                           strstr(det->notes[0], "the stored zeros read as") != NULL;
-        if (!zeros_only) problem(res, "config: inspect says DISAGREES: %.200s", det->notes[0]);
+        if (!zeros_only) awq_vf_problem(res, "config: inspect says DISAGREES: %.200s", det->notes[0]);
     }
     awq_clear_error(ctx);
     free(det);
+    {
+        /* compressed-tensors that the packed-integer path does not read (FP8,
+         * NVFP4, int8 naive, several schemes) but the per-linear readers do:
+         * verify_ct.c */
+        awq_ct_config *ctc = NULL;
+        const awq_ct_scheme *one = NULL;
+        const char *why = NULL;
+        bool per_linear = awq_ct_config_load(ctx, ck, &ctc) == AWQ_OK && ctc &&
+                          awq_ct_computable(ctc, &why) &&
+                          (awq_ct_int_scheme(ctx, ctc, &one) == AWQ_ERR_UNSUPPORTED ||
+                           ct_scales_not_f16(ck));
+        awq_clear_error(ctx);
+        if (per_linear) st = awq_verify_ct(ctx, ck, src, ctc, &p, res);
+        awq_ct_config_free(ctc);
+        if (per_linear) goto done;
+    }
     awq_status ds = awq_qckpt_detect(ctx, ck, p.zeros, &res->q);
     const bool decodable = ds == AWQ_OK;
-    if (!decodable) problem(res, "format: %s", awq_ctx_errmsg(ctx));
+    if (!decodable) awq_vf_problem(res, "format: %s", awq_ctx_errmsg(ctx));
     const awq_qckpt *q = &res->q;
     if (decodable && q->zeros_reinterpreted && p.zeros == AWQ_ZEROS_AUTO)
-        problem(res, "config: %s (loaders will read the zeros wrongly; relabel as gptq_v2 "
+        awq_vf_problem(res, "config: %s (loaders will read the zeros wrongly; relabel as gptq_v2 "
                      "or repack)", q->zeros_note);
     res->bound = p.max_rel_err > 0 ? p.max_rel_err
                                    : awq_verify_default_bound(q->bits ? q->bits : 4,
@@ -210,7 +238,7 @@ awq_status awq_verify(awq_ctx *ctx, const char *dir, const awq_verify_params *pa
             pre[n] = 0;
             snprintf(name, sizeof name, "%s%s", pre, dot_qw);
             if (!awq_checkpoint_find(ck, name))
-                problem(res, "%s: packed tensor without %s", nm, name);
+                awq_vf_problem(res, "%s: packed tensor without %s", nm, name);
         }
     }
 
@@ -227,24 +255,24 @@ awq_status awq_verify(awq_ctx *ctx, const char *dir, const awq_verify_params *pa
              * and element, the linear's own check below says which group */
             if (packed_part && awq_dtype_is_float(ti->dtype) &&
                 awq_tensor_check_finite(ctx, ti) != AWQ_OK)
-                problem(res, "%s", awq_ctx_errmsg(ctx));
+                awq_vf_problem(res, "%s", awq_ctx_errmsg(ctx));
             if (packed_part) continue;
             if (awq_dtype_is_float(ti->dtype) && awq_tensor_check_finite(ctx, ti) != AWQ_OK)
-                problem(res, "%s", awq_ctx_errmsg(ctx));
+                awq_vf_problem(res, "%s", awq_ctx_errmsg(ctx));
             if (src) {
                 const awq_tensor_info *si = awq_checkpoint_find(src, ti->name);
                 bool same = si && si->ndim == ti->ndim;
                 for (int d = 0; same && d < ti->ndim; d++) same = si->shape[d] == ti->shape[d];
                 if (!si)
-                    problem(res, "%s: not in the source checkpoint %s", ti->name, p.against);
+                    awq_vf_problem(res, "%s: not in the source checkpoint %s", ti->name, p.against);
                 else if (!same)
-                    problem(res, "%s: shape differs from the source checkpoint", ti->name);
+                    awq_vf_problem(res, "%s: shape differs from the source checkpoint", ti->name);
             }
             continue;
         }
         size_t n = strlen(ti->name) - strlen(dot_qw);
         if (n >= sizeof pre) {
-            problem(res, "%s: name too long", ti->name);
+            awq_vf_problem(res, "%s: name too long", ti->name);
             continue;
         }
         memcpy(pre, ti->name, n);
@@ -252,6 +280,8 @@ awq_status awq_verify(awq_ctx *ctx, const char *dir, const awq_verify_params *pa
         awq_verify_linear *rec = &res->linears[res->n_linears++];
         snprintf(rec->name, sizeof rec->name, "%.*s", (int)sizeof rec->name - 1, pre);
         rec->rel_err = rec->rel_err_scaled = -1;
+        rec->n_off_step = -1;
+        rec->worst_step = -1;
         rec->ok = false;
         if (!decodable) continue;
         awq_qtensor t;
@@ -261,7 +291,7 @@ awq_status awq_verify(awq_ctx *ctx, const char *dir, const awq_verify_params *pa
             break;
         }
         if (ls != AWQ_OK) {
-            problem(res, "%s", awq_ctx_errmsg(ctx));
+            awq_vf_problem(res, "%s", awq_ctx_errmsg(ctx));
             continue;
         }
         rec->K = t.K;
@@ -269,41 +299,41 @@ awq_status awq_verify(awq_ctx *ctx, const char *dir, const awq_verify_params *pa
         rec->ok = true;
         res->linear_params += (uint64_t)(t.K * t.N);
         if (awq_qtensor_check(ctx, pre, &t) != AWQ_OK) {
-            problem(res, "%s", awq_ctx_errmsg(ctx));
+            awq_vf_problem(res, "%s", awq_ctx_errmsg(ctx));
             rec->ok = false;
         }
         if (t.g_idx && !q->desc_act)
-            problem(res, "%s: act-order g_idx, but quantization_config.desc_act is false "
+            awq_vf_problem(res, "%s: act-order g_idx, but quantization_config.desc_act is false "
                          "(kernels would ignore g_idx)", pre);
         if (q->format == AWQ_QFMT_AWQ_GEMV) {
             int64_t bad = gemv_bad_padding(ck, pre, &t, q);
-            if (bad) problem(res, "%s: %lld non-zero GEMV padding fields", pre, (long long)bad);
+            if (bad) awq_vf_problem(res, "%s: %lld non-zero GEMV padding fields", pre, (long long)bad);
         }
         snprintf(name, sizeof name, "%s.bias", pre);
         const awq_tensor_info *bias = awq_checkpoint_find(ck, name);
         if (bias && (bias->ndim != 1 || bias->shape[0] != t.N))
-            problem(res, "%s: shape is not [%lld]", name, (long long)t.N);
+            awq_vf_problem(res, "%s: shape is not [%lld]", name, (long long)t.N);
         if (src) {
             snprintf(name, sizeof name, "%s.weight", pre);
             const awq_tensor_info *sw = awq_checkpoint_find(src, name);
             if (!sw) {
-                problem(res, "%s: not in the source checkpoint %s", name, p.against);
+                awq_vf_problem(res, "%s: not in the source checkpoint %s", name, p.against);
                 rec->ok = false;
             } else if (sw->ndim != 2 || sw->shape[0] != t.N || sw->shape[1] != t.K) {
-                problem(res, "%s: source shape [%lld, %lld], packed linear is [%lld, %lld]",
+                awq_vf_problem(res, "%s: source shape [%lld, %lld], packed linear is [%lld, %lld]",
                         name, (long long)sw->shape[0],
                         (long long)(sw->ndim > 1 ? sw->shape[1] : 0), (long long)t.N,
                         (long long)t.K);
                 rec->ok = false;
             } else if (awq_tensor_check_finite(ctx, sw) != AWQ_OK) {
-                problem(res, "source %s: %s", p.against, awq_ctx_errmsg(ctx));
+                awq_vf_problem(res, "source %s: %s", p.against, awq_ctx_errmsg(ctx));
                 rec->ok = false;
             } else {
                 ls = compare_linear(ctx, &t, sw, rec);
                 if (ls == AWQ_ERR_NOMEM) {
                     st = ls;
                 } else if (ls != AWQ_OK) {
-                    problem(res, "%s: %s", pre, awq_ctx_errmsg(ctx));
+                    awq_vf_problem(res, "%s: %s", pre, awq_ctx_errmsg(ctx));
                     rec->ok = false;
                 } else {
                     sum_err += rec->rel_err_scaled;
@@ -311,7 +341,7 @@ awq_status awq_verify(awq_ctx *ctx, const char *dir, const awq_verify_params *pa
                     res->max_rel_err_scaled = fmax(res->max_rel_err_scaled, rec->rel_err_scaled);
                     if (!(rec->rel_err_scaled <= res->bound)) {
                         rec->ok = false;
-                        problem(res, "%s: relative error %.4f (scale-corrected %.4f) exceeds "
+                        awq_vf_problem(res, "%s: relative error %.4f (scale-corrected %.4f) exceeds "
                                      "the bound %.4f", pre, rec->rel_err, rec->rel_err_scaled,
                                 res->bound);
                     }
@@ -335,7 +365,7 @@ awq_status awq_verify(awq_ctx *ctx, const char *dir, const awq_verify_params *pa
             snprintf(name, sizeof name, "%s%s", pre, dot_qw);
             if (awq_checkpoint_find(ck, name)) continue;
         }
-        problem(res, "%s: in the source checkpoint but missing here", nm);
+        awq_vf_problem(res, "%s: in the source checkpoint but missing here", nm);
     }
 
     /* logical parameter counts */
@@ -359,7 +389,7 @@ awq_status awq_verify(awq_ctx *ctx, const char *dir, const awq_verify_params *pa
         awq_info(ctx, "%s: logical parameters counted from the %lld decoded linears", dir,
                  (long long)res->n_linears);
     } else if (decodable && cnt.quant_logical != res->linear_params)
-        problem(res, "count: the logical counter gives %llu quantized weights, the unpacked "
+        awq_vf_problem(res, "count: the logical counter gives %llu quantized weights, the unpacked "
                      "linears hold %llu", (unsigned long long)cnt.quant_logical,
                 (unsigned long long)res->linear_params);
     if (src) {
@@ -369,7 +399,7 @@ awq_status awq_verify(awq_ctx *ctx, const char *dir, const awq_verify_params *pa
         res->against_logical_params = sc.logical;
         res->params_equal = sc.logical == cnt.logical;
         if (!res->params_equal)
-            problem(res, "parameters: %llu logical here, %llu in %s",
+            awq_vf_problem(res, "parameters: %llu logical here, %llu in %s",
                     (unsigned long long)cnt.logical, (unsigned long long)sc.logical,
                     p.against);
     }

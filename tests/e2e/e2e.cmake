@@ -11,6 +11,7 @@ set_property(TEST ppl_cli APPEND PROPERTY ENVIRONMENT "AWQ_JSON=$<TARGET_FILE:aw
 awq_add_script_test(repack_cli SCRIPT e2e/repack_cli.sh LABELS e2e)
 set_property(TEST repack_cli APPEND PROPERTY ENVIRONMENT "AWQ_JSON=$<TARGET_FILE:awq_json_get>")
 awq_add_script_test(ct_cli SCRIPT e2e/ct_cli.sh LABELS e2e)
+set_property(TEST ct_cli APPEND PROPERTY ENVIRONMENT "AWQ_JSON=$<TARGET_FILE:awq_json_get>")
 # AWQ end to end: accuracy vs RTN, determinism, resume (library level) and
 # the CLI with a real kill -9 / --resume.
 awq_add_test(test_quantize SOURCES e2e/test_quantize.c LABELS e2e slow TIMEOUT 900)

@@ -19,7 +19,14 @@
  *      decompression run by transformers;
  *   6. pack-quantized with F32 scales: the forward reads them (FP16-exact
  *      ones give the same logits bit for bit), repack's FP16 form refuses
- *      the others.
+ *      the others;
+ *   7. the NVFP4, FP8 and mixed-scheme checkpoints of 5: inspect agrees and
+ *      computes on them; verify passes them alone and against their source
+ *      (FP8 / NVFP4 codes within half a grid step), and fails a scaled
+ *      source, a NaN scale, a zero global scale, scales that contradict the
+ *      strategy / group size, a zero point a symmetric scheme has not;
+ *      repack refuses them naming the tensor and what works, writing
+ *      nothing.
  */
 #include "awq_test.h"
 #include "core/core.h"
@@ -228,6 +235,8 @@ static void test_layout(awq_ctx *ctx) {
 
 /* ------------------------------------------------- 2. config_groups */
 
+#define LIN AWQ_CT_MOD_LINEAR
+
 static void test_config(awq_ctx *ctx) {
     cJSON *qc = cJSON_Parse(
         "{\"quant_method\":\"compressed-tensors\",\"format\":\"pack-quantized\","
@@ -239,25 +248,25 @@ static void test_config(awq_ctx *ctx) {
         "\"weights\":{\"num_bits\":4,\"type\":\"int\",\"symmetric\":false,\"strategy\":\"group\","
         "\"group_size\":128}}}}");
     CHECK(qc && awq_ct_is(qc));
-    awq_ct_config cfg;
-    CHECK_OK(ctx, awq_ct_parse(ctx, qc, "t", &cfg));
-    CHECK_EQ_INT(cfg.n_schemes, 2);
-    const awq_ct_scheme *s = awq_ct_scheme_match(&cfg, "model.layers.3.self_attn.k_proj");
-    CHECK(s && s->bits == 8 && s->group_size == -1 && s->sym);
-    s = awq_ct_scheme_match(&cfg, "model.layers.3.mlp.down_proj");
-    CHECK(s && s->bits == 4 && s->group_size == 128 && !s->sym &&
-          strcmp(s->format, "pack-quantized") == 0);
-    CHECK(awq_ct_scheme_match(&cfg, "lm_head") == NULL);
-    CHECK(awq_ct_scheme_match(&cfg, "model.visual.blocks.0.attn.qkv") == NULL);
-    CHECK(awq_ct_scheme_match(&cfg, "model.layers.0.mlp.gate") == NULL);
+    awq_ct_config *cfg = NULL;
+    CHECK_OK(ctx, awq_ct_config_parse(ctx, qc, "t", &cfg));
+    CHECK_EQ_INT(awq_ct_config_n_schemes(cfg), 2);
+    const awq_ct_scheme *s = awq_ct_scheme_for(cfg, "model.layers.3.self_attn.k_proj", LIN);
+    CHECK(s && s->num_bits == 8 && s->group_size == -1 && s->symmetric);
+    s = awq_ct_scheme_for(cfg, "model.layers.3.mlp.down_proj", LIN);
+    CHECK(s && s->num_bits == 4 && s->group_size == 128 && !s->symmetric &&
+          s->format == AWQ_CT_FMT_PACK_QUANTIZED);
+    CHECK(awq_ct_scheme_for(cfg, "lm_head", LIN) == NULL);
+    CHECK(awq_ct_scheme_for(cfg, "model.visual.blocks.0.attn.qkv", LIN) == NULL);
+    CHECK(awq_ct_scheme_for(cfg, "model.layers.0.mlp.gate", LIN) == NULL);
     /* re: matches from the start of the name (Python re.match) */
-    CHECK(awq_ct_scheme_match(&cfg, "model.layers.10.mlp.gate") != NULL);
-    CHECK(!awq_ct_match("re:layers", "model.layers.0.x", NULL, NULL));
-    bool bad = false;
-    CHECK(!awq_ct_match("re:(", "x", NULL, &bad) && bad);
-    /* two schemes: the compute commands refuse, naming both groups */
+    CHECK(awq_ct_scheme_for(cfg, "model.layers.10.mlp.gate", LIN) != NULL);
+    /* two schemes: the packed-integer path refuses, naming both groups */
     const awq_ct_scheme *one;
-    CHECK_FAILS(ctx, awq_ct_int_scheme(ctx, &cfg, "t", &one), AWQ_ERR_UNSUPPORTED, "attn");
+    CHECK_FAILS(ctx, awq_ct_int_scheme(ctx, cfg, &one), AWQ_ERR_UNSUPPORTED, "attn");
+    const char *why = NULL;
+    CHECK(awq_ct_computable(cfg, &why));
+    awq_ct_config_free(cfg);
     cJSON_Delete(qc);
 
     static const char *const refused[][2] = {
@@ -273,13 +282,17 @@ static void test_config(awq_ctx *ctx) {
          "strategy is not group or channel"},
         {"{\"quant_method\":\"compressed-tensors\",\"config_groups\":{\"g\":{\"targets\":\"Linear\"}}}",
          "targets is not a list"},
+        {"{\"quant_method\":\"compressed-tensors\",\"config_groups\":{\"g\":{\"targets\":[\"Linear\"]}}}",
+         "no config group with weights"},
     };
     for (size_t i = 0; i < AWQ_ARRAY_LEN(refused); i++) {
         qc = cJSON_Parse(refused[i][0]);
-        awq_status st = awq_ct_parse(ctx, qc, "t", &cfg);
-        if (st == AWQ_OK) st = awq_ct_int_scheme(ctx, &cfg, "t", &one);
+        cfg = NULL;
+        awq_status st = awq_ct_config_parse(ctx, qc, "t", &cfg);
+        if (st == AWQ_OK) st = awq_ct_int_scheme(ctx, cfg, &one);
         CHECK_MSG(st != AWQ_OK && strstr(awq_ctx_errmsg(ctx), refused[i][1]),
                   "case %zu: %s", i, awq_ctx_errmsg(ctx));
+        awq_ct_config_free(cfg);
         cJSON_Delete(qc);
     }
 
@@ -287,13 +300,14 @@ static void test_config(awq_ctx *ctx) {
     const char *keep[] = {"visual", "lm_head"};
     awq_qconfig_fields f = {4, 64, true, false, keep, 2};
     CHECK_OK(ctx, awq_format_quant_config(ctx, AWQ_QFMT_CT, &f, &qc));
-    CHECK_OK(ctx, awq_ct_parse(ctx, qc, "w", &cfg));
-    CHECK_OK(ctx, awq_ct_int_scheme(ctx, &cfg, "w", &one));
-    CHECK(one->bits == 4 && one->group_size == 64 && one->sym);
-    CHECK(awq_ct_scheme_match(&cfg, "model.visual.merger.mlp.0") == NULL);
-    CHECK(awq_ct_scheme_match(&cfg, "lm_head") == NULL);
-    CHECK(awq_ct_scheme_match(&cfg, "model.layers.0.mlp.up_proj") == one);
+    CHECK_OK(ctx, awq_ct_config_parse(ctx, qc, "w", &cfg));
+    CHECK_OK(ctx, awq_ct_int_scheme(ctx, cfg, &one));
+    CHECK(one->num_bits == 4 && one->group_size == 64 && one->symmetric);
+    CHECK(awq_ct_scheme_for(cfg, "model.visual.merger.mlp.0", LIN) == NULL);
+    CHECK(awq_ct_scheme_for(cfg, "lm_head", LIN) == NULL);
+    CHECK(awq_ct_scheme_for(cfg, "model.layers.0.mlp.up_proj", LIN) == one);
     CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(qc, "ignore")), 2);
+    awq_ct_config_free(cfg);
     cJSON_Delete(qc);
 }
 
@@ -359,9 +373,10 @@ static void test_llmc(awq_ctx *ctx) {
     CHECK_OK(ctx, awq_checkpoint_open(ctx, b, &cb));
     const cJSON *qj = cb ? cJSON_GetObjectItem(awq_checkpoint_config(cb), "quantization_config")
                          : NULL;
-    awq_ct_config cfg;
-    CHECK_OK(ctx, awq_ct_parse(ctx, qj, "back", &cfg));
-    CHECK(awq_ct_scheme_match(&cfg, "lm_head") == NULL);
+    awq_ct_config *cfg = NULL;
+    CHECK_OK(ctx, awq_ct_config_parse(ctx, qj, "back", &cfg));
+    CHECK(cfg && awq_ct_scheme_for(cfg, "lm_head", LIN) == NULL);
+    awq_ct_config_free(cfg);
     awq_checkpoint_free(cb);
     free(a);
     free(b);
@@ -447,8 +462,9 @@ static void test_float(awq_ctx *ctx) {
             free(lg);
         }
         awq_model_free(m);
-        /* repack / verify need one integer pack-quantized scheme: a clear
-         * refusal naming the groups */
+        /* the packed-integer path (awq_qckpt) needs one integer
+         * pack-quantized scheme: a clear refusal naming the groups (verify,
+         * repack and audit take these checkpoints their own way: section 7) */
         awq_qckpt q;
         if (ck)
             CHECK_FAILS(ctx, awq_qckpt_detect(ctx, ck, AWQ_ZEROS_AUTO, &q), AWQ_ERR_UNSUPPORTED,
@@ -534,7 +550,14 @@ static void test_f32_scales(awq_ctx *ctx) {
               "F32 scales: logits differ from the F16 fixture's");
     double e = rel_err(c, a, (int64_t)T * V);
     CHECK_MSG(e > 0 && e < 1e-2, "scales x (1 + 2^-12): logits rel err %g", e);
-    /* the canonical FP16 form (repack, verify) refuses them, naming the tensor */
+    /* verify reads them as stored (per linear), against the bound */
+    awq_verify_params vp = awq_verify_default_params();
+    awq_verify_result vr;
+    CHECK_OK(ctx, awq_verify(ctx, off, &vp, &vr));
+    CHECK_MSG(vr.ok && vr.n_linears > 0 && vr.scheme[0], "F32 scales: verify %s",
+              vr.n_problems ? vr.problems[0] : "-");
+    awq_verify_result_free(&vr);
+    /* the canonical FP16 form (repack) refuses them, naming the tensor */
     awq_checkpoint *ck = NULL;
     awq_qckpt q;
     awq_qtensor t;
@@ -552,6 +575,190 @@ static void test_f32_scales(awq_ctx *ctx) {
     free(off);
 }
 
+/* ------------- 7. verify / repack / detect of FP8, NVFP4, mixed schemes */
+
+#define FP16_SRC AWQ_TEST_SRC "/ref/quant/fp16"
+
+/* Copy checkpoint src to dst: tensor `name` (when not NULL) rewritten as F32
+ * times mul, its element 0 NaN when nan0; config.json copied with the
+ * first `from` replaced by `to` (when from is not NULL). */
+static void copy_ck(awq_ctx *ctx, const char *src, const char *dst, const char *name, float mul,
+                    bool nan0, const char *from, const char *to) {
+    awq_checkpoint *ck = NULL;
+    CHECK_OK(ctx, awq_checkpoint_open(ctx, src, &ck));
+    if (!ck) return;
+    awq_writer_params wp = awq_writer_default_params();
+    wp.force = true;
+    awq_writer *w = NULL;
+    CHECK_OK(ctx, awq_writer_create(ctx, dst, &wp, &w));
+    const size_t nt = awq_checkpoint_n_tensors(ck);
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < nt; i++) {
+            const awq_tensor_info *t = awq_checkpoint_tensor(ck, i);
+            const bool mod = name && strcmp(t->name, name) == 0;
+            if (pass == 0) {
+                CHECK_OK(ctx, awq_writer_declare(w, t->name, mod ? AWQ_DT_F32 : t->dtype, t->ndim,
+                                                 t->shape));
+            } else if (!mod) {
+                CHECK_OK(ctx, awq_writer_write(w, t->name, t->data, t->n_bytes));
+            } else {
+                float *f = malloc(sizeof(float) * (size_t)t->n_elements);
+                for (uint64_t k = 0; k < t->n_elements; k++)
+                    f[k] = (float)(t->dtype == AWQ_DT_F8_E4M3
+                                       ? awq_f8e4m3_to_f32(((const uint8_t *)t->data)[k])
+                                       : awq_tensor_element_f64(t, (int64_t)k)) * mul;
+                if (nan0) f[0] = NAN;
+                CHECK_OK(ctx, awq_writer_write(w, t->name, f, (uint64_t)t->n_elements * 4));
+                free(f);
+            }
+        }
+    char path[700];
+    snprintf(path, sizeof path, "%s/config.json", src);
+    char *txt = NULL;
+    size_t len = 0;
+    CHECK_OK(ctx, awq_read_file(ctx, path, 1u << 20, &txt, &len));
+    if (txt && from) {
+        char *at = strstr(txt, from);
+        CHECK_MSG(at != NULL, "config of %s lacks %s", src, from);
+        if (at) {
+            size_t fl = strlen(from), tl = strlen(to);
+            char *n = malloc(len + tl + 1);
+            memcpy(n, txt, (size_t)(at - txt));
+            memcpy(n + (at - txt), to, tl);
+            memcpy(n + (at - txt) + tl, at + fl, len - (size_t)(at - txt) - fl + 1);
+            free(txt);
+            txt = n;
+            len = strlen(n);
+        }
+    }
+    if (txt) CHECK_OK(ctx, awq_writer_add_file(w, "config.json", txt, len));
+    free(txt);
+    CHECK_OK(ctx, awq_writer_finish(w));
+    awq_writer_free(w);
+    awq_checkpoint_free(ck);
+}
+
+static bool has_problem(const awq_verify_result *r, const char *needle) {
+    for (int i = 0; i < r->n_problems; i++)
+        if (strstr(r->problems[i], needle)) return true;
+    return false;
+}
+
+/* verify of dir (against src when not NULL): ok as expected, and when not
+ * ok a problem containing needle. */
+static void expect_verify(awq_ctx *ctx, const char *dir, const char *src, bool ok,
+                          const char *needle) {
+    awq_verify_params vp = awq_verify_default_params();
+    vp.against = src;
+    awq_verify_result r;
+    CHECK_OK(ctx, awq_verify(ctx, dir, &vp, &r));
+    CHECK_MSG(r.ok == ok, "verify %s%s%s: ok %d (first problem: %s)", dir, src ? " against " : "",
+              src ? src : "", r.ok, r.n_problems ? r.problems[0] : "-");
+    if (!ok && needle)
+        CHECK_MSG(has_problem(&r, needle), "verify %s: no problem says '%s' (first: %s)", dir,
+                  needle, r.n_problems ? r.problems[0] : "-");
+    awq_verify_result_free(&r);
+}
+
+static void test_float_commands(awq_ctx *ctx) {
+    static const char *const names[] = {"nvfp4a16", "fp8-channel", "fp8-block", "mixed-int"};
+    static const awq_pack_kind packs[] = {AWQ_PACK_NVFP4, AWQ_PACK_FP8, AWQ_PACK_FP8,
+                                          AWQ_PACK_CT_INT};
+    char dir[512];
+    for (size_t f = 0; f < AWQ_ARRAY_LEN(names); f++) {
+        snprintf(dir, sizeof dir, AWQ_TEST_SRC "/ref/ct/tiny-qwen2-%s", names[f]);
+        /* inspect: the table computes on it, and the config agrees (FP8
+         * written as naive-quantized with float weights included) */
+        awq_checkpoint *ck = NULL;
+        CHECK_OK(ctx, awq_checkpoint_open(ctx, dir, &ck));
+        awq_detect_result *d = calloc(1, sizeof *d);
+        if (ck) CHECK_OK(ctx, awq_detect(ctx, ck, d));
+        CHECK_MSG(d->pack == packs[f] && d->config_agrees && awq_detect_computable(d),
+                  "%s: pack %s, agrees %d, computable %d (%s)", names[f],
+                  awq_pack_kind_name(d->pack), d->config_agrees, awq_detect_computable(d),
+                  d->n_notes ? d->notes[0] : "");
+        free(d);
+        awq_checkpoint_free(ck);
+
+        /* verify: structure alone, then against the source */
+        awq_verify_params vp = awq_verify_default_params();
+        awq_verify_result r;
+        CHECK_OK(ctx, awq_verify(ctx, dir, &vp, &r));
+        CHECK_MSG(r.ok && r.n_linears == 7 && r.linear_params == 36864 /* q, o 64x64; k, v 32x64; 3 MLP 128x64 */ &&
+                      r.q.bits == 0 && strstr(r.scheme, "group_0: "),
+                  "%s: ok %d, %lld linears, %llu params, scheme '%s' (%s)", names[f], r.ok,
+                  (long long)r.n_linears, (unsigned long long)r.linear_params, r.scheme,
+                  r.n_problems ? r.problems[0] : "-");
+        awq_verify_result_free(&r);
+        vp.against = FP16_SRC;
+        CHECK_OK(ctx, awq_verify(ctx, dir, &vp, &r));
+        CHECK_MSG(r.ok && r.params_equal && r.n_failed_linears == 0, "%s against fp16: %s",
+                  names[f], r.n_problems ? r.problems[0] : "-");
+        for (int64_t i = 0; i < r.n_linears; i++) {
+            const awq_verify_linear *l = &r.linears[i];
+            /* float codes: checked on the grid, every source weight within
+             * half a step; integer codes: the bound */
+            if (packs[f] == AWQ_PACK_CT_INT)
+                CHECK(l->n_off_step == -1 && l->rel_err_scaled <= r.bound);
+            else
+                CHECK_MSG(l->n_off_step == 0 && l->worst_step > 0.5 && l->worst_step <= 1.04,
+                          "%s %s: %lld off step, worst %g", names[f], l->name,
+                          (long long)l->n_off_step, l->worst_step);
+        }
+        awq_verify_result_free(&r);
+
+        /* repack: refused naming the tensor and what works, nothing written */
+        char *out = awq_test_tmpdir("ct_float_repack");
+        char target[600];
+        snprintf(target, sizeof target, "%s/out", out);
+        awq_repack_params rp = awq_repack_default_params();
+        rp.to = f == 0 ? AWQ_QFMT_CT : AWQ_QFMT_AWQ_GEMM;
+        awq_repack_result rr;
+        CHECK_FAILS(ctx, awq_repack(ctx, dir, target, &rp, &rr), AWQ_ERR_UNSUPPORTED,
+                    f == 3 ? "a mixed-scheme checkpoint (group_0: pack-quantized int8 channel"
+                    : f == 0 ? "model.layers.0.mlp.down_proj.weight_packed (config group "
+                               "group_0: nvfp4-pack-quantized fp4 group 16): NVFP4 codes"
+                             : "model.layers.0.mlp.down_proj.weight (config group group_0: "
+                               "naive-quantized fp8");
+        CHECK(strstr(awq_ctx_errmsg(ctx), "quantize the original 16-bit checkpoint") != NULL);
+        CHECK_MSG(!awq_path_exists(target), "%s: repack refusal wrote %s", names[f], target);
+        free(out);
+    }
+
+    /* a source the FP8 codes are not a rounding of (one linear x 1.25):
+     * that linear is outside the grid step, the others pass */
+    char *src = awq_test_tmpdir("ct_src_scaled");
+    copy_ck(ctx, FP16_SRC, src, "model.layers.0.mlp.up_proj.weight", 1.25f, false, NULL, NULL);
+    expect_verify(ctx, AWQ_TEST_SRC "/ref/ct/tiny-qwen2-fp8-block", src, false,
+                  "model.layers.0.mlp.up_proj: ");
+    expect_verify(ctx, AWQ_TEST_SRC "/ref/ct/tiny-qwen2-nvfp4a16", src, false,
+                  "farther than half a nvfp4 step");
+    free(src);
+
+    /* damaged checkpoints: a NaN scale, a global scale of 0, scale shapes
+     * that contradict the strategy, a zero point the scheme does not have */
+    char *bad = awq_test_tmpdir("ct_bad_scale");
+    copy_ck(ctx, AWQ_TEST_SRC "/ref/ct/tiny-qwen2-fp8-channel", bad,
+            "model.layers.0.mlp.down_proj.weight_scale", 1.0f, true, NULL, NULL);
+    expect_verify(ctx, bad, NULL, false,
+                  "model.layers.0.mlp.down_proj.weight_scale: 1 scales are not finite and > 0");
+    copy_ck(ctx, AWQ_TEST_SRC "/ref/ct/tiny-qwen2-nvfp4a16", bad,
+            "model.layers.0.mlp.down_proj.weight_global_scale", 0.0f, false, NULL, NULL);
+    expect_verify(ctx, bad, NULL, false, "down_proj.weight_global_scale: not one finite float > 0");
+    copy_ck(ctx, AWQ_TEST_SRC "/ref/ct/tiny-qwen2-fp8-channel", bad, NULL, 1.0f, false,
+            "\"strategy\": \"channel\"", "\"strategy\": \"tensor\"");
+    expect_verify(ctx, bad, NULL, false,
+                  "weight_scale: shape [64, 1], but the tensor scales of a [64, 128] weight are "
+                  "[1, 1]");
+    copy_ck(ctx, AWQ_TEST_SRC "/ref/ct/tiny-qwen2-nvfp4a16", bad, NULL, 1.0f, false,
+            "\"group_size\": 16", "\"group_size\": 32");
+    expect_verify(ctx, bad, NULL, false, "the tensor_group scales of a [64, 128] weight are [64, 4]");
+    copy_ck(ctx, AWQ_TEST_SRC "/ref/ct/tiny-qwen2-mixed-int", bad, NULL, 1.0f, false,
+            "\"symmetric\": false", "\"symmetric\": true");
+    expect_verify(ctx, bad, NULL, false, "down_proj.weight_zero_point: stored, but config group");
+    free(bad);
+}
+
 int main(void) {
     awq_ctx *ctx = awq_test_ctx(2);
     test_layout(ctx);
@@ -560,6 +767,7 @@ int main(void) {
     test_awqkit_output(ctx);
     test_float(ctx);
     test_f32_scales(ctx);
+    test_float_commands(ctx);
     awq_ctx_free(ctx);
     return awq_test_summary();
 }

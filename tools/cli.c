@@ -389,6 +389,26 @@ static bool resolve_future(const char *p, char *out, size_t cap) {
     return true;
 }
 
+/* Resolved model paths live until the process exits (commands keep them in
+ * their option structs); they are freed at exit so leak checkers stay quiet. */
+static char **cli_models;
+static size_t cli_n_models;
+
+static void free_cli_models(void) {
+    for (size_t i = 0; i < cli_n_models; i++) free(cli_models[i]);
+    free(cli_models);
+    cli_models = NULL;
+    cli_n_models = 0;
+}
+
+static void keep_cli_model(char *path) {
+    char **grown = realloc(cli_models, (cli_n_models + 1) * sizeof *grown);
+    if (!grown) return; /* the path then simply lives to the process's end */
+    if (!cli_models) atexit(free_cli_models);
+    cli_models = grown;
+    cli_models[cli_n_models++] = path;
+}
+
 char *awq_cli_model(const char *arg) {
     awq_ctx *ctx = NULL;
     awq_ctx_params p = awq_ctx_default_params();
@@ -403,6 +423,7 @@ char *awq_cli_model(const char *arg) {
         exit(AWQ_EXIT_FAIL);
     }
     awq_ctx_free(ctx);
+    keep_cli_model(path);
     return path;
 }
 

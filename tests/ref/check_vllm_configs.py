@@ -170,8 +170,15 @@ def first_line(e):
             return f"{type(e).__name__}: {errs()[0]['msg']}"[:400]
         except Exception:  # noqa: BLE001
             pass
-    s = f"{type(e).__name__}: {e}"
-    return s.splitlines()[0][:400]
+    s = f"{type(e).__name__}: {e}".splitlines()[0] if str(e) else type(e).__name__
+    if not str(e) and e.__traceback__ is not None:
+        # a bare assert: name where it fired (file and line in the engine)
+        tb = e.__traceback__
+        while tb.tb_next is not None:
+            tb = tb.tb_next
+        f = tb.tb_frame.f_code.co_filename
+        s += f" at {f[f.find('site-packages/') + 14:] if 'site-packages/' in f else f}:{tb.tb_lineno}"
+    return s[:400]
 
 
 def q_proj_names(d):
@@ -286,6 +293,7 @@ def main():
         if engine == "vllm":
             meta, verdicts = run_vllm(work)
         elif engine == "sglang":
+            sys.path.insert(0, str(pathlib.Path(__file__).parent))
             from check_sglang_configs import run_sglang
             meta, verdicts = run_sglang(work, CASES)
         else:

@@ -254,6 +254,35 @@ def check_vllm_case(d):
     return res
 
 
+# modules_to_not_convert of a vision-language checkpoint: which spellings
+# make vLLM skip the vision tower? (its Qwen2.5-VL weight-name mapper is
+# applied to the list first, then AWQ's substring matcher runs on vLLM's
+# module names)
+SKIP_LISTS = [["model.visual"], ["visual"], ["model.visual", "visual"]]
+SKIP_PREFIXES = {"visual.blocks.0.attn.qkv": True, "visual.merger.mlp.0": True,
+                 "language_model.model.layers.0.self_attn.qkv_proj": False,
+                 "language_model.model.layers.0.mlp.down_proj": False}
+
+
+def probe_vllm_skip():
+    from vllm.model_executor.layers.quantization.auto_awq import AutoAWQConfig
+    from vllm.model_executor.layers.quantization.utils.quant_utils import is_layer_skipped
+    from vllm.model_executor.models.qwen2_5_vl import Qwen2_5_VLForConditionalGeneration as M
+
+    out = []
+    for lst in SKIP_LISTS:
+        qc = AutoAWQConfig.from_config({"quant_method": "awq", "bits": 4, "group_size": 128,
+                                        "zero_point": True, "version": "gemm",
+                                        "modules_to_not_convert": list(lst)})
+        qc.apply_vllm_mapper(M.hf_to_vllm_mapper)
+        skipped = {p: is_layer_skipped(p, qc.modules_to_not_convert, {},
+                                       match_mode="substring") for p in SKIP_PREFIXES}
+        out.append({"modules_to_not_convert": lst, "after_mapper": qc.modules_to_not_convert,
+                    "skipped": skipped,
+                    "right": all(skipped[p] == w for p, w in SKIP_PREFIXES.items())})
+    return {"model": M.__name__, "cases": out}
+
+
 def run_vllm(work):
     patch_vllm_platform()
     import vllm
@@ -277,7 +306,11 @@ def run_vllm(work):
         print(f"{c['name']}: {'ACCEPT' if v['accepted'] else 'REFUSE'} "
               f"{v.get('quantization', '')} {v.get('reason', '')}", file=sys.stderr)
         out[c["name"]] = v
-    return {"version": vllm.__version__,
+    skip = probe_vllm_skip()
+    for e in skip["cases"]:
+        print(f"skip {e['modules_to_not_convert']} -> {e['after_mapper']}: "
+              f"{'right' if e['right'] else 'WRONG'}", file=sys.stderr)
+    return {"version": vllm.__version__, "skip_probe": skip,
             "patched": "platform reports an NVIDIA H100 (sm_90); CUDA extension "
                        "loaded against the stub libcuda; no GPU code run"}, out
 

@@ -12,9 +12,15 @@
  * engine's: accepted -> AWQ_LOADS_YES, refused -> AWQ_LOADS_NO, and a
  * refusal carries a reason. The fixture must hold both verdicts, so a
  * table that said "yes" (or "no") to everything fails.
+ *
+ * modules_to_not_convert: the list awqkit writes for a vision tower
+ * (awq_skip_expand) must be one vLLM's own Qwen2.5-VL name mapper and
+ * substring matcher judged right in the fixture (vision linears skipped,
+ * language linears not) — "model.visual" alone is not.
  */
 #include "awq_test.h"
 #include "core/core.h"
+#include "quant/skiplist.h"
 
 #include "awqkit/consumers.h"
 #include "awqkit/quant.h"
@@ -69,6 +75,40 @@ static void check_case(const cJSON *c, engine *e) {
         e->n_no++;
 }
 
+/* Does the fixture's skip probe hold the list v (as a set), judged right? */
+static int skip_verdict(const cJSON *probe, char **v, int n) {
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(probe, "cases")) {
+        const cJSON *l = cJSON_GetObjectItemCaseSensitive(c, "modules_to_not_convert");
+        if (cJSON_GetArraySize(l) != n) continue;
+        int hit = 0;
+        for (int i = 0; i < n; i++) {
+            const cJSON *e;
+            cJSON_ArrayForEach(e, l) hit += cJSON_IsString(e) && strcmp(e->valuestring, v[i]) == 0;
+        }
+        if (hit == n) return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "right"));
+    }
+    return -1; /* not probed */
+}
+
+static void check_skip(const cJSON *meta) {
+    const cJSON *probe = cJSON_GetObjectItemCaseSensitive(meta, "skip_probe");
+    CHECK_MSG(probe != NULL, "no vllm_meta.skip_probe in %s", FIXTURE);
+    if (!probe) return;
+    char *lone[] = {"model.visual"};
+    CHECK_MSG(skip_verdict(probe, lone, 1) == 0, "the probe should show model.visual alone fails");
+    const char *inputs[][1] = {{"model.visual"}, {"visual"}};
+    for (size_t i = 0; i < AWQ_ARRAY_LEN(inputs); i++) {
+        char **v = NULL;
+        int n = 0;
+        CHECK(awq_skip_expand(inputs[i], 1, &v, &n));
+        int r = skip_verdict(probe, v, n);
+        CHECK_MSG(r == 1, "modules_to_not_convert written for [%s] (%d entries): vLLM verdict %d",
+                  inputs[i][0], n, r);
+        awq_skip_free(v, n);
+    }
+}
+
 int main(void) {
     awq_ctx *ctx = awq_test_ctx(1);
     char *text = NULL;
@@ -88,6 +128,7 @@ int main(void) {
      * ways; SGLang only when its run is in the fixture. */
     const cJSON *meta = cJSON_GetObjectItemCaseSensitive(doc, "vllm_meta");
     CHECK_MSG(str_of(meta, "version") != NULL, "no vllm_meta.version in %s", FIXTURE);
+    check_skip(meta);
     for (size_t i = 0; i < AWQ_ARRAY_LEN(engines); i++) {
         const engine *e = &engines[i];
         if (i > 0 && e->n_yes + e->n_no == 0) continue;

@@ -153,6 +153,27 @@ def check_case(d, base_args):
     return res
 
 
+def probe_sglang_skip():
+    """modules_to_not_convert spellings against SGLang's AWQ config, its
+    Qwen2.5-VL name mapper (applied if the config takes it) and matcher."""
+    from sglang.srt.layers.quantization.awq.awq import AWQConfig, is_layer_skipped_awq
+    from sglang.srt.models.qwen2_5_vl import Qwen2_5_VLForConditionalGeneration as M
+
+    from check_vllm_configs import SKIP_LISTS, SKIP_PREFIXES
+
+    out = []
+    for lst in SKIP_LISTS:
+        qc = AWQConfig.from_config({"quant_method": "awq", "bits": 4, "group_size": 128,
+                                    "zero_point": True, "version": "gemm",
+                                    "modules_to_not_convert": list(lst)})
+        qc.apply_weight_name_mapper(M.hf_to_sglang_mapper)
+        skipped = {p: is_layer_skipped_awq(p, qc.modules_to_not_convert) for p in SKIP_PREFIXES}
+        out.append({"modules_to_not_convert": lst, "after_mapper": list(qc.modules_to_not_convert),
+                    "skipped": skipped,
+                    "right": all(skipped[p] == w for p, w in SKIP_PREFIXES.items())})
+    return {"model": M.__name__, "cases": out}
+
+
 def run_sglang(work, cases):
     patch_torch_cuda()
     import torch
@@ -177,7 +198,11 @@ def run_sglang(work, cases):
         print(f"{c['name']}: {'ACCEPT' if v['accepted'] else 'REFUSE'} "
               f"{v.get('quantization', '')} {v.get('reason', '')}", file=sys.stderr)
         out[c["name"]] = v
-    return {"version": sglang.__version__,
+    skip = probe_sglang_skip()
+    for e in skip["cases"]:
+        print(f"skip {e['modules_to_not_convert']} -> {e['after_mapper']}: "
+              f"{'right' if e['right'] else 'WRONG'}", file=sys.stderr)
+    return {"version": sglang.__version__, "skip_probe": skip,
             "patched": "torch.cuda reports one H100 (sm_90, 80 GiB); sgl_kernel loaded "
                        "against the stub libcuda; gloo process groups on the CPU; "
                        "no GPU code run"}, out

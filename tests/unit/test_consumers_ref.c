@@ -14,9 +14,9 @@
  * table that said "yes" (or "no") to everything fails.
  *
  * modules_to_not_convert: the list awqkit writes for a vision tower
- * (awq_skip_expand) must be one vLLM's own Qwen2.5-VL name mapper and
- * substring matcher judged right in the fixture (vision linears skipped,
- * language linears not) — "model.visual" alone is not.
+ * (awq_skip_expand) must be one vLLM's (and SGLang's) own Qwen2.5-VL name
+ * mapper and substring matcher judged right in the fixture (vision linears
+ * skipped, language linears not) — "model.visual" alone is not.
  */
 #include "awq_test.h"
 #include "core/core.h"
@@ -91,20 +91,21 @@ static int skip_verdict(const cJSON *probe, char **v, int n) {
     return -1; /* not probed */
 }
 
-static void check_skip(const cJSON *meta) {
+static void check_skip(const cJSON *meta, const char *key) {
     const cJSON *probe = cJSON_GetObjectItemCaseSensitive(meta, "skip_probe");
-    CHECK_MSG(probe != NULL, "no vllm_meta.skip_probe in %s", FIXTURE);
+    CHECK_MSG(probe != NULL, "no %s_meta.skip_probe in %s", key, FIXTURE);
     if (!probe) return;
     char *lone[] = {"model.visual"};
-    CHECK_MSG(skip_verdict(probe, lone, 1) == 0, "the probe should show model.visual alone fails");
+    CHECK_MSG(skip_verdict(probe, lone, 1) == 0, "%s: the probe should show model.visual alone fails",
+              key);
     const char *inputs[][1] = {{"model.visual"}, {"visual"}};
     for (size_t i = 0; i < AWQ_ARRAY_LEN(inputs); i++) {
         char **v = NULL;
         int n = 0;
         CHECK(awq_skip_expand(inputs[i], 1, &v, &n));
         int r = skip_verdict(probe, v, n);
-        CHECK_MSG(r == 1, "modules_to_not_convert written for [%s] (%d entries): vLLM verdict %d",
-                  inputs[i][0], n, r);
+        CHECK_MSG(r == 1, "modules_to_not_convert written for [%s] (%d entries): %s verdict %d",
+                  inputs[i][0], n, key, r);
         awq_skip_free(v, n);
     }
 }
@@ -128,7 +129,9 @@ int main(void) {
      * ways; SGLang only when its run is in the fixture. */
     const cJSON *meta = cJSON_GetObjectItemCaseSensitive(doc, "vllm_meta");
     CHECK_MSG(str_of(meta, "version") != NULL, "no vllm_meta.version in %s", FIXTURE);
-    check_skip(meta);
+    check_skip(meta, "vllm");
+    const cJSON *sg_meta = cJSON_GetObjectItemCaseSensitive(doc, "sglang_meta");
+    if (sg_meta) check_skip(sg_meta, "sglang");
     for (size_t i = 0; i < AWQ_ARRAY_LEN(engines); i++) {
         const engine *e = &engines[i];
         if (i > 0 && e->n_yes + e->n_no == 0) continue;

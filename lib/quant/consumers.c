@@ -5,11 +5,15 @@
  *  - vLLM: AWQ through awq / awq_marlin (the GEMM layout, zero points or
  *    not); GPTQ through gptq_marlin, whose type map holds symmetric 4- and
  *    8-bit only (uint4b8 / uint8b128); compressed-tensors WNA16 with the
- *    symmetric types and, with weight_zero_point, the uint4 / uint8 types
- *    (dense linears; fused MoE since 2026); fp8 (weight_scale_inv blocks),
- *    MXFP4 (gpt-oss), bitsandbytes.
+ *    symmetric types and, with weight_zero_point, the uint types, 2 to 8
+ *    bits (dense linears; fused MoE since 2026); fp8 (weight_scale_inv
+ *    blocks), MXFP4 (gpt-oss), bitsandbytes. The AWQ / GPTQ / CT rows are
+ *    checked against vLLM 0.33 itself (tests/ref/check_vllm_configs.py,
+ *    tests/unit/test_consumers_ref.c), where awq and gptq both map to the
+ *    auto_awq / auto_gptq configs with the same type maps.
  *  - SGLang: the same AWQ and gptq_marlin paths; its compressed-tensors WNA16
- *    scheme lists the symmetric types only.
+ *    scheme takes 4 and 8 bits, symmetric or with zero points (uint4 /
+ *    uint8; checked against SGLang 0.5.23 by the same script).
  *  - transformers 5: AWQ and GPTQ through gptqmodel, compressed-tensors
  *    through the compressed-tensors package, fp8 / mxfp4 / bitsandbytes
  *    natively. gptqmodel refuses asymmetric GPTQ v1: v1 stores zero - 1,
@@ -48,7 +52,7 @@ typedef struct rule {
     const char *instead;
 } rule;
 
-#define USE_AWQ "awq (GEMM) or --sym; compressed-tensors asymmetric W4A16 loads in vLLM"
+#define USE_AWQ "awq (GEMM) or --sym; compressed-tensors asymmetric W4A16 loads in vLLM and SGLang"
 
 static const rule k_rules[] = {
     /* vLLM */
@@ -64,10 +68,11 @@ static const rule k_rules[] = {
      "gptq_marlin accepts symmetric 4/8-bit only", USE_AWQ},
     {AWQ_CONSUMER_VLLM, AWQ_CKPT_GPTQ_V2, BITS_ANY, SYM_ANY, MOE_ANY, AWQ_LOADS_NO,
      "gptq_marlin accepts symmetric 4/8-bit only", USE_AWQ},
-    {AWQ_CONSUMER_VLLM, AWQ_CKPT_CT_INT, B(4) | B(8), SYM_ANY, MOE_ANY, AWQ_LOADS_YES,
-     "compressed-tensors WNA16 (zero points: uint4/uint8 types; MoE since 2026)", ""},
+    {AWQ_CONSUMER_VLLM, AWQ_CKPT_CT_INT, B(2) | B(3) | B(4) | B(5) | B(6) | B(7) | B(8), SYM_ANY,
+     MOE_ANY, AWQ_LOADS_YES,
+     "compressed-tensors WNA16 (zero points: uint2..uint8 types; MoE since 2026)", ""},
     {AWQ_CONSUMER_VLLM, AWQ_CKPT_CT_INT, BITS_ANY, SYM_ANY, MOE_ANY, AWQ_LOADS_NO,
-     "compressed-tensors WNA16 takes 4 or 8 bits", "4-bit"},
+     "compressed-tensors WNA16 takes 2 to 8 bits", "4-bit"},
     {AWQ_CONSUMER_VLLM, AWQ_CKPT_FP8, BITS_ANY, SYM_ANY, MOE_ANY, AWQ_LOADS_YES,
      "compressed-tensors / fp8", ""},
     {AWQ_CONSUMER_VLLM, AWQ_CKPT_FP8_BLOCK, BITS_ANY, SYM_ANY, MOE_ANY, AWQ_LOADS_YES,
@@ -90,10 +95,10 @@ static const rule k_rules[] = {
      "gptq_marlin accepts symmetric 4/8-bit only", "awq (GEMM)"},
     {AWQ_CONSUMER_SGLANG, AWQ_CKPT_GPTQ_V2, BITS_ANY, SYM_ANY, MOE_ANY, AWQ_LOADS_NO,
      "gptq_marlin accepts symmetric 4/8-bit only", "awq (GEMM)"},
-    {AWQ_CONSUMER_SGLANG, AWQ_CKPT_CT_INT, B(4) | B(8), SYM_ONLY, MOE_ANY, AWQ_LOADS_YES,
-     "compressed-tensors WNA16", ""},
+    {AWQ_CONSUMER_SGLANG, AWQ_CKPT_CT_INT, B(4) | B(8), SYM_ANY, MOE_ANY, AWQ_LOADS_YES,
+     "compressed-tensors WNA16 (zero points: uint4 / uint8 types)", ""},
     {AWQ_CONSUMER_SGLANG, AWQ_CKPT_CT_INT, BITS_ANY, SYM_ANY, MOE_ANY, AWQ_LOADS_NO,
-     "its compressed-tensors WNA16 scheme has symmetric 4/8-bit types only", "awq (GEMM)"},
+     "its compressed-tensors WNA16 scheme takes 4 or 8 bits only", "4-bit"},
     {AWQ_CONSUMER_SGLANG, AWQ_CKPT_FP8, BITS_ANY, SYM_ANY, MOE_ANY, AWQ_LOADS_YES,
      "compressed-tensors / fp8", ""},
     {AWQ_CONSUMER_SGLANG, AWQ_CKPT_FP8_BLOCK, BITS_ANY, SYM_ANY, MOE_ANY, AWQ_LOADS_YES,

@@ -35,7 +35,7 @@ for f in awq awq-gemv gptq gptq-v2; do
 done
 expect_exit 0 "inspect ct asym" "$AWQKIT" inspect "$T/ct-w4a16-asym"
 stdout_has "format:  compressed-tensors pack-quantized int4 asymmetric, group 128, 4.157 bits per weight"
-stdout_has "SGLang: its compressed-tensors WNA16 scheme has symmetric 4/8-bit types only"
+stdout_has "loads:   vLLM yes; SGLang yes; transformers yes"  # both engines checked: tests/ref/vllm/accept.json
 # compressed-tensors is computed on (lib/quant/ct.c); bitsandbytes only described
 check "ct asym: computed on" sh -c "! grep -qF 'not computed on' '$T/out'"
 expect_exit 0 "inspect bnb --json" "$AWQKIT" inspect "$T/bnb-nf4" --json

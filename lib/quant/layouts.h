@@ -236,7 +236,10 @@ AWQ_LAY_FN int awq_lay_get_shapes(int format, int64_t K, int64_t N, int bits,
         return AWQ_LAY_OK;
     }
     case AWQ_QFMT_CT: {
-        if (!awq_lay_bits_ok(bits)) return AWQ_LAY_E_BITS;
+        /* 3-bit is refused: the compressed-tensors library packs 10 codes
+         * per word (2 bits padding) while vLLM reads a dense 3-bit stream,
+         * so no 3-bit file loads right in both */
+        if (!awq_lay_bits_ok(bits) || bits == 3) return AWQ_LAY_E_BITS;
         /* the library refuses a group that does not divide K */
         if (K % g != 0) return AWQ_LAY_E_GROUP_DIV;
         int64_t m = awq_lay_gptq_multiple(bits);
@@ -278,7 +281,7 @@ AWQ_LAY_FN int awq_lay_dims_from_qweight(int format, int bits, int64_t s0,
         *N = s1;
         return 1;
     case AWQ_QFMT_CT:
-        if (!awq_lay_bits_ok(bits) || (s1 * 32) % bits != 0) return 0;
+        if (!awq_lay_bits_ok(bits) || bits == 3 || (s1 * 32) % bits != 0) return 0;
         *N = s0;
         *K = s1 * 32 / bits;
         return 1;

@@ -24,10 +24,13 @@ static const char *lay_reason(int code, int format) {
     case AWQ_LAY_OK: return "ok";
     case AWQ_LAY_E_FORMAT: return "unknown packed format";
     case AWQ_LAY_E_BITS:
-        return (format == AWQ_QFMT_GPTQ || format == AWQ_QFMT_GPTQ_V2 ||
-                format == AWQ_QFMT_CT)
-                   ? "GPTQ and compressed-tensors store 2, 3, 4 or 8-bit codes "
-                     "only"
+        if (format == AWQ_QFMT_CT)
+            return "awqkit writes compressed-tensors with 2, 4 or 8-bit codes "
+                   "only (3-bit packing differs between the compressed-tensors "
+                   "library, 10 codes per word, and vLLM, a dense stream; use "
+                   "gptq for 3 bits)";
+        return format == AWQ_QFMT_GPTQ || format == AWQ_QFMT_GPTQ_V2
+                   ? "GPTQ stores 2, 3, 4 or 8-bit codes only"
                    : "the AWQ layouts store 4-bit codes only (use gptq for "
                      "2, 3 or 8 bits)";
     case AWQ_LAY_E_GROUP: return "group_size must be > 0 or -1";

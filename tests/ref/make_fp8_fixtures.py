@@ -26,6 +26,8 @@ Writes tests/ref/fp8/:
                      block's scale) of model.layers.0.mlp.down_proj.weight
                      [160, 288] and model.layers.1.self_attn.k_proj.weight
                      [64, 160]: awqkit's must be bit-identical.
+  ppl_ref.json       transformers' perplexity (float32) on ids.txt of the
+                     BF16 original and of the FP8 weights dequantized.
   ids.txt            1024 token ids sampled from the BF16 model (8 rows of
                      128; temperature 1, seed 0): calibration and evaluation
                      text the model finds likely, so perplexity reacts to
@@ -125,6 +127,28 @@ def main():
                 ids = torch.cat([ids, nxt.view(1, 1)], 1)
             rows.append(" ".join(str(int(x)) for x in ids[0]))
     (OUT / "ids.txt").write_text("\n".join(rows) + "\n")
+
+    # transformers' perplexity on those ids (float32): the BF16 original,
+    # and the same model with torch's dequantization of the FP8 weights
+    ids = torch.tensor([[int(x) for x in r.split()] for r in rows])
+    # reloaded in float32 (the in-memory model's rotary inv_freq buffer was
+    # cast to BF16 with it)
+    f32 = transformers.AutoModelForCausalLM.from_pretrained(bf, dtype=torch.float32).eval()
+
+    def ppl():
+        with torch.no_grad():
+            lg = f32(ids).logits
+        nll = torch.nn.functional.cross_entropy(lg[:, :-1].reshape(-1, lg.shape[-1]),
+                                                ids[:, 1:].reshape(-1))
+        return float(torch.exp(nll))
+    ref_ppl = {"bf16": ppl()}
+    sdict = f32.state_dict()
+    with torch.no_grad():
+        for name, t in out.items():
+            if t.dtype == torch.float8_e4m3fn:
+                sdict[name].copy_(dequant(t, out[name + "_scale_inv"]))
+    ref_ppl["fp8"] = ppl()
+    (OUT / "ppl_ref.json").write_text(json.dumps(ref_ppl, indent=2) + "\n")
     print("torch", torch.__version__, "transformers", transformers.__version__)
     for p in sorted(OUT.rglob("*")):
         if p.is_file():

@@ -618,6 +618,10 @@ bool awq_pack_kind_computable(awq_pack_kind k) {
 bool awq_detect_computable(const awq_detect_result *d) {
     if (!d) return false;
     if (awq_pack_kind_computable(d->pack)) return true;
+    /* FP8 block sources are read as dense ones (lib/io/fp8src.c) */
+    if (d->pack == AWQ_PACK_FP8_BLOCK && d->config.present &&
+        strcmp(d->config.quant_method, "fp8") == 0)
+        return true;
     /* compressed-tensors is read by its own module (lib/quant/ct.c), not
      * through the table's AWQ/GPTQ path: pack-quantized and naive int,
      * float-quantized FP8 and NVFP4 are computed on by ppl / audit (and

@@ -26,6 +26,7 @@
 #include "io/fp8src.h"
 #include "io/safetensors.h"
 #include "quant/count_impl.h"
+#include "quant/ct.h" /* awq_f8e4m3_to_f32 */
 
 #include "core/core.h"
 
@@ -47,16 +48,6 @@
 static const char k_scale_suffix[] = "_scale_inv";
 
 static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-/* E4M3FN (no infinities; S.1111.111 is the NaN) to fp32, exactly. */
-static float e4m3(uint8_t v) {
-    const int s = v >> 7, e = (v >> 3) & 15, m = v & 7;
-    float x;
-    if (e == 15 && m == 7) x = NAN;
-    else if (e == 0) x = ldexpf((float)m, -9);
-    else x = ldexpf((float)(8 + m), e - 10);
-    return s ? -x : x;
-}
 
 static float scale_value(const awq_tensor_info *t, int64_t i) {
     const unsigned char *d = t->data;
@@ -315,7 +306,7 @@ awq_status awq_fp8src_rows(awq_ctx *ctx, const awq_tensor_info *t, int64_t r0, i
     j->t = t;
     j->r0 = r0;
     j->dst = dst;
-    for (int v = 0; v < 256; v++) j->lut[v] = e4m3((uint8_t)v);
+    for (int v = 0; v < 256; v++) j->lut[v] = awq_f8e4m3_to_f32((uint8_t)v);
     atomic_init(&j->bad, INT64_MAX);
     if ((uint64_t)nr * (uint64_t)t->shape[1] >= FP8_PARALLEL_MIN_ELEMENTS && ctx &&
         awq_ctx_n_threads(ctx) > 1)

@@ -161,6 +161,7 @@ static awq_status f32_to_dtype(awq_ctx *ctx, const char *name, const float *src,
 /* Output dtype of a floating tensor: the source's (F64 sources become F32). */
 static awq_dtype out_float_dtype(const awq_tensor_info *t) {
     if (t && (t->dtype == AWQ_DT_F16 || t->dtype == AWQ_DT_BF16)) return t->dtype;
+    if (t && t->scale_inv) return AWQ_DT_BF16; /* FP8 source: its models' dtype */
     return AWQ_DT_F32;
 }
 

@@ -8,8 +8,8 @@
  *    describe them as stored); awq_checkpoint_open_model binds them;
  *  - hostile input: unknown fmt, an unsupported or missing
  *    weight_block_size, an unknown activation_scheme (each naming the config
- *    field); a block size the scales do not fit, a missing scale, a scale
- *    without an FP8 weight (naming the tensor); a negative, zero or NaN
+ *    field); a block size the scales do not fit, a missing scale (naming
+ *    the tensor); a negative, zero or NaN
  *    scale (naming tensor and element); an E4M3 NaN code (naming tensor and
  *    element, at conversion). */
 #include "awq_test.h"

@@ -73,6 +73,11 @@ typedef struct awq_tensor_info {
     uint64_t file_offset;      /* absolute offset of the data in the shard */
     const void *data;          /* mmap'd bytes; may be unaligned; valid until
                                   awq_checkpoint_free */
+    /* FP8 block sources only (awq_checkpoint_bind_fp8): this F8_E4M3
+     * weight's <name>_scale_inv tensor and its block [rows, cols]; the fp32
+     * conversions below then dequantize. NULL / 0 otherwise. */
+    const struct awq_tensor_info *scale_inv;
+    int32_t block[2];
 } awq_tensor_info;
 
 typedef struct awq_checkpoint awq_checkpoint;
@@ -90,6 +95,22 @@ void awq_checkpoint_free(awq_checkpoint *ck);
  * there is one. Directories and indexes open exactly as above. */
 awq_status awq_checkpoint_open_model(awq_ctx *ctx, const char *path,
                                      awq_checkpoint **out);
+
+/* FP8 block sources (DeepSeek-V3, Qwen3-FP8: config.json
+ * quantization_config {quant_method "fp8", fmt "e4m3", weight_block_size
+ * [bn, bk]}, each linear a F8_E4M3 .weight [N, K] plus a .weight_scale_inv
+ * [ceil(N/bn), ceil(K/bk)]): check the config and every FP8 linear (scale
+ * shape, dtype, finite positive scales) and bind each weight to its scale,
+ * so that awq_tensor_to_f32 and friends return w = fp8 * scale_inv of the
+ * element's block, one tensor at a time from the mmap. AWQ_OK and nothing
+ * done when the config is not quant_method "fp8". Errors name the config
+ * field or the tensor and element. awq_checkpoint_open_model calls it;
+ * commands reading a source through awq_checkpoint_open (verify --against,
+ * audit) call it themselves. Lives in lib/io/fp8src.c. */
+awq_status awq_checkpoint_bind_fp8(awq_ctx *ctx, awq_checkpoint *ck);
+
+/* ck is a bound FP8 block source (awq_checkpoint_bind_fp8 bound a weight). */
+bool awq_checkpoint_is_fp8_source(const awq_checkpoint *ck);
 
 /* Directory holding the checkpoint (for a single file: its directory). */
 const char *awq_checkpoint_dir(const awq_checkpoint *ck);

@@ -792,11 +792,12 @@ static awq_status prepare(audit_run *a, int32_t **ids, size_t *n_ids) {
     awq_audit_result *r = a->r;
     const awq_audit_params *p = a->p;
     AWQ_TRY(awq_checkpoint_open(ctx, a->model_dir, &a->src));
+    AWQ_TRY(awq_checkpoint_bind_fp8(ctx, a->src)); /* FP8 block sources read as dense */
     AWQ_TRY(awq_model_config_from_checkpoint(ctx, a->src, &a->cfg));
     if (!a->cfg.arch)
         return awq_fail(ctx, AWQ_ERR_UNSUPPORTED, "%s: architecture %s is not supported (%s)",
                         a->model_dir, a->cfg.architecture, awq_arch_supported_list());
-    if (a->cfg.quant.present)
+    if (a->cfg.quant.present && !awq_checkpoint_is_fp8_source(a->src))
         return awq_fail(ctx, AWQ_ERR_INVALID_ARG,
                         "%s is already quantized (%s); audit takes the FP16/BF16 model and "
                         "measures quantized checkpoints with --compare", a->model_dir,

@@ -20,6 +20,7 @@
  * appears in two shards. metadata.total_size, when it disagrees with the sum
  * of the tensor sizes, only gets a warning: writers compute it differently.
  */
+#include "io/fp8src.h"
 #include "io/safetensors.h"
 
 #include <cjson/cJSON.h>
@@ -60,6 +61,7 @@ struct awq_checkpoint {
     struct ck_name *by_name;   /* sorted by name, for awq_checkpoint_find */
     uint64_t total_bytes;
     cJSON *config;
+    bool fp8;                  /* FP8 weights bound (lib/io/fp8src.c) */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -578,18 +580,33 @@ awq_status awq_checkpoint_open(awq_ctx *ctx, const char *path, awq_checkpoint **
 awq_status awq_checkpoint_open_model(awq_ctx *ctx, const char *path, awq_checkpoint **out) {
     AWQ_TRY(awq_checkpoint_open(ctx, path, out));
     awq_checkpoint *ck = *out;
-    if (ck->config) return AWQ_OK;
-    char *cfg = awq_path_join(ck->dir, "config.json");
-    awq_status s = cfg ? AWQ_OK : awq_fail_nomem(ctx, "path", 0);
-    if (s == AWQ_OK && awq_path_exists(cfg))
-        s = read_json_object(ctx, cfg, CK_MAX_CONFIG_BYTES, &ck->config);
-    free(cfg);
+    awq_status s = AWQ_OK;
+    if (!ck->config) {
+        char *cfg = awq_path_join(ck->dir, "config.json");
+        s = cfg ? AWQ_OK : awq_fail_nomem(ctx, "path", 0);
+        if (s == AWQ_OK && awq_path_exists(cfg))
+            s = read_json_object(ctx, cfg, CK_MAX_CONFIG_BYTES, &ck->config);
+        free(cfg);
+    }
+    /* FP8 block sources are computed on as dense ones (lib/io/fp8src.c) */
+    if (s == AWQ_OK) s = awq_checkpoint_bind_fp8(ctx, ck);
     if (s != AWQ_OK) {
         awq_checkpoint_free(ck);
         *out = NULL;
     }
     return s;
 }
+
+awq_tensor_info *awq_checkpoint_tensors_mut(awq_checkpoint *ck, size_t *n) {
+    *n = ck ? ck->n_tensors : 0;
+    return ck ? ck->tensors : NULL;
+}
+
+void awq_checkpoint_mark_fp8(awq_checkpoint *ck) {
+    if (ck) ck->fp8 = true;
+}
+
+bool awq_checkpoint_is_fp8_source(const awq_checkpoint *ck) { return ck && ck->fp8; }
 
 /* ------------------------------------------------------------ getters */
 
@@ -717,11 +734,14 @@ static awq_status convert(awq_ctx *ctx, const awq_tensor_info *t, const unsigned
 
 awq_status awq_tensor_to_f32(awq_ctx *ctx, const awq_tensor_info *t, float *dst) {
     if (!t) return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "awq_tensor_to_f32: tensor is NULL");
+    if (t->scale_inv) return awq_fp8src_rows(ctx, t, 0, t->shape[0], dst);
     return convert(ctx, t, t->data, t->n_elements, dst, NULL);
 }
 
 awq_status awq_tensor_to_f32_finite(awq_ctx *ctx, const awq_tensor_info *t, float *dst) {
     if (!t) return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "tensor to convert is NULL");
+    /* finite: scales are checked when bound, NaN codes refused */
+    if (t->scale_inv) return awq_fp8src_rows(ctx, t, 0, t->shape[0], dst);
     int64_t bad = -1;
     AWQ_TRY(convert(ctx, t, t->data, t->n_elements, dst, &bad));
     if (bad < 0) return AWQ_OK;
@@ -742,6 +762,7 @@ awq_status awq_tensor_rows_to_f32(awq_ctx *ctx, const awq_tensor_info *t, int64_
                         "tensor '%s': rows [%lld, %lld+%lld) outside its %lld rows",
                         awq_st_quote(t->name, q, sizeof q), (long long)r0, (long long)r0,
                         (long long)nr, (long long)t->shape[0]);
+    if (t->scale_inv) return awq_fp8src_rows(ctx, t, r0, nr, dst);
     size_t es = awq_dtype_size(t->dtype);
     /* r0 * cols <= n_elements, so neither product overflows */
     uint64_t cols = (uint64_t)t->shape[1];

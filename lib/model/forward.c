@@ -242,8 +242,9 @@ static void layer_tensor_name(const awq_model *m, int64_t layer, const char *wha
 /* A floating tensor of exactly this shape (1-D when n1 < 0). */
 static awq_status check_float_tensor(awq_model *m, const awq_tensor_info *t,
                                      int64_t n0, int64_t n1) {
-    if (!awq_dtype_is_float(t->dtype) || t->dtype == AWQ_DT_F8_E4M3 ||
-        t->dtype == AWQ_DT_F8_E5M2)
+    /* FP8 weights bound to block scales convert like FP16 (lib/io/fp8src.c) */
+    if ((!awq_dtype_is_float(t->dtype) || t->dtype == AWQ_DT_F8_E4M3 ||
+         t->dtype == AWQ_DT_F8_E5M2) && !t->scale_inv)
         return awq_fail(m->ctx, AWQ_ERR_UNSUPPORTED,
                         "tensor '%s': dtype %s is not supported (F16, BF16, F32, F64)",
                         t->name, awq_dtype_name(t->dtype));
@@ -312,7 +313,8 @@ static awq_status load_norm(awq_model *m, const awq_tensor_info *t, float *dst) 
 
 static awq_status quant_setup(awq_model *m) {
     const awq_quant_config *q = &m->cfg.quant;
-    if (!q->present) return AWQ_OK;
+    /* an FP8 block source is read as a dense model (lib/io/fp8src.c) */
+    if (!q->present || awq_checkpoint_is_fp8_source(m->ck)) return AWQ_OK;
     m->quantized = true;
     if (strcmp(q->quant_method, "awq") == 0) {
         if (q->version[0] == 0 || strcmp(q->version, "gemm") == 0)

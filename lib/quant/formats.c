@@ -565,7 +565,8 @@ static const awq_qfmt_info k_formats[] = {
     {AWQ_PACK_FP8_BLOCK, AWQ_CKPT_FP8_BLOCK, "fp8-block",
      "FP8 E4M3 weight with weight_scale_inv per block of weight_block_size (DeepSeek-V3, "
      "Qwen3-FP8)",
-     {"fp8"}, false, NULL, false},
+     /* read as a dense source, dequantized per block (lib/io/fp8src.c) */
+     {"fp8"}, true, "fp8", false},
     {AWQ_PACK_NVFP4, AWQ_CKPT_NVFP4, "nvfp4",
      "NVFP4: FP4 E2M1 codes two per byte, FP8 scale per 16 weights, F32 global scale",
      {"compressed-tensors", "modelopt"}, true, "compressed-tensors", false},

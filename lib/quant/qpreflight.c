@@ -269,6 +269,25 @@ static awq_status check_coverage(awq_quantize_job *job) {
                     job->cfg.architecture, a->linears[first_lin].name);
 }
 
+/* An FP8 block source (lib/io/fp8src.c): the output drops the FP8
+ * quantization_config, so an FP8 weight outside the decoder linears (which
+ * would be copied as stored) could not be read back: refuse it. */
+static awq_status check_fp8_covered(awq_quantize_job *job) {
+    if (!awq_checkpoint_is_fp8_source(job->ck)) return AWQ_OK;
+    size_t nt = awq_checkpoint_n_tensors(job->ck);
+    for (size_t i = 0; i < nt; i++) {
+        const awq_tensor_info *t = awq_checkpoint_tensor(job->ck, i);
+        int64_t layer;
+        if (t->scale_inv && !awq_qz_is_replaced(job, t->name, &layer))
+            return awq_fail(job->ctx, AWQ_ERR_UNSUPPORTED,
+                            "%s: tensor '%s' is an FP8 weight outside the decoder's linears "
+                            "(%s): quantize writes those as stored, and without the source's "
+                            "FP8 quantization_config nothing could read it back",
+                            job->model_path, t->name, job->cfg.architecture);
+    }
+    return AWQ_OK;
+}
+
 awq_status awq_qz_preflight(awq_quantize_job *job) {
     awq_ctx *ctx = job->ctx;
     if (job->s_load && job->p.method == AWQ_METHOD_RTN)
@@ -279,6 +298,7 @@ awq_status awq_qz_preflight(awq_quantize_job *job) {
     AWQ_TRY(check_dump_path(job));
     AWQ_TRY(check_packable(job));
     AWQ_TRY(check_coverage(job));
+    AWQ_TRY(check_fp8_covered(job));
     return AWQ_OK;
 }
 

@@ -161,6 +161,7 @@ static awq_status f32_to_dtype(awq_ctx *ctx, const char *name, const float *src,
 /* Output dtype of a floating tensor: the source's (F64 sources become F32). */
 static awq_dtype out_float_dtype(const awq_tensor_info *t) {
     if (t && (t->dtype == AWQ_DT_F16 || t->dtype == AWQ_DT_BF16)) return t->dtype;
+    if (t && t->scale_inv) return AWQ_DT_BF16; /* FP8 source: its models' dtype */
     return AWQ_DT_F32;
 }
 
@@ -388,7 +389,7 @@ awq_status awq_quantize_prepare(awq_ctx *ctx, const char *model_dir, const char 
         st = awq_fail(ctx, AWQ_ERR_UNSUPPORTED,
                       "%s: architecture \"%s\" is not supported (supported: %s)", model_dir,
                       job->cfg.architecture, awq_arch_supported_list());
-    if (st == AWQ_OK && job->cfg.quant.present)
+    if (st == AWQ_OK && job->cfg.quant.present && !awq_checkpoint_is_fp8_source(job->ck))
         st = awq_fail(ctx, AWQ_ERR_INVALID_ARG,
                       "%s is already quantized (%s); quantize the FP16/BF16 original, or use "
                       "`awqkit repack` to change its format", model_dir,
@@ -906,7 +907,9 @@ bool awq_qz_is_replaced(const awq_quantize_job *job, const char *name, int64_t *
     for (int lin = 0; lin < a->n_linears; lin++) {
         size_t n = strlen(a->linears[lin].name);
         if (!strncmp(rest, a->linears[lin].name, n) &&
-            (!strcmp(rest + n, ".weight") || !strcmp(rest + n, ".bias"))) {
+            (!strcmp(rest + n, ".weight") || !strcmp(rest + n, ".bias") ||
+             (awq_checkpoint_is_fp8_source(job->ck) && /* FP8 source: scales go too */
+              (!strcmp(rest + n, ".weight_scale_inv") || !strcmp(rest + n, ".input_scale"))))) {
             *layer = li;
             return true;
         }

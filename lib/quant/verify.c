@@ -151,6 +151,7 @@ awq_status awq_verify(awq_ctx *ctx, const char *dir, const awq_verify_params *pa
     awq_status st = AWQ_OK;
     if (p.against) {
         st = awq_checkpoint_open(ctx, p.against, &src);
+        if (st == AWQ_OK) st = awq_checkpoint_bind_fp8(ctx, src); /* FP8 source: dequantized */
         if (st != AWQ_OK) st = awq_fail_wrap(ctx, st, "source checkpoint (--against)");
         if (st != AWQ_OK) {
             awq_checkpoint_free(ck);
@@ -365,6 +366,10 @@ awq_status awq_verify(awq_ctx *ctx, const char *dir, const awq_verify_params *pa
             snprintf(name, sizeof name, "%s%s", pre, dot_qw);
             if (awq_checkpoint_find(ck, name)) continue;
         }
+        /* an FP8 source's block scales go with the weight they scale */
+        if (awq_checkpoint_is_fp8_source(src) &&
+            (ends_with(nm, ".weight_scale_inv") || ends_with(nm, ".input_scale")))
+            continue;
         awq_vf_problem(res, "%s: in the source checkpoint but missing here", nm);
     }
 

@@ -39,3 +39,4 @@ set_property(TEST audit_render APPEND PROPERTY ENVIRONMENT
 # Format / consumer tables and ambiguous checkpoints through the CLI.
 awq_add_script_test(formats_cli SCRIPT e2e/formats_cli.sh LABELS e2e fault)
 set_property(TEST formats_cli APPEND PROPERTY ENVIRONMENT "AWQ_JSON=$<TARGET_FILE:awq_json_get>")
+awq_add_test(test_quantize_fp8 SOURCES e2e/test_quantize_fp8.c LABELS e2e TIMEOUT 300)

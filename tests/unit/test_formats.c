@@ -161,9 +161,11 @@ static void test_every_format(awq_ctx *ctx) {
         CHECK_OK(ctx, awq_detect(ctx, ck, d));
         bool ok = d->kind == k->kind && d->config_agrees && strstr(d->format, k->format) &&
                   d->bits_per_weight >= k->bpw_lo && d->bits_per_weight <= k->bpw_hi &&
-                  /* the table: compressed-tensors int / naive / FP8 / NVFP4 are
-                   * computed on; DeepSeek FP8, MXFP4, bitsandbytes, MLX counted */
-                  awq_detect_computable(d) == (strncmp(k->fixture, "ct-", 3) == 0);
+                  /* the table: compressed-tensors int / naive / FP8 / NVFP4 and
+                   * DeepSeek-style FP8 block sources are computed on; MXFP4,
+                   * bitsandbytes, MLX counted */
+                  awq_detect_computable(d) == (strncmp(k->fixture, "ct-", 3) == 0 ||
+                                               strcmp(k->fixture, "fp8-block") == 0);
         CHECK_MSG(ok, "%s: kind %s agrees %d bpw %.4f format '%s'", k->fixture,
                   awq_ckpt_kind_name(d->kind), d->config_agrees, d->bits_per_weight, d->format);
         if (!ok) dump(d);

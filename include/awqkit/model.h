@@ -248,6 +248,9 @@ typedef struct awq_arch {
      * always rotates interleaved pairs, rope_interleave_fixed) */
     bool def_rope_interleave;
     bool rope_interleave_fixed;
+    /* scaling groups the references have that this entry cannot fold, and
+     * why (printed with the quantize plan); NULL: none */
+    const char *skipped_groups;
 } awq_arch;
 
 /* Indices into awq_arch.linears for the Llama family (all entries use this

@@ -142,6 +142,9 @@ static const awq_moe_desc k_qwen3_moe = {
  * norm scales the linear after it. There is no v -> o group: v is a row
  * slice of every head of kv_b_proj, not the last rows (and kv_b is also
  * k_nope), so no fold of the table's kind exists; AutoAWQ has none either. */
+#define DS_SKIPPED                                                             \
+    "v -> o_proj (v is a per-head row slice of kv_b_proj, which also yields "  \
+    "k_nope: no fold into a previous op exists)"
 enum { DSQ_QA = 0, DSQ_QB, DSQ_KVA, DSQ_KVB, DSQ_O, DSQ_GATE, DSQ_UP, DSQ_DOWN };
 #define DS_MLP_LINEARS                                                         \
     {"mlp.gate_proj", AWQ_DIM_HIDDEN, AWQ_DIM_INTER, false, AWQ_LIN_KIND_GATE},\
@@ -175,7 +178,7 @@ enum { DSQ_QA = 0, DSQ_QB, DSQ_KVA, DSQ_KVB, DSQ_O, DSQ_GATE, DSQ_UP, DSQ_DOWN }
          AWQ_BLOCK_MLP, AWQ_GROUP_ALWAYS},                                     \
         {NULL, DSQ_UP, {DSQ_DOWN, 0, 0}, 1, AWQ_BLOCK_LINEAR, AWQ_GROUP_ALWAYS},\
     },                                                                         \
-    .n_groups = 5, .mla = true
+    .n_groups = 5, .mla = true, .skipped_groups = DS_SKIPPED
 /* without q_lora_rank: one plain q_proj */
 enum { DSP_Q = 0, DSP_KVA, DSP_KVB, DSP_O, DSP_GATE, DSP_UP, DSP_DOWN };
 #define DS_PLAIN_Q                                                             \
@@ -195,7 +198,7 @@ enum { DSP_Q = 0, DSP_KVA, DSP_KVB, DSP_O, DSP_GATE, DSP_UP, DSP_DOWN };
          AWQ_BLOCK_MLP, AWQ_GROUP_ALWAYS},                                     \
         {NULL, DSP_UP, {DSP_DOWN, 0, 0}, 1, AWQ_BLOCK_LINEAR, AWQ_GROUP_ALWAYS},\
     },                                                                         \
-    .n_groups = 4, .mla = true
+    .n_groups = 4, .mla = true, .skipped_groups = DS_SKIPPED
 
 /* DeepSeek-V3: sigmoid scores + e_score_correction_bias, groups ranked by
  * their two best, top-k renormalized, times routed_scaling_factor; the

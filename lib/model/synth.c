@@ -459,7 +459,8 @@ static awq_status plan(awq_ctx *ctx, const plan_ctx *pc, tlist *l) {
                                   d->kind == AWQ_LIN_KIND_GATE_UP ? p->intermediate : 0));
         }
         if (pc->arch->mla) {
-            if (mc.q_lora_rank) add_norm(l, pc, L, "self_attn.q_a_layernorm", mc.q_lora_rank, false);
+            if (mc.q_lora_rank)
+                add_norm(l, pc, L, "self_attn.q_a_layernorm", mc.q_lora_rank, false);
             add_norm(l, pc, L, "self_attn.kv_a_layernorm", mc.kv_lora_rank, false);
         }
         if (pc->arch->qk_norm) {

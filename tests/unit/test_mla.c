@@ -116,9 +116,8 @@ static void test_layer_api(awq_ctx *ctx, const char *name, int64_t layer) {
     const int64_t B = 2, T = 24, R = B * T, H = c->hidden;
     int32_t ids[48];
     for (int i = 0; i < 48; i++) ids[i] = (int32_t)((i * 37 + 5) % c->vocab);
-    float *x = malloc(sizeof(float) * (size_t)(R * H)), *ref = malloc(sizeof(float) * (size_t)(R * H));
-    float *xn = malloc(sizeof(float) * (size_t)(R * H)), *a = malloc(sizeof(float) * (size_t)(R * H));
-    float *h = malloc(sizeof(float) * (size_t)(R * H));
+    const size_t nb = sizeof(float) * (size_t)(R * H);
+    float *x = malloc(nb), *ref = malloc(nb), *xn = malloc(nb), *a = malloc(nb), *h = malloc(nb);
     CHECK_OK(ctx, awq_model_embed(m, ids, R, x));
     awq_layer *l = NULL;
     CHECK_OK(ctx, awq_layer_load(m, layer, &l));

@@ -161,7 +161,7 @@ awq_status awq_search_slot_mse(awq_model *m, awq_search_acts *a, int s1, int s2,
 
 void awq_layer_search_free(awq_layer_search *s) {
     if (!s) return;
-    for (int g = 0; g < 4; g++) {
+    for (int g = 0; g < AWQ_MAX_GROUPS; g++) {
         free(s->scales[g]);
         free(s->cand_loss[g]);
     }

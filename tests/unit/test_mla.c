@@ -209,6 +209,10 @@ static void test_errors(awq_ctx *ctx) {
         /* first_k_dense_replace past the dense layers: layer 1's MLP missing */
         {"deepseek_v3", "\"first_k_dense_replace\": 1", "\"first_k_dense_replace\": 2",
          AWQ_ERR_NOT_FOUND, "model.layers.1.mlp.gate_proj.weight' is missing"},
+        /* moe_layer_freq 2: layer 1 is dense (its MLP missing), 2 sparse */
+        {"deepseek_v3", "\"first_k_dense_replace\": 1",
+         "\"first_k_dense_replace\": 1, \"moe_layer_freq\": 2", AWQ_ERR_NOT_FOUND,
+         "model.layers.1.mlp.gate_proj.weight' is missing"},
         {"deepseek_v3", "\"attention_bias\": false", "\"attention_bias\": true",
          AWQ_ERR_UNSUPPORTED, "attention_bias true is not supported"},
     };

@@ -1107,7 +1107,7 @@ static awq_status attn_core(awq_layer *l, const scratch *sc, const float *xn, fl
     int64_t R = nb * T;
     if (m->arch->mla) {
         awq_mla_ops o = {l, linear, linear_rows, capture, m->li, l->norm[AWQ_NORM_Q_A],
-                         l->norm[AWQ_NORM_KV_A], m->params.attn_block};
+                         l->norm[AWQ_NORM_KV_A], m->params.attn_block, 0};
         return awq_mla_attn(be, c, &o, xn, out, nb, T, row0);
     }
     AWQ_TRY(capture(l, AWQ_CAPTURE_QKV_IN, row0, R, c->hidden, xn));

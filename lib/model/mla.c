@@ -6,7 +6,11 @@
  * attention, which takes one head width, can run) is row-local index work
  * done on the host, in place on a host backend. The padded v columns are
  * zero, so the attention output's extra columns are zero and are dropped
- * before o_proj. Both rope layouts rotate pair i = (a_i, b_i) into
+ * before o_proj. The per-head buffers are built for a block of heads at a
+ * time (awq_mla_ops.head_block, default: as many as fit MLA_BLOCK_FLOATS
+ * per buffer), so their scratch stays bounded for DeepSeek-V3's 128 heads
+ * of 192; heads are independent, so any block size gives the same bits.
+ * Both rope layouts rotate pair i = (a_i, b_i) into
  * (a c - b s, b c + a s) and write the results de-interleaved: q and k use
  * the same permutation, so q . k is unchanged (transformers' interleaved
  * V3 rope writes exactly this layout; V2's complex rotation keeps pairs
@@ -18,6 +22,9 @@
 
 #include <math.h>
 #include <string.h>
+
+/* Floats per head-block buffer (Q, K, V, attention output): 64 MB. */
+#define MLA_BLOCK_FLOATS ((int64_t)1 << 24)
 
 double awq_mla_softmax_scale(const awq_model_config *c) {
     double s = 1.0 / sqrt((double)(c->qk_nope_head_dim + c->qk_rope_head_dim));
@@ -36,6 +43,7 @@ typedef struct {
     float *qa, *q, *lat, *kr, *kvb, *Q, *K, *V, *att, *o_in;
     /* host views (the backend buffers on a host backend) */
     float *hq, *hkr, *hkvb, *hQ, *hK, *hV, *hatt, *ho;
+    float *krot;               /* host: the rotated rope key [R, rope] */
     float *cos, *sin, *inv;
 } mla_buf;
 
@@ -51,6 +59,7 @@ static void buf_free(awq_backend *be, bool host, mla_buf *b) {
         float *h[] = {b->hq, b->hkr, b->hkvb, b->hQ, b->hK, b->hV, b->hatt, b->ho};
         for (size_t i = 0; i < AWQ_ARRAY_LEN(h); i++) awq_free(h[i]);
     }
+    awq_free(b->krot);
     awq_free(b->cos);
     awq_free(b->sin);
     awq_free(b->inv);
@@ -122,26 +131,36 @@ awq_status awq_mla_attn(awq_backend *be, const awq_model_config *c, const awq_ml
     if (st == AWQ_OK) st = o->capture(o->l, AWQ_CAPTURE_KV_B_IN, row0, R, kvl, b.lat);
     if (st == AWQ_OK) st = alloc_f(be, R * H * (nope + vd), &b.kvb);
     if (st == AWQ_OK) st = o->linear(o->l, li[AWQ_LIN_KIND_KV_B], b.lat, b.kvb, R);
-    /* per-head assembly on the host */
-    if (st == AWQ_OK) st = alloc_f(be, R * H * qk, &b.Q);
-    if (st == AWQ_OK) st = alloc_f(be, R * H * qk, &b.K);
-    if (st == AWQ_OK) st = alloc_f(be, R * H * qk, &b.V);
-    if (st == AWQ_OK) st = alloc_f(be, R * H * qk, &b.att);
+    /* v wider than q.k: attention on the v width with q and k zero-padded
+     * (the scores are unchanged) would also work; DeepSeek never has it */
+    if (st == AWQ_OK && vd > qk)
+        st = awq_fail(ctx, AWQ_ERR_UNSUPPORTED,
+                      "%s: v_head_dim %lld wider than qk_nope_head_dim + qk_rope_head_dim "
+                      "%lld is not supported", c->architecture, (long long)vd, (long long)qk);
+    /* per-head assembly on the host, a block of hb heads at a time */
+    int64_t hb = o->head_block > 0 ? o->head_block : MLA_BLOCK_FLOATS / AWQ_MAX(R * qk, 1);
+    hb = AWQ_MAX(1, AWQ_MIN(hb, H));
+    const int64_t nblk = R * hb * qk;
+    if (st == AWQ_OK) st = alloc_f(be, nblk, &b.Q);
+    if (st == AWQ_OK) st = alloc_f(be, nblk, &b.K);
+    if (st == AWQ_OK) st = alloc_f(be, nblk, &b.V);
+    if (st == AWQ_OK) st = alloc_f(be, nblk, &b.att);
     if (st == AWQ_OK) st = alloc_f(be, R * H * vd, &b.o_in);
     if (st == AWQ_OK) st = host_of(ctx, host, b.q, R * H * qk, &b.hq);
     if (st == AWQ_OK) st = host_of(ctx, host, b.kr, R * rope, &b.hkr);
     if (st == AWQ_OK) st = host_of(ctx, host, b.kvb, R * H * (nope + vd), &b.hkvb);
-    if (st == AWQ_OK) st = host_of(ctx, host, b.Q, R * H * qk, &b.hQ);
-    if (st == AWQ_OK) st = host_of(ctx, host, b.K, R * H * qk, &b.hK);
-    if (st == AWQ_OK) st = host_of(ctx, host, b.V, R * H * qk, &b.hV);
-    if (st == AWQ_OK) st = host_of(ctx, host, b.att, R * H * qk, &b.hatt);
+    if (st == AWQ_OK) st = host_of(ctx, host, b.Q, nblk, &b.hQ);
+    if (st == AWQ_OK) st = host_of(ctx, host, b.K, nblk, &b.hK);
+    if (st == AWQ_OK) st = host_of(ctx, host, b.V, nblk, &b.hV);
+    if (st == AWQ_OK) st = host_of(ctx, host, b.att, nblk, &b.hatt);
     if (st == AWQ_OK) st = host_of(ctx, host, b.o_in, R * H * vd, &b.ho);
     if (st == AWQ_OK) {
         b.inv = awq_alloc((size_t)half, sizeof(float));
         b.cos = awq_alloc((size_t)(T * half), sizeof(float));
         b.sin = awq_alloc((size_t)(T * half), sizeof(float));
-        if (!b.inv || !b.cos || !b.sin)
-            st = awq_fail_nomem(ctx, "MLA rope tables", (uint64_t)(T * half) * 8);
+        b.krot = awq_alloc((size_t)(R * rope), sizeof(float));
+        if (!b.inv || !b.cos || !b.sin || !b.krot)
+            st = awq_fail_nomem(ctx, "MLA rope tables", (uint64_t)(T * half + R * rope) * 8);
     }
     float af = 1.0f;
     if (st == AWQ_OK)
@@ -150,49 +169,49 @@ awq_status awq_mla_attn(awq_backend *be, const awq_model_config *c, const awq_ml
     if (st == AWQ_OK) st = down(be, host, b.hq, b.q, R * H * qk);
     if (st == AWQ_OK) st = down(be, host, b.hkr, b.kr, R * rope);
     if (st == AWQ_OK) st = down(be, host, b.hkvb, b.kvb, R * H * (nope + vd));
-    if (st == AWQ_OK) {
-        float *kr = awq_alloc((size_t)rope, sizeof(float));
-        if (!kr) st = awq_fail_nomem(ctx, "MLA rope key", (uint64_t)rope * 4);
-        for (int64_t r = 0; kr && r < R; r++) {
+    /* the rope key is shared by every head: rotated once */
+    for (int64_t r = 0; st == AWQ_OK && r < R; r++)
+        rope_part(b.hkr + r * rope, b.krot + r * rope, half, c->rope_interleave,
+                  b.cos + (r % T) * half, b.sin + (r % T) * half);
+    for (int64_t h0 = 0; st == AWQ_OK && h0 < H; h0 += hb) {
+        const int64_t nh = AWQ_MIN(hb, H - h0);
+        for (int64_t r = 0; r < R; r++) {
             const float *cs = b.cos + (r % T) * half, *sn = b.sin + (r % T) * half;
-            rope_part(b.hkr + r * rope, kr, half, c->rope_interleave, cs, sn);
-            for (int64_t h = 0; h < H; h++) {
+            for (int64_t j = 0; j < nh; j++) {
+                const int64_t h = h0 + j;
                 const float *qs = b.hq + (r * H + h) * qk;
                 const float *kv = b.hkvb + (r * H + h) * (nope + vd);
-                float *Q = b.hQ + (r * H + h) * qk, *K = b.hK + (r * H + h) * qk,
-                      *V = b.hV + (r * H + h) * qk;
+                float *Q = b.hQ + (r * nh + j) * qk, *K = b.hK + (r * nh + j) * qk,
+                      *V = b.hV + (r * nh + j) * qk;
                 memcpy(Q, qs, (size_t)nope * sizeof(float));
                 rope_part(qs + nope, Q + nope, half, c->rope_interleave, cs, sn);
                 memcpy(K, kv, (size_t)nope * sizeof(float));
-                memcpy(K + nope, kr, (size_t)rope * sizeof(float));
-                memcpy(V, kv + nope, (size_t)AWQ_MIN(vd, qk) * sizeof(float));
+                memcpy(K + nope, b.krot + r * rope, (size_t)rope * sizeof(float));
+                memcpy(V, kv + nope, (size_t)vd * sizeof(float));
                 if (vd < qk) memset(V + vd, 0, (size_t)(qk - vd) * sizeof(float));
             }
         }
-        awq_free(kr);
+        const int64_t n = R * nh * qk;
+        st = up(be, host, b.Q, b.hQ, n);
+        if (st == AWQ_OK) st = up(be, host, b.K, b.hK, n);
+        if (st == AWQ_OK) st = up(be, host, b.V, b.hV, n);
+        if (st == AWQ_OK) {
+            awq_attn_desc d = {.B = nb,
+                               .T = T,
+                               .n_heads = nh,
+                               .n_kv_heads = nh,
+                               .head_dim = qk,
+                               .scale = (float)awq_mla_softmax_scale(c),
+                               .block = o->attn_block};
+            st = be->ops->attention(be, b.Q, b.K, b.V, b.att, &d);
+        }
+        if (st == AWQ_OK) st = down(be, host, b.hatt, b.att, n);
+        /* the v columns of each head into o_proj's input */
+        for (int64_t r = 0; st == AWQ_OK && r < R; r++)
+            for (int64_t j = 0; j < nh; j++)
+                memcpy(b.ho + (r * H + h0 + j) * vd, b.hatt + (r * nh + j) * qk,
+                       (size_t)vd * sizeof(float));
     }
-    /* v wider than q.k: attention on the v width with q and k zero-padded
-     * (the scores are unchanged) would also work; DeepSeek never has it */
-    if (st == AWQ_OK && vd > qk)
-        st = awq_fail(ctx, AWQ_ERR_UNSUPPORTED,
-                      "%s: v_head_dim %lld wider than qk_nope_head_dim + qk_rope_head_dim "
-                      "%lld is not supported", c->architecture, (long long)vd, (long long)qk);
-    if (st == AWQ_OK) st = up(be, host, b.Q, b.hQ, R * H * qk);
-    if (st == AWQ_OK) st = up(be, host, b.K, b.hK, R * H * qk);
-    if (st == AWQ_OK) st = up(be, host, b.V, b.hV, R * H * qk);
-    if (st == AWQ_OK) {
-        awq_attn_desc d = {.B = nb,
-                           .T = T,
-                           .n_heads = H,
-                           .n_kv_heads = H,
-                           .head_dim = qk,
-                           .scale = (float)awq_mla_softmax_scale(c),
-                           .block = o->attn_block};
-        st = be->ops->attention(be, b.Q, b.K, b.V, b.att, &d);
-    }
-    if (st == AWQ_OK) st = down(be, host, b.hatt, b.att, R * H * qk);
-    for (int64_t i = 0; st == AWQ_OK && i < R * H; i++)
-        memcpy(b.ho + i * vd, b.hatt + i * qk, (size_t)vd * sizeof(float));
     if (st == AWQ_OK) st = up(be, host, b.o_in, b.ho, R * H * vd);
     if (st == AWQ_OK) st = o->capture(o->l, AWQ_CAPTURE_O_IN, row0, R, H * vd, b.o_in);
     if (st == AWQ_OK) st = o->linear(o->l, li[AWQ_LIN_KIND_O], b.o_in, out, R);

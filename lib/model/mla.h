@@ -23,6 +23,8 @@ typedef struct awq_mla_ops {
     const float *q_a_norm;     /* [q_lora_rank] (NULL without q_lora) */
     const float *kv_a_norm;    /* [kv_lora_rank] */
     int attn_block;            /* awq_runtime_params.attn_block */
+    int64_t head_block;        /* heads per assembled block (0: as many as
+                                  fit a bounded scratch) */
 } awq_mla_ops;
 
 /* out [nb*T, hidden] = the attention block of DeepSeek-V2/V3
@@ -37,7 +39,8 @@ typedef struct awq_mla_ops {
  *   out = o_proj(attention)   (causal, per sequence).
  * Row 0 of the block is row `row0` of the layer's batch (captures). The
  * head layout is assembled on the host (downloaded and uploaded again on a
- * device backend); scratch is allocated per call. */
+ * device backend), head_block heads at a time; scratch is allocated per
+ * call. */
 awq_status awq_mla_attn(awq_backend *be, const awq_model_config *cfg, const awq_mla_ops *o,
                         const float *x_normed, float *out, int64_t nb, int64_t T,
                         int64_t row0);

@@ -7,6 +7,7 @@
 #include "awq_test.h"
 #include "core/core.h"
 #include "model/forward.h"
+#include "model/mla.h"
 
 #include "awqkit/checkpoint.h"
 #include "awqkit/model.h"
@@ -162,6 +163,64 @@ static void test_layer_api(awq_ctx *ctx, const char *name, int64_t layer) {
     awq_checkpoint_free(ck);
 }
 
+/* awq_mla_attn driven directly through the layer API: the heads are
+ * independent, so assembling them in blocks of any size gives the same
+ * bits as the layer's own attention block. */
+static awq_backend *g_be;
+static awq_status t_linear(awq_layer *l, int lin, const float *x, float *y, int64_t rows) {
+    return awq_layer_linear(l, lin, x, y, rows);
+}
+static awq_status t_rows(awq_layer *l, int lin, int64_t row0, int64_t n_rows, const float *x,
+                         float *y, int64_t rows) {
+    int64_t N = 0, K = 0;
+    const float *w = awq_layer_weight(l, lin, &N, &K);
+    return g_be->ops->gemm(g_be, x, w + row0 * K, AWQ_DT_F32, NULL, y, rows, n_rows, K);
+}
+static awq_status t_cap(awq_layer *l, awq_capture_point pt, int64_t row0, int64_t rows,
+                        int64_t cols, const float *x) {
+    (void)l, (void)pt, (void)row0, (void)rows, (void)cols, (void)x;
+    return AWQ_OK;
+}
+
+static void test_head_blocks(awq_ctx *ctx, const char *name) {
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/ref/models/%s", AWQ_TEST_SRC, name);
+    awq_checkpoint *ck = NULL;
+    awq_model *m = NULL;
+    awq_layer *l = NULL;
+    CHECK_OK(ctx, open_dir(ctx, dir, &ck, &m));
+    if (m) CHECK_OK(ctx, awq_layer_load(m, 0, &l));
+    if (l) {
+        const awq_model_config *c = awq_model_get_config(m);
+        g_be = awq_model_backend(m);
+        const int64_t B = 3, T = 17, R = B * T, H = c->hidden;
+        const size_t nb = sizeof(float) * (size_t)(R * H);
+        float *x = malloc(nb), *xn = malloc(nb), *ref = malloc(nb), *out = malloc(nb);
+        int32_t ids[51];
+        for (int i = 0; i < 51; i++) ids[i] = (int32_t)((i * 53 + 3) % c->vocab);
+        CHECK_OK(ctx, awq_model_embed(m, ids, R, x));
+        CHECK_OK(ctx, awq_layer_norm(l, AWQ_NORM_INPUT, x, xn, R));
+        CHECK_OK(ctx, awq_layer_attn(l, xn, ref, B, T));
+        int li[AWQ_LIN_KIND_COUNT];
+        for (int k = 0; k < AWQ_LIN_KIND_COUNT; k++)
+            li[k] = awq_arch_linear_of(c->arch, (awq_lin_kind)k);
+        awq_mla_ops o = {l, t_linear, t_rows, t_cap, li,
+                         awq_layer_norm_weight(l, AWQ_NORM_Q_A, NULL),
+                         awq_layer_norm_weight(l, AWQ_NORM_KV_A, NULL), 0, 0};
+        for (int64_t hb = 0; hb <= c->n_heads; hb++) {
+            o.head_block = hb;
+            memset(out, 0, nb);
+            CHECK_OK(ctx, awq_mla_attn(g_be, c, &o, xn, out, B, T, 0));
+            CHECK_MSG(memcmp(out, ref, nb) == 0, "%s: head blocks of %lld differ", name,
+                      (long long)hb);
+        }
+        free(x), free(xn), free(ref), free(out);
+    }
+    awq_layer_free(l);
+    awq_model_free(m);
+    awq_checkpoint_free(ck);
+}
+
 /* Bad inputs: refused at open, naming the field or tensor. */
 static void test_errors(awq_ctx *ctx) {
     struct {
@@ -236,6 +295,8 @@ int main(void) {
     test_layer_api(ctx, "deepseek_v3", 0);
     test_layer_api(ctx, "deepseek_v3", 1);
     test_layer_api(ctx, "deepseek_v2", 2);
+    test_head_blocks(ctx, "deepseek_v3");
+    test_head_blocks(ctx, "deepseek_v3-noqlora");
     test_errors(ctx);
     awq_ctx_free(ctx);
     return awq_test_summary();

@@ -477,6 +477,17 @@ awq_status awq_quantize_prepare(awq_ctx *ctx, const char *model_dir, const char 
                                crows * 4 * (hid + 2 * inter);
         /* layer + replay/RTN layer + candidate weights of the largest group */
         pl->peak_bytes = pl->activation_bytes + 2 * wbytes + 3 * max_lin;
+        if (a->mla) {
+            /* MLA attention scratch of one attention chunk (lib/model/mla.c:
+             * projections, the per-head layout in blocks of <= 2^24 floats) */
+            uint64_t ar = AWQ_MIN(crows, AWQ_MAX((uint64_t)pl->seqlen, (uint64_t)4096));
+            uint64_t H = (uint64_t)c->n_heads, nope = (uint64_t)c->qk_nope_head_dim,
+                     rope = (uint64_t)c->qk_rope_head_dim, vd = (uint64_t)c->v_head_dim;
+            uint64_t blk = AWQ_MIN(ar * H * (nope + rope), (uint64_t)1 << 24);
+            pl->peak_bytes += 4 * (ar * ((uint64_t)(c->q_lora_rank + c->kv_lora_rank) + 2 * rope +
+                                         H * (2 * nope + rope + 2 * vd)) +
+                                   4 * blk);
+        }
         st = compute_fingerprint(job);
         if (st == AWQ_OK) st = resume_point(job);
         awq_info(ctx, "loaded %s in %.2f s: %lld layers, %lld calibration blocks x %lld tokens",

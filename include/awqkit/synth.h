@@ -44,8 +44,9 @@ extern "C" {
 
 typedef struct awq_synth_params {
     /* "llama", "qwen2", "qwen3", "qwen2.5-vl", "phi3", "gemma2", "gemma3",
-     * "gemma3-vl", "mixtral", "qwen2-moe" or "qwen3-moe" (the arch table
-     * entries of LlamaForCausalLM, ..., Qwen3MoeForCausalLM). Gemma norms
+     * "gemma3-vl", "mixtral", "qwen2-moe", "qwen3-moe", "deepseek-v2" or
+     * "deepseek-v3" (the arch table entries of LlamaForCausalLM, ...,
+     * DeepseekV3ForCausalLM). Gemma norms
      * are stored as w with 1 + w the effective weight (outliers included);
      * gemma3-vl is laid out as the Hub's Gemma3ForConditionalGeneration
      * (language_model.model.*, a SigLIP tower of the vision_* dims under

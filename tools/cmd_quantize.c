@@ -313,6 +313,7 @@ int awq_cmd_quantize(int argc, char **argv) {
                "activations %s, peak about %s\n",
                (long long)pl->n_layers, (long long)pl->n_packable, (long long)pl->n_linears, w,
                act, peak);
+        if (pl->skipped_groups) printf("scaling groups skipped: %s\n", pl->skipped_groups);
         if (pl->resume_from > 0)
             printf("resuming after layer %lld\n", (long long)pl->resume_from - 1);
         fflush(stdout);

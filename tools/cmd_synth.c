@@ -17,11 +17,17 @@ static void usage(FILE *f) {
             "  -o, --output DIR        output directory (required)\n"
             "  --preset P              %s (default tiny)\n"
             "  --arch A                llama, qwen2, qwen3, qwen2.5-vl, phi3, gemma2, gemma3,\n"
-            "                          gemma3-vl, mixtral, qwen2-moe, qwen3-moe (default: the\n"
-            "                          preset's)\n"
+            "                          gemma3-vl, mixtral, qwen2-moe, qwen3-moe, deepseek-v2,\n"
+            "                          deepseek-v3 (default: the preset's)\n"
             "  --experts N --experts-per-tok K --moe-intermediate N --shared-intermediate N\n"
             "                          MoE shape (default 8 experts, top 2, width\n"
             "                          intermediate/4; Mixtral: intermediate)\n"
+            "  --q-lora-rank N --kv-lora-rank N --qk-rope-head-dim N --qk-nope-head-dim N\n"
+            "  --v-head-dim N          DeepSeek MLA widths (q-lora-rank 0: a plain q_proj;\n"
+            "                          defaults 0, hidden/4, head_dim/2, head_dim/2, head_dim)\n"
+            "  --first-k-dense N --shared-experts N\n"
+            "                          DeepSeek: dense layers before the experts (default 0;\n"
+            "                          --layers: all dense), shared experts (default 0)\n"
             "  --hidden N --intermediate N --layers N --heads N --kv-heads N\n"
             "  --head-dim N --vocab N  override the preset's dims\n"
             "  --tie / --no-tie        tie lm_head to the embeddings (default: preset's)\n"
@@ -50,6 +56,8 @@ int awq_cmd_synth(int argc, char **argv) {
     long long hidden = -1, inter = -1, layers = -1, heads = -1, kv = -1, hd = -1, vocab = -1;
     long long seed = 0, outliers = -1, bits = 4, group = 128;
     long long experts = -1, per_tok = -1, moe_inter = -1, shared_inter = -1;
+    long long q_lora = -1, kv_lora = -1, rope_hd = -1, nope_hd = -1, v_hd = -1, first_dense = -1,
+              n_shared = -1;
     double oscale = -1;
     uint64_t shard = 0;
     int tie = -1;
@@ -78,6 +86,13 @@ int awq_cmd_synth(int argc, char **argv) {
         if (awq_cli_opt_int(argc, argv, &i, "--moe-intermediate", 1, 1 << 18, &moe_inter)) continue;
         if (awq_cli_opt_int(argc, argv, &i, "--shared-intermediate", 1, 1 << 18, &shared_inter))
             continue;
+        if (awq_cli_opt_int(argc, argv, &i, "--q-lora-rank", 0, 1 << 16, &q_lora)) continue;
+        if (awq_cli_opt_int(argc, argv, &i, "--kv-lora-rank", 1, 1 << 16, &kv_lora)) continue;
+        if (awq_cli_opt_int(argc, argv, &i, "--qk-rope-head-dim", 2, 1024, &rope_hd)) continue;
+        if (awq_cli_opt_int(argc, argv, &i, "--qk-nope-head-dim", 1, 1024, &nope_hd)) continue;
+        if (awq_cli_opt_int(argc, argv, &i, "--v-head-dim", 1, 1024, &v_hd)) continue;
+        if (awq_cli_opt_int(argc, argv, &i, "--first-k-dense", 0, 1024, &first_dense)) continue;
+        if (awq_cli_opt_int(argc, argv, &i, "--shared-experts", 0, 64, &n_shared)) continue;
         if (awq_cli_opt_int(argc, argv, &i, "--seed", 0, INT64_MAX, &seed)) continue;
         if (awq_cli_opt_int(argc, argv, &i, "--outliers", 0, AWQ_SYNTH_MAX_OUTLIERS, &outliers)) continue;
         if (awq_cli_opt_double(argc, argv, &i, "--outlier-scale", &oscale)) {
@@ -123,19 +138,27 @@ int awq_cmd_synth(int argc, char **argv) {
     if (arch) {
         static const char *const known[] = {"llama",  "qwen2",   "qwen3",     "qwen2.5-vl",
                                             "phi3",   "gemma2",  "gemma3",    "gemma3-vl",
-                                            "mixtral", "qwen2-moe", "qwen3-moe"};
+                                            "mixtral", "qwen2-moe", "qwen3-moe",
+                                            "deepseek-v2", "deepseek-v3"};
         bool ok = false;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) ok |= strcmp(arch, known[k]) == 0;
         if (!ok)
             awq_cli_usage_error("option --arch: unknown arch '%s' (llama, qwen2, qwen3, "
                                 "qwen2.5-vl, phi3, gemma2, gemma3, gemma3-vl, mixtral, "
-                                "qwen2-moe, qwen3-moe)", arch);
+                                "qwen2-moe, qwen3-moe, deepseek-v2, deepseek-v3)", arch);
         p.arch = arch;
     }
     if (experts > 0) p.n_experts = experts;
     if (per_tok > 0) p.n_experts_per_tok = per_tok;
     if (moe_inter > 0) p.moe_intermediate = moe_inter;
     if (shared_inter > 0) p.shared_intermediate = shared_inter;
+    if (q_lora >= 0) p.q_lora_rank = q_lora;
+    if (kv_lora > 0) p.kv_lora_rank = kv_lora;
+    if (rope_hd > 0) p.qk_rope_head_dim = rope_hd;
+    if (nope_hd > 0) p.qk_nope_head_dim = nope_hd;
+    if (v_hd > 0) p.v_head_dim = v_hd;
+    if (first_dense >= 0) p.first_k_dense = first_dense;
+    if (n_shared >= 0) p.n_shared_experts = n_shared;
     if (hidden > 0) p.hidden = hidden;
     if (inter > 0) p.intermediate = inter;
     if (layers > 0) p.n_layers = layers;

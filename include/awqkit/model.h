@@ -46,7 +46,14 @@ typedef enum awq_dim {
     AWQ_DIM_KV = 2,            /* n_kv_heads * head_dim */
     AWQ_DIM_INTER = 3,         /* intermediate_size */
     AWQ_DIM_QKV = 4,           /* Q + 2 KV: a fused qkv_proj (Phi-3) */
-    AWQ_DIM_INTER2 = 5         /* 2 intermediate: a fused gate_up_proj */
+    AWQ_DIM_INTER2 = 5,        /* 2 intermediate: a fused gate_up_proj */
+    /* multi-head latent attention (DeepSeek-V2/V3, awq_arch.mla): */
+    AWQ_DIM_Q_LORA = 6,        /* q_lora_rank */
+    AWQ_DIM_KV_LORA = 7,       /* kv_lora_rank */
+    AWQ_DIM_MLA_Q = 8,         /* n_heads * (qk_nope + qk_rope head dims) */
+    AWQ_DIM_MLA_KV_A = 9,      /* kv_lora_rank + qk_rope_head_dim */
+    AWQ_DIM_MLA_KV_B = 10,     /* n_heads * (qk_nope_head_dim + v_head_dim) */
+    AWQ_DIM_MLA_O = 11         /* n_heads * v_head_dim */
 } awq_dim;
 
 /* What a linear computes; the forward finds its linears by kind. A fused
@@ -63,11 +70,21 @@ typedef enum awq_lin_kind {
     AWQ_LIN_KIND_DOWN = 6,
     AWQ_LIN_KIND_QKV = 7,      /* fused q, k, v */
     AWQ_LIN_KIND_GATE_UP = 8,  /* fused gate, up */
-    AWQ_LIN_KIND_COUNT = 9
+    /* MLA (DeepSeek): the query through a low-rank pair q_a -> q_a_layernorm
+     * -> q_b (or one plain q_proj, KIND_Q, without q_lora_rank); the
+     * compressed kv latent plus the shared rope key from kv_a_proj_with_mqa,
+     * kv_a_layernorm on the latent, kv_b expanding it into per-head k_nope
+     * and v. */
+    AWQ_LIN_KIND_Q_A = 9,
+    AWQ_LIN_KIND_Q_B = 10,
+    AWQ_LIN_KIND_KV_A = 11,
+    AWQ_LIN_KIND_KV_B = 12,
+    AWQ_LIN_KIND_COUNT = 13
 } awq_lin_kind;
 
 #define AWQ_MAX_LINEARS 8
 #define AWQ_MAX_GROUP_LINEARS 3
+#define AWQ_MAX_GROUPS 6
 
 /* One linear of a decoder layer, e.g. "self_attn.q_proj". */
 typedef struct awq_linear_desc {
@@ -108,6 +125,29 @@ typedef struct awq_scale_group {
     awq_group_cond cond;
 } awq_scale_group;
 
+/* How a router turns its logits into the top-k experts and their weights
+ * (lib/model/moe.c has one function per kind). Values pinned. */
+typedef enum awq_route {
+    /* softmax over all experts, top-k, renormalized when norm_topk_prob
+     * (Mixtral, Qwen-MoE; DeepSeek-V2 "greedy": never renormalized) */
+    AWQ_ROUTE_SOFTMAX = 0,
+    /* DeepSeek-V2 "group_limited_greedy": softmax, the topk_group groups
+     * (of n_group) with the largest member kept, top-k among them */
+    AWQ_ROUTE_SOFTMAX_GROUP = 1,
+    /* DeepSeek-V3 "noaux_tc": sigmoid scores; the choice uses score +
+     * e_score_correction_bias, groups ranked by the sum of their two
+     * largest; weights are the plain scores, renormalized when
+     * norm_topk_prob */
+    AWQ_ROUTE_SIGMOID_GROUP = 2
+} awq_route;
+
+/* One accepted (scoring_func, topk_method) pair of an architecture. */
+typedef struct awq_route_name {
+    const char *scoring;       /* config "scoring_func" */
+    const char *topk_method;   /* config "topk_method" */
+    awq_route route;
+} awq_route_name;
+
 /* A mixture-of-experts MLP: a router (a linear hidden -> n_experts, kept
  * in the source dtype), experts that are each a gated MLP of
  * moe_intermediate, an optional shared expert. Tensor names are relative to
@@ -130,6 +170,30 @@ typedef struct awq_moe_desc {
     /* the config class's defaults for absent fields: expert count, top-k,
      * expert and shared-expert widths */
     int64_t def_n_experts, def_top_k, def_inter, def_shared;
+    /* DeepSeek: the shared expert has no gate and is n_shared_experts
+     * experts wide (moe_intermediate * n_shared_experts) when shared_field
+     * names that count; else shared_expert_intermediate_size. */
+    const char *shared_field;  /* "n_shared_experts" or NULL */
+    /* the router's extra tensor: "<router>.e_score_correction_bias" [E]
+     * added to the scores for the choice only (DeepSeek-V3) */
+    bool router_bias;
+    /* layers [0, first_k_dense_replace) are dense MLPs of intermediate_size,
+     * then every moe_layer_freq-th layer is the experts (DeepSeek) */
+    bool first_k_dense;
+    int64_t def_first_k_dense;
+    /* routing: the accepted (scoring_func, topk_method) pairs, the first is
+     * the default when the config names neither (NULL: AWQ_ROUTE_SOFTMAX);
+     * routed weights are multiplied by routed_scaling_factor (default
+     * def_routed_scale, 0 = 1) and n_group / topk_group default to def_n_group
+     * / def_topk_group (0 = none) */
+    const awq_route_name *routes;
+    int n_routes;
+    double def_routed_scale;
+    int64_t def_n_group, def_topk_group;
+    /* norm_topk_prob when absent (DeepSeek-V3: true); no_renorm: the
+     * config's norm_topk_prob is ignored, never renormalized (transformers'
+     * DeepseekV2 router) */
+    bool def_norm_topk, no_renorm;
 } awq_moe_desc;
 
 typedef struct awq_arch {
@@ -137,7 +201,7 @@ typedef struct awq_arch {
     const char *model_type;    /* "llama" */
     awq_linear_desc linears[AWQ_MAX_LINEARS]; /* q,k,v,o,gate,up,down order */
     int n_linears;
-    awq_scale_group groups[4];
+    awq_scale_group groups[AWQ_MAX_GROUPS];
     int n_groups;
     bool qk_norm;              /* Qwen3, Gemma 3: self_attn.q_norm / k_norm */
     bool is_vl;                /* text decoder of a vision-language model */
@@ -172,6 +236,21 @@ typedef struct awq_arch {
      * default when absent (NULL = "silu") */
     const char *act_field;
     const char *act_default;
+    /* multi-head latent attention (DeepSeek-V2/V3, lib/model/mla.c): the
+     * attention linears are q_a/q_b (or q), kv_a, kv_b, o with the norms
+     * self_attn.q_a_layernorm / kv_a_layernorm; rope on the
+     * qk_rope_head_dim part of each head only */
+    bool mla;
+    /* the entry used instead when the config's q_lora_rank is null (a plain
+     * self_attn.q_proj): same hf_name, other linears and groups */
+    const struct awq_arch *no_q_lora;
+    /* rope_interleave when the config does not say (DeepSeek-V3: true; V2
+     * always rotates interleaved pairs, rope_interleave_fixed) */
+    bool def_rope_interleave;
+    bool rope_interleave_fixed;
+    /* scaling groups the references have that this entry cannot fold, and
+     * why (printed with the quantize plan); NULL: none */
+    const char *skipped_groups;
 } awq_arch;
 
 /* Indices into awq_arch.linears for the Llama family (all entries use this
@@ -264,6 +343,16 @@ typedef struct awq_model_config {
     int64_t shared_intermediate; /* shared expert's (0: none) */
     bool norm_topk_prob;       /* renormalize the top-k routing weights */
     uint64_t moe_layers[64];   /* bit i: layer i's MLP is the experts */
+    /* routing (awq_moe_desc.routes; AWQ_ROUTE_SOFTMAX otherwise) */
+    awq_route route;
+    int64_t n_group, topk_group; /* group-limited routes */
+    double routed_scale;       /* routed_scaling_factor (1 when absent) */
+    /* multi-head latent attention (arch->mla), else 0; head_dim is then
+     * qk_rope_head_dim, as transformers sets it */
+    int64_t q_lora_rank;       /* 0: a plain q_proj */
+    int64_t kv_lora_rank;
+    int64_t qk_nope_head_dim, qk_rope_head_dim, v_head_dim;
+    bool rope_interleave;      /* rope pairs (x0, x1), (x2, x3), ... */
     awq_dtype torch_dtype;     /* F16 / BF16 / F32 (F16 when absent) */
     int64_t bos_token_id, eos_token_id; /* -1 when absent */
     awq_quant_config quant;

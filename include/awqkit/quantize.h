@@ -180,6 +180,8 @@ typedef struct awq_quantize_plan {
                                   scratch), host or GPU by backend */
     int64_t resume_from;       /* first layer this run computes (> 0 when
                                   resuming) */
+    const char *skipped_groups; /* scaling groups not searched for this
+                                  architecture and why (static; NULL) */
 } awq_quantize_plan;
 
 /* Open `model_dir` (a directory, or a .safetensors file with config.json

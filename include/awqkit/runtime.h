@@ -112,7 +112,9 @@ typedef enum awq_layer_norm_id {
                                   MLP's input norm; post_attention_layernorm
                                   then normalizes the attention output) */
     AWQ_NORM_POST_FFN = 5,     /* post_feedforward_layernorm (Gemma 2/3) */
-    AWQ_NORM_COUNT = 6
+    AWQ_NORM_Q_A = 6,          /* self_attn.q_a_layernorm [q_lora_rank] (MLA) */
+    AWQ_NORM_KV_A = 7,         /* self_attn.kv_a_layernorm [kv_lora_rank] (MLA) */
+    AWQ_NORM_COUNT = 8
 } awq_layer_norm_id;
 
 /* The checkpoint name of a norm ("input_layernorm", "self_attn.q_norm",
@@ -126,7 +128,11 @@ typedef enum awq_capture_point {
     AWQ_CAPTURE_O_IN = 1,      /* attention output, input of o_proj [rows, q_dim] */
     AWQ_CAPTURE_GATE_UP_IN = 2,/* normed input shared by gate/up_proj [rows, hidden] */
     AWQ_CAPTURE_DOWN_IN = 3,   /* silu(gate)*up, input of down_proj [rows, inter] */
-    AWQ_CAPTURE_COUNT = 4
+    /* MLA: q_a_layernorm's output, input of q_b_proj [rows, q_lora_rank];
+     * kv_a_layernorm's output, input of kv_b_proj [rows, kv_lora_rank] */
+    AWQ_CAPTURE_Q_B_IN = 4,
+    AWQ_CAPTURE_KV_B_IN = 5,
+    AWQ_CAPTURE_COUNT = 6
 } awq_capture_point;
 
 /* Capture callback: `x` (backend memory, valid only during the call) holds

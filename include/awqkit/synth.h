@@ -1,7 +1,7 @@
 /*
  * awqkit/synth.h — synthetic checkpoints of any Llama / Qwen2 / Qwen3 /
- * Qwen2.5-VL / Phi-3 / Gemma 2 / Gemma 3 / Mixtral / Qwen2-MoE / Qwen3-MoE
- * shape, for tests and benchmarks.
+ * Qwen2.5-VL / Phi-3 / Gemma 2 / Gemma 3 / Mixtral / Qwen2-MoE / Qwen3-MoE /
+ * DeepSeek-V2 / DeepSeek-V3 shape, for tests and benchmarks.
  *
  * awq_synth_write lays out a checkpoint the way transformers saves one:
  * config.json (architectures, model_type, dims, rope_theta, rms_norm_eps,
@@ -44,8 +44,9 @@ extern "C" {
 
 typedef struct awq_synth_params {
     /* "llama", "qwen2", "qwen3", "qwen2.5-vl", "phi3", "gemma2", "gemma3",
-     * "gemma3-vl", "mixtral", "qwen2-moe" or "qwen3-moe" (the arch table
-     * entries of LlamaForCausalLM, ..., Qwen3MoeForCausalLM). Gemma norms
+     * "gemma3-vl", "mixtral", "qwen2-moe", "qwen3-moe", "deepseek-v2" or
+     * "deepseek-v3" (the arch table entries of LlamaForCausalLM, ...,
+     * DeepseekV3ForCausalLM). Gemma norms
      * are stored as w with 1 + w the effective weight (outliers included);
      * gemma3-vl is laid out as the Hub's Gemma3ForConditionalGeneration
      * (language_model.model.*, a SigLIP tower of the vision_* dims under
@@ -81,6 +82,15 @@ typedef struct awq_synth_params {
      * the shared expert's width (qwen2-moe; 0 = intermediate). Every layer
      * is sparse; the router is dense, the experts packed when quantized. */
     int64_t n_experts, n_experts_per_tok, moe_intermediate, shared_intermediate;
+    /* DeepSeek (arch "deepseek-v2", "deepseek-v3"; lib/model/synth_mla.c):
+     * q_lora_rank (0: a plain q_proj), kv_lora_rank (0: hidden / 4), the
+     * qk rope / nope and v head dims (0: head_dim / 2, head_dim / 2,
+     * head_dim), first_k_dense dense layers before the experts (n_layers:
+     * all dense), n_shared_experts (shared width n_shared x the expert
+     * width). The config routes as the Hub's models (V3: sigmoid, noaux_tc,
+     * n_group 1 / topk_group 1; V2: softmax greedy). */
+    int64_t q_lora_rank, kv_lora_rank, qk_rope_head_dim, qk_nope_head_dim, v_head_dim;
+    int64_t first_k_dense, n_shared_experts;
 } awq_synth_params;
 
 /* Defaults: preset "tiny", seed 0, 4 outliers of scale 20, F16, shards of

@@ -256,6 +256,8 @@ cJSON *awq_json_quantize(const char *model, const char *out, const awq_quantize_
     cJSON_AddNumberToObject(t, "verify", r->t_verify);
     cJSON_AddNumberToObject(t, "total", r->t_total);
     cJSON_AddNumberToObject(j, "peak_estimate_bytes", (double)pl->peak_bytes);
+    if (pl->skipped_groups)
+        cJSON_AddStringToObject(j, "scaling_groups_skipped", pl->skipped_groups);
     cJSON_AddNumberToObject(j, "linears_packed", (double)r->n_packed);
     cJSON_AddNumberToObject(j, "linears_kept", (double)r->n_kept);
     cJSON_AddNumberToObject(j, "output_bytes", (double)r->out_bytes);

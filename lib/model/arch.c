@@ -134,6 +134,130 @@ static const awq_moe_desc k_qwen3_moe = {
     .def_inter = 768,
 };
 
+/* DeepSeek-V2 / V3: multi-head latent attention, then dense MLPs for
+ * the first first_k_dense_replace layers and experts after. Groups as
+ * AutoAWQ's deepseek_v3.py / llm-compressor's DeepSeek mapping: the input
+ * norm scales everything reading the normed input (q_a or q, and
+ * kv_a_proj_with_mqa), measured on the attention block; each low-rank
+ * norm scales the linear after it. There is no v -> o group: v is a row
+ * slice of every head of kv_b_proj, not the last rows (and kv_b is also
+ * k_nope), so no fold of the table's kind exists; AutoAWQ has none either. */
+#define DS_SKIPPED                                                             \
+    "v -> o_proj (v is a per-head row slice of kv_b_proj, which also yields "  \
+    "k_nope: no fold into a previous op exists)"
+enum { DSQ_QA = 0, DSQ_QB, DSQ_KVA, DSQ_KVB, DSQ_O, DSQ_GATE, DSQ_UP, DSQ_DOWN };
+#define DS_MLP_LINEARS                                                         \
+    {"mlp.gate_proj", AWQ_DIM_HIDDEN, AWQ_DIM_INTER, false, AWQ_LIN_KIND_GATE},\
+        {"mlp.up_proj", AWQ_DIM_HIDDEN, AWQ_DIM_INTER, false, AWQ_LIN_KIND_UP},\
+        {"mlp.down_proj", AWQ_DIM_INTER, AWQ_DIM_HIDDEN, false,                \
+         AWQ_LIN_KIND_DOWN}
+#define DS_KV_LINEARS                                                          \
+    {"self_attn.kv_a_proj_with_mqa", AWQ_DIM_HIDDEN, AWQ_DIM_MLA_KV_A, false,  \
+     AWQ_LIN_KIND_KV_A},                                                       \
+        {"self_attn.kv_b_proj", AWQ_DIM_KV_LORA, AWQ_DIM_MLA_KV_B, false,      \
+         AWQ_LIN_KIND_KV_B},                                                   \
+        {"self_attn.o_proj", AWQ_DIM_MLA_O, AWQ_DIM_HIDDEN, false, AWQ_LIN_KIND_O}
+#define DS_QLORA                                                               \
+    .linears = {                                                               \
+        {"self_attn.q_a_proj", AWQ_DIM_HIDDEN, AWQ_DIM_Q_LORA, false,          \
+         AWQ_LIN_KIND_Q_A},                                                    \
+        {"self_attn.q_b_proj", AWQ_DIM_Q_LORA, AWQ_DIM_MLA_Q, false,           \
+         AWQ_LIN_KIND_Q_B},                                                    \
+        DS_KV_LINEARS,                                                         \
+        DS_MLP_LINEARS,                                                        \
+    },                                                                         \
+    .n_linears = 8,                                                            \
+    .groups = {                                                                \
+        {"input_layernorm", -1, {DSQ_QA, DSQ_KVA, 0}, 2, AWQ_BLOCK_ATTN,       \
+         AWQ_GROUP_ALWAYS},                                                    \
+        {"self_attn.q_a_layernorm", -1, {DSQ_QB, 0, 0}, 1, AWQ_BLOCK_LINEAR,   \
+         AWQ_GROUP_ALWAYS},                                                    \
+        {"self_attn.kv_a_layernorm", -1, {DSQ_KVB, 0, 0}, 1, AWQ_BLOCK_LINEAR, \
+         AWQ_GROUP_ALWAYS},                                                    \
+        {"post_attention_layernorm", -1, {DSQ_GATE, DSQ_UP, 0}, 2,             \
+         AWQ_BLOCK_MLP, AWQ_GROUP_ALWAYS},                                     \
+        {NULL, DSQ_UP, {DSQ_DOWN, 0, 0}, 1, AWQ_BLOCK_LINEAR, AWQ_GROUP_ALWAYS},\
+    },                                                                         \
+    .n_groups = 5, .mla = true, .skipped_groups = DS_SKIPPED
+/* without q_lora_rank: one plain q_proj */
+enum { DSP_Q = 0, DSP_KVA, DSP_KVB, DSP_O, DSP_GATE, DSP_UP, DSP_DOWN };
+#define DS_PLAIN_Q                                                             \
+    .linears = {                                                               \
+        {"self_attn.q_proj", AWQ_DIM_HIDDEN, AWQ_DIM_MLA_Q, false,             \
+         AWQ_LIN_KIND_Q},                                                      \
+        DS_KV_LINEARS,                                                         \
+        DS_MLP_LINEARS,                                                        \
+    },                                                                         \
+    .n_linears = 7,                                                            \
+    .groups = {                                                                \
+        {"input_layernorm", -1, {DSP_Q, DSP_KVA, 0}, 2, AWQ_BLOCK_ATTN,        \
+         AWQ_GROUP_ALWAYS},                                                    \
+        {"self_attn.kv_a_layernorm", -1, {DSP_KVB, 0, 0}, 1, AWQ_BLOCK_LINEAR, \
+         AWQ_GROUP_ALWAYS},                                                    \
+        {"post_attention_layernorm", -1, {DSP_GATE, DSP_UP, 0}, 2,             \
+         AWQ_BLOCK_MLP, AWQ_GROUP_ALWAYS},                                     \
+        {NULL, DSP_UP, {DSP_DOWN, 0, 0}, 1, AWQ_BLOCK_LINEAR, AWQ_GROUP_ALWAYS},\
+    },                                                                         \
+    .n_groups = 4, .mla = true, .skipped_groups = DS_SKIPPED
+
+/* DeepSeek-V3: sigmoid scores + e_score_correction_bias, groups ranked by
+ * their two best, top-k renormalized, times routed_scaling_factor; the
+ * shared experts are one MLP of n_shared_experts * moe_intermediate_size
+ * without a gate. */
+static const awq_route_name k_ds3_routes[] = {{"sigmoid", "noaux_tc", AWQ_ROUTE_SIGMOID_GROUP}};
+static const awq_moe_desc k_deepseek_v3_moe = {
+    .router = "mlp.gate",
+    .experts = "mlp.experts",
+    .expert_linears = {"gate_proj", "up_proj", "down_proj"},
+    .shared_expert = "mlp.shared_experts",
+    .n_experts_field = "n_routed_experts",
+    .inter_field = "moe_intermediate_size",
+    .def_n_experts = 256,
+    .def_top_k = 8,
+    .def_inter = 2048,
+    .def_shared = 1,
+    .shared_field = "n_shared_experts",
+    .router_bias = true,
+    .first_k_dense = true,
+    .def_first_k_dense = 3,
+    .routes = k_ds3_routes,
+    .n_routes = 1,
+    .def_routed_scale = 2.5,
+    .def_n_group = 8,
+    .def_topk_group = 4,
+    .def_norm_topk = true,
+};
+/* DeepSeek-V2: softmax, "greedy" or "group_limited_greedy" (groups ranked
+ * by their best), never renormalized, times routed_scaling_factor. */
+static const awq_route_name k_ds2_routes[] = {
+    {"softmax", "greedy", AWQ_ROUTE_SOFTMAX},
+    {"softmax", "group_limited_greedy", AWQ_ROUTE_SOFTMAX_GROUP}};
+static const awq_moe_desc k_deepseek_v2_moe = {
+    .router = "mlp.gate",
+    .experts = "mlp.experts",
+    .expert_linears = {"gate_proj", "up_proj", "down_proj"},
+    .shared_expert = "mlp.shared_experts",
+    .n_experts_field = "n_routed_experts",
+    .inter_field = "moe_intermediate_size",
+    .def_n_experts = 64,
+    .def_top_k = 0, /* DeepseekV2Config: None; required */
+    .def_inter = 1407,
+    .def_shared = 2,
+    .shared_field = "n_shared_experts",
+    .first_k_dense = true,
+    .def_first_k_dense = 0,
+    .routes = k_ds2_routes,
+    .n_routes = 2,
+    .def_routed_scale = 1.0,
+    .no_renorm = true,
+};
+static const awq_arch k_deepseek_v3_plain = {
+    .hf_name = "DeepseekV3ForCausalLM", .model_type = "deepseek_v3", DS_PLAIN_Q,
+    .moe = &k_deepseek_v3_moe, .def_rope_interleave = true};
+static const awq_arch k_deepseek_v2_plain = {
+    .hf_name = "DeepseekV2ForCausalLM", .model_type = "deepseek_v2", DS_PLAIN_Q,
+    .moe = &k_deepseek_v2_moe, .def_rope_interleave = true, .rope_interleave_fixed = true};
+
 static const awq_arch k_arches[] = {
     {.hf_name = "LlamaForCausalLM", .model_type = "llama", LLAMA_LINEARS(false),
      LLAMA_GROUPS},
@@ -160,6 +284,12 @@ static const awq_arch k_arches[] = {
      LLAMA_GROUPS, .moe = &k_qwen2_moe, .window_opt_in = true},
     {.hf_name = "Qwen3MoeForCausalLM", .model_type = "qwen3_moe", LLAMA_LINEARS(false),
      LLAMA_GROUPS, .qk_norm = true, .moe = &k_qwen3_moe, .window_opt_in = true},
+    {.hf_name = "DeepseekV3ForCausalLM", .model_type = "deepseek_v3", DS_QLORA,
+     .moe = &k_deepseek_v3_moe, .no_q_lora = &k_deepseek_v3_plain,
+     .def_rope_interleave = true},
+    {.hf_name = "DeepseekV2ForCausalLM", .model_type = "deepseek_v2", DS_QLORA,
+     .moe = &k_deepseek_v2_moe, .no_q_lora = &k_deepseek_v2_plain,
+     .def_rope_interleave = true, .rope_interleave_fixed = true},
 };
 
 const awq_arch *awq_arch_find(const char *hf_name) {
@@ -174,7 +304,8 @@ const char *awq_arch_supported_list(void) {
            "Qwen3ForCausalLM, Qwen2_5_VLForConditionalGeneration, "
            "Qwen2VLForConditionalGeneration, Phi3ForCausalLM, Gemma2ForCausalLM, "
            "Gemma3ForCausalLM, Gemma3ForConditionalGeneration, MixtralForCausalLM, "
-           "Qwen2MoeForCausalLM, Qwen3MoeForCausalLM";
+           "Qwen2MoeForCausalLM, Qwen3MoeForCausalLM, DeepseekV3ForCausalLM, "
+           "DeepseekV2ForCausalLM";
 }
 
 int64_t awq_model_dim(const awq_model_config *cfg, awq_dim d) {
@@ -185,6 +316,12 @@ int64_t awq_model_dim(const awq_model_config *cfg, awq_dim d) {
     case AWQ_DIM_INTER: return cfg->intermediate;
     case AWQ_DIM_QKV: return (cfg->n_heads + 2 * cfg->n_kv_heads) * cfg->head_dim;
     case AWQ_DIM_INTER2: return 2 * cfg->intermediate;
+    case AWQ_DIM_Q_LORA: return cfg->q_lora_rank;
+    case AWQ_DIM_KV_LORA: return cfg->kv_lora_rank;
+    case AWQ_DIM_MLA_Q: return cfg->n_heads * (cfg->qk_nope_head_dim + cfg->qk_rope_head_dim);
+    case AWQ_DIM_MLA_KV_A: return cfg->kv_lora_rank + cfg->qk_rope_head_dim;
+    case AWQ_DIM_MLA_KV_B: return cfg->n_heads * (cfg->qk_nope_head_dim + cfg->v_head_dim);
+    case AWQ_DIM_MLA_O: return cfg->n_heads * cfg->v_head_dim;
     }
     return 0;
 }
@@ -209,7 +346,8 @@ bool awq_arch_linear_is_attn(const awq_arch *a, int lin) {
     if (!a || lin < 0 || lin >= a->n_linears) return false;
     awq_lin_kind k = a->linears[lin].kind;
     return k == AWQ_LIN_KIND_Q || k == AWQ_LIN_KIND_K || k == AWQ_LIN_KIND_V ||
-           k == AWQ_LIN_KIND_QKV || k == AWQ_LIN_KIND_O;
+           k == AWQ_LIN_KIND_QKV || k == AWQ_LIN_KIND_O || k == AWQ_LIN_KIND_Q_A ||
+           k == AWQ_LIN_KIND_Q_B || k == AWQ_LIN_KIND_KV_A || k == AWQ_LIN_KIND_KV_B;
 }
 
 /* transformers' ACT2FN names of the activations the forward computes.

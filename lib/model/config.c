@@ -267,6 +267,117 @@ static awq_status parse_gemma(const reader *r, awq_model_config *c) {
     return AWQ_OK;
 }
 
+/* A string field, or def when absent / null; not a string is an error. */
+static awq_status get_str(const reader *r, const char *name, const char *def,
+                          const char **out) {
+    const cJSON *v = field(r, name);
+    if (v && !cJSON_IsString(v))
+        return awq_fail(r->ctx, AWQ_ERR_FORMAT, "%s: field \"%s\" must be a string", r->where,
+                        name);
+    *out = v ? v->valuestring : def;
+    return AWQ_OK;
+}
+
+/* Routing of a MoE architecture with a table of accepted (scoring_func,
+ * topk_method) pairs (DeepSeek), its groups and routed_scaling_factor. */
+static awq_status parse_route(const reader *r, awq_model_config *c) {
+    const awq_moe_desc *d = c->arch->moe;
+    c->route = AWQ_ROUTE_SOFTMAX;
+    c->routed_scale = 1.0;
+    c->n_group = c->topk_group = 0;
+    if (!d->routes || d->n_routes < 1) return AWQ_OK;
+    const char *scoring, *method;
+    AWQ_TRY(get_str(r, "scoring_func", d->routes[0].scoring, &scoring));
+    AWQ_TRY(get_str(r, "topk_method", d->routes[0].topk_method, &method));
+    char list[160] = "";
+    bool scoring_known = false;
+    int hit = -1;
+    for (int i = 0; i < d->n_routes; i++) {
+        size_t l = strlen(list);
+        snprintf(list + l, sizeof list - l, "%s%s/%s", i ? ", " : "", d->routes[i].scoring,
+                 d->routes[i].topk_method);
+        scoring_known |= strcmp(scoring, d->routes[i].scoring) == 0;
+        if (strcmp(scoring, d->routes[i].scoring) == 0 &&
+            strcmp(method, d->routes[i].topk_method) == 0)
+            hit = i;
+    }
+    if (!scoring_known)
+        return awq_fail(r->ctx, AWQ_ERR_UNSUPPORTED,
+                        "%s: scoring_func \"%s\" is not supported for %s (scoring_func/"
+                        "topk_method: %s)", r->where, scoring, c->architecture, list);
+    if (hit < 0)
+        return awq_fail(r->ctx, AWQ_ERR_UNSUPPORTED,
+                        "%s: topk_method \"%s\" is not supported for %s with scoring_func "
+                        "\"%s\" (scoring_func/topk_method: %s)", r->where, method,
+                        c->architecture, scoring, list);
+    c->route = d->routes[hit].route;
+    AWQ_TRY(get_num(r, NULL, "routed_scaling_factor",
+                    d->def_routed_scale > 0 ? d->def_routed_scale : 1.0, &c->routed_scale));
+    if (!(c->routed_scale > 0))
+        return awq_fail(r->ctx, AWQ_ERR_FORMAT, "%s: routed_scaling_factor must be > 0",
+                        r->where);
+    if (c->route == AWQ_ROUTE_SOFTMAX) return AWQ_OK;
+    AWQ_TRY(get_int(r, "n_group", d->def_n_group == 0, d->def_n_group, 1, &c->n_group));
+    AWQ_TRY(get_int(r, "topk_group", d->def_topk_group == 0, d->def_topk_group, 1,
+                    &c->topk_group));
+    /* each group needs two members for the sigmoid route's top-2 sums */
+    int64_t min_per = c->route == AWQ_ROUTE_SIGMOID_GROUP ? 2 : 1;
+    if (c->n_experts % c->n_group != 0 || c->n_experts / c->n_group < min_per)
+        return awq_fail(r->ctx, AWQ_ERR_FORMAT,
+                        "%s: n_group %lld does not divide %s %lld into groups of at least %lld",
+                        r->where, (long long)c->n_group, d->n_experts_field,
+                        (long long)c->n_experts, (long long)min_per);
+    if (c->topk_group > c->n_group ||
+        c->n_experts_per_tok > c->topk_group * (c->n_experts / c->n_group))
+        return awq_fail(r->ctx, AWQ_ERR_FORMAT,
+                        "%s: topk_group %lld of n_group %lld leaves fewer than "
+                        "num_experts_per_tok %lld experts", r->where, (long long)c->topk_group,
+                        (long long)c->n_group, (long long)c->n_experts_per_tok);
+    return AWQ_OK;
+}
+
+/* Multi-head latent attention (DeepSeek-V2/V3): the low-rank widths and the
+ * head split; defaults are DeepseekV2Config's / V3Config's. A null
+ * q_lora_rank selects the table's plain-q_proj entry. */
+static awq_status parse_mla(const reader *r, awq_model_config *c) {
+    const awq_arch *a = c->arch;
+    const cJSON *q = NULL;
+    if (r->text) q = cJSON_GetObjectItemCaseSensitive(r->text, "q_lora_rank");
+    if (!q) q = cJSON_GetObjectItemCaseSensitive(r->root, "q_lora_rank");
+    if (q && cJSON_IsNull(q))
+        c->q_lora_rank = 0;
+    else
+        AWQ_TRY(get_int(r, "q_lora_rank", false, 1536, 1, &c->q_lora_rank));
+    AWQ_TRY(get_int(r, "kv_lora_rank", false, 512, 1, &c->kv_lora_rank));
+    AWQ_TRY(get_int(r, "qk_nope_head_dim", false, 128, 0, &c->qk_nope_head_dim));
+    AWQ_TRY(get_int(r, "qk_rope_head_dim", false, 64, 2, &c->qk_rope_head_dim));
+    AWQ_TRY(get_int(r, "v_head_dim", false, 128, 1, &c->v_head_dim));
+    if (c->q_lora_rank > (1 << 20) || c->kv_lora_rank > (1 << 20) ||
+        c->qk_nope_head_dim > 4096 || c->qk_rope_head_dim > 4096 || c->v_head_dim > 4096)
+        return awq_fail(r->ctx, AWQ_ERR_FORMAT,
+                        "%s: q_lora_rank, kv_lora_rank or a head dim is implausibly large",
+                        r->where);
+    if (c->qk_rope_head_dim % 2 != 0)
+        return awq_fail(r->ctx, AWQ_ERR_FORMAT, "%s: qk_rope_head_dim %lld must be even",
+                        r->where, (long long)c->qk_rope_head_dim);
+    /* transformers: head_dim = qk_rope_head_dim (the rotary width); keys
+     * and values are per query head after kv_b_proj */
+    c->head_dim = c->qk_rope_head_dim;
+    c->n_kv_heads = c->n_heads;
+    c->rope_interleave = a->def_rope_interleave;
+    if (!a->rope_interleave_fixed)
+        AWQ_TRY(get_bool(r, NULL, "rope_interleave", a->def_rope_interleave,
+                         &c->rope_interleave));
+    bool bias;
+    AWQ_TRY(get_bool(r, NULL, "attention_bias", false, &bias));
+    if (bias)
+        return awq_fail(r->ctx, AWQ_ERR_UNSUPPORTED,
+                        "%s: attention_bias true is not supported for %s (multi-head latent "
+                        "attention without biases only)", r->where, c->architecture);
+    if (c->q_lora_rank == 0 && a->no_q_lora) c->arch = a->no_q_lora;
+    return AWQ_OK;
+}
+
 /* Mixture of experts: counts, widths, routing, which layers are sparse. */
 static awq_status parse_moe(const reader *r, awq_model_config *c) {
     const awq_moe_desc *d = c->arch->moe;
@@ -277,7 +388,8 @@ static awq_status parse_moe(const reader *r, awq_model_config *c) {
         ef = strcmp(ef, "num_experts") == 0 ? "num_local_experts" : "num_experts";
     if (!field(r, ef)) ef = d->n_experts_field;
     AWQ_TRY(get_int(r, ef, false, d->def_n_experts, 1, &c->n_experts));
-    AWQ_TRY(get_int(r, "num_experts_per_tok", false, d->def_top_k, 1, &c->n_experts_per_tok));
+    AWQ_TRY(get_int(r, "num_experts_per_tok", d->def_top_k == 0, d->def_top_k, 1,
+                    &c->n_experts_per_tok));
     AWQ_TRY(get_int(r, d->inter_field, d->def_inter == 0, d->def_inter, 1,
                     &c->moe_intermediate));
     if (c->n_experts > 4096 || c->moe_intermediate > (1 << 22))
@@ -290,19 +402,37 @@ static awq_status parse_moe(const reader *r, awq_model_config *c) {
                         (long long)c->n_experts_per_tok, d->n_experts_field,
                         (long long)c->n_experts);
     c->shared_intermediate = 0;
-    if (d->shared_expert)
+    if (d->shared_expert && d->shared_field) {
+        /* DeepSeek: n_shared_experts experts fused into one MLP */
+        int64_t ns;
+        AWQ_TRY(get_int(r, d->shared_field, false, d->def_shared, 0, &ns));
+        if (ns > 4096)
+            return awq_fail(r->ctx, AWQ_ERR_FORMAT, "%s: %s = %lld is implausibly large",
+                            r->where, d->shared_field, (long long)ns);
+        c->shared_intermediate = ns * c->moe_intermediate;
+    } else if (d->shared_expert) {
         AWQ_TRY(get_int(r, "shared_expert_intermediate_size", d->def_shared == 0,
                         d->def_shared, 1, &c->shared_intermediate));
+    }
     if (c->shared_intermediate > (1 << 22))
         return awq_fail(r->ctx, AWQ_ERR_FORMAT,
                         "%s: shared_expert_intermediate_size is implausibly large", r->where);
     c->norm_topk_prob = true;
-    if (!d->always_renorm) AWQ_TRY(get_bool(r, NULL, "norm_topk_prob", false, &c->norm_topk_prob));
+    if (!d->always_renorm)
+        AWQ_TRY(get_bool(r, NULL, "norm_topk_prob", d->def_norm_topk, &c->norm_topk_prob));
+    if (d->no_renorm) c->norm_topk_prob = false;
+    AWQ_TRY(parse_route(r, c));
     memset(c->moe_layers, 0, sizeof c->moe_layers);
-    int64_t step = 1;
+    int64_t step = 1, first_dense = 0, freq = 1;
     if (d->sparse_step) AWQ_TRY(get_int(r, "decoder_sparse_step", false, 1, 1, &step));
+    if (d->first_k_dense) {
+        AWQ_TRY(get_int(r, "first_k_dense_replace", false, d->def_first_k_dense, 0,
+                        &first_dense));
+        AWQ_TRY(get_int(r, "moe_layer_freq", false, 1, 1, &freq));
+    }
     for (int64_t i = 0; i < c->n_layers; i++)
-        if ((i + 1) % step == 0) c->moe_layers[i / 64] |= (uint64_t)1 << (i % 64);
+        if ((i + 1) % step == 0 && i >= first_dense && i % freq == 0)
+            c->moe_layers[i / 64] |= (uint64_t)1 << (i % 64);
     const cJSON *only = d->sparse_step ? field(r, "mlp_only_layers") : NULL;
     if (only && !cJSON_IsArray(only))
         return awq_fail(r->ctx, AWQ_ERR_FORMAT, "%s: \"mlp_only_layers\" must be an array",
@@ -411,7 +541,8 @@ awq_status awq_model_config_from_json(awq_ctx *ctx, const cJSON *root, const cha
     int64_t hd;
     AWQ_TRY(get_int(&r, "head_dim", false, 0, 1, &hd));
     if (hd == 0) {
-        if (out->hidden % out->n_heads != 0)
+        /* MLA: head_dim is qk_rope_head_dim (parse_mla) */
+        if (out->hidden % out->n_heads != 0 && !(out->arch && out->arch->mla))
             return awq_fail(ctx, AWQ_ERR_FORMAT,
                             "%s: hidden_size %lld is not divisible by num_attention_heads %lld "
                             "and no head_dim is given", where, (long long)out->hidden,
@@ -427,6 +558,8 @@ awq_status awq_model_config_from_json(awq_ctx *ctx, const cJSON *root, const cha
     if (out->hidden > (1 << 20) || out->intermediate > (1 << 22) || out->n_layers > 4096 ||
         out->n_heads > 4096 || out->vocab > (1 << 24) || out->head_dim > 4096)
         return awq_fail(ctx, AWQ_ERR_FORMAT, "%s: model dimensions are implausibly large", where);
+
+    if (out->arch && out->arch->mla) AWQ_TRY(parse_mla(&r, out));
 
     AWQ_TRY(get_num(&r, NULL, "rms_norm_eps", 1e-6, &out->rms_eps));
     AWQ_TRY(get_num(&r, NULL, "rope_theta", 10000.0, &out->rope_theta));

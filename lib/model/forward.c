@@ -31,6 +31,7 @@
 #include "awqkit/checkpoint.h"
 #include "awqkit/quant.h"
 #include "core/core.h"
+#include "model/mla.h"
 #include "model/moe.h"
 #include "model/rope.h"
 
@@ -109,7 +110,8 @@ struct awq_model {
 
 static const char *const k_norm_names[AWQ_NORM_COUNT] = {
     "input_layernorm", "post_attention_layernorm", "self_attn.q_norm",
-    "self_attn.k_norm", "pre_feedforward_layernorm", "post_feedforward_layernorm"};
+    "self_attn.k_norm", "pre_feedforward_layernorm", "post_feedforward_layernorm",
+    "self_attn.q_a_layernorm", "self_attn.kv_a_layernorm"};
 
 const char *awq_layer_norm_name(awq_layer_norm_id which) {
     return ((int)which >= 0 && which < AWQ_NORM_COUNT) ? k_norm_names[which] : NULL;
@@ -129,8 +131,28 @@ static bool is_mlp_linear(const awq_arch *a, int lin) {
     return !awq_arch_linear_is_attn(a, lin);
 }
 
+/* The items after the experts: the shared expert's gate, up, down (0..2,
+ * when it has a width), its sigmoid gate, the router's correction bias;
+ * -1 past the end. */
+enum { MOE_TAIL_SHARED_GATE = 3, MOE_TAIL_ROUTER_BIAS = 4 };
+static int moe_tail(const awq_model *m, int64_t j) {
+    const awq_moe_desc *d = m->arch->moe;
+    bool shared = d->shared_expert && m->cfg.shared_intermediate > 0;
+    if (shared) {
+        if (j < 3) return (int)j;
+        j -= 3;
+        if (d->shared_gate) {
+            if (j == 0) return MOE_TAIL_SHARED_GATE;
+            j--;
+        }
+    }
+    if (d->router_bias && j == 0) return MOE_TAIL_ROUTER_BIAS;
+    return -1;
+}
+
 /* The tensors of a MoE layer, in a fixed order: router, expert e's gate,
- * up, down (3 per expert), then the shared expert's three and its gate.
+ * up, down (3 per expert), then the shared expert's three, its gate and
+ * the router's correction bias (moe_tail).
  * Name and shape [n0, n1] of item `it`; false past the end. */
 /* `what` (>= 96 bytes) receives the name relative to the layer; *linear:
  * whether the item is an expert linear (packed in a quantized checkpoint;
@@ -159,14 +181,24 @@ static bool moe_item(const awq_model *m, int64_t layer, int64_t it, char *name, 
         return true;
     }
     it -= 3 * E;
-    if (!d->shared_expert || it > 3) return false;
-    if (it == 3) {
+    int tail = moe_tail(m, it);
+    if (tail < 0) return false;
+    if (tail == MOE_TAIL_ROUTER_BIAS) {
+        /* DeepSeek-V3: 1-D [E] */
+        snprintf(what, 96, "%s", d->router);
+        layer_tensor_name(m, layer, what, "e_score_correction_bias", name, n);
+        *n0 = E;
+        *n1 = -1;
+        return true;
+    }
+    if (tail == MOE_TAIL_SHARED_GATE) {
         snprintf(what, 96, "%s", d->shared_gate);
         layer_tensor_name(m, layer, what, "weight", name, n);
         *n0 = 1;
         *n1 = H;
         return true;
     }
+    it = tail;
     static const char *const k_parts[3] = {"gate_proj", "up_proj", "down_proj"};
     snprintf(what, 96, "%s.%s", d->shared_expert, k_parts[it]);
     layer_tensor_name(m, layer, what, "weight", name, n);
@@ -177,18 +209,30 @@ static bool moe_item(const awq_model *m, int64_t layer, int64_t it, char *name, 
 }
 
 /* Slot of item `it` in a layer's awq_moe_weights. */
-static float **moe_slot(awq_moe_weights *w, int64_t E, int64_t it) {
+static float **moe_slot(const awq_model *m, awq_moe_weights *w, int64_t E, int64_t it) {
     if (it == 0) return &w->router;
     if (it <= 3 * E) return &w->experts[it - 1];
-    it -= 3 * E + 1;
-    return it == 3 ? &w->shared_gate : &w->shared[it];
+    int tail = moe_tail(m, it - 3 * E - 1);
+    return tail == MOE_TAIL_ROUTER_BIAS   ? &w->router_bias
+           : tail == MOE_TAIL_SHARED_GATE ? &w->shared_gate
+                                          : &w->shared[tail];
 }
 
 /* Whether the architecture has norm k in every layer. */
 static bool norm_present(const awq_arch *a, int k) {
+    if (k == AWQ_NORM_Q_A) return a->mla && awq_arch_linear_of(a, AWQ_LIN_KIND_Q_A) >= 0;
+    if (k == AWQ_NORM_KV_A) return a->mla;
     if (k == AWQ_NORM_Q || k == AWQ_NORM_K) return a->qk_norm;
     if (k == AWQ_NORM_PRE_FFN || k == AWQ_NORM_POST_FFN) return a->sandwich_norms;
     return true;
+}
+
+/* Length of norm k: per head, an MLA low rank, else hidden. */
+static int64_t norm_len(const awq_model_config *c, int k) {
+    if (k == AWQ_NORM_Q || k == AWQ_NORM_K) return c->head_dim;
+    if (k == AWQ_NORM_Q_A) return c->q_lora_rank;
+    if (k == AWQ_NORM_KV_A) return c->kv_lora_rank;
+    return c->hidden;
 }
 
 awq_runtime_params awq_runtime_default_params(void) {
@@ -612,8 +656,7 @@ static awq_status check_layer_tensors(awq_model *m, int64_t i) {
         layer_tensor_name(m, i, k_norm_names[k], "weight", name, sizeof name);
         const awq_tensor_info *t = awq_checkpoint_find(m->ck, name);
         if (!t) return awq_fail(m->ctx, AWQ_ERR_NOT_FOUND, "tensor '%s' is missing", name);
-        bool head = k == AWQ_NORM_Q || k == AWQ_NORM_K;
-        AWQ_TRY(check_float_tensor(m, t, head ? c->head_dim : c->hidden, -1));
+        AWQ_TRY(check_float_tensor(m, t, norm_len(c, k), -1));
     }
     return AWQ_OK;
 }
@@ -642,7 +685,7 @@ static awq_status open_checks(awq_model *m) {
      * gate_up), down */
     for (int k = 0; k < AWQ_LIN_KIND_COUNT; k++)
         m->li[k] = awq_arch_linear_of(m->arch, (awq_lin_kind)k);
-    bool qkv_ok = m->li[AWQ_LIN_KIND_QKV] >= 0 ||
+    bool qkv_ok = m->arch->mla || m->li[AWQ_LIN_KIND_QKV] >= 0 ||
                   (m->li[AWQ_LIN_KIND_Q] >= 0 && m->li[AWQ_LIN_KIND_K] >= 0 &&
                    m->li[AWQ_LIN_KIND_V] >= 0);
     bool gu_ok = m->li[AWQ_LIN_KIND_GATE_UP] >= 0 ||
@@ -712,9 +755,7 @@ static uint64_t layer_f32_bytes(const awq_model *m) {
         n += N * (uint64_t)awq_model_dim(&m->cfg, d->in_dim) + (m->bias[lin] ? N : 0);
     }
     for (int k = 0; k < AWQ_NORM_COUNT; k++)
-        if (norm_present(m->arch, k))
-            n += (k == AWQ_NORM_Q || k == AWQ_NORM_K) ? (uint64_t)m->cfg.head_dim
-                                                      : (uint64_t)m->cfg.hidden;
+        if (norm_present(m->arch, k)) n += (uint64_t)norm_len(&m->cfg, k);
     return n * sizeof(float);
 }
 
@@ -884,11 +925,12 @@ awq_status awq_layer_load(awq_model *m, int64_t index, awq_layer **out) {
         bool lin;
         if (!moe_item(m, index, it, name, sizeof name, &n0, &n1, what, &lin)) break;
         const awq_tensor_info *t = awq_checkpoint_find(m->ck, name);
-        float **slot = moe_slot(&l->moe, c->n_experts, it);
+        float **slot = moe_slot(m, &l->moe, c->n_experts, it);
         bool packed = !t && lin && m->quantized;
         s = (t || packed) ? AWQ_OK
                           : awq_fail(m->ctx, AWQ_ERR_NOT_FOUND, "tensor '%s' is missing", name);
         if (s == AWQ_OK && t) s = check_float_tensor(m, t, n0, n1);
+        if (n1 < 0) n1 = 1; /* a 1-D item (the router's correction bias) */
         if (s == AWQ_OK) s = be_alloc_f(m, (uint64_t)(n0 * n1), slot);
         if (s == AWQ_OK)
             s = packed ? load_quantized_named(m, index, what, n1, n0, *slot) : load_f32(m, t, *slot);
@@ -933,7 +975,7 @@ awq_status awq_layer_load(awq_model *m, int64_t index, awq_layer **out) {
         if (!norm_present(m->arch, k)) continue;
         layer_tensor_name(m, index, k_norm_names[k], "weight", name, sizeof name);
         const awq_tensor_info *t = awq_checkpoint_find(m->ck, name);
-        int64_t n = (k == AWQ_NORM_Q || k == AWQ_NORM_K) ? c->head_dim : c->hidden;
+        int64_t n = norm_len(c, k);
         if (!t) {
             s = awq_fail(m->ctx, AWQ_ERR_NOT_FOUND, "tensor '%s' is missing", name);
             break;
@@ -965,6 +1007,7 @@ void awq_layer_free(awq_layer *l) {
     be_free(l->m, l->moe.router);
     for (int k = 0; k < 3; k++) be_free(l->m, l->moe.shared[k]);
     be_free(l->m, l->moe.shared_gate);
+    be_free(l->m, l->moe.router_bias);
     awq_free(l);
 }
 
@@ -1067,6 +1110,11 @@ static awq_status attn_core(awq_layer *l, const scratch *sc, const float *xn, fl
     awq_backend *be = m->be;
     const awq_model_config *c = &m->cfg;
     int64_t R = nb * T;
+    if (m->arch->mla) {
+        awq_mla_ops o = {l, linear, linear_rows, capture, m->li, l->norm[AWQ_NORM_Q_A],
+                         l->norm[AWQ_NORM_KV_A], m->params.attn_block, 0};
+        return awq_mla_attn(be, c, &o, xn, out, nb, T, row0);
+    }
     AWQ_TRY(capture(l, AWQ_CAPTURE_QKV_IN, row0, R, c->hidden, xn));
     int64_t qd = c->n_heads * c->head_dim, kvd = c->n_kv_heads * c->head_dim;
     if (m->li[AWQ_LIN_KIND_QKV] >= 0) {

@@ -67,6 +67,110 @@ static void route_row(const float *lg, int64_t E, int64_t K, bool renorm, int32_
     }
 }
 
+/* The k largest of v[0..E) not already in idx[0..k) (ties: lower index;
+ * -inf entries are never picked while others remain). */
+static int32_t argmax_excluding(const float *v, int64_t E, const int32_t *idx, int64_t k) {
+    int32_t best = -1;
+    for (int64_t e = 0; e < E; e++) {
+        bool taken = false;
+        for (int64_t j = 0; j < k; j++) taken |= idx[j] == (int32_t)e;
+        if (!taken && (best < 0 || v[e] > v[best])) best = (int32_t)e;
+    }
+    return best;
+}
+
+/* Groups kept by a group-limited route: the topk_group best of gs[n_group]. */
+static void keep_groups(const float *gs, int64_t G, int64_t keep, bool *kept) {
+    for (int64_t g = 0; g < G; g++) kept[g] = false;
+    for (int64_t k = 0; k < keep && k < G; k++) {
+        int64_t best = -1;
+        for (int64_t g = 0; g < G; g++)
+            if (!kept[g] && (best < 0 || gs[g] > gs[best])) best = g;
+        kept[best] = true;
+    }
+}
+
+typedef struct {
+    const float *lg;     /* router logits [E] */
+    const float *bias;   /* e_score_correction_bias [E] or NULL */
+    float *tmp;          /* [3 E] scratch */
+    bool *kept;          /* [n_group] scratch */
+} route_in;
+
+static void route_softmax(const awq_model_config *c, const route_in *in, int32_t *idx,
+                          float *wt) {
+    route_row(in->lg, c->n_experts, c->n_experts_per_tok, c->norm_topk_prob, idx, wt);
+}
+
+/* DeepSeek-V2 group_limited_greedy: softmax; a group's score is its best
+ * probability; the experts of the other groups count as 0. */
+static void route_softmax_group(const awq_model_config *c, const route_in *in, int32_t *idx,
+                                float *wt) {
+    const int64_t E = c->n_experts, K = c->n_experts_per_tok, G = c->n_group, per = E / G;
+    float *p = in->tmp, *gs = in->tmp + E;
+    double mx = in->lg[0], sum = 0;
+    for (int64_t e = 1; e < E; e++) mx = in->lg[e] > mx ? in->lg[e] : mx;
+    for (int64_t e = 0; e < E; e++) sum += exp((double)in->lg[e] - mx);
+    for (int64_t e = 0; e < E; e++) p[e] = (float)(exp((double)in->lg[e] - mx) / sum);
+    for (int64_t g = 0; g < G; g++) {
+        gs[g] = p[g * per];
+        for (int64_t j = 1; j < per; j++) gs[g] = fmaxf(gs[g], p[g * per + j]);
+    }
+    keep_groups(gs, G, c->topk_group, in->kept);
+    for (int64_t e = 0; e < E; e++)
+        if (!in->kept[e / per]) p[e] = 0.0f;
+    for (int64_t k = 0; k < K; k++) {
+        idx[k] = argmax_excluding(p, E, idx, k);
+        wt[k] = p[idx[k]];
+    }
+    if (c->norm_topk_prob) {
+        float s = 0;
+        for (int64_t k = 0; k < K; k++) s += wt[k];
+        for (int64_t k = 0; k < K; k++) wt[k] /= s;
+    }
+}
+
+/* DeepSeek-V3 noaux_tc: sigmoid scores; the choice ranks score + bias, a
+ * group by the sum of its two best; the weights are the plain scores,
+ * renormalized (sum + 1e-20) when norm_topk_prob. */
+static void route_sigmoid_group(const awq_model_config *c, const route_in *in, int32_t *idx,
+                                float *wt) {
+    const int64_t E = c->n_experts, K = c->n_experts_per_tok, G = c->n_group, per = E / G;
+    float *s = in->tmp, *ch = in->tmp + E, *gs = in->tmp + 2 * E;
+    for (int64_t e = 0; e < E; e++) {
+        s[e] = (float)(1.0 / (1.0 + exp(-(double)in->lg[e])));
+        ch[e] = in->bias ? s[e] + in->bias[e] : s[e];
+    }
+    for (int64_t g = 0; g < G; g++) {
+        int32_t two[2];
+        two[0] = argmax_excluding(ch + g * per, per, two, 0);
+        two[1] = argmax_excluding(ch + g * per, per, two, 1);
+        gs[g] = ch[g * per + two[0]] + ch[g * per + two[1]];
+    }
+    keep_groups(gs, G, c->topk_group, in->kept);
+    for (int64_t e = 0; e < E; e++)
+        if (!in->kept[e / per]) ch[e] = -INFINITY;
+    for (int64_t k = 0; k < K; k++) {
+        idx[k] = argmax_excluding(ch, E, idx, k);
+        wt[k] = s[idx[k]];
+    }
+    if (c->norm_topk_prob) {
+        float sum = 0;
+        for (int64_t k = 0; k < K; k++) sum += wt[k];
+        sum += 1e-20f;
+        for (int64_t k = 0; k < K; k++) wt[k] /= sum;
+    }
+}
+
+/* One router per awq_route, indexed by it. */
+typedef void (*router_fn)(const awq_model_config *c, const route_in *in, int32_t *idx,
+                          float *wt);
+static const router_fn k_routers[] = {
+    [AWQ_ROUTE_SOFTMAX] = route_softmax,
+    [AWQ_ROUTE_SOFTMAX_GROUP] = route_softmax_group,
+    [AWQ_ROUTE_SIGMOID_GROUP] = route_sigmoid_group,
+};
+
 /* A gated MLP on n rows of x: y = down(act(gate(x)) * up(x)). */
 static awq_status gated_mlp(awq_backend *be, const awq_model_config *c, float *const w[3],
                             int64_t I, const float *x, float *g, float *u, float *y,
@@ -108,8 +212,31 @@ awq_status awq_moe_forward(awq_backend *be, const awq_model_config *c, const awq
     /* route */
     if (st == AWQ_OK) st = be->ops->gemm(be, x, w->router, AWQ_DT_F32, NULL, sc.lg, R, E, H);
     if (st == AWQ_OK) st = be->ops->download(be, sc.lg_h, sc.lg, (size_t)(R * E) * sizeof(float));
-    for (int64_t r = 0; st == AWQ_OK && r < R; r++)
-        route_row(sc.lg_h + r * E, E, K, c->norm_topk_prob, sc.idx_h + r * K, sc.w_h + r * K);
+    float *rb = NULL, *rtmp = NULL;
+    bool *kept = NULL;
+    if (st == AWQ_OK) {
+        rb = w->router_bias ? awq_alloc((size_t)E, sizeof(float)) : NULL;
+        rtmp = awq_alloc((size_t)(3 * E + 1), sizeof(float));
+        kept = awq_calloc((size_t)(c->n_group + 1), sizeof(bool));
+        if ((w->router_bias && !rb) || !rtmp || !kept)
+            st = awq_fail_nomem(ctx, "expert routing", (uint64_t)E * 12);
+    }
+    if (st == AWQ_OK && rb)
+        st = be->ops->download(be, rb, w->router_bias, (size_t)E * sizeof(float));
+    if (st == AWQ_OK && ((int)c->route < 0 || (size_t)c->route >= AWQ_ARRAY_LEN(k_routers) ||
+                         (c->route != AWQ_ROUTE_SOFTMAX &&
+                          (c->n_group < 1 || c->n_group > 4096 || E % c->n_group != 0))))
+        st = awq_fail(ctx, AWQ_ERR_INTERNAL, "routing %d with %lld groups of %lld experts",
+                      (int)c->route, (long long)c->n_group, (long long)E);
+    for (int64_t r = 0; st == AWQ_OK && r < R; r++) {
+        route_in in = {sc.lg_h + r * E, rb, rtmp, kept};
+        k_routers[c->route](c, &in, sc.idx_h + r * K, sc.w_h + r * K);
+        if (c->routed_scale != 1.0 && c->routed_scale > 0)
+            for (int64_t k = 0; k < K; k++) sc.w_h[r * K + k] *= (float)c->routed_scale;
+    }
+    awq_free(rb);
+    awq_free(rtmp);
+    awq_free(kept);
     if (st == AWQ_OK) st = be->ops->upload(be, out, sc.zero_h, (size_t)(R * H) * sizeof(float));
     /* experts in index order, each on its rows */
     float *wt = sc.lg_h; /* reused: the routed rows' weights */
@@ -131,8 +258,11 @@ awq_status awq_moe_forward(awq_backend *be, const awq_model_config *c, const awq
         for (int64_t i = 0; st == AWQ_OK && i < n; i++)
             st = be->ops->add(be, out + sc.rows_h[i] * H, sc.y + i * H, H);
     }
-    /* shared expert, scaled by sigmoid(x . w_sg) */
-    if (st == AWQ_OK && w->shared[0]) {
+    /* shared expert, scaled by sigmoid(x . w_sg) (DeepSeek: unscaled) */
+    if (st == AWQ_OK && w->shared[0] && !w->shared_gate) {
+        st = gated_mlp(be, c, (float *const *)w->shared, SI, x, sc.g, sc.u, sc.y, R);
+        if (st == AWQ_OK) st = be->ops->add(be, out, sc.y, R * H);
+    } else if (st == AWQ_OK && w->shared[0]) {
         st = gated_mlp(be, c, (float *const *)w->shared, SI, x, sc.g, sc.u, sc.y, R);
         if (st == AWQ_OK)
             st = be->ops->gemm(be, x, w->shared_gate, AWQ_DT_F32, NULL, sc.s, R, 1, H);

@@ -15,13 +15,15 @@ typedef struct awq_moe_weights {
                                   moe_intermediate */
     float *shared[3];          /* shared expert gate/up/down (width
                                   shared_intermediate) or NULL */
-    float *shared_gate;        /* [hidden] or NULL */
+    float *shared_gate;        /* [hidden] or NULL (DeepSeek: ungated) */
+    float *router_bias;        /* [n_experts] e_score_correction_bias or NULL */
 } awq_moe_weights;
 
 /* out [R, hidden] = the MoE block on x_normed [R, hidden] (no residual):
+ *   routing by cfg->route (awq_route; ties: lower index first), e.g.
  *   p = softmax(x Wr^T) per row (in double, rounded to fp32 as torch's
- *   float softmax), the top n_experts_per_tok (ties: lower index first),
- *   renormalized when cfg->norm_topk_prob;
+ *   float softmax), the top n_experts_per_tok, renormalized when
+ *   cfg->norm_topk_prob, times cfg->routed_scale;
  *   out = sum_k p_k * down_e(act(gate_e(x)) * up_e(x))
  *         (+ sigmoid(x . w_sg) * shared(x))
  * Experts accumulate in expert order, as transformers' index_add_. out must

@@ -10,6 +10,7 @@
 #include "awqkit/checkpoint.h"
 #include "awqkit/model.h"
 #include "core/core.h"
+#include "model/synth_mla.h"
 #include "quant/layouts.h"
 
 #include <cjson/cJSON.h>
@@ -105,11 +106,13 @@ static const arch_map k_archs[] = {
     {"mixtral", "MixtralForCausalLM", "mixtral", false, false},
     {"qwen2-moe", "Qwen2MoeForCausalLM", "qwen2_moe", false, false},
     {"qwen3-moe", "Qwen3MoeForCausalLM", "qwen3_moe", false, false},
+    {"deepseek-v2", "DeepseekV2ForCausalLM", "deepseek_v2", false, false},
+    {"deepseek-v3", "DeepseekV3ForCausalLM", "deepseek_v3", false, false},
 };
 
 #define SYNTH_ARCHS                                                                         \
     "llama, qwen2, qwen3, qwen2.5-vl, phi3, gemma2, gemma3, gemma3-vl, mixtral, qwen2-moe, " \
-    "qwen3-moe"
+    "qwen3-moe, deepseek-v2, deepseek-v3"
 
 static const arch_map *find_arch(const char *name) {
     for (size_t i = 0; name && i < AWQ_ARRAY_LEN(k_archs); i++)
@@ -395,7 +398,7 @@ static awq_status add_experts(awq_ctx *ctx, tlist *l, const plan_ctx *pc, int64_
             AWQ_TRY(add_linear(ctx, l, pc, pre, k == 2 ? I : H, k == 2 ? H : I, false,
                                p->quantized, k == 2 ? out_std : 0.02f, false));
         }
-    if (d->shared_expert) {
+    if (d->shared_expert && pc->shared_inter > 0) {
         static const char *const parts[3] = {"gate_proj", "up_proj", "down_proj"};
         int64_t S = pc->shared_inter;
         for (int k = 0; k < 3; k++) {
@@ -404,8 +407,17 @@ static awq_status add_experts(awq_ctx *ctx, tlist *l, const plan_ctx *pc, int64_
             AWQ_TRY(add_linear(ctx, l, pc, pre, k == 2 ? S : H, k == 2 ? H : S, false,
                                p->quantized, k == 2 ? out_std : 0.02f, false));
         }
-        snprintf(pre, sizeof pre, "%slayers.%lld.%s.weight", pc->prefix, (long long)L, d->shared_gate);
-        add2(l, p->dtype, 1, H, G_NORMAL, pre);
+        if (d->shared_gate) {
+            snprintf(pre, sizeof pre, "%slayers.%lld.%s.weight", pc->prefix, (long long)L,
+                     d->shared_gate);
+            add2(l, p->dtype, 1, H, G_NORMAL, pre);
+        }
+    }
+    if (d->router_bias) {
+        snprintf(pre, sizeof pre, "%slayers.%lld.%s.e_score_correction_bias", pc->prefix,
+                 (long long)L, d->router);
+        tspec *t = add1(l, p->dtype, p->n_experts, G_NORMAL, pre);
+        if (t) t->std = 0.02f;
     }
     return AWQ_OK;
 }
@@ -426,10 +438,13 @@ static awq_status plan(awq_ctx *ctx, const plan_ctx *pc, tlist *l) {
     mc.n_heads = p->n_heads;
     mc.n_kv_heads = p->n_kv_heads;
     mc.head_dim = pc->head_dim;
+    if (pc->arch->mla) awq_synth_mla_dims(p, pc->head_dim, &mc);
     float out_std = (float)(0.02 / sqrt(2.0 * (double)p->n_layers));
     char pre[160];
     for (int64_t L = 0; L < p->n_layers && !l->oom; L++) {
-        const awq_moe_desc *moe = pc->arch->moe;
+        /* DeepSeek: the first first_k_dense layers are dense */
+        const awq_moe_desc *moe =
+            pc->arch->moe && (!pc->arch->mla || L >= p->first_k_dense) ? pc->arch->moe : NULL;
         if (moe) AWQ_TRY(add_experts(ctx, l, pc, L, out_std));
         for (int i = 0; i < pc->arch->n_linears; i++) {
             const awq_linear_desc *d = &pc->arch->linears[i];
@@ -442,6 +457,11 @@ static awq_status plan(awq_ctx *ctx, const plan_ctx *pc, tlist *l) {
                                   awq_model_dim(&mc, d->out_dim), d->bias, p->quantized,
                                   out_proj ? out_std : 0.02f, up,
                                   d->kind == AWQ_LIN_KIND_GATE_UP ? p->intermediate : 0));
+        }
+        if (pc->arch->mla) {
+            if (mc.q_lora_rank)
+                add_norm(l, pc, L, "self_attn.q_a_layernorm", mc.q_lora_rank, false);
+            add_norm(l, pc, L, "self_attn.kv_a_layernorm", mc.kv_lora_rank, false);
         }
         if (pc->arch->qk_norm) {
             add_norm(l, pc, L, "self_attn.q_norm", pc->head_dim, false);
@@ -574,7 +594,9 @@ static awq_status build_config(awq_ctx *ctx, const plan_ctx *pc, char **out) {
                                                                     : "silu");
     if (pc->arch->act_field)
         cJSON_AddStringToObject(c, pc->arch->act_field, pc->arch->act_default);
-    if (pc->arch->moe) {
+    if (pc->arch->mla) {
+        awq_synth_mla_config(c, p, pc->head_dim, pc->moe_inter);
+    } else if (pc->arch->moe) {
         const awq_moe_desc *d = pc->arch->moe;
         cJSON_AddNumberToObject(c, d->n_experts_field, (double)p->n_experts);
         cJSON_AddNumberToObject(c, "num_experts_per_tok", (double)p->n_experts_per_tok);
@@ -610,7 +632,7 @@ static awq_status build_config(awq_ctx *ctx, const plan_ctx *pc, char **out) {
     cJSON_AddNumberToObject(c, "bos_token_id", (double)bos);
     cJSON_AddNumberToObject(c, "eos_token_id", (double)eos);
     cJSON_AddBoolToObject(c, "use_cache", true);
-    cJSON_AddNumberToObject(c, "attention_dropout", 0.0);
+    if (!pc->arch->mla) cJSON_AddNumberToObject(c, "attention_dropout", 0.0);
     if (strcmp(pc->am->name, "llama") == 0 || pc->arch->gemma_attn) {
         cJSON_AddBoolToObject(c, "attention_bias", false);
         cJSON_AddBoolToObject(c, "mlp_bias", false);
@@ -869,6 +891,7 @@ awq_status awq_synth_write(awq_ctx *ctx, const char *out_dir, const awq_synth_pa
     if (!out_dir || !p) return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "NULL argument");
     plan_ctx pc = {p, NULL, NULL, 0, 0, 0, "model.", "lm_head.weight"};
     AWQ_TRY(check(ctx, p, &pc.am, &pc.arch, &pc.head_dim));
+    if (pc.arch->mla) AWQ_TRY(awq_synth_mla_check(ctx, p, pc.head_dim, &pc.arch));
     if (pc.am->siglip) {
         pc.prefix = "language_model.model.";
         pc.lm_head = "language_model.lm_head.weight";
@@ -880,6 +903,7 @@ awq_status awq_synth_write(awq_ctx *ctx, const char *out_dir, const awq_synth_pa
                            : (p->moe_intermediate > 0 ? p->moe_intermediate
                                                       : AWQ_MAX(p->intermediate / 4, 1));
         pc.shared_inter = p->shared_intermediate > 0 ? p->shared_intermediate : p->intermediate;
+        if (pc.arch->mla) pc.shared_inter = p->n_shared_experts * pc.moe_inter;
         if (p->n_experts < 1 || p->n_experts > 1024 || p->n_experts_per_tok < 1 ||
             p->n_experts_per_tok > p->n_experts || pc.moe_inter > (1 << 18) ||
             pc.shared_inter > (1 << 18))

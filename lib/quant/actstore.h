@@ -22,7 +22,7 @@
 
 #include "awqkit/runtime.h"
 
-#define AWQ_ACT_MAX_SLOTS 8
+#define AWQ_ACT_MAX_SLOTS 12
 
 typedef struct awq_act_store awq_act_store;
 

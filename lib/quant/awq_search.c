@@ -41,6 +41,10 @@ awq_capture_point awq_search_point_of_linear(const awq_arch *a, int lin) {
     case AWQ_LIN_KIND_GATE:
     case AWQ_LIN_KIND_UP:
     case AWQ_LIN_KIND_GATE_UP: return AWQ_CAPTURE_GATE_UP_IN;
+    case AWQ_LIN_KIND_Q_A:
+    case AWQ_LIN_KIND_KV_A: return AWQ_CAPTURE_QKV_IN;
+    case AWQ_LIN_KIND_Q_B: return AWQ_CAPTURE_Q_B_IN;
+    case AWQ_LIN_KIND_KV_B: return AWQ_CAPTURE_KV_B_IN;
     default: return AWQ_CAPTURE_DOWN_IN;
     }
 }
@@ -60,7 +64,11 @@ awq_status awq_search_acts_create(awq_model *m, int64_t B, int64_t T, int64_t se
     p.cols[AWQ_SLOT_X] = cfg->hidden;
     p.cols[AWQ_SLOT_Y] = cfg->hidden;
     p.cols[AWQ_SLOT_CAP + AWQ_CAPTURE_QKV_IN] = cfg->hidden;
-    p.cols[AWQ_SLOT_CAP + AWQ_CAPTURE_O_IN] = cfg->n_heads * cfg->head_dim;
+    p.cols[AWQ_SLOT_CAP + AWQ_CAPTURE_O_IN] =
+        cfg->arch && cfg->arch->mla ? cfg->n_heads * cfg->v_head_dim : cfg->n_heads * cfg->head_dim;
+    /* MLA's low-rank inputs (0 columns, never captured, elsewhere) */
+    p.cols[AWQ_SLOT_CAP + AWQ_CAPTURE_Q_B_IN] = cfg->q_lora_rank;
+    p.cols[AWQ_SLOT_CAP + AWQ_CAPTURE_KV_B_IN] = cfg->kv_lora_rank;
     p.cols[AWQ_SLOT_CAP + AWQ_CAPTURE_GATE_UP_IN] = cfg->hidden;
     p.cols[AWQ_SLOT_CAP + AWQ_CAPTURE_DOWN_IN] = cfg->intermediate;
     /* every block's output is [rows, hidden] in the Llama family; the
@@ -118,15 +126,17 @@ awq_status awq_search_forward(awq_model *m, awq_layer *l, awq_search_acts *a, in
         if (st == AWQ_OK) st = awq_act_store_get(a->st, out, c, false, &y);
         for (int p = 0; capture && p < AWQ_CAPTURE_COUNT && st == AWQ_OK; p++) {
             cc.cols[p] = awq_act_store_cols(a->st, AWQ_SLOT_CAP + p);
-            st = awq_act_store_get(a->st, AWQ_SLOT_CAP + p, c, false, &cc.dst[p]);
+            if (cc.cols[p] > 0)
+                st = awq_act_store_get(a->st, AWQ_SLOT_CAP + p, c, false, &cc.dst[p]);
         }
         if (st != AWQ_OK) break;
-        if (capture) awq_layer_set_capture(l, capture_fn, &cc, 0xfu);
+        if (capture)
+            awq_layer_set_capture(l, capture_fn, &cc, (1u << AWQ_CAPTURE_COUNT) - 1u);
         st = awq_layer_forward(l, x, y, awq_search_chunk_seqs(a, c), a->T);
         if (capture) awq_layer_set_capture(l, NULL, NULL, 0);
         if (st == AWQ_OK) st = awq_act_store_put(a->st, out, c, y);
         for (int p = 0; capture && p < AWQ_CAPTURE_COUNT && st == AWQ_OK; p++)
-            st = awq_act_store_put(a->st, AWQ_SLOT_CAP + p, c, cc.dst[p]);
+            if (cc.cols[p] > 0) st = awq_act_store_put(a->st, AWQ_SLOT_CAP + p, c, cc.dst[p]);
     }
     return st;
 }
@@ -151,7 +161,7 @@ awq_status awq_search_slot_mse(awq_model *m, awq_search_acts *a, int s1, int s2,
 
 void awq_layer_search_free(awq_layer_search *s) {
     if (!s) return;
-    for (int g = 0; g < 4; g++) {
+    for (int g = 0; g < AWQ_MAX_GROUPS; g++) {
         free(s->scales[g]);
         free(s->cand_loss[g]);
     }
@@ -676,7 +686,11 @@ static awq_status clip_one(awq_model *m, awq_layer *l, awq_search_acts *c,
     const awq_arch *a = cfg->arch;
     {
         /* q/k feed the q·k product: AutoAWQ does not clip them. */
-        if (a->linears[lin].kind == AWQ_LIN_KIND_Q || a->linears[lin].kind == AWQ_LIN_KIND_K)
+        /* MLA: the query's q_a / q_b too (AutoAWQ skips every name with
+         * "q_"); kv_a / kv_b are clipped, as there */
+        awq_lin_kind kd = a->linears[lin].kind;
+        if (kd == AWQ_LIN_KIND_Q || kd == AWQ_LIN_KIND_K || kd == AWQ_LIN_KIND_Q_A ||
+            kd == AWQ_LIN_KIND_Q_B)
             return AWQ_OK;
         int64_t N, K;
         float *w = awq_layer_weight(l, lin, &N, &K);

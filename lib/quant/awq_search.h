@@ -28,9 +28,10 @@ enum {
     AWQ_SLOT_X = 0,            /* layer input [rows, hidden] */
     AWQ_SLOT_Y = 1,            /* FP layer output [rows, hidden] */
     AWQ_SLOT_CAP = 2,          /* + awq_capture_point: captured inputs */
-    AWQ_SLOT_FP = 6,           /* FP output of the block being searched */
-    AWQ_SLOT_TMP = 7,          /* [rows, hidden] scratch (replay outputs) */
-    AWQ_SLOT_COUNT = 8
+    AWQ_SLOT_FP = AWQ_SLOT_CAP + AWQ_CAPTURE_COUNT, /* FP output of the block
+                                                       being searched */
+    AWQ_SLOT_TMP,              /* [rows, hidden] scratch (replay outputs) */
+    AWQ_SLOT_COUNT
 };
 
 /* The calibration activations of the current layer, in chunks of whole
@@ -62,13 +63,13 @@ awq_capture_point awq_search_point_of_linear(const awq_arch *a, int lin);
 /* Result of the search on one layer (host memory, owned). */
 typedef struct awq_layer_search {
     int n_groups;
-    bool used[4];              /* group applies to this layer */
-    int64_t len[4];            /* scale vector length (K of the linears) */
-    float *scales[4];          /* [len] (NULL when !used) */
-    double *cand_loss[4];      /* [n_cand[g]] every candidate's loss in the
+    bool used[AWQ_MAX_GROUPS]; /* group applies to this layer */
+    int64_t len[AWQ_MAX_GROUPS]; /* scale vector length (K of the linears) */
+    float *scales[AWQ_MAX_GROUPS]; /* [len] (NULL when !used) */
+    double *cand_loss[AWQ_MAX_GROUPS];      /* [n_cand[g]] every candidate's loss in the
                                   search's order (NaN: skipped); tests */
-    int n_cand[4];
-    awq_group_report rep[4];
+    int n_cand[AWQ_MAX_GROUPS];
+    awq_group_report rep[AWQ_MAX_GROUPS];
     float *clip[AWQ_MAX_LINEARS]; /* [N, G] max |w| per (row, group); NULL
                                      when not clipped */
     int64_t clip_rows[AWQ_MAX_LINEARS], clip_groups[AWQ_MAX_LINEARS];

@@ -227,7 +227,7 @@ static void norm_tensor_name(const awq_quantize_job *job, int64_t layer, const c
 
 /* The norms a layer's output carries: those the scaling groups fold into
  * (the others are copied from the source). */
-#define MAX_FOLDED_NORMS 4
+#define MAX_FOLDED_NORMS 6
 
 static bool linear_packable(const awq_quantize_job *job, int64_t K, int64_t N) {
     return awq_linear_packable(job->p.format, K, N, job->p.quant.bits, job->p.quant.group_size,
@@ -381,7 +381,13 @@ awq_status awq_quantize_prepare(awq_ctx *ctx, const char *model_dir, const char 
     /* What the model is: read-only. */
     if (st == AWQ_OK) st = awq_checkpoint_open_model(ctx, model_dir, &job->ck);
     if (st == AWQ_OK) st = awq_model_config_from_checkpoint(ctx, job->ck, &job->cfg);
-    if (st == AWQ_OK && job->cfg.is_moe)
+    /* a DeepSeek config names its experts even when every layer is dense
+     * (first_k_dense_replace = num_hidden_layers): only expert layers are
+     * refused */
+    bool moe_layers = job->cfg.is_moe && !(job->cfg.arch && job->cfg.arch->moe);
+    for (int64_t i = 0; st == AWQ_OK && i < job->cfg.n_layers; i++)
+        moe_layers |= awq_model_layer_moe(&job->cfg, i);
+    if (st == AWQ_OK && moe_layers)
         st = awq_fail(ctx, AWQ_ERR_UNSUPPORTED,
                       "%s: mixture-of-experts models (%s) are not supported yet", model_dir,
                       job->cfg.architecture[0] ? job->cfg.architecture : job->cfg.model_type);
@@ -452,6 +458,7 @@ awq_status awq_quantize_prepare(awq_ctx *ctx, const char *model_dir, const char 
             if (linear_packable(job, K, N)) pl->n_packable += c->n_layers;
         }
         pl->layer_weight_bytes = wbytes;
+        pl->skipped_groups = a->skipped_groups;
         uint64_t rows = (uint64_t)pl->n_tokens;
         int64_t cs = job->p.chunk_seqs > 0 && job->p.chunk_seqs < pl->n_blocks ? job->p.chunk_seqs
                                                                                 : pl->n_blocks;
@@ -462,10 +469,26 @@ awq_status awq_quantize_prepare(awq_ctx *ctx, const char *model_dir, const char 
          * (in memory: all rows; offloaded: one chunk each). Chunk scratch:
          * a candidate's block output and the MLP's [rows, inter] pair. */
         uint64_t slot_cols = 4 * hid + (hid + qd + hid + inter);
+        /* MLA: o_proj's input is n_heads x v_head_dim, plus the low-rank
+         * captures */
+        if (a->mla)
+            slot_cols += (uint64_t)(c->q_lora_rank + c->kv_lora_rank +
+                                    c->n_heads * c->v_head_dim) - qd;
         pl->activation_bytes = (job->p.offload_activations ? crows : rows) * 4 * slot_cols +
                                crows * 4 * (hid + 2 * inter);
         /* layer + replay/RTN layer + candidate weights of the largest group */
         pl->peak_bytes = pl->activation_bytes + 2 * wbytes + 3 * max_lin;
+        if (a->mla) {
+            /* MLA attention scratch of one attention chunk (lib/model/mla.c:
+             * projections, the per-head layout in blocks of <= 2^24 floats) */
+            uint64_t ar = AWQ_MIN(crows, AWQ_MAX((uint64_t)pl->seqlen, (uint64_t)4096));
+            uint64_t H = (uint64_t)c->n_heads, nope = (uint64_t)c->qk_nope_head_dim,
+                     rope = (uint64_t)c->qk_rope_head_dim, vd = (uint64_t)c->v_head_dim;
+            uint64_t blk = AWQ_MIN(ar * H * (nope + rope), (uint64_t)1 << 24);
+            pl->peak_bytes += 4 * (ar * ((uint64_t)(c->q_lora_rank + c->kv_lora_rank) + 2 * rope +
+                                         H * (2 * nope + rope + 2 * vd)) +
+                                   4 * blk);
+        }
         st = compute_fingerprint(job);
         if (st == AWQ_OK) st = resume_point(job);
         awq_info(ctx, "loaded %s in %.2f s: %lld layers, %lld calibration blocks x %lld tokens",

@@ -47,4 +47,18 @@ expect_exit 0 "inspect qwen3" "$AWQKIT" inspect "$T/q3"
 stdout_has "kind:    bf16"
 stdout_has "self_attn.q_norm.weight"
 check "config names Qwen3" grep -q Qwen3ForCausalLM "$T/q3/config.json"
+
+expect_exit 0 "deepseek-v3" "$AWQKIT" synth -o "$T/ds3" --arch deepseek-v3 --layers 2 \
+    --q-lora-rank 96 --kv-lora-rank 64 --first-k-dense 1 --shared-experts 1 --experts 4
+expect_exit 0 "inspect deepseek-v3" "$AWQKIT" inspect "$T/ds3"
+stdout_has "self_attn.q_a_layernorm.weight"
+stdout_has "mlp.gate.e_score_correction_bias"
+check "config: first_k_dense_replace" grep -q '"first_k_dense_replace":.1' "$T/ds3/config.json"
+expect_exit 2 "deepseek: v wider than q.k" "$AWQKIT" synth -o "$T/ds-bad" --arch deepseek-v2 \
+    --v-head-dim 200
+stderr_has "v-head-dim"
+expect_exit 2 "deepseek: first-k-dense past the layers" "$AWQKIT" synth -o "$T/ds-bad" \
+    --arch deepseek-v3 --layers 2 --first-k-dense 3
+stderr_has "first-k-dense"
+check "nothing written for deepseek usage errors" test ! -e "$T/ds-bad/model.safetensors"
 finish

@@ -229,11 +229,13 @@ DTYPE_NAMES = {torch.float32: "float32", torch.float16: "float16",
 
 
 def make_model(name, model, dtype, T, seed, rename=None, text_key=None, legacy=True,
-               id_max=None):
+               id_max=None, pre=None):
     out = HERE / "models" / name
     out.mkdir(parents=True, exist_ok=True)
     model.eval()
     redraw(model, seed, 0.0 if "Gemma" in type(model).__name__ else 1.0)
+    if pre:
+        pre(model)
     # weights exactly representable in the storage dtype (parameters only:
     # casting the whole model would also round the rotary inv_freq buffer)
     for p in model.parameters():
@@ -446,6 +448,67 @@ def moe_models():
                torch.bfloat16, T=40, seed=33)
 
 
+# ------------------------------------------------- DeepSeek-V2 / V3 (MLA)
+def deepseek_models():
+    """Multi-head latent attention (q_a_proj / q_a_layernorm / q_b_proj or a
+    plain q_proj, kv_a_proj_with_mqa / kv_a_layernorm / kv_b_proj, rope on
+    qk_rope_head_dim only, v_head_dim != qk_head_dim), first_k_dense_replace
+    dense layers then experts with shared experts:
+      deepseek_v3        q_lora, yarn rope with mscale / mscale_all_dim
+                         (softmax scale * mscale^2), interleaved rope,
+                         sigmoid + e_score_correction_bias, 4 groups top-2,
+                         top-3, norm_topk_prob, routed_scaling_factor 2.5
+      deepseek_v3-noqlora  plain q_proj, rope_interleave false, 2 shared
+                         experts, no renormalization
+      deepseek_v2        V2-Lite style (no q_lora), softmax greedy top-2
+      deepseek_v2-group  q_lora, group_limited_greedy (4 groups, top-2)"""
+    from transformers import (DeepseekV2Config, DeepseekV2ForCausalLM,
+                              DeepseekV3Config, DeepseekV3ForCausalLM)
+    torch.manual_seed(0)
+    base = dict(hidden_size=32, intermediate_size=48, num_hidden_layers=3,
+                num_attention_heads=4, num_key_value_heads=4, vocab_size=128,
+                max_position_embeddings=512, rms_norm_eps=1e-6,
+                bos_token_id=1, eos_token_id=2, tie_word_embeddings=False,
+                kv_lora_rank=16, qk_nope_head_dim=8, qk_rope_head_dim=8,
+                v_head_dim=12, moe_intermediate_size=16, n_routed_experts=8,
+                first_k_dense_replace=1)
+
+    def with_bias(model, seed):
+        # e_score_correction_bias is a buffer: redraw() does not see it
+        g = torch.Generator().manual_seed(seed)
+        for name, b in model.named_buffers():
+            if name.endswith("e_score_correction_bias"):
+                # exact in every storage dtype (it is saved in the model's)
+                b.copy_((0.3 * torch.randn(b.shape, generator=g)).to(torch.bfloat16))
+        return model
+
+    v3 = DeepseekV3ForCausalLM(DeepseekV3Config(
+        **base, q_lora_rank=24, n_group=4, topk_group=2, num_experts_per_tok=3,
+        n_shared_experts=1, routed_scaling_factor=2.5, norm_topk_prob=True,
+        rope_parameters={"rope_type": "yarn", "rope_theta": 10000.0, "factor": 4.0,
+                         "original_max_position_embeddings": 128, "beta_fast": 32.0,
+                         "beta_slow": 1.0, "mscale": 1.0, "mscale_all_dim": 0.707}))
+    make_model("deepseek_v3", v3, torch.bfloat16, T=40, seed=41,
+               pre=lambda m: with_bias(m, 141))
+    make_model("deepseek_v3-noqlora",
+               DeepseekV3ForCausalLM(DeepseekV3Config(
+                   **base, q_lora_rank=None, n_group=2, topk_group=1,
+                   num_experts_per_tok=2, n_shared_experts=2, routed_scaling_factor=1.5,
+                   norm_topk_prob=False, rope_interleave=False, rope_theta=10000.0)),
+               torch.float32, T=40, seed=42, pre=lambda m: with_bias(m, 142))
+    make_model("deepseek_v2",
+               DeepseekV2ForCausalLM(DeepseekV2Config(
+                   **base, q_lora_rank=None, num_experts_per_tok=2, n_shared_experts=2,
+                   topk_method="greedy", routed_scaling_factor=1.0, rope_theta=10000.0)),
+               torch.bfloat16, T=40, seed=43)
+    make_model("deepseek_v2-group",
+               DeepseekV2ForCausalLM(DeepseekV2Config(
+                   **base, q_lora_rank=24, num_experts_per_tok=3, n_shared_experts=1,
+                   topk_method="group_limited_greedy", n_group=4, topk_group=2,
+                   routed_scaling_factor=16.0, rope_theta=10000.0)),
+               torch.float32, T=40, seed=44)
+
+
 def main():
     what = sys.argv[1:] or ["rope", "tiny", "models"]
     if "llama-gelu" in what:
@@ -466,6 +529,8 @@ def main():
         moe_models()
     if "models" in what or "window" in what:
         window_models()
+    if "models" in what or "deepseek" in what:
+        deepseek_models()
 
 
 if __name__ == "__main__":

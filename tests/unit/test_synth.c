@@ -424,6 +424,11 @@ static void test_new_archs(awq_ctx *ctx) {
         {"mixtral", "model.layers.1.block_sparse_moe.experts.7.w2.weight", 256, 768},
         {"qwen2-moe", "model.layers.0.mlp.shared_expert_gate.weight", 1, 256},
         {"qwen3-moe", "model.layers.1.mlp.experts.3.up_proj.weight", 192, 256},
+        /* DeepSeek defaults: a plain q_proj, kv_lora hidden/4, rope and
+         * nope head_dim/2, v head_dim, every layer experts */
+        {"deepseek-v3", "model.layers.1.mlp.gate.e_score_correction_bias", 8, -1},
+        {"deepseek-v2", "model.layers.0.self_attn.kv_b_proj.weight", 4 * (32 + 64), 64},
+        {"deepseek-v2", "model.layers.1.self_attn.q_proj.weight", 4 * (32 + 32), 256},
     };
     for (size_t i = 0; i < AWQ_ARRAY_LEN(cases); i++) {
         awq_synth_params p = awq_synth_default_params();
@@ -460,6 +465,43 @@ static void test_new_archs(awq_ctx *ctx) {
                 if (n && awq_tensor_to_f32(ctx, n, v) == AWQ_OK)
                     CHECK_NEAR(v[sr.outlier_channels[0]], p.outlier_scale - 1, 1e-2);
             }
+            awq_checkpoint_free(ck);
+        }
+        free(dir);
+    }
+    /* DeepSeek-V3 with q_lora, a dense first layer and a shared expert */
+    {
+        awq_synth_params p = awq_synth_default_params();
+        p.arch = "deepseek-v3";
+        p.n_layers = 2;
+        p.vocab = 300;
+        p.q_lora_rank = 96;
+        p.first_k_dense = 1;
+        p.n_shared_experts = 2;
+        p.force = true;
+        char *dir = tmp_path("deepseek-v3-qlora");
+        CHECK_OK(ctx, awq_synth_write(ctx, dir, &p, NULL));
+        awq_checkpoint *ck = open_ck(ctx, dir);
+        if (ck) {
+            const awq_tensor_info *t = find(ck, "model.layers.1.mlp.shared_experts.up_proj.weight");
+            CHECK(t && t->shape[0] == 2 * 192 && t->shape[1] == 256);
+            t = find(ck, "model.layers.0.self_attn.q_b_proj.weight");
+            CHECK(t && t->shape[0] == 4 * 64 && t->shape[1] == 96);
+            CHECK(find(ck, "model.layers.0.mlp.gate_proj.weight") != NULL);
+            CHECK(awq_checkpoint_find(ck, "model.layers.0.mlp.experts.0.gate_proj.weight") == NULL);
+            CHECK(find(ck, "model.layers.1.self_attn.q_a_layernorm.weight") != NULL);
+            awq_model *m = NULL;
+            awq_runtime_params rp = awq_runtime_default_params();
+            CHECK_OK(ctx, awq_model_open(ctx, ck, &rp, &m));
+            int32_t ids[16];
+            for (int k = 0; k < 16; k++) ids[k] = (k * 37) % 300;
+            float *lg = malloc(sizeof(float) * 16 * 300);
+            if (m) CHECK_OK(ctx, awq_model_forward_logits(m, ids, 1, 16, lg));
+            bool finite = m != NULL;
+            for (int k = 0; m && k < 16 * 300; k++) finite &= isfinite(lg[k]) != 0;
+            CHECK(finite);
+            free(lg);
+            awq_model_free(m);
             awq_checkpoint_free(ck);
         }
         free(dir);

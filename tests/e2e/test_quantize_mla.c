@@ -1,0 +1,231 @@
+/* tests/e2e/test_quantize_mla.c — AWQ end to end on DeepSeek-V3 / V2
+ * (multi-head latent attention) with every layer dense
+ * (first_k_dense_replace = num_hidden_layers), on synthetic models with
+ * outlier channels (awqkit synth):
+ *   the plan names the skipped v -> o group; quantize (RTN and AWQ) ->
+ *   verify --against the source OK, logical count preserved; the MLA
+ *   groups searched (input_layernorm -> q_a / q + kv_a, q_a_layernorm ->
+ *   q_b, kv_a_layernorm -> kv_b) with the MLP's; every layer's output MSE
+ *   and the held-out logits MSE vs the FP16 model lower with AWQ than with
+ *   RTN; the low-rank norms written folded; a model with expert layers is
+ *   refused (its experts' AWQ is the MoE path's), nothing written. */
+#include "awq_test.h"
+#include "core/core.h"
+
+#include "awqkit/checkpoint.h"
+#include "awqkit/quant.h"
+#include "awqkit/quantize.h"
+#include "awqkit/runtime.h"
+#include "awqkit/synth.h"
+
+#include <math.h>
+
+#define VOCAB 512
+#define EVAL_T 64
+#define EVAL_B 2
+
+static uint64_t rng = 0x243f6a8885a308d3ull;
+static uint32_t next_u32(void) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng >> 11);
+}
+
+static awq_quantize_params qparams(awq_method m, const char *ids) {
+    awq_quantize_params p = awq_quantize_default_params();
+    p.method = m;
+    p.calib_tokens = ids;
+    p.calib.seqlen = 128;
+    p.force = true;
+    return p;
+}
+
+static awq_status quantize(awq_ctx *ctx, const char *model, const char *out, awq_method m,
+                           const char *ids, awq_quantize_report *rep, const char **skipped) {
+    awq_quantize_params p = qparams(m, ids);
+    awq_quantize_job *job = NULL;
+    awq_status s = awq_quantize_prepare(ctx, model, out, &p, &job);
+    if (s == AWQ_OK && skipped) *skipped = awq_quantize_job_plan(job)->skipped_groups;
+    if (s == AWQ_OK) s = awq_quantize_run(job, rep);
+    awq_quantize_job_free(job);
+    return s;
+}
+
+static float *logits(awq_ctx *ctx, const char *dir, const int32_t *ids) {
+    awq_checkpoint *ck = NULL;
+    awq_model *m = NULL;
+    awq_runtime_params rp = awq_runtime_default_params();
+    float *out = malloc(sizeof(float) * EVAL_B * EVAL_T * VOCAB);
+    if (awq_checkpoint_open(ctx, dir, &ck) != AWQ_OK ||
+        awq_model_open(ctx, ck, &rp, &m) != AWQ_OK ||
+        awq_model_forward_logits(m, ids, EVAL_B, EVAL_T, out) != AWQ_OK) {
+        fprintf(stderr, "logits of %s: %s\n", dir, awq_ctx_errmsg(ctx));
+        free(out);
+        out = NULL;
+    }
+    awq_model_free(m);
+    awq_checkpoint_free(ck);
+    return out;
+}
+
+static double mse(const float *a, const float *b, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+    return s / (double)n;
+}
+
+typedef struct {
+    const char *arch;
+    int64_t q_lora;            /* 0: a plain q_proj */
+    int n_groups;              /* searched per layer */
+    const char *packed[6];     /* linears packed in layer 0 */
+} family;
+
+static void synth(awq_ctx *ctx, const char *dir, const family *f, int64_t first_dense) {
+    awq_synth_params sp = awq_synth_default_params();
+    sp.arch = f->arch;
+    sp.hidden = 256;
+    sp.intermediate = 512;
+    sp.n_layers = 2;
+    sp.n_heads = 4;
+    sp.n_kv_heads = 4;
+    sp.head_dim = 64;
+    sp.vocab = VOCAB;
+    sp.max_pos = 1024;
+    sp.q_lora_rank = f->q_lora;
+    sp.kv_lora_rank = 128;
+    sp.first_k_dense = first_dense;
+    sp.n_experts = 4;
+    sp.n_experts_per_tok = 2;
+    sp.n_shared_experts = 1;
+    sp.n_outliers = 4;
+    sp.outlier_scale = 40.0;
+    sp.seed = 21;
+    sp.force = true;
+    awq_synth_result sr;
+    CHECK_OK(ctx, awq_synth_write(ctx, dir, &sp, &sr));
+}
+
+static void run_family(awq_ctx *ctx, const char *tmp, const char *ids_path, const family *f) {
+    char model[1024], rtn[1100], awq[1100];
+    snprintf(model, sizeof model, "%s/%s-%lld", tmp, f->arch, (long long)f->q_lora);
+    snprintf(rtn, sizeof rtn, "%s-rtn", model);
+    snprintf(awq, sizeof awq, "%s-awq", model);
+    synth(ctx, model, f, 2);
+
+    awq_quantize_report rr, ra;
+    memset(&rr, 0, sizeof rr);
+    memset(&ra, 0, sizeof ra);
+    const char *skipped = NULL;
+    CHECK_OK(ctx, quantize(ctx, model, rtn, AWQ_METHOD_RTN, ids_path, &rr, NULL));
+    CHECK_OK(ctx, quantize(ctx, model, awq, AWQ_METHOD_AWQ, ids_path, &ra, &skipped));
+    CHECK_MSG(skipped && strstr(skipped, "v -> o_proj") && strstr(skipped, "kv_b_proj"),
+              "%s: the plan does not name the skipped v -> o group", f->arch);
+    CHECK_EQ_INT(ra.n_layers, 2);
+    CHECK_EQ_INT(ra.n_kept, 0);
+    CHECK_MSG(ra.logical_in == ra.logical_out, "%s: logical count %llu -> %llu", f->arch,
+              (unsigned long long)ra.logical_in, (unsigned long long)ra.logical_out);
+    for (int64_t i = 0; i < ra.n_layers; i++) {
+        printf("%s q_lora %lld layer %lld: output MSE rtn %.4g awq %.4g\n", f->arch,
+               (long long)f->q_lora, (long long)i, ra.layers[i].mse_rtn, ra.layers[i].mse_quant);
+        CHECK_MSG(ra.layers[i].mse_quant < 0.8 * ra.layers[i].mse_rtn,
+                  "%s layer %lld: AWQ %g vs RTN %g", f->arch, (long long)i,
+                  ra.layers[i].mse_quant, ra.layers[i].mse_rtn);
+    }
+    int searched = 0, kvb = 0, qb = 0;
+    for (int64_t i = 0; i < ra.n_groups; i++) {
+        searched += ra.groups[i].searched;
+        kvb += ra.groups[i].searched && strstr(ra.groups[i].name, "kv_a_layernorm->kv_b_proj");
+        qb += ra.groups[i].searched && strstr(ra.groups[i].name, "q_a_layernorm->q_b_proj");
+    }
+    CHECK_EQ_INT(searched, 2 * f->n_groups);
+    CHECK_EQ_INT(kvb, 2);
+    CHECK_EQ_INT(qb, f->q_lora ? 2 : 0);
+
+    awq_verify_params vp = awq_verify_default_params();
+    vp.against = model;
+    awq_verify_result vr;
+    CHECK_OK(ctx, awq_verify(ctx, awq, &vp, &vr));
+    CHECK_MSG(vr.ok && vr.params_equal, "%s: verify --against: ok %d, params equal %d, worst "
+              "%g (bound %g)", f->arch, vr.ok, vr.params_equal, vr.max_rel_err_scaled, vr.bound);
+    awq_verify_result_free(&vr);
+
+    /* packed under the names on disk; the low-rank norms folded, not equal
+     * to the source's (the searched scales are never all 1) */
+    awq_checkpoint *ck = NULL, *src = NULL;
+    CHECK_OK(ctx, awq_checkpoint_open(ctx, awq, &ck));
+    CHECK_OK(ctx, awq_checkpoint_open(ctx, model, &src));
+    if (ck && src) {
+        char name[256];
+        for (int i = 0; i < 6 && f->packed[i]; i++) {
+            snprintf(name, sizeof name, "model.layers.0.%s.qweight", f->packed[i]);
+            CHECK_MSG(awq_checkpoint_find(ck, name) != NULL, "%s: %s missing", f->arch, name);
+        }
+        const char *nm = "model.layers.1.self_attn.kv_a_layernorm.weight";
+        const awq_tensor_info *a = awq_checkpoint_find(ck, nm), *b = awq_checkpoint_find(src, nm);
+        CHECK(a && b && a->n_bytes == b->n_bytes);
+        if (a && b && a->n_bytes == b->n_bytes)
+            CHECK_MSG(memcmp(a->data, b->data, (size_t)a->n_bytes) != 0,
+                      "%s: kv_a_layernorm written unscaled", f->arch);
+    }
+    awq_checkpoint_free(ck);
+    awq_checkpoint_free(src);
+
+    int32_t ids[EVAL_B * EVAL_T];
+    for (int i = 0; i < EVAL_B * EVAL_T; i++) ids[i] = (int32_t)(next_u32() % VOCAB);
+    float *lf = logits(ctx, model, ids), *lr = logits(ctx, rtn, ids), *la = logits(ctx, awq, ids);
+    CHECK(lf && lr && la);
+    if (lf && lr && la) {
+        size_t n = (size_t)EVAL_B * EVAL_T * VOCAB;
+        double er = mse(lf, lr, n), ea = mse(lf, la, n);
+        printf("%s q_lora %lld: held-out logits MSE vs FP16: rtn %.4g awq %.4g\n", f->arch,
+               (long long)f->q_lora, er, ea);
+        CHECK_MSG(ea < 0.8 * er, "%s logits: AWQ %g vs RTN %g", f->arch, ea, er);
+    }
+    free(lf);
+    free(lr);
+    free(la);
+    awq_quantize_report_free(&rr);
+    awq_quantize_report_free(&ra);
+}
+
+/* Expert layers: refused naming the model, the output directory untouched. */
+static void moe_refused(awq_ctx *ctx, const char *tmp, const char *ids_path) {
+    char model[1024], out[1100];
+    snprintf(model, sizeof model, "%s/deepseek-v3-moe", tmp);
+    snprintf(out, sizeof out, "%s-awq", model);
+    static const family f = {"deepseek-v3", 128, 5, {NULL}};
+    synth(ctx, model, &f, 1);
+    awq_quantize_report r;
+    memset(&r, 0, sizeof r);
+    awq_status s = quantize(ctx, model, out, AWQ_METHOD_AWQ, ids_path, &r, NULL);
+    CHECK_EQ_INT(s, AWQ_ERR_UNSUPPORTED);
+    CHECK(strstr(awq_ctx_errmsg(ctx), "mixture-of-experts") != NULL);
+    CHECK(!awq_path_exists(out));
+    awq_quantize_report_free(&r);
+}
+
+int main(void) {
+    char *tmp = awq_test_tmpdir("e2e_quantize_mla");
+    char ids_path[1024];
+    snprintf(ids_path, sizeof ids_path, "%s/calib-ids.txt", tmp);
+    awq_ctx *ctx = awq_test_ctx(2);
+    FILE *f = fopen(ids_path, "w");
+    for (int i = 0; i < 16 * 128; i++)
+        fprintf(f, "%u%c", next_u32() % VOCAB, i % 32 == 31 ? '\n' : ' ');
+    fclose(f);
+    static const family fams[] = {
+        {"deepseek-v3", 128, 5, {"self_attn.q_a_proj", "self_attn.q_b_proj",
+                                 "self_attn.kv_a_proj_with_mqa", "self_attn.kv_b_proj",
+                                 "self_attn.o_proj", "mlp.down_proj"}},
+        {"deepseek-v2", 0, 4, {"self_attn.q_proj", "self_attn.kv_a_proj_with_mqa",
+                               "self_attn.kv_b_proj", "self_attn.o_proj", "mlp.gate_proj",
+                               NULL}},
+    };
+    for (size_t i = 0; i < AWQ_ARRAY_LEN(fams); i++) run_family(ctx, tmp, ids_path, &fams[i]);
+    moe_refused(ctx, tmp, ids_path);
+    awq_ctx_free(ctx);
+    free(tmp);
+    return awq_test_summary();
+}

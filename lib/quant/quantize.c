@@ -457,10 +457,11 @@ awq_status awq_quantize_prepare(awq_ctx *ctx, const char *model_dir, const char 
         uint64_t crows = (uint64_t)(cs * pl->seqlen);
         uint64_t hid = (uint64_t)c->hidden, qd = (uint64_t)(c->n_heads * c->head_dim);
         uint64_t inter = (uint64_t)c->intermediate;
-        /* Slots: X, Y, the four captures, the block's FP output, scratch
-         * (in memory: all rows; offloaded: one chunk each). Chunk scratch:
-         * a candidate's block output and the MLP's [rows, inter] pair. */
-        uint64_t slot_cols = 4 * hid + (hid + qd + hid + inter);
+        /* Slots: X, Y, the four captures, the block's FP output (also the
+         * replay scratch, awq_search.h) (in memory: all rows; offloaded: one
+         * chunk each). Chunk scratch: a candidate's block output and the
+         * MLP's [rows, inter] pair. */
+        uint64_t slot_cols = 3 * hid + (hid + qd + hid + inter);
         pl->activation_bytes = (job->p.offload_activations ? crows : rows) * 4 * slot_cols +
                                crows * 4 * (hid + 2 * inter);
         /* layer + replay/RTN layer + candidate weights of the largest group */

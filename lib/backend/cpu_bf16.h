@@ -14,4 +14,7 @@ awq_status awq_cpu_gemm_bf16(awq_backend *be, const float *x, const float *w,
                              const float *bias, float *y, int64_t M, int64_t N,
                              int64_t K);
 
+/* dst[i] = the bf16 bits of awq_round_bf16(src[i]) (vectorised; any build). */
+void awq_cpu_cvt_bf16(const float *src, uint16_t *dst, int64_t n);
+
 #endif

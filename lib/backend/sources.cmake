@@ -17,3 +17,5 @@ set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/cpu.c
   PROPERTIES COMPILE_OPTIONS "-O3;-Wno-psabi;-ffp-contract=off")
 set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/cpu_attn.c
   PROPERTIES COMPILE_OPTIONS "-O3;-Wno-psabi")
+set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/cpu_bf16.c
+  PROPERTIES COMPILE_OPTIONS "-O3;-Wno-psabi")

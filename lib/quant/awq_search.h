@@ -30,7 +30,11 @@ enum {
     AWQ_SLOT_CAP = 2,          /* + awq_capture_point: captured inputs */
     AWQ_SLOT_FP = AWQ_SLOT_CAP + AWQ_CAPTURE_COUNT, /* FP output of the block
                                                        being searched */
-    AWQ_SLOT_TMP,              /* [rows, hidden] scratch (replay outputs) */
+    /* [rows, hidden] scratch (replay outputs). The same buffer as
+     * AWQ_SLOT_FP: FP is live only inside one group's search, TMP only
+     * after the layer's search and clip (quantize.c, step 6), so one
+     * buffer serves both and peak memory is rows x hidden floats lower. */
+    AWQ_SLOT_TMP = AWQ_SLOT_FP,
     AWQ_SLOT_COUNT
 };
 

@@ -465,10 +465,11 @@ awq_status awq_quantize_prepare(awq_ctx *ctx, const char *model_dir, const char 
         uint64_t crows = (uint64_t)(cs * pl->seqlen);
         uint64_t hid = (uint64_t)c->hidden, qd = (uint64_t)(c->n_heads * c->head_dim);
         uint64_t inter = (uint64_t)c->intermediate;
-        /* Slots: X, Y, the four captures, the block's FP output, scratch
-         * (in memory: all rows; offloaded: one chunk each). Chunk scratch:
-         * a candidate's block output and the MLP's [rows, inter] pair. */
-        uint64_t slot_cols = 4 * hid + (hid + qd + hid + inter);
+        /* Slots: X, Y, the four captures, the block's FP output (also the
+         * replay scratch, awq_search.h) (in memory: all rows; offloaded: one
+         * chunk each). Chunk scratch: a candidate's block output and the
+         * MLP's [rows, inter] pair. */
+        uint64_t slot_cols = 3 * hid + (hid + qd + hid + inter);
         /* MLA: o_proj's input is n_heads x v_head_dim, plus the low-rank
          * captures */
         if (a->mla)

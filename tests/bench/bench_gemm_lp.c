@@ -12,6 +12,8 @@
  * OpenBLAS's sbgemm is absent from Debian's OpenBLAS 0.3.21 (built without
  * BUILD_BFLOAT16: no cblas_sbgemm symbol), so it is not measured.
  * Usage: bench_gemm_lp [--reps N]. Prints a table; no pass/fail. */
+#include "backend/cpu_bf16.h"
+
 #include <cblas.h>
 #include <dnnl.h>
 #include <omp.h>
@@ -31,12 +33,6 @@ static double now(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static uint16_t to_bf16(float f) {
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    u += 0x7fffu + ((u >> 16) & 1u); /* round to nearest even (finite inputs) */
-    return (uint16_t)(u >> 16);
-}
 
 #define OK(x)                                                                  \
     do {                                                                       \
@@ -109,8 +105,9 @@ static void shape(const char *name, int64_t M, int64_t N, int64_t K, int reps,
     mm_init(&b, eng, dnnl_bf16, M, N, K, xb, wb, y2);
     t0 = now();
     for (int i = 0; i < reps; i++) {
-        for (int64_t j = 0; j < M * K; j++) xb[j] = to_bf16(x[j]);
-        for (int64_t j = 0; j < N * K; j++) wb[j] = to_bf16(w[j]);
+        /* the backend's own conversion (vectorised, awq_round_bf16's bits) */
+        awq_cpu_cvt_bf16(x, xb, M * K);
+        awq_cpu_cvt_bf16(w, wb, N * K);
     }
     double tc = (now() - t0) / reps;
     mm_run(&b, st);

@@ -146,3 +146,19 @@ awq_status awq_moe_forward(awq_backend *be, const awq_model_config *c, const awq
     scratch_free(be, &sc);
     return st;
 }
+
+awq_status awq_moe_route(awq_backend *be, const awq_model_config *c, const awq_moe_weights *w,
+                         const float *x, int64_t R, int32_t *idx, float *wt) {
+    const int64_t E = c->n_experts, K = c->n_experts_per_tok;
+    if (R <= 0) return AWQ_OK;
+    float *lg = NULL, *lg_h = awq_alloc((size_t)(R * E), sizeof(float));
+    if (!lg_h) return awq_fail_nomem(be->ctx, "router logits", (uint64_t)(R * E) * 4);
+    awq_status st = dev_alloc(be, R * E, &lg);
+    if (st == AWQ_OK) st = be->ops->gemm(be, x, w->router, AWQ_DT_F32, NULL, lg, R, E, c->hidden);
+    if (st == AWQ_OK) st = be->ops->download(be, lg_h, lg, (size_t)(R * E) * sizeof(float));
+    for (int64_t r = 0; st == AWQ_OK && r < R; r++)
+        route_row(lg_h + r * E, E, K, c->norm_topk_prob, idx + r * K, wt + r * K);
+    if (lg) be->ops->free(be, lg);
+    awq_free(lg_h);
+    return st;
+}

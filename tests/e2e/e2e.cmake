@@ -17,6 +17,7 @@ awq_add_test(test_quantize SOURCES e2e/test_quantize.c LABELS e2e slow TIMEOUT 9
 awq_add_script_test(quantize_cli SCRIPT e2e/quantize_cli.sh LABELS e2e slow TIMEOUT 900)
 awq_add_test(test_quantize_synth SOURCES e2e/test_quantize_synth.c LABELS e2e TIMEOUT 600)
 awq_add_test(test_quantize_archs SOURCES e2e/test_quantize_archs.c LABELS e2e TIMEOUT 600)
+awq_add_test(test_quantize_moe SOURCES e2e/test_quantize_moe.c LABELS e2e TIMEOUT 600)
 awq_add_script_test(tokenize_cli SCRIPT e2e/tokenize_cli.sh LABELS e2e)
 set_property(TEST tokenize_cli APPEND PROPERTY ENVIRONMENT "AWQ_JSON=$<TARGET_FILE:awq_json_get>")
 # awqkit audit: the default grid on the bundled model, and report.html as

@@ -1075,6 +1075,7 @@ static awq_status assemble(awq_quantize_job *job, awq_quantize_report *rep) {
             if (!is_replaced(job, t->name, &li)) {
                 if (pass == 0) st = awq_writer_declare(w, t->name, t->dtype, t->ndim, t->shape);
                 else st = awq_writer_write(w, t->name, t->data, t->n_bytes);
+                if (pass == 1) awq_checkpoint_release(job->ck, t->data, t->n_bytes);
                 continue;
             }
             if (emitted[li]) continue;
@@ -1093,6 +1094,7 @@ static awq_status assemble(awq_quantize_job *job, awq_quantize_report *rep) {
                     }
                 } else {
                     st = awq_writer_write(w, lt->name, lt->data, lt->n_bytes);
+                    awq_checkpoint_release(lcs[li], lt->data, lt->n_bytes);
                 }
             }
             if (pass == 1) st = st == AWQ_OK ? awq_progress(ctx, "write", (uint64_t)li + 1,
@@ -1343,6 +1345,8 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
                                                                                 : AWQ_SLOT_Y);
         rep->t_forward += awq_now() - t0;
         lr->seconds = awq_now() - tl;
+        /* host RSS: this layer's source pages are not needed any more */
+        awq_source_release_layer(job->ck, job->prefix, i);
         if (st == AWQ_OK) {
             awq_info(ctx, "layer %lld/%lld: output MSE %.3g (RTN %.3g) in %.1f s",
                      (long long)i + 1, (long long)L, lr->mse_quant, lr->mse_rtn, lr->seconds);

@@ -12,7 +12,7 @@
 # peak should stay flat as the layer count grows, and the time grow
 # linearly.
 #
-# Usage: tests/bench/bench_moe.sh [LAYERS...]      (default: 2 4)
+# Usage: tests/bench/bench_moe.sh [LAYERS...]      (default: 1 2)
 # Environment:
 #   BUILD=dir        build directory holding awqkit and tests/awq_json_get
 #                    (default: build in the repo)
@@ -34,7 +34,7 @@ QUANT_ARGS="${QUANT_ARGS:-}"
 AWQ="$BUILD/awqkit"
 JGET="$BUILD/tests/awq_json_get"
 layers=("$@")
-[ ${#layers[@]} -gt 0 ] || layers=(2 4)
+[ ${#layers[@]} -gt 0 ] || layers=(1 2)
 
 for t in "$AWQ" "$JGET" /usr/bin/time; do
     [ -x "$t" ] || { echo "bench_moe: $t not found (build first; /usr/bin/time from the time package)" >&2; exit 2; }

@@ -67,7 +67,7 @@ for L in "${layers[@]}"; do
         per+="$(printf '%.1f' "$("$JGET" "$WORK/q-$L.json" "layers.$i.seconds")") "
     done
     plan_peak=$(( $("$JGET" "$WORK/q-$L.json" peak_estimate_bytes) / 1048576 ))
-    starved=$("$JGET" "$WORK/q-$L.json" layers.0.experts.starved 2>/dev/null || echo "?")
+    starved=$("$JGET" "$WORK/q-$L.json" layers.0.experts.starved | sed 's/<array \([0-9]*\)>/\1 of 128/')
     rows+=("$(printf '| %d | %d MB | %s| %s | %d MiB | %s MiB | %s |' "$L" "$src_mb" "$per" "$wall" \
         $((peak_kb / 1024)) "$plan_peak" "$starved")")
     [ "${KEEP:-0}" = 1 ] || rm -rf "$model" "$out"

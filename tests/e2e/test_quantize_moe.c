@@ -17,6 +17,7 @@
  * Refusals: an expert count disagreeing with the router, a missing expert:
  * clear errors, nothing written. */
 #include "awq_test.h"
+#include "api/api_json.h"
 #include "core/core.h"
 
 #include "awqkit/checkpoint.h"
@@ -277,6 +278,21 @@ static void run_starved(awq_ctx *ctx, const char *tmp) {
     CHECK_EQ_INT(cJSON_GetArraySize(sv), n_starved0);
     cJSON_Delete(root);
     free(buf);
+    /* --json: layers[].experts.tokens / starved */
+    awq_quantize_params qp = awq_quantize_default_params();
+    awq_quantize_plan pl;
+    memset(&pl, 0, sizeof pl);
+    cJSON *j = awq_json_quantize(model, out, &qp, &pl, &r);
+    const cJSON *l1 = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "layers"), 1);
+    const cJSON *ex = cJSON_GetObjectItem(l1, "experts");
+    const cJSON *jt = cJSON_GetObjectItem(ex, "tokens"), *js = cJSON_GetObjectItem(ex, "starved");
+    int n_starved1 = 0;
+    for (int x = 0; x < 16 && r.expert_tokens; x++) {
+        n_starved1 += r.expert_tokens[16 + x] < MIN_TOKENS;
+        CHECK((int64_t)cJSON_GetArrayItem(jt, x)->valuedouble == r.expert_tokens[16 + x]);
+    }
+    CHECK(cJSON_GetArraySize(jt) == 16 && cJSON_GetArraySize(js) == n_starved1);
+    cJSON_Delete(j);
     awq_verify_params vp = awq_verify_default_params();
     vp.against = model;
     awq_verify_result vr;

@@ -238,6 +238,23 @@ static void print_summary(const opts *o, const awq_quantize_report *r) {
             printf("\n");
         }
     }
+    if (r->expert_tokens) {
+        /* mixture of experts: what each expert was calibrated on */
+        printf("\nExperts: calibration tokens routed to each (* = starved, under %lld tokens: "
+               "scale 1, round-to-nearest)\n", (long long)r->moe_min_tokens);
+        for (int64_t i = 0; i < r->n_layers; i++) {
+            const int64_t *et = r->expert_tokens + i * r->n_experts;
+            if (r->n_experts <= 0 || et[0] < 0) continue; /* a dense layer */
+            int64_t ns = 0;
+            printf("%-6lld", (long long)i);
+            for (int64_t e = 0; e < r->n_experts; e++) {
+                bool st = et[e] < r->moe_min_tokens;
+                ns += st;
+                printf(" %lld%s", (long long)et[e], st ? "*" : "");
+            }
+            printf("  (%lld starved)\n", (long long)ns);
+        }
+    }
     printf("\nLayer output MSE vs FP16\n%-6s  %-12s  %-12s  %s\n", "layer", "RTN", o->p.method == AWQ_METHOD_AWQ ? "AWQ" : "written", "ratio");
     for (int64_t i = 0; i < r->n_layers; i++) {
         const awq_layer_report *lr = &r->layers[i];

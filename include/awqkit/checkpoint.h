@@ -118,6 +118,13 @@ const char *awq_checkpoint_dir(const awq_checkpoint *ck);
 size_t awq_checkpoint_n_shards(const awq_checkpoint *ck);
 /* Full path of shard i. */
 const char *awq_checkpoint_shard_path(const awq_checkpoint *ck, size_t i);
+
+/* Drop the mapped pages holding bytes [data, data + n_bytes) of one of ck's
+ * tensors from this process's resident memory (a hint: the bytes stay
+ * readable, a later read maps them again from the file). For streaming
+ * readers, so host RSS holds the part being worked on rather than every
+ * byte read so far. A range outside ck's mapped shards is ignored. */
+void awq_checkpoint_release(const awq_checkpoint *ck, const void *data, uint64_t n_bytes);
 /* Size in bytes of shard i on disk. */
 uint64_t awq_checkpoint_shard_bytes(const awq_checkpoint *ck, size_t i);
 

@@ -238,6 +238,14 @@ typedef struct awq_quantize_report {
     uint64_t logical_in, logical_out; /* logical parameter counts */
     double bits_per_weight;    /* quantized linears' effective bits */
     int64_t resumed_from;      /* first layer computed by this run */
+    /* Mixture-of-experts models (0 / NULL otherwise): calibration tokens
+     * routed to each expert, expert_tokens[layer * n_experts + e] (-1 for a
+     * dense layer), owned. An expert with fewer than moe_min_tokens is
+     * starved: neutral up -> down scales, round-to-nearest. */
+    int64_t n_experts;
+    int64_t *expert_tokens;
+    int64_t moe_min_tokens;
+    int64_t n_starved;         /* starved (layer, expert) pairs */
 } awq_quantize_report;
 
 /* Run the job: layers, then the checkpoint assembled in the staging

@@ -287,6 +287,18 @@ cJSON *awq_json_quantize(const char *model, const char *out, const awq_quantize_
             }
             cJSON_AddItemToArray(gs, go);
         }
+        /* MoE layers: tokens per expert, the starved ones */
+        const int64_t *et = r->expert_tokens ? r->expert_tokens + i * r->n_experts : NULL;
+        if (et && et[0] >= 0) {
+            cJSON *mo = cJSON_AddObjectToObject(l, "experts");
+            cJSON *tk = cJSON_AddArrayToObject(mo, "tokens");
+            cJSON *sv = cJSON_AddArrayToObject(mo, "starved");
+            for (int64_t e = 0; e < r->n_experts; e++) {
+                cJSON_AddItemToArray(tk, cJSON_CreateNumber((double)et[e]));
+                if (et[e] < r->moe_min_tokens)
+                    cJSON_AddItemToArray(sv, cJSON_CreateNumber((double)e));
+            }
+        }
         cJSON_AddItemToArray(layers, l);
     }
     return j;

@@ -132,6 +132,25 @@ static void shard_release(ck_shard *s) {
     memset(s, 0, sizeof *s);
 }
 
+void awq_checkpoint_release(const awq_checkpoint *ck, const void *data, uint64_t n_bytes) {
+    if (!ck || !data || n_bytes == 0) return;
+    const unsigned char *p = data;
+    long pg = sysconf(_SC_PAGESIZE);
+    if (pg <= 0) return;
+    for (size_t i = 0; i < ck->n_shards; i++) {
+        const unsigned char *m = ck->shards[i].map;
+        uint64_t size = ck->shards[i].size;
+        /* only our own read-only file mappings: MADV_DONTNEED on them drops
+         * clean pages, never data */
+        if (!m || p < m || (uint64_t)(p - m) + n_bytes > size) continue;
+        uintptr_t a = (uintptr_t)p & ~(uintptr_t)(pg - 1);
+        uintptr_t b = ((uintptr_t)p + (uintptr_t)n_bytes + (uintptr_t)pg - 1) &
+                      ~(uintptr_t)(pg - 1);
+        (void)madvise((void *)a, (size_t)(b - a), MADV_DONTNEED);
+        return;
+    }
+}
+
 void awq_checkpoint_free(awq_checkpoint *ck) {
     if (!ck) return;
     for (size_t i = 0; i < ck->n_shards; i++) shard_release(&ck->shards[i]);

@@ -36,6 +36,7 @@
 #include "core/core.h"
 #include "model/mla.h"
 #include "model/moe.h"
+#include "model/moe_lset.h"
 #include "model/rope.h"
 
 #include <cjson/cJSON.h>
@@ -128,6 +129,9 @@ float *awq_layer_norm_weight(awq_layer *l, awq_layer_norm_id which, int64_t *n) 
     if (n) *n = l->norm[which] ? l->norm_n[which] : 0;
     return l->norm[which];
 }
+
+awq_moe_weights *awq_layer_moe_weights(awq_layer *l) { return l->is_moe ? &l->moe : NULL; }
+const awq_model_config *awq_layer_model_config(const awq_layer *l) { return &l->m->cfg; }
 
 void awq_layer_set_capture(awq_layer *l, awq_capture_fn fn, void *user, unsigned mask) {
     l->cap = fn;

@@ -185,6 +185,42 @@ static awq_status gated_mlp(awq_backend *be, const awq_model_config *c, float *c
     return be->ops->gemm(be, g, w[2], AWQ_DT_F32, NULL, y, n, H, I);
 }
 
+/* Route R rows from their router logits lg_h (host [R, E]): the table's
+ * router kind (c->route), then routed_scaling_factor. Shared by the forward
+ * and awq_moe_route so the quantizer sees exactly the forward's routing. */
+static awq_status route_rows(awq_backend *be, const awq_model_config *c, const awq_moe_weights *w,
+                             const float *lg_h, int64_t R, int32_t *idx, float *wgt) {
+    awq_ctx *ctx = be->ctx;
+    const int64_t E = c->n_experts, K = c->n_experts_per_tok;
+    awq_status st = AWQ_OK;
+    float *rb = NULL, *rtmp = NULL;
+    bool *kept = NULL;
+    if (st == AWQ_OK) {
+        rb = w->router_bias ? awq_alloc((size_t)E, sizeof(float)) : NULL;
+        rtmp = awq_alloc((size_t)(3 * E + 1), sizeof(float));
+        kept = awq_calloc((size_t)(c->n_group + 1), sizeof(bool));
+        if ((w->router_bias && !rb) || !rtmp || !kept)
+            st = awq_fail_nomem(ctx, "expert routing", (uint64_t)E * 12);
+    }
+    if (st == AWQ_OK && rb)
+        st = be->ops->download(be, rb, w->router_bias, (size_t)E * sizeof(float));
+    if (st == AWQ_OK && ((int)c->route < 0 || (size_t)c->route >= AWQ_ARRAY_LEN(k_routers) ||
+                         (c->route != AWQ_ROUTE_SOFTMAX &&
+                          (c->n_group < 1 || c->n_group > 4096 || E % c->n_group != 0))))
+        st = awq_fail(ctx, AWQ_ERR_INTERNAL, "routing %d with %lld groups of %lld experts",
+                      (int)c->route, (long long)c->n_group, (long long)E);
+    for (int64_t r = 0; st == AWQ_OK && r < R; r++) {
+        route_in in = {lg_h + r * E, rb, rtmp, kept};
+        k_routers[c->route](c, &in, idx + r * K, wgt + r * K);
+        if (c->routed_scale != 1.0 && c->routed_scale > 0)
+            for (int64_t k = 0; k < K; k++) wgt[r * K + k] *= (float)c->routed_scale;
+    }
+    awq_free(rb);
+    awq_free(rtmp);
+    awq_free(kept);
+    return st;
+}
+
 awq_status awq_moe_forward(awq_backend *be, const awq_model_config *c, const awq_moe_weights *w,
                            const float *x, float *out, int64_t R) {
     awq_ctx *ctx = be->ctx;
@@ -212,31 +248,7 @@ awq_status awq_moe_forward(awq_backend *be, const awq_model_config *c, const awq
     /* route */
     if (st == AWQ_OK) st = be->ops->gemm(be, x, w->router, AWQ_DT_F32, NULL, sc.lg, R, E, H);
     if (st == AWQ_OK) st = be->ops->download(be, sc.lg_h, sc.lg, (size_t)(R * E) * sizeof(float));
-    float *rb = NULL, *rtmp = NULL;
-    bool *kept = NULL;
-    if (st == AWQ_OK) {
-        rb = w->router_bias ? awq_alloc((size_t)E, sizeof(float)) : NULL;
-        rtmp = awq_alloc((size_t)(3 * E + 1), sizeof(float));
-        kept = awq_calloc((size_t)(c->n_group + 1), sizeof(bool));
-        if ((w->router_bias && !rb) || !rtmp || !kept)
-            st = awq_fail_nomem(ctx, "expert routing", (uint64_t)E * 12);
-    }
-    if (st == AWQ_OK && rb)
-        st = be->ops->download(be, rb, w->router_bias, (size_t)E * sizeof(float));
-    if (st == AWQ_OK && ((int)c->route < 0 || (size_t)c->route >= AWQ_ARRAY_LEN(k_routers) ||
-                         (c->route != AWQ_ROUTE_SOFTMAX &&
-                          (c->n_group < 1 || c->n_group > 4096 || E % c->n_group != 0))))
-        st = awq_fail(ctx, AWQ_ERR_INTERNAL, "routing %d with %lld groups of %lld experts",
-                      (int)c->route, (long long)c->n_group, (long long)E);
-    for (int64_t r = 0; st == AWQ_OK && r < R; r++) {
-        route_in in = {sc.lg_h + r * E, rb, rtmp, kept};
-        k_routers[c->route](c, &in, sc.idx_h + r * K, sc.w_h + r * K);
-        if (c->routed_scale != 1.0 && c->routed_scale > 0)
-            for (int64_t k = 0; k < K; k++) sc.w_h[r * K + k] *= (float)c->routed_scale;
-    }
-    awq_free(rb);
-    awq_free(rtmp);
-    awq_free(kept);
+    if (st == AWQ_OK) st = route_rows(be, c, w, sc.lg_h, R, sc.idx_h, sc.w_h);
     if (st == AWQ_OK) st = be->ops->upload(be, out, sc.zero_h, (size_t)(R * H) * sizeof(float));
     /* experts in index order, each on its rows */
     float *wt = sc.lg_h; /* reused: the routed rows' weights */
@@ -274,5 +286,20 @@ awq_status awq_moe_forward(awq_backend *be, const awq_model_config *c, const awq
         if (st == AWQ_OK) st = be->ops->add(be, out, sc.y, R * H);
     }
     scratch_free(be, &sc);
+    return st;
+}
+
+awq_status awq_moe_route(awq_backend *be, const awq_model_config *c, const awq_moe_weights *w,
+                         const float *x, int64_t R, int32_t *idx, float *wt) {
+    const int64_t E = c->n_experts;
+    if (R <= 0) return AWQ_OK;
+    float *lg = NULL, *lg_h = awq_alloc((size_t)(R * E), sizeof(float));
+    if (!lg_h) return awq_fail_nomem(be->ctx, "router logits", (uint64_t)(R * E) * 4);
+    awq_status st = dev_alloc(be, R * E, &lg);
+    if (st == AWQ_OK) st = be->ops->gemm(be, x, w->router, AWQ_DT_F32, NULL, lg, R, E, c->hidden);
+    if (st == AWQ_OK) st = be->ops->download(be, lg_h, lg, (size_t)(R * E) * sizeof(float));
+    if (st == AWQ_OK) st = route_rows(be, c, w, lg_h, R, idx, wt);
+    if (lg) be->ops->free(be, lg);
+    awq_free(lg_h);
     return st;
 }

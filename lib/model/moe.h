@@ -32,4 +32,12 @@ awq_status awq_moe_forward(awq_backend *be, const awq_model_config *cfg,
                            const awq_moe_weights *w, const float *x, float *out,
                            int64_t R);
 
+/* The routing awq_moe_forward applies, for callers that run the experts
+ * themselves (the AWQ search, lib/quant/moe_awq.c): for each of the R rows
+ * of x [R, hidden] (backend), idx[r * k ..] (host) receives its top-k
+ * experts and wt[r * k ..] (host) their weights, k = n_experts_per_tok. */
+awq_status awq_moe_route(awq_backend *be, const awq_model_config *cfg,
+                         const awq_moe_weights *w, const float *x, int64_t R,
+                         int32_t *idx, float *wt);
+
 #endif

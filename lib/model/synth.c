@@ -395,8 +395,11 @@ static awq_status add_experts(awq_ctx *ctx, tlist *l, const plan_ctx *pc, int64_
         for (int k = 0; k < 3; k++) {
             snprintf(pre, sizeof pre, "%slayers.%lld.%s.%lld.%s", pc->prefix, (long long)L, d->experts,
                      (long long)e, d->expert_linears[k]);
+            /* up rows carry the intermediate outliers, as a dense up_proj's
+             * (the mask covers intermediate rows) */
             AWQ_TRY(add_linear(ctx, l, pc, pre, k == 2 ? I : H, k == 2 ? H : I, false,
-                               p->quantized, k == 2 ? out_std : 0.02f, false));
+                               p->quantized, k == 2 ? out_std : 0.02f,
+                               k == 1 && I <= p->intermediate));
         }
     if (d->shared_expert && pc->shared_inter > 0) {
         static const char *const parts[3] = {"gate_proj", "up_proj", "down_proj"};
@@ -405,7 +408,8 @@ static awq_status add_experts(awq_ctx *ctx, tlist *l, const plan_ctx *pc, int64_
             snprintf(pre, sizeof pre, "%slayers.%lld.%s.%s", pc->prefix, (long long)L, d->shared_expert,
                      parts[k]);
             AWQ_TRY(add_linear(ctx, l, pc, pre, k == 2 ? S : H, k == 2 ? H : S, false,
-                               p->quantized, k == 2 ? out_std : 0.02f, false));
+                               p->quantized, k == 2 ? out_std : 0.02f,
+                               k == 1 && S <= p->intermediate));
         }
         if (d->shared_gate) {
             snprintf(pre, sizeof pre, "%slayers.%lld.%s.weight", pc->prefix, (long long)L,

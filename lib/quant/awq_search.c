@@ -567,7 +567,9 @@ awq_status awq_search_layer(awq_model *m, awq_layer *l, awq_search_acts *c,
         rep->layer = awq_layer_index(l);
         rep->group = gi;
         group_name(a, g, rep->name, sizeof rep->name);
-        out->used[gi] = p->method == AWQ_METHOD_AWQ && group_applies(cfg, l, g);
+        /* a MoE layer has no dense MLP: its groups are lib/quant/moe_awq.c's */
+        out->used[gi] = p->method == AWQ_METHOD_AWQ && group_applies(cfg, l, g) &&
+                        awq_layer_weight(l, g->linears[0], NULL, NULL) != NULL;
         if (!out->used[gi]) continue;
         char phase[96];
         snprintf(phase, sizeof phase, "layer %lld/%lld: %s", (long long)awq_layer_index(l) + 1,
@@ -694,6 +696,7 @@ static awq_status clip_one(awq_model *m, awq_layer *l, awq_search_acts *c,
             return AWQ_OK;
         int64_t N, K;
         float *w = awq_layer_weight(l, lin, &N, &K);
+        if (!w) return AWQ_OK; /* the dense MLP of a MoE layer: absent */
         int64_t glen = awq_group_len(K, p->quant.group_size);
         if (K % glen != 0) return AWQ_OK; /* not packable: stays FP, nothing to clip */
         int64_t G = K / glen;

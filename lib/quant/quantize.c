@@ -21,8 +21,10 @@
 #include "core/core.h"
 #include "io/publish.h"
 #include "model/forward.h"
+#include "model/moe_lset.h"
 #include "quant/awq_search.h"
 #include "quant/clip.h"
+#include "quant/moe_awq.h"
 #include "quant/quantize_job.h"
 #include "quant/srcscan.h"
 #include "quant/outfiles.h"
@@ -214,10 +216,13 @@ int64_t awq_qz_finished_layers(const awq_quantize_job *job) {
     return n;
 }
 
+/* lin: an index of the layer's run-time linear set (model/moe_lset.h;
+ * the table's linears first). */
 static void lin_tensor_name(const awq_quantize_job *job, int64_t layer, int lin,
                             const char *suffix, char *buf, size_t n) {
+    awq_lset_item it;
     snprintf(buf, n, "%slayers.%lld.%s.%s", job->prefix, (long long)layer,
-             job->cfg.arch->linears[lin].name, suffix);
+             awq_lset_get(&job->cfg, layer, lin, &it) ? it.name : "?", suffix);
 }
 
 static void norm_tensor_name(const awq_quantize_job *job, int64_t layer, const char *norm,
@@ -381,15 +386,12 @@ awq_status awq_quantize_prepare(awq_ctx *ctx, const char *model_dir, const char 
     /* What the model is: read-only. */
     if (st == AWQ_OK) st = awq_checkpoint_open_model(ctx, model_dir, &job->ck);
     if (st == AWQ_OK) st = awq_model_config_from_checkpoint(ctx, job->ck, &job->cfg);
-    /* a DeepSeek config names its experts even when every layer is dense
-     * (first_k_dense_replace = num_hidden_layers): only expert layers are
-     * refused */
-    bool moe_layers = job->cfg.is_moe && !(job->cfg.arch && job->cfg.arch->moe);
-    for (int64_t i = 0; st == AWQ_OK && i < job->cfg.n_layers; i++)
-        moe_layers |= awq_model_layer_moe(&job->cfg, i);
-    if (st == AWQ_OK && moe_layers)
+    /* MoE scales live in search.json's "moe" record, which --load-scales
+     * does not read back */
+    if (st == AWQ_OK && job->cfg.is_moe && job->s_load)
         st = awq_fail(ctx, AWQ_ERR_UNSUPPORTED,
-                      "%s: mixture-of-experts models (%s) are not supported yet", model_dir,
+                      "--load-scales: %s is a mixture-of-experts model (%s); loading searched "
+                      "scales is supported for dense models only", model_dir,
                       job->cfg.architecture[0] ? job->cfg.architecture : job->cfg.model_type);
     if (st == AWQ_OK && !job->cfg.arch)
         st = awq_fail(ctx, AWQ_ERR_UNSUPPORTED,
@@ -459,6 +461,18 @@ awq_status awq_quantize_prepare(awq_ctx *ctx, const char *model_dir, const char 
         }
         pl->layer_weight_bytes = wbytes;
         pl->skipped_groups = a->skipped_groups;
+        if (a->moe) {
+            /* the run-time linear sets (model/moe_lset.h): experts, no
+             * dense MLP in MoE layers; routers are never packed */
+            pl->n_linears = pl->n_packable = 0;
+            for (int64_t li = 0; li < c->n_layers; li++)
+                for (int k = 0; k < awq_lset_count(c, li); k++) {
+                    awq_lset_item it;
+                    if (!awq_lset_get(c, li, k, &it) || !it.present || !it.packed) continue;
+                    pl->n_linears++;
+                    pl->n_packable += linear_packable(job, it.n_in, it.n_out);
+                }
+        }
         uint64_t rows = (uint64_t)pl->n_tokens;
         int64_t cs = job->p.chunk_seqs > 0 && job->p.chunk_seqs < pl->n_blocks ? job->p.chunk_seqs
                                                                                 : pl->n_blocks;
@@ -490,6 +504,11 @@ awq_status awq_quantize_prepare(awq_ctx *ctx, const char *model_dir, const char 
                                          H * (2 * nope + rope + 2 * vd)) +
                                    4 * blk);
         }
+        /* MoE: a layer holds every expert (twice while the RTN baseline and
+         * the replay run) plus the expert search's scratch */
+        uint64_t moe_w = awq_moe_layer_bytes(c);
+        pl->layer_weight_bytes += moe_w;
+        pl->peak_bytes += 2 * moe_w + awq_moe_search_bytes(c, rows);
         st = compute_fingerprint(job);
         if (st == AWQ_OK) st = resume_point(job);
         awq_info(ctx, "loaded %s in %.2f s: %lld layers, %lld calibration blocks x %lld tokens",
@@ -531,6 +550,7 @@ void awq_quantize_job_free(awq_quantize_job *job) {
 
 void awq_quantize_report_free(awq_quantize_report *rep) {
     if (!rep) return;
+    free(rep->expert_tokens);
     free(rep->layers);
     free(rep->groups);
     memset(rep, 0, sizeof *rep);
@@ -715,20 +735,23 @@ static awq_status layer_outputs(awq_quantize_job *job, awq_layer *l, int64_t lay
     const awq_arch *a = job->cfg.arch;
     char name[320];
     awq_status st = AWQ_OK;
-    for (int lin = 0; lin < a->n_linears && st == AWQ_OK; lin++) {
+    const int n_lin = awq_lset_count(&job->cfg, layer);
+    for (int lin = 0; lin < n_lin && st == AWQ_OK; lin++) {
+        awq_lset_item li;
+        if (!awq_lset_get(&job->cfg, layer, lin, &li) || !li.present) continue;
         int64_t N, K;
-        float *w = awq_layer_weight(l, lin, &N, &K);
+        float *w = awq_layer_lset_weight(l, lin, &N, &K);
         float *wh = awq_alloc((size_t)N * (size_t)K, sizeof(float));
         if (!wh) return awq_fail_nomem(ctx, "weight", (uint64_t)N * K * 4);
         st = awq_model_download(job->m, wh, w, (size_t)N * (size_t)K * sizeof(float));
         lin_tensor_name(job, layer, lin, "weight", name, sizeof name);
         const awq_tensor_info *src = awq_checkpoint_find(job->ck, name);
-        if (st == AWQ_OK && linear_packable(job, K, N)) {
+        if (st == AWQ_OK && li.packed && linear_packable(job, K, N)) {
             awq_qtensor qt;
             memset(&qt, 0, sizeof qt);
             char base[256];
             snprintf(base, sizeof base, "%slayers.%lld.%s", job->prefix, (long long)layer,
-                     a->linears[lin].name);
+                     li.name);
             st = awq_quantize(ctx, base, wh, N, K, &job->p.quant, &qt);
             awq_packed pk;
             memset(&pk, 0, sizeof pk);
@@ -750,15 +773,17 @@ static awq_status layer_outputs(awq_quantize_job *job, awq_layer *l, int64_t lay
             awq_qtensor_free(&qt);
             if (st == AWQ_OK) (*n_packed)++;
         } else if (st == AWQ_OK) {
+            /* a MoE router / shared expert gate is never packed: no warning */
             const char *why = "";
             awq_linear_packable(job->p.format, K, N, job->p.quant.bits, job->p.quant.group_size,
                                 &why);
-            awq_warn(ctx, "%s [%lld x %lld] cannot be packed (%s): kept in %s", name,
-                     (long long)N, (long long)K, why, awq_dtype_name(out_float_dtype(src)));
+            if (li.packed)
+                awq_warn(ctx, "%s [%lld x %lld] cannot be packed (%s): kept in %s", name,
+                         (long long)N, (long long)K, why, awq_dtype_name(out_float_dtype(src)));
             int64_t shape[2] = {N, K};
             out_tensor *t = out_list_add(ctx, outl, name, out_float_dtype(src), 2, shape, &st);
             if (t) st = f32_to_dtype(ctx, name, wh, N * K, t->dtype, t->data);
-            if (st == AWQ_OK) (*n_kept)++;
+            if (st == AWQ_OK && li.packed) (*n_kept)++;
         }
         awq_free(wh);
         /* bias (possibly divided by the v->o scales) */
@@ -789,13 +814,15 @@ static awq_status layer_from_outputs(awq_quantize_job *job, awq_layer *l, int64_
     const awq_arch *a = job->cfg.arch;
     char name[320], base[256];
     awq_status st = AWQ_OK;
-    for (int lin = 0; lin < a->n_linears && st == AWQ_OK; lin++) {
+    const int n_lin = awq_lset_count(&job->cfg, layer);
+    for (int lin = 0; lin < n_lin && st == AWQ_OK; lin++) {
+        awq_lset_item li;
+        if (!awq_lset_get(&job->cfg, layer, lin, &li) || !li.present) continue;
         int64_t N, K;
-        float *w = awq_layer_weight(l, lin, &N, &K);
+        float *w = awq_layer_lset_weight(l, lin, &N, &K);
         float *wh = awq_alloc((size_t)N * (size_t)K, sizeof(float));
         if (!wh) return awq_fail_nomem(ctx, "weight", (uint64_t)N * K * 4);
-        snprintf(base, sizeof base, "%slayers.%lld.%s", job->prefix, (long long)layer,
-                 a->linears[lin].name);
+        snprintf(base, sizeof base, "%slayers.%lld.%s", job->prefix, (long long)layer, li.name);
         snprintf(name, sizeof name, "%s.weight", base);
         const awq_tensor_info *wt = awq_checkpoint_find(lc, name);
         if (wt) {
@@ -901,12 +928,14 @@ static awq_status replay_layer(awq_quantize_job *job, int64_t layer, awq_search_
 static awq_status rtn_layer_mse(awq_quantize_job *job, int64_t layer, awq_search_acts *acts,
                                 double *mse) {
     awq_backend *be = awq_model_backend(job->m);
-    const awq_arch *a = job->cfg.arch;
     awq_layer *l = NULL;
     awq_status st = awq_layer_load(job->m, layer, &l);
-    for (int lin = 0; lin < a->n_linears && st == AWQ_OK; lin++) {
+    const int n_lin = awq_lset_count(&job->cfg, layer);
+    for (int lin = 0; lin < n_lin && st == AWQ_OK; lin++) {
+        awq_lset_item li;
+        if (!awq_lset_get(&job->cfg, layer, lin, &li) || !li.present || !li.packed) continue;
         int64_t N, K;
-        float *w = awq_layer_weight(l, lin, &N, &K);
+        float *w = awq_layer_lset_weight(l, lin, &N, &K);
         if (linear_packable(job, K, N)) st = awq_pseudo_quant(be, w, N, K, &job->p.quant);
     }
     if (st == AWQ_OK) st = awq_search_forward(job->m, l, acts, AWQ_SLOT_X, AWQ_SLOT_TMP, false);
@@ -928,12 +957,17 @@ bool awq_qz_is_replaced(const awq_quantize_job *job, const char *name, int64_t *
     if (end == s || *end != '.' || li < 0 || li >= job->cfg.n_layers) return false;
     const char *rest = end + 1;
     const awq_arch *a = job->cfg.arch;
-    for (int lin = 0; lin < a->n_linears; lin++) {
-        size_t n = strlen(a->linears[lin].name);
-        if (!strncmp(rest, a->linears[lin].name, n) &&
-            (!strcmp(rest + n, ".weight") || !strcmp(rest + n, ".bias") ||
-             (awq_checkpoint_is_fp8_source(job->ck) && /* FP8 source: scales go too */
-              (!strcmp(rest + n, ".weight_scale_inv") || !strcmp(rest + n, ".input_scale"))))) {
+    /* the layer's linear set (model/moe_lset.h): weights, the biases of the
+     * table's linears, and an FP8 source's scales */
+    const char *dot = strrchr(rest, '.');
+    if (dot && (size_t)(dot - rest) < 256) {
+        char rel[256];
+        memcpy(rel, rest, (size_t)(dot - rest));
+        rel[dot - rest] = 0;
+        int lin = awq_lset_find(&job->cfg, li, rel);
+        if (lin >= 0 && (!strcmp(dot, ".weight") || (lin < a->n_linears && !strcmp(dot, ".bias")) ||
+                         (awq_checkpoint_is_fp8_source(job->ck) &&
+                          (!strcmp(dot, ".weight_scale_inv") || !strcmp(dot, ".input_scale"))))) {
             *layer = li;
             return true;
         }
@@ -976,8 +1010,15 @@ static awq_status output_config(awq_quantize_job *job, const out_list *kept_name
      * outside the decoder that hold weights (e.g. a vision tower "visual");
      * transformers matches these as substrings of module names. lm_head is
      * never converted by the loaders. */
-    const char *mods[64];
-    char modbuf[64][160];
+    /* MoE models list every layer's router (and shared expert gate) */
+    enum { MAX_MODS = 4096 };
+    const char **mods = malloc(MAX_MODS * sizeof *mods);
+    char (*modbuf)[160] = malloc(MAX_MODS * sizeof *modbuf);
+    if (!mods || !modbuf) {
+        free(mods);
+        free(modbuf);
+        return awq_fail_nomem(ctx, "modules_to_not_convert", MAX_MODS * 168);
+    }
     int nm = 0;
     size_t nt = awq_checkpoint_n_tensors(job->ck);
     for (size_t i = 0; i < nt && nm < 32; i++) {
@@ -999,7 +1040,7 @@ static awq_status output_config(awq_quantize_job *job, const out_list *kept_name
             nm++;
         }
     }
-    for (size_t i = 0; i < kept_names->n && nm < 64; i++) {
+    for (size_t i = 0; i < kept_names->n && nm < MAX_MODS; i++) {
         snprintf(modbuf[nm], sizeof modbuf[nm], "%.159s", kept_names->t[i].name);
         char *dot = strrchr(modbuf[nm], '.'); /* drop ".weight" */
         if (dot) *dot = 0;
@@ -1010,6 +1051,8 @@ static awq_status output_config(awq_quantize_job *job, const out_list *kept_name
                             mods, nm};
     cJSON *qc = NULL;
     awq_status st = awq_format_quant_config(ctx, job->p.format, &f, &qc);
+    free(mods);
+    free(modbuf);
     if (st != AWQ_OK) return st;
     /* the source's text with only quantization_config replaced */
     char *path = awq_path_join(awq_checkpoint_dir(job->ck), "config.json"), *text = NULL;
@@ -1053,6 +1096,7 @@ static awq_status assemble(awq_quantize_job *job, awq_quantize_report *rep) {
             if (!is_replaced(job, t->name, &li)) {
                 if (pass == 0) st = awq_writer_declare(w, t->name, t->dtype, t->ndim, t->shape);
                 else st = awq_writer_write(w, t->name, t->data, t->n_bytes);
+                if (pass == 1) awq_checkpoint_release(job->ck, t->data, t->n_bytes);
                 continue;
             }
             if (emitted[li]) continue;
@@ -1071,6 +1115,7 @@ static awq_status assemble(awq_quantize_job *job, awq_quantize_report *rep) {
                     }
                 } else {
                     st = awq_writer_write(w, lt->name, lt->data, lt->n_bytes);
+                    awq_checkpoint_release(lcs[li], lt->data, lt->n_bytes);
                 }
             }
             if (pass == 1) st = st == AWQ_OK ? awq_progress(ctx, "write", (uint64_t)li + 1,
@@ -1193,6 +1238,7 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
     }
     rep->n_groups = L * a->n_groups;
     rep->resumed_from = job->plan.resume_from;
+    if (st == AWQ_OK) st = awq_qz_moe_report_init(job, rep);
 
     /* Partial dir + fingerprint (a fresh run clears an old partial dir). */
     if (job->plan.resume_from == 0 && awq_path_exists(job->partial_dir)) rm_tree(job->partial_dir);
@@ -1278,6 +1324,15 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
                 srch.rep[g].group = g;
             }
         }
+        /* 4b. a MoE layer's experts: run-time sized groups (moe_awq.h) */
+        awq_moe_search ms;
+        memset(&ms, 0, sizeof ms);
+        if (st == AWQ_OK && awq_model_layer_moe(cfg, i)) {
+            t0 = awq_now();
+            st = awq_moe_search_layer(job->m, l, &acts, &job->p, &ms);
+            rep->t_search += awq_now() - t0;
+            if (st == AWQ_OK) awq_qz_moe_note(job, i, &ms, &srch, rep);
+        }
         /* 5. quantize + pack, save the layer durably. */
         t0 = awq_now();
         if (st == AWQ_OK) st = layer_outputs(job, l, i, &outl, &rep->n_packed, &rep->n_kept);
@@ -1287,6 +1342,7 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
         t0 = awq_now();
         if (st == AWQ_OK) {
             sj = search_to_json(job, i, &srch);
+            if (sj && ms.tokens) cJSON_AddItemToObject(sj, "moe", awq_moe_search_json(&ms));
             st = sj ? save_layer(job, i, &outl, sj) : awq_fail_nomem(ctx, "search.json", 0);
         }
         rep->t_write += awq_now() - t0;
@@ -1294,6 +1350,7 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
         cJSON_Delete(sj);
         for (int g = 0; g < a->n_groups; g++) rep->groups[i * a->n_groups + g] = srch.rep[g];
         awq_layer_search_free(&srch);
+        awq_moe_search_free(&ms);
 
         /* 6. per-layer errors and the next layer's inputs. */
         t0 = awq_now();
@@ -1309,6 +1366,8 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
                                                                                 : AWQ_SLOT_Y);
         rep->t_forward += awq_now() - t0;
         lr->seconds = awq_now() - tl;
+        /* host RSS: this layer's source pages are not needed any more */
+        awq_source_release_layer(job->ck, job->prefix, i);
         if (st == AWQ_OK) {
             awq_info(ctx, "layer %lld/%lld: output MSE %.3g (RTN %.3g) in %.1f s",
                      (long long)i + 1, (long long)L, lr->mse_quant, lr->mse_rtn, lr->seconds);
@@ -1350,6 +1409,10 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
                 if ((v = cJSON_GetObjectItemCaseSensitive(g, "loss_rtn"))) r->loss_rtn = v->valuedouble;
                 if ((v = cJSON_GetObjectItemCaseSensitive(g, "loss_best"))) r->loss_best = v->valuedouble;
             }
+            if (rep->expert_tokens && awq_model_layer_moe(cfg, i) &&
+                awq_moe_tokens_from_json(lj, rep->n_experts, rep->expert_tokens + i * rep->n_experts))
+                for (int64_t e = 0; e < rep->n_experts; e++)
+                    rep->n_starved += rep->expert_tokens[i * rep->n_experts + e] < rep->moe_min_tokens;
             cJSON_Delete(lj);
         }
         free(buf);

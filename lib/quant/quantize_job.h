@@ -73,4 +73,15 @@ void awq_qz_rm_tree(const char *path);
  * or bias, a layer norm)? *layer gets its layer. */
 bool awq_qz_is_replaced(const awq_quantize_job *job, const char *name, int64_t *layer);
 
+/* Mixture-of-experts bookkeeping (lib/quant/qmoe.c): the report's
+ * per-expert token table (allocated for a MoE model), and one layer's
+ * results recorded into it, into the layer's group reports (the table's
+ * MLP groups carry the MoE norm group and the experts' up -> down summary)
+ * and into the log. */
+struct awq_moe_search;
+struct awq_layer_search;
+awq_status awq_qz_moe_report_init(awq_quantize_job *job, awq_quantize_report *rep);
+void awq_qz_moe_note(awq_quantize_job *job, int64_t layer, const struct awq_moe_search *ms,
+                     struct awq_layer_search *srch, awq_quantize_report *rep);
+
 #endif

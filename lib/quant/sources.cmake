@@ -4,6 +4,8 @@ list(APPEND AWQ_LIB_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/actstore.c
   ${CMAKE_CURRENT_LIST_DIR}/awq_search.c
   ${CMAKE_CURRENT_LIST_DIR}/awq_gram.c
+  ${CMAKE_CURRENT_LIST_DIR}/moe_awq.c
+  ${CMAKE_CURRENT_LIST_DIR}/qmoe.c
   ${CMAKE_CURRENT_LIST_DIR}/quantize.c
   ${CMAKE_CURRENT_LIST_DIR}/qpreflight.c
   ${CMAKE_CURRENT_LIST_DIR}/srcscan.c

@@ -79,6 +79,9 @@ static void scan_range(void *arg, int64_t begin, int64_t end, int worker) {
         default: break;
         }
         if (r >= 0) b->bad = (int64_t)(b->off / es) + r;
+        /* a model larger than RAM: keep one block per worker resident, not
+         * every byte scanned so far */
+        awq_checkpoint_release(j->ck, p, b->len);
     }
 }
 
@@ -190,4 +193,14 @@ awq_status awq_source_scan(awq_ctx *ctx, const awq_checkpoint *ck, uint64_t *has
     }
     free(b);
     return s;
+}
+
+void awq_source_release_layer(const awq_checkpoint *ck, const char *prefix, int64_t layer) {
+    char pre[128];
+    int n = snprintf(pre, sizeof pre, "%slayers.%lld.", prefix, (long long)layer);
+    if (n <= 0 || (size_t)n >= sizeof pre) return;
+    for (size_t i = 0; i < awq_checkpoint_n_tensors(ck); i++) {
+        const awq_tensor_info *t = awq_checkpoint_tensor(ck, i);
+        if (!strncmp(t->name, pre, (size_t)n)) awq_checkpoint_release(ck, t->data, t->n_bytes);
+    }
 }

@@ -18,5 +18,8 @@
  * tensor, the element and (for 2-D tensors) its row and column. Progress
  * phase "source" (MiB); AWQ_ERR_CANCELLED when the callback says stop. */
 awq_status awq_source_scan(awq_ctx *ctx, const awq_checkpoint *ck, uint64_t *hash);
+/* awq_checkpoint_release every tensor of decoder layer `layer` (names
+ * "<prefix>layers.<layer>."): the quantizer is done with it. */
+void awq_source_release_layer(const awq_checkpoint *ck, const char *prefix, int64_t layer);
 
 #endif

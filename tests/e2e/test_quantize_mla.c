@@ -7,8 +7,8 @@
  *   groups searched (input_layernorm -> q_a / q + kv_a, q_a_layernorm ->
  *   q_b, kv_a_layernorm -> kv_b) with the MLP's; every layer's output MSE
  *   and the held-out logits MSE vs the FP16 model lower with AWQ than with
- *   RTN; the low-rank norms written folded; a model with expert layers is
- *   refused (its experts' AWQ is the MoE path's), nothing written. */
+ *   RTN; the low-rank norms written folded. A model with expert layers
+ *   goes through the MoE path (moe_quantized below). */
 #include "awq_test.h"
 #include "core/core.h"
 
@@ -190,20 +190,69 @@ static void run_family(awq_ctx *ctx, const char *tmp, const char *ids_path, cons
     awq_quantize_report_free(&ra);
 }
 
-/* Expert layers: refused naming the model, the output directory untouched. */
-static void moe_refused(awq_ctx *ctx, const char *tmp, const char *ids_path) {
-    char model[1024], out[1100];
+/* Expert layers (layer 0 dense, layer 1 MoE: DeepSeek-V3's sigmoid,
+ * group-limited routing with the correction bias and a shared expert) go
+ * through the generic MoE path (lib/quant/moe_awq.c), routed exactly as the
+ * forward routes them: verify --against OK, logical count kept, experts
+ * packed per expert under their names on disk, the router and its
+ * correction bias kept in the source dtype, held-out logits closer to FP16
+ * with AWQ than with RTN. */
+static void moe_quantized(awq_ctx *ctx, const char *tmp, const char *ids_path) {
+    char model[1024], rtn[1100], awq[1100];
     snprintf(model, sizeof model, "%s/deepseek-v3-moe", tmp);
-    snprintf(out, sizeof out, "%s-awq", model);
+    snprintf(rtn, sizeof rtn, "%s-rtn", model);
+    snprintf(awq, sizeof awq, "%s-awq", model);
     static const family f = {"deepseek-v3", 128, 5, {NULL}};
     synth(ctx, model, &f, 1);
-    awq_quantize_report r;
-    memset(&r, 0, sizeof r);
-    awq_status s = quantize(ctx, model, out, AWQ_METHOD_AWQ, ids_path, &r, NULL);
-    CHECK_EQ_INT(s, AWQ_ERR_UNSUPPORTED);
-    CHECK(strstr(awq_ctx_errmsg(ctx), "mixture-of-experts") != NULL);
-    CHECK(!awq_path_exists(out));
-    awq_quantize_report_free(&r);
+    awq_quantize_report rr, ra;
+    memset(&rr, 0, sizeof rr);
+    memset(&ra, 0, sizeof ra);
+    CHECK_OK(ctx, quantize(ctx, model, rtn, AWQ_METHOD_RTN, ids_path, &rr, NULL));
+    CHECK_OK(ctx, quantize(ctx, model, awq, AWQ_METHOD_AWQ, ids_path, &ra, NULL));
+    CHECK_MSG(ra.logical_in == ra.logical_out, "deepseek-v3 moe: logical count %llu -> %llu",
+              (unsigned long long)ra.logical_in, (unsigned long long)ra.logical_out);
+    CHECK_EQ_INT(ra.n_experts, 4);
+
+    awq_verify_params vp = awq_verify_default_params();
+    vp.against = model;
+    awq_verify_result vr;
+    CHECK_OK(ctx, awq_verify(ctx, awq, &vp, &vr));
+    CHECK_MSG(vr.ok && vr.params_equal, "deepseek-v3 moe: verify --against: ok %d, params "
+              "equal %d", vr.ok, vr.params_equal);
+    awq_verify_result_free(&vr);
+
+    awq_checkpoint *ck = NULL;
+    CHECK_OK(ctx, awq_checkpoint_open(ctx, awq, &ck));
+    if (ck) {
+        static const char *const present[] = {
+            "model.layers.1.mlp.experts.0.gate_proj.qweight",
+            "model.layers.1.mlp.experts.3.down_proj.qweight",
+            "model.layers.1.mlp.shared_experts.up_proj.qweight",
+            "model.layers.1.mlp.gate.weight",
+            "model.layers.1.mlp.gate.e_score_correction_bias",
+            "model.layers.0.mlp.down_proj.qweight"};
+        for (size_t i = 0; i < AWQ_ARRAY_LEN(present); i++)
+            CHECK_MSG(awq_checkpoint_find(ck, present[i]) != NULL, "deepseek-v3 moe: %s missing",
+                      present[i]);
+        CHECK(awq_checkpoint_find(ck, "model.layers.1.mlp.gate.qweight") == NULL);
+    }
+    awq_checkpoint_free(ck);
+
+    int32_t ids[EVAL_B * EVAL_T];
+    for (int i = 0; i < EVAL_B * EVAL_T; i++) ids[i] = (int32_t)(next_u32() % VOCAB);
+    float *lf = logits(ctx, model, ids), *lr = logits(ctx, rtn, ids), *la = logits(ctx, awq, ids);
+    CHECK(lf && lr && la);
+    if (lf && lr && la) {
+        size_t n = (size_t)EVAL_B * EVAL_T * VOCAB;
+        double er = mse(lf, lr, n), ea = mse(lf, la, n);
+        printf("deepseek-v3 moe: held-out logits MSE vs FP16: rtn %.4g awq %.4g\n", er, ea);
+        CHECK_MSG(ea < er, "deepseek-v3 moe logits: AWQ %g vs RTN %g", ea, er);
+    }
+    free(lf);
+    free(lr);
+    free(la);
+    awq_quantize_report_free(&rr);
+    awq_quantize_report_free(&ra);
 }
 
 int main(void) {
@@ -224,7 +273,7 @@ int main(void) {
                                NULL}},
     };
     for (size_t i = 0; i < AWQ_ARRAY_LEN(fams); i++) run_family(ctx, tmp, ids_path, &fams[i]);
-    moe_refused(ctx, tmp, ids_path);
+    moe_quantized(ctx, tmp, ids_path);
     awq_ctx_free(ctx);
     free(tmp);
     return awq_test_summary();

@@ -13,7 +13,10 @@
  * safetensors checkpoint plus search.json), next to a fingerprint of the
  * model, the calibration ids and the options. Writing every layer through
  * such a file, resumed or not, is what makes a resumed run bit-identical
- * to an uninterrupted one: the final assembly always reads the same bytes. */
+ * to an uninterrupted one: the final assembly always reads the same bytes.
+ *
+ * Preparation (checkpoint, plan, resume point) is in quantize_prepare.c,
+ * the final assembly in quantize_assemble.c. */
 #include "awqkit/checkpoint.h"
 #include "awqkit/count.h"
 #include "awqkit/quantize.h"
@@ -83,32 +86,18 @@ awq_quantize_params awq_quantize_default_params(void) {
 
 /* ------------------------------------------------------------ helpers */
 
-/* A tensor produced for the output: owned bytes. */
-typedef struct {
-    char name[320];
-    awq_dtype dtype;
-    int ndim;
-    int64_t shape[2];
-    uint64_t n_bytes;
-    void *data;
-} out_tensor;
 
-typedef struct {
-    out_tensor *t;
-    size_t n, cap;
-} out_list;
-
-static void out_list_free(out_list *l) {
+void awq_qz_out_list_free(awq_qz_out_list *l) {
     for (size_t i = 0; i < l->n; i++) awq_free(l->t[i].data);
     free(l->t);
     memset(l, 0, sizeof *l);
 }
 
-static out_tensor *out_list_add(awq_ctx *ctx, out_list *l, const char *name, awq_dtype dt,
+awq_qz_out_tensor *awq_qz_out_list_add(awq_ctx *ctx, awq_qz_out_list *l, const char *name, awq_dtype dt,
                                 int ndim, const int64_t *shape, awq_status *st) {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
-        out_tensor *nt = realloc(l->t, cap * sizeof *nt);
+        awq_qz_out_tensor *nt = realloc(l->t, cap * sizeof *nt);
         if (!nt) {
             *st = awq_fail_nomem(ctx, "tensor list", cap * sizeof *nt);
             return NULL;
@@ -116,7 +105,7 @@ static out_tensor *out_list_add(awq_ctx *ctx, out_list *l, const char *name, awq
         l->t = nt;
         l->cap = cap;
     }
-    out_tensor *t = &l->t[l->n];
+    awq_qz_out_tensor *t = &l->t[l->n];
     memset(t, 0, sizeof *t);
     snprintf(t->name, sizeof t->name, "%s", name);
     t->dtype = dt;
@@ -232,328 +221,10 @@ static void norm_tensor_name(const awq_quantize_job *job, int64_t layer, const c
 
 /* The norms a layer's output carries: those the scaling groups fold into
  * (the others are copied from the source). */
-#define MAX_FOLDED_NORMS 6
 
-static bool linear_packable(const awq_quantize_job *job, int64_t K, int64_t N) {
+bool awq_qz_linear_packable(const awq_quantize_job *job, int64_t K, int64_t N) {
     return awq_linear_packable(job->p.format, K, N, job->p.quant.bits, job->p.quant.group_size,
                                NULL);
-}
-
-/* ------------------------------------------------------------- prepare */
-
-static awq_status load_scales_file(awq_quantize_job *job) {
-    char *buf;
-    size_t n;
-    AWQ_TRY(awq_read_file(job->ctx, job->s_load, 1ull << 32, &buf, &n));
-    cJSON *root = cJSON_ParseWithLength(buf, n);
-    free(buf);
-    if (!root || !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(root, "layers"))) {
-        cJSON_Delete(root);
-        return awq_fail(job->ctx, AWQ_ERR_FORMAT,
-                        "%s: not an awqkit scales file (expected an object with \"layers\")",
-                        job->s_load);
-    }
-    job->loaded.root = root;
-    job->loaded.layers = cJSON_GetObjectItemCaseSensitive(root, "layers");
-    return AWQ_OK;
-}
-
-/* The resume fingerprint: XXH3-64 of the config, the content hash of the
- * source (every byte of every tensor, quant/srcscan.h), the calibration
- * ids, every option that changes an output byte, and loaded scales. */
-static awq_status compute_fingerprint(awq_quantize_job *job) {
-    XXH3_state_t *xs = XXH3_createState();
-    if (!xs || XXH3_64bits_reset(xs) != XXH_OK) {
-        XXH3_freeState(xs);
-        return awq_fail_nomem(job->ctx, "hash state", 0);
-    }
-    static const char tag[] = "awqkit-resume-v2";
-    XXH3_64bits_update(xs, tag, sizeof tag);
-    char *cfgs = cJSON_PrintUnformatted(awq_checkpoint_config(job->ck));
-    if (cfgs) {
-        XXH3_64bits_update(xs, cfgs, strlen(cfgs) + 1);
-        cJSON_free(cfgs);
-    }
-    XXH3_64bits_update(xs, &job->content_hash, sizeof job->content_hash);
-    XXH3_64bits_update(xs, job->blocks->ids,
-                       (size_t)job->blocks->n_blocks * (size_t)job->blocks->seqlen *
-                           sizeof(int32_t));
-    const awq_quantize_params *p = &job->p;
-    uint64_t opts[] = {(uint64_t)p->method, (uint64_t)p->quant.bits,
-                       (uint64_t)(int64_t)p->quant.group_size, p->quant.sym,
-                       (uint64_t)p->format, (uint64_t)p->n_grid, p->duo_scaling, p->clip,
-                       (uint64_t)p->clip_n_grid, (uint64_t)(p->clip_max_shrink * 1e6),
-                       (uint64_t)p->clip_tokens, (uint64_t)p->propagate,
-                       (uint64_t)p->runtime.backend, p->allow_lossy, (uint64_t)p->chunk_seqs,
-                       (uint64_t)p->precision};
-    XXH3_64bits_update(xs, opts, sizeof opts);
-    if (job->loaded.root) {
-        char *s = cJSON_PrintUnformatted(job->loaded.root);
-        if (s) {
-            XXH3_64bits_update(xs, s, strlen(s) + 1);
-            cJSON_free(s);
-        }
-    }
-    job->fingerprint = XXH3_64bits_digest(xs);
-    XXH3_freeState(xs);
-    return AWQ_OK;
-}
-
-/* Where a resumed run starts: after the last durable layer, when the saved
- * progress has this job's fingerprint. A partial dir without any finished
- * layer holds nothing worth keeping (a run that failed or was stopped
- * before its first layer): the run starts over, whatever its fingerprint. */
-static awq_status resume_point(awq_quantize_job *job) {
-    awq_ctx *ctx = job->ctx;
-    job->plan.resume_from = 0;
-    if (!job->p.resume || !awq_path_is_dir(job->partial_dir)) return AWQ_OK;
-    int64_t done = awq_qz_finished_layers(job);
-    if (done == 0) return AWQ_OK;
-    char *fp = awq_path_join(job->partial_dir, FINGERPRINT_FILE);
-    char *buf = NULL;
-    size_t n;
-    awq_status st = fp ? awq_read_file(ctx, fp, 64, &buf, &n) : awq_fail_nomem(ctx, "path", 0);
-    if (st == AWQ_OK) {
-        char want[32];
-        snprintf(want, sizeof want, "%016llx", (unsigned long long)job->fingerprint);
-        if (n < 16 || strncmp(buf, want, 16) != 0)
-            st = awq_fail(ctx, AWQ_ERR_MISMATCH,
-                          "%s: saved progress belongs to another model, calibration set or "
-                          "options (fingerprint %.16s, now %s); rerun with the same model, "
-                          "calibration and options, or without --resume and with --force to "
-                          "start over",
-                          job->partial_dir, buf, want);
-    } else if (st == AWQ_ERR_NOT_FOUND) {
-        st = awq_fail(ctx, AWQ_ERR_MISMATCH,
-                      "%s holds finished layers but no fingerprint: it cannot be resumed "
-                      "safely; rerun with --force to start over", job->partial_dir);
-    }
-    free(buf);
-    free(fp);
-    if (st == AWQ_OK) job->plan.resume_from = done;
-    return st;
-}
-
-awq_status awq_quantize_prepare(awq_ctx *ctx, const char *model_dir, const char *out_dir,
-                                const awq_quantize_params *params, awq_quantize_job **out) {
-    *out = NULL;
-    if (!model_dir || !model_dir[0] || !out_dir || !out_dir[0] || !params)
-        return awq_fail(ctx, AWQ_ERR_INVALID_ARG,
-                        "quantize: the model and the output directory are required (an empty "
-                        "path names nothing)");
-    const awq_quantize_params *p = params;
-    if (p->n_grid < 1 || p->n_grid > 1000)
-        return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "n_grid %d out of range [1, 1000]", p->n_grid);
-    if (p->duo_scaling != AWQ_DUO_OFF && p->duo_scaling != AWQ_DUO_ON &&
-        p->duo_scaling != AWQ_DUO_BOTH)
-        return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "unknown duo_scaling mode %d",
-                        (int)p->duo_scaling);
-    if (p->duo_scaling == AWQ_DUO_BOTH && p->n_grid < 2)
-        return awq_fail(ctx, AWQ_ERR_INVALID_ARG,
-                        "duo_scaling both splits n_grid between two families: n_grid must be "
-                        ">= 2 (got %d)", p->n_grid);
-    if (p->clip && (p->clip_n_grid < 1 || p->clip_max_shrink <= 0 || p->clip_max_shrink >= 1 ||
-                    p->clip_tokens < 1))
-        return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "clip parameters out of range");
-    if (!awq_format_get(p->format))
-        return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "unknown output format %d", (int)p->format);
-
-    awq_quantize_job *job = calloc(1, sizeof *job);
-    if (!job) return awq_fail_nomem(ctx, "quantize job", sizeof *job);
-    job->ctx = ctx;
-    job->p = *p;
-    if (job->p.offload_activations && job->p.chunk_seqs <= 0) job->p.chunk_seqs = 16;
-    job->model_path = awq_strdup(model_dir);
-    job->out_dir = awq_strdup(out_dir);
-    job->partial_dir = awq_path_join(out_dir, PARTIAL_DIR);
-    job->staging_dir = job->partial_dir ? awq_path_join(job->partial_dir, AWQ_QZ_STAGING) : NULL;
-    job->journal = job->partial_dir ? awq_path_join(job->partial_dir, AWQ_QZ_JOURNAL) : NULL;
-    job->s_calib_path = awq_strdup(p->calib.path);
-    job->s_text_field = awq_strdup(p->calib.text_field);
-    job->s_calib_tokens = awq_strdup(p->calib_tokens);
-    job->s_dump = awq_strdup(p->dump_scales);
-    job->s_load = awq_strdup(p->load_scales);
-    job->p.calib.path = job->s_calib_path;
-    job->p.calib.text_field = job->s_text_field;
-    job->p.calib_tokens = job->s_calib_tokens;
-    job->p.dump_scales = job->s_dump;
-    job->p.load_scales = job->s_load;
-    awq_status st = AWQ_OK;
-    if (!job->model_path || !job->out_dir || !job->staging_dir || !job->journal)
-        st = awq_fail_nomem(ctx, "paths", 0);
-    double t0 = awq_now();
-
-    /* What the model is: read-only. */
-    if (st == AWQ_OK) st = awq_checkpoint_open_model(ctx, model_dir, &job->ck);
-    if (st == AWQ_OK) st = awq_model_config_from_checkpoint(ctx, job->ck, &job->cfg);
-    /* MoE scales live in search.json's "moe" record, which --load-scales
-     * does not read back */
-    if (st == AWQ_OK && job->cfg.is_moe && job->s_load)
-        st = awq_fail(ctx, AWQ_ERR_UNSUPPORTED,
-                      "--load-scales: %s is a mixture-of-experts model (%s); loading searched "
-                      "scales is supported for dense models only", model_dir,
-                      job->cfg.architecture[0] ? job->cfg.architecture : job->cfg.model_type);
-    if (st == AWQ_OK && !job->cfg.arch)
-        st = awq_fail(ctx, AWQ_ERR_UNSUPPORTED,
-                      "%s: architecture \"%s\" is not supported (supported: %s)", model_dir,
-                      job->cfg.architecture, awq_arch_supported_list());
-    if (st == AWQ_OK && job->cfg.quant.present && !awq_checkpoint_is_fp8_source(job->ck))
-        st = awq_fail(ctx, AWQ_ERR_INVALID_ARG,
-                      "%s is already quantized (%s); quantize the FP16/BF16 original, or use "
-                      "`awqkit repack` to change its format", model_dir,
-                      job->cfg.quant.quant_method);
-    if (st == AWQ_OK) st = awq_model_find_prefix(ctx, job->ck, job->prefix, sizeof job->prefix);
-    if (st == AWQ_OK) st = awq_model_open(ctx, job->ck, &job->p.runtime, &job->m);
-    if (st == AWQ_OK && job->s_load) st = load_scales_file(job);
-    /* Every check that needs no computation, before anything is written. */
-    if (st == AWQ_OK) st = awq_qz_preflight(job);
-    /* From here on OUT is this job's: nobody else writes it until
-     * awq_quantize_job_free, and a failure before the first layer leaves it
-     * as it was (created, then removed again, when it did not exist). */
-    if (st == AWQ_OK) st = awq_out_lock_acquire(ctx, out_dir, "quantize", &job->lock);
-    if (st == AWQ_OK) st = awq_qz_check_out_dir(job);
-    /* One pass over every source byte: NaN/Inf anywhere is refused here,
-     * naming the tensor and element, and the content hash feeds the resume
-     * fingerprint. */
-    if (st == AWQ_OK) st = awq_source_scan(ctx, job->ck, &job->content_hash);
-    double t_load = awq_now() - t0;
-
-    /* Calibration blocks. */
-    if (st == AWQ_OK) {
-        int seqlen = p->calib.seqlen > 0 ? p->calib.seqlen : 512;
-        if (job->s_calib_tokens) {
-            st = awq_calib_from_token_file(ctx, job->s_calib_tokens, (int32_t)job->cfg.vocab,
-                                           seqlen, &job->blocks);
-        } else if (!job->s_calib_path) {
-            st = awq_fail(ctx, AWQ_ERR_INVALID_ARG,
-                          "no calibration data: give a text file or --calib-tokens");
-        } else {
-            awq_tokenizer *tok = NULL;
-            st = awq_tokenizer_load(ctx, awq_checkpoint_dir(job->ck), &tok);
-            if (st != AWQ_OK)
-                st = awq_fail_wrap(ctx, st, "cannot tokenize the calibration text (pass "
-                                   "pre-tokenized ids with --calib-tokens FILE instead)");
-            if (st == AWQ_OK) st = awq_calib_build(ctx, tok, &job->p.calib, &job->blocks);
-            awq_tokenizer_free(tok);
-        }
-    }
-    if (st == AWQ_OK && job->cfg.max_pos > 0 && job->blocks->seqlen > job->cfg.max_pos)
-        awq_warn(ctx, "calibration seqlen %d exceeds max_position_embeddings %lld",
-                 (int)job->blocks->seqlen, (long long)job->cfg.max_pos);
-
-    if (st == AWQ_OK) {
-        awq_quantize_plan *pl = &job->plan;
-        const awq_model_config *c = &job->cfg;
-        const awq_arch *a = c->arch;
-        pl->n_layers = c->n_layers;
-        pl->n_blocks = job->blocks->n_blocks;
-        pl->seqlen = job->blocks->seqlen;
-        pl->n_tokens = pl->n_blocks * pl->seqlen;
-        pl->calib = job->blocks->stats;
-        uint64_t wbytes = 0, max_lin = 0;
-        for (int i = 0; i < a->n_linears; i++) {
-            int64_t K = awq_model_dim(c, a->linears[i].in_dim);
-            int64_t N = awq_model_dim(c, a->linears[i].out_dim);
-            wbytes += (uint64_t)K * (uint64_t)N * 4;
-            if ((uint64_t)K * (uint64_t)N * 4 > max_lin) max_lin = (uint64_t)K * (uint64_t)N * 4;
-            pl->n_linears += c->n_layers;
-            if (linear_packable(job, K, N)) pl->n_packable += c->n_layers;
-        }
-        pl->layer_weight_bytes = wbytes;
-        pl->skipped_groups = a->skipped_groups;
-        if (a->moe) {
-            /* the run-time linear sets (model/moe_lset.h): experts, no
-             * dense MLP in MoE layers; routers are never packed */
-            pl->n_linears = pl->n_packable = 0;
-            for (int64_t li = 0; li < c->n_layers; li++)
-                for (int k = 0; k < awq_lset_count(c, li); k++) {
-                    awq_lset_item it;
-                    if (!awq_lset_get(c, li, k, &it) || !it.present || !it.packed) continue;
-                    pl->n_linears++;
-                    pl->n_packable += linear_packable(job, it.n_in, it.n_out);
-                }
-        }
-        uint64_t rows = (uint64_t)pl->n_tokens;
-        int64_t cs = job->p.chunk_seqs > 0 && job->p.chunk_seqs < pl->n_blocks ? job->p.chunk_seqs
-                                                                                : pl->n_blocks;
-        uint64_t crows = (uint64_t)(cs * pl->seqlen);
-        uint64_t hid = (uint64_t)c->hidden, qd = (uint64_t)(c->n_heads * c->head_dim);
-        uint64_t inter = (uint64_t)c->intermediate;
-        /* Slots: X, Y, the four captures, the block's FP output (also the
-         * replay scratch, awq_search.h) (in memory: all rows; offloaded: one
-         * chunk each). Chunk scratch: a candidate's block output and the
-         * MLP's [rows, inter] pair. */
-        uint64_t slot_cols = 3 * hid + (hid + qd + hid + inter);
-        /* MLA: o_proj's input is n_heads x v_head_dim, plus the low-rank
-         * captures */
-        if (a->mla)
-            slot_cols += (uint64_t)(c->q_lora_rank + c->kv_lora_rank +
-                                    c->n_heads * c->v_head_dim) - qd;
-        pl->activation_bytes = (job->p.offload_activations ? crows : rows) * 4 * slot_cols +
-                               crows * 4 * (hid + 2 * inter);
-        /* layer + replay/RTN layer + candidate weights of the largest group */
-        pl->peak_bytes = pl->activation_bytes + 2 * wbytes + 3 * max_lin;
-        if (a->mla) {
-            /* MLA attention scratch of one attention chunk (lib/model/mla.c:
-             * projections, the per-head layout in blocks of <= 2^24 floats) */
-            uint64_t ar = AWQ_MIN(crows, AWQ_MAX((uint64_t)pl->seqlen, (uint64_t)4096));
-            uint64_t H = (uint64_t)c->n_heads, nope = (uint64_t)c->qk_nope_head_dim,
-                     rope = (uint64_t)c->qk_rope_head_dim, vd = (uint64_t)c->v_head_dim;
-            uint64_t blk = AWQ_MIN(ar * H * (nope + rope), (uint64_t)1 << 24);
-            pl->peak_bytes += 4 * (ar * ((uint64_t)(c->q_lora_rank + c->kv_lora_rank) + 2 * rope +
-                                         H * (2 * nope + rope + 2 * vd)) +
-                                   4 * blk);
-        }
-        /* MoE: a layer holds every expert (twice while the RTN baseline and
-         * the replay run) plus the expert search's scratch */
-        uint64_t moe_w = awq_moe_layer_bytes(c);
-        pl->layer_weight_bytes += moe_w;
-        pl->peak_bytes += 2 * moe_w + awq_moe_search_bytes(c, rows);
-        st = compute_fingerprint(job);
-        if (st == AWQ_OK) st = resume_point(job);
-        awq_info(ctx, "loaded %s in %.2f s: %lld layers, %lld calibration blocks x %lld tokens",
-                 model_dir, t_load, (long long)pl->n_layers, (long long)pl->n_blocks,
-                 (long long)pl->seqlen);
-    }
-    if (st != AWQ_OK) {
-        awq_quantize_job_free(job);
-        return st;
-    }
-    *out = job;
-    return AWQ_OK;
-}
-
-const awq_quantize_plan *awq_quantize_job_plan(const awq_quantize_job *job) {
-    return job ? &job->plan : NULL;
-}
-
-void awq_quantize_job_free(awq_quantize_job *job) {
-    if (!job) return;
-    awq_model_free(job->m);
-    awq_checkpoint_free(job->ck);
-    awq_calib_blocks_free(job->blocks);
-    cJSON_Delete(job->loaded.root);
-    free(job->model_path);
-    free(job->out_dir);
-    free(job->partial_dir);
-    free(job->staging_dir);
-    free(job->journal);
-    free(job->s_calib_path);
-    free(job->s_text_field);
-    free(job->s_calib_tokens);
-    free(job->s_dump);
-    free(job->s_load);
-    /* last: OUT stays ours until everything above is closed */
-    awq_out_lock_release(job->lock);
-    free(job);
-}
-
-void awq_quantize_report_free(awq_quantize_report *rep) {
-    if (!rep) return;
-    free(rep->expert_tokens);
-    free(rep->layers);
-    free(rep->groups);
-    memset(rep, 0, sizeof *rep);
 }
 
 /* ------------------------------------------------- scales (dump / load) */
@@ -694,12 +365,12 @@ static awq_status search_from_json(awq_quantize_job *job, awq_layer *l, int64_t 
 /* Append a 1-D float tensor `name` (n values in backend memory, minus
  * `sub`: a norm's offset, Gemma's (1 + w) stored as w) to the output list,
  * in the source tensor's dtype. */
-static awq_status emit_vector(awq_quantize_job *job, out_list *outl, const char *name,
+static awq_status emit_vector(awq_quantize_job *job, awq_qz_out_list *outl, const char *name,
                               const float *v, int64_t n, float sub) {
     awq_ctx *ctx = job->ctx;
     awq_status st = AWQ_OK;
     awq_dtype dt = out_float_dtype(awq_checkpoint_find(job->ck, name));
-    out_tensor *t = out_list_add(ctx, outl, name, dt, 1, &n, &st);
+    awq_qz_out_tensor *t = awq_qz_out_list_add(ctx, outl, name, dt, 1, &n, &st);
     if (!t) return st;
     float *h = awq_alloc((size_t)n, sizeof(float));
     if (!h) return awq_fail_nomem(ctx, name, (uint64_t)n * 4);
@@ -730,7 +401,7 @@ static awq_status load_vector(awq_quantize_job *job, const awq_checkpoint *lc, c
 /* Quantize + pack every linear of the (scaled, clipped) layer and collect
  * the layer's output tensors. */
 static awq_status layer_outputs(awq_quantize_job *job, awq_layer *l, int64_t layer,
-                                out_list *outl, int64_t *n_packed, int64_t *n_kept) {
+                                awq_qz_out_list *outl, int64_t *n_packed, int64_t *n_kept) {
     awq_ctx *ctx = job->ctx;
     const awq_arch *a = job->cfg.arch;
     char name[320];
@@ -746,7 +417,7 @@ static awq_status layer_outputs(awq_quantize_job *job, awq_layer *l, int64_t lay
         st = awq_model_download(job->m, wh, w, (size_t)N * (size_t)K * sizeof(float));
         lin_tensor_name(job, layer, lin, "weight", name, sizeof name);
         const awq_tensor_info *src = awq_checkpoint_find(job->ck, name);
-        if (st == AWQ_OK && li.packed && linear_packable(job, K, N)) {
+        if (st == AWQ_OK && li.packed && awq_qz_linear_packable(job, K, N)) {
             awq_qtensor qt;
             memset(&qt, 0, sizeof qt);
             char base[256];
@@ -765,7 +436,7 @@ static awq_status layer_outputs(awq_quantize_job *job, awq_layer *l, int64_t lay
             for (int i = 0; i < pk.n_tensors && st == AWQ_OK; i++) {
                 if (awq_packed_part_absent(&pk.t[i])) continue; /* e.g. sym CT zeros */
                 snprintf(name, sizeof name, "%s.%s", base, pk.t[i].suffix);
-                out_tensor *t = out_list_add(ctx, outl, name, pk.t[i].dtype, pk.t[i].ndim,
+                awq_qz_out_tensor *t = awq_qz_out_list_add(ctx, outl, name, pk.t[i].dtype, pk.t[i].ndim,
                                              pk.t[i].shape, &st);
                 if (t) memcpy(t->data, pk.t[i].data, t->n_bytes);
             }
@@ -781,7 +452,7 @@ static awq_status layer_outputs(awq_quantize_job *job, awq_layer *l, int64_t lay
                 awq_warn(ctx, "%s [%lld x %lld] cannot be packed (%s): kept in %s", name,
                          (long long)N, (long long)K, why, awq_dtype_name(out_float_dtype(src)));
             int64_t shape[2] = {N, K};
-            out_tensor *t = out_list_add(ctx, outl, name, out_float_dtype(src), 2, shape, &st);
+            awq_qz_out_tensor *t = awq_qz_out_list_add(ctx, outl, name, out_float_dtype(src), 2, shape, &st);
             if (t) st = f32_to_dtype(ctx, name, wh, N * K, t->dtype, t->data);
             if (st == AWQ_OK && li.packed) (*n_kept)++;
         }
@@ -794,8 +465,8 @@ static awq_status layer_outputs(awq_quantize_job *job, awq_layer *l, int64_t lay
             st = emit_vector(job, outl, name, b, N, 0);
         }
     }
-    const char *norms[MAX_FOLDED_NORMS];
-    int nn = awq_arch_folded_norms(a, norms, MAX_FOLDED_NORMS);
+    const char *norms[AWQ_QZ_MAX_FOLDED_NORMS];
+    int nn = awq_arch_folded_norms(a, norms, AWQ_QZ_MAX_FOLDED_NORMS);
     for (int i = 0; i < nn && st == AWQ_OK; i++) {
         int64_t n;
         float *nw = awq_layer_norm_weight(l, (awq_layer_norm_id)awq_layer_norm_find(norms[i]), &n);
@@ -858,8 +529,8 @@ static awq_status layer_from_outputs(awq_quantize_job *job, awq_layer *l, int64_
             st = load_vector(job, lc, name, b, N, 0);
         }
     }
-    const char *norms[MAX_FOLDED_NORMS];
-    int nn = awq_arch_folded_norms(a, norms, MAX_FOLDED_NORMS);
+    const char *norms[AWQ_QZ_MAX_FOLDED_NORMS];
+    int nn = awq_arch_folded_norms(a, norms, AWQ_QZ_MAX_FOLDED_NORMS);
     for (int i = 0; i < nn && st == AWQ_OK; i++) {
         int64_t n;
         float *nw = awq_layer_norm_weight(l, (awq_layer_norm_id)awq_layer_norm_find(norms[i]), &n);
@@ -872,7 +543,7 @@ static awq_status layer_from_outputs(awq_quantize_job *job, awq_layer *l, int64_
 
 /* Write a layer's outputs (and its search record) as a one-shard
  * checkpoint in its layer directory: durable once this returns. */
-static awq_status save_layer(awq_quantize_job *job, int64_t layer, const out_list *outl,
+static awq_status save_layer(awq_quantize_job *job, int64_t layer, const awq_qz_out_list *outl,
                              cJSON *search) {
     awq_ctx *ctx = job->ctx;
     char *dir = layer_dir(job, layer);
@@ -900,7 +571,7 @@ static awq_status save_layer(awq_quantize_job *job, int64_t layer, const out_lis
     return st == AWQ_OK ? st : awq_fail_wrap(ctx, st, "saving layer %lld", (long long)layer);
 }
 
-static awq_status open_layer_file(awq_quantize_job *job, int64_t layer, awq_checkpoint **out) {
+awq_status awq_qz_open_layer_file(awq_quantize_job *job, int64_t layer, awq_checkpoint **out) {
     char *dir = layer_dir(job, layer);
     char *f = dir ? awq_path_join(dir, "model.safetensors") : NULL;
     awq_status st = f ? awq_checkpoint_open(job->ctx, f, out)
@@ -916,7 +587,7 @@ static awq_status replay_layer(awq_quantize_job *job, int64_t layer, awq_search_
     awq_layer *l = NULL;
     awq_checkpoint *lc = NULL;
     awq_status st = awq_layer_load(job->m, layer, &l);
-    if (st == AWQ_OK) st = open_layer_file(job, layer, &lc);
+    if (st == AWQ_OK) st = awq_qz_open_layer_file(job, layer, &lc);
     if (st == AWQ_OK) st = layer_from_outputs(job, l, layer, lc);
     if (st == AWQ_OK) st = awq_search_forward(job->m, l, a, in, out, false);
     awq_checkpoint_free(lc);
@@ -936,240 +607,11 @@ static awq_status rtn_layer_mse(awq_quantize_job *job, int64_t layer, awq_search
         if (!awq_lset_get(&job->cfg, layer, lin, &li) || !li.present || !li.packed) continue;
         int64_t N, K;
         float *w = awq_layer_lset_weight(l, lin, &N, &K);
-        if (linear_packable(job, K, N)) st = awq_pseudo_quant(be, w, N, K, &job->p.quant);
+        if (awq_qz_linear_packable(job, K, N)) st = awq_pseudo_quant(be, w, N, K, &job->p.quant);
     }
     if (st == AWQ_OK) st = awq_search_forward(job->m, l, acts, AWQ_SLOT_X, AWQ_SLOT_TMP, false);
     if (st == AWQ_OK) st = awq_search_slot_mse(job->m, acts, AWQ_SLOT_TMP, AWQ_SLOT_Y, mse);
     awq_layer_free(l);
-    return st;
-}
-
-/* ------------------------------------------------------------ assembly */
-
-/* What a source tensor becomes: copied as is, or replaced by layer files. */
-bool awq_qz_is_replaced(const awq_quantize_job *job, const char *name, int64_t *layer) {
-    size_t lp = strlen(job->prefix);
-    if (strncmp(name, job->prefix, lp) != 0 || strncmp(name + lp, "layers.", 7) != 0)
-        return false;
-    const char *s = name + lp + 7;
-    char *end;
-    long long li = strtoll(s, &end, 10);
-    if (end == s || *end != '.' || li < 0 || li >= job->cfg.n_layers) return false;
-    const char *rest = end + 1;
-    const awq_arch *a = job->cfg.arch;
-    /* the layer's linear set (model/moe_lset.h): weights, the biases of the
-     * table's linears, and an FP8 source's scales */
-    const char *dot = strrchr(rest, '.');
-    if (dot && (size_t)(dot - rest) < 256) {
-        char rel[256];
-        memcpy(rel, rest, (size_t)(dot - rest));
-        rel[dot - rest] = 0;
-        int lin = awq_lset_find(&job->cfg, li, rel);
-        if (lin >= 0 && (!strcmp(dot, ".weight") || (lin < a->n_linears && !strcmp(dot, ".bias")) ||
-                         (awq_checkpoint_is_fp8_source(job->ck) &&
-                          (!strcmp(dot, ".weight_scale_inv") || !strcmp(dot, ".input_scale"))))) {
-            *layer = li;
-            return true;
-        }
-    }
-    const char *norms[MAX_FOLDED_NORMS];
-    int nn = awq_arch_folded_norms(a, norms, MAX_FOLDED_NORMS);
-    for (int i = 0; i < nn; i++) {
-        size_t n = strlen(norms[i]);
-        if (!strncmp(rest, norms[i], n) && !strcmp(rest + n, ".weight")) {
-            *layer = li;
-            return true;
-        }
-    }
-    return false;
-}
-
-static bool is_replaced(const awq_quantize_job *job, const char *name, int64_t *layer) {
-    return awq_qz_is_replaced(job, name, layer);
-}
-
-/* Files beside the weights that belong in the output (tokenizer, chat
- * template, generation and processor configs, licence, ...): everything
- * except weights in any format, the index and config.json. */
-/* The tokenizer, model card and other files: the rules shared with repack
- * (lib/quant/outfiles.c); the model card says what this was quantized from. */
-static awq_status copy_aux_files(awq_quantize_job *job, awq_writer *w) {
-    const char *dir = awq_checkpoint_dir(job->ck);
-    char *base = awq_base_model_id(dir, awq_checkpoint_config(job->ck));
-    if (!base) return awq_fail_nomem(job->ctx, "base model id", 256);
-    awq_status st = awq_copy_aux_files(job->ctx, w, dir, base, NULL);
-    free(base);
-    return st;
-}
-
-/* config.json of the output: the source's plus quantization_config. */
-static awq_status output_config(awq_quantize_job *job, const out_list *kept_names,
-                                char **out) {
-    awq_ctx *ctx = job->ctx;
-    /* modules_to_not_convert: linears kept unpacked, and top-level modules
-     * outside the decoder that hold weights (e.g. a vision tower "visual");
-     * transformers matches these as substrings of module names. lm_head is
-     * never converted by the loaders. */
-    /* MoE models list every layer's router (and shared expert gate) */
-    enum { MAX_MODS = 4096 };
-    const char **mods = malloc(MAX_MODS * sizeof *mods);
-    char (*modbuf)[160] = malloc(MAX_MODS * sizeof *modbuf);
-    if (!mods || !modbuf) {
-        free(mods);
-        free(modbuf);
-        return awq_fail_nomem(ctx, "modules_to_not_convert", MAX_MODS * 168);
-    }
-    int nm = 0;
-    size_t nt = awq_checkpoint_n_tensors(job->ck);
-    for (size_t i = 0; i < nt && nm < 32; i++) {
-        const char *name = awq_checkpoint_tensor(job->ck, i)->name;
-        if (!strncmp(name, job->prefix, strlen(job->prefix)) || !strncmp(name, "lm_head.", 8))
-            continue;
-        /* first component, or the second under "model." (model.visual) */
-        char top[160];
-        snprintf(top, sizeof top, "%s", name);
-        char *dot = strchr(top, '.');
-        if (dot && !strncmp(top, "model.", 6)) dot = strchr(dot + 1, '.');
-        if (dot) *dot = 0;
-        if (strstr(top, "embed_tokens") || !strcmp(top, "model.norm")) continue;
-        bool seen = false;
-        for (int k = 0; k < nm; k++) seen |= !strcmp(modbuf[k], top);
-        if (!seen) {
-            snprintf(modbuf[nm], sizeof modbuf[nm], "%s", top);
-            mods[nm] = modbuf[nm];
-            nm++;
-        }
-    }
-    for (size_t i = 0; i < kept_names->n && nm < MAX_MODS; i++) {
-        snprintf(modbuf[nm], sizeof modbuf[nm], "%.159s", kept_names->t[i].name);
-        char *dot = strrchr(modbuf[nm], '.'); /* drop ".weight" */
-        if (dot) *dot = 0;
-        mods[nm] = modbuf[nm];
-        nm++;
-    }
-    awq_qconfig_fields f = {job->p.quant.bits, job->p.quant.group_size, job->p.quant.sym, false,
-                            mods, nm};
-    cJSON *qc = NULL;
-    awq_status st = awq_format_quant_config(ctx, job->p.format, &f, &qc);
-    free(mods);
-    free(modbuf);
-    if (st != AWQ_OK) return st;
-    /* the source's text with only quantization_config replaced */
-    char *path = awq_path_join(awq_checkpoint_dir(job->ck), "config.json"), *text = NULL;
-    size_t len = 0;
-    st = path ? awq_read_file(ctx, path, 16u << 20, &text, &len)
-              : awq_fail_nomem(ctx, "path", 256);
-    if (st == AWQ_OK) st = awq_config_text_with_qc(ctx, text, len, path, qc, out);
-    free(text);
-    free(path);
-    cJSON_Delete(qc);
-    return st;
-}
-
-static awq_status assemble(awq_quantize_job *job, awq_quantize_report *rep) {
-    awq_ctx *ctx = job->ctx;
-    int64_t L = job->cfg.n_layers;
-    awq_checkpoint **lcs = calloc((size_t)L, sizeof *lcs);
-    if (!lcs) return awq_fail_nomem(ctx, "layer files", (uint64_t)L * 8);
-    awq_status st = AWQ_OK;
-    for (int64_t i = 0; i < L && st == AWQ_OK; i++) st = open_layer_file(job, i, &lcs[i]);
-
-    /* Into the staging directory: OUT gets the files only once they were
-     * verified (awq_publish_dir). A staging dir left by a killed run goes. */
-    awq_writer_params wp = awq_writer_default_params();
-    wp.max_shard_bytes = job->p.max_shard_bytes;
-    awq_writer *w = NULL;
-    out_list kept;
-    memset(&kept, 0, sizeof kept);
-    if (awq_path_exists(job->staging_dir)) rm_tree(job->staging_dir);
-    if (st == AWQ_OK) st = awq_writer_create(ctx, job->staging_dir, &wp, &w);
-    /* Declare in source order, each layer's outputs where its first
-     * replaced tensor stood. */
-    size_t nt = awq_checkpoint_n_tensors(job->ck);
-    bool *emitted = calloc((size_t)L, 1);
-    if (!emitted && st == AWQ_OK) st = awq_fail_nomem(ctx, "flags", (uint64_t)L);
-    for (int pass = 0; pass < 2 && st == AWQ_OK; pass++) {
-        if (emitted) memset(emitted, 0, (size_t)L);
-        for (size_t i = 0; i < nt && st == AWQ_OK; i++) {
-            const awq_tensor_info *t = awq_checkpoint_tensor(job->ck, i);
-            int64_t li;
-            if (!is_replaced(job, t->name, &li)) {
-                if (pass == 0) st = awq_writer_declare(w, t->name, t->dtype, t->ndim, t->shape);
-                else st = awq_writer_write(w, t->name, t->data, t->n_bytes);
-                if (pass == 1) awq_checkpoint_release(job->ck, t->data, t->n_bytes);
-                continue;
-            }
-            if (emitted[li]) continue;
-            emitted[li] = true;
-            size_t n = awq_checkpoint_n_tensors(lcs[li]);
-            for (size_t k = 0; k < n && st == AWQ_OK; k++) {
-                const awq_tensor_info *lt = awq_checkpoint_tensor(lcs[li], k);
-                if (pass == 0) {
-                    st = awq_writer_declare(w, lt->name, lt->dtype, lt->ndim, lt->shape);
-                    size_t ln = strlen(lt->name);
-                    if (st == AWQ_OK && ln > 7 && !strcmp(lt->name + ln - 7, ".weight") &&
-                        lt->ndim == 2) {
-                        out_tensor *kt = out_list_add(ctx, &kept, lt->name, AWQ_DT_U8, 0, NULL,
-                                                      &st);
-                        (void)kt;
-                    }
-                } else {
-                    st = awq_writer_write(w, lt->name, lt->data, lt->n_bytes);
-                    awq_checkpoint_release(lcs[li], lt->data, lt->n_bytes);
-                }
-            }
-            if (pass == 1) st = st == AWQ_OK ? awq_progress(ctx, "write", (uint64_t)li + 1,
-                                                            (uint64_t)L) : st;
-        }
-    }
-    free(emitted);
-    char *cfg = NULL;
-    if (st == AWQ_OK) st = output_config(job, &kept, &cfg);
-    if (st == AWQ_OK) st = awq_writer_add_file(w, "config.json", cfg, strlen(cfg));
-    free(cfg);
-    if (st == AWQ_OK) st = copy_aux_files(job, w);
-    if (st == AWQ_OK) st = awq_writer_finish(w);
-    if (st == AWQ_OK && rep) {
-        rep->out_bytes = awq_writer_total_bytes(w);
-        rep->out_shards = awq_writer_n_shards(w);
-    }
-    awq_writer_free(w);
-    out_list_free(&kept);
-    for (int64_t i = 0; i < L; i++) awq_checkpoint_free(lcs[i]);
-    free(lcs);
-    return st;
-}
-
-static awq_status dump_scales(awq_quantize_job *job) {
-    awq_ctx *ctx = job->ctx;
-    cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "awqkit_version", AWQ_VERSION_STRING);
-    cJSON_AddStringToObject(root, "method", awq_method_name(job->p.method));
-    cJSON_AddNumberToObject(root, "bits", job->p.quant.bits);
-    cJSON_AddNumberToObject(root, "group_size", job->p.quant.group_size);
-    cJSON_AddBoolToObject(root, "sym", job->p.quant.sym);
-    cJSON_AddNumberToObject(root, "n_grid", job->p.n_grid);
-    cJSON_AddStringToObject(root, "duo_scaling", awq_duo_scaling_name(job->p.duo_scaling));
-    cJSON *layers = cJSON_AddArrayToObject(root, "layers");
-    awq_status st = AWQ_OK;
-    for (int64_t i = 0; i < job->cfg.n_layers && st == AWQ_OK; i++) {
-        char *dir = layer_dir(job, i);
-        char *f = dir ? awq_path_join(dir, "search.json") : NULL;
-        char *buf = NULL;
-        size_t n;
-        st = f ? awq_read_file(ctx, f, 1ull << 32, &buf, &n) : AWQ_ERR_NOMEM;
-        cJSON *lj = st == AWQ_OK ? cJSON_ParseWithLength(buf, n) : NULL;
-        if (st == AWQ_OK && !lj) st = awq_fail(ctx, AWQ_ERR_FORMAT, "%s: invalid JSON", f);
-        if (lj) cJSON_AddItemToArray(layers, lj);
-        free(buf);
-        free(f);
-        free(dir);
-    }
-    char *s = st == AWQ_OK ? cJSON_Print(root) : NULL;
-    if (st == AWQ_OK && !s) st = awq_fail_nomem(ctx, "scales JSON", 0);
-    if (st == AWQ_OK) st = awq_write_file_atomic(ctx, job->s_dump, s, strlen(s));
-    cJSON_free(s);
-    cJSON_Delete(root);
     return st;
 }
 
@@ -1293,7 +735,7 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
         awq_layer *l = NULL;
         awq_layer_search srch;
         memset(&srch, 0, sizeof srch);
-        out_list outl;
+        awq_qz_out_list outl;
         memset(&outl, 0, sizeof outl);
         cJSON *sj = NULL;
 
@@ -1346,7 +788,7 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
             st = sj ? save_layer(job, i, &outl, sj) : awq_fail_nomem(ctx, "search.json", 0);
         }
         rep->t_write += awq_now() - t0;
-        out_list_free(&outl);
+        awq_qz_out_list_free(&outl);
         cJSON_Delete(sj);
         for (int g = 0; g < a->n_groups; g++) rep->groups[i * a->n_groups + g] = srch.rep[g];
         awq_layer_search_free(&srch);
@@ -1422,13 +864,13 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
 
     /* Assemble into the staging dir, verify it there, then publish. */
     t0 = awq_now();
-    if (st == AWQ_OK) st = assemble(job, rep);
+    if (st == AWQ_OK) st = awq_qz_assemble(job, rep);
     rep->t_write += awq_now() - t0;
     t0 = awq_now();
     if (st == AWQ_OK) st = verify_output(job, rep);
     rep->t_verify = awq_now() - t0;
     t0 = awq_now();
-    if (st == AWQ_OK && job->s_dump) st = dump_scales(job);
+    if (st == AWQ_OK && job->s_dump) st = awq_qz_dump_scales(job);
     if (st == AWQ_OK) st = awq_publish_dir(ctx, job->staging_dir, job->out_dir, job->journal);
     if (st == AWQ_OK) {
         rmdir(job->staging_dir);

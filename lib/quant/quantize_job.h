@@ -84,4 +84,41 @@ awq_status awq_qz_moe_report_init(awq_quantize_job *job, awq_quantize_report *re
 void awq_qz_moe_note(awq_quantize_job *job, int64_t layer, const struct awq_moe_search *ms,
                      struct awq_layer_search *srch, awq_quantize_report *rep);
 
+/* quantize.c: can the output format pack a [N, K] linear with the job's
+ * bits and group size? */
+bool awq_qz_linear_packable(const awq_quantize_job *job, int64_t K, int64_t N);
+/* quantize_assemble.c: the output checkpoint from the layer files and the
+ * untouched source tensors, staged for publishing (rep: kept linears). */
+awq_status awq_qz_assemble(awq_quantize_job *job, awq_quantize_report *rep);
+/* quantize_assemble.c: the searched scales to --dump-scales. */
+awq_status awq_qz_dump_scales(awq_quantize_job *job);
+
+/* Shared by quantize.c and quantize_assemble.c. */
+#define AWQ_QZ_MAX_FOLDED_NORMS 6
+
+/* A tensor produced for the output: owned bytes. */
+typedef struct {
+    char name[320];
+    awq_dtype dtype;
+    int ndim;
+    int64_t shape[2];
+    uint64_t n_bytes;
+    void *data;
+} awq_qz_out_tensor;
+
+typedef struct {
+    awq_qz_out_tensor *t;
+    size_t n, cap;
+} awq_qz_out_list;
+
+/* Free every tensor's bytes and the list; the list is left empty. */
+void awq_qz_out_list_free(awq_qz_out_list *l);
+/* Append a tensor with freshly allocated (uninitialised) bytes; NULL with
+ * *st set on failure. */
+awq_qz_out_tensor *awq_qz_out_list_add(awq_ctx *ctx, awq_qz_out_list *l, const char *name,
+                                       awq_dtype dt, int ndim, const int64_t *shape,
+                                       awq_status *st);
+/* Open layer `layer`'s file (OUT/.awqkit-partial/layer-NNNNN). */
+awq_status awq_qz_open_layer_file(awq_quantize_job *job, int64_t layer, awq_checkpoint **out);
+
 #endif

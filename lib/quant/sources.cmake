@@ -7,6 +7,8 @@ list(APPEND AWQ_LIB_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/moe_awq.c
   ${CMAKE_CURRENT_LIST_DIR}/qmoe.c
   ${CMAKE_CURRENT_LIST_DIR}/quantize.c
+  ${CMAKE_CURRENT_LIST_DIR}/quantize_prepare.c
+  ${CMAKE_CURRENT_LIST_DIR}/quantize_assemble.c
   ${CMAKE_CURRENT_LIST_DIR}/qpreflight.c
   ${CMAKE_CURRENT_LIST_DIR}/srcscan.c
   ${CMAKE_CURRENT_LIST_DIR}/pack.c

@@ -18,8 +18,8 @@ awq_add_test(test_quantize SOURCES e2e/test_quantize.c LABELS e2e slow TIMEOUT 9
 awq_add_script_test(quantize_cli SCRIPT e2e/quantize_cli.sh LABELS e2e slow TIMEOUT 900)
 awq_add_test(test_quantize_synth SOURCES e2e/test_quantize_synth.c e2e/e2e_quant.c LABELS e2e TIMEOUT 600)
 awq_add_test(test_quantize_archs SOURCES e2e/test_quantize_archs.c e2e/e2e_quant.c LABELS e2e TIMEOUT 600)
-awq_add_test(test_quantize_mla SOURCES e2e/test_quantize_mla.c LABELS e2e TIMEOUT 600)
-awq_add_test(test_quantize_moe SOURCES e2e/test_quantize_moe.c LABELS e2e TIMEOUT 600)
+awq_add_test(test_quantize_mla SOURCES e2e/test_quantize_mla.c e2e/e2e_quant.c LABELS e2e TIMEOUT 600)
+awq_add_test(test_quantize_moe SOURCES e2e/test_quantize_moe.c e2e/e2e_quant.c LABELS e2e TIMEOUT 600)
 awq_add_script_test(tokenize_cli SCRIPT e2e/tokenize_cli.sh LABELS e2e)
 set_property(TEST tokenize_cli APPEND PROPERTY ENVIRONMENT "AWQ_JSON=$<TARGET_FILE:awq_json_get>")
 # awqkit audit: the default grid on the bundled model, and report.html as

@@ -10,6 +10,7 @@
  *   RTN; the low-rank norms written folded. A model with expert layers
  *   goes through the MoE path (moe_quantized below). */
 #include "awq_test.h"
+#include "e2e_quant.h"
 #include "core/core.h"
 
 #include "awqkit/checkpoint.h"
@@ -32,47 +33,15 @@ static uint32_t next_u32(void) {
     return (uint32_t)(rng >> 11);
 }
 
-static awq_quantize_params qparams(awq_method m, const char *ids) {
-    awq_quantize_params p = awq_quantize_default_params();
-    p.method = m;
-    p.calib_tokens = ids;
-    p.calib.seqlen = 128;
-    p.force = true;
-    return p;
-}
-
 static awq_status quantize(awq_ctx *ctx, const char *model, const char *out, awq_method m,
                            const char *ids, awq_quantize_report *rep, const char **skipped) {
-    awq_quantize_params p = qparams(m, ids);
+    awq_quantize_params p = e2e_quantize_params(m, ids);
     awq_quantize_job *job = NULL;
     awq_status s = awq_quantize_prepare(ctx, model, out, &p, &job);
     if (s == AWQ_OK && skipped) *skipped = awq_quantize_job_plan(job)->skipped_groups;
     if (s == AWQ_OK) s = awq_quantize_run(job, rep);
     awq_quantize_job_free(job);
     return s;
-}
-
-static float *logits(awq_ctx *ctx, const char *dir, const int32_t *ids) {
-    awq_checkpoint *ck = NULL;
-    awq_model *m = NULL;
-    awq_runtime_params rp = awq_runtime_default_params();
-    float *out = malloc(sizeof(float) * EVAL_B * EVAL_T * VOCAB);
-    if (awq_checkpoint_open(ctx, dir, &ck) != AWQ_OK ||
-        awq_model_open(ctx, ck, &rp, &m) != AWQ_OK ||
-        awq_model_forward_logits(m, ids, EVAL_B, EVAL_T, out) != AWQ_OK) {
-        fprintf(stderr, "logits of %s: %s\n", dir, awq_ctx_errmsg(ctx));
-        free(out);
-        out = NULL;
-    }
-    awq_model_free(m);
-    awq_checkpoint_free(ck);
-    return out;
-}
-
-static double mse(const float *a, const float *b, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-    return s / (double)n;
 }
 
 typedef struct {
@@ -105,6 +74,27 @@ static void synth(awq_ctx *ctx, const char *dir, const family *f, int64_t first_
     sp.force = true;
     awq_synth_result sr;
     CHECK_OK(ctx, awq_synth_write(ctx, dir, &sp, &sr));
+}
+
+/* Held-out logits of the FP16 model, its RTN and its AWQ output on fresh
+ * random ids: AWQ's MSE vs FP16 must be below `factor` x RTN's. */
+static void held_out(awq_ctx *ctx, const char *label, const char *model, const char *rtn,
+                     const char *awq, double factor) {
+    int32_t ids[EVAL_B * EVAL_T];
+    for (int i = 0; i < EVAL_B * EVAL_T; i++) ids[i] = (int32_t)(next_u32() % VOCAB);
+    float *lf = e2e_logits(ctx, model, ids, EVAL_B, EVAL_T, VOCAB);
+    float *lr = e2e_logits(ctx, rtn, ids, EVAL_B, EVAL_T, VOCAB);
+    float *la = e2e_logits(ctx, awq, ids, EVAL_B, EVAL_T, VOCAB);
+    CHECK(lf && lr && la);
+    if (lf && lr && la) {
+        size_t n = (size_t)EVAL_B * EVAL_T * VOCAB;
+        double er = e2e_mse(lf, lr, n), ea = e2e_mse(lf, la, n);
+        printf("%s: held-out logits MSE vs FP16: rtn %.4g awq %.4g\n", label, er, ea);
+        CHECK_MSG(ea < factor * er, "%s logits: AWQ %g vs RTN %g", label, ea, er);
+    }
+    free(lf);
+    free(lr);
+    free(la);
 }
 
 static void run_family(awq_ctx *ctx, const char *tmp, const char *ids_path, const family *f) {
@@ -172,20 +162,9 @@ static void run_family(awq_ctx *ctx, const char *tmp, const char *ids_path, cons
     awq_checkpoint_free(ck);
     awq_checkpoint_free(src);
 
-    int32_t ids[EVAL_B * EVAL_T];
-    for (int i = 0; i < EVAL_B * EVAL_T; i++) ids[i] = (int32_t)(next_u32() % VOCAB);
-    float *lf = logits(ctx, model, ids), *lr = logits(ctx, rtn, ids), *la = logits(ctx, awq, ids);
-    CHECK(lf && lr && la);
-    if (lf && lr && la) {
-        size_t n = (size_t)EVAL_B * EVAL_T * VOCAB;
-        double er = mse(lf, lr, n), ea = mse(lf, la, n);
-        printf("%s q_lora %lld: held-out logits MSE vs FP16: rtn %.4g awq %.4g\n", f->arch,
-               (long long)f->q_lora, er, ea);
-        CHECK_MSG(ea < 0.8 * er, "%s logits: AWQ %g vs RTN %g", f->arch, ea, er);
-    }
-    free(lf);
-    free(lr);
-    free(la);
+    char label[96];
+    snprintf(label, sizeof label, "%s q_lora %lld", f->arch, (long long)f->q_lora);
+    held_out(ctx, label, model, rtn, awq, 0.8);
     awq_quantize_report_free(&rr);
     awq_quantize_report_free(&ra);
 }
@@ -238,19 +217,7 @@ static void moe_quantized(awq_ctx *ctx, const char *tmp, const char *ids_path) {
     }
     awq_checkpoint_free(ck);
 
-    int32_t ids[EVAL_B * EVAL_T];
-    for (int i = 0; i < EVAL_B * EVAL_T; i++) ids[i] = (int32_t)(next_u32() % VOCAB);
-    float *lf = logits(ctx, model, ids), *lr = logits(ctx, rtn, ids), *la = logits(ctx, awq, ids);
-    CHECK(lf && lr && la);
-    if (lf && lr && la) {
-        size_t n = (size_t)EVAL_B * EVAL_T * VOCAB;
-        double er = mse(lf, lr, n), ea = mse(lf, la, n);
-        printf("deepseek-v3 moe: held-out logits MSE vs FP16: rtn %.4g awq %.4g\n", er, ea);
-        CHECK_MSG(ea < er, "deepseek-v3 moe logits: AWQ %g vs RTN %g", ea, er);
-    }
-    free(lf);
-    free(lr);
-    free(la);
+    held_out(ctx, "deepseek-v3 moe", model, rtn, awq, 1.0);
     awq_quantize_report_free(&rr);
     awq_quantize_report_free(&ra);
 }

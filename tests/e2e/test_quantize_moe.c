@@ -17,6 +17,7 @@
  * Refusals: an expert count disagreeing with the router, a missing expert:
  * clear errors, nothing written. */
 #include "awq_test.h"
+#include "e2e_quant.h"
 #include "api/api_json.h"
 #include "core/core.h"
 
@@ -44,41 +45,11 @@ static uint32_t next_u32(void) {
 static awq_status quantize(awq_ctx *ctx, const char *model, const char *out, awq_method m,
                            const char *ids, int seqlen, bool keep_partial,
                            awq_quantize_report *rep) {
-    awq_quantize_params p = awq_quantize_default_params();
+    awq_quantize_params p = e2e_quantize_params(m, ids);
     p.quant.group_size = 64;
-    p.method = m;
-    p.calib_tokens = ids;
     p.calib.seqlen = seqlen;
-    p.force = true;
     p.keep_partial = keep_partial;
-    awq_quantize_job *job = NULL;
-    awq_status s = awq_quantize_prepare(ctx, model, out, &p, &job);
-    if (s == AWQ_OK) s = awq_quantize_run(job, rep);
-    awq_quantize_job_free(job);
-    return s;
-}
-
-static float *logits(awq_ctx *ctx, const char *dir, const int32_t *ids) {
-    awq_checkpoint *ck = NULL;
-    awq_model *m = NULL;
-    awq_runtime_params rp = awq_runtime_default_params();
-    float *out = malloc(sizeof(float) * EVAL_B * EVAL_T * VOCAB);
-    if (awq_checkpoint_open(ctx, dir, &ck) != AWQ_OK ||
-        awq_model_open(ctx, ck, &rp, &m) != AWQ_OK ||
-        awq_model_forward_logits(m, ids, EVAL_B, EVAL_T, out) != AWQ_OK) {
-        fprintf(stderr, "logits of %s: %s\n", dir, awq_ctx_errmsg(ctx));
-        free(out);
-        out = NULL;
-    }
-    awq_model_free(m);
-    awq_checkpoint_free(ck);
-    return out;
-}
-
-static double mse(const float *a, const float *b, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-    return s / (double)n;
+    return e2e_quantize_with(ctx, model, out, &p, rep);
 }
 
 typedef struct {
@@ -216,11 +187,13 @@ static void run_family(awq_ctx *ctx, const char *tmp, const char *ids, const fam
 
     int32_t ev[EVAL_B * EVAL_T];
     for (int i = 0; i < EVAL_B * EVAL_T; i++) ev[i] = (int32_t)(next_u32() % VOCAB);
-    float *lf = logits(ctx, model, ev), *lr = logits(ctx, rtn, ev), *la = logits(ctx, awq, ev);
+    float *lf = e2e_logits(ctx, model, ev, EVAL_B, EVAL_T, VOCAB);
+    float *lr = e2e_logits(ctx, rtn, ev, EVAL_B, EVAL_T, VOCAB);
+    float *la = e2e_logits(ctx, awq, ev, EVAL_B, EVAL_T, VOCAB);
     CHECK(lf && lr && la);
     if (lf && lr && la) {
         size_t n = (size_t)EVAL_B * EVAL_T * VOCAB;
-        double er = mse(lf, lr, n), ea = mse(lf, la, n);
+        double er = e2e_mse(lf, lr, n), ea = e2e_mse(lf, la, n);
         printf("%s: held-out logits MSE vs FP16: rtn %.4g awq %.4g\n", f->arch, er, ea);
         CHECK_MSG(ea < 0.8 * er, "%s logits: AWQ %g vs RTN %g", f->arch, ea, er);
     }

@@ -17,6 +17,7 @@
 #include "model/forward.h"
 #include "model/moe_lset.h"
 #include "quant/clip.h"
+#include "quant/quantize_job.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -680,16 +681,6 @@ awq_status awq_moe_search_layer(awq_model *m, awq_layer *l, awq_search_acts *c,
 
 /* ------------------------------------------------------------ records */
 
-static cJSON *floats_json(const float *v, int64_t n) {
-    cJSON *a = cJSON_CreateArray();
-    for (int64_t i = 0; a && i < n; i++) {
-        char buf[32];
-        snprintf(buf, sizeof buf, "%.9g", (double)v[i]);
-        cJSON_AddItemToArray(a, cJSON_CreateRaw(buf));
-    }
-    return a;
-}
-
 cJSON *awq_moe_search_json(const awq_moe_search *s) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
@@ -712,14 +703,14 @@ cJSON *awq_moe_search_json(const awq_moe_search *s) {
     cJSON_AddBoolToObject(g, "duo", r->duo);
     cJSON_AddNumberToObject(g, "loss_rtn", r->loss_rtn);
     cJSON_AddNumberToObject(g, "loss_best", r->loss_best);
-    if (s->norm_scales) cJSON_AddItemToObject(g, "scales", floats_json(s->norm_scales, s->hidden));
+    if (s->norm_scales) cJSON_AddItemToObject(g, "scales", awq_qz_json_floats(s->norm_scales, s->hidden));
     cJSON *ds = cJSON_AddArrayToObject(o, "down_scales");
     for (int64_t e = 0; s->down_scales && e <= s->n_experts; e++) {
         if (!s->down_scales[e]) continue;
         cJSON *d = cJSON_CreateObject();
         cJSON_AddNumberToObject(d, "expert", (double)e);
         if (e == s->n_experts) cJSON_AddBoolToObject(d, "shared", true);
-        cJSON_AddItemToObject(d, "scales", floats_json(s->down_scales[e], s->down_len[e]));
+        cJSON_AddItemToObject(d, "scales", awq_qz_json_floats(s->down_scales[e], s->down_len[e]));
         cJSON_AddItemToArray(ds, d);
     }
     return o;

@@ -229,7 +229,7 @@ bool awq_qz_linear_packable(const awq_quantize_job *job, int64_t K, int64_t N) {
 
 /* ------------------------------------------------- scales (dump / load) */
 
-static cJSON *float_array(const float *v, int64_t n) {
+cJSON *awq_qz_json_floats(const float *v, int64_t n) {
     cJSON *a = cJSON_CreateArray();
     for (int64_t i = 0; a && i < n; i++) {
         /* %.9g round-trips fp32 exactly */
@@ -258,7 +258,7 @@ static cJSON *search_to_json(const awq_quantize_job *job, int64_t layer,
         cJSON_AddNumberToObject(go, "loss_best", r->loss_best);
         cJSON_AddBoolToObject(go, "fallback", r->fallback);
         if (s->used[g] && s->scales[g])
-            cJSON_AddItemToObject(go, "scales", float_array(s->scales[g], s->len[g]));
+            cJSON_AddItemToObject(go, "scales", awq_qz_json_floats(s->scales[g], s->len[g]));
         cJSON_AddItemToArray(groups, go);
     }
     cJSON *clips = cJSON_AddArrayToObject(o, "clips");
@@ -268,7 +268,7 @@ static cJSON *search_to_json(const awq_quantize_job *job, int64_t layer,
         cJSON_AddStringToObject(co, "linear", a->linears[lin].name);
         cJSON_AddNumberToObject(co, "rows", (double)s->clip_rows[lin]);
         cJSON_AddNumberToObject(co, "groups", (double)s->clip_groups[lin]);
-        cJSON_AddItemToObject(co, "max", float_array(s->clip[lin],
+        cJSON_AddItemToObject(co, "max", awq_qz_json_floats(s->clip[lin],
                                                      s->clip_rows[lin] * s->clip_groups[lin]));
         cJSON_AddItemToArray(clips, co);
     }

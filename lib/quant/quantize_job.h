@@ -121,4 +121,8 @@ awq_qz_out_tensor *awq_qz_out_list_add(awq_ctx *ctx, awq_qz_out_list *l, const c
 /* Open layer `layer`'s file (OUT/.awqkit-partial/layer-NNNNN). */
 awq_status awq_qz_open_layer_file(awq_quantize_job *job, int64_t layer, awq_checkpoint **out);
 
+/* quantize.c: a JSON array of v[0..n) written with %.9g (round-trips
+ * fp32 exactly); NULL when out of memory. Owned by the caller. */
+struct cJSON *awq_qz_json_floats(const float *v, int64_t n);
+
 #endif

@@ -107,6 +107,16 @@ static const rule k_rules[] = {
     {AWQ_CONSUMER_SGLANG, AWQ_CKPT_MLX, BITS_ANY, SYM_ANY, MOE_ANY, AWQ_LOADS_NO,
      "no MLX loader", "awq (GEMM)"},
     /* transformers 5 */
+    /* transformers 5 fuses a layer's experts into 3-D tensors on load; its
+     * AWQ path converts plain linears only, and the compressed-tensors
+     * expert merge (5.17) never reads weight_zero_point
+     * (tests/ref/make_load_fixtures.py) */
+    {AWQ_CONSUMER_TRANSFORMERS, AWQ_CKPT_AWQ_GEMM, B(4), SYM_ANY, MOE_YES, AWQ_LOADS_NO,
+     "its AWQ path converts plain linears, not the fused 3-D experts it builds on load",
+     "compressed-tensors --sym"},
+    {AWQ_CONSUMER_TRANSFORMERS, AWQ_CKPT_CT_INT, BITS_ANY, ASYM_ONLY, MOE_YES, AWQ_LOADS_NO,
+     "its expert merge ignores weight_zero_point (asymmetric experts load as missing)",
+     "compressed-tensors --sym"},
     {AWQ_CONSUMER_TRANSFORMERS, AWQ_CKPT_AWQ_GEMM, B(4), SYM_ANY, MOE_ANY, AWQ_LOADS_YES,
      "via gptqmodel", ""},
     {AWQ_CONSUMER_TRANSFORMERS, AWQ_CKPT_GPTQ_V1, BITS_ANY, SYM_ONLY, MOE_ANY, AWQ_LOADS_YES,

@@ -110,6 +110,32 @@ static void check_skip(const cJSON *meta, const char *key) {
     }
 }
 
+/* transformers 5 and MoE experts (tests/ref/make_load_fixtures.py: the
+ * five MoE / DeepSeek models load as symmetric compressed-tensors only):
+ * AWQ GEMM and asymmetric compressed-tensors experts are refused, dense
+ * layouts and symmetric compressed-tensors experts are not. */
+static void check_transformers_moe(void) {
+    static const struct {
+        awq_qformat fmt;
+        bool sym, moe;
+        awq_load_verdict want;
+    } k[] = {
+        {AWQ_QFMT_AWQ_GEMM, false, true, AWQ_LOADS_NO}, {AWQ_QFMT_AWQ_GEMM, false, false, AWQ_LOADS_YES},
+        {AWQ_QFMT_CT, false, true, AWQ_LOADS_NO},       {AWQ_QFMT_CT, true, true, AWQ_LOADS_YES},
+        {AWQ_QFMT_CT, false, false, AWQ_LOADS_YES},
+    };
+    for (size_t i = 0; i < AWQ_ARRAY_LEN(k); i++) {
+        awq_layout_desc d = awq_layout_for_output((int)k[i].fmt, 4, k[i].sym);
+        d.moe = k[i].moe;
+        awq_consumer_verdict v[AWQ_CONSUMER_COUNT];
+        awq_consumers_judge(&d, v);
+        CHECK_MSG(v[AWQ_CONSUMER_TRANSFORMERS].loads == k[i].want,
+                  "transformers, case %zu (format %d, sym %d, moe %d): %d (%s)", i, (int)k[i].fmt,
+                  k[i].sym, k[i].moe, (int)v[AWQ_CONSUMER_TRANSFORMERS].loads,
+                  v[AWQ_CONSUMER_TRANSFORMERS].how);
+    }
+}
+
 int main(void) {
     awq_ctx *ctx = awq_test_ctx(1);
     char *text = NULL;
@@ -120,6 +146,7 @@ int main(void) {
     const cJSON *cases = cJSON_GetObjectItemCaseSensitive(doc, "cases");
     CHECK(cJSON_IsArray(cases));
 
+    check_transformers_moe();
     engine engines[] = {{"vllm", AWQ_CONSUMER_VLLM, 0, 0}, {"sglang", AWQ_CONSUMER_SGLANG, 0, 0}};
     const cJSON *c;
     cJSON_ArrayForEach(c, cases) {

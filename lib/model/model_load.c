@@ -795,6 +795,13 @@ awq_status awq_layer_load(awq_model *m, int64_t index, awq_layer **out) {
         if (s == AWQ_OK) s = awq_fwd_alloc_f(m, (uint64_t)(n0 * n1), slot);
         if (s == AWQ_OK)
             s = packed ? load_quantized_named(m, index, what, n1, n0, *slot) : awq_fwd_load_f32(m, t, *slot);
+        /* Host RSS: the experts are nearly all of a MoE layer, and once
+         * converted their mapped source pages would stay resident next to
+         * the fp32 copy until the layer is done (half as much again for a
+         * BF16 source). Dropping them now leaves one item's pages at a
+         * time; a later read of the tensor maps them again from the page
+         * cache, so nothing changes but the RSS. */
+        if (s == AWQ_OK && t) awq_checkpoint_release(m->ck, t->data, t->n_bytes);
         l->bytes += (uint64_t)(n0 * n1) * sizeof(float);
     }
     for (int lin = 0; lin < m->arch->n_linears && s == AWQ_OK; lin++) {

@@ -297,11 +297,14 @@ awq_status awq_quantize_prepare(awq_ctx *ctx, const char *model_dir, const char 
                                          H * (2 * nope + rope + 2 * vd)) +
                                    4 * blk);
         }
-        /* MoE: a layer holds every expert (twice while the RTN baseline and
-         * the replay run) plus the expert search's scratch */
+        /* MoE: one fp32 copy of every expert (the search, the RTN baseline
+         * and the replay load the layer in turn, and awq_layer_load drops
+         * each expert's source pages once converted), a quarter more for
+         * the packed outputs and the layer file's pages the replay reads,
+         * plus the expert search's scratch */
         uint64_t moe_w = awq_moe_layer_bytes(c);
         pl->layer_weight_bytes += moe_w;
-        pl->peak_bytes += 2 * moe_w + awq_moe_search_bytes(c, rows);
+        pl->peak_bytes += moe_w + moe_w / 4 + awq_moe_search_bytes(c, rows);
         st = compute_fingerprint(job);
         if (st == AWQ_OK) st = resume_point(job);
         awq_info(ctx, "loaded %s in %.2f s: %lld layers, %lld calibration blocks x %lld tokens",

@@ -29,6 +29,7 @@
  *      nothing.
  */
 #include "awq_test.h"
+#include "ref_fixture.h"
 #include "core/core.h"
 #include "quant/ct.h"
 #include "quant/layouts.h"
@@ -46,53 +47,6 @@
 #define TOL_LOGITS 1e-4
 
 #define LLMC AWQ_TEST_SRC "/ref/ct/llmc-awq-w4a16-asym"
-
-static cJSON *load_json(awq_ctx *ctx, const char *path) {
-    char *buf = NULL;
-    size_t len = 0;
-    if (awq_read_file(ctx, path, 16u << 20, &buf, &len) != AWQ_OK) {
-        fprintf(stderr, "cannot read %s\n", path);
-        exit(2);
-    }
-    cJSON *j = cJSON_ParseWithLength(buf, len);
-    free(buf);
-    if (!j) {
-        fprintf(stderr, "bad JSON %s\n", path);
-        exit(2);
-    }
-    return j;
-}
-
-static float *load_f32(awq_ctx *ctx, const char *path, size_t *n) {
-    char *buf = NULL;
-    size_t len = 0;
-    if (awq_read_file(ctx, path, 64u << 20, &buf, &len) != AWQ_OK) {
-        fprintf(stderr, "cannot read %s\n", path);
-        exit(2);
-    }
-    *n = len / 4;
-    float *f = malloc(len ? len : 4);
-    memcpy(f, buf, len);
-    free(buf);
-    return f;
-}
-
-static int32_t *json_ids(const cJSON *a, int *n) {
-    *n = cJSON_GetArraySize(a);
-    int32_t *ids = malloc(sizeof(int32_t) * (size_t)(*n ? *n : 1));
-    for (int i = 0; i < *n; i++) ids[i] = (int32_t)cJSON_GetArrayItem(a, i)->valuedouble;
-    return ids;
-}
-
-static double rel_err(const float *a, const float *b, int64_t n) {
-    double md = 0, mb = 1e-30;
-    for (int64_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - (double)b[i]);
-        if (!(d <= md)) md = isnan(d) ? INFINITY : d;
-        if (fabs(b[i]) > mb) mb = fabs(b[i]);
-    }
-    return md / mb;
-}
 
 /* Same tensor names, dtypes, shapes and bytes. */
 static int same_tensors(awq_ctx *ctx, const char *a, const char *b) {
@@ -314,15 +268,15 @@ static void test_config(awq_ctx *ctx) {
 /* ------------------------------------- 3. llm-compressor, transformers */
 
 static void test_llmc(awq_ctx *ctx) {
-    cJSON *r = load_json(ctx, LLMC ".ref.json");
+    cJSON *r = ref_load_json(ctx, LLMC ".ref.json");
     int n = 0, T = 0;
-    int32_t *ids = json_ids(cJSON_GetObjectItem(r, "window_ids"), &n);
-    int32_t *prompt = json_ids(cJSON_GetObjectItem(r, "prompt_ids"), &T);
+    int32_t *ids = ref_json_ids(cJSON_GetObjectItem(r, "window_ids"), &n);
+    int32_t *prompt = ref_json_ids(cJSON_GetObjectItem(r, "prompt_ids"), &T);
     const int64_t L = (int64_t)cJSON_GetObjectItem(r, "seqlen")->valuedouble;
     const int64_t V = (int64_t)cJSON_GetObjectItem(r, "vocab")->valuedouble;
     const double ref_ppl = cJSON_GetObjectItem(r, "ppl")->valuedouble;
     size_t nref = 0;
-    float *ref = load_f32(ctx, LLMC ".logits.f32", &nref);
+    float *ref = ref_load_f32(ctx, LLMC ".logits.f32", &nref);
     awq_checkpoint *ck = NULL;
     awq_model *m = NULL;
     CHECK_OK(ctx, awq_checkpoint_open(ctx, LLMC, &ck));
@@ -342,7 +296,7 @@ static void test_llmc(awq_ctx *ctx) {
         CHECK_EQ_INT(nref, (size_t)(cJSON_GetArraySize(pos) * V));
         for (int k = 0; k < cJSON_GetArraySize(pos); k++) {
             int p = cJSON_GetArrayItem(pos, k)->valueint;
-            double e = rel_err(lg + (int64_t)p * V, ref + (int64_t)k * V, V);
+            double e = ref_rel_err(lg + (int64_t)p * V, ref + (int64_t)k * V, V);
             CHECK_MSG(e <= TOL_LOGITS, "position %d: logits rel err %g", p, e);
         }
         free(lg);
@@ -398,12 +352,12 @@ static void test_awqkit_output(awq_ctx *ctx) {
     CHECK_OK(ctx, awq_repack(ctx, AWQ_TEST_SRC "/ref/quant/awq-gemm", out, &rp, &rr));
     /* what transformers loaded is what awqkit writes today */
     CHECK_MSG(same_tensors(ctx, out, fixed) == 0, "repack output differs from %s", fixed);
-    cJSON *r = load_json(ctx, AWQ_TEST_SRC "/ref/ct/awqkit-qwen2-ct.ref.json");
+    cJSON *r = ref_load_json(ctx, AWQ_TEST_SRC "/ref/ct/awqkit-qwen2-ct.ref.json");
     int T = 0;
-    int32_t *ids = json_ids(cJSON_GetObjectItem(r, "ids"), &T);
+    int32_t *ids = ref_json_ids(cJSON_GetObjectItem(r, "ids"), &T);
     const int64_t V = (int64_t)cJSON_GetObjectItem(r, "vocab")->valuedouble;
     size_t nref = 0;
-    float *ref = load_f32(ctx, AWQ_TEST_SRC "/ref/ct/awqkit-qwen2-ct.logits.f32", &nref);
+    float *ref = ref_load_f32(ctx, AWQ_TEST_SRC "/ref/ct/awqkit-qwen2-ct.logits.f32", &nref);
     CHECK_EQ_INT(nref, (size_t)(T * V));
     awq_checkpoint *ck = NULL;
     awq_model *m = NULL;
@@ -412,7 +366,7 @@ static void test_awqkit_output(awq_ctx *ctx) {
     if (m) {
         float *lg = malloc(sizeof(float) * (size_t)(T * V));
         CHECK_OK(ctx, awq_model_forward_logits(m, ids, 1, T, lg));
-        double e = rel_err(lg, ref, (int64_t)T * V);
+        double e = ref_rel_err(lg, ref, (int64_t)T * V);
         CHECK_MSG(e <= TOL_LOGITS, "awqkit's CT output: logits rel err %g vs transformers", e);
         free(lg);
     }
@@ -440,13 +394,13 @@ static void test_float(awq_ctx *ctx) {
         char dir[512], path[600];
         snprintf(dir, sizeof dir, AWQ_TEST_SRC "/ref/ct/tiny-qwen2-%s", names[f]);
         snprintf(path, sizeof path, "%s.ref.json", dir);
-        cJSON *r = load_json(ctx, path);
+        cJSON *r = ref_load_json(ctx, path);
         int T = 0;
-        int32_t *ids = json_ids(cJSON_GetObjectItem(r, "ids"), &T);
+        int32_t *ids = ref_json_ids(cJSON_GetObjectItem(r, "ids"), &T);
         const int64_t V = (int64_t)cJSON_GetObjectItem(r, "vocab")->valuedouble;
         size_t nref = 0;
         snprintf(path, sizeof path, "%s.logits.f32", dir);
-        float *ref = load_f32(ctx, path, &nref);
+        float *ref = ref_load_f32(ctx, path, &nref);
         CHECK_EQ_INT(nref, (size_t)(T * V));
         awq_checkpoint *ck = NULL;
         awq_model *m = NULL;
@@ -455,7 +409,7 @@ static void test_float(awq_ctx *ctx) {
         if (m) {
             float *lg = malloc(sizeof(float) * (size_t)(T * V));
             CHECK_OK(ctx, awq_model_forward_logits(m, ids, 1, T, lg));
-            double e = rel_err(lg, ref, (int64_t)T * V);
+            double e = ref_rel_err(lg, ref, (int64_t)T * V);
             double tol = f == 0 ? TOL_LOGITS_NVFP4 : TOL_LOGITS_FP8;
             printf("%s: logits rel err %.3g (tolerance %g)\n", names[f], e, tol);
             CHECK_MSG(e <= tol, "%s: logits rel err %g", names[f], e);
@@ -548,7 +502,7 @@ static void test_f32_scales(awq_ctx *ctx) {
     /* the word-level path computes (q - z) * scale like awq_dequantize */
     CHECK_MSG(memcmp(a, b, sizeof(float) * (size_t)(T * V)) == 0,
               "F32 scales: logits differ from the F16 fixture's");
-    double e = rel_err(c, a, (int64_t)T * V);
+    double e = ref_rel_err(c, a, (int64_t)T * V);
     CHECK_MSG(e > 0 && e < 1e-2, "scales x (1 + 2^-12): logits rel err %g", e);
     /* verify reads them as stored (per linear), against the bound */
     awq_verify_params vp = awq_verify_default_params();

@@ -32,6 +32,7 @@
  * Tolerance: logits relative error = max|ours - ref| / max|ref| <= 1e-4
  * (TOL_LOGITS, fp32 vs fp32 or double); NLL absolute <= 1e-4 nats. */
 #include "awq_test.h"
+#include "ref_fixture.h"
 #include "backend/backend.h"
 #include "core/core.h"
 #include "model/forward.h"
@@ -53,53 +54,6 @@ static float frand(void) {
     return (float)((double)rng / 2147483648.0 - 1.0);
 }
 
-static double rel_err(const float *a, const float *b, int64_t n) {
-    double md = 0, mb = 1e-30;
-    for (int64_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - (double)b[i]);
-        if (!(d <= md)) md = isnan(d) ? INFINITY : d;
-        if (fabs(b[i]) > mb) mb = fabs(b[i]);
-    }
-    return md / mb;
-}
-
-static cJSON *load_json(awq_ctx *ctx, const char *path) {
-    char *buf = NULL;
-    size_t len = 0;
-    if (awq_read_file(ctx, path, 64u << 20, &buf, &len) != AWQ_OK) {
-        fprintf(stderr, "cannot read %s: %s\n", path, awq_ctx_errmsg(ctx));
-        exit(2);
-    }
-    cJSON *j = cJSON_Parse(buf);
-    free(buf);
-    if (!j) {
-        fprintf(stderr, "bad JSON %s\n", path);
-        exit(2);
-    }
-    return j;
-}
-
-static float *load_f32_file(awq_ctx *ctx, const char *path, size_t *n) {
-    char *buf = NULL;
-    size_t len = 0;
-    if (awq_read_file(ctx, path, 64u << 20, &buf, &len) != AWQ_OK) {
-        fprintf(stderr, "cannot read %s\n", path);
-        exit(2);
-    }
-    *n = len / 4;
-    float *f = malloc(len ? len : 4);
-    memcpy(f, buf, len);
-    free(buf);
-    return f;
-}
-
-static int32_t *json_ids(const cJSON *a, int *n) {
-    *n = cJSON_GetArraySize(a);
-    int32_t *ids = malloc(sizeof(int32_t) * (size_t)(*n ? *n : 1));
-    for (int i = 0; i < *n; i++) ids[i] = (int32_t)cJSON_GetArrayItem(a, i)->valuedouble;
-    return ids;
-}
-
 static double jnum(const cJSON *o, const char *k, double dflt) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
     return (v && cJSON_IsNumber(v)) ? v->valuedouble : dflt;
@@ -108,7 +62,7 @@ static double jnum(const cJSON *o, const char *k, double dflt) {
 /* ------------------------------------------------------------ 1. RoPE */
 
 static void test_rope_fixture(awq_ctx *ctx) {
-    cJSON *r = load_json(ctx, AWQ_TEST_SRC "/ref/rope_ref.json");
+    cJSON *r = ref_load_json(ctx, AWQ_TEST_SRC "/ref/rope_ref.json");
     const cJSON *pos = cJSON_GetObjectItem(r, "positions");
     int np = cJSON_GetArraySize(pos);
     const cJSON *c;
@@ -498,7 +452,7 @@ static void naive_case(awq_ctx *ctx, const char *name, nmodel *m, int64_t T, int
     opened o;
     if (open_model(ctx, dir, &rp, &o)) {
         CHECK_OK(ctx, awq_model_forward_logits(o.m, ids, 1, T, got));
-        double e = rel_err(got, ref, T * m->vocab);
+        double e = ref_rel_err(got, ref, T * m->vocab);
         CHECK_MSG(e <= TOL_LOGITS, "%s: logits rel err %g vs the double reference", name, e);
         /* NLL path (chunked logits) agrees with log-softmax of the logits */
         double *nll = malloc(sizeof(double) * (size_t)(T - 1));
@@ -567,11 +521,11 @@ static void test_naive_models(awq_ctx *ctx) {
 /* ---------------------------------------------------- 3. tiny-llama */
 
 static void test_tiny_llama(awq_ctx *ctx, awq_ctx *ctx1) {
-    cJSON *r = load_json(ctx, AWQ_TEST_SRC "/ref/tiny_llama_ref.json");
+    cJSON *r = ref_load_json(ctx, AWQ_TEST_SRC "/ref/tiny_llama_ref.json");
     size_t nref = 0;
-    float *ref = load_f32_file(ctx, AWQ_TEST_SRC "/ref/tiny_llama_logits.f32", &nref);
+    float *ref = ref_load_f32(ctx, AWQ_TEST_SRC "/ref/tiny_llama_logits.f32", &nref);
     int T = 0;
-    int32_t *ids = json_ids(cJSON_GetObjectItem(r, "ids"), &T);
+    int32_t *ids = ref_json_ids(cJSON_GetObjectItem(r, "ids"), &T);
     const int64_t V = (int64_t)jnum(r, "vocab", 0);
     CHECK_EQ_INT(V, 4096);
     CHECK_EQ_INT(nref, 4 * V);
@@ -582,7 +536,7 @@ static void test_tiny_llama(awq_ctx *ctx, awq_ctx *ctx1) {
     const cJSON *pos = cJSON_GetObjectItem(r, "full_logits_positions");
     for (int k = 0; k < cJSON_GetArraySize(pos); k++) {
         int p = cJSON_GetArrayItem(pos, k)->valueint;
-        double e = rel_err(lg + (int64_t)p * V, ref + (int64_t)k * V, V);
+        double e = ref_rel_err(lg + (int64_t)p * V, ref + (int64_t)k * V, V);
         CHECK_MSG(e <= TOL_LOGITS, "tiny-llama position %d: logits rel err %g", p, e);
     }
     double *nll = malloc(sizeof(double) * (size_t)T);
@@ -621,7 +575,7 @@ static void test_tiny_llama(awq_ctx *ctx, awq_ctx *ctx1) {
     double ref_sum = 0;
     for (int w = 0; w < 2; w++) {
         int n = 0;
-        int32_t *x = json_ids(cJSON_GetObjectItem(cJSON_GetArrayItem(wins, w), "ids"), &n);
+        int32_t *x = ref_json_ids(cJSON_GetObjectItem(cJSON_GetArrayItem(wins, w), "ids"), &n);
         CHECK_EQ_INT(n, L);
         memcpy(wids + w * L, x, sizeof(int32_t) * (size_t)L);
         free(x);
@@ -683,12 +637,12 @@ static void test_hf_models(awq_ctx *ctx) {
     for (size_t i = 0; i < AWQ_ARRAY_LEN(names); i++) {
         char path[512];
         snprintf(path, sizeof path, "%s/ref/models/%s/ref.json", AWQ_TEST_SRC, names[i]);
-        cJSON *r = load_json(ctx, path);
+        cJSON *r = ref_load_json(ctx, path);
         snprintf(path, sizeof path, "%s/ref/models/%s/logits.f32", AWQ_TEST_SRC, names[i]);
         size_t n = 0;
-        float *ref = load_f32_file(ctx, path, &n);
+        float *ref = ref_load_f32(ctx, path, &n);
         int T = 0;
-        int32_t *ids = json_ids(cJSON_GetObjectItem(r, "ids"), &T);
+        int32_t *ids = ref_json_ids(cJSON_GetObjectItem(r, "ids"), &T);
         int64_t V = (int64_t)jnum(r, "vocab", 0);
         CHECK_EQ_INT(n, (int64_t)T * V);
         snprintf(path, sizeof path, "%s/ref/models/%s", AWQ_TEST_SRC, names[i]);
@@ -696,7 +650,7 @@ static void test_hf_models(awq_ctx *ctx) {
         if (open_model(ctx, path, NULL, &o)) {
             float *lg = malloc(sizeof(float) * n);
             CHECK_OK(ctx, awq_model_forward_logits(o.m, ids, 1, T, lg));
-            double e = rel_err(lg, ref, (int64_t)n);
+            double e = ref_rel_err(lg, ref, (int64_t)n);
             CHECK_MSG(e <= TOL_LOGITS, "%s: logits rel err %g vs transformers", names[i], e);
             free(lg);
         }
@@ -795,7 +749,7 @@ static void test_layer_api(awq_ctx *ctx) {
     /* batch of 2 = each sequence alone */
     float *one = malloc(sizeof(float) * (size_t)(T * H));
     CHECK_OK(ctx, awq_layer_forward(l, x + T * H, one, 1, T));
-    CHECK(rel_err(one, ref + T * H, T * H) <= 1e-6);
+    CHECK(ref_rel_err(one, ref + T * H, T * H) <= 1e-6);
 
     /* substituting q_proj: zero weights change the output, NULL restores */
     int64_t nq = 256 * 256;
@@ -803,7 +757,7 @@ static void test_layer_api(awq_ctx *ctx) {
     CHECK_OK(ctx, awq_layer_set_weight(l, AWQ_LIN_Q, zeros));
     CHECK(awq_layer_weight(l, AWQ_LIN_Q, NULL, NULL) == zeros);
     CHECK_OK(ctx, awq_layer_forward(l, x, h, B, T));
-    CHECK(rel_err(h, ref, R * H) > 1e-3);
+    CHECK(ref_rel_err(h, ref, R * H) > 1e-3);
     CHECK_OK(ctx, awq_layer_set_weight(l, AWQ_LIN_Q, NULL));
     CHECK_OK(ctx, awq_layer_forward(l, x, h, B, T));
     CHECK(memcmp(h, ref, sizeof(float) * (size_t)(R * H)) == 0);
@@ -906,7 +860,7 @@ static void test_quantized(awq_ctx *ctx) {
             /* and it is a quantized model, not the original */
             float *c0 = malloc(sizeof(float) * (size_t)(T * m.vocab));
             naive_forward(&m, ids, T, c0);
-            CHECK(rel_err(a, c0, T * m.vocab) > 1e-4);
+            CHECK(ref_rel_err(a, c0, T * m.vocab) > 1e-4);
             free(c0);
             /* dequantized on the host, then uploaded, on a device backend */
             test_device_emulation(ctx, dir, ids, T);
@@ -1219,7 +1173,7 @@ static void test_errors(awq_ctx *ctx) {
         CHECK_OK(ctx, awq_model_forward_logits(o.m, ids, 1, 16, lg));
         CHECK_OK(ctx, awq_model_forward_logits(o2.m, ids, 1, 16, lf));
         CHECK(memcmp(lg, lf, sizeof(float) * 8 * 20) == 0);   /* positions < 8 */
-        CHECK(rel_err(lg + 8 * 20, lf + 8 * 20, 8 * 20) > 1e-4); /* beyond */
+        CHECK(ref_rel_err(lg + 8 * 20, lf + 8 * 20, 8 * 20) > 1e-4); /* beyond */
         free(lg), free(lf);
     }
     close_model(&o);
@@ -1228,46 +1182,6 @@ static void test_errors(awq_ctx *ctx) {
     free(dir2);
     nmodel_free(&m);
     awq_model_free(NULL);
-}
-
-/* A copy of fixture `name` with `from` replaced by `to` in the first of
- * its config.json and model.safetensors holding it: its directory (caller
- * frees). */
-static char *fixture_variant(awq_ctx *ctx, const char *name, const char *tag, const char *from,
-                             const char *to) {
-    char src[512], path[1024];
-    char *dir = awq_test_tmpdir(tag);
-    static const char *const files[] = {"config.json", "model.safetensors"};
-    bool done = false;
-    for (int f = 0; f < 2; f++) {
-        snprintf(src, sizeof src, "%s/ref/models/%s/%s", AWQ_TEST_SRC, name, files[f]);
-        char *buf = NULL;
-        size_t n = 0;
-        CHECK_OK(ctx, awq_read_file(ctx, src, 64u << 20, &buf, &n));
-        snprintf(path, sizeof path, "%s/%s", dir, files[f]);
-        FILE *fp = fopen(path, "wb");
-        /* the replacement goes into the first file holding `from` (a tensor
-         * name in the safetensors header: same length) */
-        char *at = NULL;
-        size_t lf = strlen(from);
-        for (size_t k = 0; buf && !at && k + lf <= n; k++)
-            if (memcmp(buf + k, from, lf) == 0) at = buf + k;
-        if (at && !done) {
-            done = true;
-            {
-                fwrite(buf, 1, (size_t)(at - buf), fp);
-                fwrite(to, 1, strlen(to), fp);
-                size_t rest = (size_t)(at - buf) + strlen(from);
-                fwrite(at + strlen(from), 1, n - rest, fp);
-            }
-        } else if (buf) {
-            fwrite(buf, 1, n, fp);
-        }
-        fclose(fp);
-        free(buf);
-    }
-    CHECK_MSG(done, "%s: '%s' not found", name, from);
-    return dir;
 }
 
 /* Bad mixture-of-experts inputs are refused naming the field or tensor. */
@@ -1302,7 +1216,7 @@ static void test_moe_errors(awq_ctx *ctx) {
     for (size_t i = 0; i < AWQ_ARRAY_LEN(cases); i++) {
         char tag[64];
         snprintf(tag, sizeof tag, "fwd_moe_err_%zu", i);
-        char *dir = fixture_variant(ctx, cases[i].model, tag, cases[i].from, cases[i].to);
+        char *dir = ref_fixture_variant(ctx, cases[i].model, tag, cases[i].from, cases[i].to);
         awq_checkpoint *ck = NULL;
         awq_model *m = NULL;
         CHECK_OK(ctx, awq_checkpoint_open(ctx, dir, &ck));

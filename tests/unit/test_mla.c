@@ -5,6 +5,7 @@
  * inputs refused naming the field or tensor. Fixtures:
  * tests/ref/models/deepseek_* (tests/ref/make_forward_ref.py deepseek). */
 #include "awq_test.h"
+#include "ref_fixture.h"
 #include "core/core.h"
 #include "model/forward.h"
 #include "model/mla.h"
@@ -14,40 +15,6 @@
 #include "awqkit/runtime.h"
 
 #include <math.h>
-
-/* A copy of fixture `name` with the first `from` (config.json, else the
- * safetensors header: same length there) replaced by `to`. Caller frees. */
-static char *variant(awq_ctx *ctx, const char *name, const char *tag, const char *from,
-                     const char *to) {
-    char *dir = awq_test_tmpdir(tag);
-    static const char *const files[] = {"config.json", "model.safetensors"};
-    bool done = false;
-    for (int f = 0; f < 2; f++) {
-        char src[512], path[1024];
-        snprintf(src, sizeof src, "%s/ref/models/%s/%s", AWQ_TEST_SRC, name, files[f]);
-        char *buf = NULL;
-        size_t n = 0;
-        CHECK_OK(ctx, awq_read_file(ctx, src, 64u << 20, &buf, &n));
-        snprintf(path, sizeof path, "%s/%s", dir, files[f]);
-        FILE *fp = fopen(path, "wb");
-        char *at = NULL;
-        size_t lf = strlen(from);
-        for (size_t k = 0; buf && !done && k + lf <= n; k++)
-            if (memcmp(buf + k, from, lf) == 0) at = buf + k, k = n;
-        if (at) {
-            done = true;
-            fwrite(buf, 1, (size_t)(at - buf), fp);
-            fwrite(to, 1, strlen(to), fp);
-            fwrite(at + lf, 1, n - (size_t)(at - buf) - lf, fp);
-        } else if (buf) {
-            fwrite(buf, 1, n, fp);
-        }
-        fclose(fp);
-        free(buf);
-    }
-    CHECK_MSG(done, "%s: '%s' not found", name, from);
-    return dir;
-}
 
 static awq_status open_dir(awq_ctx *ctx, const char *dir, awq_checkpoint **ck, awq_model **m) {
     *m = NULL;
@@ -278,7 +245,7 @@ static void test_errors(awq_ctx *ctx) {
     for (size_t i = 0; i < AWQ_ARRAY_LEN(cases); i++) {
         char tag[64];
         snprintf(tag, sizeof tag, "mla_err_%zu", i);
-        char *dir = variant(ctx, cases[i].model, tag, cases[i].from, cases[i].to);
+        char *dir = ref_fixture_variant(ctx, cases[i].model, tag, cases[i].from, cases[i].to);
         awq_checkpoint *ck = NULL;
         awq_model *m = NULL;
         CHECK_OK(ctx, awq_checkpoint_open(ctx, dir, &ck));

@@ -730,8 +730,8 @@ static awq_status clip_one(awq_model *m, awq_layer *l, awq_search_acts *c,
             }
             int n_steps = (int)(p->clip_max_shrink * p->clip_n_grid);
             if (st == AWQ_OK)
-                st = awq_clip_search(be, w, xs, N, K, ns, &p->quant, p->clip_n_grid, n_steps,
-                                     mx);
+                st = awq_clip_search_fast(be, w, xs, N, K, ns, &p->quant, p->clip_n_grid,
+                                          n_steps, mx);
             float *host = NULL;
             if (st == AWQ_OK) st = to_host(m, mx, (size_t)N * (size_t)G, &host);
             awq_model_free_buf(m, mx);

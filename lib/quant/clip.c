@@ -20,6 +20,7 @@
  * which leaves every partial sum unchanged.
  */
 #include "quant/clip.h"
+#include "quant/clip_impl.h"
 
 #include "backend/cuda_quant.h"
 #include "core/core.h"
@@ -63,10 +64,9 @@ awq_status awq_clip_check_args(awq_ctx *ctx, const char *what, int64_t N,
     return AWQ_OK;
 }
 
-static awq_status clip_check(awq_ctx *ctx, const char *what, const void *w,
-                             const void *x, const void *max_val, int64_t N,
-                             int64_t K, int64_t T, const awq_quant_params *q,
-                             int n_grid, int n_steps) {
+awq_status clip_check(awq_ctx *ctx, const char *what, const void *w, const void *x,
+                      const void *max_val, int64_t N, int64_t K, int64_t T,
+                      const awq_quant_params *q, int n_grid, int n_steps) {
     AWQ_TRY(awq_clip_check_args(ctx, what, N, K, q));
     if (!w || !x || !max_val)
         return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "%s: NULL buffer", what);
@@ -85,9 +85,9 @@ static awq_status clip_check(awq_ctx *ctx, const char *what, const void *w,
 
 /* Message for a group that cannot be quantized: first non-finite weight,
  * else the scale overflow (the oracle quantizer's wording). */
-static awq_status group_fail(awq_ctx *ctx, const char *what, const float *wg,
-                             int64_t len, const awq_quant_params *q, int64_t row,
-                             int64_t col0, int64_t group) {
+awq_status clip_group_fail(awq_ctx *ctx, const char *what, const float *wg, int64_t len,
+                           const awq_quant_params *q, int64_t row, int64_t col0,
+                           int64_t group) {
     for (int64_t i = 0; i < len; i++)
         if (!awq_qm_isfinite(wg[i]))
             return awq_fail(ctx, AWQ_ERR_RANGE,
@@ -107,28 +107,61 @@ static awq_status group_fail(awq_ctx *ctx, const char *what, const float *wg,
 
 /* Statistics of one group; false (with stats->bad or an overflowing
  * scale) when it cannot be quantized. */
-static bool group_ok(const float *wg, int64_t len, const awq_quant_params *q,
-                     awq_qm_stats *st, awq_qm_group *gp) {
-    awq_qm_stats_init(st, wg[0]);
-    for (int64_t i = 1; i < len; i++) awq_qm_stats_add(st, wg[i]);
-    if (st->bad) return false;
+/* Why not awq_qm_stats_add here: its fmaxf / fminf are libm calls on the
+ * CPU (GCC inlines them only when it may ignore NaNs), and they cost more
+ * than the rest of the clip search's per-weight work. For finite weights
+ * comparisons give the same minimum, maximum and max |w|, except perhaps
+ * the sign of a zero minimum / maximum, which never changes the group's
+ * parameters (quant/qmath.h, awq_qm_params). A group with a non-finite
+ * weight takes the oracle's path (its message names the weight). */
+AWQ_CLIP_CLONES
+static bool stats_finite(const float *wg, int64_t len, awq_qm_stats *st) {
+    float mn = wg[0], mx = wg[0], am = fabsf(wg[0]);
+    int fin = 1;
+    for (int64_t i = 0; i < len; i++) {
+        const float w = wg[i], a = fabsf(w);
+        fin &= a <= 3.4028234663852886e38f;
+        mn = w < mn ? w : mn;
+        mx = w > mx ? w : mx;
+        am = a > am ? a : am;
+    }
+    st->mn = mn;
+    st->mx = mx;
+    st->amax = am;
+    st->bad = !fin;
+    return fin != 0;
+}
+
+bool clip_group_ok(const float *wg, int64_t len, const awq_quant_params *q,
+                   awq_qm_stats *st, awq_qm_group *gp) {
+    if (!stats_finite(wg, len, st)) {
+        awq_qm_stats_init(st, wg[0]);
+        for (int64_t i = 1; i < len; i++) awq_qm_stats_add(st, wg[i]);
+        if (st->bad) return false;
+    }
     return awq_qm_params(st, q->bits, q->sym, gp) != 0;
 }
 
 /* d[k] = Q(clamp(w, mv)) - w for step i of a group; false if the clamped
  * group cannot be quantized (impossible when the unclamped one can: the
  * clamped range is never larger). */
-static bool clip_delta(const float *wg, int64_t len, const awq_qm_stats *st,
-                       const awq_quant_params *q, int i, int n_grid, float *mv_out,
-                       float *d) {
+/* Its clamp is written with comparisons rather than awq_qm_clamp's
+ * fminf / fmaxf (libm calls, see stats_finite): the groups here are finite
+ * (clip_group_ok) and mv >= 0, where both give the same value up to the
+ * sign of a zero, and Q(+0) == Q(-0); d subtracts the unclamped weight. */
+AWQ_CLIP_CLONES
+bool clip_delta(const float *wg, int64_t len, const awq_qm_stats *st,
+                const awq_quant_params *q, int i, int n_grid, float *mv_out, float *d) {
     float mv = awq_qm_clip_max(st->amax, i, n_grid);
     awq_qm_stats cs = awq_qm_stats_clamped(st, mv);
     awq_qm_group gp;
     *mv_out = mv;
     if (!awq_qm_params(&cs, q->bits, q->sym, &gp)) return false;
+    const float lo = -mv;
     for (int64_t k = 0; k < len; k++) {
-        float qw = awq_qm_pseudo(awq_qm_clamp(wg[k], mv), &gp, q->bits, q->sym);
-        d[k] = AWQ_QM_SUB(qw, wg[k]);
+        const float w = wg[k], c = w < lo ? lo : (w > mv ? mv : w);
+        float qw = awq_qm_pseudo(c, &gp, q->bits, q->sym);
+        d[k] = AWQ_QM_SUB(qw, w);
     }
     return true;
 }
@@ -178,8 +211,8 @@ awq_status awq_clip_search_ref(awq_ctx *ctx, const float *w, const float *x,
             const float *wg = w + n * K + k0;
             awq_qm_stats gs;
             awq_qm_group gp;
-            if (!group_ok(wg, len, q, &gs, &gp)) {
-                st = group_fail(ctx, what, wg, len, q, n, k0, g);
+            if (!clip_group_ok(wg, len, q, &gs, &gp)) {
+                st = clip_group_fail(ctx, what, wg, len, q, n, k0, g);
                 break;
             }
             double best_err = INFINITY;
@@ -285,7 +318,7 @@ static void clip_items(void *arg, int64_t i0, int64_t i1, int worker) {
         const float *wg = j->w + n * j->K + k0;
         awq_qm_stats gs;
         awq_qm_group gp;
-        if (!group_ok(wg, len, j->q, &gs, &gp)) {
+        if (!clip_group_ok(wg, len, j->q, &gs, &gp)) {
             j->fail[worker] = it;
             return;
         }
@@ -375,7 +408,7 @@ awq_status awq_clip_search_cpu_ex(awq_backend *be, const float *w,
     awq_status st = AWQ_OK;
     if (bad >= 0) {
         int64_t n = bad / j.G, g = bad % j.G, k0 = g * j.gl;
-        st = group_fail(ctx, what, w + n * K + k0, AWQ_MIN(j.gl, K - k0), q, n, k0, g);
+        st = clip_group_fail(ctx, what, w + n * K + k0, AWQ_MIN(j.gl, K - k0), q, n, k0, g);
     }
     awq_free(xT);
     awq_free(j.scratch);
@@ -427,6 +460,7 @@ awq_status awq_pseudo_quant_cpu(awq_backend *be, float *w, int64_t N,
 
 /* One row of one candidate: out[k] = Q(w[k]*s[k]) / s[k] per group, using
  * ws (len K) as scratch. Returns the failing group or -1. */
+AWQ_CLIP_CLONES
 static int64_t scaled_row(const float *w, const float *s, int64_t K, int64_t gl,
                           const awq_quant_params *q, float *ws, float *out) {
     for (int64_t k = 0; k < K; k++) ws[k] = AWQ_QM_MUL(w[k], s[k]);
@@ -434,7 +468,7 @@ static int64_t scaled_row(const float *w, const float *s, int64_t K, int64_t gl,
         int64_t len = AWQ_MIN(gl, K - k0);
         awq_qm_stats st;
         awq_qm_group gp;
-        if (!group_ok(ws + k0, len, q, &st, &gp)) return g;
+        if (!clip_group_ok(ws + k0, len, q, &st, &gp)) return g;
         for (int64_t k = k0; k < k0 + len; k++)
             out[k] = AWQ_QM_DIV(awq_qm_pseudo(ws[k], &gp, q->bits, q->sym), s[k]);
     }
@@ -464,7 +498,7 @@ static awq_status scaled_fail(awq_ctx *ctx, const float *w, const float *s,
     for (int64_t k = 0; k < len; k++) ws[k] = AWQ_QM_MUL(w[n * K + k0 + k], s[k0 + k]);
     char what[64];
     snprintf(what, sizeof what, "scale candidate %lld", (long long)c);
-    awq_status st = group_fail(ctx, what, ws, len, q, n, k0, g);
+    awq_status st = clip_group_fail(ctx, what, ws, len, q, n, k0, g);
     awq_free(ws);
     return st;
 }

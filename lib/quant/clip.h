@@ -100,6 +100,54 @@ awq_status awq_clip_search_ex(awq_backend *be, const float *w, const float *x,
                               const awq_quant_params *q, int n_grid,
                               int n_steps, float *max_val, double *errs);
 
+/* ------------------------------------------- the Gram form (CPU) */
+
+/* The same search with each step's error computed as a quadratic form:
+ * sum_t e_t^2 = d^T G_g d with G_g = X_g^T X_g, the [len, len] Gram matrix
+ * of the sampled activations over group g's columns, built once per call.
+ * A (row, group, step) then costs len^2 multiply-adds instead of T * len:
+ * 4x fewer at AutoAWQ's 512 sampled tokens and group 128. Same choice as
+ * the direct form up to the rounding of near-ties (both are fp32
+ * approximations of one exact value; tests/unit/test_clip.c bounds the
+ * difference at AWQ_CLIP_GRAM_REL_TOL of the error).
+ *
+ * Arithmetic, fixed so that the oracle and the threaded path agree bit for
+ * bit for any thread count:
+ *   G_g[j][k] = (float) sum over t ascending of (double)x[t,j] * x[t,k]
+ *               (double products and sums, no contraction), rows and
+ *               columns padded with zeros to lp = len rounded up to 16;
+ *   y[k]      = fmaf chain over j ascending, from 0.0f, of d[j] * G_g[j][k]
+ *               (d padded with zeros to lp);
+ *   err       = (p0 + p1) + (p2 + p3) with p_r the double sum, k ascending,
+ *               of (double)d[k] * y[k] over k = r mod 4; then divided by T.
+ * d is clip_delta's (the direct form's) delta. NaN / failure handling as
+ * the direct form. */
+#define AWQ_CLIP_GRAM_REL_TOL 1e-5
+/* Largest group (padded) for which the Gram form is used: G would take
+ * K * lp floats. */
+#define AWQ_CLIP_GRAM_MAX_LEN 1024
+
+/* True when the Gram form costs fewer multiply-adds for this shape (and its
+ * group is at most AWQ_CLIP_GRAM_MAX_LEN columns). */
+bool awq_clip_gram_cheaper(int64_t K, int64_t T, const awq_quant_params *q);
+
+awq_status awq_clip_search_gram_ref(awq_ctx *ctx, const float *w, const float *x,
+                                    int64_t N, int64_t K, int64_t T,
+                                    const awq_quant_params *q, int n_grid, int n_steps,
+                                    float *max_val, double *errs);
+awq_status awq_clip_search_gram_cpu(awq_backend *be, const float *w, const float *x,
+                                    int64_t N, int64_t K, int64_t T,
+                                    const awq_quant_params *q, int n_grid, int n_steps,
+                                    float *max_val, double *errs);
+
+/* What the quantizer calls: on the CPU backend the Gram form where
+ * awq_clip_gram_cheaper says so, else awq_clip_search (the CUDA backend
+ * always runs the direct form). */
+awq_status awq_clip_search_fast(awq_backend *be, const float *w, const float *x,
+                                int64_t N, int64_t K, int64_t T,
+                                const awq_quant_params *q, int n_grid, int n_steps,
+                                float *max_val);
+
 /* Clamp W [N, K] in place: w[n, k] = clamp(w, -m, m) with
  * m = max_val[n * G + k / group_len] (torch.clamp as AutoAWQ's apply_clip).
  * Buffers in backend memory. */

@@ -509,8 +509,8 @@ static awq_status clip_linear(awq_model *m, float *w, int64_t N, int64_t K, cons
     if (st == AWQ_OK) st = balloc(m, N * G, &mx);
     int n_steps = (int)(p->clip_max_shrink * p->clip_n_grid);
     if (st == AWQ_OK)
-        st = awq_clip_search(be, w, xs ? xs : x, N, K, ns, &p->quant, p->clip_n_grid, n_steps,
-                             mx);
+        st = awq_clip_search_fast(be, w, xs ? xs : x, N, K, ns, &p->quant, p->clip_n_grid,
+                                  n_steps, mx);
     if (st == AWQ_OK) st = awq_clip_apply(be, w, N, K, p->quant.group_size, mx);
     awq_model_free_buf(m, xs);
     awq_model_free_buf(m, mx);

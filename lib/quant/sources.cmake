@@ -25,6 +25,7 @@ list(APPEND AWQ_LIB_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/consumers.c
   ${CMAKE_CURRENT_LIST_DIR}/size.c
   ${CMAKE_CURRENT_LIST_DIR}/clip.c
+  ${CMAKE_CURRENT_LIST_DIR}/clip_gram.c
   ${CMAKE_CURRENT_LIST_DIR}/ct.c
   ${CMAKE_CURRENT_LIST_DIR}/ct_float.c
   ${CMAKE_CURRENT_LIST_DIR}/verify_ct.c
@@ -40,5 +41,12 @@ set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/quantizer.c PROPERTIES
   COMPILE_OPTIONS "$<$<C_COMPILER_ID:GNU,Clang>:-fno-trapping-math>;$<$<AND:$<C_COMPILER_ID:GNU>,$<NOT:$<CONFIG:Debug>>>:-ftree-vectorize;-fvect-cost-model=dynamic>")
 # clip.c must round exactly like the CUDA kernels (quant/qmath.h): no
 # contraction of a multiply and an add into an FMA in its x86-64-v3 clone.
+# Its per-weight loops (statistics, candidate deltas) are vectorised as
+# quantizer.c's are; neither option below changes a computed value.
 set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/clip.c PROPERTIES
-  COMPILE_OPTIONS "-ffp-contract=off")
+  COMPILE_OPTIONS "-ffp-contract=off;$<$<C_COMPILER_ID:GNU,Clang>:-fno-trapping-math>;$<$<AND:$<C_COMPILER_ID:GNU>,$<NOT:$<CONFIG:Debug>>>:-ftree-vectorize;-fvect-cost-model=dynamic>")
+# clip_gram.c: its results are defined by explicit fmaf / FMA intrinsics and
+# uncontracted double sums (quant/clip.h), the same in every build; -O3
+# vectorises the Gram matrix's double sums.
+set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/clip_gram.c PROPERTIES
+  COMPILE_OPTIONS "-O3;-ffp-contract=off")

@@ -95,8 +95,10 @@ typedef enum awq_search_loss {
 } awq_search_loss;
 
 /* Input precision of the scale search's candidate forwards (fp32
- * accumulation always; the Gram form, the clip search and every other
- * forward stay fp32). BF16 needs oneDNN and AVX512-BF16/AMX on the CPU, or
+ * accumulation always), and of the forwards that only feed the per-layer
+ * report's MSEs (the RTN baseline; the replay of the quantized layer unless
+ * it is the next layer's input, --propagate quantized). The Gram forms, the
+ * clip search and the calibration forward stay fp32. BF16 needs oneDNN and AVX512-BF16/AMX on the CPU, or
  * tensor cores on CUDA; where unavailable the search runs fp32 (an info
  * note). The default is BF16: it picked the same ratios as fp32 on the
  * bundled model and the outlier models measured (BENCHMARKS.md,

@@ -595,6 +595,20 @@ static awq_status replay_layer(awq_quantize_job *job, int64_t layer, awq_search_
     return st;
 }
 
+/* The backend's GEMMs at the search precision (on) or back to fp32 (off)
+ * for the report-only forwards of a layer. Where bf16 is not available
+ * they stay fp32: the search already said so once. */
+static void report_precision(awq_quantize_job *job, bool on) {
+    awq_backend *be = awq_model_backend(job->m);
+    if (!be->ops->set_gemm_precision) return;
+    if (!on) {
+        (void)be->ops->set_gemm_precision(be, AWQ_GEMM_FP32);
+        return;
+    }
+    if (job->p.precision == AWQ_PRECISION_BF16)
+        (void)be->ops->set_gemm_precision(be, AWQ_GEMM_BF16);
+}
+
 /* RTN of the original layer: the baseline of the per-layer report. */
 static awq_status rtn_layer_mse(awq_quantize_job *job, int64_t layer, awq_search_acts *acts,
                                 double *mse) {
@@ -798,8 +812,18 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
         t0 = awq_now();
         awq_layer_report *lr = &rep->layers[i];
         lr->layer = i;
+        /* The RTN baseline's forward, and with --propagate fp the replay of
+         * the quantized layer, feed only the per-layer MSEs of the report:
+         * they run at the search's GEMM precision (about 2x faster in bf16;
+         * the MSEs move by ~1e-3 of their value, the output not at all).
+         * With --propagate quantized the replay is the next layer's input
+         * and stays fp32. */
+        const bool fp_next = job->p.propagate != AWQ_PROPAGATE_QUANTIZED;
+        if (st == AWQ_OK) report_precision(job, true);
         if (st == AWQ_OK) st = rtn_layer_mse(job, i, &acts, &lr->mse_rtn);
+        if (!fp_next) report_precision(job, false);
         if (st == AWQ_OK) st = replay_layer(job, i, &acts, AWQ_SLOT_X, AWQ_SLOT_TMP);
+        report_precision(job, false);
         if (st == AWQ_OK)
             st = awq_search_slot_mse(job->m, &acts, AWQ_SLOT_TMP, AWQ_SLOT_Y, &lr->mse_quant);
         if (st == AWQ_OK)

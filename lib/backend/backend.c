@@ -219,3 +219,60 @@ void awq_gemm_bf16_ref(const float *x, const float *w, const float *bias,
             y[i * N + n] = (float)acc;
         }
 }
+
+void awq_attention_bf16_ref(const float *q, const float *k, const float *v,
+                            float *out, const awq_attn_desc *d) {
+    const int64_t T = d->T, hd = d->head_dim, qd = d->n_heads * hd;
+    const int64_t kvd = d->n_kv_heads * hd, group = d->n_heads / d->n_kv_heads;
+    int64_t blk = d->block > 0 ? d->block : AWQ_ATTN_BLOCK_DEFAULT;
+    if (blk > 4096) blk = 4096;
+    const int64_t QB = (blk + 15) & ~(int64_t)15;
+    float *p = awq_alloc((size_t)QB, sizeof(float));
+    double *acc = awq_alloc((size_t)hd, sizeof(double));
+    if (!p || !acc) {
+        awq_free(p);
+        awq_free(acc);
+        return;
+    }
+    for (int64_t b = 0; b < d->B; b++)
+        for (int64_t h = 0; h < d->n_heads; h++)
+            for (int64_t i = 0; i < T; i++) {
+                const float *qi = q + (b * T + i) * qd + h * hd;
+                const int64_t kvo = (h / group) * hd;
+                const int64_t j0 = d->window > 0 && i - d->window + 1 > 0 ? i - d->window + 1 : 0;
+                float m = -INFINITY;
+                double l = 0.0;
+                for (int64_t e = 0; e < hd; e++) acc[e] = 0.0;
+                for (int64_t k0 = 0; k0 <= i; k0 += QB) {
+                    int64_t lo = k0 > j0 ? k0 : j0, hi = k0 + QB - 1 < i ? k0 + QB - 1 : i;
+                    if (lo > hi) continue; /* no visible key: the state stays */
+                    float mx = m;
+                    for (int64_t j = lo; j <= hi; j++) {
+                        const float *kj = k + (b * T + j) * kvd + kvo;
+                        double s = 0.0;
+                        for (int64_t e = 0; e < hd; e++)
+                            s += (double)qi[e] * (double)kj[e];
+                        float x = (float)s * d->scale;
+                        if (d->softcap > 0) x = d->softcap * tanhf(x / d->softcap);
+                        p[j - k0] = x;
+                        if (x > mx) mx = x;
+                    }
+                    float corr = expf(m - mx); /* 0 on the first block */
+                    m = mx;
+                    l *= corr;
+                    for (int64_t e = 0; e < hd; e++) acc[e] *= corr;
+                    for (int64_t j = lo; j <= hi; j++) {
+                        float pj = expf(p[j - k0] - mx);
+                        l += pj;
+                        double pb = awq_round_bf16(pj);
+                        const float *vj = v + (b * T + j) * kvd + kvo;
+                        for (int64_t e = 0; e < hd; e++)
+                            acc[e] += pb * (double)awq_round_bf16(vj[e]);
+                    }
+                }
+                float *o = out + (b * T + i) * qd + h * hd;
+                for (int64_t e = 0; e < hd; e++) o[e] = (float)(acc[e] / l);
+            }
+    awq_free(p);
+    awq_free(acc);
+}

@@ -44,7 +44,10 @@ typedef struct awq_backend awq_backend;
 typedef enum awq_gemm_precision {
     AWQ_GEMM_FP32 = 0,         /* fp32 inputs (the oracle) */
     AWQ_GEMM_BF16 = 1          /* x and W rounded to bf16 (nearest even);
-                                  CPU: oneDNN, CUDA: tensor cores */
+                                  CPU: oneDNN, CUDA: tensor cores. The CPU
+                                  attention's p·v follows it where the CPU
+                                  has AVX512-BF16 (awq_attention_bf16_ref;
+                                  q·k stays fp32); CUDA's stays fp32 */
 } awq_gemm_precision;
 
 /* Shape of a causal self-attention call. */
@@ -225,6 +228,15 @@ void awq_nll_rows_ref(const float *logits, const int32_t *targets, int64_t M,
 void awq_gemm_bf16_ref(const float *x, const float *w, const float *bias,
                        float *y, int64_t M, int64_t N, int64_t K);
 float awq_round_bf16(float f);
+/* attention with the CPU's bf16 p·v (the attention op while the precision
+ * is AWQ_GEMM_BF16, where the CPU has AVX512-BF16): scores q·k from the
+ * fp32 inputs (summed in double, then fp32 as the CPU's), out = p·v with p
+ * and v rounded to bf16, the products summed in double; the online softmax
+ * over key blocks of d->block (as the CPU rounds it: to a multiple of 16,
+ * default AWQ_ATTN_BLOCK_DEFAULT), in fp32 with libm expf, since p is
+ * rounded to bf16 relative to the running max of the blocks seen so far. */
+void awq_attention_bf16_ref(const float *q, const float *k, const float *v,
+                            float *out, const awq_attn_desc *d);
 void awq_gram_ref(const float *x, int64_t M, int64_t K, float *g,
                   bool accumulate);
 /* The exact summation order of the dot op (see above). */

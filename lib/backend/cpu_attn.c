@@ -22,27 +22,19 @@
  * load time by the CPU; a given machine always runs the same clone.
  *
  * exp: the 8-lane polynomial of cpu_simd.h (|rel err| < 2e-7); masked keys
- * (-inf) give exactly 0. */
-#include "backend/backend.h"
-#include "backend/cpu_simd.h"
-#include "core/core.h"
-
-#include <math.h>
-#include <string.h>
-
-typedef struct {
-    const float *q, *k, *v;
-    float *out;
-    const awq_attn_desc *d;
-    int64_t QB;       /* block (query and key), multiple of 16 */
-    int64_t Tp;       /* T rounded up to QB */
-    int64_t hdp;      /* head_dim rounded up to 16 */
-    int64_t nqb;      /* query blocks per sequence */
-    float *kt;        /* [B][nkv][Tp/QB][hdp][QB] */
-    float *vp;        /* [B][nkv][Tp][hdp] */
-    float *scratch;   /* per worker: scratch_floats */
-    int64_t scratch_floats;
-} attn_job;
+ * (-inf) give exactly 0.
+ *
+ * Precision: while be->precision is AWQ_GEMM_BF16 (the AWQ search's
+ * candidate forwards, whose GEMMs already run in bf16) and the CPU has
+ * AVX512-BF16, the query blocks run cpu_attn_bf16.c instead: p·v with bf16
+ * inputs and fp32 sums (vdpbf16ps: twice the multiply-adds of an fp32 FMA
+ * per cycle; the fp32 kernel was ~24% of a quantize). q·k stays fp32 there
+ * (bf16 scores moved the search's picks: see that file). Scores, scale,
+ * softcap, mask, max, exp and sums are the code shared in cpu_attn.h, and
+ * that kernel is deterministic the same way (thread count never changes
+ * its bits). At AWQ_GEMM_FP32 (the calibration forward, the FP reference
+ * outputs, ppl) or without AVX512-BF16 this fp32 kernel runs, unchanged. */
+#include "backend/cpu_attn.h"
 
 static void prepass(void *arg, int64_t b0, int64_t b1, int worker) {
     (void)worker;
@@ -51,40 +43,14 @@ static void prepass(void *arg, int64_t b0, int64_t b1, int worker) {
     int64_t T = d->T, hd = d->head_dim, kvd = d->n_kv_heads * hd;
     for (int64_t it = b0; it < b1; it++) {
         int64_t b = it / d->n_kv_heads, g = it % d->n_kv_heads;
-        float *kt = j->kt + it * j->hdp * j->Tp;
-        float *vp = j->vp + it * j->Tp * j->hdp;
-        memset(kt, 0, sizeof(float) * (size_t)(j->hdp * j->Tp));
+        attn_pack_k(j, it);
+        float *vp = (float *)j->vp + it * j->Tp * j->hdp;
         memset(vp, 0, sizeof(float) * (size_t)(j->hdp * j->Tp));
         for (int64_t t = 0; t < T; t++) {
-            const float *kr = j->k + (b * T + t) * kvd + g * hd;
             const float *vr = j->v + (b * T + t) * kvd + g * hd;
-            /* block-major: [key block][hdp][QB] */
-            float *kb = kt + (t / j->QB) * j->hdp * j->QB + t % j->QB;
-            for (int64_t e = 0; e < hd; e++) kb[e * j->QB] = kr[e];
             memcpy(vp + t * j->hdp, vr, sizeof(float) * (size_t)hd);
         }
     }
-}
-
-/* Scores of 4 query rows (qs, stride hdp) against 16 keys:
- * s[r][0..16) = sum_d qs[r][d] * kt[d * ldk + 0..16). */
-static inline __attribute__((always_inline)) void score_tile(const float *qs, int64_t hdp, const float *kt,
-                              int64_t ldk, float *s, int64_t ldS) {
-    v8f a00 = bcast(0), a01 = bcast(0), a10 = bcast(0), a11 = bcast(0);
-    v8f a20 = bcast(0), a21 = bcast(0), a30 = bcast(0), a31 = bcast(0);
-    for (int64_t e = 0; e < hdp; e++) {
-        /* vector * scalar: GCC broadcasts the scalar (vbroadcastss) */
-        v8f k0 = ld(kt + e * ldk), k1 = ld(kt + e * ldk + 8);
-        float q0 = qs[e], q1 = qs[hdp + e], q2 = qs[2 * hdp + e], q3 = qs[3 * hdp + e];
-        a00 += q0 * k0; a01 += q0 * k1;
-        a10 += q1 * k0; a11 += q1 * k1;
-        a20 += q2 * k0; a21 += q2 * k1;
-        a30 += q3 * k0; a31 += q3 * k1;
-    }
-    st(s, a00); st(s + 8, a01);
-    st(s + ldS, a10); st(s + ldS + 8, a11);
-    st(s + 2 * ldS, a20); st(s + 2 * ldS + 8, a21);
-    st(s + 3 * ldS, a30); st(s + 3 * ldS + 8, a31);
 }
 
 /* acc[r][c..c+16) += sum_j p[r][j] * vp[j][c..c+16) for 4 rows. */
@@ -118,7 +84,7 @@ static void attn_block(const attn_job *j, int64_t b, int64_t h, int64_t qb,
     const int64_t group = d->n_heads / d->n_kv_heads, g = h / group;
     const int64_t qd = d->n_heads * hd;
     const float *kt = j->kt + (b * d->n_kv_heads + g) * hdp * Tp;
-    const float *vp = j->vp + (b * d->n_kv_heads + g) * Tp * hdp;
+    const float *vp = (const float *)j->vp + (b * d->n_kv_heads + g) * Tp * hdp;
 
     float *S = ws;                 /* [QB][QB] scores, then probabilities */
     float *acc = S + QB * QB;      /* [QB][hdp] */
@@ -144,62 +110,15 @@ static void attn_block(const attn_job *j, int64_t b, int64_t h, int64_t qb,
     }
     const float scale = d->scale, cap = d->softcap;
     const int64_t last_kb = (q0 + nq - 1) / QB;
-    /* sliding window: keys below the first row's window are never seen */
     const int64_t W = d->window;
-    const int64_t first_kb = (W > 0 && q0 - W + 1 > 0) ? (q0 - W + 1) / QB : 0;
+    const int64_t first_kb = attn_first_kb(q0, W, QB);
     for (int64_t kb = first_kb; kb <= last_kb; kb++) {
         const int64_t k0 = kb * QB;
         const float *ktb = kt + kb * hdp * QB;
         for (int64_t i = 0; i < nq4; i += 4)
             for (int64_t jj = 0; jj < QB; jj += 16)
-                score_tile(qs + i * hdp, hdp, ktb + jj, QB, S + i * QB + jj, QB);
-        for (int64_t i = 0; i < nq4; i++) {
-            float *s = S + i * QB;
-            /* keys visible to this row: positions <= q0 + i, and < T */
-            int64_t nv = (i < nq) ? AWQ_MIN(QB, q0 + i + 1 - k0) : 0;
-            /* and >= lo: the window's first key, relative to k0 */
-            int64_t lo = (W > 0) ? q0 + i - W + 1 - k0 : 0;
-            if (lo < 0) lo = 0;
-            if (nv <= 0 || lo >= nv) {
-                memset(s, 0, sizeof(float) * (size_t)QB);
-                continue;
-            }
-            /* scale, mask (-inf beyond nv), running max: 8 lanes, then the
-             * lanes combined in a fixed order */
-            const v8f vscale = bcast(scale), ninf = bcast(-INFINITY);
-            v8f vmx = ninf;
-            for (int64_t jj = 0; jj < QB; jj += 8) {
-                v8f x = ld(s + jj) * vscale;
-                if (cap > 0)
-                    for (int e = 0; e < 8; e++) x[e] = cap * tanhf(x[e] / cap);
-                if (jj + 8 > nv || jj < lo) {
-                    v8i lane = {0, 1, 2, 3, 4, 5, 6, 7};
-                    v8i keep = ((lane + (int32_t)jj) < (int32_t)nv) &
-                               ((lane + (int32_t)jj) >= (int32_t)lo);
-                    x = (v8f)(((v8i)x & keep) | ((v8i)ninf & ~keep));
-                }
-                st(s + jj, x);
-                vmx = vmax(vmx, x);
-            }
-            float mx = mrow[i];
-            for (int e = 0; e < 8; e++) mx = vmx[e] > mx ? vmx[e] : mx;
-            float corr = sexp(mrow[i] - mx); /* 0 on the first block */
-            mrow[i] = mx;
-            const v8f vm = bcast(mx);
-            v8f vsum = bcast(0.0f);
-            for (int64_t jj = 0; jj < QB; jj += 8) {
-                v8f p = vexp(ld(s + jj) - vm);
-                st(s + jj, p);
-                vsum += p;
-            }
-            float sum = hsum(vsum);
-            lrow[i] = lrow[i] * corr + sum;
-            if (corr != 1.0f) {
-                float *a = acc + i * hdp;
-                v8f vc = bcast(corr);
-                for (int64_t e = 0; e < hdp; e += 8) st(a + e, ld(a + e) * vc);
-            }
-        }
+                attn_score_tile(qs + i * hdp, hdp, ktb + jj, QB, S + i * QB + jj, QB);
+        attn_softmax_block(S, acc, mrow, lrow, QB, hdp, nq, nq4, q0, k0, W, scale, cap);
         const int64_t nk = AWQ_MIN(QB, T - k0);
         for (int64_t i = 0; i < nq4; i += 4)
             for (int64_t e = 0; e < hdp; e += 16)
@@ -225,7 +144,10 @@ static void attn_items(void *arg, int64_t i0, int64_t i1, int worker) {
          * expensive (late, causal) blocks and static splits balance. */
         int64_t bh = it / nqb, slot = it % nqb;
         int64_t qb = (slot % 2 == 0) ? slot / 2 : nqb - 1 - slot / 2;
-        attn_block(j, bh / d->n_heads, bh % d->n_heads, qb, ws);
+        if (j->bf16)
+            cpu_attn_bf16_block(j, bh / d->n_heads, bh % d->n_heads, qb, ws);
+        else
+            attn_block(j, bh / d->n_heads, bh % d->n_heads, qb, ws);
     }
 }
 
@@ -271,19 +193,25 @@ awq_status awq_cpu_attention(awq_backend *be, const float *q, const float *k,
                         "attention: B=%lld T=%lld too large",
                         (long long)d->B, (long long)d->T);
     int nt = awq_ctx_n_threads(ctx);
+    /* the bf16 products only while the backend's search precision asks for
+     * them and the CPU has vdpbf16ps; else fp32 (no error) */
+    j.bf16 = be->precision == AWQ_GEMM_BF16 && cpu_attn_bf16_supported();
+    /* bf16: V in bf16 pairs; K stays fp32 (the scores are fp32's) */
+    const size_t esz = j.bf16 ? sizeof(uint16_t) : sizeof(float);
     j.scratch_floats = j.QB * j.QB + 2 * j.QB * j.hdp + 2 * j.QB;
+    if (j.bf16) j.scratch_floats += cpu_attn_bf16_extra_floats(j.QB, j.hdp);
     j.scratch_floats = (j.scratch_floats + 15) & ~(int64_t)15;
     j.kt = awq_alloc((size_t)kv_all, sizeof(float));
-    j.vp = awq_alloc((size_t)kv_all, sizeof(float));
+    j.vp = awq_alloc((size_t)kv_all, esz);
     j.scratch = awq_alloc((size_t)(j.scratch_floats * nt), sizeof(float));
     if (!j.kt || !j.vp || !j.scratch) {
         awq_free(j.kt);
         awq_free(j.vp);
         awq_free(j.scratch);
         return awq_fail_nomem(ctx, "attention buffers",
-                              (uint64_t)(2 * kv_all * sizeof(float)));
+                              (uint64_t)(kv_all * (sizeof(float) + esz)));
     }
-    awq_parallel_for(ctx, d->B * d->n_kv_heads, prepass, &j);
+    awq_parallel_for(ctx, d->B * d->n_kv_heads, j.bf16 ? cpu_attn_bf16_prepass : prepass, &j);
     awq_parallel_for(ctx, d->B * d->n_heads * j.nqb, attn_items, &j);
     awq_free(j.kt);
     awq_free(j.vp);

@@ -3,6 +3,7 @@ list(APPEND AWQ_LIB_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/backend.c
   ${CMAKE_CURRENT_LIST_DIR}/cpu.c
   ${CMAKE_CURRENT_LIST_DIR}/cpu_attn.c
+  ${CMAKE_CURRENT_LIST_DIR}/cpu_attn_bf16.c
   ${CMAKE_CURRENT_LIST_DIR}/cpu_bf16.c
   ${CMAKE_CURRENT_LIST_DIR}/cuda.c
   ${CMAKE_CURRENT_LIST_DIR}/cuda_quant.c
@@ -16,6 +17,8 @@ list(APPEND AWQ_LIB_SOURCES
 set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/cpu.c
   PROPERTIES COMPILE_OPTIONS "-O3;-Wno-psabi;-ffp-contract=off")
 set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/cpu_attn.c
+  PROPERTIES COMPILE_OPTIONS "-O3;-Wno-psabi")
+set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/cpu_attn_bf16.c
   PROPERTIES COMPILE_OPTIONS "-O3;-Wno-psabi")
 set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/cpu_bf16.c
   PROPERTIES COMPILE_OPTIONS "-O3;-Wno-psabi")

@@ -151,13 +151,22 @@ bool clip_group_ok(const float *wg, int64_t len, const awq_quant_params *q,
  * sign of a zero, and Q(+0) == Q(-0); d subtracts the unclamped weight. */
 AWQ_CLIP_CLONES
 bool clip_delta(const float *wg, int64_t len, const awq_qm_stats *st,
-                const awq_quant_params *q, int i, int n_grid, float *mv_out, float *d) {
+                const awq_quant_params *q, int i, int n_grid, bool lane, float *mv_out,
+                float *d) {
     float mv = awq_qm_clip_max(st->amax, i, n_grid);
     awq_qm_stats cs = awq_qm_stats_clamped(st, mv);
     awq_qm_group gp;
     *mv_out = mv;
     if (!awq_qm_params(&cs, q->bits, q->sym, &gp)) return false;
     const float lo = -mv;
+    if (lane) {
+        const awq_qm_lane L = awq_qm_lane_of(&gp, q->bits, q->sym);
+        for (int64_t k = 0; k < len; k++) {
+            const float w = wg[k], c = w < lo ? lo : (w > mv ? mv : w);
+            d[k] = AWQ_QM_SUB(awq_qm_pseudo_lane(c, &L), w);
+        }
+        return true;
+    }
     for (int64_t k = 0; k < len; k++) {
         const float w = wg[k], c = w < lo ? lo : (w > mv ? mv : w);
         float qw = awq_qm_pseudo(c, &gp, q->bits, q->sym);
@@ -220,7 +229,7 @@ awq_status awq_clip_search_ref(awq_ctx *ctx, const float *w, const float *x,
             for (int i = 0; i < n_steps; i++) {
                 float mv;
                 double err = NAN;
-                if (clip_delta(wg, len, &gs, q, i, n_grid, &mv, d)) {
+                if (clip_delta(wg, len, &gs, q, i, n_grid, false, &mv, d)) {
                     for (int64_t t = 0; t < T; t++) {
                         const float *xr = x + t * K + k0;
                         float acc = 0.0f;
@@ -323,7 +332,8 @@ static void clip_items(void *arg, int64_t i0, int64_t i1, int worker) {
             return;
         }
         for (int s = 0; s < S; s++) {
-            okv[s] = (uint8_t)clip_delta(wg, len, &gs, j->q, s, j->n_grid, &mv[s], d + s * j->gl);
+            okv[s] = (uint8_t)clip_delta(wg, len, &gs, j->q, s, j->n_grid, true, &mv[s],
+                                          d + s * j->gl);
             os[s].total = os[s].chunk = 0.0;
         }
         for (int64_t t0 = 0; t0 < j->T; t0 += TB) {
@@ -462,13 +472,19 @@ awq_status awq_pseudo_quant_cpu(awq_backend *be, float *w, int64_t N,
  * ws (len K) as scratch. Returns the failing group or -1. */
 AWQ_CLIP_CLONES
 static int64_t scaled_row(const float *w, const float *s, int64_t K, int64_t gl,
-                          const awq_quant_params *q, float *ws, float *out) {
+                          const awq_quant_params *q, bool lane, float *ws, float *out) {
     for (int64_t k = 0; k < K; k++) ws[k] = AWQ_QM_MUL(w[k], s[k]);
     for (int64_t k0 = 0, g = 0; k0 < K; k0 += gl, g++) {
         int64_t len = AWQ_MIN(gl, K - k0);
         awq_qm_stats st;
         awq_qm_group gp;
         if (!clip_group_ok(ws + k0, len, q, &st, &gp)) return g;
+        if (lane) {
+            const awq_qm_lane L = awq_qm_lane_of(&gp, q->bits, q->sym);
+            for (int64_t k = k0; k < k0 + len; k++)
+                out[k] = AWQ_QM_DIV(awq_qm_pseudo_lane(ws[k], &L), s[k]);
+            continue;
+        }
         for (int64_t k = k0; k < k0 + len; k++)
             out[k] = AWQ_QM_DIV(awq_qm_pseudo(ws[k], &gp, q->bits, q->sym), s[k]);
     }
@@ -517,7 +533,7 @@ awq_status awq_pseudo_quant_scaled_ref(awq_ctx *ctx, const float *w,
         const float *s = scales + c * K;
         if (failed) failed[c] = 0;
         for (int64_t n = 0; n < N; n++) {
-            int64_t g = scaled_row(w + n * K, s, K, gl, q, ws, out + (c * N + n) * K);
+            int64_t g = scaled_row(w + n * K, s, K, gl, q, false, ws, out + (c * N + n) * K);
             if (g >= 0) {
                 if (failed) {
                     failed[c] = 1;
@@ -547,7 +563,7 @@ static void scaled_rows(void *arg, int64_t r0, int64_t r1, int worker) {
     for (int64_t r = r0; r < r1; r++) {
         const int64_t c = r / j->N, n = r % j->N;
         j->row_fail[r] = scaled_row(j->w + n * j->K, j->scales + c * j->K, j->K, j->gl, j->q,
-                                    ws, j->out + r * j->K);
+                                    true, ws, j->out + r * j->K);
     }
 }
 

@@ -147,7 +147,7 @@ static float item_search(const float *wg, int64_t len, int64_t lp, const awq_qm_
     const int64_t sp = (S + CT - 1) / CT * CT;
     memset(w->d, 0, sizeof(float) * (size_t)(sp * lp));
     for (int s = 0; s < S; s++)
-        w->ok[s] = (uint8_t)clip_delta(wg, len, gs, q, s, n_grid, &w->mv[s], w->d + s * lp);
+        w->ok[s] = (uint8_t)clip_delta(wg, len, gs, q, s, n_grid, vec, &w->mv[s], w->d + s * lp);
     for (int64_t c0 = 0; c0 < sp; c0 += CT)
         for (int64_t k0 = 0; k0 < lp; k0 += KW) {
 #ifdef CG_X86

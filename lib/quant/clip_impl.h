@@ -36,8 +36,11 @@ awq_status clip_group_fail(awq_ctx *ctx, const char *what, const float *wg, int6
                            int64_t group);
 
 /* d[k] = Q(clamp(w, mv)) - w for step i of a group (mv_out receives the
- * clamp); false if the clamped group cannot be quantized. */
+ * clamp); false if the clamped group cannot be quantized. lane: quantize
+ * with awq_qm_pseudo_lane (vectorises; the CPU paths) instead of
+ * awq_qm_pseudo (the oracles) — the same bits (quant/qmath.h). */
 bool clip_delta(const float *wg, int64_t len, const awq_qm_stats *st,
-                const awq_quant_params *q, int i, int n_grid, float *mv_out, float *d);
+                const awq_quant_params *q, int i, int n_grid, bool lane, float *mv_out,
+                float *d);
 
 #endif

@@ -233,6 +233,48 @@ AWQ_QM_FN float awq_qm_pseudo(float w, const awq_qm_group *g, int bits,
     return awq_qm_dequant(awq_qm_code(w, g, bits, sym), g->z, g->s);
 }
 
+/* The same quantize + dequantize in "lane form": every step is a float
+ * operation (no int conversion, no sym/asym branch), so a loop over a
+ * group vectorises — awq_qm_code's (int) casts keep GCC from it, and the
+ * scalar loop was the CPU search's largest non-GEMM cost. For finite w
+ * (every caller has checked its group) it gives the bits of awq_qm_pseudo:
+ *   asym: v = rint(w / s) + z clamped to [0, maxq] is an integer-valued
+ *         float, so (v + -z) is exactly (float)(q - z), and +0 (not -0)
+ *         when v == z, as x + -x is +0 under round-to-nearest;
+ *   sym:  v = rint(w / s) + 0 clamped to [-half, half - 1]; that "+ 0"
+ *         (zadd) turns rint's -0 into the +0 that (float)(int)v gives,
+ *         and q - z = (int)v + half - half = v (zneg = 0).
+ * A w / s that overflows to +-Inf clamps to the same end in both forms.
+ * tests/unit/test_qmath_lane.c checks every code of bits 2..8. */
+typedef struct awq_qm_lane {
+    float s, zadd, zneg, lo, hi;
+} awq_qm_lane;
+
+AWQ_QM_FN awq_qm_lane awq_qm_lane_of(const awq_qm_group *g, int bits, int sym) {
+    awq_qm_lane l;
+    l.s = g->s;
+    if (!sym) {
+        l.zadd = (float)g->z;
+        l.zneg = -(float)g->z;
+        l.lo = 0.0f;
+        l.hi = (float)((1 << bits) - 1);
+    } else {
+        const int half = 1 << (bits - 1);
+        l.zadd = 0.0f;
+        l.zneg = 0.0f;
+        l.lo = (float)-half;
+        l.hi = (float)(half - 1);
+    }
+    return l;
+}
+
+AWQ_QM_FN float awq_qm_pseudo_lane(float w, const awq_qm_lane *l) {
+    float v = AWQ_QM_ADD(rintf(AWQ_QM_DIV(w, l->s)), l->zadd);
+    v = v < l->lo ? l->lo : v;
+    v = v > l->hi ? l->hi : v;
+    return AWQ_QM_MUL(AWQ_QM_ADD(v, l->zneg), l->s);
+}
+
 /* -------------------------------------------------------- clip search */
 
 /* Shrink factor of step i of the clip search: 1 - i / n_grid, computed in

@@ -40,6 +40,21 @@ void awq_backend_free(awq_backend *be) {
     if (be) be->ops->destroy(be);
 }
 
+awq_status awq_backend_gemm_multi(awq_backend *be, const float *x, int n,
+                                  const float *const *w, const float *const *bias,
+                                  float *const *y, const int64_t *N, int64_t M,
+                                  int64_t K) {
+    if (n < 1 || n > AWQ_GEMM_MULTI_MAX)
+        return awq_fail(be->ctx, AWQ_ERR_INVALID_ARG, "gemm_multi: %d GEMMs (1..%d)", n,
+                        AWQ_GEMM_MULTI_MAX);
+    if (n > 1 && be->ops->gemm_multi)
+        return be->ops->gemm_multi(be, x, n, w, bias, y, N, M, K);
+    for (int i = 0; i < n; i++)
+        AWQ_TRY(be->ops->gemm(be, x, w[i], AWQ_DT_F32, bias ? bias[i] : NULL, y[i], M, N[i],
+                              K));
+    return AWQ_OK;
+}
+
 /* ------------------------------------------------------------- oracles */
 
 void awq_gemm_ref(const float *x, const float *w, const float *bias, float *y,

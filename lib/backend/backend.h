@@ -95,6 +95,16 @@ typedef struct awq_backend_ops {
     awq_status (*gemm)(awq_backend *be, const float *x, const void *w,
                        awq_dtype w_dtype, const float *bias, float *y,
                        int64_t M, int64_t N, int64_t K);
+    /* n fp32-weight GEMMs reading one input (q, k, v; gate, up):
+     * y[i] [M, N[i]] = x [M, K] · w[i] [N[i], K]^T (+ bias[i] when not
+     * NULL), each bit-identical to gemm(x, w[i], AWQ_DT_F32, ...). Lets a
+     * backend do its work on x once (the CPU's bf16 path rounds each slice
+     * of x to bf16 once instead of n times). Optional: call it through
+     * awq_backend_gemm_multi, which loops gemm where it is NULL. */
+    awq_status (*gemm_multi)(awq_backend *be, const float *x, int n,
+                             const float *const *w, const float *const *bias,
+                             float *const *y, const int64_t *N, int64_t M,
+                             int64_t K);
 
     /* ------------------------------------------------------ row ops */
     /* RMSNorm as transformers' LlamaRMSNorm in fp32, per row:
@@ -198,6 +208,16 @@ awq_status awq_backend_create(awq_ctx *ctx, awq_backend_kind kind, int device,
 void awq_backend_free(awq_backend *be);
 
 awq_status awq_backend_cpu_create(awq_ctx *ctx, awq_backend **out);
+
+/* Most GEMMs one gemm_multi call takes. */
+#define AWQ_GEMM_MULTI_MAX 4
+
+/* ops->gemm_multi where the backend has it (and n > 1), else n gemm calls;
+ * 1 <= n <= AWQ_GEMM_MULTI_MAX. bias may be NULL (no bias anywhere). */
+awq_status awq_backend_gemm_multi(awq_backend *be, const float *x, int n,
+                                  const float *const *w, const float *const *bias,
+                                  float *const *y, const int64_t *N, int64_t M,
+                                  int64_t K);
 
 /* Default attention block size. */
 #define AWQ_ATTN_BLOCK_DEFAULT 64

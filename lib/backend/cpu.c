@@ -120,6 +120,11 @@ static void gemm_slices(void *arg, int64_t s0, int64_t s1, int worker) {
     }
 }
 
+static bool gemm_shape_ok(int64_t M, int64_t N, int64_t K) {
+    return M >= 0 && N >= 0 && K >= 0 && M <= INT_MAX && N <= INT_MAX && K <= INT_MAX &&
+           dims_ok(M, N, NULL) && dims_ok(M, K, NULL) && dims_ok(N, K, NULL);
+}
+
 static awq_status cpu_gemm(awq_backend *be, const float *x, const void *w,
                            awq_dtype w_dtype, const float *bias, float *y,
                            int64_t M, int64_t N, int64_t K) {
@@ -128,12 +133,14 @@ static awq_status cpu_gemm(awq_backend *be, const float *x, const void *w,
         return awq_fail(ctx, AWQ_ERR_UNSUPPORTED,
                         "gemm: the CPU backend takes fp32 weights, not %s",
                         awq_dtype_name(w_dtype));
-    if (M < 0 || N < 0 || K < 0 || M > INT_MAX || N > INT_MAX || K > INT_MAX ||
-        !dims_ok(M, N, NULL) || !dims_ok(M, K, NULL) || !dims_ok(N, K, NULL))
+    if (!gemm_shape_ok(M, N, K))
         return awq_fail(ctx, AWQ_ERR_INVALID_ARG,
                         "gemm: bad shape M=%lld N=%lld K=%lld", (long long)M,
                         (long long)N, (long long)K);
     if (M == 0 || N == 0) return AWQ_OK;
+    /* oneDNN writes x W^T + bias over all of y */
+    if (K > 0 && be->precision == AWQ_GEMM_BF16)
+        return awq_cpu_gemm_bf16(be, x, (const float *)w, bias, y, M, N, K);
     /* Bias first, then accumulate the product onto it (beta = 1): the order
      * torch.addmm uses for nn.Linear. */
     if (bias) {
@@ -144,8 +151,6 @@ static awq_status cpu_gemm(awq_backend *be, const float *x, const void *w,
         if (!bias) memset(y, 0, sizeof(float) * (size_t)(M * N));
         return AWQ_OK;
     }
-    if (be->precision == AWQ_GEMM_BF16)
-        return awq_cpu_gemm_bf16(be, x, (const float *)w, bias, y, M, N, K);
     blas_single_thread();
     gemm_job j = {x, (const float *)w, y, M, N, K, 0, false, bias ? 1.0f : 0.0f};
     int64_t n_slices;
@@ -158,6 +163,20 @@ static awq_status cpu_gemm(awq_backend *be, const float *x, const void *w,
         n_slices = (N + j.slice - 1) / j.slice;
     }
     awq_parallel_for(ctx, n_slices, gemm_slices, &j);
+    return AWQ_OK;
+}
+
+/* The bf16 path shares the rounding of each slice of x between the GEMMs
+ * (awq_cpu_gemm_bf16_multi); everywhere else, n gemm calls. */
+static awq_status cpu_gemm_multi(awq_backend *be, const float *x, int n,
+                                 const float *const *w, const float *const *bias,
+                                 float *const *y, const int64_t *N, int64_t M, int64_t K) {
+    bool shared = be->precision == AWQ_GEMM_BF16 && K > 0 && n <= AWQ_GEMM_MULTI_MAX &&
+                  awq_cpu_bf16_multi_ok(M);
+    for (int i = 0; shared && i < n; i++) shared = N[i] > 0 && gemm_shape_ok(M, N[i], K);
+    if (shared) return awq_cpu_gemm_bf16_multi(be, x, n, w, bias, y, N, M, K);
+    for (int i = 0; i < n; i++)
+        AWQ_TRY(cpu_gemm(be, x, w[i], AWQ_DT_F32, bias ? bias[i] : NULL, y[i], M, N[i], K));
     return AWQ_OK;
 }
 
@@ -656,6 +675,7 @@ static const awq_backend_ops k_cpu_ops = {
     .copy = cpu_copy,
     .sync = cpu_sync,
     .gemm = cpu_gemm,
+    .gemm_multi = cpu_gemm_multi,
     .rmsnorm = cpu_rmsnorm,
     .rope = cpu_rope,
     .attention = awq_cpu_attention,

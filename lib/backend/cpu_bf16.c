@@ -11,7 +11,14 @@
  * 256 rows of x, or below that 256 rows of W), each slice one oneDNN call
  * on one thread (its OpenMP team is set to 1 on every pool worker), so an
  * output element is computed by the same kernel call whatever the thread
- * count. Without oneDNN in the build this file only reports that. */
+ * count.
+ *
+ * gemm_multi (q, k, v; gate, up: one x, several W) runs the same slices and
+ * the same oneDNN calls, but rounds each slice of x to bf16 once for all
+ * the W: the rounding of x was ~5% of a tiny-llama quantize, done 3 and 2
+ * times over. The W are all rounded up front (one bf16 copy each, what the
+ * separate calls held one at a time). Without oneDNN in the build this file
+ * only reports that. */
 #include "backend/cpu_bf16.h"
 #include "backend/cpu_simd.h"
 #include "core/core.h"
@@ -63,13 +70,19 @@ static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static void engine_init(void) { g_engine_st = dnnl_engine_create(&g_engine, dnnl_cpu, 0); }
 
 typedef struct {
-    const float *x, *w, *bias;
-    float *y;
-    const uint16_t *xb, *wb; /* whole x (by_n) / whole W, bf16 */
-    uint16_t *wb_out;
-    int64_t M, N, K;
+    const float *x;
+    int n;                            /* GEMMs sharing x */
+    const float *w[AWQ_GEMM_MULTI_MAX], *bias[AWQ_GEMM_MULTI_MAX];
+    float *y[AWQ_GEMM_MULTI_MAX];
+    int64_t N[AWQ_GEMM_MULTI_MAX];
+    const uint16_t *wb[AWQ_GEMM_MULTI_MAX]; /* each W in bf16 */
+    const uint16_t *xb;               /* whole x in bf16 (by_n only) */
+    int64_t M, K;
     bool by_m;
-    int err;                 /* first dnnl_status_t != success, or -1 nomem */
+    /* cvt_rows: the weight being converted */
+    const float *cw;
+    uint16_t *cwb;
+    int err;                          /* first dnnl_status_t != success, or -1 nomem */
     pthread_mutex_t mu;
 } bf_job;
 
@@ -82,7 +95,7 @@ static void set_err(bf_job *j, int e) {
 static void cvt_rows(void *arg, int64_t r0, int64_t r1, int worker) {
     (void)worker;
     bf_job *j = arg;
-    awq_cpu_cvt_bf16(j->w + r0 * j->K, j->wb_out + r0 * j->K, (r1 - r0) * j->K);
+    awq_cpu_cvt_bf16(j->cw + r0 * j->K, j->cwb + r0 * j->K, (r1 - r0) * j->K);
 }
 
 /* y[m, n] (row stride N) = xb[m, K] wb[n, K]^T (+ bias[n]). */
@@ -124,6 +137,10 @@ static dnnl_status_t matmul(const uint16_t *xb, const uint16_t *wb, const float 
     return s;
 }
 
+/* by_m: slice s is rows [256 s, 256 s + 256) of x, rounded to bf16 once
+ * and multiplied by every W (the same oneDNN call per (slice, W) as a single
+ * GEMM makes, so gemm_multi's outputs are gemm's bits); by_n (one GEMM):
+ * slice s is rows [256 s, ...) of W against the whole x. */
 static void bf_slices(void *arg, int64_t s0, int64_t s1, int worker) {
     (void)worker;
     bf_job *j = arg;
@@ -138,16 +155,17 @@ static void bf_slices(void *arg, int64_t s0, int64_t s1, int worker) {
     }
     for (int64_t s = s0; s < s1; s++) {
         int64_t a = s * SLICE;
-        dnnl_status_t e;
+        dnnl_status_t e = dnnl_success;
         if (j->by_m) {
             int64_t m = AWQ_MIN(SLICE, j->M - a);
-            const float *xr = j->x + a * j->K;
-            awq_cpu_cvt_bf16(xr, xs, m * j->K);
-            e = matmul(xs, j->wb, j->bias, j->y + a * j->N, m, j->N, j->K, j->N);
+            awq_cpu_cvt_bf16(j->x + a * j->K, xs, m * j->K);
+            for (int i = 0; i < j->n && e == dnnl_success; i++)
+                e = matmul(xs, j->wb[i], j->bias[i], j->y[i] + a * j->N[i], m, j->N[i], j->K,
+                           j->N[i]);
         } else {
-            int64_t n = AWQ_MIN(SLICE, j->N - a);
-            e = matmul(j->xb, j->wb + a * j->K, j->bias ? j->bias + a : NULL, j->y + a, j->M, n,
-                       j->K, j->N);
+            int64_t n = AWQ_MIN(SLICE, j->N[0] - a);
+            e = matmul(j->xb, j->wb[0] + a * j->K, j->bias[0] ? j->bias[0] + a : NULL,
+                       j->y[0] + a, j->M, n, j->K, j->N[0]);
         }
         if (e != dnnl_success) {
             set_err(j, (int)e);
@@ -175,36 +193,72 @@ bool awq_cpu_bf16_available(awq_ctx *ctx, awq_status *why) {
     return true;
 }
 
-awq_status awq_cpu_gemm_bf16(awq_backend *be, const float *x, const float *w, const float *bias,
-                             float *y, int64_t M, int64_t N, int64_t K) {
+/* The GEMMs of j (x, n, w, bias, y, N, M, K and by_m set). */
+static awq_status run_job(awq_backend *be, bf_job *j) {
     awq_ctx *ctx = be->ctx;
-    bf_job j;
-    memset(&j, 0, sizeof j);
-    j.x = x, j.w = w, j.bias = bias, j.y = y, j.M = M, j.N = N, j.K = K;
-    j.by_m = M >= SLICE;
-    pthread_mutex_init(&j.mu, NULL);
-    uint16_t *wb = awq_alloc((size_t)(N * K), sizeof(uint16_t));
-    uint16_t *xb = j.by_m ? NULL : awq_alloc((size_t)(M * K), sizeof(uint16_t));
-    awq_status st = AWQ_OK;
-    if (!wb || (!j.by_m && !xb)) {
-        st = awq_fail_nomem(ctx, "gemm bf16 operands", (uint64_t)(N + M) * (uint64_t)K * 2u);
-    } else {
-        j.wb_out = wb;
-        awq_parallel_for(ctx, N, cvt_rows, &j);
-        if (xb) awq_cpu_cvt_bf16(x, xb, M * K);
-        j.wb = wb, j.xb = xb;
-        int64_t n_slices = j.by_m ? (M + SLICE - 1) / SLICE : (N + SLICE - 1) / SLICE;
-        awq_parallel_for(ctx, n_slices, bf_slices, &j);
-        if (j.err == -1)
-            st = awq_fail_nomem(ctx, "gemm bf16 slice", (uint64_t)SLICE * (uint64_t)K * 2u);
-        else if (j.err)
-            st = awq_fail(ctx, AWQ_ERR_INTERNAL, "gemm bf16: oneDNN matmul M=%lld N=%lld K=%lld "
-                          "failed: status %d", (long long)M, (long long)N, (long long)K, j.err);
+    const int64_t M = j->M, K = j->K;
+    pthread_mutex_init(&j->mu, NULL);
+    uint16_t *wb[AWQ_GEMM_MULTI_MAX] = {NULL};
+    uint16_t *xb = NULL;
+    uint64_t bytes = j->by_m ? 0 : (uint64_t)(M * K) * 2u;
+    bool ok = true;
+    for (int i = 0; i < j->n; i++) {
+        wb[i] = awq_alloc((size_t)(j->N[i] * K), sizeof(uint16_t));
+        bytes += (uint64_t)(j->N[i] * K) * 2u;
+        ok = ok && wb[i];
     }
-    pthread_mutex_destroy(&j.mu);
-    awq_free(wb);
+    if (!j->by_m) {
+        xb = awq_alloc((size_t)(M * K), sizeof(uint16_t));
+        ok = ok && xb;
+    }
+    awq_status st = AWQ_OK;
+    if (!ok) {
+        st = awq_fail_nomem(ctx, "gemm bf16 operands", bytes);
+    } else {
+        for (int i = 0; i < j->n; i++) {
+            j->cw = j->w[i], j->cwb = wb[i];
+            awq_parallel_for(ctx, j->N[i], cvt_rows, j);
+            j->wb[i] = wb[i];
+        }
+        if (xb) awq_cpu_cvt_bf16(j->x, xb, M * K);
+        j->xb = xb;
+        int64_t n_slices = j->by_m ? (M + SLICE - 1) / SLICE : (j->N[0] + SLICE - 1) / SLICE;
+        awq_parallel_for(ctx, n_slices, bf_slices, j);
+        if (j->err == -1)
+            st = awq_fail_nomem(ctx, "gemm bf16 slice", (uint64_t)SLICE * (uint64_t)K * 2u);
+        else if (j->err)
+            st = awq_fail(ctx, AWQ_ERR_INTERNAL, "gemm bf16: oneDNN matmul M=%lld N=%lld K=%lld "
+                          "failed: status %d", (long long)M, (long long)j->N[0], (long long)K,
+                          j->err);
+    }
+    pthread_mutex_destroy(&j->mu);
+    for (int i = 0; i < j->n; i++) awq_free(wb[i]);
     awq_free(xb);
     return st;
+}
+
+awq_status awq_cpu_gemm_bf16(awq_backend *be, const float *x, const float *w, const float *bias,
+                             float *y, int64_t M, int64_t N, int64_t K) {
+    bf_job j;
+    memset(&j, 0, sizeof j);
+    j.x = x, j.n = 1, j.w[0] = w, j.bias[0] = bias, j.y[0] = y, j.N[0] = N;
+    j.M = M, j.K = K;
+    j.by_m = M >= SLICE;
+    return run_job(be, &j);
+}
+
+bool awq_cpu_bf16_multi_ok(int64_t M) { return M >= SLICE; }
+
+awq_status awq_cpu_gemm_bf16_multi(awq_backend *be, const float *x, int n, const float *const *w,
+                                   const float *const *bias, float *const *y, const int64_t *N,
+                                   int64_t M, int64_t K) {
+    bf_job j;
+    memset(&j, 0, sizeof j);
+    j.x = x, j.n = n, j.M = M, j.K = K, j.by_m = true;
+    for (int i = 0; i < n; i++) {
+        j.w[i] = w[i], j.bias[i] = bias ? bias[i] : NULL, j.y[i] = y[i], j.N[i] = N[i];
+    }
+    return run_job(be, &j);
 }
 
 #else /* !AWQ_HAVE_DNNL */
@@ -218,6 +272,19 @@ bool awq_cpu_bf16_available(awq_ctx *ctx, awq_status *why) {
 awq_status awq_cpu_gemm_bf16(awq_backend *be, const float *x, const float *w, const float *bias,
                              float *y, int64_t M, int64_t N, int64_t K) {
     (void)x, (void)w, (void)bias, (void)y, (void)M, (void)N, (void)K;
+    return awq_fail(be->ctx, AWQ_ERR_UNSUPPORTED,
+                    "gemm: bf16 needs oneDNN, absent from this build");
+}
+
+bool awq_cpu_bf16_multi_ok(int64_t M) {
+    (void)M;
+    return false;
+}
+
+awq_status awq_cpu_gemm_bf16_multi(awq_backend *be, const float *x, int n, const float *const *w,
+                                   const float *const *bias, float *const *y, const int64_t *N,
+                                   int64_t M, int64_t K) {
+    (void)x, (void)n, (void)w, (void)bias, (void)y, (void)N, (void)M, (void)K;
     return awq_fail(be->ctx, AWQ_ERR_UNSUPPORTED,
                     "gemm: bf16 needs oneDNN, absent from this build");
 }

@@ -165,6 +165,30 @@ static awq_status linear_rows(awq_layer *l, int lin, int64_t row0, int64_t rows,
     return be->ops->gemm(be, x, w, AWQ_DT_F32, b, y, n, rows, l->n_in[lin]);
 }
 
+/* n linears, or row slices [row0[i], row0[i] + rows[i]) of fused ones
+ * (rows[i] < 0: the whole linear), reading the same x: one gemm_multi
+ * call, so the backend prepares x once for all of them. */
+static awq_status linears_shared(awq_layer *l, int n, const int *lin, const int64_t *row0,
+                                 const int64_t *rows, const float *x, float *const *y,
+                                 int64_t R) {
+    const float *w[AWQ_GEMM_MULTI_MAX], *b[AWQ_GEMM_MULTI_MAX];
+    int64_t N[AWQ_GEMM_MULTI_MAX];
+    bool any_bias = false;
+    for (int i = 0; i < n; i++) {
+        const int li = lin[i];
+        const int64_t r0 = rows[i] < 0 ? 0 : row0[i];
+        N[i] = rows[i] < 0 ? l->n_out[li] : rows[i];
+        w[i] = l->w[li] + r0 * l->n_in[li];
+        b[i] = l->b[li] ? l->b[li] + r0 : NULL;
+        any_bias |= b[i] != NULL;
+        if (l->n_in[li] != l->n_in[lin[0]])
+            return awq_fail(l->m->ctx, AWQ_ERR_INTERNAL, "layer %lld: linears sharing an input "
+                            "differ in width", (long long)l->index);
+    }
+    return awq_backend_gemm_multi(l->m->be, x, n, w, any_bias ? b : NULL, y, N, R,
+                                  l->n_in[lin[0]]);
+}
+
 static awq_status check_bt(awq_model *m, int64_t B, int64_t T) {
     if (B < 0 || T < 0 || (B > 0 && T > INT64_MAX / B) || B * T > ((int64_t)1 << 40))
         return awq_fail(m->ctx, AWQ_ERR_INVALID_ARG, "bad batch shape B=%lld T=%lld",
@@ -213,15 +237,15 @@ static awq_status attn_core(awq_layer *l, const scratch *sc, const float *xn, fl
     if (m->li[AWQ_LIN_KIND_QKV] >= 0) {
         /* fused qkv_proj: q, k, v are its row slices [0, qd), [qd, qd+kvd),
          * [qd+kvd, qd+2kvd) */
-        const float *parts[3] = {sc->q, sc->k, sc->v};
+        const int qkv = m->li[AWQ_LIN_KIND_QKV], lin[3] = {qkv, qkv, qkv};
         const int64_t off[3] = {0, qd, qd + kvd}, rows[3] = {qd, kvd, kvd};
-        for (int p = 0; p < 3; p++)
-            AWQ_TRY(linear_rows(l, m->li[AWQ_LIN_KIND_QKV], off[p], rows[p], xn,
-                                (float *)parts[p], R));
+        float *const parts[3] = {sc->q, sc->k, sc->v};
+        AWQ_TRY(linears_shared(l, 3, lin, off, rows, xn, parts, R));
     } else {
-        AWQ_TRY(linear(l, m->li[AWQ_LIN_KIND_Q], xn, sc->q, R));
-        AWQ_TRY(linear(l, m->li[AWQ_LIN_KIND_K], xn, sc->k, R));
-        AWQ_TRY(linear(l, m->li[AWQ_LIN_KIND_V], xn, sc->v, R));
+        const int lin[3] = {m->li[AWQ_LIN_KIND_Q], m->li[AWQ_LIN_KIND_K], m->li[AWQ_LIN_KIND_V]};
+        const int64_t whole[3] = {-1, -1, -1};
+        float *const parts[3] = {sc->q, sc->k, sc->v};
+        AWQ_TRY(linears_shared(l, 3, lin, whole, whole, xn, parts, R));
     }
     if (m->arch->qk_norm) {
         /* Qwen3, Gemma 3: RMSNorm over head_dim of each head, before RoPE */
@@ -267,13 +291,17 @@ static awq_status mlp_core(awq_layer *l, const scratch *sc, const float *xn, flo
         int64_t n = AWQ_MIN((int64_t)MLP_CHUNK_ROWS, R - r);
         const float *x = xn + r * c->hidden;
         int gu = l->m->li[AWQ_LIN_KIND_GATE_UP];
+        float *const gate_up[2] = {sc->gate, sc->up};
         if (gu >= 0) {
             /* fused gate_up_proj: gate rows first, then up (chunk(2)) */
-            AWQ_TRY(linear_rows(l, gu, 0, c->intermediate, x, sc->gate, n));
-            AWQ_TRY(linear_rows(l, gu, c->intermediate, c->intermediate, x, sc->up, n));
+            const int lin[2] = {gu, gu};
+            const int64_t off[2] = {0, c->intermediate}, rows[2] = {c->intermediate,
+                                                                    c->intermediate};
+            AWQ_TRY(linears_shared(l, 2, lin, off, rows, x, gate_up, n));
         } else {
-            AWQ_TRY(linear(l, l->m->li[AWQ_LIN_KIND_GATE], x, sc->gate, n));
-            AWQ_TRY(linear(l, l->m->li[AWQ_LIN_KIND_UP], x, sc->up, n));
+            const int lin[2] = {l->m->li[AWQ_LIN_KIND_GATE], l->m->li[AWQ_LIN_KIND_UP]};
+            const int64_t whole[2] = {-1, -1};
+            AWQ_TRY(linears_shared(l, 2, lin, whole, whole, x, gate_up, n));
         }
         if (c->act == AWQ_ACT_SILU)
             AWQ_TRY(be->ops->silu_mul(be, sc->gate, sc->up, sc->gate, n * c->intermediate));

@@ -7,6 +7,9 @@
  *    mantissas, 2^-9 relative each);
  *  - bit-identical for 1 and 2 threads, both slicings (M >= 256: rows of
  *    x; below: rows of W), with and without bias;
+ *  - gemm_multi (one x, several W: q, k, v) is bit-identical to separate
+ *    gemm calls, for 1..AWQ_GEMM_MULTI_MAX GEMMs, with and without biases,
+ *    both slicings, 1 and 3 threads, at bf16 and at fp32;
  *  - switching back to FP32 gives OpenBLAS's bits again.
  * Where the build or the CPU cannot (no oneDNN, no AVX512-BF16) the switch
  * must fail with AWQ_ERR_UNSUPPORTED and a message, and the gemm must stay
@@ -64,6 +67,43 @@ static void check_shape(awq_backend *b1, awq_backend *b2, int64_t M, int64_t N, 
     free(x), free(w), free(bias), free(y1), free(y2), free(rb), free(rf);
 }
 
+/* gemm_multi == n gemm calls, bit for bit, on backend b (and backend b3,
+ * another thread count, gives the same bits). */
+static void check_multi(awq_backend *b, awq_backend *b3, int n, int64_t M, int64_t K,
+                        bool with_bias) {
+    const int64_t Ns[AWQ_GEMM_MULTI_MAX] = {96, 32, 32, 200};
+    float *x = malloc(sizeof(float) * M * K);
+    for (int64_t i = 0; i < M * K; i++) x[i] = frand() * (i % 13 == 0 ? 8.0f : 1.0f);
+    const float *w[AWQ_GEMM_MULTI_MAX], *bias[AWQ_GEMM_MULTI_MAX];
+    float *ya[AWQ_GEMM_MULTI_MAX], *yb[AWQ_GEMM_MULTI_MAX], *yc[AWQ_GEMM_MULTI_MAX];
+    for (int i = 0; i < n; i++) {
+        float *wi = malloc(sizeof(float) * Ns[i] * K), *bi = malloc(sizeof(float) * Ns[i]);
+        for (int64_t e = 0; e < Ns[i] * K; e++) wi[e] = 0.1f * frand();
+        for (int64_t e = 0; e < Ns[i]; e++) bi[e] = frand();
+        w[i] = wi;
+        /* a bias on some GEMMs only (a fused qkv with a bias on q alone) */
+        bias[i] = (with_bias && i != 1) ? bi : NULL;
+        if (!bias[i]) free(bi);
+        ya[i] = malloc(sizeof(float) * M * Ns[i]);
+        yb[i] = malloc(sizeof(float) * M * Ns[i]);
+        yc[i] = malloc(sizeof(float) * M * Ns[i]);
+        memset(yb[i], 0xff, sizeof(float) * M * Ns[i]);
+        CHECK_OK(b->ctx, b->ops->gemm(b, x, w[i], AWQ_DT_F32, bias[i], ya[i], M, Ns[i], K));
+    }
+    CHECK_OK(b->ctx, awq_backend_gemm_multi(b, x, n, w, with_bias ? bias : NULL, yb, Ns, M, K));
+    CHECK_OK(b3->ctx, awq_backend_gemm_multi(b3, x, n, w, with_bias ? bias : NULL, yc, Ns, M, K));
+    for (int i = 0; i < n; i++) {
+        CHECK_MSG(memcmp(ya[i], yb[i], sizeof(float) * M * Ns[i]) == 0,
+                  "gemm_multi %s: GEMM %d of %d (M %lld K %lld%s) differs from gemm",
+                  b->precision == AWQ_GEMM_BF16 ? "bf16" : "fp32", i, n, (long long)M,
+                  (long long)K, with_bias ? " +bias" : "");
+        CHECK_MSG(memcmp(yb[i], yc[i], sizeof(float) * M * Ns[i]) == 0,
+                  "gemm_multi: GEMM %d of %d: thread counts differ", i, n);
+        free((void *)w[i]), free((void *)bias[i]), free(ya[i]), free(yb[i]), free(yc[i]);
+    }
+    free(x);
+}
+
 int main(void) {
     awq_ctx *c1 = awq_test_ctx(1), *c2 = awq_test_ctx(2);
     awq_backend *b1 = NULL, *b2 = NULL;
@@ -78,6 +118,24 @@ int main(void) {
         check_shape(b1, b2, 600, 96, 1000, true);
         check_shape(b1, b2, 40, 700, 136, true);   /* M < 256: slices of W */
         check_shape(b1, b2, 1, 33, 7, false);
+        awq_ctx *c3 = awq_test_ctx(3);
+        awq_backend *b3 = NULL;
+        CHECK_OK(c3, awq_backend_cpu_create(c3, &b3));
+        CHECK_OK(c3, b3->ops->set_gemm_precision(b3, AWQ_GEMM_BF16));
+        for (int pass = 0; pass < 2; pass++) {
+            for (int n = 1; n <= AWQ_GEMM_MULTI_MAX; n++) {
+                check_multi(b2, b3, n, 700, 72, n % 2 == 0); /* rows of x, a short slice */
+                check_multi(b2, b3, n, 100, 40, n % 2 == 1); /* M < 256: separate GEMMs */
+            }
+            /* the same at fp32 (gemm_multi is n OpenBLAS calls there) */
+            CHECK_OK(c2, b2->ops->set_gemm_precision(b2, AWQ_GEMM_FP32));
+            CHECK_OK(c3, b3->ops->set_gemm_precision(b3, AWQ_GEMM_FP32));
+        }
+        CHECK_FAILS(c2, awq_backend_gemm_multi(b2, NULL, 0, NULL, NULL, NULL, NULL, 1, 1),
+                    AWQ_ERR_INVALID_ARG, "gemm_multi");
+        CHECK_OK(c2, b2->ops->set_gemm_precision(b2, AWQ_GEMM_BF16));
+        awq_backend_free(b3);
+        awq_ctx_free(c3);
         /* back to fp32: OpenBLAS again, bit for bit */
         const int64_t M = 300, N = 64, K = 48;
         float *x = malloc(sizeof(float) * M * K), *w = malloc(sizeof(float) * N * K);

@@ -455,7 +455,7 @@ static awq_status cpu_col_mean_abs(awq_backend *be, const float *x, int64_t M,
     return AWQ_OK;
 }
 
-#define MSE_BLOCK 8192
+#define MSE_BLOCK AWQ_DOT_BLOCK /* dot's blocks (test_backend checks both) */
 
 /* A reduction over two vectors by fixed blocks of `block` elements: each
  * block's partial sum is computed by one worker, then the partials are added
@@ -485,10 +485,28 @@ static awq_status pair_reduce(awq_backend *be, const char *what, const float *a,
     return AWQ_OK;
 }
 
+/* Each block is summed in index order, one chain of dependent double adds
+ * (the contract above), which the add latency bounds: PAIR_LANES whole
+ * blocks are summed side by side, one chain each, so their adds overlap
+ * (and vectorise across the blocks). Every block's sum keeps its bits. */
+#define PAIR_LANES 8
+
+AWQ_CLONES
 static void mse_blocks(void *arg, int64_t b0, int64_t b1, int worker) {
     (void)worker;
     const pair_job *j = arg;
-    for (int64_t blk = b0; blk < b1; blk++) {
+    int64_t blk = b0;
+    for (; blk + PAIR_LANES <= b1 && (blk + PAIR_LANES) * MSE_BLOCK <= j->n; blk += PAIR_LANES) {
+        const float *a = j->a + blk * MSE_BLOCK, *b = j->b + blk * MSE_BLOCK;
+        double acc[PAIR_LANES] = {0.0};
+        for (int64_t i = 0; i < MSE_BLOCK; i++)
+            for (int l = 0; l < PAIR_LANES; l++) {
+                double d = (double)a[l * MSE_BLOCK + i] - (double)b[l * MSE_BLOCK + i];
+                acc[l] += d * d;
+            }
+        for (int l = 0; l < PAIR_LANES; l++) j->part[blk + l] = acc[l];
+    }
+    for (; blk < b1; blk++) {
         int64_t s = blk * MSE_BLOCK, e = AWQ_MIN(s + MSE_BLOCK, j->n);
         double acc = 0.0;
         for (int64_t i = s; i < e; i++) {
@@ -558,10 +576,22 @@ static awq_status cpu_gram(awq_backend *be, const float *x, int64_t M, int64_t K
 }
 
 
+AWQ_CLONES
 static void dot_blocks(void *arg, int64_t b0, int64_t b1, int worker) {
     (void)worker;
     const pair_job *j = arg;
-    for (int64_t blk = b0; blk < b1; blk++) {
+    int64_t blk = b0;
+    /* PAIR_LANES blocks side by side, as mse_blocks */
+    for (; blk + PAIR_LANES <= b1 && (blk + PAIR_LANES) * AWQ_DOT_BLOCK <= j->n;
+         blk += PAIR_LANES) {
+        const float *a = j->a + blk * AWQ_DOT_BLOCK, *b = j->b + blk * AWQ_DOT_BLOCK;
+        double acc[PAIR_LANES] = {0.0};
+        for (int64_t i = 0; i < AWQ_DOT_BLOCK; i++)
+            for (int l = 0; l < PAIR_LANES; l++)
+                acc[l] += (double)a[l * AWQ_DOT_BLOCK + i] * (double)b[l * AWQ_DOT_BLOCK + i];
+        for (int l = 0; l < PAIR_LANES; l++) j->part[blk + l] = acc[l];
+    }
+    for (; blk < b1; blk++) {
         int64_t s = blk * AWQ_DOT_BLOCK, e = AWQ_MIN(s + AWQ_DOT_BLOCK, j->n);
         double acc = 0.0;
         for (int64_t i = s; i < e; i++) acc += (double)j->a[i] * (double)j->b[i];

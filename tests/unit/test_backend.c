@@ -389,6 +389,41 @@ static void test_elementwise(awq_ctx *ctx) {
     awq_backend_free(be);
 }
 
+/* mse and dot: blocks of 8192 elements (AWQ_DOT_BLOCK) each summed in
+ * index order in double, the block sums added in block order — the exact
+ * bits of that recipe, for 1..3 threads, with runs of whole blocks the CPU
+ * sums side by side and a short last block. */
+static void test_pair_reductions(void) {
+    const int64_t n = AWQ_DOT_BLOCK * 19 + 123;
+    float *a = rand_buf(n, 5), *b = rand_buf(n, 2);
+    double ref_mse = 0.0, ref_dot = 0.0;
+    for (int64_t s = 0; s < n; s += AWQ_DOT_BLOCK) {
+        double m = 0.0, d = 0.0;
+        for (int64_t i = s; i < s + AWQ_DOT_BLOCK && i < n; i++) {
+            double e = (double)a[i] - (double)b[i];
+            m += e * e;
+            d += (double)a[i] * (double)b[i];
+        }
+        ref_mse += m;
+        ref_dot += d;
+    }
+    ref_mse /= (double)n;
+    for (int t = 1; t <= 3; t++) {
+        awq_ctx *ctx = awq_test_ctx(t);
+        awq_backend *be = cpu(ctx);
+        double mse = 0.0, dot = 0.0;
+        CHECK_OK(ctx, be->ops->mse(be, a, b, n, &mse));
+        CHECK_OK(ctx, be->ops->dot(be, a, b, n, &dot));
+        CHECK_MSG(memcmp(&mse, &ref_mse, 8) == 0, "mse, %d threads: %.17g vs %.17g", t, mse,
+                  ref_mse);
+        CHECK_MSG(memcmp(&dot, &ref_dot, 8) == 0, "dot, %d threads: %.17g vs %.17g", t, dot,
+                  ref_dot);
+        awq_backend_free(be);
+        awq_ctx_free(ctx);
+    }
+    free(a), free(b);
+}
+
 static void test_nll(awq_ctx *ctx) {
     awq_backend *be = cpu(ctx);
     /* by hand: logits [0, z], z = fp32(ln 3): logsumexp = ln(1 + e^z) ~ ln 4 */
@@ -488,6 +523,7 @@ int main(void) {
     test_act(ctx);
     test_elementwise(ctx);
     test_nll(ctx);
+    test_pair_reductions();
     test_memory(ctx);
     awq_ctx_free(ctx);
     test_determinism();

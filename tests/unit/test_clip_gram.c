@@ -21,32 +21,20 @@
 
 #include <stdint.h>
 
-static uint64_t rng_state = 0x2545f4914f6cdd1dull;
-
-static uint32_t rnd_u32(void) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 16);
-}
-
-static float rnd_normal(void) {
-    float u = (float)((rnd_u32() >> 8) * (1.0 / 16777216.0)) + 1e-7f;
-    float v = (float)((rnd_u32() >> 8) * (1.0 / 16777216.0));
-    return sqrtf(-2.0f * logf(u)) * cosf(6.2831853f * v);
-}
+static uint64_t rng = 0x2545f4914f6cdd1dull; /* awq_test_rand_* (awq_test.h) */
 
 /* Weights with heavy tails (clipping helps some groups), activations with
  * salient channels; offset > 0 adds a common positive shift to every third
  * channel (post-SiLU / post-norm activations look like that). */
 static void make_case(float *w, float *x, int64_t N, int64_t K, int64_t T, float offset) {
     for (int64_t i = 0; i < N * K; i++) {
-        float r = rnd_normal();
-        w[i] = (rnd_u32() % 97 == 0) ? 0.5f * r : 0.02f * r;
+        float r = awq_test_rand_normal(&rng);
+        w[i] = (awq_test_rand_u32(&rng) % 97 == 0) ? 0.5f * r : 0.02f * r;
     }
     for (int64_t t = 0; t < T; t++)
         for (int64_t k = 0; k < K; k++)
-            x[t * K + k] = rnd_normal() * (1.0f + (float)(k % 7)) + (k % 3 == 0 ? offset : 0.0f);
+            x[t * K + k] = awq_test_rand_normal(&rng) * (1.0f + (float)(k % 7)) +
+                           (k % 3 == 0 ? offset : 0.0f);
 }
 
 typedef struct {

@@ -216,6 +216,13 @@ static void test_errors(awq_ctx *ctx, awq_backend *be) {
                 AWQ_ERR_RANGE, "non-finite weight nan at (row 1, column 3)");
     CHECK_FAILS(ctx, awq_clip_search_gram_ref(ctx, w, x, N, K, T, &q, 20, 10, mv, NULL),
                 AWQ_ERR_RANGE, "(row 1, column 3)");
+    /* both rows bad, one per worker (2 threads): the error names the first
+     * in the oracle's order, whichever worker finishes first */
+    const float w3 = w[3];
+    w[3] = INFINITY;
+    CHECK_FAILS(ctx, awq_clip_search_gram_cpu(be, w, x, N, K, T, &q, 20, 10, mv, NULL),
+                AWQ_ERR_RANGE, "non-finite weight inf at (row 0, column 3)");
+    w[3] = w3;
     w[11] = 1e7f;
     CHECK_FAILS(ctx, awq_clip_search_gram_cpu(be, w, x, N, K, T, &q, 20, 10, mv, NULL),
                 AWQ_ERR_RANGE, "group 0 of row 1");

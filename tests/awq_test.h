@@ -6,6 +6,7 @@
 #define AWQ_TEST_H
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +114,37 @@ static inline char *awq_test_tmpdir(const char *name) {
 static inline bool awq_test_path_exists(const char *p) {
     struct stat st;
     return stat(p, &st) == 0;
+}
+
+/* ------------------------------------------------------------- random
+ * Deterministic inputs: each test keeps its own state (a seed of its own)
+ * and draws fixed sequences, so these must never change: a test's
+ * tolerances, fixtures and failure messages were chosen for its numbers.
+ *
+ * Marsaglia's xorshift64 (shifts 13, 7, 17); the state must be non-zero.
+ * Two 32-bit outputs of it are in use, different sequences kept apart:
+ * bits 16..47 (awq_test_rand_u32, under the float helpers) and bits 11..42
+ * (awq_test_rand_u32_b11: the e2e tests' token ids). */
+static inline uint64_t awq_test_xorshift64(uint64_t *s) {
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+static inline uint32_t awq_test_rand_u32(uint64_t *s) {
+    return (uint32_t)(awq_test_xorshift64(s) >> 16);
+}
+static inline uint32_t awq_test_rand_u32_b11(uint64_t *s) {
+    return (uint32_t)(awq_test_xorshift64(s) >> 11);
+}
+/* uniform in [0, 1): the top 24 bits of awq_test_rand_u32 */
+static inline float awq_test_rand_unif(uint64_t *s) {
+    return (float)((awq_test_rand_u32(s) >> 8) * (1.0 / 16777216.0));
+}
+/* standard normal, Box-Muller in float (draws u, then v) */
+static inline float awq_test_rand_normal(uint64_t *s) {
+    float u = awq_test_rand_unif(s) + 1e-7f, v = awq_test_rand_unif(s);
+    return sqrtf(-2.0f * logf(u)) * cosf(6.2831853f * v);
 }
 
 #endif

@@ -74,63 +74,23 @@ static inline __attribute__((always_inline)) void pv_tile(const float *p, int64_
     st(acc + 3 * hdp, a30); st(acc + 3 * hdp + 8, a31);
 }
 
-/* Query block `qb` of head h of sequence b. */
+/* Query block `qb` of head h of sequence b: the skeleton of cpu_attn.h
+ * with the fp32 p·v above. */
 AWQ_CLONES
 static void attn_block(const attn_job *j, int64_t b, int64_t h, int64_t qb,
                        float *ws) {
-    const awq_attn_desc *d = j->d;
-    const int64_t T = d->T, hd = d->head_dim, QB = j->QB, hdp = j->hdp;
-    const int64_t Tp = j->Tp;
-    const int64_t group = d->n_heads / d->n_kv_heads, g = h / group;
-    const int64_t qd = d->n_heads * hd;
-    const float *kt = j->kt + (b * d->n_kv_heads + g) * hdp * Tp;
-    const float *vp = (const float *)j->vp + (b * d->n_kv_heads + g) * Tp * hdp;
-
-    float *S = ws;                 /* [QB][QB] scores, then probabilities */
-    float *acc = S + QB * QB;      /* [QB][hdp] */
-    float *qs = acc + QB * hdp;    /* [QB][hdp] */
-    float *mrow = qs + QB * hdp;   /* [QB] running max */
-    float *lrow = mrow + QB;       /* [QB] running sum */
-
-    const int64_t q0 = qb * QB;
-    const int64_t nq = AWQ_MIN(QB, T - q0);
-    memset(qs, 0, sizeof(float) * (size_t)(QB * hdp));
-    memset(acc, 0, sizeof(float) * (size_t)(QB * hdp));
-    for (int64_t i = 0; i < nq; i++) {
-        memcpy(qs + i * hdp, j->q + (b * T + q0 + i) * qd + h * hd,
-               sizeof(float) * (size_t)hd);
-        mrow[i] = -INFINITY;
-        lrow[i] = 0.0f;
-    }
-    /* rows are processed in tiles of 4: pad to a multiple of 4 */
-    const int64_t nq4 = (nq + 3) & ~(int64_t)3;
-    for (int64_t i = nq; i < nq4; i++) {
-        mrow[i] = -INFINITY;
-        lrow[i] = 0.0f;
-    }
-    const float scale = d->scale, cap = d->softcap;
-    const int64_t last_kb = (q0 + nq - 1) / QB;
-    const int64_t W = d->window;
-    const int64_t first_kb = attn_first_kb(q0, W, QB);
-    for (int64_t kb = first_kb; kb <= last_kb; kb++) {
-        const int64_t k0 = kb * QB;
-        const float *ktb = kt + kb * hdp * QB;
-        for (int64_t i = 0; i < nq4; i += 4)
-            for (int64_t jj = 0; jj < QB; jj += 16)
-                attn_score_tile(qs + i * hdp, hdp, ktb + jj, QB, S + i * QB + jj, QB);
-        attn_softmax_block(S, acc, mrow, lrow, QB, hdp, nq, nq4, q0, k0, W, scale, cap);
-        const int64_t nk = AWQ_MIN(QB, T - k0);
-        for (int64_t i = 0; i < nq4; i += 4)
+    const int64_t T = j->d->T, QB = j->QB, hdp = j->hdp;
+    const attn_qblock a = attn_qblock_begin(j, b, h, qb, ws);
+    const float *vp = (const float *)j->vp + a.kvh * j->Tp * hdp;
+    for (int64_t kb = a.first_kb; kb <= a.last_kb; kb++) {
+        attn_qblock_softmax(j, &a, kb);
+        const int64_t k0 = kb * QB, nk = AWQ_MIN(QB, T - k0);
+        for (int64_t i = 0; i < a.nq4; i += 4)
             for (int64_t e = 0; e < hdp; e += 16)
-                pv_tile(S + i * QB, QB, nk, vp + k0 * hdp + e, hdp,
-                        acc + i * hdp + e);
+                pv_tile(a.S + i * QB, QB, nk, vp + k0 * hdp + e, hdp,
+                        a.acc + i * hdp + e);
     }
-    for (int64_t i = 0; i < nq; i++) {
-        float *o = j->out + (b * T + q0 + i) * qd + h * hd;
-        const float *a = acc + i * hdp;
-        const float l = lrow[i];
-        for (int64_t e = 0; e < hd; e++) o[e] = a[e] / l;
-    }
+    attn_qblock_store(j, &a, b, h);
 }
 
 static void attn_items(void *arg, int64_t i0, int64_t i1, int worker) {

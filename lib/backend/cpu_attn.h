@@ -1,6 +1,7 @@
 /* lib/backend/cpu_attn.h — what the fp32 attention kernel (cpu_attn.c) and
- * its bf16 variant (cpu_attn_bf16.c) share: the job, and the per-key-block
- * softmax update. Shared (always inlined into each kernel) so that scale,
+ * its bf16 variant (cpu_attn_bf16.c) share: the job, the K packing, the
+ * score tile, the per-key-block softmax update and the query-block
+ * skeleton around them. Shared (always inlined into each kernel) so that scale,
  * softcap, mask, running max, exp and sums are the same code in both: only
  * the two products differ between the precisions. Module-internal. */
 #ifndef AWQ_LIB_BACKEND_CPU_ATTN_H
@@ -137,6 +138,89 @@ AWQ_SIMD_INLINE void attn_softmax_block(float *S, float *acc, float *mrow, float
  * first row's window are never seen). */
 AWQ_SIMD_INLINE int64_t attn_first_kb(int64_t q0, int64_t W, int64_t QB) {
     return (W > 0 && q0 - W + 1 > 0) ? (q0 - W + 1) / QB : 0;
+}
+
+/* The query-block skeleton both kernels run; only their p·v differs:
+ *
+ *   attn_qblock a = attn_qblock_begin(j, b, h, qb, ws);
+ *   for (int64_t kb = a.first_kb; kb <= a.last_kb; kb++) {
+ *       attn_qblock_softmax(j, &a, kb);   S = p of key block kb
+ *       acc += p·v of key block kb        (the kernel's own)
+ *   }
+ *   attn_qblock_store(j, &a, b, h);
+ *
+ * Inlined into each kernel (compiled there for its target), so the state
+ * lives in registers as when the loop was written out in both. */
+typedef struct {
+    float *S;            /* [QB][QB] scores, then probabilities */
+    float *acc;          /* [QB][hdp] output accumulators */
+    float *qs;           /* [QB][hdp] the block's queries, zero-padded */
+    float *mrow, *lrow;  /* [QB] running max, running sum */
+    float *extra;        /* after lrow: cpu_attn_bf16_extra_floats */
+    const float *kt;     /* Kt of the head's kv head */
+    int64_t kvh;         /* that kv head's item: b * n_kv_heads + g */
+    int64_t q0, nq, nq4; /* first query, rows, rows rounded up to 4 (tiles) */
+    int64_t first_kb, last_kb;
+} attn_qblock;
+
+/* Query block qb of head h of sequence b in the worker's scratch ws: the
+ * queries copied, accumulators 0, running max -inf and sums 0 (the padding
+ * rows up to nq4 too). */
+AWQ_SIMD_INLINE attn_qblock attn_qblock_begin(const attn_job *j, int64_t b, int64_t h,
+                                              int64_t qb, float *ws) {
+    const awq_attn_desc *d = j->d;
+    const int64_t T = d->T, hd = d->head_dim, QB = j->QB, hdp = j->hdp;
+    const int64_t qd = d->n_heads * hd;
+    attn_qblock a;
+    a.kvh = b * d->n_kv_heads + h / (d->n_heads / d->n_kv_heads);
+    a.kt = j->kt + a.kvh * hdp * j->Tp;
+    a.S = ws;
+    a.acc = a.S + QB * QB;
+    a.qs = a.acc + QB * hdp;
+    a.mrow = a.qs + QB * hdp;
+    a.lrow = a.mrow + QB;
+    a.extra = a.lrow + QB;
+    a.q0 = qb * QB;
+    a.nq = AWQ_MIN(QB, T - a.q0);
+    a.nq4 = (a.nq + 3) & ~(int64_t)3;
+    memset(a.qs, 0, sizeof(float) * (size_t)(QB * hdp));
+    memset(a.acc, 0, sizeof(float) * (size_t)(QB * hdp));
+    for (int64_t i = 0; i < a.nq; i++)
+        memcpy(a.qs + i * hdp, j->q + (b * T + a.q0 + i) * qd + h * hd,
+               sizeof(float) * (size_t)hd);
+    for (int64_t i = 0; i < a.nq4; i++) {
+        a.mrow[i] = -INFINITY;
+        a.lrow[i] = 0.0f;
+    }
+    a.last_kb = (a.q0 + a.nq - 1) / QB;
+    a.first_kb = attn_first_kb(a.q0, d->window, QB);
+    return a;
+}
+
+/* Key block kb: the fp32 scores q·k into S (4-row tiles), then
+ * attn_softmax_block: S holds p, acc is rescaled, ready for the p·v. */
+AWQ_SIMD_INLINE void attn_qblock_softmax(const attn_job *j, const attn_qblock *a, int64_t kb) {
+    const awq_attn_desc *d = j->d;
+    const int64_t QB = j->QB, hdp = j->hdp;
+    const float *ktb = a->kt + kb * hdp * QB;
+    for (int64_t i = 0; i < a->nq4; i += 4)
+        for (int64_t jj = 0; jj < QB; jj += 16)
+            attn_score_tile(a->qs + i * hdp, hdp, ktb + jj, QB, a->S + i * QB + jj, QB);
+    attn_softmax_block(a->S, a->acc, a->mrow, a->lrow, QB, hdp, a->nq, a->nq4, a->q0, kb * QB,
+                       d->window, d->scale, d->softcap);
+}
+
+/* The block's output rows: acc / the softmax sums. */
+AWQ_SIMD_INLINE void attn_qblock_store(const attn_job *j, const attn_qblock *a, int64_t b,
+                                       int64_t h) {
+    const awq_attn_desc *d = j->d;
+    const int64_t T = d->T, hd = d->head_dim, qd = d->n_heads * hd;
+    for (int64_t i = 0; i < a->nq; i++) {
+        float *o = j->out + (b * T + a->q0 + i) * qd + h * hd;
+        const float *acc = a->acc + i * j->hdp;
+        const float l = a->lrow[i];
+        for (int64_t e = 0; e < hd; e++) o[e] = acc[e] / l;
+    }
 }
 
 #endif /* AWQ_LIB_BACKEND_CPU_ATTN_H */

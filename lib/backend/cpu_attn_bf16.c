@@ -114,70 +114,34 @@ BF16_INLINE void pv_tile(const uint16_t *pb, int64_t ldP, int64_t npairs, const 
     }
 }
 
-/* Query block `qb` of head h of sequence b: attn_block of cpu_attn.c with
- * the p·v product above. */
+/* Query block `qb` of head h of sequence b: the skeleton of cpu_attn.h
+ * (as attn_block of cpu_attn.c) with the p·v product above. */
 BF16_TARGET
 void cpu_attn_bf16_block(const attn_job *j, int64_t b, int64_t h, int64_t qb, float *ws) {
-    const awq_attn_desc *d = j->d;
-    const int64_t T = d->T, hd = d->head_dim, QB = j->QB, hdp = j->hdp;
-    const int64_t Tp = j->Tp;
-    const int64_t group = d->n_heads / d->n_kv_heads, g = h / group;
-    const int64_t qd = d->n_heads * hd;
-    const float *kt = j->kt + (b * d->n_kv_heads + g) * hdp * Tp;
-    const uint16_t *vp = (const uint16_t *)j->vp + (b * d->n_kv_heads + g) * Tp * hdp;
-
-    float *S = ws;                 /* [QB][QB] scores, then probabilities */
-    float *acc = S + QB * QB;      /* [QB][hdp] */
-    float *qs = acc + QB * hdp;    /* [QB][hdp] */
-    float *mrow = qs + QB * hdp;   /* [QB] running max */
-    float *lrow = mrow + QB;       /* [QB] running sum */
-    uint16_t *pb = (uint16_t *)(lrow + QB); /* [QB][QB] bf16 probabilities */
-
-    const int64_t q0 = qb * QB;
-    const int64_t nq = AWQ_MIN(QB, T - q0);
-    memset(qs, 0, sizeof(float) * (size_t)(QB * hdp));
-    memset(acc, 0, sizeof(float) * (size_t)(QB * hdp));
-    for (int64_t i = 0; i < nq; i++)
-        memcpy(qs + i * hdp, j->q + (b * T + q0 + i) * qd + h * hd, sizeof(float) * (size_t)hd);
-    const int64_t nq4 = (nq + 3) & ~(int64_t)3;
-    for (int64_t i = 0; i < nq4; i++) {
-        mrow[i] = -INFINITY;
-        lrow[i] = 0.0f;
-    }
-    const float scale = d->scale, cap = d->softcap;
-    const int64_t last_kb = (q0 + nq - 1) / QB;
-    const int64_t W = d->window;
-    const int64_t first_kb = attn_first_kb(q0, W, QB);
-    for (int64_t kb = first_kb; kb <= last_kb; kb++) {
-        const int64_t k0 = kb * QB;
-        const float *ktb = kt + kb * hdp * QB;
-        for (int64_t i = 0; i < nq4; i += 4)
-            for (int64_t jj = 0; jj < QB; jj += 16)
-                attn_score_tile(qs + i * hdp, hdp, ktb + jj, QB, S + i * QB + jj, QB);
-        attn_softmax_block(S, acc, mrow, lrow, QB, hdp, nq, nq4, q0, k0, W, scale, cap);
+    const int64_t T = j->d->T, QB = j->QB, hdp = j->hdp;
+    const attn_qblock a = attn_qblock_begin(j, b, h, qb, ws);
+    const uint16_t *vp = (const uint16_t *)j->vp + a.kvh * j->Tp * hdp;
+    uint16_t *pb = (uint16_t *)a.extra; /* [QB][QB] bf16 probabilities */
+    for (int64_t kb = a.first_kb; kb <= a.last_kb; kb++) {
+        attn_qblock_softmax(j, &a, kb);
         /* p to bf16 (rows without visible keys are 0 in S) */
-        for (int64_t i = 0; i < nq4; i++)
+        for (int64_t i = 0; i < a.nq4; i++)
             for (int64_t jj = 0; jj < QB; jj += 16) {
-                __m256bh h16 = _mm512_cvtneps_pbh(_mm512_loadu_ps(S + i * QB + jj));
+                __m256bh h16 = _mm512_cvtneps_pbh(_mm512_loadu_ps(a.S + i * QB + jj));
                 memcpy(pb + i * QB + jj, &h16, 32);
             }
-        const int64_t nk = AWQ_MIN(QB, T - k0);
+        const int64_t k0 = kb * QB, nk = AWQ_MIN(QB, T - k0);
         const int64_t npairs = (nk + 1) / 2; /* key k0 + nk: p = 0, v = 0 */
         const uint16_t *vpb = vp + (k0 / 2) * hdp * 2;
-        for (int64_t i = 0; i < nq4; i += 4) {
+        for (int64_t i = 0; i < a.nq4; i += 4) {
             int64_t e = 0;
             for (; e + 32 <= hdp; e += 32)
-                pv_tile(pb + i * QB, QB, npairs, vpb + e * 2, hdp, acc + i * hdp + e, 2);
+                pv_tile(pb + i * QB, QB, npairs, vpb + e * 2, hdp, a.acc + i * hdp + e, 2);
             if (e < hdp)
-                pv_tile(pb + i * QB, QB, npairs, vpb + e * 2, hdp, acc + i * hdp + e, 1);
+                pv_tile(pb + i * QB, QB, npairs, vpb + e * 2, hdp, a.acc + i * hdp + e, 1);
         }
     }
-    for (int64_t i = 0; i < nq; i++) {
-        float *o = j->out + (b * T + q0 + i) * qd + h * hd;
-        const float *a = acc + i * hdp;
-        const float l = lrow[i];
-        for (int64_t e = 0; e < hd; e++) o[e] = a[e] / l;
-    }
+    attn_qblock_store(j, &a, b, h);
 }
 
 #else /* not x86-64 GCC/Clang: never chosen (cpu_attn_bf16_supported) */

@@ -396,7 +396,7 @@ awq_status awq_clip_search_cpu_ex(awq_backend *be, const float *w,
     j.scratch = awq_alloc((size_t)(j.scratch_floats * nw), sizeof(float));
     j.os = awq_alloc(s1, sizeof(ord_sum));
     j.okv = awq_alloc(s1, 1);
-    j.fail = awq_alloc((size_t)nw, sizeof(int64_t));
+    j.fail = clip_fail_slots(nw);
     if (!xT || !j.scratch || !j.os || !j.okv || !j.fail) {
         awq_free(xT);
         awq_free(j.scratch);
@@ -406,20 +406,15 @@ awq_status awq_clip_search_cpu_ex(awq_backend *be, const float *w,
         return awq_fail_nomem(ctx, "clip search buffers",
                               xt_floats * 4u + (uint64_t)(j.scratch_floats * nw) * 4u);
     }
-    for (int i = 0; i < nw; i++) j.fail[i] = -1;
     xpose_job tj = {x, xT, K, T, j.Tp};
     awq_parallel_for(ctx, K, xpose_rows, &tj);
     j.w = w;
     j.xT = xT;
     awq_parallel_for(ctx, N * j.G, clip_items, &j);
-    int64_t bad = -1;
-    for (int i = 0; i < nw; i++)
-        if (j.fail[i] >= 0 && (bad < 0 || j.fail[i] < bad)) bad = j.fail[i];
-    awq_status st = AWQ_OK;
-    if (bad >= 0) {
-        int64_t n = bad / j.G, g = bad % j.G, k0 = g * j.gl;
-        st = clip_group_fail(ctx, what, w + n * K + k0, AWQ_MIN(j.gl, K - k0), q, n, k0, g);
-    }
+    /* items row-major: n = it / G, g = it % G */
+    const int64_t bad = clip_first_fail(j.fail, nw);
+    const awq_status st =
+        bad < 0 ? AWQ_OK : clip_item_fail(ctx, what, w, K, j.gl, q, bad / j.G, bad % j.G);
     awq_free(xT);
     awq_free(j.scratch);
     awq_free(j.os);

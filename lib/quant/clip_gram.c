@@ -316,7 +316,7 @@ awq_status awq_clip_search_gram_cpu(awq_backend *be, const float *w, const float
     j.gd = awq_alloc((size_t)(j.lp * j.lp * nw), sizeof(double));
     j.ws = awq_alloc((size_t)(j.wsf * nw), sizeof(float));
     j.e1 = awq_alloc((size_t)((n_steps > 0 ? n_steps : 1) * nw), sizeof(double));
-    j.fail = awq_alloc((size_t)nw, sizeof(int64_t));
+    j.fail = clip_fail_slots(nw);
     awq_status st = AWQ_OK;
     if (!j.gf || !j.gd || !j.ws || !j.e1 || !j.fail) {
         st = awq_fail_nomem(ctx, "clip search (Gram) buffers",
@@ -324,17 +324,12 @@ awq_status awq_clip_search_gram_cpu(awq_backend *be, const float *w, const float
                                 (uint64_t)(j.wsf * nw) * 4u);
         goto out;
     }
-    for (int i = 0; i < nw; i++) j.fail[i] = -1;
     awq_parallel_for(ctx, j.G, gram_groups, &j);
     awq_parallel_for(ctx, j.G * N, gram_items, &j);
-    /* the oracle stops at the first bad (group, row) in group-major order */
-    int64_t bad = -1;
-    for (int i = 0; i < nw; i++)
-        if (j.fail[i] >= 0 && (bad < 0 || j.fail[i] < bad)) bad = j.fail[i];
-    if (bad >= 0) {
-        const int64_t g = bad / N, n = bad % N, k0 = g * j.gl;
-        st = clip_group_fail(ctx, what, w + n * K + k0, AWQ_MIN(j.gl, K - k0), q, n, k0, g);
-    }
+    /* the oracle stops at the first bad (group, row) in group-major order:
+     * g = it / N, n = it % N */
+    const int64_t bad = clip_first_fail(j.fail, nw);
+    if (bad >= 0) st = clip_item_fail(ctx, what, w, K, j.gl, q, bad % N, bad / N);
 out:
     awq_free(j.gf);
     awq_free(j.gd);

@@ -1,17 +1,13 @@
 /* tests/e2e/e2e_quant.c — see e2e_quant.h. */
 #include "e2e/e2e_quant.h"
+#include "awq_test.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
-uint32_t e2e_rand_u32(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 11);
-}
+uint32_t e2e_rand_u32(void) { return awq_test_rand_u32_b11(&rng); }
 
 bool e2e_write_calib_ids(const char *path, int n, uint32_t vocab) {
     FILE *f = fopen(path, "w");

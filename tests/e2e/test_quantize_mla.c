@@ -25,13 +25,7 @@
 #define EVAL_T 64
 #define EVAL_B 2
 
-static uint64_t rng = 0x243f6a8885a308d3ull;
-static uint32_t next_u32(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 11);
-}
+static uint64_t rng = 0x243f6a8885a308d3ull; /* awq_test_rand_u32_b11 (awq_test.h) */
 
 static awq_status quantize(awq_ctx *ctx, const char *model, const char *out, awq_method m,
                            const char *ids, awq_quantize_report *rep, const char **skipped) {
@@ -81,7 +75,8 @@ static void synth(awq_ctx *ctx, const char *dir, const family *f, int64_t first_
 static void held_out(awq_ctx *ctx, const char *label, const char *model, const char *rtn,
                      const char *awq, double factor) {
     int32_t ids[EVAL_B * EVAL_T];
-    for (int i = 0; i < EVAL_B * EVAL_T; i++) ids[i] = (int32_t)(next_u32() % VOCAB);
+    for (int i = 0; i < EVAL_B * EVAL_T; i++)
+        ids[i] = (int32_t)(awq_test_rand_u32_b11(&rng) % VOCAB);
     float *lf = e2e_logits(ctx, model, ids, EVAL_B, EVAL_T, VOCAB);
     float *lr = e2e_logits(ctx, rtn, ids, EVAL_B, EVAL_T, VOCAB);
     float *la = e2e_logits(ctx, awq, ids, EVAL_B, EVAL_T, VOCAB);
@@ -229,7 +224,7 @@ int main(void) {
     awq_ctx *ctx = awq_test_ctx(2);
     FILE *f = fopen(ids_path, "w");
     for (int i = 0; i < 16 * 128; i++)
-        fprintf(f, "%u%c", next_u32() % VOCAB, i % 32 == 31 ? '\n' : ' ');
+        fprintf(f, "%u%c", awq_test_rand_u32_b11(&rng) % VOCAB, i % 32 == 31 ? '\n' : ' ');
     fclose(f);
     static const family fams[] = {
         {"deepseek-v3", 128, 5, {"self_attn.q_a_proj", "self_attn.q_b_proj",

@@ -34,13 +34,7 @@
 #define EVAL_B 2
 #define MIN_TOKENS 16 /* lib/quant/moe_awq.h AWQ_MOE_MIN_SEARCH_TOKENS */
 
-static uint64_t rng = 0x2545f4914f6cdd1dull;
-static uint32_t next_u32(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 11);
-}
+static uint64_t rng = 0x2545f4914f6cdd1dull; /* awq_test_rand_u32_b11 (awq_test.h) */
 
 static awq_status quantize(awq_ctx *ctx, const char *model, const char *out, awq_method m,
                            const char *ids, int seqlen, bool keep_partial,
@@ -186,7 +180,8 @@ static void run_family(awq_ctx *ctx, const char *tmp, const char *ids, const fam
     awq_checkpoint_free(ck);
 
     int32_t ev[EVAL_B * EVAL_T];
-    for (int i = 0; i < EVAL_B * EVAL_T; i++) ev[i] = (int32_t)(next_u32() % VOCAB);
+    for (int i = 0; i < EVAL_B * EVAL_T; i++)
+        ev[i] = (int32_t)(awq_test_rand_u32_b11(&rng) % VOCAB);
     float *lf = e2e_logits(ctx, model, ev, EVAL_B, EVAL_T, VOCAB);
     float *lr = e2e_logits(ctx, rtn, ev, EVAL_B, EVAL_T, VOCAB);
     float *la = e2e_logits(ctx, awq, ev, EVAL_B, EVAL_T, VOCAB);
@@ -212,7 +207,8 @@ static void run_starved(awq_ctx *ctx, const char *tmp) {
     snprintf(out, sizeof out, "%s-awq", model);
     snprintf(ids, sizeof ids, "%s/ids-short.txt", tmp);
     FILE *f = fopen(ids, "w");
-    for (int i = 0; i < 4 * 32; i++) fprintf(f, "%u%c", next_u32() % VOCAB, i % 32 == 31 ? '\n' : ' ');
+    for (int i = 0; i < 4 * 32; i++)
+        fprintf(f, "%u%c", awq_test_rand_u32_b11(&rng) % VOCAB, i % 32 == 31 ? '\n' : ' ');
     fclose(f);
     write_model(ctx, model, "qwen3-moe", 16, 2);
     awq_quantize_report r;
@@ -329,7 +325,8 @@ int main(void) {
     snprintf(ids, sizeof ids, "%s/calib-ids.txt", tmp);
     awq_ctx *ctx = awq_test_ctx(2);
     FILE *f = fopen(ids, "w");
-    for (int i = 0; i < 16 * 128; i++) fprintf(f, "%u%c", next_u32() % VOCAB, i % 32 == 31 ? '\n' : ' ');
+    for (int i = 0; i < 16 * 128; i++)
+        fprintf(f, "%u%c", awq_test_rand_u32_b11(&rng) % VOCAB, i % 32 == 31 ? '\n' : ' ');
     fclose(f);
     static const family fams[] = {
         {"mixtral", "block_sparse_moe.experts", {"w1", "w3", "w2"}, "block_sparse_moe.gate",

@@ -23,27 +23,13 @@
 
 /* ------------------------------------------------------------ random */
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static uint32_t rnd_u32(void) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 16);
-}
-
-static float rnd_unif(void) { return (float)((rnd_u32() >> 8) * (1.0 / 16777216.0)); }
-
-static float rnd_normal(void) {
-    float u = rnd_unif() + 1e-7f, v = rnd_unif();
-    return sqrtf(-2.0f * logf(u)) * cosf(6.2831853f * v);
-}
+static uint64_t rng = 0x9e3779b97f4a7c15ull; /* awq_test_rand_* (awq_test.h) */
 
 /* A group of `n` weights of kind `kind` (shapes that exercise every branch
  * of the quantizer). */
 static void fill_group(float *w, int n, int kind) {
     for (int i = 0; i < n; i++) {
-        float r = rnd_normal();
+        float r = awq_test_rand_normal(&rng);
         switch (kind) {
         case 0: w[i] = 0.05f * r; break;                      /* typical */
         case 1: w[i] = 0.01f + fabsf(r) * 0.02f; break;       /* all positive */
@@ -151,7 +137,7 @@ static void test_pseudo_whole(awq_ctx *ctx, awq_backend *be) {
     const int64_t N = 13, K = 200;
     float *w = awq_alloc((size_t)(N * K), 4), *a = awq_alloc((size_t)(N * K), 4);
     float *b = awq_alloc((size_t)(N * K), 4);
-    for (int64_t i = 0; i < N * K; i++) w[i] = 0.1f * rnd_normal();
+    for (int64_t i = 0; i < N * K; i++) w[i] = 0.1f * awq_test_rand_normal(&rng);
     const int gs_list[] = {32, 64, 128, -1, 48};
     for (size_t gi = 0; gi < AWQ_ARRAY_LEN(gs_list); gi++)
         for (int sym = 0; sym < 2; sym++) {
@@ -251,13 +237,13 @@ static void naive_clip(awq_ctx *ctx, const float *w, const float *x, int64_t N, 
 
 static void make_case(float *w, float *x, int64_t N, int64_t K, int64_t T) {
     for (int64_t i = 0; i < N * K; i++) {
-        float r = rnd_normal();
+        float r = awq_test_rand_normal(&rng);
         /* heavy tails: some groups have outliers clipping helps with */
-        w[i] = (rnd_u32() % 97 == 0) ? 0.5f * r : 0.02f * r;
+        w[i] = (awq_test_rand_u32(&rng) % 97 == 0) ? 0.5f * r : 0.02f * r;
     }
     for (int64_t t = 0; t < T; t++)
         for (int64_t k = 0; k < K; k++)
-            x[t * K + k] = rnd_normal() * (1.0f + (float)(k % 7)); /* salient channels */
+            x[t * K + k] = awq_test_rand_normal(&rng) * (1.0f + (float)(k % 7)); /* salient channels */
 }
 
 static void test_clip_vs_naive(awq_ctx *ctx) {
@@ -421,8 +407,8 @@ static void test_scaled(awq_ctx *ctx, awq_backend *be) {
     float *w = awq_alloc((size_t)(N * K), 4), *s = awq_alloc((size_t)(C * K), 4);
     float *a = awq_alloc((size_t)(C * N * K), 4), *b = awq_alloc((size_t)(C * N * K), 4);
     float *t = awq_alloc((size_t)(N * K), 4);
-    for (int64_t i = 0; i < N * K; i++) w[i] = 0.05f * rnd_normal();
-    for (int64_t i = 0; i < C * K; i++) s[i] = 0.2f + 2.0f * rnd_unif();
+    for (int64_t i = 0; i < N * K; i++) w[i] = 0.05f * awq_test_rand_normal(&rng);
+    for (int64_t i = 0; i < C * K; i++) s[i] = 0.2f + 2.0f * awq_test_rand_unif(&rng);
     awq_quant_params q = awq_quant_default_params();
     q.group_size = 32;
     uint8_t failed[4];
@@ -484,6 +470,13 @@ static void test_errors(awq_ctx *ctx, awq_backend *be) {
                 "non-finite weight nan at (row 1, column 3)");
     CHECK_FAILS(ctx, awq_clip_search_ref(ctx, w, x, N, K, T, &q, 20, 10, mv, NULL),
                 AWQ_ERR_RANGE, "(row 1, column 3)");
+    /* both rows bad, one per worker (2 threads): the error names the first
+     * in the oracle's order, whichever worker finishes first */
+    const float w3 = w[3];
+    w[3] = INFINITY;
+    CHECK_FAILS(ctx, awq_clip_search(be, w, x, N, K, T, &q, 20, 10, mv), AWQ_ERR_RANGE,
+                "non-finite weight inf at (row 0, column 3)");
+    w[3] = w3;
     w[11] = 1e7f;
     CHECK_FAILS(ctx, awq_clip_search(be, w, x, N, K, T, &q, 20, 10, mv), AWQ_ERR_RANGE,
                 "group 0 of row 1");

@@ -21,32 +21,20 @@
 
 #include <stdint.h>
 
-static uint64_t rng_state = 0x2545f4914f6cdd1dull;
-
-static uint32_t rnd_u32(void) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 16);
-}
-
-static float rnd_normal(void) {
-    float u = (float)((rnd_u32() >> 8) * (1.0 / 16777216.0)) + 1e-7f;
-    float v = (float)((rnd_u32() >> 8) * (1.0 / 16777216.0));
-    return sqrtf(-2.0f * logf(u)) * cosf(6.2831853f * v);
-}
+static uint64_t rng = 0x2545f4914f6cdd1dull; /* awq_test_rand_* (awq_test.h) */
 
 /* Weights with heavy tails (clipping helps some groups), activations with
  * salient channels; offset > 0 adds a common positive shift to every third
  * channel (post-SiLU / post-norm activations look like that). */
 static void make_case(float *w, float *x, int64_t N, int64_t K, int64_t T, float offset) {
     for (int64_t i = 0; i < N * K; i++) {
-        float r = rnd_normal();
-        w[i] = (rnd_u32() % 97 == 0) ? 0.5f * r : 0.02f * r;
+        float r = awq_test_rand_normal(&rng);
+        w[i] = (awq_test_rand_u32(&rng) % 97 == 0) ? 0.5f * r : 0.02f * r;
     }
     for (int64_t t = 0; t < T; t++)
         for (int64_t k = 0; k < K; k++)
-            x[t * K + k] = rnd_normal() * (1.0f + (float)(k % 7)) + (k % 3 == 0 ? offset : 0.0f);
+            x[t * K + k] = awq_test_rand_normal(&rng) * (1.0f + (float)(k % 7)) +
+                           (k % 3 == 0 ? offset : 0.0f);
 }
 
 typedef struct {
@@ -228,6 +216,13 @@ static void test_errors(awq_ctx *ctx, awq_backend *be) {
                 AWQ_ERR_RANGE, "non-finite weight nan at (row 1, column 3)");
     CHECK_FAILS(ctx, awq_clip_search_gram_ref(ctx, w, x, N, K, T, &q, 20, 10, mv, NULL),
                 AWQ_ERR_RANGE, "(row 1, column 3)");
+    /* both rows bad, one per worker (2 threads): the error names the first
+     * in the oracle's order, whichever worker finishes first */
+    const float w3 = w[3];
+    w[3] = INFINITY;
+    CHECK_FAILS(ctx, awq_clip_search_gram_cpu(be, w, x, N, K, T, &q, 20, 10, mv, NULL),
+                AWQ_ERR_RANGE, "non-finite weight inf at (row 0, column 3)");
+    w[3] = w3;
     w[11] = 1e7f;
     CHECK_FAILS(ctx, awq_clip_search_gram_cpu(be, w, x, N, K, T, &q, 20, 10, mv, NULL),
                 AWQ_ERR_RANGE, "group 0 of row 1");

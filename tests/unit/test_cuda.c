@@ -51,25 +51,11 @@ static awq_backend *be, *cpu;
 
 /* ------------------------------------------------------------ helpers */
 
-static uint64_t rng = 0x243f6a8885a308d3ull;
-
-static uint32_t rnd_u32(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 16);
-}
-
-static float rnd_unif(void) { return (float)((rnd_u32() >> 8) * (1.0 / 16777216.0)); }
-
-static float rnd_normal(void) {
-    float u = rnd_unif() + 1e-7f, v = rnd_unif();
-    return sqrtf(-2.0f * logf(u)) * cosf(6.2831853f * v);
-}
+static uint64_t rng = 0x243f6a8885a308d3ull; /* awq_test_rand_* (awq_test.h) */
 
 static float *rnd_vec(int64_t n, float scale) {
     float *v = awq_alloc((size_t)(n > 0 ? n : 1), sizeof(float));
-    for (int64_t i = 0; i < n; i++) v[i] = scale * rnd_normal();
+    for (int64_t i = 0; i < n; i++) v[i] = scale * awq_test_rand_normal(&rng);
     return v;
 }
 
@@ -348,7 +334,7 @@ static void test_rope(void) {
     float *x = rnd_vec(n, 1.0f), *cs = awq_alloc((size_t)(n_pos * half), 4);
     float *sn = awq_alloc((size_t)(n_pos * half), 4);
     for (int64_t i = 0; i < n_pos * half; i++) {
-        float a = rnd_unif() * 6.2831853f;
+        float a = awq_test_rand_unif(&rng) * 6.2831853f;
         cs[i] = cosf(a);
         sn[i] = sinf(a);
     }
@@ -508,8 +494,8 @@ static void test_elementwise(void) {
     /* scale_cols / scale_rows, multiply and divide */
     const int64_t M = 31, N = 97;
     float *x = rnd_vec(M * N, 1.0f), *sc = awq_alloc((size_t)N, 4), *sr = awq_alloc((size_t)M, 4);
-    for (int64_t i = 0; i < N; i++) sc[i] = 0.1f + 3.0f * rnd_unif();
-    for (int64_t i = 0; i < M; i++) sr[i] = 0.1f + 3.0f * rnd_unif();
+    for (int64_t i = 0; i < N; i++) sc[i] = 0.1f + 3.0f * awq_test_rand_unif(&rng);
+    for (int64_t i = 0; i < M; i++) sr[i] = 0.1f + 3.0f * awq_test_rand_unif(&rng);
     float *dsc = to_dev(sc, (size_t)N * 4u), *dsr = to_dev(sr, (size_t)M * 4u);
     for (int rows = 0; rows < 2; rows++)
         for (int div = 0; div < 2; div++) {
@@ -685,7 +671,7 @@ static void test_quantize(void) {
 static void test_scaled(void) {
     const int64_t N = 10, K = 192, C = 5;
     float *w = make_weights(N, K), *s = awq_alloc((size_t)(C * K), 4);
-    for (int64_t i = 0; i < C * K; i++) s[i] = 0.05f + 4.0f * rnd_unif();
+    for (int64_t i = 0; i < C * K; i++) s[i] = 0.05f + 4.0f * awq_test_rand_unif(&rng);
     for (int64_t k = 0; k < K; k++) s[3 * K + k] = 1e9f; /* overflows FP16 */
     awq_quant_params p = awq_quant_default_params();
     p.group_size = 64;
@@ -735,7 +721,7 @@ static void test_clip(void) {
         const int64_t G = awq_n_groups(K, p.group_size);
         float *w = make_weights(N, K), *x = rnd_vec(T * K, 1.0f);
         for (int64_t i = 0; i < N * K; i++)
-            if (rnd_u32() % 61 == 0) w[i] *= 12.0f; /* outliers worth clipping */
+            if (awq_test_rand_u32(&rng) % 61 == 0) w[i] *= 12.0f; /* outliers worth clipping */
         float *mref = awq_alloc((size_t)(N * G), 4);
         double *eref = awq_alloc((size_t)(S * N * G), 8);
         CHECK_OK(ctx, awq_clip_search_ref(ctx, w, x, N, K, T, &p, 20, S, mref, eref));

@@ -19,16 +19,9 @@
 #include <float.h>
 #include <stdint.h>
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static uint64_t rng = 0x9e3779b97f4a7c15ull; /* awq_test_rand_* (awq_test.h) */
 
-static uint32_t rnd_u32(void) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 16);
-}
-
-static float rnd_unif(void) { return (float)((rnd_u32() >> 8) * (1.0 / 16777216.0)); }
+static float rnd_unif(void) { return awq_test_rand_unif(&rng); }
 
 static uint32_t bits_of(float f) {
     uint32_t u;

@@ -16,9 +16,8 @@
  * gemm_multi (q, k, v; gate, up: one x, several W) runs the same slices and
  * the same oneDNN calls, but rounds each slice of x to bf16 once for all
  * the W: the rounding of x was ~5% of a tiny-llama quantize, done 3 and 2
- * times over. The W are all rounded up front (one bf16 copy each, what the
- * separate calls held one at a time). Without oneDNN in the build this file
- * only reports that. */
+ * times over (memory: see awq_cpu_gemm_bf16_multi). Without oneDNN in the
+ * build this file only reports that. */
 #include "backend/cpu_bf16.h"
 #include "backend/cpu_simd.h"
 #include "core/core.h"
@@ -77,6 +76,7 @@ typedef struct {
     int64_t N[AWQ_GEMM_MULTI_MAX];
     const uint16_t *wb[AWQ_GEMM_MULTI_MAX]; /* each W in bf16 */
     const uint16_t *xb;               /* whole x in bf16 (by_n only) */
+    const uint16_t *xall;             /* by_m: x already in bf16 (or NULL) */
     int64_t M, K;
     bool by_m;
     /* cvt_rows: the weight being converted */
@@ -146,7 +146,7 @@ static void bf_slices(void *arg, int64_t s0, int64_t s1, int worker) {
     bf_job *j = arg;
     omp_set_num_threads(1); /* this pool worker's oneDNN calls: one thread */
     uint16_t *xs = NULL;
-    if (j->by_m) {
+    if (j->by_m && !j->xall) {
         xs = awq_alloc((size_t)(SLICE * j->K), sizeof(uint16_t));
         if (!xs) {
             set_err(j, -1);
@@ -158,9 +158,10 @@ static void bf_slices(void *arg, int64_t s0, int64_t s1, int worker) {
         dnnl_status_t e = dnnl_success;
         if (j->by_m) {
             int64_t m = AWQ_MIN(SLICE, j->M - a);
-            awq_cpu_cvt_bf16(j->x + a * j->K, xs, m * j->K);
+            const uint16_t *xsl = j->xall ? j->xall + a * j->K : xs;
+            if (!j->xall) awq_cpu_cvt_bf16(j->x + a * j->K, xs, m * j->K);
             for (int i = 0; i < j->n && e == dnnl_success; i++)
-                e = matmul(xs, j->wb[i], j->bias[i], j->y[i] + a * j->N[i], m, j->N[i], j->K,
+                e = matmul(xsl, j->wb[i], j->bias[i], j->y[i] + a * j->N[i], m, j->N[i], j->K,
                            j->N[i]);
         } else {
             int64_t n = AWQ_MIN(SLICE, j->N[0] - a);
@@ -249,16 +250,45 @@ awq_status awq_cpu_gemm_bf16(awq_backend *be, const float *x, const float *w, co
 
 bool awq_cpu_bf16_multi_ok(int64_t M) { return M >= SLICE; }
 
+/* x is rounded once either way; of the two orders, the one holding less
+ * memory beyond what n separate calls hold (one W in bf16 at a time):
+ *   all the W in bf16, each slice of x rounded once for all of them
+ *   (extra: the other W; q, k, v over many rows), or
+ *   the whole x in bf16, then the W one after the other (extra: x; gate,
+ *   up over an MLP chunk of 1024 rows, where W is the larger).
+ * Peak memory stays within the separate calls' plus the smaller of the
+ * two; both run the same oneDNN calls on the same bf16 slices. */
 awq_status awq_cpu_gemm_bf16_multi(awq_backend *be, const float *x, int n, const float *const *w,
                                    const float *const *bias, float *const *y, const int64_t *N,
                                    int64_t M, int64_t K) {
+    int64_t sum_n = 0, max_n = 0;
+    for (int i = 0; i < n; i++) {
+        sum_n += N[i];
+        max_n = AWQ_MAX(max_n, N[i]);
+    }
     bf_job j;
     memset(&j, 0, sizeof j);
-    j.x = x, j.n = n, j.M = M, j.K = K, j.by_m = true;
-    for (int i = 0; i < n; i++) {
-        j.w[i] = w[i], j.bias[i] = bias ? bias[i] : NULL, j.y[i] = y[i], j.N[i] = N[i];
+    j.x = x, j.M = M, j.K = K, j.by_m = true;
+    if (sum_n - max_n <= M) {
+        j.n = n;
+        for (int i = 0; i < n; i++) {
+            j.w[i] = w[i], j.bias[i] = bias ? bias[i] : NULL, j.y[i] = y[i], j.N[i] = N[i];
+        }
+        return run_job(be, &j);
     }
-    return run_job(be, &j);
+    uint16_t *xall = awq_alloc((size_t)(M * K), sizeof(uint16_t));
+    if (!xall) return awq_fail_nomem(be->ctx, "gemm bf16 input", (uint64_t)(M * K) * 2u);
+    j.cw = x, j.cwb = xall;
+    awq_parallel_for(be->ctx, M, cvt_rows, &j);
+    awq_status st = AWQ_OK;
+    for (int i = 0; i < n && st == AWQ_OK; i++) {
+        memset(&j, 0, sizeof j);
+        j.x = x, j.M = M, j.K = K, j.by_m = true, j.xall = xall, j.n = 1;
+        j.w[0] = w[i], j.bias[0] = bias ? bias[i] : NULL, j.y[0] = y[i], j.N[0] = N[i];
+        st = run_job(be, &j);
+    }
+    awq_free(xall);
+    return st;
 }
 
 #else /* !AWQ_HAVE_DNNL */

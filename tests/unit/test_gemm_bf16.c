@@ -9,7 +9,8 @@
  *    x; below: rows of W), with and without bias;
  *  - gemm_multi (one x, several W: q, k, v) is bit-identical to separate
  *    gemm calls, for 1..AWQ_GEMM_MULTI_MAX GEMMs, with and without biases,
- *    both slicings, 1 and 3 threads, at bf16 and at fp32;
+ *    in both of its orders (all W at once; whole x first), both slicings,
+ *    2 and 3 threads, at bf16 and at fp32;
  *  - switching back to FP32 gives OpenBLAS's bits again.
  * Where the build or the CPU cannot (no oneDNN, no AVX512-BF16) the switch
  * must fail with AWQ_ERR_UNSUPPORTED and a message, and the gemm must stay
@@ -71,7 +72,7 @@ static void check_shape(awq_backend *b1, awq_backend *b2, int64_t M, int64_t N, 
  * another thread count, gives the same bits). */
 static void check_multi(awq_backend *b, awq_backend *b3, int n, int64_t M, int64_t K,
                         bool with_bias) {
-    const int64_t Ns[AWQ_GEMM_MULTI_MAX] = {96, 32, 32, 200};
+    const int64_t Ns[AWQ_GEMM_MULTI_MAX] = {400, 320, 64, 200};
     float *x = malloc(sizeof(float) * M * K);
     for (int64_t i = 0; i < M * K; i++) x[i] = frand() * (i % 13 == 0 ? 8.0f : 1.0f);
     const float *w[AWQ_GEMM_MULTI_MAX], *bias[AWQ_GEMM_MULTI_MAX];
@@ -124,7 +125,10 @@ int main(void) {
         CHECK_OK(c3, b3->ops->set_gemm_precision(b3, AWQ_GEMM_BF16));
         for (int pass = 0; pass < 2; pass++) {
             for (int n = 1; n <= AWQ_GEMM_MULTI_MAX; n++) {
-                check_multi(b2, b3, n, 700, 72, n % 2 == 0); /* rows of x, a short slice */
+                /* rows of x, a short slice: all W in bf16 at once (M large) */
+                check_multi(b2, b3, n, 700, 72, n % 2 == 0);
+                /* the whole x in bf16, then the W one by one (n > 1: M small) */
+                check_multi(b2, b3, n, 300, 56, n % 2 == 1);
                 check_multi(b2, b3, n, 100, 40, n % 2 == 1); /* M < 256: separate GEMMs */
             }
             /* the same at fp32 (gemm_multi is n OpenBLAS calls there) */

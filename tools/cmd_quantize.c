@@ -51,6 +51,13 @@ static void help(void) {
         "                         needs oneDNN + AVX512-BF16 or a GPU; else fp32 is\n"
         "                         used) (default bf16); on the CPU attention's p.v\n"
         "                         follows it (CUDA's attention stays fp32)\n"
+        "  --screen F             screen the scale candidates on the first F of the\n"
+        "                         calibration sequences, then finish the --finalists\n"
+        "                         best on the rest; the lowest full loss wins\n"
+        "                         (default 0.25; 0 tries every candidate on every\n"
+        "                         sequence). Same picks as 0 where the best is a\n"
+        "                         finalist (BENCHMARKS.md, \"Screened search\")\n"
+        "  --finalists K          candidates finished after screening (default 3)\n"
         "  --no-clip              skip the clipping search\n"
         "  --clip-tokens N        tokens sampled for the clip search (default 512)\n"
         "  --propagate fp|quantized  next layer's inputs: FP outputs (default, AutoAWQ)\n"
@@ -153,6 +160,12 @@ static void parse(int argc, char **argv, opts *o) {
             o->p.duo_scaling = awq_cli_parse_duo("--duo-scaling", v);
         } else if (!strcmp(a, "--no-clip")) {
             o->p.clip = false;
+        } else if (awq_cli_opt_double(argc, argv, &i, "--screen", &o->p.screen)) {
+            if (!(o->p.screen >= 0 && o->p.screen < 1))
+                awq_cli_usage_error("--screen %g: expected a fraction in [0, 1) of the "
+                                    "calibration sequences (0: no screening)", o->p.screen);
+        } else if (awq_cli_opt_int(argc, argv, &i, "--finalists", 1, 1000, &n)) {
+            o->p.finalists = (int)n;
         } else if (awq_cli_opt_int(argc, argv, &i, "--clip-tokens", 1, 1 << 24, &n)) {
             o->p.clip_tokens = (int)n;
         } else if (awq_cli_opt_str(argc, argv, &i, "--propagate", &v)) {

@@ -127,6 +127,19 @@ typedef struct awq_quantize_params {
     awq_duo_scaling duo_scaling; /* candidate family; default AWQ_DUO_OFF */
     awq_search_loss search_loss; /* default AWQ_SEARCH_LOSS_AUTO */
     awq_search_precision precision; /* default AWQ_PRECISION_BF16 */
+    /* Screening of the candidates of a group searched through candidate
+     * forwards (not the Gram form; not MoE experts): every candidate's loss
+     * on the first round(screen * sequences) calibration sequences (at
+     * least one, at most all but one), then the `finalists` lowest of those
+     * are finished on the remaining sequences and the lowest full loss
+     * wins. The finalists' losses are those of an unscreened search over
+     * every sequence (the same sums, split in two), so the pick is the
+     * unscreened one whenever the unscreened best is among the finalists.
+     * screen = 0 evaluates every candidate on every sequence. Defaults
+     * 0.25 and 3, chosen by measured picks and perplexity (BENCHMARKS.md,
+     * "Screened search"). */
+    double screen;             /* in [0, 1); default 0.25 */
+    int finalists;             /* >= 1; default 3 */
     /* Clip search (AWQ only; never q/k, as AutoAWQ). */
     bool clip;                 /* default true */
     int clip_n_grid;           /* 20 */

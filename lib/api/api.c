@@ -260,6 +260,13 @@ static awq_status quantize_opt(const opts *o, const cJSON *it, awq_quantize_para
         else if (!strcmp(v, "off")) p->duo_scaling = AWQ_DUO_OFF;
         else if (!strcmp(v, "both")) p->duo_scaling = AWQ_DUO_BOTH;
         else return bad(o, it, "\"on\", \"off\" or \"both\"");
+    } else if (!strcmp(k, "screen")) {
+        if (!cJSON_IsNumber(it) || !(it->valuedouble >= 0 && it->valuedouble < 1))
+            return bad(o, it, "a number in [0, 1)");
+        p->screen = it->valuedouble;
+    } else if (!strcmp(k, "finalists")) {
+        AWQ_TRY(get_int(o, it, 1, 1000, &n));
+        p->finalists = (int)n;
     } else if (!strcmp(k, "clip")) {
         return get_bool(o, it, &p->clip);
     } else if (!strcmp(k, "clip_tokens")) {

@@ -14,10 +14,10 @@
 #include <string.h>
 
 awq_gram_cost awq_gram_cost_model(int64_t rows, int64_t chunk_rows, int64_t N, int64_t K,
-                                  int n_evals) {
+                                  int n_evals, double direct_evals) {
     awq_gram_cost c;
     const double R = (double)rows, n = (double)N, k = (double)K, e = (double)n_evals;
-    c.direct_flops = (e + 1.0) * 2.0 * R * n * k;
+    c.direct_flops = (direct_evals + 1.0) * 2.0 * R * n * k;
     c.gram_flops = R * k * (k + 64.0) + e * (2.0 * n * k * k + 4.0 * n * k);
     c.gram_floats = k * k + 3.0 * n * k;
     c.chunk_floats = (double)chunk_rows * (k + n);

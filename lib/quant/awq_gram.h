@@ -17,8 +17,10 @@
 #include "quant/awq_search.h"
 
 /* The cost model. n_evals: loss evaluations of the group (candidates + the
- * RTN baseline). Direct: (n_evals + 1) forwards of 2 R N K flops (the +1 is
- * the FP output). Gram: R K (K + 64) flops for G (upper triangle in slices
+ * RTN baseline); direct_evals: the same counted in forwards over all R rows
+ * (n_evals unscreened; less when the direct form screens its candidates on
+ * a fraction of the rows). Direct: (direct_evals + 1) forwards of 2 R N K
+ * flops (the +1 is the FP output). Gram: R K (K + 64) flops for G (upper triangle in slices
  * of 64 rows) + n_evals (2 N K^2 + 4 N K). Memory: G and its two [N, K]
  * scratch buffers must not exceed what the direct form holds per chunk (the
  * chunk's input and its block output, chunk_rows (K + N) floats), so a
@@ -31,7 +33,7 @@ typedef struct awq_gram_cost {
 } awq_gram_cost;
 
 awq_gram_cost awq_gram_cost_model(int64_t rows, int64_t chunk_rows, int64_t N, int64_t K,
-                                  int n_evals);
+                                  int n_evals, double direct_evals);
 
 /* Per-group state, in backend memory. */
 typedef struct awq_gram_state {

@@ -164,6 +164,7 @@ void awq_layer_search_free(awq_layer_search *s) {
     for (int g = 0; g < AWQ_MAX_GROUPS; g++) {
         free(s->scales[g]);
         free(s->cand_loss[g]);
+        free(s->screen_loss[g]);
     }
     for (int i = 0; i < AWQ_MAX_LINEARS; i++) free(s->clip[i]);
     memset(s, 0, sizeof *s);
@@ -228,10 +229,11 @@ void awq_search_w_mean_ref(const float *const *w, const int64_t *n_rows, int n_w
     free(acc);
 }
 
-/* Block output of a group on chunk c's input x (backend memory) into out. */
+/* Block output of a group on `seqs` whole sequences of input x (backend
+ * memory) into out. */
 static awq_status run_block(awq_layer *l, const awq_scale_group *g, const float *x,
-                            float *out, const awq_search_acts *a, int64_t c) {
-    int64_t seqs = awq_search_chunk_seqs(a, c), rows = seqs * a->T;
+                            float *out, const awq_search_acts *a, int64_t seqs) {
+    int64_t rows = seqs * a->T;
     switch (g->block) {
     case AWQ_BLOCK_ATTN: return awq_layer_attn(l, x, out, seqs, a->T);
     case AWQ_BLOCK_MLP: return awq_layer_mlp(l, x, out, rows);
@@ -287,13 +289,27 @@ typedef struct {
     float *out;                         /* candidate block output (chunk) */
 } group_scratch;
 
+/* Which calibration sequences a candidate's loss covers: all of them, or
+ * one side of the screening split (global sequence index < split: the
+ * screening set; >= split: the rest). */
+typedef enum { PART_ALL = 0, PART_SCREEN = 1, PART_REST = 2 } eval_part;
+
+typedef struct {
+    double sse;                /* sum of squared errors */
+    int64_t n;                 /* elements summed */
+} part_sum;
+
 /* Loss of the block with linears W_j replaced by Q(W_j·s)/s (s == NULL:
- * plain Q(W_j), the RTN baseline), over every chunk of the group's input
- * (capture slot `in`) against the FP outputs in AWQ_SLOT_FP. */
+ * plain Q(W_j), the RTN baseline), over the sequences of `part` of the
+ * group's input (capture slot `in`) against the FP outputs in AWQ_SLOT_FP.
+ * The direct form adds the sums of `part` to *acc (chunk by chunk, screen
+ * sequences before the rest within a chunk); the Gram form (part must be
+ * PART_ALL) sets acc to its mean loss with n = 1. */
 static awq_status eval_candidate(awq_model *m, awq_layer *l, const awq_scale_group *g, int in,
                                  awq_search_acts *a, const awq_quantize_params *p,
                                  const float *s_host, int64_t K, group_scratch *gs,
-                                 awq_gram_state *gram, double *loss) {
+                                 awq_gram_state *gram, eval_part part, int64_t split,
+                                 part_sum *acc) {
     awq_backend *be = awq_model_backend(m);
     awq_status st = AWQ_OK;
     if (s_host) AWQ_TRY(awq_model_upload(m, gs->s_dev, s_host, (size_t)K * sizeof(float)));
@@ -317,28 +333,49 @@ static awq_status eval_candidate(awq_model *m, awq_layer *l, const awq_scale_gro
     }
     if (gram) {
         /* one linear: tr(dW G dW^T) / (rows N), no forward (awq_gram.h) */
-        *loss = 0;
-        return st == AWQ_OK ? awq_gram_loss(m, gram, gs->tmp[0], loss) : st;
+        acc->sse = 0;
+        acc->n = 1;
+        return st == AWQ_OK ? awq_gram_loss(m, gram, gs->tmp[0], &acc->sse) : st;
     }
     /* Sum of squared errors chunk by chunk (chunk means x sizes, in chunk
-     * order: fixed for a given chunk size, whatever the thread count). */
-    double sse = 0;
-    int64_t n_total = 0;
+     * order: fixed for a given chunk size and split, whatever the thread
+     * count). A chunk straddling the split is run as two pieces. */
+    const int64_t K_in = awq_act_store_cols(a->st, in);
+    const int64_t cols = awq_act_store_cols(a->st, AWQ_SLOT_FP);
+    int64_t seq0 = 0;          /* global index of the chunk's first sequence */
     for (int64_t c = 0; c < awq_act_store_n_chunks(a->st) && st == AWQ_OK; c++) {
+        const int64_t seqs = awq_search_chunk_seqs(a, c);
+        /* this chunk's sequences [lo, hi) that belong to `part` */
+        int64_t lo = 0, hi = seqs;
+        if (part == PART_SCREEN) hi = AWQ_MAX(0, AWQ_MIN(seqs, split - seq0));
+        if (part == PART_REST) lo = AWQ_MAX(0, AWQ_MIN(seqs, split - seq0));
+        seq0 += seqs;
+        if (lo >= hi) continue;
         float *x = NULL, *fp = NULL;
         st = awq_act_store_get(a->st, in, c, true, &x);
-        if (st == AWQ_OK) st = run_block(l, g, x, gs->out, a, c);
+        if (st == AWQ_OK)
+            st = run_block(l, g, x + lo * a->T * K_in, gs->out, a, hi - lo);
         if (st == AWQ_OK) st = awq_act_store_get(a->st, AWQ_SLOT_FP, c, true, &fp);
-        int64_t n = awq_act_store_chunk_rows(a->st, c) * awq_act_store_cols(a->st, AWQ_SLOT_FP);
+        int64_t n = (hi - lo) * a->T * cols;
         double v = 0;
-        if (st == AWQ_OK) st = be->ops->mse(be, gs->out, fp, n, &v);
-        sse += v * (double)n;
-        n_total += n;
+        if (st == AWQ_OK) st = be->ops->mse(be, gs->out, fp + lo * a->T * cols, n, &v);
+        acc->sse += v * (double)n;
+        acc->n += n;
     }
     for (int j = 0; j < g->n_linears; j++) awq_layer_set_weight(l, g->linears[j], NULL);
-    *loss = n_total ? sse / (double)n_total : 0;
     return st;
 }
+
+/* The screening split: sequences [0, split) screen the candidates; B when
+ * nothing is screened (screen 0, no more candidates than finalists, or a
+ * single sequence). */
+static int64_t screen_split(const awq_quantize_params *p, int n_cand, int64_t B) {
+    if (!(p->screen > 0) || n_cand <= p->finalists || B < 2) return B;
+    int64_t q = (int64_t)floor(p->screen * (double)B + 0.5);
+    return AWQ_MIN(B - 1, AWQ_MAX(1, q));
+}
+
+static double part_mean(part_sum s) { return s.n ? s.sse / (double)s.n : 0; }
 
 static void scratch_free(awq_model *m, group_scratch *gs) {
     for (int j = 0; j < AWQ_MAX_GROUP_LINEARS; j++) awq_model_free_buf(m, gs->tmp[j]);
@@ -365,6 +402,7 @@ static awq_status search_group(awq_model *m, awq_layer *l, int gi, awq_search_ac
     memset(&gram, 0, sizeof gram);
     bool restore_bf16 = false;
     float *xm = NULL, *wm = NULL, *s = NULL, *best = NULL;
+    part_sum *scr = NULL;
     float *wh[AWQ_MAX_GROUP_LINEARS] = {0};
     int64_t wn[AWQ_MAX_GROUP_LINEARS] = {0};
     awq_status st = AWQ_OK;
@@ -427,7 +465,13 @@ static awq_status search_group(awq_model *m, awq_layer *l, int gi, awq_search_ac
     bool use_gram = false;
     if (g->block == AWQ_BLOCK_LINEAR && g->n_linears == 1 && be->ops->gram && be->ops->dot &&
         p->search_loss != AWQ_SEARCH_LOSS_DIRECT) {
-        awq_gram_cost cost = awq_gram_cost_model(c->rows, chunk_rows, wn[0], K, n_cand + 1);
+        /* the direct form's work in whole forwards: RTN, then every
+         * candidate on the screening fraction f and the finalists on the
+         * rest (screening below) */
+        double f = (double)screen_split(p, n_cand, c->B) / (double)c->B;
+        double direct_evals = 1.0 + n_cand * f + (f < 1.0 ? p->finalists * (1.0 - f) : 0.0);
+        awq_gram_cost cost =
+            awq_gram_cost_model(c->rows, chunk_rows, wn[0], K, n_cand + 1, direct_evals);
         use_gram = p->search_loss == AWQ_SEARCH_LOSS_GRAM || cost.use_gram;
         awq_debug(ctx, "layer %lld %s: loss form %s (direct %.3g flop, gram %.3g flop, "
                   "%.3g of %.3g floats)", (long long)awq_layer_index(l), rep->name,
@@ -453,59 +497,124 @@ static awq_status search_group(awq_model *m, awq_layer *l, int gi, awq_search_ac
         float *x = NULL, *fp = NULL;
         st = awq_act_store_get(c->st, in, ch, true, &x);
         if (st == AWQ_OK) st = awq_act_store_get(c->st, AWQ_SLOT_FP, ch, false, &fp);
-        if (st == AWQ_OK) st = run_block(l, g, x, fp, c, ch);
+        if (st == AWQ_OK) st = run_block(l, g, x, fp, c, awq_search_chunk_seqs(c, ch));
         if (st == AWQ_OK) st = awq_act_store_put(c->st, AWQ_SLOT_FP, ch, fp);
     }
     if (st != AWQ_OK) goto done;
 
-    /* Baseline: plain RTN of this group (scale 1), for the report. */
-    st = eval_candidate(m, l, g, in, c, p, NULL, K, &gs, use_gram ? &gram : NULL,
-                        &rep->loss_rtn);
-    if (st != AWQ_OK) goto done;
+    /* Screening (awq_quantize_params.screen): candidates first on the
+     * sequences [0, split), the finalists then on [split, B). Not for the
+     * Gram form, whose cost does not depend on the tokens. */
+    awq_gram_state *gp = use_gram ? &gram : NULL;
+    const int64_t split = use_gram ? c->B : screen_split(p, n_cand, c->B);
+    const bool screen = split < c->B;
 
-    double best_loss = INFINITY;
-    int best_i = -1;
-    double best_ratio = 0;
-    bool best_duo = false;
+    /* Baseline: plain RTN of this group (scale 1), for the report, over
+     * every sequence (as its two sides when screening, so that the
+     * screening side serves candidates equal to it). */
+    part_sum rtn_scr = {0, 0}, rtn_all = {0, 0};
+    st = eval_candidate(m, l, g, in, c, p, NULL, K, &gs, gp, screen ? PART_SCREEN : PART_ALL,
+                        split, &rtn_scr);
+    rtn_all = rtn_scr;
+    if (st == AWQ_OK && screen)
+        st = eval_candidate(m, l, g, in, c, p, NULL, K, &gs, gp, PART_REST, split, &rtn_all);
+    if (st != AWQ_OK) goto done;
+    rep->loss_rtn = part_mean(rtn_all);
+
     out->cand_loss[gi] = malloc((size_t)(n_cand > 0 ? n_cand : 1) * sizeof(double));
-    if (!out->cand_loss[gi]) {
-        st = awq_fail_nomem(ctx, "candidate losses", (uint64_t)n_cand * 8u);
+    scr = calloc((size_t)(n_cand > 0 ? n_cand : 1), sizeof *scr);
+    if (!out->cand_loss[gi] || !scr) {
+        st = awq_fail_nomem(ctx, "candidate losses", (uint64_t)n_cand * 24u);
         goto done;
     }
+    if (screen) {
+        out->screen_loss[gi] = malloc((size_t)n_cand * sizeof(double));
+        if (!out->screen_loss[gi]) {
+            st = awq_fail_nomem(ctx, "candidate losses", (uint64_t)n_cand * 8u);
+            goto done;
+        }
+        for (int i = 0; i < n_cand; i++) out->screen_loss[gi][i] = NAN;
+    }
     out->n_cand[gi] = n_cand;
-    for (int i = 0; i < n_cand; i++) out->cand_loss[gi][i] = NAN;
+    /* cand_loss: the loss over every sequence (NaN: skipped, or screened
+     * out); scr: the sums over the screening side (screen) */
+    double *full = out->cand_loss[gi];
+    for (int i = 0; i < n_cand; i++) full[i] = NAN;
+    int n_evals = 0, n_finished = 0;
     for (int i = 0; i < n_cand; i++) {
         double ratio;
         bool duo;
         awq_search_candidate(p->duo_scaling, p->n_grid, i, &ratio, &duo);
         awq_search_scales_ref(xm, wm, K, ratio, duo, s);
-        double loss;
         /* s = 1 (plain ratio 0) gives Q(W·1)/1 = Q(W) bit for bit, the RTN
          * baseline just measured (the baseline passed the quantizer, so
-         * the scaled path cannot fail either): reuse its loss. */
+         * the scaled path cannot fail either): reuse its sums. */
         bool ones = true;
         for (int64_t k = 0; k < K && ones; k++) ones = s[k] == 1.0f;
-        if (ones)
-            loss = rep->loss_rtn;
-        else
-            st = eval_candidate(m, l, g, in, c, p, s, K, &gs, use_gram ? &gram : NULL, &loss);
-        if (st == AWQ_ERR_RANGE) {
-            /* e.g. a scaled weight beyond the FP16 range: skip candidate */
-            awq_debug(ctx, "layer %lld %s ratio %.2f%s skipped: %s",
-                      (long long)awq_layer_index(l), rep->name, ratio, duo ? " duo" : "",
-                      awq_ctx_errmsg(ctx));
-            st = AWQ_OK;
-            continue;
+        if (ones) {
+            scr[i] = rtn_scr;
+            full[i] = rep->loss_rtn;
+        } else {
+            st = eval_candidate(m, l, g, in, c, p, s, K, &gs, gp,
+                                screen ? PART_SCREEN : PART_ALL, split, &scr[i]);
+            n_evals++;
+            if (st == AWQ_ERR_RANGE) {
+                /* e.g. a scaled weight beyond the FP16 range: skip candidate */
+                awq_debug(ctx, "layer %lld %s ratio %.2f%s skipped: %s",
+                          (long long)awq_layer_index(l), rep->name, ratio, duo ? " duo" : "",
+                          awq_ctx_errmsg(ctx));
+                scr[i].n = 0;
+                st = AWQ_OK;
+                continue;
+            }
+            if (st != AWQ_OK) goto done;
+            if (!screen) full[i] = part_mean(scr[i]);
         }
-        if (st != AWQ_OK) goto done;
-        out->cand_loss[gi][i] = loss;
-        if (isfinite(loss) && loss < best_loss) {
-            best_loss = loss;
+        if (screen) out->screen_loss[gi][i] = part_mean(scr[i]);
+    }
+    /* The finalists: the lowest screening losses (ties: the earlier
+     * candidate), finished on the rest of the sequences. */
+    for (int f = 0; screen && f < p->finalists; f++) {
+        int pick = -1;
+        for (int i = 0; i < n_cand; i++) {
+            double v = out->screen_loss[gi][i];
+            if (!isfinite(v) || scr[i].n < 0) continue; /* n < 0: already a finalist */
+            if (pick < 0 || v < out->screen_loss[gi][pick]) pick = i;
+        }
+        if (pick < 0) break;
+        part_sum rest = {0, 0};
+        if (isnan(full[pick])) {
+            double ratio;
+            bool duo;
+            awq_search_candidate(p->duo_scaling, p->n_grid, pick, &ratio, &duo);
+            awq_search_scales_ref(xm, wm, K, ratio, duo, s);
+            st = eval_candidate(m, l, g, in, c, p, s, K, &gs, gp, PART_REST, split, &rest);
+            n_finished++;
+            if (st != AWQ_OK) goto done; /* the screening side quantized these scales */
+            full[pick] = part_mean((part_sum){scr[pick].sse + rest.sse, scr[pick].n + rest.n});
+        }
+        scr[pick].n = -1;
+    }
+    if (screen)
+        awq_debug(ctx, "layer %lld %s: %d candidates screened on %lld of %lld sequences, "
+                  "%d finished on the rest", (long long)awq_layer_index(l), rep->name, n_evals,
+                  (long long)split, (long long)c->B, n_finished);
+
+    /* The lowest loss over every sequence wins (ties: the earlier one). */
+    double best_loss = INFINITY;
+    int best_i = -1;
+    for (int i = 0; i < n_cand; i++)
+        if (isfinite(full[i]) && full[i] < best_loss) {
+            best_loss = full[i];
             best_i = i;
-            best_ratio = ratio;
-            best_duo = duo;
-            memcpy(best, s, (size_t)K * sizeof(float));
         }
+    if (best_i >= 0) {
+        double ratio;
+        bool duo;
+        awq_search_candidate(p->duo_scaling, p->n_grid, best_i, &ratio, &duo);
+        awq_search_scales_ref(xm, wm, K, ratio, duo, best);
+        rep->ratio = ratio;
+        rep->duo = duo;
     }
     if (best_i < 0) {
         awq_warn(ctx, "layer %lld %s: every scale candidate failed; using scale 1",
@@ -516,8 +625,6 @@ static awq_status search_group(awq_model *m, awq_layer *l, int gi, awq_search_ac
         rep->duo = false;
         rep->loss_best = rep->loss_rtn;
     } else {
-        rep->ratio = best_ratio;
-        rep->duo = best_duo;
         rep->loss_best = best_loss;
     }
     rep->searched = true;
@@ -536,6 +643,7 @@ done:
     awq_free(wm);
     awq_free(s);
     free(best);
+    free(scr);
     return st;
 }
 

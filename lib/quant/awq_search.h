@@ -70,8 +70,12 @@ typedef struct awq_layer_search {
     bool used[AWQ_MAX_GROUPS]; /* group applies to this layer */
     int64_t len[AWQ_MAX_GROUPS]; /* scale vector length (K of the linears) */
     float *scales[AWQ_MAX_GROUPS]; /* [len] (NULL when !used) */
-    double *cand_loss[AWQ_MAX_GROUPS];      /* [n_cand[g]] every candidate's loss in the
-                                  search's order (NaN: skipped); tests */
+    double *cand_loss[AWQ_MAX_GROUPS];      /* [n_cand[g]] every candidate's loss over
+                                  all sequences, in the search's order
+                                  (NaN: skipped or screened out) */
+    double *screen_loss[AWQ_MAX_GROUPS];    /* [n_cand[g]] losses on the screening
+                                  sequences (NaN: skipped); NULL unless
+                                  the group was screened */
     int n_cand[AWQ_MAX_GROUPS];
     awq_group_report rep[AWQ_MAX_GROUPS];
     float *clip[AWQ_MAX_LINEARS]; /* [N, G] max |w| per (row, group); NULL

@@ -72,6 +72,8 @@ awq_quantize_params awq_quantize_default_params(void) {
     p.n_grid = 20;
     p.duo_scaling = AWQ_DUO_OFF;
     p.precision = AWQ_PRECISION_BF16; /* falls back to fp32 where unavailable */
+    p.screen = 0.25;
+    p.finalists = 3;
     p.clip = true;
     p.clip_n_grid = 20;
     p.clip_max_shrink = 0.5;
@@ -240,6 +242,18 @@ cJSON *awq_qz_json_floats(const float *v, int64_t n) {
     return a;
 }
 
+/* Candidate losses in candidate order; null where not finite (a skipped
+ * candidate, or one screened out before the full loss). */
+static cJSON *json_losses(const double *v, int n) {
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; a && i < n; i++) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%.9g", v[i]);
+        cJSON_AddItemToArray(a, isfinite(v[i]) ? cJSON_CreateRaw(buf) : cJSON_CreateNull());
+    }
+    return a;
+}
+
 static cJSON *search_to_json(const awq_quantize_job *job, int64_t layer,
                              const awq_layer_search *s) {
     const awq_arch *a = job->cfg.arch;
@@ -257,6 +271,13 @@ static cJSON *search_to_json(const awq_quantize_job *job, int64_t layer,
         cJSON_AddNumberToObject(go, "loss_rtn", r->loss_rtn);
         cJSON_AddNumberToObject(go, "loss_best", r->loss_best);
         cJSON_AddBoolToObject(go, "fallback", r->fallback);
+        /* every candidate's block loss in candidate order (null: skipped,
+         * e.g. out of the FP16 range, or not evaluated) */
+        if (s->cand_loss[g])
+            cJSON_AddItemToObject(go, "losses", json_losses(s->cand_loss[g], s->n_cand[g]));
+        if (s->screen_loss[g])
+            cJSON_AddItemToObject(go, "screen_losses",
+                                  json_losses(s->screen_loss[g], s->n_cand[g]));
         if (s->used[g] && s->scales[g])
             cJSON_AddItemToObject(go, "scales", awq_qz_json_floats(s->scales[g], s->len[g]));
         cJSON_AddItemToArray(groups, go);

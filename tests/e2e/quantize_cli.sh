@@ -20,6 +20,14 @@ expect_exit 2 "bad --duo-scaling" "$AWQKIT" quantize "$M" -o "$T/x" --duo-scalin
 stderr_has "--duo-scaling maybe: expected on, off or both"
 expect_exit 1 "both needs n-grid >= 2" "$AWQKIT" quantize "$M" -o "$T/x" --duo-scaling both --n-grid 1
 stderr_has "n_grid must be >= 2"
+expect_exit 2 "--screen 1" "$AWQKIT" quantize "$M" -o "$T/x" --screen 1
+stderr_has "--screen 1: expected a fraction in [0, 1)"
+expect_exit 2 "--screen abc" "$AWQKIT" quantize "$M" -o "$T/x" --screen abc
+stderr_has "--screen"
+expect_exit 2 "--finalists 0" "$AWQKIT" quantize "$M" -o "$T/x" --finalists 0
+stderr_has "--finalists"
+expect_exit 0 "help names --screen" "$AWQKIT" quantize --help
+stdout_has "--finalists K"
 expect_exit 2 "output == input" "$AWQKIT" quantize "$M" -o "$M"
 stderr_has "is the input"
 expect_exit 1 "missing model" "$AWQKIT" quantize "$T/nonexistent" -o "$T/x"

@@ -12,6 +12,8 @@ stderr_has "saved progress belongs to another model"
 "$POKE" set "$M" model.embed_tokens.weight 30000 "$old" >/dev/null
 expect_exit 1 "--resume with other options" quantize "$T/fp" --resume --n-grid 3
 stderr_has "saved progress belongs to another model"
+expect_exit 1 "--resume with another --screen" quantize "$T/fp" --resume --screen 0.5
+stderr_has "saved progress belongs to another model"
 expect_exit 0 "--resume with the original source" quantize "$T/fp" --resume
 check "resumed: identical" same_output "$REF" "$T/fp"
 finish

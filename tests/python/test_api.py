@@ -79,6 +79,14 @@ def test_bad_option_names_it(tiny, tmp_path):
     assert "bits" in e.value.message
     assert not (tmp_path / "x").exists()
     with pytest.raises(awqkit.AwqError) as e:
+        awqkit.quantize(tiny, tmp_path / "x", screen=1.5)
+    assert e.value.awq_status == awqkit.Status.INVALID_ARG
+    assert "screen" in e.value.message
+    with pytest.raises(awqkit.AwqError) as e:
+        awqkit.quantize(tiny, tmp_path / "x", finalists=0)
+    assert "finalists" in e.value.message
+    assert not (tmp_path / "x").exists()
+    with pytest.raises(awqkit.AwqError) as e:
         awqkit.repack(tiny, tmp_path / "y", to="int3")
     assert "to" in e.value.message and e.value.awq_status == awqkit.Status.INVALID_ARG
 

@@ -216,6 +216,9 @@ static void check_model(const char *dir, int64_t B, int64_t T, int *n_gram_group
     pg.search_loss = AWQ_SEARCH_LOSS_GRAM;
     awq_quantize_params pb = awq_quantize_default_params();
     pb.precision = AWQ_PRECISION_BF16;
+    /* the forms and precisions over every sequence (screening has its own
+     * test, test_awq_screen.c) */
+    pd.screen = pg.screen = pb.screen = 0;
     for (int64_t li = 0; li < cfg->n_layers; li++) {
         awq_layer *l = NULL, *l2 = NULL;
         CHECK_OK(ctx, awq_layer_load(m, li, &l));
@@ -298,15 +301,15 @@ static void check_model(const char *dir, int64_t B, int64_t T, int *n_gram_group
 static void test_cost_model(void) {
     /* data/tiny-llama, default calibration (47 x 512 tokens): down
      * (N 256, K 768) and o (256 x 256) take the Gram form */
-    CHECK(awq_gram_cost_model(24064, 24064, 256, 768, 21).use_gram);
-    CHECK(awq_gram_cost_model(24064, 24064, 256, 256, 21).use_gram);
+    CHECK(awq_gram_cost_model(24064, 24064, 256, 768, 21, 21).use_gram);
+    CHECK(awq_gram_cost_model(24064, 24064, 256, 256, 21, 21).use_gram);
     /* Llama-2-7B down (4096 x 11008), 128 x 512 tokens: Gram */
-    CHECK(awq_gram_cost_model(65536, 65536, 4096, 11008, 21).use_gram);
+    CHECK(awq_gram_cost_model(65536, 65536, 4096, 11008, 21, 21).use_gram);
     /* fewer tokens than K: direct */
-    CHECK(!awq_gram_cost_model(512, 512, 256, 768, 21).use_gram);
+    CHECK(!awq_gram_cost_model(512, 512, 256, 768, 21, 21).use_gram);
     /* offloaded 16-sequence chunks, a 28672-wide down (70B): G alone
      * would hold more than a chunk: direct */
-    CHECK(!awq_gram_cost_model(65536, 8192, 8192, 28672, 21).use_gram);
+    CHECK(!awq_gram_cost_model(65536, 8192, 8192, 28672, 21, 21).use_gram);
 }
 
 int main(void) {

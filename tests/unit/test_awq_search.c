@@ -161,6 +161,8 @@ static void check_model(awq_ctx *ctx, const char *dir, int want_groups, int64_t 
     /* Search with a coarse grid: which groups ran. */
     awq_quantize_params p = awq_quantize_default_params();
     p.n_grid = 2;
+    p.screen = 0; /* every candidate on every sequence: the exact comparisons
+                     below (screening: test_awq_screen.c) */
     awq_layer_search s;
     CHECK_OK(ctx, awq_search_layer(m, l, &caps, &p, &s, NULL, 0, 0));
     int used = 0;

@@ -128,7 +128,9 @@ typedef struct awq_quantize_params {
     awq_search_loss search_loss; /* default AWQ_SEARCH_LOSS_AUTO */
     awq_search_precision precision; /* default AWQ_PRECISION_BF16 */
     /* Screening of the candidates of a group searched through candidate
-     * forwards (not the Gram form; not MoE experts): every candidate's loss
+     * forwards (not the Gram form, whose cost does not depend on the
+     * tokens; an MoE expert's up -> down only when at least 16 of its
+     * routed tokens come from the screening sequences): every candidate's loss
      * on the first round(screen * sequences) calibration sequences (at
      * least one, at most all but one), then the `finalists` lowest of those
      * are finished on the remaining sequences and the lowest full loss

@@ -289,16 +289,6 @@ typedef struct {
     float *out;                         /* candidate block output (chunk) */
 } group_scratch;
 
-/* Which calibration sequences a candidate's loss covers: all of them, or
- * one side of the screening split (global sequence index < split: the
- * screening set; >= split: the rest). */
-typedef enum { PART_ALL = 0, PART_SCREEN = 1, PART_REST = 2 } eval_part;
-
-typedef struct {
-    double sse;                /* sum of squared errors */
-    int64_t n;                 /* elements summed */
-} part_sum;
-
 /* Loss of the block with linears W_j replaced by Q(W_j·s)/s (s == NULL:
  * plain Q(W_j), the RTN baseline), over the sequences of `part` of the
  * group's input (capture slot `in`) against the FP outputs in AWQ_SLOT_FP.
@@ -308,8 +298,8 @@ typedef struct {
 static awq_status eval_candidate(awq_model *m, awq_layer *l, const awq_scale_group *g, int in,
                                  awq_search_acts *a, const awq_quantize_params *p,
                                  const float *s_host, int64_t K, group_scratch *gs,
-                                 awq_gram_state *gram, eval_part part, int64_t split,
-                                 part_sum *acc) {
+                                 awq_gram_state *gram, awq_part part, int64_t split,
+                                 awq_part_sum *acc) {
     awq_backend *be = awq_model_backend(m);
     awq_status st = AWQ_OK;
     if (s_host) AWQ_TRY(awq_model_upload(m, gs->s_dev, s_host, (size_t)K * sizeof(float)));
@@ -333,9 +323,11 @@ static awq_status eval_candidate(awq_model *m, awq_layer *l, const awq_scale_gro
     }
     if (gram) {
         /* one linear: tr(dW G dW^T) / (rows N), no forward (awq_gram.h) */
-        acc->sse = 0;
-        acc->n = 1;
-        return st == AWQ_OK ? awq_gram_loss(m, gram, gs->tmp[0], &acc->sse) : st;
+        double v = 0;
+        if (st == AWQ_OK) st = awq_gram_loss(m, gram, gs->tmp[0], &v);
+        acc->sse += v;
+        acc->n += 1;
+        return st;
     }
     /* Sum of squared errors chunk by chunk (chunk means x sizes, in chunk
      * order: fixed for a given chunk size and split, whatever the thread
@@ -347,8 +339,8 @@ static awq_status eval_candidate(awq_model *m, awq_layer *l, const awq_scale_gro
         const int64_t seqs = awq_search_chunk_seqs(a, c);
         /* this chunk's sequences [lo, hi) that belong to `part` */
         int64_t lo = 0, hi = seqs;
-        if (part == PART_SCREEN) hi = AWQ_MAX(0, AWQ_MIN(seqs, split - seq0));
-        if (part == PART_REST) lo = AWQ_MAX(0, AWQ_MIN(seqs, split - seq0));
+        if (part == AWQ_PART_SCREEN) hi = AWQ_MAX(0, AWQ_MIN(seqs, split - seq0));
+        if (part == AWQ_PART_REST) lo = AWQ_MAX(0, AWQ_MIN(seqs, split - seq0));
         seq0 += seqs;
         if (lo >= hi) continue;
         float *x = NULL, *fp = NULL;
@@ -366,22 +358,33 @@ static awq_status eval_candidate(awq_model *m, awq_layer *l, const awq_scale_gro
     return st;
 }
 
-/* The screening split: sequences [0, split) screen the candidates; B when
- * nothing is screened (screen 0, no more candidates than finalists, or a
- * single sequence). */
-static int64_t screen_split(const awq_quantize_params *p, int n_cand, int64_t B) {
-    if (!(p->screen > 0) || n_cand <= p->finalists || B < 2) return B;
-    int64_t q = (int64_t)floor(p->screen * (double)B + 0.5);
-    return AWQ_MIN(B - 1, AWQ_MAX(1, q));
-}
 
-static double part_mean(part_sum s) { return s.n ? s.sse / (double)s.n : 0; }
 
 static void scratch_free(awq_model *m, group_scratch *gs) {
     for (int j = 0; j < AWQ_MAX_GROUP_LINEARS; j++) awq_model_free_buf(m, gs->tmp[j]);
     awq_model_free_buf(m, gs->s_dev);
     awq_model_free_buf(m, gs->out);
     memset(gs, 0, sizeof *gs);
+}
+
+/* The candidate loop's view of one dense group (awq_cand_eval_fn). */
+typedef struct {
+    awq_model *m;
+    awq_layer *l;
+    const awq_scale_group *g;
+    int in;
+    awq_search_acts *c;
+    const awq_quantize_params *p;
+    int64_t K;
+    group_scratch *gs;
+    awq_gram_state *gram;
+    int64_t split;
+} cand_ctx;
+
+static awq_status cand_eval(void *user, const float *s, awq_part part, awq_part_sum *acc) {
+    cand_ctx *cc = user;
+    return eval_candidate(cc->m, cc->l, cc->g, cc->in, cc->c, cc->p, s, cc->K, cc->gs, cc->gram,
+                          part, cc->split, acc);
 }
 
 static awq_status search_group(awq_model *m, awq_layer *l, int gi, awq_search_acts *c,
@@ -401,17 +404,14 @@ static awq_status search_group(awq_model *m, awq_layer *l, int gi, awq_search_ac
     awq_gram_state gram;
     memset(&gram, 0, sizeof gram);
     bool restore_bf16 = false;
-    float *xm = NULL, *wm = NULL, *s = NULL, *best = NULL;
-    part_sum *scr = NULL;
+    float *xm = NULL, *wm = NULL;
     float *wh[AWQ_MAX_GROUP_LINEARS] = {0};
     int64_t wn[AWQ_MAX_GROUP_LINEARS] = {0};
     awq_status st = AWQ_OK;
 
     xm = awq_alloc((size_t)K, sizeof(float));
     wm = awq_alloc((size_t)K, sizeof(float));
-    s = awq_alloc((size_t)K, sizeof(float));
-    best = malloc((size_t)K * sizeof(float));
-    if (!xm || !wm || !s || !best) {
+    if (!xm || !wm) {
         st = awq_fail_nomem(ctx, "scale search vectors", (uint64_t)K * 16);
         goto done;
     }
@@ -468,10 +468,8 @@ static awq_status search_group(awq_model *m, awq_layer *l, int gi, awq_search_ac
         /* the direct form's work in whole forwards: RTN, then every
          * candidate on the screening fraction f and the finalists on the
          * rest (screening below) */
-        double f = (double)screen_split(p, n_cand, c->B) / (double)c->B;
-        double direct_evals = 1.0 + n_cand * f + (f < 1.0 ? p->finalists * (1.0 - f) : 0.0);
-        awq_gram_cost cost =
-            awq_gram_cost_model(c->rows, chunk_rows, wn[0], K, n_cand + 1, direct_evals);
+        awq_gram_cost cost = awq_gram_cost_model(c->rows, chunk_rows, wn[0], K, n_cand + 1,
+                                                 awq_search_direct_evals(p, n_cand, c->B));
         use_gram = p->search_loss == AWQ_SEARCH_LOSS_GRAM || cost.use_gram;
         awq_debug(ctx, "layer %lld %s: loss form %s (direct %.3g flop, gram %.3g flop, "
                   "%.3g of %.3g floats)", (long long)awq_layer_index(l), rep->name,
@@ -502,134 +500,20 @@ static awq_status search_group(awq_model *m, awq_layer *l, int gi, awq_search_ac
     }
     if (st != AWQ_OK) goto done;
 
-    /* Screening (awq_quantize_params.screen): candidates first on the
-     * sequences [0, split), the finalists then on [split, B). Not for the
-     * Gram form, whose cost does not depend on the tokens. */
-    awq_gram_state *gp = use_gram ? &gram : NULL;
-    const int64_t split = use_gram ? c->B : screen_split(p, n_cand, c->B);
-    const bool screen = split < c->B;
-
-    /* Baseline: plain RTN of this group (scale 1), for the report, over
-     * every sequence (as its two sides when screening, so that the
-     * screening side serves candidates equal to it). */
-    part_sum rtn_scr = {0, 0}, rtn_all = {0, 0};
-    st = eval_candidate(m, l, g, in, c, p, NULL, K, &gs, gp, screen ? PART_SCREEN : PART_ALL,
-                        split, &rtn_scr);
-    rtn_all = rtn_scr;
-    if (st == AWQ_OK && screen)
-        st = eval_candidate(m, l, g, in, c, p, NULL, K, &gs, gp, PART_REST, split, &rtn_all);
+    /* The candidate loop (awq_pick.c), screened where the loss is a
+     * forward over the sequences (the Gram form's cost does not depend on
+     * them). */
+    const int64_t split = use_gram ? c->B : awq_search_screen_split(p, n_cand, c->B);
+    cand_ctx cc = {m, l, g, in, c, p, K, &gs, use_gram ? &gram : NULL, split};
+    char what[96];
+    snprintf(what, sizeof what, "layer %lld %s", (long long)awq_layer_index(l), rep->name);
+    awq_search_pick pk;
+    st = awq_search_pick_run(ctx, p, xm, wm, K, split < c->B, cand_eval, &cc, what, rep, &pk);
     if (st != AWQ_OK) goto done;
-    rep->loss_rtn = part_mean(rtn_all);
-
-    out->cand_loss[gi] = malloc((size_t)(n_cand > 0 ? n_cand : 1) * sizeof(double));
-    scr = calloc((size_t)(n_cand > 0 ? n_cand : 1), sizeof *scr);
-    if (!out->cand_loss[gi] || !scr) {
-        st = awq_fail_nomem(ctx, "candidate losses", (uint64_t)n_cand * 24u);
-        goto done;
-    }
-    if (screen) {
-        out->screen_loss[gi] = malloc((size_t)n_cand * sizeof(double));
-        if (!out->screen_loss[gi]) {
-            st = awq_fail_nomem(ctx, "candidate losses", (uint64_t)n_cand * 8u);
-            goto done;
-        }
-        for (int i = 0; i < n_cand; i++) out->screen_loss[gi][i] = NAN;
-    }
-    out->n_cand[gi] = n_cand;
-    /* cand_loss: the loss over every sequence (NaN: skipped, or screened
-     * out); scr: the sums over the screening side (screen) */
-    double *full = out->cand_loss[gi];
-    for (int i = 0; i < n_cand; i++) full[i] = NAN;
-    int n_evals = 0, n_finished = 0;
-    for (int i = 0; i < n_cand; i++) {
-        double ratio;
-        bool duo;
-        awq_search_candidate(p->duo_scaling, p->n_grid, i, &ratio, &duo);
-        awq_search_scales_ref(xm, wm, K, ratio, duo, s);
-        /* s = 1 (plain ratio 0) gives Q(W·1)/1 = Q(W) bit for bit, the RTN
-         * baseline just measured (the baseline passed the quantizer, so
-         * the scaled path cannot fail either): reuse its sums. */
-        bool ones = true;
-        for (int64_t k = 0; k < K && ones; k++) ones = s[k] == 1.0f;
-        if (ones) {
-            scr[i] = rtn_scr;
-            full[i] = rep->loss_rtn;
-        } else {
-            st = eval_candidate(m, l, g, in, c, p, s, K, &gs, gp,
-                                screen ? PART_SCREEN : PART_ALL, split, &scr[i]);
-            n_evals++;
-            if (st == AWQ_ERR_RANGE) {
-                /* e.g. a scaled weight beyond the FP16 range: skip candidate */
-                awq_debug(ctx, "layer %lld %s ratio %.2f%s skipped: %s",
-                          (long long)awq_layer_index(l), rep->name, ratio, duo ? " duo" : "",
-                          awq_ctx_errmsg(ctx));
-                scr[i].n = 0;
-                st = AWQ_OK;
-                continue;
-            }
-            if (st != AWQ_OK) goto done;
-            if (!screen) full[i] = part_mean(scr[i]);
-        }
-        if (screen) out->screen_loss[gi][i] = part_mean(scr[i]);
-    }
-    /* The finalists: the lowest screening losses (ties: the earlier
-     * candidate), finished on the rest of the sequences. */
-    for (int f = 0; screen && f < p->finalists; f++) {
-        int pick = -1;
-        for (int i = 0; i < n_cand; i++) {
-            double v = out->screen_loss[gi][i];
-            if (!isfinite(v) || scr[i].n < 0) continue; /* n < 0: already a finalist */
-            if (pick < 0 || v < out->screen_loss[gi][pick]) pick = i;
-        }
-        if (pick < 0) break;
-        part_sum rest = {0, 0};
-        if (isnan(full[pick])) {
-            double ratio;
-            bool duo;
-            awq_search_candidate(p->duo_scaling, p->n_grid, pick, &ratio, &duo);
-            awq_search_scales_ref(xm, wm, K, ratio, duo, s);
-            st = eval_candidate(m, l, g, in, c, p, s, K, &gs, gp, PART_REST, split, &rest);
-            n_finished++;
-            if (st != AWQ_OK) goto done; /* the screening side quantized these scales */
-            full[pick] = part_mean((part_sum){scr[pick].sse + rest.sse, scr[pick].n + rest.n});
-        }
-        scr[pick].n = -1;
-    }
-    if (screen)
-        awq_debug(ctx, "layer %lld %s: %d candidates screened on %lld of %lld sequences, "
-                  "%d finished on the rest", (long long)awq_layer_index(l), rep->name, n_evals,
-                  (long long)split, (long long)c->B, n_finished);
-
-    /* The lowest loss over every sequence wins (ties: the earlier one). */
-    double best_loss = INFINITY;
-    int best_i = -1;
-    for (int i = 0; i < n_cand; i++)
-        if (isfinite(full[i]) && full[i] < best_loss) {
-            best_loss = full[i];
-            best_i = i;
-        }
-    if (best_i >= 0) {
-        double ratio;
-        bool duo;
-        awq_search_candidate(p->duo_scaling, p->n_grid, best_i, &ratio, &duo);
-        awq_search_scales_ref(xm, wm, K, ratio, duo, best);
-        rep->ratio = ratio;
-        rep->duo = duo;
-    }
-    if (best_i < 0) {
-        awq_warn(ctx, "layer %lld %s: every scale candidate failed; using scale 1",
-                 (long long)awq_layer_index(l), rep->name);
-        for (int64_t k = 0; k < K; k++) best[k] = 1.0f;
-        rep->fallback = true;
-        rep->ratio = 0;
-        rep->duo = false;
-        rep->loss_best = rep->loss_rtn;
-    } else {
-        rep->loss_best = best_loss;
-    }
-    rep->searched = true;
-    out->scales[gi] = best;
-    best = NULL;
+    out->scales[gi] = pk.scales;
+    out->cand_loss[gi] = pk.cand_loss;
+    out->screen_loss[gi] = pk.screen_loss;
+    out->n_cand[gi] = pk.n_cand;
     out->len[gi] = K;
 done:
     for (int j = 0; j < AWQ_MAX_GROUP_LINEARS; j++) awq_free(wh[j]);
@@ -641,9 +525,6 @@ done:
     }
     awq_free(xm);
     awq_free(wm);
-    awq_free(s);
-    free(best);
-    free(scr);
     return st;
 }
 

@@ -112,6 +112,57 @@ void awq_search_scales_ref(const float *x_mean, const float *w_mean, int64_t K,
  * even i, duo for odd i. Ties keep the first. */
 int awq_search_n_candidates(awq_duo_scaling mode, int n_grid);
 void awq_search_candidate(awq_duo_scaling mode, int n_grid, int i, double *ratio, bool *duo);
+/* ------------------------------------------------ the candidate loop
+ * (lib/quant/awq_pick.c), shared by the dense and the MoE groups. */
+
+/* Which calibration sequences a loss covers: all, or one side of the
+ * screening split (the first awq_search_screen_split() sequences screen;
+ * the rest finish the finalists). */
+typedef enum awq_part { AWQ_PART_ALL = 0, AWQ_PART_SCREEN = 1, AWQ_PART_REST = 2 } awq_part;
+
+typedef struct awq_part_sum {
+    double sse;                /* sum of squared errors */
+    int64_t n;                 /* elements summed */
+} awq_part_sum;
+
+/* A candidate's block loss over `part`, ADDED to *acc (sse and n; a form
+ * whose loss is already a mean, the Gram form, adds its mean with n = 1
+ * and is only ever asked for AWQ_PART_ALL). s: the candidate's scales
+ * (host, K floats), NULL for the RTN baseline. AWQ_ERR_RANGE skips the
+ * candidate (its scaled weights cannot be quantized); any other error
+ * ends the search. */
+typedef awq_status (*awq_cand_eval_fn)(void *user, const float *s, awq_part part,
+                                       awq_part_sum *acc);
+
+/* The screening split of B sequences for n_cand candidates: sequences
+ * [0, split) screen; split == B means no screening (screen 0, no more
+ * candidates than finalists, or one sequence). */
+int64_t awq_search_screen_split(const awq_quantize_params *p, int n_cand, int64_t B);
+/* The candidate loop's work in forwards over all B sequences: the RTN
+ * baseline, every candidate on the screening fraction and the finalists on
+ * the rest (1 + n_cand unscreened). For the Gram cost model. */
+double awq_search_direct_evals(const awq_quantize_params *p, int n_cand, int64_t B);
+
+/* The loop's results (owned; awq_search_pick_free). */
+typedef struct awq_search_pick {
+    float *scales;             /* [K] the winner's scales (1 on fallback) */
+    double *cand_loss;         /* [n_cand] loss over every sequence; NaN:
+                                  skipped, or screened out */
+    double *screen_loss;       /* [n_cand] screening-side losses (NaN:
+                                  skipped); NULL unless screened */
+    int n_cand;
+    int n_evals, n_finished;   /* candidate evaluations, finalists finished */
+} awq_search_pick;
+
+/* RTN baseline, candidates, finalists, pick: fills rep's loss_rtn,
+ * loss_best, ratio, duo, fallback, searched. screen: split the sequences
+ * (eval must honour the parts); `what` names the group in messages. */
+awq_status awq_search_pick_run(awq_ctx *ctx, const awq_quantize_params *p, const float *xm,
+                               const float *wm, int64_t K, bool screen, awq_cand_eval_fn eval,
+                               void *user, const char *what, awq_group_report *rep,
+                               awq_search_pick *out);
+void awq_search_pick_free(awq_search_pick *pk); /* NULL ok */
+
 /* w_mean of AutoAWQ: |W| divided by its group's max |W| (+1e-6), averaged
  * over all rows of all the group's linears (host arrays, each [N_j, K]). */
 void awq_search_w_mean_ref(const float *const *w, const int64_t *n_rows,

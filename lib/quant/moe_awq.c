@@ -217,26 +217,35 @@ static awq_status block_chunk(awq_model *m, awq_layer *l, const routing *r, cons
 
 /* Loss (mean squared error over every row and column) of the block with
  * gate/up in `mode` against the FP outputs in AWQ_SLOT_FP. */
+/* The block's squared errors vs AWQ_SLOT_FP over the rows of `part`
+ * (global rows < split_row: the screening side), added to *acc. The MoE
+ * block is row-wise, so a chunk is cut at any row. */
 static awq_status block_loss(awq_model *m, awq_layer *l, awq_search_acts *c, int in,
                              const routing *r, wmode mode, const awq_quantize_params *p,
-                             moe_scratch *sc, double *loss) {
+                             moe_scratch *sc, awq_part part, int64_t split_row,
+                             awq_part_sum *acc) {
     awq_backend *be = awq_model_backend(m);
-    double sse = 0;
-    int64_t total = 0, row0 = 0;
+    const int64_t cols = awq_act_store_cols(c->st, AWQ_SLOT_FP);
+    const int64_t kin = awq_act_store_cols(c->st, in);
+    int64_t row0 = 0;
     for (int64_t ch = 0; ch < awq_act_store_n_chunks(c->st); ch++) {
         float *x = NULL, *fp = NULL;
-        int64_t n = awq_act_store_chunk_rows(c->st, ch);
-        AWQ_TRY(awq_act_store_get(c->st, in, ch, true, &x));
-        AWQ_TRY(block_chunk(m, l, r, x, row0, n, mode, p, sc));
-        AWQ_TRY(awq_act_store_get(c->st, AWQ_SLOT_FP, ch, true, &fp));
-        int64_t cnt = n * awq_act_store_cols(c->st, AWQ_SLOT_FP);
-        double v;
-        AWQ_TRY(be->ops->mse(be, sc->out, fp, cnt, &v));
-        sse += v * (double)cnt;
-        total += cnt;
+        const int64_t n = awq_act_store_chunk_rows(c->st, ch);
+        int64_t lo = row0, hi = row0 + n;
+        if (part == AWQ_PART_SCREEN) hi = AWQ_MIN(hi, AWQ_MAX(lo, split_row));
+        if (part == AWQ_PART_REST) lo = AWQ_MAX(lo, AWQ_MIN(hi, split_row));
+        if (lo < hi) {
+            AWQ_TRY(awq_act_store_get(c->st, in, ch, true, &x));
+            AWQ_TRY(block_chunk(m, l, r, x + (lo - row0) * kin, lo, hi - lo, mode, p, sc));
+            AWQ_TRY(awq_act_store_get(c->st, AWQ_SLOT_FP, ch, true, &fp));
+            int64_t cnt = (hi - lo) * cols;
+            double v;
+            AWQ_TRY(be->ops->mse(be, sc->out, fp + (lo - row0) * cols, cnt, &v));
+            acc->sse += v * (double)cnt;
+            acc->n += cnt;
+        }
         row0 += n;
     }
-    *loss = total ? sse / (double)total : 0;
     return AWQ_OK;
 }
 
@@ -285,61 +294,17 @@ static awq_status x_mean_of(awq_model *m, const float *x, int64_t n, int64_t K, 
     return st;
 }
 
-/* Candidate loop shared by both group kinds: eval(i, s or NULL) gives a
- * candidate's loss (NULL: the RTN baseline). The first strict minimum
- * wins; failing candidates are skipped; none left: scales of 1. */
-typedef awq_status (*eval_fn)(void *u, const float *s_host, double *loss);
-
+/* Both group kinds through the shared candidate loop (awq_pick.c);
+ * *scales: the winner's (owned by the caller). */
 static awq_status search_scales(awq_model *m, const awq_quantize_params *p, const float *xm,
-                                const float *wm, int64_t K, eval_fn eval, void *u,
-                                awq_group_report *rep, float **scales) {
-    awq_ctx *ctx = awq_model_ctx(m);
-    float *s = malloc((size_t)K * sizeof(float)), *best = malloc((size_t)K * sizeof(float));
-    if (!s || !best) {
-        free(s);
-        free(best);
-        return awq_fail_nomem(ctx, "scales", (uint64_t)K * 8);
-    }
-    awq_status st = eval(u, NULL, &rep->loss_rtn);
-    double best_loss = INFINITY;
-    int best_i = -1;
-    const int n_cand = awq_search_n_candidates(p->duo_scaling, p->n_grid);
-    for (int i = 0; i < n_cand && st == AWQ_OK; i++) {
-        double ratio, loss;
-        bool duo;
-        awq_search_candidate(p->duo_scaling, p->n_grid, i, &ratio, &duo);
-        awq_search_scales_ref(xm, wm, K, ratio, duo, s);
-        bool ones = true;
-        for (int64_t k = 0; k < K && ones; k++) ones = s[k] == 1.0f;
-        if (ones) loss = rep->loss_rtn;
-        else st = eval(u, s, &loss);
-        if (st == AWQ_ERR_RANGE) {
-            st = AWQ_OK;
-            continue;
-        }
-        if (st == AWQ_OK && isfinite(loss) && loss < best_loss) {
-            best_loss = loss;
-            best_i = i;
-            rep->ratio = ratio;
-            rep->duo = duo;
-            memcpy(best, s, (size_t)K * sizeof(float));
-        }
-    }
-    free(s);
-    if (st != AWQ_OK) {
-        free(best);
-        return st;
-    }
-    if (best_i < 0) {
-        for (int64_t k = 0; k < K; k++) best[k] = 1.0f;
-        rep->fallback = true;
-        rep->ratio = 0;
-        rep->duo = false;
-        best_loss = rep->loss_rtn;
-    }
-    rep->loss_best = best_loss;
-    rep->searched = true;
-    *scales = best;
+                                const float *wm, int64_t K, bool screen, awq_cand_eval_fn eval,
+                                void *u, const char *what, awq_group_report *rep,
+                                float **scales) {
+    awq_search_pick pk;
+    AWQ_TRY(awq_search_pick_run(awq_model_ctx(m), p, xm, wm, K, screen, eval, u, what, rep, &pk));
+    *scales = pk.scales;
+    pk.scales = NULL;
+    awq_search_pick_free(&pk);
     return AWQ_OK;
 }
 
@@ -354,14 +319,15 @@ typedef struct {
     const awq_quantize_params *p;
     moe_scratch *sc;
     int64_t K;
+    int64_t split_row;         /* rows below it screen (awq_pick.c) */
 } norm_eval;
 
-static awq_status norm_eval_fn(void *u, const float *s_host, double *loss) {
+static awq_status norm_eval_fn(void *u, const float *s_host, awq_part part, awq_part_sum *acc) {
     norm_eval *ne = u;
     if (s_host)
         AWQ_TRY(awq_model_upload(ne->m, ne->sc->s_dev, s_host, (size_t)ne->K * sizeof(float)));
     return block_loss(ne->m, ne->l, ne->c, ne->in, ne->r, s_host ? W_SCALED : W_RTN, ne->p,
-                      ne->sc, loss);
+                      ne->sc, part, ne->split_row, acc);
 }
 
 /* The norm the table's MLP input group folds into (post_attention_layernorm,
@@ -429,9 +395,15 @@ static awq_status norm_group(awq_model *m, awq_layer *l, awq_search_acts *c, int
         if (st == AWQ_OK) st = awq_act_store_put(c->st, AWQ_SLOT_FP, ch, fp);
         row0 += n;
     }
-    norm_eval ne = {m, l, c, in, r, p, sc, H};
+    const int64_t split =
+        awq_search_screen_split(p, awq_search_n_candidates(p->duo_scaling, p->n_grid), c->B);
+    norm_eval ne = {m, l, c, in, r, p, sc, H, split * c->T};
+    char what[96];
+    snprintf(what, sizeof what, "layer %lld %s", (long long)awq_layer_index(l),
+             out->norm_rep.name);
     if (st == AWQ_OK)
-        st = search_scales(m, p, xm, wm, H, norm_eval_fn, &ne, &out->norm_rep, &out->norm_scales);
+        st = search_scales(m, p, xm, wm, H, split < c->B, norm_eval_fn, &ne, what,
+                           &out->norm_rep, &out->norm_scales);
     out->hidden = H;
     /* apply: norm / s; router, shared gate and every gate / up columns x s;
      * the captured input / s */
@@ -476,17 +448,24 @@ typedef struct {
     int64_t n, K, H;
     const awq_quantize_params *p;
     float *qd, *y, *s_dev;
+    int64_t n_screen;          /* rows [0, n_screen) of h screen */
 } down_eval;
 
-static awq_status down_eval_fn(void *u, const float *s_host, double *loss) {
+static awq_status down_eval_fn(void *u, const float *s_host, awq_part part, awq_part_sum *acc) {
     down_eval *d = u;
     awq_backend *be = awq_model_backend(d->m);
     const float *w;
+    int64_t lo = part == AWQ_PART_REST ? d->n_screen : 0;
+    int64_t hi = part == AWQ_PART_SCREEN ? d->n_screen : d->n;
     if (s_host) AWQ_TRY(awq_model_upload(d->m, d->s_dev, s_host, (size_t)d->K * sizeof(float)));
     AWQ_TRY(cand_weight(d->m, d->wd, d->H, d->K, s_host ? W_SCALED : W_RTN, d->s_dev, d->p, d->qd,
                         &w));
-    AWQ_TRY(be->ops->gemm(be, d->h, w, AWQ_DT_F32, NULL, d->y, d->n, d->H, d->K));
-    return be->ops->mse(be, d->y, d->fp, d->n * d->H, loss);
+    AWQ_TRY(be->ops->gemm(be, d->h + lo * d->K, w, AWQ_DT_F32, NULL, d->y, hi - lo, d->H, d->K));
+    double v;
+    AWQ_TRY(be->ops->mse(be, d->y, d->fp + lo * d->H, (hi - lo) * d->H, &v));
+    acc->sse += v * (double)((hi - lo) * d->H);
+    acc->n += (hi - lo) * d->H;
+    return AWQ_OK;
 }
 
 /* Clip search + clamp of w [N, K] on the rows of x [n, K]. */
@@ -572,9 +551,22 @@ static awq_status expert_group(awq_model *m, awq_layer *l, awq_search_acts *c, i
         if (st == AWQ_OK) st = be->ops->gemm(be, h, wd, AWQ_DT_F32, NULL, fp, n, H, I);
         awq_group_report rep;
         memset(&rep, 0, sizeof rep);
-        down_eval de = {m, h, wd, fp, n, I, H, p, qd, y, sd};
+        /* screening: the expert's rows from the screening sequences (its
+         * rows ascend), when both sides hold enough tokens to rank */
+        const int64_t split_row =
+            awq_search_screen_split(p, awq_search_n_candidates(p->duo_scaling, p->n_grid),
+                                    c->B) * c->T;
+        int64_t n_scr = shared ? AWQ_MIN(n, split_row)
+                               : lower_bound(r->rows, r->off[e], r->off[e + 1], split_row) -
+                                     r->off[e];
+        bool screen = n_scr >= AWQ_MOE_MIN_SEARCH_TOKENS && n - n_scr >= 1;
+        down_eval de = {m, h, wd, fp, n, I, H, p, qd, y, sd, screen ? n_scr : n};
         float *sc = NULL;
-        if (st == AWQ_OK) st = search_scales(m, p, xm, wm, I, down_eval_fn, &de, &rep, &sc);
+        char what[96];
+        snprintf(what, sizeof what, "layer %lld expert %lld up->down",
+                 (long long)awq_layer_index(l), (long long)e);
+        if (st == AWQ_OK)
+            st = search_scales(m, p, xm, wm, I, screen, down_eval_fn, &de, what, &rep, &sc);
         if (st == AWQ_OK) {
             out->down_scales[e] = sc;
             out->down_len[e] = I;

@@ -3,6 +3,7 @@ list(APPEND AWQ_LIB_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/quantizer.c
   ${CMAKE_CURRENT_LIST_DIR}/actstore.c
   ${CMAKE_CURRENT_LIST_DIR}/awq_search.c
+  ${CMAKE_CURRENT_LIST_DIR}/awq_pick.c
   ${CMAKE_CURRENT_LIST_DIR}/awq_gram.c
   ${CMAKE_CURRENT_LIST_DIR}/moe_awq.c
   ${CMAKE_CURRENT_LIST_DIR}/qmoe.c

@@ -84,6 +84,61 @@ static bool list_has(const cJSON *arr, const char *s) {
     return false;
 }
 
+/* Whether two files hold the same bytes. */
+static bool same_file(const char *a, const char *b) {
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    bool same = fa && fb;
+    while (same) {
+        int ca = fgetc(fa), cb = fgetc(fb);
+        same = ca == cb;
+        if (ca == EOF || cb == EOF) break;
+    }
+    if (fa) fclose(fa);
+    if (fb) fclose(fb);
+    return same;
+}
+
+/* The screened search on the MoE groups (the norm -> experts block, each
+ * expert's up -> down): with 19 finalists of 20 every candidate but the
+ * worst screened one is finished over all rows, so the picks, and the
+ * bytes, are the unscreened search's; wrong row ranges in the split would
+ * change the finished losses and so the picks. */
+static void run_screen(awq_ctx *ctx, const char *model, const char *ids) {
+    char a[1100], b[1100], fa[1200], fb[1200];
+    snprintf(a, sizeof a, "%s-screen0", model);
+    snprintf(b, sizeof b, "%s-screen", model);
+    awq_quantize_params p = e2e_quantize_params(AWQ_METHOD_AWQ, ids);
+    p.quant.group_size = 64;
+    p.calib.seqlen = 128;
+    awq_quantize_report ra, rb;
+    memset(&ra, 0, sizeof ra);
+    memset(&rb, 0, sizeof rb);
+    p.screen = 0;
+    CHECK_OK(ctx, e2e_quantize_with(ctx, model, a, &p, &ra));
+    p.screen = 0.5;
+    p.finalists = p.n_grid - 1;
+    CHECK_OK(ctx, e2e_quantize_with(ctx, model, b, &p, &rb));
+    snprintf(fa, sizeof fa, "%s/model.safetensors", a);
+    snprintf(fb, sizeof fb, "%s/model.safetensors", b);
+    CHECK_MSG(same_file(fa, fb), "%s: screened (19 finalists) differs from unscreened", model);
+    /* RTN's loss is always finished (its two sides), the best is a
+     * finalist: both are the unscreened losses up to the rounding of the
+     * split sums (the MoE slots 2 and 3: the norm group, the experts'
+     * mean up -> down) */
+    CHECK_EQ_INT(ra.n_groups, rb.n_groups);
+    for (int64_t g = 0; g < ra.n_groups && g < rb.n_groups; g++) {
+        const awq_group_report *x = &ra.groups[g], *y = &rb.groups[g];
+        if (!x->searched) continue;
+        CHECK_MSG(fabs(y->loss_rtn - x->loss_rtn) <= 1e-9 * x->loss_rtn &&
+                      fabs(y->loss_best - x->loss_best) <= 1e-9 * x->loss_best,
+                  "%s group %lld (%s): screened losses %.12g / %.12g, unscreened %.12g / %.12g",
+                  model, (long long)g, x->name, y->loss_rtn, y->loss_best, x->loss_rtn,
+                  x->loss_best);
+    }
+    awq_quantize_report_free(&ra);
+    awq_quantize_report_free(&rb);
+}
+
 static void run_family(awq_ctx *ctx, const char *tmp, const char *ids, const family *f) {
     char model[1024], rtn[1100], awq[1100];
     snprintf(model, sizeof model, "%s/%s", tmp, f->arch);
@@ -97,6 +152,7 @@ static void run_family(awq_ctx *ctx, const char *tmp, const char *ids, const fam
     CHECK_OK(ctx, quantize(ctx, model, rtn, AWQ_METHOD_RTN, ids, 128, false, &rr));
     CHECK_OK(ctx, quantize(ctx, model, awq, AWQ_METHOD_AWQ, ids, 128, false, &ra));
     CHECK_EQ_INT(ra.n_layers, 2);
+    if (f->shared) run_screen(ctx, model, ids);
     CHECK_MSG(ra.logical_in == ra.logical_out && ra.logical_in > 0, "%s: logical count %llu -> %llu",
               f->arch, (unsigned long long)ra.logical_in, (unsigned long long)ra.logical_out);
     CHECK_MSG(ra.n_kept == 0, "%s: %lld linears kept", f->arch, (long long)ra.n_kept);

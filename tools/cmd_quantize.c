@@ -56,7 +56,8 @@ static void help(void) {
         "                         best on the rest; the lowest full loss wins\n"
         "                         (default 0.25; 0 tries every candidate on every\n"
         "                         sequence). Same picks as 0 where the best is a\n"
-        "                         finalist (BENCHMARKS.md, \"Screened search\")\n"
+        "                         finalist; the per-layer MSE report covers the\n"
+        "                         screening sequences (BENCHMARKS.md, \"Fifth round\")\n"
         "  --finalists K          candidates finished after screening (default 3)\n"
         "  --no-clip              skip the clipping search\n"
         "  --clip-tokens N        tokens sampled for the clip search (default 512)\n"
@@ -270,7 +271,12 @@ static void print_summary(const opts *o, const awq_quantize_report *r) {
             printf("  (%lld starved)\n", (long long)ns);
         }
     }
-    printf("\nLayer output MSE vs FP16\n%-6s  %-12s  %-12s  %s\n", "layer", "RTN", o->p.method == AWQ_METHOD_AWQ ? "AWQ" : "written", "ratio");
+    printf("\nLayer output MSE vs FP16");
+    if (r->report_seqs < r->calib_seqs)
+        printf(" (over the %lld screening sequences of %lld; --screen 0: all)",
+               (long long)r->report_seqs, (long long)r->calib_seqs);
+    printf("\n%-6s  %-12s  %-12s  %s\n", "layer", "RTN",
+           o->p.method == AWQ_METHOD_AWQ ? "AWQ" : "written", "ratio");
     for (int64_t i = 0; i < r->n_layers; i++) {
         const awq_layer_report *lr = &r->layers[i];
         printf("%-6lld  %-12.4g  %-12.4g  %.3f\n", (long long)i, lr->mse_rtn, lr->mse_quant,

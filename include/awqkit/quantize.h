@@ -139,7 +139,8 @@ typedef struct awq_quantize_params {
      * unscreened one whenever the unscreened best is among the finalists.
      * screen = 0 evaluates every candidate on every sequence. Defaults
      * 0.25 and 3, chosen by measured picks and perplexity (BENCHMARKS.md,
-     * "Screened search"). */
+     * "Fifth round"). The per-layer report's MSEs cover the screening
+     * sequences too (awq_quantize_report.report_seqs). */
     double screen;             /* in [0, 1); default 0.25 */
     int finalists;             /* >= 1; default 3 */
     /* Clip search (AWQ only; never q/k, as AutoAWQ). */
@@ -255,6 +256,11 @@ typedef struct awq_quantize_report {
     uint64_t logical_in, logical_out; /* logical parameter counts */
     double bits_per_weight;    /* quantized linears' effective bits */
     int64_t resumed_from;      /* first layer computed by this run */
+    /* The layers' mse_rtn / mse_quant cover the first report_seqs of the
+     * calib_seqs calibration sequences: the screening sequences of an AWQ
+     * run (awq_quantize_params.screen), all of them for RTN or screen 0.
+     * The checkpoint does not depend on it. */
+    int64_t report_seqs, calib_seqs;
     /* Mixture-of-experts models (0 / NULL otherwise): calibration tokens
      * routed to each expert, expert_tokens[layer * n_experts + e] (-1 for a
      * dense layer), owned. An expert with fewer than moe_min_tokens is

@@ -265,6 +265,9 @@ cJSON *awq_json_quantize(const char *model, const char *out, const awq_quantize_
     cJSON_AddNumberToObject(j, "logical_parameters", (double)r->logical_out);
     cJSON_AddNumberToObject(j, "bits_per_weight", r->bits_per_weight);
     cJSON_AddNumberToObject(j, "resumed_from_layer", (double)r->resumed_from);
+    /* the layers' mse / mse_rtn cover these first calibration sequences */
+    cJSON_AddNumberToObject(j, "mse_sequences", (double)r->report_seqs);
+    cJSON_AddNumberToObject(j, "calibration_sequences", (double)r->calib_seqs);
     cJSON *layers = cJSON_AddArrayToObject(j, "layers");
     int ng = (int)(r->n_groups / (r->n_layers ? r->n_layers : 1));
     for (int64_t i = 0; i < r->n_layers; i++) {

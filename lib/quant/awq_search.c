@@ -18,8 +18,9 @@
  * GEMMs take bf16 inputs with fp32 accumulation (p->precision, default) or
  * fp32 (AutoAWQ runs the candidates in fp16), everything else is fp32; a
  * one-linear group's loss may come from the Gram form (awq_gram.h), equal
- * to the forward's up to rounding; and a non-finite candidate loss is
- * skipped instead of aborting. */
+ * to the forward's up to rounding; a non-finite candidate loss is skipped
+ * instead of aborting; and the candidates are screened on a fraction of the
+ * sequences, the finalists finished on the rest (awq_pick.c). */
 #include "quant/awq_search.h"
 
 #include "core/core.h"
@@ -115,13 +116,22 @@ static awq_status capture_fn(void *user, int64_t layer, awq_capture_point point,
 
 awq_status awq_search_forward(awq_model *m, awq_layer *l, awq_search_acts *a, int in, int out,
                               bool capture) {
+    return awq_search_forward_first(m, l, a, in, out, capture, a->B);
+}
+
+awq_status awq_search_forward_first(awq_model *m, awq_layer *l, awq_search_acts *a, int in,
+                                    int out, bool capture, int64_t n_seqs) {
     awq_status st = AWQ_OK;
-    for (int64_t c = 0; c < awq_act_store_n_chunks(a->st) && st == AWQ_OK; c++) {
+    int64_t seq0 = 0;
+    for (int64_t c = 0; c < awq_act_store_n_chunks(a->st) && st == AWQ_OK && seq0 < n_seqs;
+         c++) {
+        const int64_t seqs = AWQ_MIN(awq_search_chunk_seqs(a, c), n_seqs - seq0);
+        seq0 += awq_search_chunk_seqs(a, c);
         float *x = NULL, *y = NULL;
         capture_ctx cc;
         memset(&cc, 0, sizeof cc);
         cc.m = m;
-        cc.rows = awq_act_store_chunk_rows(a->st, c);
+        cc.rows = seqs * a->T;
         st = awq_act_store_get(a->st, in, c, true, &x);
         if (st == AWQ_OK) st = awq_act_store_get(a->st, out, c, false, &y);
         for (int p = 0; capture && p < AWQ_CAPTURE_COUNT && st == AWQ_OK; p++) {
@@ -132,7 +142,7 @@ awq_status awq_search_forward(awq_model *m, awq_layer *l, awq_search_acts *a, in
         if (st != AWQ_OK) break;
         if (capture)
             awq_layer_set_capture(l, capture_fn, &cc, (1u << AWQ_CAPTURE_COUNT) - 1u);
-        st = awq_layer_forward(l, x, y, awq_search_chunk_seqs(a, c), a->T);
+        st = awq_layer_forward(l, x, y, seqs, a->T);
         if (capture) awq_layer_set_capture(l, NULL, NULL, 0);
         if (st == AWQ_OK) st = awq_act_store_put(a->st, out, c, y);
         for (int p = 0; capture && p < AWQ_CAPTURE_COUNT && st == AWQ_OK; p++)
@@ -142,14 +152,21 @@ awq_status awq_search_forward(awq_model *m, awq_layer *l, awq_search_acts *a, in
 }
 
 awq_status awq_search_slot_mse(awq_model *m, awq_search_acts *a, int s1, int s2, double *mse) {
+    return awq_search_slot_mse_first(m, a, s1, s2, a->B, mse);
+}
+
+awq_status awq_search_slot_mse_first(awq_model *m, awq_search_acts *a, int s1, int s2,
+                                     int64_t n_seqs, double *mse) {
     awq_backend *be = awq_model_backend(m);
     double sse = 0;
-    int64_t n_total = 0;
-    for (int64_t c = 0; c < awq_act_store_n_chunks(a->st); c++) {
+    int64_t n_total = 0, seq0 = 0;
+    for (int64_t c = 0; c < awq_act_store_n_chunks(a->st) && seq0 < n_seqs; c++) {
+        const int64_t seqs = AWQ_MIN(awq_search_chunk_seqs(a, c), n_seqs - seq0);
+        seq0 += awq_search_chunk_seqs(a, c);
         float *p1, *p2;
         AWQ_TRY(awq_act_store_get(a->st, s1, c, true, &p1));
         AWQ_TRY(awq_act_store_get(a->st, s2, c, true, &p2));
-        int64_t n = awq_act_store_chunk_rows(a->st, c) * awq_act_store_cols(a->st, s1);
+        int64_t n = seqs * a->T * awq_act_store_cols(a->st, s1);
         double v;
         AWQ_TRY(be->ops->mse(be, p1, p2, n, &v));
         sse += v * (double)n;
@@ -294,7 +311,7 @@ typedef struct {
  * group's input (capture slot `in`) against the FP outputs in AWQ_SLOT_FP.
  * The direct form adds the sums of `part` to *acc (chunk by chunk, screen
  * sequences before the rest within a chunk); the Gram form (part must be
- * PART_ALL) sets acc to its mean loss with n = 1. */
+ * AWQ_PART_ALL) adds its mean loss with n = 1. */
 static awq_status eval_candidate(awq_model *m, awq_layer *l, const awq_scale_group *g, int in,
                                  awq_search_acts *a, const awq_quantize_params *p,
                                  const float *s_host, int64_t K, group_scratch *gs,
@@ -357,8 +374,6 @@ static awq_status eval_candidate(awq_model *m, awq_layer *l, const awq_scale_gro
     for (int j = 0; j < g->n_linears; j++) awq_layer_set_weight(l, g->linears[j], NULL);
     return st;
 }
-
-
 
 static void scratch_free(awq_model *m, group_scratch *gs) {
     for (int j = 0; j < AWQ_MAX_GROUP_LINEARS; j++) awq_model_free_buf(m, gs->tmp[j]);

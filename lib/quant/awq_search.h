@@ -10,7 +10,8 @@
  *      Q(W·s)/s, all groups searched on the unscaled layer (one-linear
  *      groups through the Gram form of lib/quant/awq_gram.h where cheaper;
  *      candidate forwards at p->precision, the backend back at fp32 on
- *      return);
+ *      return; candidates screened on the first sequences, the finalists
+ *      finished on the rest: awq_search_pick_run, lib/quant/awq_pick.c);
  *   3. awq_search_apply: fold s into the previous norm / linear, multiply
  *      the linears' input columns, divide the captured inputs;
  *   4. awq_search_clip: per (output row, group) max-abs clamp search for
@@ -58,8 +59,15 @@ int64_t awq_search_chunk_seqs(const awq_search_acts *a, int64_t c);
  * capture, the four linear inputs are stored in the capture slots. */
 awq_status awq_search_forward(awq_model *m, awq_layer *l, awq_search_acts *a, int in, int out,
                               bool capture);
-/* Mean squared difference of two [rows, hidden] slots over all rows. */
+/* The same over the first n_seqs sequences only (n_seqs <= B): the rest of
+ * `out` is left as it was (the report's estimates, quantize.c). */
+awq_status awq_search_forward_first(awq_model *m, awq_layer *l, awq_search_acts *a, int in,
+                                    int out, bool capture, int64_t n_seqs);
+/* Mean squared difference of two [rows, hidden] slots over all rows, or
+ * over the rows of the first n_seqs sequences. */
 awq_status awq_search_slot_mse(awq_model *m, awq_search_acts *a, int s1, int s2, double *mse);
+awq_status awq_search_slot_mse_first(awq_model *m, awq_search_acts *a, int s1, int s2,
+                                     int64_t n_seqs, double *mse);
 
 /* The capture point whose buffer is the input of linear `lin`. */
 awq_capture_point awq_search_point_of_linear(const awq_arch *a, int lin);

@@ -604,13 +604,13 @@ awq_status awq_qz_open_layer_file(awq_quantize_job *job, int64_t layer, awq_chec
 
 /* Replay layer `layer` as written, on slot `in` -> slot `out`. */
 static awq_status replay_layer(awq_quantize_job *job, int64_t layer, awq_search_acts *a, int in,
-                               int out) {
+                               int out, int64_t n_seqs) {
     awq_layer *l = NULL;
     awq_checkpoint *lc = NULL;
     awq_status st = awq_layer_load(job->m, layer, &l);
     if (st == AWQ_OK) st = awq_qz_open_layer_file(job, layer, &lc);
     if (st == AWQ_OK) st = layer_from_outputs(job, l, layer, lc);
-    if (st == AWQ_OK) st = awq_search_forward(job->m, l, a, in, out, false);
+    if (st == AWQ_OK) st = awq_search_forward_first(job->m, l, a, in, out, false, n_seqs);
     awq_checkpoint_free(lc);
     awq_layer_free(l);
     return st;
@@ -632,7 +632,7 @@ static void report_precision(awq_quantize_job *job, bool on) {
 
 /* RTN of the original layer: the baseline of the per-layer report. */
 static awq_status rtn_layer_mse(awq_quantize_job *job, int64_t layer, awq_search_acts *acts,
-                                double *mse) {
+                                int64_t n_seqs, double *mse) {
     awq_backend *be = awq_model_backend(job->m);
     awq_layer *l = NULL;
     awq_status st = awq_layer_load(job->m, layer, &l);
@@ -644,8 +644,10 @@ static awq_status rtn_layer_mse(awq_quantize_job *job, int64_t layer, awq_search
         float *w = awq_layer_lset_weight(l, lin, &N, &K);
         if (awq_qz_linear_packable(job, K, N)) st = awq_pseudo_quant(be, w, N, K, &job->p.quant);
     }
-    if (st == AWQ_OK) st = awq_search_forward(job->m, l, acts, AWQ_SLOT_X, AWQ_SLOT_TMP, false);
-    if (st == AWQ_OK) st = awq_search_slot_mse(job->m, acts, AWQ_SLOT_TMP, AWQ_SLOT_Y, mse);
+    if (st == AWQ_OK)
+        st = awq_search_forward_first(job->m, l, acts, AWQ_SLOT_X, AWQ_SLOT_TMP, false, n_seqs);
+    if (st == AWQ_OK)
+        st = awq_search_slot_mse_first(job->m, acts, AWQ_SLOT_TMP, AWQ_SLOT_Y, n_seqs, mse);
     awq_layer_free(l);
     return st;
 }
@@ -715,6 +717,15 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
     }
     rep->n_groups = L * a->n_groups;
     rep->resumed_from = job->plan.resume_from;
+    /* The per-layer MSEs are estimates over the screening sequences of an
+     * AWQ search (all of them for RTN, or with screen 0). */
+    rep->calib_seqs = B;
+    rep->report_seqs =
+        job->p.method == AWQ_METHOD_AWQ
+            ? awq_search_screen_split(&job->p,
+                                      awq_search_n_candidates(job->p.duo_scaling, job->p.n_grid),
+                                      B)
+            : B;
     if (st == AWQ_OK) st = awq_qz_moe_report_init(job, rep);
 
     /* Partial dir + fingerprint (a fresh run clears an old partial dir). */
@@ -751,7 +762,7 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
     /* Resume: rebuild the inputs of the first layer to compute. */
     for (int64_t i = 0; compute && i < job->plan.resume_from && st == AWQ_OK; i++) {
         if (job->p.propagate == AWQ_PROPAGATE_QUANTIZED) {
-            st = replay_layer(job, i, &acts, AWQ_SLOT_X, AWQ_SLOT_Y);
+            st = replay_layer(job, i, &acts, AWQ_SLOT_X, AWQ_SLOT_Y, B);
         } else {
             awq_layer *l = NULL;
             st = awq_layer_load(job->m, i, &l);
@@ -839,14 +850,20 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
          * the MSEs move by ~1e-3 of their value, the output not at all).
          * With --propagate quantized the replay is the next layer's input
          * and stays fp32. */
+        /* Both MSEs cover the report's sequences (rep->report_seqs: the
+         * screening ones, all with --screen 0); the replay covers every
+         * sequence when it is the next layer's input. */
         const bool fp_next = job->p.propagate != AWQ_PROPAGATE_QUANTIZED;
         if (st == AWQ_OK) report_precision(job, true);
-        if (st == AWQ_OK) st = rtn_layer_mse(job, i, &acts, &lr->mse_rtn);
+        if (st == AWQ_OK) st = rtn_layer_mse(job, i, &acts, rep->report_seqs, &lr->mse_rtn);
         if (!fp_next) report_precision(job, false);
-        if (st == AWQ_OK) st = replay_layer(job, i, &acts, AWQ_SLOT_X, AWQ_SLOT_TMP);
+        if (st == AWQ_OK)
+            st = replay_layer(job, i, &acts, AWQ_SLOT_X, AWQ_SLOT_TMP,
+                              fp_next ? rep->report_seqs : B);
         report_precision(job, false);
         if (st == AWQ_OK)
-            st = awq_search_slot_mse(job->m, &acts, AWQ_SLOT_TMP, AWQ_SLOT_Y, &lr->mse_quant);
+            st = awq_search_slot_mse_first(job->m, &acts, AWQ_SLOT_TMP, AWQ_SLOT_Y,
+                                           rep->report_seqs, &lr->mse_quant);
         if (st == AWQ_OK)
             st = awq_act_store_swap(acts.st, AWQ_SLOT_X,
                                     job->p.propagate == AWQ_PROPAGATE_QUANTIZED ? AWQ_SLOT_TMP

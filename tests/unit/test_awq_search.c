@@ -158,6 +158,33 @@ static void check_model(awq_ctx *ctx, const char *dir, int want_groups, int64_t 
     CHECK_OK(ctx, awq_search_forward(m, l, &caps, AWQ_SLOT_X, AWQ_SLOT_Y, true));
     get_slot(ctx, &caps, AWQ_SLOT_Y, y);
 
+    /* The report's forward and MSE over the first sequence only: its rows
+     * are the full forward's (GEMM rows do not depend on how many there
+     * are, up to the blocking's rounding), the second sequence's rows are
+     * left untouched, and the MSE covers only the first sequence's rows. */
+    {
+        float *t = malloc(sizeof(float) * rows * H);
+        for (int64_t i = 0; i < rows * H; i++) t[i] = 1e6f;
+        put_slot(ctx, &caps, AWQ_SLOT_TMP, t);
+        CHECK_OK(ctx, awq_search_forward_first(m, l, &caps, AWQ_SLOT_X, AWQ_SLOT_TMP, false, 1));
+        get_slot(ctx, &caps, AWQ_SLOT_TMP, t);
+        double worst = 0, sse = 0;
+        for (int64_t i = 0; i < T * H; i++) {
+            worst = fmax(worst, fabs((double)t[i] - y[i]) / (fabs((double)y[i]) + 1e-3));
+            sse += ((double)t[i] - y[i]) * ((double)t[i] - y[i]);
+        }
+        CHECK_MSG(worst < 1e-5, "forward over the first sequence: rel %g", worst);
+        bool untouched = true;
+        for (int64_t i = T * H; i < rows * H; i++) untouched = untouched && t[i] == 1e6f;
+        CHECK_MSG(untouched, "forward over the first sequence wrote the second");
+        double v1 = -1, v2 = -1;
+        CHECK_OK(ctx, awq_search_slot_mse_first(m, &caps, AWQ_SLOT_TMP, AWQ_SLOT_Y, 1, &v1));
+        CHECK_NEAR(v1, sse / (double)(T * H), 1e-9 + 1e-6 * sse / (double)(T * H));
+        CHECK_OK(ctx, awq_search_slot_mse(m, &caps, AWQ_SLOT_TMP, AWQ_SLOT_Y, &v2));
+        CHECK(v2 > 1e9); /* the sentinel rows count there */
+        free(t);
+    }
+
     /* Search with a coarse grid: which groups ran. */
     awq_quantize_params p = awq_quantize_default_params();
     p.n_grid = 2;

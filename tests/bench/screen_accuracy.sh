@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The screened scale search (the default) against `--screen 0` on one model:
+# both quantizations; per searched group, the rank of the unscreened best
+# among the screening losses and whether the pick differs (by the unscreened
+# run's own losses); whether the outputs are byte-identical, and where they
+# are not, both perplexities. Not part of CI (minutes per model).
+#
+#   tests/bench/screen_accuracy.sh MODEL [--ppl "PPL ARGS"] [QUANTIZE ARGS...]
+#
+#   AWQ_BUILD   awqkit build directory [<repo>/build]
+#   OUT         scratch directory [/tmp/awq-screen-accuracy]
+#
+# Examples (BENCHMARKS.md, "Fifth round"):
+#   tests/bench/screen_accuracy.sh data/tiny-llama
+#   tests/bench/screen_accuracy.sh data/tiny-llama --duo-scaling both
+#   tests/bench/screen_accuracy.sh QWEN4 --ppl "--seqlen 512 --max-chunks 16" \
+#       --calib-tokens qwen.ids --seqlen 512
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+awqkit=${AWQ_BUILD:-$root/build}/awqkit
+out=${OUT:-/tmp/awq-screen-accuracy}
+[ $# -ge 1 ] || { sed -n '2,17p' "$0"; exit 2; }
+model=$1
+shift
+ppl_args="--seqlen 256"
+if [ "${1:-}" = --ppl ]; then
+    ppl_args=$2
+    shift 2
+fi
+[ -x "$awqkit" ] || { echo "screen_accuracy: no $awqkit (build first, or set AWQ_BUILD)" >&2; exit 1; }
+mkdir -p "$out"
+name=$(basename "$model")
+s=$out/$name-screened
+u=$out/$name-unscreened
+
+"$awqkit" quantize "$model" -o "$s" --force --no-progress --dump-scales "$s.json" "$@" >/dev/null
+"$awqkit" quantize "$model" -o "$u" --force --no-progress --dump-scales "$u.json" --screen 0 "$@" >/dev/null
+
+python3 - "$s.json" "$u.json" <<'PY'
+import json, sys
+from collections import Counter
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+n = differ = 0
+ranks = Counter()
+for la, lb in zip(a["layers"], b["layers"]):
+    for ga, gb in zip(la["groups"], lb["groups"]):
+        if not ga.get("searched"):
+            continue
+        n += 1
+        # rank of the unscreened best among the screening losses
+        sl, fl = ga.get("screen_losses"), gb.get("losses")
+        if sl and fl:
+            best = min((v, i) for i, v in enumerate(fl) if v is not None)[1]
+            order = [i for _, i in sorted((v, i) for i, v in enumerate(sl) if v is not None)]
+            ranks[order.index(best)] += 1
+        if (ga["ratio"], ga["duo"]) != (gb["ratio"], gb["duo"]):
+            differ += 1
+            print("  layer %d %s: ratio %.2f vs %.2f, block loss %+.3f%%" % (
+                la["layer"], ga["name"], ga["ratio"], gb["ratio"],
+                100 * (ga["loss_best"] / gb["loss_best"] - 1)))
+print("  %d of %d picks differ; rank of the unscreened best among the screening "
+      "losses (rank: groups): %s" % (differ, n, dict(sorted(ranks.items()))))
+PY
+
+if cmp -s "$s/model.safetensors" "$u/model.safetensors"; then
+    echo "$name $*: screened output byte-identical to --screen 0"
+    exit 0
+fi
+ppl() {
+    # shellcheck disable=SC2086
+    "$awqkit" ppl "$1" --text "$root/data/text/wiki.test.raw" $ppl_args --json 2>/dev/null |
+        python3 -c 'import json, sys; print("%.4f" % json.load(sys.stdin)["ppl"])'
+}
+echo "$name $*: perplexity screened $(ppl "$s"), unscreened $(ppl "$u") ($ppl_args)"

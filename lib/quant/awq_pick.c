@@ -62,14 +62,14 @@ awq_status awq_search_pick_run(awq_ctx *ctx, const awq_quantize_params *p, const
     const size_t nc = (size_t)(n_cand > 0 ? n_cand : 1);
     float *s = malloc((size_t)K * sizeof(float));
     awq_part_sum *scr = calloc(nc, sizeof *scr);
-    /* done: the full loss is known (a finished finalist, or the identity);
+    /* known: the full loss is known (a finished finalist, or the identity);
      * fin: chosen as a finalist */
-    bool *done = calloc(2 * nc, sizeof *done), *fin = done ? done + nc : NULL;
+    bool *known = calloc(2 * nc, sizeof *known), *fin = known ? known + nc : NULL;
     out->scales = malloc((size_t)K * sizeof(float));
     out->cand_loss = malloc(nc * sizeof(double));
     if (screen) out->screen_loss = malloc(nc * sizeof(double));
     awq_status st = AWQ_OK;
-    if (!s || !scr || !done || !out->scales || !out->cand_loss || (screen && !out->screen_loss)) {
+    if (!s || !scr || !known || !out->scales || !out->cand_loss || (screen && !out->screen_loss)) {
         st = awq_fail_nomem(ctx, "scale candidates", (uint64_t)K * 8u + (uint64_t)nc * 33u);
         goto done;
     }
@@ -95,7 +95,7 @@ awq_status awq_search_pick_run(awq_ctx *ctx, const awq_quantize_params *p, const
             /* the baseline passed the quantizer, so this cannot fail */
             scr[i] = rtn_scr;
             out->cand_loss[i] = rep->loss_rtn;
-            done[i] = true;
+            known[i] = true;
         } else {
             st = eval(user, s, screen ? AWQ_PART_SCREEN : AWQ_PART_ALL, &scr[i]);
             out->n_evals++;
@@ -122,7 +122,7 @@ awq_status awq_search_pick_run(awq_ctx *ctx, const awq_quantize_params *p, const
                 pick = i;
         if (pick < 0) break;
         fin[pick] = true;
-        if (done[pick]) continue;
+        if (known[pick]) continue;
         double ratio;
         bool duo;
         awq_part_sum rest = {0, 0};
@@ -132,7 +132,7 @@ awq_status awq_search_pick_run(awq_ctx *ctx, const awq_quantize_params *p, const
         if (st != AWQ_OK) goto done; /* the screening side quantized these scales */
         out->cand_loss[pick] =
             mean_of((awq_part_sum){scr[pick].sse + rest.sse, scr[pick].n + rest.n});
-        done[pick] = true;
+        known[pick] = true;
     }
 
     if (screen)
@@ -159,7 +159,7 @@ awq_status awq_search_pick_run(awq_ctx *ctx, const awq_quantize_params *p, const
 done:
     free(s);
     free(scr);
-    free(done);
+    free(known);
     if (st != AWQ_OK) awq_search_pick_free(out);
     return st;
 }

@@ -103,6 +103,14 @@ bool awq_cli_opt_double(int argc, char **argv, int *i, const char *name,
     return true;
 }
 
+bool awq_cli_opt_fraction(int argc, char **argv, int *i, const char *name,
+                          double *out) {
+    if (!awq_cli_opt_double(argc, argv, i, name, out)) return false;
+    if (!(*out >= 0 && *out < 1))
+        awq_cli_usage_error("%s %g: expected a fraction in [0, 1)", name, *out);
+    return true;
+}
+
 bool awq_cli_parse_bytes(const char *s, uint64_t *out) {
     char *end;
     errno = 0;

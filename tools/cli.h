@@ -42,6 +42,9 @@ bool awq_cli_opt_int(int argc, char **argv, int *i, const char *name,
                      long long min, long long max, long long *out);
 bool awq_cli_opt_double(int argc, char **argv, int *i, const char *name,
                         double *out);
+/* A number in [0, 1) (a usage error naming the flag otherwise). */
+bool awq_cli_opt_fraction(int argc, char **argv, int *i, const char *name,
+                          double *out);
 /* Byte sizes: "5GB", "500MB", "2GiB", "1e9", "123" (bytes). */
 bool awq_cli_opt_bytes(int argc, char **argv, int *i, const char *name,
                        uint64_t *out);

@@ -161,10 +161,7 @@ static void parse(int argc, char **argv, opts *o) {
             o->p.duo_scaling = awq_cli_parse_duo("--duo-scaling", v);
         } else if (!strcmp(a, "--no-clip")) {
             o->p.clip = false;
-        } else if (awq_cli_opt_double(argc, argv, &i, "--screen", &o->p.screen)) {
-            if (!(o->p.screen >= 0 && o->p.screen < 1))
-                awq_cli_usage_error("--screen %g: expected a fraction in [0, 1) of the "
-                                    "calibration sequences (0: no screening)", o->p.screen);
+        } else if (awq_cli_opt_fraction(argc, argv, &i, "--screen", &o->p.screen)) {
         } else if (awq_cli_opt_int(argc, argv, &i, "--finalists", 1, 1000, &n)) {
             o->p.finalists = (int)n;
         } else if (awq_cli_opt_int(argc, argv, &i, "--clip-tokens", 1, 1 << 24, &n)) {

@@ -204,6 +204,8 @@ typedef struct awq_audit_config {
      * ([layer * result.n_linears + j]); NULL when not measured. Owned. */
     double *layer_mse;         /* quantizer's output MSE (QUANTIZED) */
     double *layer_mse_rtn;     /* same layer with RTN weights (QUANTIZED) */
+    int64_t mse_seqs, calib_seqs; /* the MSEs cover the first mse_seqs of the
+                                     calib_seqs calibration sequences */
     double *layer_werr;        /* layer weight error, scale-corrected */
     double *lin_err;           /* scale-corrected (see top) */
     double *lin_err_raw;       /* as stored */
@@ -229,6 +231,8 @@ typedef struct awq_audit_result {
     int calib_samples, calib_seqlen;
     int64_t calib_blocks;      /* of the last quantized configuration */
     int n_grid;
+    double screen;             /* the search's screening (quantize.h) */
+    int finalists;
     bool clip;
     awq_duo_scaling duo_scaling;
     char backend[16];

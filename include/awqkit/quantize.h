@@ -257,9 +257,9 @@ typedef struct awq_quantize_report {
     double bits_per_weight;    /* quantized linears' effective bits */
     int64_t resumed_from;      /* first layer computed by this run */
     /* The layers' mse_rtn / mse_quant cover the first report_seqs of the
-     * calib_seqs calibration sequences: the screening sequences of an AWQ
-     * run (awq_quantize_params.screen), all of them for RTN or screen 0.
-     * The checkpoint does not depend on it. */
+     * calib_seqs calibration sequences: the screening sequences
+     * (awq_quantize_params.screen; all of them with screen 0), for either
+     * method. The checkpoint does not depend on it. */
     int64_t report_seqs, calib_seqs;
     /* Mixture-of-experts models (0 / NULL otherwise): calibration tokens
      * routed to each expert, expert_tokens[layer * n_experts + e] (-1 for a

@@ -561,6 +561,8 @@ static awq_status run_quantized(audit_run *a, int i) {
     c->quant_seconds = awq_now() - t0;
     if (st == AWQ_OK && rep.n_layers == a->r->n_layers) {
         size_t L = (size_t)rep.n_layers;
+        c->mse_seqs = rep.report_seqs;
+        c->calib_seqs = rep.calib_seqs;
         c->layer_mse = awq_alloc(L ? L : 1, sizeof(double));
         c->layer_mse_rtn = awq_alloc(L ? L : 1, sizeof(double));
         if (!c->layer_mse || !c->layer_mse_rtn) st = awq_fail_nomem(a->ctx, "layer MSE", L * 16);
@@ -900,6 +902,8 @@ awq_status awq_audit_run(awq_ctx *ctx, const char *model_dir, const char *report
     r->calib_samples = params->quantize.calib.n_samples;
     r->calib_seqlen = params->quantize.calib.seqlen;
     r->n_grid = params->quantize.n_grid;
+    r->screen = params->quantize.screen;
+    r->finalists = params->quantize.finalists;
     r->clip = params->quantize.clip;
     r->duo_scaling = params->quantize.duo_scaling;
     snprintf(r->backend, sizeof r->backend, "%s",

@@ -208,6 +208,10 @@ static cJSON *config_json(const awq_audit_result *r, const awq_audit_config *c, 
     cJSON_AddNumberToObject(t, "quantize", c->quant_seconds);
     cJSON_AddNumberToObject(t, "evaluate", c->eval_seconds);
     cJSON_AddNumberToObject(t, "weights", c->weight_seconds);
+    if (c->layer_mse) {
+        cJSON_AddNumberToObject(o, "output_mse_sequences", (double)c->mse_seqs);
+        cJSON_AddNumberToObject(o, "calibration_sequences", (double)c->calib_seqs);
+    }
     if (c->layer_mse || c->lin_err) {
         cJSON *ls = cJSON_AddArrayToObject(o, "layers");
         for (int64_t l = 0; l < r->n_layers; l++) {
@@ -285,6 +289,8 @@ awq_status awq_audit_render_json(awq_ctx *ctx, const awq_audit_result *r, char *
     cJSON_AddNumberToObject(ca, "blocks", (double)r->calib_blocks);
     cJSON *se = cJSON_AddObjectToObject(op, "search");
     cJSON_AddNumberToObject(se, "n_grid", r->n_grid);
+    cJSON_AddNumberToObject(se, "screen", r->screen);
+    cJSON_AddNumberToObject(se, "finalists", r->finalists);
     cJSON_AddBoolToObject(se, "clip", r->clip);
     cJSON_AddStringToObject(se, "duo_scaling", awq_duo_scaling_name(r->duo_scaling));
     cJSON_AddStringToObject(op, "backend", r->backend);
@@ -543,7 +549,14 @@ static void md_layers(awq_strbuf *b, const awq_audit_result *r) {
         awq_sb_puts(b, "\n## Per-layer error: ");
         audit_sb_md(b, c->spec.name);
         awq_sb_puts(b, "\n\nWeight error per linear (scale-corrected, see below)");
-        if (c->layer_mse) awq_sb_puts(b, " and the layer output MSE (this config / RTN)");
+        if (c->layer_mse) {
+            awq_sb_puts(b, " and the layer output MSE (this config / RTN");
+            if (c->mse_seqs < c->calib_seqs)
+                awq_sb_printf(b, "; over the first %lld of %lld calibration sequences, "
+                              "quantize's screening sequences", (long long)c->mse_seqs,
+                              (long long)c->calib_seqs);
+            awq_sb_puts(b, ")");
+        }
         awq_sb_puts(b, ".\n\n| layer |");
         for (int j = 0; j < r->n_linears; j++) awq_sb_printf(b, " %s |", r->linear_names[j]);
         awq_sb_puts(b, " layer |");
@@ -567,7 +580,16 @@ static void md_layers(awq_strbuf *b, const awq_audit_result *r) {
     int n = 0;
     for (int i = 0; i < r->n_configs; i++) n += r->configs[i].layer_mse != NULL;
     if (n == 0) return;
-    awq_sb_puts(b, "\n## Layer output MSE by configuration\n\n| layer |");
+    awq_sb_puts(b, "\n## Layer output MSE by configuration\n\n");
+    for (int i = 0; i < r->n_configs; i++) {
+        const awq_audit_config *c = &r->configs[i];
+        if (!c->layer_mse || c->mse_seqs >= c->calib_seqs) continue;
+        awq_sb_printf(b, "Over the first %lld of %lld calibration sequences (quantize's "
+                      "screening sequences; `--screen 0` for all).\n\n", (long long)c->mse_seqs,
+                      (long long)c->calib_seqs);
+        break;
+    }
+    awq_sb_puts(b, "| layer |");
     for (int i = 0; i < r->n_configs; i++)
         if (r->configs[i].layer_mse) {
             awq_sb_puts(b, " ");
@@ -621,9 +643,12 @@ static void md_header(awq_strbuf *b, const awq_audit_result *r) {
     if (r->calib) {
         awq_sb_puts(b, " Calibration: `");
         audit_sb_md(b, r->calib);
-        awq_sb_printf(b, "`, %d samples, blocks of %d tokens (%lld blocks); search grid %d%s.",
-                      r->calib_samples, r->calib_seqlen, (long long)r->calib_blocks, r->n_grid,
-                      r->clip ? ", clipping" : ", no clipping");
+        awq_sb_printf(b, "`, %d samples, blocks of %d tokens (%lld blocks); search grid %d",
+                      r->calib_samples, r->calib_seqlen, (long long)r->calib_blocks, r->n_grid);
+        if (r->screen > 0)
+            awq_sb_printf(b, " screened on %g of the blocks, %d finalists", r->screen,
+                          r->finalists);
+        awq_sb_printf(b, "%s.", r->clip ? ", clipping" : ", no clipping");
     }
     awq_sb_puts(b, "\n");
 }

@@ -717,15 +717,13 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
     }
     rep->n_groups = L * a->n_groups;
     rep->resumed_from = job->plan.resume_from;
-    /* The per-layer MSEs are estimates over the screening sequences of an
-     * AWQ search (all of them for RTN, or with screen 0). */
+    /* The per-layer MSEs are estimates over the screening sequences (all
+     * of them with screen 0). The same for RTN, so that runs of either
+     * method with the same options (audit's configurations) compare their
+     * MSEs on the same sequences. */
     rep->calib_seqs = B;
-    rep->report_seqs =
-        job->p.method == AWQ_METHOD_AWQ
-            ? awq_search_screen_split(&job->p,
-                                      awq_search_n_candidates(job->p.duo_scaling, job->p.n_grid),
-                                      B)
-            : B;
+    rep->report_seqs = awq_search_screen_split(
+        &job->p, awq_search_n_candidates(job->p.duo_scaling, job->p.n_grid), B);
     if (st == AWQ_OK) st = awq_qz_moe_report_init(job, rep);
 
     /* Partial dir + fingerprint (a fresh run clears an old partial dir). */

@@ -29,6 +29,8 @@ stdout_has "--compare DIR"
 stdout_has "not applicable"
 expect_exit 2 "no -o" "$AWQKIT" audit "$M"
 stderr_has "-o REPORT_DIR"
+expect_exit 2 "bad --screen" "$AWQKIT" audit "$M" -o "$T/x" --screen 2
+stderr_has "--screen 2: expected a fraction in [0, 1)"
 expect_exit 2 "no model" "$AWQKIT" audit -o "$T/x"
 stderr_has "MODEL"
 expect_exit 2 "bad config name" "$AWQKIT" audit "$M" -o "$T/x" --configs fp16,awq-5-g128

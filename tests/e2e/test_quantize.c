@@ -126,7 +126,7 @@ int main(void) {
     char *tmp = awq_test_tmpdir("e2e_quantize");
     char rtn[1024], awq0[1024], awq1[1024], awq2[1024], res[1024], loaded[1024], scales[1024];
     snprintf(rtn, sizeof rtn, "%s/rtn", tmp);
-    snprintf(awq0, sizeof awq0, "%s/awq-unscreened", tmp);
+    snprintf(awq0, sizeof awq0, "%s/rtn-unscreened", tmp);
     snprintf(awq1, sizeof awq1, "%s/awq-t1", tmp);
     snprintf(awq2, sizeof awq2, "%s/awq-t2", tmp);
     snprintf(res, sizeof res, "%s/awq-resumed", tmp);
@@ -153,23 +153,23 @@ int main(void) {
                   "layer %lld: AWQ MSE %g not below RTN %g", (long long)i,
                   ra.layers[i].mse_quant, ra.layers[i].mse_rtn);
     }
-    /* The report's MSEs: over the screening sequences of the AWQ run, over
-     * all of them for RTN and with screen 0; the unscreened AWQ run
-     * measured the RTN run's baseline on the same inputs. */
-    CHECK(rr.report_seqs == rr.calib_seqs && ra.calib_seqs == rr.calib_seqs);
+    /* The report's MSEs: over the screening sequences, for either method
+     * (so the RTN run measured the AWQ run's RTN baseline on the same
+     * inputs); over every sequence with screen 0. */
     CHECK_EQ_INT(ra.report_seqs,
                  awq_search_screen_split(&p, awq_search_n_candidates(p.duo_scaling, p.n_grid),
                                          ra.calib_seqs));
     CHECK(ra.report_seqs >= 1 && ra.report_seqs < ra.calib_seqs);
+    CHECK(rr.report_seqs == ra.report_seqs && rr.calib_seqs == ra.calib_seqs);
+    for (int64_t i = 0; i < ra.n_layers && i < rr.n_layers; i++)
+        CHECK_NEAR(rr.layers[i].mse_quant, ra.layers[i].mse_rtn,
+                   1e-9 + 1e-6 * ra.layers[i].mse_rtn);
     {
         awq_quantize_report r0;
-        awq_quantize_params p0 = base_params(AWQ_METHOD_AWQ);
+        awq_quantize_params p0 = base_params(AWQ_METHOD_RTN);
         p0.screen = 0;
         CHECK_OK(c2, run(c2, awq0, &p0, &r0));
-        CHECK(r0.report_seqs == r0.calib_seqs);
-        for (int64_t i = 0; i < r0.n_layers && i < rr.n_layers; i++)
-            CHECK_NEAR(rr.layers[i].mse_quant, r0.layers[i].mse_rtn,
-                       1e-9 + 1e-6 * r0.layers[i].mse_rtn);
+        CHECK(r0.report_seqs == r0.calib_seqs && r0.calib_seqs == ra.calib_seqs);
         awq_quantize_report_free(&r0);
     }
     /* The GQA rule: tiny-llama has 2 KV heads of 4, so v->o is skipped. */

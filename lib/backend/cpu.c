@@ -488,34 +488,44 @@ static awq_status pair_reduce(awq_backend *be, const char *what, const float *a,
 /* Each block is summed in index order, one chain of dependent double adds
  * (the contract above), which the add latency bounds: PAIR_LANES whole
  * blocks are summed side by side, one chain each, so their adds overlap
- * (and vectorise across the blocks). Every block's sum keeps its bits. */
+ * (and vectorise across the blocks). Every block's sum keeps its bits.
+ * One loop for both reductions: PAIR_BLOCKS(name, BLOCK, TERM) defines the
+ * worker summing TERM(a[i], b[i]) over blocks of BLOCK elements (TERM is
+ * inlined, so each worker vectorises on its own). */
 #define PAIR_LANES 8
 
-AWQ_CLONES
-static void mse_blocks(void *arg, int64_t b0, int64_t b1, int worker) {
-    (void)worker;
-    const pair_job *j = arg;
-    int64_t blk = b0;
-    for (; blk + PAIR_LANES <= b1 && (blk + PAIR_LANES) * MSE_BLOCK <= j->n; blk += PAIR_LANES) {
-        const float *a = j->a + blk * MSE_BLOCK, *b = j->b + blk * MSE_BLOCK;
-        double acc[PAIR_LANES] = {0.0};
-        for (int64_t i = 0; i < MSE_BLOCK; i++)
-            for (int l = 0; l < PAIR_LANES; l++) {
-                double d = (double)a[l * MSE_BLOCK + i] - (double)b[l * MSE_BLOCK + i];
-                acc[l] += d * d;
-            }
-        for (int l = 0; l < PAIR_LANES; l++) j->part[blk + l] = acc[l];
-    }
-    for (; blk < b1; blk++) {
-        int64_t s = blk * MSE_BLOCK, e = AWQ_MIN(s + MSE_BLOCK, j->n);
-        double acc = 0.0;
-        for (int64_t i = s; i < e; i++) {
-            double d = (double)j->a[i] - (double)j->b[i];
-            acc += d * d;
-        }
-        j->part[blk] = acc;
-    }
+static inline double term_sq_diff(float x, float y) {
+    double d = (double)x - (double)y;
+    return d * d;
 }
+
+static inline double term_prod(float x, float y) { return (double)x * (double)y; }
+
+#define PAIR_BLOCKS(name, BLOCK, TERM)                                                          \
+    AWQ_CLONES                                                                                  \
+    static void name(void *arg, int64_t b0, int64_t b1, int worker) {                          \
+        (void)worker;                                                                           \
+        const pair_job *j = arg;                                                                \
+        int64_t blk = b0;                                                                       \
+        for (; blk + PAIR_LANES <= b1 && (blk + PAIR_LANES) * (BLOCK) <= j->n;                  \
+             blk += PAIR_LANES) {                                                               \
+            const float *a = j->a + blk * (BLOCK), *b = j->b + blk * (BLOCK);                   \
+            double acc[PAIR_LANES] = {0.0};                                                     \
+            for (int64_t i = 0; i < (BLOCK); i++)                                               \
+                for (int l = 0; l < PAIR_LANES; l++)                                            \
+                    acc[l] += TERM(a[l * (BLOCK) + i], b[l * (BLOCK) + i]);                     \
+            for (int l = 0; l < PAIR_LANES; l++) j->part[blk + l] = acc[l];                     \
+        }                                                                                       \
+        for (; blk < b1; blk++) {                                                               \
+            int64_t s = blk * (BLOCK), e = AWQ_MIN(s + (BLOCK), j->n);                          \
+            double acc = 0.0;                                                                   \
+            for (int64_t i = s; i < e; i++) acc += TERM(j->a[i], j->b[i]);                      \
+            j->part[blk] = acc;                                                                 \
+        }                                                                                       \
+    }
+
+PAIR_BLOCKS(mse_blocks, MSE_BLOCK, term_sq_diff)
+PAIR_BLOCKS(dot_blocks, AWQ_DOT_BLOCK, term_prod)
 
 static awq_status cpu_mse(awq_backend *be, const float *a, const float *b,
                           int64_t n, double *out) {
@@ -575,29 +585,6 @@ static awq_status cpu_gram(awq_backend *be, const float *x, int64_t M, int64_t K
     return AWQ_OK;
 }
 
-
-AWQ_CLONES
-static void dot_blocks(void *arg, int64_t b0, int64_t b1, int worker) {
-    (void)worker;
-    const pair_job *j = arg;
-    int64_t blk = b0;
-    /* PAIR_LANES blocks side by side, as mse_blocks */
-    for (; blk + PAIR_LANES <= b1 && (blk + PAIR_LANES) * AWQ_DOT_BLOCK <= j->n;
-         blk += PAIR_LANES) {
-        const float *a = j->a + blk * AWQ_DOT_BLOCK, *b = j->b + blk * AWQ_DOT_BLOCK;
-        double acc[PAIR_LANES] = {0.0};
-        for (int64_t i = 0; i < AWQ_DOT_BLOCK; i++)
-            for (int l = 0; l < PAIR_LANES; l++)
-                acc[l] += (double)a[l * AWQ_DOT_BLOCK + i] * (double)b[l * AWQ_DOT_BLOCK + i];
-        for (int l = 0; l < PAIR_LANES; l++) j->part[blk + l] = acc[l];
-    }
-    for (; blk < b1; blk++) {
-        int64_t s = blk * AWQ_DOT_BLOCK, e = AWQ_MIN(s + AWQ_DOT_BLOCK, j->n);
-        double acc = 0.0;
-        for (int64_t i = s; i < e; i++) acc += (double)j->a[i] * (double)j->b[i];
-        j->part[blk] = acc;
-    }
-}
 
 static awq_status cpu_dot(awq_backend *be, const float *a, const float *b, int64_t n,
                           double *out) {

@@ -227,10 +227,16 @@ static awq_status run_job(awq_backend *be, bf_job *j) {
         awq_parallel_for(ctx, n_slices, bf_slices, j);
         if (j->err == -1)
             st = awq_fail_nomem(ctx, "gemm bf16 slice", (uint64_t)SLICE * (uint64_t)K * 2u);
-        else if (j->err)
-            st = awq_fail(ctx, AWQ_ERR_INTERNAL, "gemm bf16: oneDNN matmul M=%lld N=%lld K=%lld "
-                          "failed: status %d", (long long)M, (long long)j->N[0], (long long)K,
-                          j->err);
+        else if (j->err) {
+            /* every GEMM of the job: N of each (q, k, v share one x) */
+            char ns[AWQ_GEMM_MULTI_MAX * 24] = "";
+            size_t at = 0;
+            for (int i = 0; i < j->n && at < sizeof ns; i++)
+                at += (size_t)snprintf(ns + at, sizeof ns - at, "%s%lld", i ? "," : "",
+                                       (long long)j->N[i]);
+            st = awq_fail(ctx, AWQ_ERR_INTERNAL, "gemm bf16: oneDNN matmul M=%lld N=%s K=%lld "
+                          "failed: status %d", (long long)M, ns, (long long)K, j->err);
+        }
     }
     pthread_mutex_destroy(&j->mu);
     for (int i = 0; i < j->n; i++) awq_free(wb[i]);

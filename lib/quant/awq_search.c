@@ -125,7 +125,8 @@ awq_status awq_search_forward_first(awq_model *m, awq_layer *l, awq_search_acts 
     int64_t seq0 = 0;
     for (int64_t c = 0; c < awq_act_store_n_chunks(a->st) && st == AWQ_OK && seq0 < n_seqs;
          c++) {
-        const int64_t seqs = AWQ_MIN(awq_search_chunk_seqs(a, c), n_seqs - seq0);
+        int64_t lo, seqs;
+        awq_part_range(AWQ_PART_SCREEN, n_seqs, seq0, awq_search_chunk_seqs(a, c), &lo, &seqs);
         seq0 += awq_search_chunk_seqs(a, c);
         float *x = NULL, *y = NULL;
         capture_ctx cc;
@@ -161,7 +162,8 @@ awq_status awq_search_slot_mse_first(awq_model *m, awq_search_acts *a, int s1, i
     double sse = 0;
     int64_t n_total = 0, seq0 = 0;
     for (int64_t c = 0; c < awq_act_store_n_chunks(a->st) && seq0 < n_seqs; c++) {
-        const int64_t seqs = AWQ_MIN(awq_search_chunk_seqs(a, c), n_seqs - seq0);
+        int64_t lo, seqs;
+        awq_part_range(AWQ_PART_SCREEN, n_seqs, seq0, awq_search_chunk_seqs(a, c), &lo, &seqs);
         seq0 += awq_search_chunk_seqs(a, c);
         float *p1, *p2;
         AWQ_TRY(awq_act_store_get(a->st, s1, c, true, &p1));
@@ -355,9 +357,8 @@ static awq_status eval_candidate(awq_model *m, awq_layer *l, const awq_scale_gro
     for (int64_t c = 0; c < awq_act_store_n_chunks(a->st) && st == AWQ_OK; c++) {
         const int64_t seqs = awq_search_chunk_seqs(a, c);
         /* this chunk's sequences [lo, hi) that belong to `part` */
-        int64_t lo = 0, hi = seqs;
-        if (part == AWQ_PART_SCREEN) hi = AWQ_MAX(0, AWQ_MIN(seqs, split - seq0));
-        if (part == AWQ_PART_REST) lo = AWQ_MAX(0, AWQ_MIN(seqs, split - seq0));
+        int64_t lo, hi;
+        awq_part_range(part, split, seq0, seqs, &lo, &hi);
         seq0 += seqs;
         if (lo >= hi) continue;
         float *x = NULL, *fp = NULL;

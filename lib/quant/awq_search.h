@@ -133,6 +133,18 @@ typedef struct awq_part_sum {
     int64_t n;                 /* elements summed */
 } awq_part_sum;
 
+/* Which of the units [u0, u0 + n) (a chunk's sequences, or rows) belong to
+ * `part` when the screening side is the units below `split`: [u0 + *lo,
+ * u0 + *hi), empty when *lo >= *hi. The one definition of the split for
+ * the dense search, the MoE search and the report's forwards. */
+static inline void awq_part_range(awq_part part, int64_t split, int64_t u0, int64_t n,
+                                  int64_t *lo, int64_t *hi) {
+    int64_t cut = split - u0;
+    cut = cut < 0 ? 0 : (cut > n ? n : cut);
+    *lo = part == AWQ_PART_REST ? cut : 0;
+    *hi = part == AWQ_PART_SCREEN ? cut : n;
+}
+
 /* A candidate's block loss over `part`, ADDED to *acc (sse and n; a form
  * whose loss is already a mean, the Gram form, adds its mean with n = 1
  * and is only ever asked for AWQ_PART_ALL). s: the candidate's scales

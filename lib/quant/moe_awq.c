@@ -231,9 +231,10 @@ static awq_status block_loss(awq_model *m, awq_layer *l, awq_search_acts *c, int
     for (int64_t ch = 0; ch < awq_act_store_n_chunks(c->st); ch++) {
         float *x = NULL, *fp = NULL;
         const int64_t n = awq_act_store_chunk_rows(c->st, ch);
-        int64_t lo = row0, hi = row0 + n;
-        if (part == AWQ_PART_SCREEN) hi = AWQ_MIN(hi, AWQ_MAX(lo, split_row));
-        if (part == AWQ_PART_REST) lo = AWQ_MAX(lo, AWQ_MIN(hi, split_row));
+        int64_t lo, hi;
+        awq_part_range(part, split_row, row0, n, &lo, &hi);
+        lo += row0;
+        hi += row0;
         if (lo < hi) {
             AWQ_TRY(awq_act_store_get(c->st, in, ch, true, &x));
             AWQ_TRY(block_chunk(m, l, r, x + (lo - row0) * kin, lo, hi - lo, mode, p, sc));
@@ -455,8 +456,8 @@ static awq_status down_eval_fn(void *u, const float *s_host, awq_part part, awq_
     down_eval *d = u;
     awq_backend *be = awq_model_backend(d->m);
     const float *w;
-    int64_t lo = part == AWQ_PART_REST ? d->n_screen : 0;
-    int64_t hi = part == AWQ_PART_SCREEN ? d->n_screen : d->n;
+    int64_t lo, hi;
+    awq_part_range(part, d->n_screen, 0, d->n, &lo, &hi);
     if (s_host) AWQ_TRY(awq_model_upload(d->m, d->s_dev, s_host, (size_t)d->K * sizeof(float)));
     AWQ_TRY(cand_weight(d->m, d->wd, d->H, d->K, s_host ? W_SCALED : W_RTN, d->s_dev, d->p, d->qd,
                         &w));

@@ -232,16 +232,14 @@ static awq_status block_loss(awq_model *m, awq_layer *l, awq_search_acts *c, int
         float *x = NULL, *fp = NULL;
         const int64_t n = awq_act_store_chunk_rows(c->st, ch);
         int64_t lo, hi;
-        awq_part_range(part, split_row, row0, n, &lo, &hi);
-        lo += row0;
-        hi += row0;
+        awq_part_range(part, split_row, row0, n, &lo, &hi); /* rows of this chunk */
         if (lo < hi) {
             AWQ_TRY(awq_act_store_get(c->st, in, ch, true, &x));
-            AWQ_TRY(block_chunk(m, l, r, x + (lo - row0) * kin, lo, hi - lo, mode, p, sc));
+            AWQ_TRY(block_chunk(m, l, r, x + lo * kin, row0 + lo, hi - lo, mode, p, sc));
             AWQ_TRY(awq_act_store_get(c->st, AWQ_SLOT_FP, ch, true, &fp));
             int64_t cnt = (hi - lo) * cols;
             double v;
-            AWQ_TRY(be->ops->mse(be, sc->out, fp + (lo - row0) * cols, cnt, &v));
+            AWQ_TRY(be->ops->mse(be, sc->out, fp + lo * cols, cnt, &v));
             acc->sse += v * (double)cnt;
             acc->n += cnt;
         }

@@ -54,8 +54,9 @@ static void help(void) {
         "  --calib-tokens FILE    pre-tokenized calibration ids instead of text\n"
         "  --n-grid N             scale ratios tried per group               [20]\n"
         "  --duo-scaling off|on|both  candidate scales (see quantize --help)  [off]\n"
-        "  --screen F, --finalists K  screened scale search (see quantize --help);\n"
-        "                         the layer MSEs cover the screening sequences  [0.25, 3]\n"
+        "  --screen F, --race-z Z, --finalists K  the scale candidates' race (see\n"
+        "                         quantize --help); the layer MSEs cover the first\n"
+        "                         stage's sequences                  [0.125, 4, 0]\n"
         "  --no-duo-scaling, --no-clip, --clip-tokens N, --propagate fp|quantized\n"
         "  --device cpu|cuda[:N]  quantization and evaluation device (default: cuda when\n"
         "                         this build has CUDA and a GPU is present, else cpu)\n\n"
@@ -164,7 +165,11 @@ static void parse(int argc, char **argv, opts *o) {
         } else if (awq_cli_opt_str(argc, argv, &i, "--duo-scaling", &v)) {
             q->duo_scaling = awq_cli_parse_duo("--duo-scaling", v);
         } else if (awq_cli_opt_fraction(argc, argv, &i, "--screen", &q->screen)) {
-        } else if (awq_cli_opt_int(argc, argv, &i, "--finalists", 1, 1000, &n)) {
+        } else if (awq_cli_opt_double(argc, argv, &i, "--race-z", &q->race_z)) {
+            if (!(q->race_z >= 0 && q->race_z <= 1000))
+                awq_cli_usage_error("--race-z %g: expected standard errors in [0, 1000]",
+                                    q->race_z);
+        } else if (awq_cli_opt_int(argc, argv, &i, "--finalists", 0, 1000, &n)) {
             q->finalists = (int)n;
         } else if (!strcmp(a, "--no-clip")) {
             q->clip = false;

@@ -51,14 +51,20 @@ static void help(void) {
         "                         needs oneDNN + AVX512-BF16 or a GPU; else fp32 is\n"
         "                         used) (default bf16); on the CPU attention's p.v\n"
         "                         follows it (CUDA's attention stays fp32)\n"
-        "  --screen F             screen the scale candidates on the first F of the\n"
-        "                         calibration sequences, then finish the --finalists\n"
-        "                         best on the rest; the lowest full loss wins\n"
-        "                         (default 0.25; 0 tries every candidate on every\n"
-        "                         sequence). Same picks as 0 where the best is a\n"
-        "                         finalist; the per-layer MSE report covers the\n"
-        "                         screening sequences (BENCHMARKS.md, \"Fifth round\")\n"
-        "  --finalists K          candidates finished after screening (default 3)\n"
+        "  --screen F             race the scale candidates in stages of F of the\n"
+        "                         calibration sequences: all run the first stage,\n"
+        "                         and after each stage any candidate whose loss is\n"
+        "                         above the leader's by more than --race-z standard\n"
+        "                         errors (paired over 64-token segments) drops out;\n"
+        "                         the last one left, or the lowest loss over every\n"
+        "                         sequence, wins (default 0.125; 0 tries every\n"
+        "                         candidate on every sequence). The scale table and\n"
+        "                         the per-layer MSE report cover the first stage's\n"
+        "                         sequences (BENCHMARKS.md, \"Sixth round\")\n"
+        "  --race-z Z             the race's drop threshold in standard errors\n"
+        "                         (default 4; 0: no test, the --finalists cap only)\n"
+        "  --finalists K          at most K candidates stay after the first stage\n"
+        "                         (default 0: no cap)\n"
         "  --no-clip              skip the clipping search\n"
         "  --clip-tokens N        tokens sampled for the clip search (default 512)\n"
         "  --propagate fp|quantized  next layer's inputs: FP outputs (default, AutoAWQ)\n"
@@ -162,7 +168,11 @@ static void parse(int argc, char **argv, opts *o) {
         } else if (!strcmp(a, "--no-clip")) {
             o->p.clip = false;
         } else if (awq_cli_opt_fraction(argc, argv, &i, "--screen", &o->p.screen)) {
-        } else if (awq_cli_opt_int(argc, argv, &i, "--finalists", 1, 1000, &n)) {
+        } else if (awq_cli_opt_double(argc, argv, &i, "--race-z", &o->p.race_z)) {
+            if (!(o->p.race_z >= 0 && o->p.race_z <= 1000))
+                awq_cli_usage_error("--race-z %g: expected standard errors in [0, 1000]",
+                                    o->p.race_z);
+        } else if (awq_cli_opt_int(argc, argv, &i, "--finalists", 0, 1000, &n)) {
             o->p.finalists = (int)n;
         } else if (awq_cli_opt_int(argc, argv, &i, "--clip-tokens", 1, 1 << 24, &n)) {
             o->p.clip_tokens = (int)n;
@@ -230,8 +240,13 @@ static void fmt_mib(char *b, size_t n, uint64_t v) {
 static void print_summary(const opts *o, const awq_quantize_report *r) {
     int ng = (int)(r->n_groups / (r->n_layers ? r->n_layers : 1));
     if (o->p.method == AWQ_METHOD_AWQ && ng > 0) {
-        printf("\nScale search (ratio chosen%s; block-output MSE: RTN -> AWQ)\n",
+        printf("\nScale search (ratio chosen%s; block-output MSE: RTN -> AWQ",
                o->p.duo_scaling == AWQ_DUO_BOTH ? ", d = duo / x = plain family" : "");
+        if (r->report_seqs < r->calib_seqs)
+            printf("; raced groups over the %lld first-stage sequences of %lld",
+                   (long long)r->report_seqs,
+                   (long long)r->calib_seqs);
+        printf(")\n");
         printf("%-6s", "layer");
         for (int g = 0; g < ng; g++) printf("  %-34s", r->groups[g].name);
         printf("\n");
@@ -270,7 +285,7 @@ static void print_summary(const opts *o, const awq_quantize_report *r) {
     }
     printf("\nLayer output MSE vs FP16");
     if (r->report_seqs < r->calib_seqs)
-        printf(" (over the %lld screening sequences of %lld; --screen 0: all)",
+        printf(" (over the %lld first-stage sequences of %lld; --screen 0: all)",
                (long long)r->report_seqs, (long long)r->calib_seqs);
     printf("\n%-6s  %-12s  %-12s  %s\n", "layer", "RTN",
            o->p.method == AWQ_METHOD_AWQ ? "AWQ" : "written", "ratio");

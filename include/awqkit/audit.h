@@ -231,7 +231,8 @@ typedef struct awq_audit_result {
     int calib_samples, calib_seqlen;
     int64_t calib_blocks;      /* of the last quantized configuration */
     int n_grid;
-    double screen;             /* the search's screening (quantize.h) */
+    double screen;             /* the search's race (quantize.h) */
+    double race_z;
     int finalists;
     bool clip;
     awq_duo_scaling duo_scaling;

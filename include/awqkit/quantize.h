@@ -127,22 +127,28 @@ typedef struct awq_quantize_params {
     awq_duo_scaling duo_scaling; /* candidate family; default AWQ_DUO_OFF */
     awq_search_loss search_loss; /* default AWQ_SEARCH_LOSS_AUTO */
     awq_search_precision precision; /* default AWQ_PRECISION_BF16 */
-    /* Screening of the candidates of a group searched through candidate
+    /* The race of the candidates of a group searched through candidate
      * forwards (not the Gram form, whose cost does not depend on the
-     * tokens; an MoE expert's up -> down only when at least 16 of its
-     * routed tokens come from the screening sequences): every candidate's loss
-     * on the first round(screen * sequences) calibration sequences (at
-     * least one, at most all but one), then the `finalists` lowest of those
-     * are finished on the remaining sequences and the lowest full loss
-     * wins. The finalists' losses are those of an unscreened search over
-     * every sequence (the same sums, split in two), so the pick is the
-     * unscreened one whenever the unscreened best is among the finalists.
-     * screen = 0 evaluates every candidate on every sequence. Defaults
-     * 0.25 and 3, chosen by measured picks and perplexity (BENCHMARKS.md,
-     * "Fifth round"). The per-layer report's MSEs cover the screening
-     * sequences too (awq_quantize_report.report_seqs). */
-    double screen;             /* in [0, 1); default 0.25 */
-    int finalists;             /* >= 1; default 3 */
+     * tokens). The calibration data is cut into stages of round(screen *
+     * units) units (sequences; for an MoE group, rows of the block or of an
+     * expert's routed tokens; at least one, at most all but one). Every
+     * candidate runs the first stage (the screening); after each stage,
+     * every candidate whose loss so far exceeds the leader's by more than
+     * race_z standard errors of their paired difference (over segments of
+     * 64 tokens, at least 8 of them) leaves the race, and after the first
+     * one only the `finalists` lowest stay (0: no cap). The race ends when
+     * one candidate is left, or after the last stage, where the lowest
+     * loss over every unit wins. Those losses are the unscreened search's
+     * (the same sums, stage by stage), so the pick is the unscreened one
+     * unless the unscreened best was dropped. screen = 0: one stage, every
+     * candidate on every unit. race_z = 0: no test (with finalists K: the
+     * K lowest on the first stage finish). Defaults 0.125, 4 and 0,
+     * chosen by measured picks and perplexity (BENCHMARKS.md, "Sixth
+     * round"). The scale table's and the per-layer report's MSEs cover the
+     * first stage's sequences (awq_quantize_report.report_seqs). */
+    double screen;             /* in [0, 1); default 0.125 */
+    double race_z;             /* in [0, 1000]; default 4 */
+    int finalists;             /* in [0, 1000]; default 0 (no cap) */
     /* Clip search (AWQ only; never q/k, as AutoAWQ). */
     bool clip;                 /* default true */
     int clip_n_grid;           /* 20 */

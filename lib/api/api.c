@@ -265,8 +265,12 @@ static awq_status quantize_opt(const opts *o, const cJSON *it, awq_quantize_para
             return bad(o, it, "a number in [0, 1)");
         p->screen = it->valuedouble;
     } else if (!strcmp(k, "finalists")) {
-        AWQ_TRY(get_int(o, it, 1, 1000, &n));
+        AWQ_TRY(get_int(o, it, 0, 1000, &n));
         p->finalists = (int)n;
+    } else if (!strcmp(k, "race_z")) {
+        if (!cJSON_IsNumber(it) || !(it->valuedouble >= 0 && it->valuedouble <= 1000))
+            return bad(o, it, "a number in [0, 1000]");
+        p->race_z = it->valuedouble;
     } else if (!strcmp(k, "clip")) {
         return get_bool(o, it, &p->clip);
     } else if (!strcmp(k, "clip_tokens")) {

@@ -904,6 +904,7 @@ awq_status awq_audit_run(awq_ctx *ctx, const char *model_dir, const char *report
     r->n_grid = params->quantize.n_grid;
     r->screen = params->quantize.screen;
     r->finalists = params->quantize.finalists;
+    r->race_z = params->quantize.race_z;
     r->clip = params->quantize.clip;
     r->duo_scaling = params->quantize.duo_scaling;
     snprintf(r->backend, sizeof r->backend, "%s",

@@ -291,6 +291,7 @@ awq_status awq_audit_render_json(awq_ctx *ctx, const awq_audit_result *r, char *
     cJSON_AddNumberToObject(se, "n_grid", r->n_grid);
     cJSON_AddNumberToObject(se, "screen", r->screen);
     cJSON_AddNumberToObject(se, "finalists", r->finalists);
+    cJSON_AddNumberToObject(se, "race_z", r->race_z);
     cJSON_AddBoolToObject(se, "clip", r->clip);
     cJSON_AddStringToObject(se, "duo_scaling", awq_duo_scaling_name(r->duo_scaling));
     cJSON_AddStringToObject(op, "backend", r->backend);
@@ -553,7 +554,7 @@ static void md_layers(awq_strbuf *b, const awq_audit_result *r) {
             awq_sb_puts(b, " and the layer output MSE (this config / RTN");
             if (c->mse_seqs < c->calib_seqs)
                 awq_sb_printf(b, "; over the first %lld of %lld calibration sequences, "
-                              "quantize's screening sequences", (long long)c->mse_seqs,
+                              "quantize's first race stage", (long long)c->mse_seqs,
                               (long long)c->calib_seqs);
             awq_sb_puts(b, ")");
         }
@@ -584,8 +585,8 @@ static void md_layers(awq_strbuf *b, const awq_audit_result *r) {
     for (int i = 0; i < r->n_configs; i++) {
         const awq_audit_config *c = &r->configs[i];
         if (!c->layer_mse || c->mse_seqs >= c->calib_seqs) continue;
-        awq_sb_printf(b, "Over the first %lld of %lld calibration sequences (quantize's "
-                      "screening sequences; `--screen 0` for all).\n\n", (long long)c->mse_seqs,
+        awq_sb_printf(b, "Over the first %lld of %lld calibration sequences (the first "
+                      "stage of quantize's race; `--screen 0` for all).\n\n", (long long)c->mse_seqs,
                       (long long)c->calib_seqs);
         break;
     }
@@ -645,9 +646,11 @@ static void md_header(awq_strbuf *b, const awq_audit_result *r) {
         audit_sb_md(b, r->calib);
         awq_sb_printf(b, "`, %d samples, blocks of %d tokens (%lld blocks); search grid %d",
                       r->calib_samples, r->calib_seqlen, (long long)r->calib_blocks, r->n_grid);
-        if (r->screen > 0)
-            awq_sb_printf(b, " screened on %g of the blocks, %d finalists", r->screen,
-                          r->finalists);
+        if (r->screen > 0) {
+            awq_sb_printf(b, " raced in stages of %g of the blocks, drop at %g standard errors",
+                          r->screen, r->race_z);
+            if (r->finalists > 0) awq_sb_printf(b, ", %d finalists", r->finalists);
+        }
         awq_sb_printf(b, "%s.", r->clip ? ", clipping" : ", no clipping");
     }
     awq_sb_puts(b, "\n");

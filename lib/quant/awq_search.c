@@ -184,6 +184,7 @@ void awq_layer_search_free(awq_layer_search *s) {
         free(s->scales[g]);
         free(s->cand_loss[g]);
         free(s->screen_loss[g]);
+        free(s->screen_seg[g]);
     }
     for (int i = 0; i < AWQ_MAX_LINEARS; i++) free(s->clip[i]);
     memset(s, 0, sizeof *s);
@@ -309,15 +310,15 @@ typedef struct {
 } group_scratch;
 
 /* Loss of the block with linears W_j replaced by Q(W_j·s)/s (s == NULL:
- * plain Q(W_j), the RTN baseline), over the sequences of `part` of the
- * group's input (capture slot `in`) against the FP outputs in AWQ_SLOT_FP.
- * The direct form adds the sums of `part` to *acc (chunk by chunk, screen
- * sequences before the rest within a chunk); the Gram form (part must be
- * AWQ_PART_ALL) adds its mean loss with n = 1. */
+ * plain Q(W_j), the RTN baseline), over sequences [u0, u1) of the group's
+ * input (capture slot `in`) against the FP outputs in AWQ_SLOT_FP. The
+ * direct form adds the sums to *acc chunk by chunk (and each sequence's
+ * segments when acc->seg); the Gram form (every sequence) adds its mean
+ * loss with n = 1. */
 static awq_status eval_candidate(awq_model *m, awq_layer *l, const awq_scale_group *g, int in,
                                  awq_search_acts *a, const awq_quantize_params *p,
                                  const float *s_host, int64_t K, group_scratch *gs,
-                                 awq_gram_state *gram, awq_part part, int64_t split,
+                                 awq_gram_state *gram, int64_t u0, int64_t u1,
                                  awq_part_sum *acc) {
     awq_backend *be = awq_model_backend(m);
     awq_status st = AWQ_OK;
@@ -349,8 +350,9 @@ static awq_status eval_candidate(awq_model *m, awq_layer *l, const awq_scale_gro
         return st;
     }
     /* Sum of squared errors chunk by chunk (chunk means x sizes, in chunk
-     * order: fixed for a given chunk size and split, whatever the thread
-     * count). A chunk straddling the split is run as two pieces. */
+     * order; with segments, one mse per segment, summed in order): fixed
+     * for a given chunk size and stage cut, whatever the thread count. A
+     * chunk straddling a stage boundary is run as two pieces. */
     const int64_t K_in = awq_act_store_cols(a->st, in);
     const int64_t cols = awq_act_store_cols(a->st, AWQ_SLOT_FP);
     int64_t seq0 = 0;          /* global index of the chunk's first sequence */
@@ -358,7 +360,7 @@ static awq_status eval_candidate(awq_model *m, awq_layer *l, const awq_scale_gro
         const int64_t seqs = awq_search_chunk_seqs(a, c);
         /* this chunk's sequences [lo, hi) that belong to `part` */
         int64_t lo, hi;
-        awq_part_range(part, split, seq0, seqs, &lo, &hi);
+        awq_unit_range(u0, u1, seq0, seqs, &lo, &hi);
         seq0 += seqs;
         if (lo >= hi) continue;
         float *x = NULL, *fp = NULL;
@@ -366,6 +368,26 @@ static awq_status eval_candidate(awq_model *m, awq_layer *l, const awq_scale_gro
         if (st == AWQ_OK)
             st = run_block(l, g, x + lo * a->T * K_in, gs->out, a, hi - lo);
         if (st == AWQ_OK) st = awq_act_store_get(a->st, AWQ_SLOT_FP, c, true, &fp);
+        if (st == AWQ_OK && acc->seg) {
+            /* the finalists' paired samples: one sum per segment */
+            for (int64_t q = 0; q < hi - lo && st == AWQ_OK; q++)
+                for (int64_t t0 = 0; t0 < a->T && st == AWQ_OK; t0 += AWQ_SEG_TOKENS) {
+                    int64_t n = AWQ_MIN(AWQ_SEG_TOKENS, a->T - t0) * cols;
+                    int64_t off = (q * a->T + t0) * cols;
+                    double v = 0;
+                    if (acc->n_seg >= acc->cap_seg) {
+                        st = awq_fail(awq_model_ctx(m), AWQ_ERR_INTERNAL,
+                                      "screening segments beyond %lld",
+                                      (long long)acc->cap_seg);
+                        break;
+                    }
+                    st = be->ops->mse(be, gs->out + off, fp + lo * a->T * cols + off, n, &v);
+                    acc->seg[acc->n_seg++] = v * (double)n;
+                    acc->sse += v * (double)n;
+                    acc->n += n;
+                }
+            continue;
+        }
         int64_t n = (hi - lo) * a->T * cols;
         double v = 0;
         if (st == AWQ_OK) st = be->ops->mse(be, gs->out, fp + lo * a->T * cols, n, &v);
@@ -394,13 +416,13 @@ typedef struct {
     int64_t K;
     group_scratch *gs;
     awq_gram_state *gram;
-    int64_t split;
 } cand_ctx;
 
-static awq_status cand_eval(void *user, const float *s, awq_part part, awq_part_sum *acc) {
+static awq_status cand_eval(void *user, const float *s, int64_t u0, int64_t u1,
+                            awq_part_sum *acc) {
     cand_ctx *cc = user;
     return eval_candidate(cc->m, cc->l, cc->g, cc->in, cc->c, cc->p, s, cc->K, cc->gs, cc->gram,
-                          part, cc->split, acc);
+                          u0, u1, acc);
 }
 
 static awq_status search_group(awq_model *m, awq_layer *l, int gi, awq_search_acts *c,
@@ -516,19 +538,25 @@ static awq_status search_group(awq_model *m, awq_layer *l, int gi, awq_search_ac
     }
     if (st != AWQ_OK) goto done;
 
-    /* The candidate loop (awq_pick.c), screened where the loss is a
-     * forward over the sequences (the Gram form's cost does not depend on
+    /* The candidate loop (awq_pick.c), raced over the sequences where the
+     * loss is a forward over them (the Gram form's cost does not depend on
      * them). */
-    const int64_t split = use_gram ? c->B : awq_search_screen_split(p, n_cand, c->B);
-    cand_ctx cc = {m, l, g, in, c, p, K, &gs, use_gram ? &gram : NULL, split};
+    const awq_race_plan plan = {
+        .units = c->B,
+        .stage = use_gram ? c->B : awq_search_screen_split(p, n_cand, c->B),
+        .cap_seg = c->B * ((c->T + AWQ_SEG_TOKENS - 1) / AWQ_SEG_TOKENS),
+    };
+    cand_ctx cc = {m, l, g, in, c, p, K, &gs, use_gram ? &gram : NULL};
     char what[96];
     snprintf(what, sizeof what, "layer %lld %s", (long long)awq_layer_index(l), rep->name);
     awq_search_pick pk;
-    st = awq_search_pick_run(ctx, p, xm, wm, K, split < c->B, cand_eval, &cc, what, rep, &pk);
+    st = awq_search_pick_run(ctx, p, xm, wm, K, &plan, cand_eval, &cc, what, rep, &pk);
     if (st != AWQ_OK) goto done;
     out->scales[gi] = pk.scales;
     out->cand_loss[gi] = pk.cand_loss;
     out->screen_loss[gi] = pk.screen_loss;
+    out->screen_seg[gi] = pk.screen_seg;
+    out->n_seg[gi] = pk.n_seg;
     out->n_cand[gi] = pk.n_cand;
     out->len[gi] = K;
 done:

@@ -84,6 +84,9 @@ typedef struct awq_layer_search {
     double *screen_loss[AWQ_MAX_GROUPS];    /* [n_cand[g]] losses on the screening
                                   sequences (NaN: skipped); NULL unless
                                   the group was screened */
+    double *screen_seg[AWQ_MAX_GROUPS];     /* [n_cand[g]][n_seg[g]] the screening
+                                  side's segment sums; NULL when none */
+    int64_t n_seg[AWQ_MAX_GROUPS];
     int n_cand[AWQ_MAX_GROUPS];
     awq_group_report rep[AWQ_MAX_GROUPS];
     float *clip[AWQ_MAX_LINEARS]; /* [N, G] max |w| per (row, group); NULL
@@ -123,64 +126,99 @@ void awq_search_candidate(awq_duo_scaling mode, int n_grid, int i, double *ratio
 /* ------------------------------------------------ the candidate loop
  * (lib/quant/awq_pick.c), shared by the dense and the MoE groups. */
 
-/* Which calibration sequences a loss covers: all, or one side of the
- * screening split (the first awq_search_screen_split() sequences screen;
- * the rest finish the finalists). */
+/* Which calibration sequences a report forward covers: all, or one side of
+ * the screening split (the first awq_search_screen_split() sequences, the
+ * race's first stage, screen). */
 typedef enum awq_part { AWQ_PART_ALL = 0, AWQ_PART_SCREEN = 1, AWQ_PART_REST = 2 } awq_part;
 
+/* The units of [u0, u0 + n) (a chunk's sequences, or rows) that fall in
+ * [r0, r1): [u0 + *lo, u0 + *hi), empty when *lo >= *hi. */
+static inline void awq_unit_range(int64_t r0, int64_t r1, int64_t u0, int64_t n, int64_t *lo,
+                                  int64_t *hi) {
+    int64_t a = r0 - u0, b = r1 - u0;
+    *lo = a < 0 ? 0 : (a > n ? n : a);
+    *hi = b < 0 ? 0 : (b > n ? n : b);
+}
+
+/* Which of the units [u0, u0 + n) belong to `part` when the screening side
+ * is the units below `split` (the report's forwards). */
+static inline void awq_part_range(awq_part part, int64_t split, int64_t u0, int64_t n,
+                                  int64_t *lo, int64_t *hi) {
+    awq_unit_range(part == AWQ_PART_REST ? split : 0, part == AWQ_PART_SCREEN ? split : INT64_MAX,
+                   u0, n, lo, hi);
+}
+
+/* Tokens (rows) per segment of the race's paired samples. */
+#define AWQ_SEG_TOKENS 64
+/* The fewest paired segments the race drops a candidate on. */
+#define AWQ_RACE_MIN_SEGS 8
+
+/* A candidate's block loss accumulated over the race's stages. */
 typedef struct awq_part_sum {
     double sse;                /* sum of squared errors */
     int64_t n;                 /* elements summed */
+    /* When seg != NULL: each segment's sum of squared errors (at most
+     * AWQ_SEG_TOKENS rows of one sequence or one chunk; the same cut for
+     * every candidate of a group), appended at seg[n_seg++] in unit order.
+     * The samples of the race's paired test (awq_pick.c); room for cap_seg. */
+    double *seg;
+    int64_t n_seg, cap_seg;
 } awq_part_sum;
 
-/* Which of the units [u0, u0 + n) (a chunk's sequences, or rows) belong to
- * `part` when the screening side is the units below `split`: [u0 + *lo,
- * u0 + *hi), empty when *lo >= *hi. The one definition of the split for
- * the dense search, the MoE search and the report's forwards. */
-static inline void awq_part_range(awq_part part, int64_t split, int64_t u0, int64_t n,
-                                  int64_t *lo, int64_t *hi) {
-    int64_t cut = split - u0;
-    cut = cut < 0 ? 0 : (cut > n ? n : cut);
-    *lo = part == AWQ_PART_REST ? cut : 0;
-    *hi = part == AWQ_PART_SCREEN ? cut : n;
-}
-
-/* A candidate's block loss over `part`, ADDED to *acc (sse and n; a form
+/* A candidate's block loss over units [u0, u1) (sequences, or rows: the
+ * caller's), ADDED to *acc (sse, n, and the segments when acc->seg; a form
  * whose loss is already a mean, the Gram form, adds its mean with n = 1
- * and is only ever asked for AWQ_PART_ALL). s: the candidate's scales
- * (host, K floats), NULL for the RTN baseline. AWQ_ERR_RANGE skips the
- * candidate (its scaled weights cannot be quantized); any other error
- * ends the search. */
-typedef awq_status (*awq_cand_eval_fn)(void *user, const float *s, awq_part part,
+ * and is only ever asked for every unit, without segments). s: the
+ * candidate's scales (host, K floats), NULL for the RTN baseline.
+ * AWQ_ERR_RANGE skips the candidate (its scaled weights cannot be
+ * quantized); any other error ends the search. */
+typedef awq_status (*awq_cand_eval_fn)(void *user, const float *s, int64_t u0, int64_t u1,
                                        awq_part_sum *acc);
 
-/* The screening split of B sequences for n_cand candidates: sequences
- * [0, split) screen; split == B means no screening (screen 0, no more
- * candidates than finalists, or one sequence). */
+/* How the candidate loop may split a group's calibration data. */
+typedef struct awq_race_plan {
+    int64_t units;             /* sequences (dense) or rows (MoE) */
+    int64_t stage;             /* units per stage (awq_search_screen_split);
+                                  >= units: one stage, no race */
+    int64_t cap_seg;           /* segments one candidate's units give at
+                                  most; 0: the eval gives none (no test,
+                                  the cap `finalists` alone) */
+} awq_race_plan;
+
+/* The race's stage length in units of B for n_cand candidates: the first
+ * stage, units [0, split), screens every candidate; split == B means one
+ * stage (screen 0, no more candidates than a cap of `finalists`, or one
+ * unit). */
 int64_t awq_search_screen_split(const awq_quantize_params *p, int n_cand, int64_t B);
-/* The candidate loop's work in forwards over all B sequences: the RTN
- * baseline, every candidate on the screening fraction and the finalists on
- * the rest (1 + n_cand unscreened). For the Gram cost model. */
+/* The candidate loop's expected work in forwards over all B units: every
+ * candidate and RTN on the first stage, then about two candidates (the
+ * race's usual end, BENCHMARKS.md "Sixth round") or the cap on the rest
+ * (1 + n_cand without a race). For the Gram cost model. */
 double awq_search_direct_evals(const awq_quantize_params *p, int n_cand, int64_t B);
 
 /* The loop's results (owned; awq_search_pick_free). */
 typedef struct awq_search_pick {
     float *scales;             /* [K] the winner's scales (1 on fallback) */
-    double *cand_loss;         /* [n_cand] loss over every sequence; NaN:
-                                  skipped, or screened out */
-    double *screen_loss;       /* [n_cand] screening-side losses (NaN:
-                                  skipped); NULL unless screened */
+    double *cand_loss;         /* [n_cand] loss over every unit; NaN:
+                                  skipped, or dropped from the race */
+    double *screen_loss;       /* [n_cand] first-stage losses (NaN:
+                                  skipped); NULL unless raced */
+    double *screen_seg;        /* [n_cand][n_seg] first-stage segment sums
+                                  (NaN: skipped); NULL without segments */
+    int64_t n_seg;
     int n_cand;
-    int n_evals, n_finished;   /* candidate evaluations, finalists finished */
+    int n_evals;               /* candidate evaluations on the first stage */
+    int n_finished;            /* candidates that ran every stage */
+    int n_stages, last_stage;  /* stages; the last one run (0-based) */
 } awq_search_pick;
 
-/* RTN baseline, candidates, finalists, pick: fills rep's loss_rtn,
- * loss_best, ratio, duo, fallback, searched. screen: split the sequences
- * (eval must honour the parts); `what` names the group in messages. */
+/* RTN baseline, candidates, the race, pick: fills rep's loss_rtn,
+ * loss_best (over the first stage's units: every unit without a race),
+ * ratio, duo, fallback, searched. `what` names the group in messages. */
 awq_status awq_search_pick_run(awq_ctx *ctx, const awq_quantize_params *p, const float *xm,
-                               const float *wm, int64_t K, bool screen, awq_cand_eval_fn eval,
-                               void *user, const char *what, awq_group_report *rep,
-                               awq_search_pick *out);
+                               const float *wm, int64_t K, const awq_race_plan *plan,
+                               awq_cand_eval_fn eval, void *user, const char *what,
+                               awq_group_report *rep, awq_search_pick *out);
 void awq_search_pick_free(awq_search_pick *pk); /* NULL ok */
 
 /* w_mean of AutoAWQ: |W| divided by its group's max |W| (+1e-6), averaged

@@ -215,16 +215,32 @@ static awq_status block_chunk(awq_model *m, awq_layer *l, const routing *r, cons
     return AWQ_OK;
 }
 
-/* Loss (mean squared error over every row and column) of the block with
- * gate/up in `mode` against the FP outputs in AWQ_SLOT_FP. */
-/* The block's squared errors vs AWQ_SLOT_FP over the rows of `part`
- * (global rows < split_row: the screening side), added to *acc. The MoE
- * block is row-wise, so a chunk is cut at any row. */
+/* Squared errors of y vs fp over n rows of `cols`, added to *acc; with
+ * acc->seg, one sum per AWQ_SEG_TOKENS rows (the race's samples). */
+static awq_status add_sq_err(awq_model *m, const float *y, const float *fp, int64_t n,
+                             int64_t cols, awq_part_sum *acc) {
+    awq_backend *be = awq_model_backend(m);
+    const int64_t step = acc->seg ? AWQ_SEG_TOKENS : AWQ_MAX(n, 1);
+    for (int64_t r0 = 0; r0 < n; r0 += step) {
+        const int64_t cnt = AWQ_MIN(step, n - r0) * cols;
+        double v;
+        if (acc->seg && acc->n_seg >= acc->cap_seg)
+            return awq_fail(awq_model_ctx(m), AWQ_ERR_INTERNAL, "race segments beyond %lld",
+                            (long long)acc->cap_seg);
+        AWQ_TRY(be->ops->mse(be, y + r0 * cols, fp + r0 * cols, cnt, &v));
+        if (acc->seg) acc->seg[acc->n_seg++] = v * (double)cnt;
+        acc->sse += v * (double)cnt;
+        acc->n += cnt;
+    }
+    return AWQ_OK;
+}
+
+/* The block's squared errors (gate/up in `mode`) vs AWQ_SLOT_FP over global
+ * rows [r0, r1), added to *acc. The MoE block is row-wise, so a chunk is
+ * cut at any row. */
 static awq_status block_loss(awq_model *m, awq_layer *l, awq_search_acts *c, int in,
                              const routing *r, wmode mode, const awq_quantize_params *p,
-                             moe_scratch *sc, awq_part part, int64_t split_row,
-                             awq_part_sum *acc) {
-    awq_backend *be = awq_model_backend(m);
+                             moe_scratch *sc, int64_t r0, int64_t r1, awq_part_sum *acc) {
     const int64_t cols = awq_act_store_cols(c->st, AWQ_SLOT_FP);
     const int64_t kin = awq_act_store_cols(c->st, in);
     int64_t row0 = 0;
@@ -232,16 +248,12 @@ static awq_status block_loss(awq_model *m, awq_layer *l, awq_search_acts *c, int
         float *x = NULL, *fp = NULL;
         const int64_t n = awq_act_store_chunk_rows(c->st, ch);
         int64_t lo, hi;
-        awq_part_range(part, split_row, row0, n, &lo, &hi); /* rows of this chunk */
+        awq_unit_range(r0, r1, row0, n, &lo, &hi); /* rows of this chunk */
         if (lo < hi) {
             AWQ_TRY(awq_act_store_get(c->st, in, ch, true, &x));
             AWQ_TRY(block_chunk(m, l, r, x + lo * kin, row0 + lo, hi - lo, mode, p, sc));
             AWQ_TRY(awq_act_store_get(c->st, AWQ_SLOT_FP, ch, true, &fp));
-            int64_t cnt = (hi - lo) * cols;
-            double v;
-            AWQ_TRY(be->ops->mse(be, sc->out, fp + lo * cols, cnt, &v));
-            acc->sse += v * (double)cnt;
-            acc->n += cnt;
+            AWQ_TRY(add_sq_err(m, sc->out, fp + lo * cols, hi - lo, cols, acc));
         }
         row0 += n;
     }
@@ -296,11 +308,11 @@ static awq_status x_mean_of(awq_model *m, const float *x, int64_t n, int64_t K, 
 /* Both group kinds through the shared candidate loop (awq_pick.c);
  * *scales: the winner's (owned by the caller). */
 static awq_status search_scales(awq_model *m, const awq_quantize_params *p, const float *xm,
-                                const float *wm, int64_t K, bool screen, awq_cand_eval_fn eval,
-                                void *u, const char *what, awq_group_report *rep,
-                                float **scales) {
+                                const float *wm, int64_t K, const awq_race_plan *plan,
+                                awq_cand_eval_fn eval, void *u, const char *what,
+                                awq_group_report *rep, float **scales) {
     awq_search_pick pk;
-    AWQ_TRY(awq_search_pick_run(awq_model_ctx(m), p, xm, wm, K, screen, eval, u, what, rep, &pk));
+    AWQ_TRY(awq_search_pick_run(awq_model_ctx(m), p, xm, wm, K, plan, eval, u, what, rep, &pk));
     *scales = pk.scales;
     pk.scales = NULL;
     awq_search_pick_free(&pk);
@@ -318,15 +330,16 @@ typedef struct {
     const awq_quantize_params *p;
     moe_scratch *sc;
     int64_t K;
-    int64_t split_row;         /* rows below it screen (awq_pick.c) */
 } norm_eval;
 
-static awq_status norm_eval_fn(void *u, const float *s_host, awq_part part, awq_part_sum *acc) {
+/* units: sequences (rows [u0 T, u1 T)) */
+static awq_status norm_eval_fn(void *u, const float *s_host, int64_t u0, int64_t u1,
+                               awq_part_sum *acc) {
     norm_eval *ne = u;
     if (s_host)
         AWQ_TRY(awq_model_upload(ne->m, ne->sc->s_dev, s_host, (size_t)ne->K * sizeof(float)));
     return block_loss(ne->m, ne->l, ne->c, ne->in, ne->r, s_host ? W_SCALED : W_RTN, ne->p,
-                      ne->sc, part, ne->split_row, acc);
+                      ne->sc, u0 * ne->c->T, u1 * ne->c->T, acc);
 }
 
 /* The norm the table's MLP input group folds into (post_attention_layernorm,
@@ -394,14 +407,20 @@ static awq_status norm_group(awq_model *m, awq_layer *l, awq_search_acts *c, int
         if (st == AWQ_OK) st = awq_act_store_put(c->st, AWQ_SLOT_FP, ch, fp);
         row0 += n;
     }
-    const int64_t split =
-        awq_search_screen_split(p, awq_search_n_candidates(p->duo_scaling, p->n_grid), c->B);
-    norm_eval ne = {m, l, c, in, r, p, sc, H, split * c->T};
+    /* the race over sequences; segments are cut in each piece (a chunk's
+     * rows of a stage, at most 2 B pieces) */
+    const awq_race_plan plan = {
+        .units = c->B,
+        .stage =
+            awq_search_screen_split(p, awq_search_n_candidates(p->duo_scaling, p->n_grid), c->B),
+        .cap_seg = c->B * c->T / AWQ_SEG_TOKENS + 2 * c->B + 1,
+    };
+    norm_eval ne = {m, l, c, in, r, p, sc, H};
     char what[96];
     snprintf(what, sizeof what, "layer %lld %s", (long long)awq_layer_index(l),
              out->norm_rep.name);
     if (st == AWQ_OK)
-        st = search_scales(m, p, xm, wm, H, split < c->B, norm_eval_fn, &ne, what,
+        st = search_scales(m, p, xm, wm, H, &plan, norm_eval_fn, &ne, what,
                            &out->norm_rep, &out->norm_scales);
     out->hidden = H;
     /* apply: norm / s; router, shared gate and every gate / up columns x s;
@@ -447,24 +466,30 @@ typedef struct {
     int64_t n, K, H;
     const awq_quantize_params *p;
     float *qd, *y, *s_dev;
-    int64_t n_screen;          /* rows [0, n_screen) of h screen */
+    const int64_t *row_of;     /* [n] the rows' global indices (ascending);
+                                  NULL: row i is global row i */
+    int64_t T;
 } down_eval;
 
-static awq_status down_eval_fn(void *u, const float *s_host, awq_part part, awq_part_sum *acc) {
+/* The first of d's rows at or after global row g. */
+static int64_t first_row_from(const down_eval *d, int64_t g) {
+    if (!d->row_of) return AWQ_MIN(d->n, AWQ_MAX(0, g));
+    return lower_bound(d->row_of, 0, d->n, g);
+}
+
+/* units: sequences (the expert's rows routed from them) */
+static awq_status down_eval_fn(void *u, const float *s_host, int64_t u0, int64_t u1,
+                               awq_part_sum *acc) {
     down_eval *d = u;
     awq_backend *be = awq_model_backend(d->m);
     const float *w;
-    int64_t lo, hi;
-    awq_part_range(part, d->n_screen, 0, d->n, &lo, &hi);
+    const int64_t lo = first_row_from(d, u0 * d->T), hi = first_row_from(d, u1 * d->T);
     if (s_host) AWQ_TRY(awq_model_upload(d->m, d->s_dev, s_host, (size_t)d->K * sizeof(float)));
     AWQ_TRY(cand_weight(d->m, d->wd, d->H, d->K, s_host ? W_SCALED : W_RTN, d->s_dev, d->p, d->qd,
                         &w));
+    if (hi <= lo) return AWQ_OK;
     AWQ_TRY(be->ops->gemm(be, d->h + lo * d->K, w, AWQ_DT_F32, NULL, d->y, hi - lo, d->H, d->K));
-    double v;
-    AWQ_TRY(be->ops->mse(be, d->y, d->fp + lo * d->H, (hi - lo) * d->H, &v));
-    acc->sse += v * (double)((hi - lo) * d->H);
-    acc->n += (hi - lo) * d->H;
-    return AWQ_OK;
+    return add_sq_err(d->m, d->y, d->fp + lo * d->H, hi - lo, d->H, acc);
 }
 
 /* Clip search + clamp of w [N, K] on the rows of x [n, K]. */
@@ -550,22 +575,27 @@ static awq_status expert_group(awq_model *m, awq_layer *l, awq_search_acts *c, i
         if (st == AWQ_OK) st = be->ops->gemm(be, h, wd, AWQ_DT_F32, NULL, fp, n, H, I);
         awq_group_report rep;
         memset(&rep, 0, sizeof rep);
-        /* screening: the expert's rows from the screening sequences (its
-         * rows ascend), when both sides hold enough tokens to rank */
-        const int64_t split_row =
-            awq_search_screen_split(p, awq_search_n_candidates(p->duo_scaling, p->n_grid),
-                                    c->B) * c->T;
-        int64_t n_scr = shared ? AWQ_MIN(n, split_row)
-                               : lower_bound(r->rows, r->off[e], r->off[e + 1], split_row) -
-                                     r->off[e];
-        bool screen = n_scr >= AWQ_MOE_MIN_SEARCH_TOKENS && n - n_scr >= 1;
-        down_eval de = {m, h, wd, fp, n, I, H, p, qd, y, sd, screen ? n_scr : n};
+        /* the race over sequences (the expert's rows from them; its rows
+         * ascend), when the first stage holds enough tokens to rank */
+        const int64_t stage =
+            awq_search_screen_split(p, awq_search_n_candidates(p->duo_scaling, p->n_grid), c->B);
+        down_eval de = {m, h, wd, fp, n, I, H, p, qd, y, sd,
+                        shared ? NULL : r->rows + r->off[e], c->T};
+        const int64_t n_scr = first_row_from(&de, stage * c->T);
+        const int64_t n_stages = (c->B + stage - 1) / stage;
+        /* a stage's rows give ceil(rows / seg) segments: at most
+         * n / seg + 1 per stage */
+        const awq_race_plan plan = {
+            .units = c->B,
+            .stage = n_scr >= AWQ_MOE_MIN_SEARCH_TOKENS && n - n_scr >= 1 ? stage : c->B,
+            .cap_seg = n / AWQ_SEG_TOKENS + n_stages,
+        };
         float *sc = NULL;
         char what[96];
         snprintf(what, sizeof what, "layer %lld expert %lld up->down",
                  (long long)awq_layer_index(l), (long long)e);
         if (st == AWQ_OK)
-            st = search_scales(m, p, xm, wm, I, screen, down_eval_fn, &de, what, &rep, &sc);
+            st = search_scales(m, p, xm, wm, I, &plan, down_eval_fn, &de, what, &rep, &sc);
         if (st == AWQ_OK) {
             out->down_scales[e] = sc;
             out->down_len[e] = I;

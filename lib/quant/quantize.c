@@ -72,8 +72,9 @@ awq_quantize_params awq_quantize_default_params(void) {
     p.n_grid = 20;
     p.duo_scaling = AWQ_DUO_OFF;
     p.precision = AWQ_PRECISION_BF16; /* falls back to fp32 where unavailable */
-    p.screen = 0.25;
-    p.finalists = 3;
+    p.screen = 0.125;
+    p.race_z = 4;
+    p.finalists = 0;
     p.clip = true;
     p.clip_n_grid = 20;
     p.clip_max_shrink = 0.5;
@@ -278,6 +279,15 @@ static cJSON *search_to_json(const awq_quantize_job *job, int64_t layer,
         if (s->screen_loss[g])
             cJSON_AddItemToObject(go, "screen_losses",
                                   json_losses(s->screen_loss[g], s->n_cand[g]));
+        /* the screening side's segment sums, per candidate (the samples of
+         * the finalists' test) */
+        if (s->screen_seg[g]) {
+            cJSON *segs = cJSON_AddArrayToObject(go, "screen_segments");
+            for (int i = 0; i < s->n_cand[g]; i++)
+                cJSON_AddItemToArray(segs, json_losses(s->screen_seg[g] + (size_t)i *
+                                                                          (size_t)s->n_seg[g],
+                                                       (int)s->n_seg[g]));
+        }
         if (s->used[g] && s->scales[g])
             cJSON_AddItemToObject(go, "scales", awq_qz_json_floats(s->scales[g], s->len[g]));
         cJSON_AddItemToArray(groups, go);

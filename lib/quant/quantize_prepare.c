@@ -79,7 +79,7 @@ static awq_status compute_fingerprint(awq_quantize_job *job) {
                        (uint64_t)p->clip_tokens, (uint64_t)p->propagate,
                        (uint64_t)p->runtime.backend, p->allow_lossy, (uint64_t)p->chunk_seqs,
                        (uint64_t)p->precision, (uint64_t)(p->screen * 1e9),
-                       (uint64_t)p->finalists};
+                       (uint64_t)p->finalists, (uint64_t)(p->race_z * 1e9)};
     XXH3_64bits_update(xs, opts, sizeof opts);
     if (job->loaded.root) {
         char *s = cJSON_PrintUnformatted(job->loaded.root);
@@ -148,12 +148,17 @@ awq_status awq_quantize_prepare(awq_ctx *ctx, const char *model_dir, const char 
                         ">= 2 (got %d)", p->n_grid);
     if (!(p->screen >= 0 && p->screen < 1))
         return awq_fail(ctx, AWQ_ERR_INVALID_ARG,
-                        "screen %g out of range: the fraction of calibration sequences that "
-                        "screens the scale candidates is in [0, 1) (0: no screening)",
+                        "screen %g out of range: the fraction of calibration sequences in "
+                        "each stage of the scale candidates' race is in [0, 1) (0: one stage, "
+                        "no race)",
                         p->screen);
-    if (p->finalists < 1 || p->finalists > 1000)
-        return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "finalists %d out of range [1, 1000]",
-                        p->finalists);
+    if (!(p->race_z >= 0 && p->race_z <= 1000))
+        return awq_fail(ctx, AWQ_ERR_INVALID_ARG,
+                        "race_z %g out of range [0, 1000] (standard errors; 0: no test)",
+                        p->race_z);
+    if (p->finalists < 0 || p->finalists > 1000)
+        return awq_fail(ctx, AWQ_ERR_INVALID_ARG,
+                        "finalists %d out of range [0, 1000] (0: no cap)", p->finalists);
     if (p->clip && (p->clip_n_grid < 1 || p->clip_max_shrink <= 0 || p->clip_max_shrink >= 1 ||
                     p->clip_tokens < 1))
         return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "clip parameters out of range");

@@ -24,10 +24,15 @@ expect_exit 2 "--screen 1" "$AWQKIT" quantize "$M" -o "$T/x" --screen 1
 stderr_has "--screen 1: expected a fraction in [0, 1)"
 expect_exit 2 "--screen abc" "$AWQKIT" quantize "$M" -o "$T/x" --screen abc
 stderr_has "--screen"
-expect_exit 2 "--finalists 0" "$AWQKIT" quantize "$M" -o "$T/x" --finalists 0
+expect_exit 2 "--finalists -1" "$AWQKIT" quantize "$M" -o "$T/x" --finalists -1
 stderr_has "--finalists"
+expect_exit 2 "--race-z -1" "$AWQKIT" quantize "$M" -o "$T/x" --race-z -1
+stderr_has "--race-z -1: expected standard errors in [0, 1000]"
+expect_exit 2 "--race-z x" "$AWQKIT" quantize "$M" -o "$T/x" --race-z x
+stderr_has "--race-z"
 expect_exit 0 "help names --screen" "$AWQKIT" quantize --help
 stdout_has "--finalists K"
+stdout_has "--race-z Z"
 expect_exit 2 "output == input" "$AWQKIT" quantize "$M" -o "$M"
 stderr_has "is the input"
 expect_exit 1 "missing model" "$AWQKIT" quantize "$T/nonexistent" -o "$T/x"

@@ -98,45 +98,55 @@ static bool same_file(const char *a, const char *b) {
     return same;
 }
 
-/* The screened search on the MoE groups (the norm -> experts block, each
- * expert's up -> down): with 19 finalists of 20 every candidate but the
- * worst screened one is finished over all rows, so the picks, and the
- * bytes, are the unscreened search's; wrong row ranges in the split would
- * change the finished losses and so the picks. */
+/* The race on the MoE groups (the norm -> experts block, each expert's
+ * up -> down), in two settings that finish every candidate but at most
+ * the worst one, so that the picks, and the bytes, are the unraced
+ * search's: no test and 19 finalists of 20 (two stages); and a test that
+ * drops nothing (race_z 1000) over four stages, so the segments of every
+ * stage are cut and paired. Wrong row ranges of a stage would change the
+ * finished losses and so the picks; segments beyond their room fail. */
 static void run_screen(awq_ctx *ctx, const char *model, const char *ids) {
-    char a[1100], b[1100], fa[1200], fb[1200];
+    static const struct {
+        double screen, z;
+        int finalists;
+    } v[] = {{0.5, 0, 19}, {0.25, 1000, 0}};
+    char a[1100], fa[1200];
     snprintf(a, sizeof a, "%s-screen0", model);
-    snprintf(b, sizeof b, "%s-screen", model);
+    snprintf(fa, sizeof fa, "%s/model.safetensors", a);
     awq_quantize_params p = e2e_quantize_params(AWQ_METHOD_AWQ, ids);
     p.quant.group_size = 64;
     p.calib.seqlen = 128;
-    awq_quantize_report ra, rb;
+    awq_quantize_report ra;
     memset(&ra, 0, sizeof ra);
-    memset(&rb, 0, sizeof rb);
     p.screen = 0;
     CHECK_OK(ctx, e2e_quantize_with(ctx, model, a, &p, &ra));
-    p.screen = 0.5;
-    p.finalists = p.n_grid - 1;
-    CHECK_OK(ctx, e2e_quantize_with(ctx, model, b, &p, &rb));
-    snprintf(fa, sizeof fa, "%s/model.safetensors", a);
-    snprintf(fb, sizeof fb, "%s/model.safetensors", b);
-    CHECK_MSG(same_file(fa, fb), "%s: screened (19 finalists) differs from unscreened", model);
-    /* RTN's loss is always finished (its two sides), the best is a
-     * finalist: both are the unscreened losses up to the rounding of the
-     * split sums (the MoE slots 2 and 3: the norm group, the experts'
-     * mean up -> down) */
-    CHECK_EQ_INT(ra.n_groups, rb.n_groups);
-    for (int64_t g = 0; g < ra.n_groups && g < rb.n_groups; g++) {
-        const awq_group_report *x = &ra.groups[g], *y = &rb.groups[g];
-        if (!x->searched) continue;
-        CHECK_MSG(fabs(y->loss_rtn - x->loss_rtn) <= 1e-9 * x->loss_rtn &&
-                      fabs(y->loss_best - x->loss_best) <= 1e-9 * x->loss_best,
-                  "%s group %lld (%s): screened losses %.12g / %.12g, unscreened %.12g / %.12g",
-                  model, (long long)g, x->name, y->loss_rtn, y->loss_best, x->loss_rtn,
-                  x->loss_best);
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+        char b[1100], fb[1200];
+        snprintf(b, sizeof b, "%s-screen%zu", model, i + 1);
+        snprintf(fb, sizeof fb, "%s/model.safetensors", b);
+        awq_quantize_report rb;
+        memset(&rb, 0, sizeof rb);
+        p.screen = v[i].screen;
+        p.race_z = v[i].z;
+        p.finalists = v[i].finalists;
+        CHECK_OK(ctx, e2e_quantize_with(ctx, model, b, &p, &rb));
+        CHECK_MSG(same_file(fa, fb),
+                  "%s: raced (screen %g, race_z %g, finalists %d) differs from unraced", model,
+                  v[i].screen, v[i].z, v[i].finalists);
+        /* the report covers the first stage: fewer sequences than all */
+        CHECK_MSG(rb.report_seqs < rb.calib_seqs && ra.report_seqs == ra.calib_seqs,
+                  "%s: report over %lld / %lld sequences, unraced %lld / %lld", model,
+                  (long long)rb.report_seqs, (long long)rb.calib_seqs,
+                  (long long)ra.report_seqs, (long long)ra.calib_seqs);
+        CHECK_EQ_INT(ra.n_groups, rb.n_groups);
+        for (int64_t g = 0; g < ra.n_groups && g < rb.n_groups; g++)
+            CHECK_MSG(!rb.groups[g].searched || (rb.groups[g].loss_rtn > 0 &&
+                                                 isfinite(rb.groups[g].loss_best)),
+                      "%s group %lld: losses %g / %g", model, (long long)g,
+                      rb.groups[g].loss_rtn, rb.groups[g].loss_best);
+        awq_quantize_report_free(&rb);
     }
     awq_quantize_report_free(&ra);
-    awq_quantize_report_free(&rb);
 }
 
 static void run_family(awq_ctx *ctx, const char *tmp, const char *ids, const family *f) {

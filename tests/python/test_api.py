@@ -83,8 +83,11 @@ def test_bad_option_names_it(tiny, tmp_path):
     assert e.value.awq_status == awqkit.Status.INVALID_ARG
     assert "screen" in e.value.message
     with pytest.raises(awqkit.AwqError) as e:
-        awqkit.quantize(tiny, tmp_path / "x", finalists=0)
+        awqkit.quantize(tiny, tmp_path / "x", finalists=-1)
     assert "finalists" in e.value.message
+    with pytest.raises(awqkit.AwqError) as e:
+        awqkit.quantize(tiny, tmp_path / "x", race_z=-1)
+    assert "race_z" in e.value.message
     assert not (tmp_path / "x").exists()
     with pytest.raises(awqkit.AwqError) as e:
         awqkit.repack(tiny, tmp_path / "y", to="int3")

@@ -1,33 +1,42 @@
-/* tests/unit/test_awq_screen.c — the screened scale search
- * (awq_quantize_params.screen / finalists, lib/quant/awq_search.c) against
- * the unscreened search it shortens, on data/tiny-llama:
- *  - screen 0 screens nothing: every candidate's full loss, no screening
+/* tests/unit/test_awq_screen.c — the scale candidates' race
+ * (awq_quantize_params.screen / race_z / finalists, lib/quant/awq_pick.c)
+ * against the unraced search it shortens, on data/tiny-llama:
+ *  - screen 0 races nothing: every candidate's full loss, no first-stage
  *    losses;
- *  - a finalist's full loss is the unscreened search's loss of that
- *    candidate (the same sums split in two; AWQ_TOL_SPLIT_SUM), with the
- *    split inside a chunk and on a chunk boundary;
- *  - the screening side is the first sequences: RTN's screening loss is
- *    an unscreened search's RTN loss over only those (first layer, where
- *    the inputs are the embeddings themselves; the other candidates'
- *    scales follow x_mean, which covers every sequence of a store);
- *  - the finalists are exactly the `finalists` lowest screening losses, and
- *    the pick is the lowest full loss among the finished candidates; it is
- *    the unscreened pick whenever that one is a finalist;
+ *  - a candidate that runs every stage has the unraced search's loss of
+ *    that candidate (the same sums split by stages; AWQ_TOL_SPLIT_SUM),
+ *    with stage boundaries inside a chunk and on a chunk boundary;
+ *  - the first stage is the first sequences: RTN's first-stage loss is an
+ *    unraced search's RTN loss over only those (first layer, where the
+ *    inputs are the embeddings themselves; the other candidates' scales
+ *    follow x_mean, which covers every sequence of a store);
+ *  - the drop rule, recomputed here from the first-stage segments (two
+ *    stages, so that the only test is on them): a candidate stays exactly
+ *    when its paired t against the leader is at most race_z; one left ends
+ *    the race with it as the pick; the segments add up to the first-stage
+ *    losses;
+ *  - race_z 0 with a cap: the finished candidates are exactly the
+ *    `finalists` lowest first-stage losses;
+ *  - the pick is the lowest full loss among the finished, and the unraced
+ *    pick whenever that one finished; the report's losses are the first
+ *    stage's;
  *  - 1 and 2 threads give the same bits;
- *  - out-of-range screen / finalists are refused, naming the field. */
+ *  - out-of-range screen / race_z / finalists are refused, naming the
+ *    field. */
 #include "awq_test.h"
 #include "core/core.h"
 #include "quant/awq_search.h"
 
 #include "awqkit/quantize.h"
 
-/* A finalist's loss is the sum over the screening sequences plus the sum
- * over the rest, divided by the count; the unscreened search sums the same
- * squared errors in one pass. They differ only in the rounding of a few
- * double additions. */
+/* A finished candidate's loss is the sum over the stages divided by the
+ * count; the unraced search sums the same squared errors in one pass. They
+ * differ only in the rounding of a few double additions. */
 #define AWQ_TOL_SPLIT_SUM 1e-9
 
-enum { B = 5, T = 64 };
+/* 16 sequences of 64 tokens: one segment each, so two stages of 8 give the
+ * race's minimum of 8 paired samples on the first. */
+enum { B = 16, T = 64 };
 
 typedef struct {
     awq_ctx *ctx;
@@ -85,69 +94,125 @@ static awq_layer *search(rig *r, int64_t li, const awq_quantize_params *p, awq_l
 
 static double rel(double a, double b) { return fabs(a - b) / fabs(b); }
 
-/* Every property of one screened group against its unscreened twin. */
-static void check_group(const char *what, const awq_layer_search *u, const awq_layer_search *s,
-                        int gi, int finalists) {
+/* The paired t of b's segments minus a's, written from its definition
+ * (mean difference over its standard error; the oracle of awq_pick.c's). */
+static double t_of(const double *a, const double *b, int64_t n) {
+    double m = 0, v = 0;
+    for (int64_t u = 0; u < n; u++) m += (b[u] - a[u]) / (double)n;
+    if (!(m > 0)) return 0;
+    for (int64_t u = 0; u < n; u++) v += (b[u] - a[u] - m) * (b[u] - a[u] - m);
+    double se = sqrt(v / (double)(n - 1) / (double)n);
+    return se > 0 ? m / se : INFINITY;
+}
+
+typedef struct {
+    int groups, dropped, decided, finished_many;
+} race_stats;
+
+/* Every property of one raced group (two stages) against its unraced
+ * twin. */
+static void check_group(const char *what, const awq_quantize_params *p,
+                        const awq_layer_search *u, const awq_layer_search *s, int gi,
+                        race_stats *rs) {
     const char *name = u->rep[gi].name;
     const int n = u->n_cand[gi];
     CHECK_EQ_INT(s->n_cand[gi], n);
-    CHECK_MSG(u->screen_loss[gi] == NULL, "%s %s: screen 0 has screening losses", what, name);
-    CHECK_MSG(s->screen_loss[gi] != NULL, "%s %s: not screened", what, name);
+    CHECK_MSG(u->screen_loss[gi] == NULL, "%s %s: screen 0 has first-stage losses", what, name);
+    CHECK_MSG(s->screen_loss[gi] != NULL, "%s %s: not raced", what, name);
     if (!s->screen_loss[gi] || s->n_cand[gi] != n) return;
+    const double *sl = s->screen_loss[gi];
     for (int i = 0; i < n; i++)
-        CHECK_MSG(isfinite(u->cand_loss[gi][i]), "%s %s: unscreened candidate %d has no loss",
-                  what, name, i);
-    /* finished candidates: the finalists, and the identity (plain ratio 0,
-     * whose full loss is the RTN baseline's) */
-    int n_fin = 0;
-    for (int i = 0; i < n; i++) {
-        if (!isfinite(s->cand_loss[gi][i])) continue;
-        double e = rel(s->cand_loss[gi][i], u->cand_loss[gi][i]);
-        CHECK_MSG(e <= AWQ_TOL_SPLIT_SUM, "%s %s candidate %d: split loss %.12g vs %.12g", what,
-                  name, i, s->cand_loss[gi][i], u->cand_loss[gi][i]);
-        /* a finalist ranks among the `finalists` lowest screening losses */
-        int below = 0;
-        for (int j = 0; j < n; j++)
-            below += s->screen_loss[gi][j] < s->screen_loss[gi][i] ||
-                     (s->screen_loss[gi][j] == s->screen_loss[gi][i] && j < i);
-        if (below < finalists) n_fin++;
-        else CHECK_MSG(i == 0 && s->cand_loss[gi][0] == s->rep[gi].loss_rtn,
-                       "%s %s: candidate %d finished with rank %d", what, name, i, below);
+        CHECK_MSG(isfinite(u->cand_loss[gi][i]) && isfinite(sl[i]),
+                  "%s %s: candidate %d has no loss", what, name, i);
+    rs->groups++;
+    /* the first stage's leader (ties: the earlier) */
+    int a = 0;
+    for (int i = 1; i < n; i++)
+        if (sl[i] < sl[a]) a = i;
+    bool stay[64] = {false};
+    int n_stay = 0;
+    if (p->race_z > 0) {
+        CHECK_MSG(s->screen_seg[gi] != NULL && s->n_seg[gi] == B / 2,
+                  "%s %s: %lld first-stage segments, want %d", what, name,
+                  (long long)s->n_seg[gi], B / 2);
+        if (!s->screen_seg[gi] || s->n_seg[gi] != B / 2) return;
+        const int64_t ns = s->n_seg[gi];
+        const double *seg = s->screen_seg[gi];
+        double sum0 = 0;
+        for (int64_t k = 0; k < ns; k++) sum0 += seg[k];
+        for (int i = 0; i < n; i++) {
+            /* the segments add up to the first-stage loss */
+            double sum = 0;
+            for (int64_t k = 0; k < ns; k++) sum += seg[i * ns + k];
+            CHECK_MSG(rel(sum / sum0, sl[i] / sl[0]) <= AWQ_TOL_SPLIT_SUM,
+                      "%s %s candidate %d: segments %.12g vs loss ratio %.12g", what, name, i,
+                      sum / sum0, sl[i] / sl[0]);
+            stay[i] = i == a || t_of(seg + a * ns, seg + i * ns, ns) <= p->race_z;
+        }
+    } else {
+        /* no test: the `finalists` lowest */
+        for (int i = 0; i < n; i++) {
+            int below = 0;
+            for (int j = 0; j < n; j++) below += sl[j] < sl[i] || (sl[j] == sl[i] && j < i);
+            stay[i] = below < p->finalists;
+        }
     }
-    CHECK_MSG(n_fin == finalists, "%s %s: %d finalists, want %d", what, name, n_fin, finalists);
-    /* the pick: the lowest full loss among the finished */
-    int best = -1;
-    for (int i = 0; i < n; i++)
-        if (isfinite(s->cand_loss[gi][i]) && (best < 0 || s->cand_loss[gi][i] < s->cand_loss[gi][best]))
-            best = i;
-    CHECK(best >= 0 && s->rep[gi].loss_best == s->cand_loss[gi][best]);
+    for (int i = 0; i < n; i++) n_stay += stay[i];
+    rs->dropped += n - n_stay;
+    int pick = (int)lround(s->rep[gi].ratio * p->n_grid);
+    if (n_stay == 1) {
+        /* one left after the first stage: it wins, nothing finished */
+        rs->decided++;
+        CHECK_MSG(pick == a, "%s %s: one left (%d), yet pick %d", what, name, a, pick);
+        for (int i = 0; i < n; i++)
+            CHECK_MSG(!isfinite(s->cand_loss[gi][i]), "%s %s: candidate %d finished", what,
+                      name, i);
+    } else {
+        rs->finished_many++;
+        int best = -1;
+        for (int i = 0; i < n; i++) {
+            CHECK_MSG(isfinite(s->cand_loss[gi][i]) == stay[i],
+                      "%s %s: candidate %d %s, but its t is %s race_z", what, name, i,
+                      stay[i] ? "dropped" : "finished", stay[i] ? "within" : "beyond");
+            if (!isfinite(s->cand_loss[gi][i])) continue;
+            double e = rel(s->cand_loss[gi][i], u->cand_loss[gi][i]);
+            CHECK_MSG(e <= AWQ_TOL_SPLIT_SUM, "%s %s candidate %d: split loss %.12g vs %.12g",
+                      what, name, i, s->cand_loss[gi][i], u->cand_loss[gi][i]);
+            if (best < 0 || s->cand_loss[gi][i] < s->cand_loss[gi][best]) best = i;
+        }
+        CHECK_MSG(pick == best, "%s %s: pick %d, lowest finished %d", what, name, pick, best);
+    }
+    /* the unraced pick, whenever the unraced best finished (or won alone) */
     int ub = 0;
     for (int i = 1; i < n; i++)
         if (u->cand_loss[gi][i] < u->cand_loss[gi][ub]) ub = i;
-    if (isfinite(s->cand_loss[gi][ub]))
+    if (stay[ub] && (n_stay > 1 || ub == a))
         CHECK_MSG(s->rep[gi].ratio == u->rep[gi].ratio && s->rep[gi].duo == u->rep[gi].duo &&
                       memcmp(s->scales[gi], u->scales[gi], sizeof(float) * (size_t)u->len[gi]) == 0,
-                  "%s %s: the unscreened best %d is a finalist, yet ratio %.2f vs %.2f", what,
-                  name, ub, s->rep[gi].ratio, u->rep[gi].ratio);
+                  "%s %s: the unraced best %d stayed, yet ratio %.2f vs %.2f", what, name, ub,
+                  s->rep[gi].ratio, u->rep[gi].ratio);
     else
-        printf("%s %s: the unscreened best (%d) was screened out; the pick's loss is %.3g%% "
-               "above it\n", what, name, ub,
-               100 * (s->rep[gi].loss_best / u->rep[gi].loss_best - 1));
-    CHECK(rel(s->rep[gi].loss_rtn, u->rep[gi].loss_rtn) <= AWQ_TOL_SPLIT_SUM);
+        printf("%s %s: the unraced best (%d) was dropped; the pick's loss is %.3g%% above it\n",
+               what, name, ub, 100 * (u->cand_loss[gi][pick] / u->cand_loss[gi][ub] - 1));
+    /* the report: first-stage losses (candidate 0 is RTN itself) */
+    CHECK(s->rep[gi].loss_rtn == sl[0]);
+    CHECK(pick >= 0 && pick < n && s->rep[gi].loss_best == sl[pick]);
 }
 
-static void test_layers(const int32_t *ids) {
+static void test_layers(const int32_t *ids, double z, int finalists, bool all_chunkings) {
     awq_quantize_params pu = awq_quantize_default_params(), ps = pu;
     pu.precision = ps.precision = AWQ_PRECISION_FP32;
-    /* every group through candidate forwards, so that every group screens */
+    /* every group through candidate forwards, so that every group races */
     pu.search_loss = ps.search_loss = AWQ_SEARCH_LOSS_DIRECT;
     pu.screen = 0;
-    ps.screen = 0.5;           /* round(2.5) = 3 of 5 sequences */
-    ps.finalists = 3;
-    /* one chunk; chunks of 2 (the split inside chunk [2, 4)); chunks of 3
-     * (the split on the boundary) */
-    static const int64_t per_chunk[] = {0, 2, 3};
-    for (size_t v = 0; v < sizeof per_chunk / sizeof *per_chunk; v++) {
+    ps.screen = 0.5;           /* two stages of 8 sequences */
+    ps.race_z = z;
+    ps.finalists = finalists;
+    /* one chunk; chunks of 3 (the stage boundary inside chunk [6, 9));
+     * chunks of 4 (the boundary on a chunk boundary) */
+    static const int64_t per_chunk[] = {0, 3, 4};
+    race_stats rs = {0};
+    for (size_t v = 0; v < (all_chunkings ? 3u : 1u); v++) {
         rig r;
         if (!rig_open(&r, 2, B, per_chunk[v], ids)) {
             rig_close(&r);
@@ -159,11 +224,11 @@ static void test_layers(const int32_t *ids) {
             awq_layer *l = search(&r, li, &pu, &u);
             if (!l) break;
             CHECK_OK(r.ctx, awq_search_layer(r.m, l, &r.a, &ps, &s, NULL, 0, 0));
-            char what[64];
-            snprintf(what, sizeof what, "chunks of %lld, layer %lld", (long long)per_chunk[v],
-                     (long long)li);
+            char what[96];
+            snprintf(what, sizeof what, "z %g finalists %d, chunks of %lld, layer %lld", z,
+                     finalists, (long long)per_chunk[v], (long long)li);
             for (int gi = 0; gi < u.n_groups; gi++)
-                if (u.used[gi] && u.rep[gi].searched) check_group(what, &u, &s, gi, ps.finalists);
+                if (u.used[gi] && u.rep[gi].searched) check_group(what, &ps, &u, &s, gi, &rs);
             awq_layer_search_free(&u);
             awq_layer_search_free(&s);
             CHECK_OK(r.ctx, awq_act_store_swap(r.a.st, AWQ_SLOT_X, AWQ_SLOT_Y));
@@ -171,21 +236,27 @@ static void test_layers(const int32_t *ids) {
         }
         rig_close(&r);
     }
+    printf("z %g finalists %d: %d groups, %d candidates dropped, %d decided on the first "
+           "stage, %d with several finishing\n", z, finalists, rs.groups, rs.dropped, rs.decided,
+           rs.finished_many);
+    /* the runs exercise what they test */
+    CHECK(rs.groups > 0 && rs.dropped > 0 && rs.finished_many > 0);
+    if (z > 0 && z < 2) CHECK(rs.decided > 0);
 }
 
-/* The screening side is the screening sequences alone: on layer 0 an
- * unscreened search over only those sequences computes RTN's screening
- * sums (its inputs are the same embeddings). And the screened search
- * gives the same bits on 1 and 2 threads. */
+/* The first stage is the first sequences alone: on layer 0 an unraced
+ * search over only those sequences computes RTN's first-stage sums (its
+ * inputs are the same embeddings). And the race gives the same bits on 1
+ * and 2 threads. */
 static void test_screen_side(const int32_t *ids) {
     awq_quantize_params pu = awq_quantize_default_params(), ps = pu;
     pu.precision = ps.precision = AWQ_PRECISION_FP32;
     pu.search_loss = ps.search_loss = AWQ_SEARCH_LOSS_DIRECT;
     pu.screen = 0;
-    ps.screen = 0.4;           /* round(2) = 2 of 5 */
-    ps.finalists = 2;
+    ps.screen = 0.375;         /* stages of 6 of 16 */
+    ps.race_z = 1;             /* drops on the 6 + 6 segments */
     rig full, part, one;
-    bool ok = rig_open(&full, 2, B, 0, ids) && rig_open(&part, 2, 2, 0, ids) &&
+    bool ok = rig_open(&full, 2, B, 0, ids) && rig_open(&part, 2, 6, 0, ids) &&
               rig_open(&one, 1, B, 0, ids);
     if (ok) {
         awq_layer_search s, u, s1;
@@ -199,11 +270,13 @@ static void test_screen_side(const int32_t *ids) {
             CHECK(s.screen_loss[gi] != NULL);
             if (s.screen_loss[gi])
                 CHECK_MSG(rel(s.screen_loss[gi][0], u.cand_loss[gi][0]) <= AWQ_TOL_SPLIT_SUM,
-                          "%s: RTN's screening loss %.12g, its loss over those sequences "
+                          "%s: RTN's first-stage loss %.12g, its loss over those sequences "
                           "%.12g", s.rep[gi].name, s.screen_loss[gi][0], u.cand_loss[gi][0]);
             CHECK_MSG(s.rep[gi].loss_best == s1.rep[gi].loss_best &&
                           s.rep[gi].loss_rtn == s1.rep[gi].loss_rtn &&
-                          s.rep[gi].ratio == s1.rep[gi].ratio,
+                          s.rep[gi].ratio == s1.rep[gi].ratio &&
+                          memcmp(s.cand_loss[gi], s1.cand_loss[gi],
+                                 sizeof(double) * (size_t)s.n_cand[gi]) == 0,
                       "%s: 1 and 2 threads differ", s.rep[gi].name);
         }
         awq_layer_search_free(&s);
@@ -222,7 +295,7 @@ static void test_params(void) {
     awq_ctx *ctx = awq_test_ctx(1);
     awq_quantize_job *job = NULL;
     awq_quantize_params p = awq_quantize_default_params();
-    CHECK(p.screen > 0 && p.screen < 1 && p.finalists >= 1);
+    CHECK(p.screen > 0 && p.screen < 1 && p.race_z > 0 && p.finalists == 0);
     p.screen = 1.0;
     CHECK_FAILS(ctx, awq_quantize_prepare(ctx, AWQ_TEST_DATA "/tiny-llama", "/nonexistent/out",
                                           &p, &job),
@@ -232,10 +305,19 @@ static void test_params(void) {
                                           &p, &job),
                 AWQ_ERR_INVALID_ARG, "screen");
     p = awq_quantize_default_params();
-    p.finalists = 0;
+    p.finalists = -1;
     CHECK_FAILS(ctx, awq_quantize_prepare(ctx, AWQ_TEST_DATA "/tiny-llama", "/nonexistent/out",
                                           &p, &job),
                 AWQ_ERR_INVALID_ARG, "finalists");
+    static const double bad_z[] = {-1, 1001, NAN};
+    for (size_t i = 0; i < sizeof bad_z / sizeof *bad_z; i++) {
+        p = awq_quantize_default_params();
+        p.race_z = bad_z[i];
+        CHECK_FAILS(ctx,
+                    awq_quantize_prepare(ctx, AWQ_TEST_DATA "/tiny-llama", "/nonexistent/out",
+                                         &p, &job),
+                    AWQ_ERR_INVALID_ARG, "race_z");
+    }
     CHECK(job == NULL);
     awq_ctx_free(ctx);
 }
@@ -246,6 +328,8 @@ int main(void) {
     for (int i = 0; i < B * T; i++) ids[i] = (int32_t)(awq_test_rand_u32(&st) % 4096u);
     test_params();
     test_screen_side(ids);
-    test_layers(ids);
+    test_layers(ids, 4, 0, true); /* the default test */
+    test_layers(ids, 1, 0, false); /* drops often: decided groups */
+    test_layers(ids, 0, 3, false); /* no test, a cap of 3 */
     return awq_test_summary();
 }

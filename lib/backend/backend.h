@@ -163,6 +163,13 @@ typedef struct awq_backend_ops {
     /* *out (host) = mean((a - b)^2) over n elements, in double. */
     awq_status (*mse)(awq_backend *be, const float *a, const float *b,
                       int64_t n, double *out);
+    /* out[s] (host, ceil(n / seg_len) entries) = the sum of (a - b)^2
+     * over segment s of seg_len elements (the last one shorter when n is
+     * not a multiple), in double: the race's paired samples
+     * (lib/quant/awq_pick.c) in one pass instead of one mse call per
+     * segment. Optional (NULL: the callers call mse per segment). */
+    awq_status (*sq_err_segs)(awq_backend *be, const float *a, const float *b,
+                              int64_t n, int64_t seg_len, double *out);
     /* Gram matrix for the AWQ search's shortcut (lib/quant/awq_gram.c):
      * g[K, K] = x^T x for x [M, K] (accumulate: g += x^T x), fp32
      * products and sums; g is exactly symmetric (the lower triangle is a

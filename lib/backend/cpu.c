@@ -534,6 +534,39 @@ static awq_status cpu_mse(awq_backend *be, const float *a, const float *b,
     return AWQ_OK;
 }
 
+/* Per-segment sums in one pass: when segments are whole blocks (the usual
+ * case: 64 rows of a multiple of 128 columns), the blocks of the whole
+ * range are summed in parallel and each segment adds its own in order, so
+ * a segment's sum has the bits of pair_reduce over that segment alone;
+ * otherwise one pair_reduce per segment. */
+static awq_status cpu_sq_err_segs(awq_backend *be, const float *a, const float *b, int64_t n,
+                                  int64_t seg_len, double *out) {
+    if (n < 0 || seg_len < 1)
+        return awq_fail(be->ctx, AWQ_ERR_INVALID_ARG, "sq_err_segs: n %lld, seg_len %lld",
+                        (long long)n, (long long)seg_len);
+    const int64_t n_seg = (n + seg_len - 1) / seg_len;
+    if (seg_len % MSE_BLOCK != 0) {
+        for (int64_t s = 0; s < n_seg; s++) {
+            const int64_t off = s * seg_len;
+            AWQ_TRY(pair_reduce(be, "sq_err_segs", a + off, b + off,
+                                AWQ_MIN(seg_len, n - off), MSE_BLOCK, mse_blocks, &out[s]));
+        }
+        return AWQ_OK;
+    }
+    const int64_t nb = (n + MSE_BLOCK - 1) / MSE_BLOCK, per = seg_len / MSE_BLOCK;
+    double *part = awq_alloc((size_t)(nb ? nb : 1), sizeof(double));
+    if (!part) return awq_fail_nomem(be->ctx, "sq_err_segs", (uint64_t)nb * 8);
+    pair_job j = {a, b, n, part};
+    awq_parallel_for(be->ctx, nb, mse_blocks, &j);
+    for (int64_t s = 0; s < n_seg; s++) {
+        double acc = 0.0;
+        for (int64_t i = s * per; i < AWQ_MIN(nb, (s + 1) * per); i++) acc += part[i];
+        out[s] = acc;
+    }
+    awq_free(part);
+    return AWQ_OK;
+}
+
 /* --------------------------------------------------------------- gram */
 
 /* g = x^T x by fixed slices of GRAM_SLICE rows of g, each one single-
@@ -704,6 +737,7 @@ static const awq_backend_ops k_cpu_ops = {
     .scale_rows = cpu_scale_rows,
     .col_mean_abs = cpu_col_mean_abs,
     .mse = cpu_mse,
+    .sq_err_segs = cpu_sq_err_segs,
     .gram = cpu_gram,
     .dot = cpu_dot,
     .set_gemm_precision = cpu_set_gemm_precision,

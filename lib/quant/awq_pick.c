@@ -23,7 +23,9 @@
  * replaces, and picked the exhaustive best in all of them. */
 #include "quant/awq_search.h"
 
+#include "backend/backend.h"
 #include "core/core.h"
+#include "model/forward.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -72,6 +74,44 @@ static double paired_t(const double *a, const double *b, int64_t n) {
     }
     v /= (double)(n - 1);
     return v > 0 ? m / sqrt(v / (double)n) : INFINITY;
+}
+
+awq_status awq_race_add_sq_err(awq_model *m, const float *y, const float *fp, int64_t rows,
+                               int64_t cols, int64_t cut_rows, awq_part_sum *acc) {
+    awq_backend *be = awq_model_backend(m);
+    if (!acc->seg) {
+        const int64_t n = rows * cols;
+        double v = 0;
+        if (n > 0) AWQ_TRY(be->ops->mse(be, y, fp, n, &v));
+        acc->sse += v * (double)n;
+        acc->n += n;
+        return AWQ_OK;
+    }
+    /* cuts at whole segments change nothing: one piece */
+    if (cut_rows <= 0 || cut_rows % AWQ_SEG_TOKENS == 0) cut_rows = rows;
+    for (int64_t r0 = 0; r0 < rows; r0 += cut_rows) {
+        const int64_t pr = AWQ_MIN(cut_rows, rows - r0), n = pr * cols;
+        const int64_t k = (pr + AWQ_SEG_TOKENS - 1) / AWQ_SEG_TOKENS, seg = AWQ_SEG_TOKENS * cols;
+        const float *a = y + r0 * cols, *b = fp + r0 * cols;
+        if (acc->n_seg + k > acc->cap_seg)
+            return awq_fail(awq_model_ctx(m), AWQ_ERR_INTERNAL,
+                            "race segments beyond %lld", (long long)acc->cap_seg);
+        double *out = acc->seg + acc->n_seg;
+        if (be->ops->sq_err_segs) {
+            AWQ_TRY(be->ops->sq_err_segs(be, a, b, n, seg, out));
+        } else {
+            for (int64_t s = 0; s < k; s++) {
+                const int64_t cnt = AWQ_MIN(seg, n - s * seg);
+                double v;
+                AWQ_TRY(be->ops->mse(be, a + s * seg, b + s * seg, cnt, &v));
+                out[s] = v * (double)cnt;
+            }
+        }
+        for (int64_t s = 0; s < k; s++) acc->sse += out[s];
+        acc->n_seg += k;
+        acc->n += n;
+    }
+    return AWQ_OK;
 }
 
 void awq_search_pick_free(awq_search_pick *pk) {

@@ -358,7 +358,7 @@ static awq_status eval_candidate(awq_model *m, awq_layer *l, const awq_scale_gro
     int64_t seq0 = 0;          /* global index of the chunk's first sequence */
     for (int64_t c = 0; c < awq_act_store_n_chunks(a->st) && st == AWQ_OK; c++) {
         const int64_t seqs = awq_search_chunk_seqs(a, c);
-        /* this chunk's sequences [lo, hi) that belong to `part` */
+        /* this chunk's sequences [lo, hi) in [u0, u1) */
         int64_t lo, hi;
         awq_unit_range(u0, u1, seq0, seqs, &lo, &hi);
         seq0 += seqs;
@@ -368,31 +368,9 @@ static awq_status eval_candidate(awq_model *m, awq_layer *l, const awq_scale_gro
         if (st == AWQ_OK)
             st = run_block(l, g, x + lo * a->T * K_in, gs->out, a, hi - lo);
         if (st == AWQ_OK) st = awq_act_store_get(a->st, AWQ_SLOT_FP, c, true, &fp);
-        if (st == AWQ_OK && acc->seg) {
-            /* the finalists' paired samples: one sum per segment */
-            for (int64_t q = 0; q < hi - lo && st == AWQ_OK; q++)
-                for (int64_t t0 = 0; t0 < a->T && st == AWQ_OK; t0 += AWQ_SEG_TOKENS) {
-                    int64_t n = AWQ_MIN(AWQ_SEG_TOKENS, a->T - t0) * cols;
-                    int64_t off = (q * a->T + t0) * cols;
-                    double v = 0;
-                    if (acc->n_seg >= acc->cap_seg) {
-                        st = awq_fail(awq_model_ctx(m), AWQ_ERR_INTERNAL,
-                                      "screening segments beyond %lld",
-                                      (long long)acc->cap_seg);
-                        break;
-                    }
-                    st = be->ops->mse(be, gs->out + off, fp + lo * a->T * cols + off, n, &v);
-                    acc->seg[acc->n_seg++] = v * (double)n;
-                    acc->sse += v * (double)n;
-                    acc->n += n;
-                }
-            continue;
-        }
-        int64_t n = (hi - lo) * a->T * cols;
-        double v = 0;
-        if (st == AWQ_OK) st = be->ops->mse(be, gs->out, fp + lo * a->T * cols, n, &v);
-        acc->sse += v * (double)n;
-        acc->n += n;
+        if (st == AWQ_OK)
+            st = awq_race_add_sq_err(m, gs->out, fp + lo * a->T * cols, (hi - lo) * a->T, cols,
+                                     a->T, acc);
     }
     for (int j = 0; j < g->n_linears; j++) awq_layer_set_weight(l, g->linears[j], NULL);
     return st;

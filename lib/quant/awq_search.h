@@ -165,6 +165,13 @@ typedef struct awq_part_sum {
     int64_t n_seg, cap_seg;
 } awq_part_sum;
 
+/* Adds the squared errors of y against fp (backend memory, rows x cols) to
+ * *acc: with acc->seg, one sum per segment of AWQ_SEG_TOKENS rows, the
+ * segments restarting every cut_rows rows (a sequence; 0: never), through
+ * the backend's sq_err_segs where it has one; without, one mse. */
+awq_status awq_race_add_sq_err(awq_model *m, const float *y, const float *fp, int64_t rows,
+                               int64_t cols, int64_t cut_rows, awq_part_sum *acc);
+
 /* A candidate's block loss over units [u0, u1) (sequences, or rows: the
  * caller's), ADDED to *acc (sse, n, and the segments when acc->seg; a form
  * whose loss is already a mean, the Gram form, adds its mean with n = 1

@@ -215,26 +215,6 @@ static awq_status block_chunk(awq_model *m, awq_layer *l, const routing *r, cons
     return AWQ_OK;
 }
 
-/* Squared errors of y vs fp over n rows of `cols`, added to *acc; with
- * acc->seg, one sum per AWQ_SEG_TOKENS rows (the race's samples). */
-static awq_status add_sq_err(awq_model *m, const float *y, const float *fp, int64_t n,
-                             int64_t cols, awq_part_sum *acc) {
-    awq_backend *be = awq_model_backend(m);
-    const int64_t step = acc->seg ? AWQ_SEG_TOKENS : AWQ_MAX(n, 1);
-    for (int64_t r0 = 0; r0 < n; r0 += step) {
-        const int64_t cnt = AWQ_MIN(step, n - r0) * cols;
-        double v;
-        if (acc->seg && acc->n_seg >= acc->cap_seg)
-            return awq_fail(awq_model_ctx(m), AWQ_ERR_INTERNAL, "race segments beyond %lld",
-                            (long long)acc->cap_seg);
-        AWQ_TRY(be->ops->mse(be, y + r0 * cols, fp + r0 * cols, cnt, &v));
-        if (acc->seg) acc->seg[acc->n_seg++] = v * (double)cnt;
-        acc->sse += v * (double)cnt;
-        acc->n += cnt;
-    }
-    return AWQ_OK;
-}
-
 /* The block's squared errors (gate/up in `mode`) vs AWQ_SLOT_FP over global
  * rows [r0, r1), added to *acc. The MoE block is row-wise, so a chunk is
  * cut at any row. */
@@ -253,7 +233,7 @@ static awq_status block_loss(awq_model *m, awq_layer *l, awq_search_acts *c, int
             AWQ_TRY(awq_act_store_get(c->st, in, ch, true, &x));
             AWQ_TRY(block_chunk(m, l, r, x + lo * kin, row0 + lo, hi - lo, mode, p, sc));
             AWQ_TRY(awq_act_store_get(c->st, AWQ_SLOT_FP, ch, true, &fp));
-            AWQ_TRY(add_sq_err(m, sc->out, fp + lo * cols, hi - lo, cols, acc));
+            AWQ_TRY(awq_race_add_sq_err(m, sc->out, fp + lo * cols, hi - lo, cols, 0, acc));
         }
         row0 += n;
     }
@@ -489,7 +469,7 @@ static awq_status down_eval_fn(void *u, const float *s_host, int64_t u0, int64_t
                         &w));
     if (hi <= lo) return AWQ_OK;
     AWQ_TRY(be->ops->gemm(be, d->h + lo * d->K, w, AWQ_DT_F32, NULL, d->y, hi - lo, d->H, d->K));
-    return add_sq_err(d->m, d->y, d->fp + lo * d->H, hi - lo, d->H, acc);
+    return awq_race_add_sq_err(d->m, d->y, d->fp + lo * d->H, hi - lo, d->H, 0, acc);
 }
 
 /* Clip search + clamp of w [N, K] on the rows of x [n, K]. */

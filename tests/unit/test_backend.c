@@ -424,6 +424,51 @@ static void test_pair_reductions(void) {
     free(a), free(b);
 }
 
+/* sq_err_segs: each segment's sum has the bits of the same recipe over that
+ * segment alone (mse's blocks, restarted at the segment), for 1..3 threads,
+ * with segments of whole blocks (one pass) and of 1.5 blocks (one
+ * reduction per segment), a short last segment in both; bad sizes are
+ * refused. */
+static void test_sq_err_segs(void) {
+    const int64_t n = AWQ_DOT_BLOCK * 13 + 77;
+    float *a = rand_buf(n, 7), *b = rand_buf(n, 3);
+    static const int64_t seg_lens[] = {AWQ_DOT_BLOCK * 2, AWQ_DOT_BLOCK * 3 / 2, 1000};
+    for (size_t v = 0; v < sizeof seg_lens / sizeof *seg_lens; v++) {
+        const int64_t L = seg_lens[v], k = (n + L - 1) / L;
+        double *ref = calloc((size_t)k, sizeof(double)), *out = calloc((size_t)k, sizeof(double));
+        for (int64_t s = 0; s < k; s++)
+            for (int64_t b0 = s * L; b0 < AWQ_MIN(n, (s + 1) * L); b0 += AWQ_DOT_BLOCK) {
+                double m = 0.0;
+                for (int64_t i = b0; i < AWQ_MIN(AWQ_MIN(n, (s + 1) * L), b0 + AWQ_DOT_BLOCK); i++) {
+                    double e = (double)a[i] - (double)b[i];
+                    m += e * e;
+                }
+                ref[s] += m;
+            }
+        for (int t = 1; t <= 3; t++) {
+            awq_ctx *ctx = awq_test_ctx(t);
+            awq_backend *be = cpu(ctx);
+            CHECK(be->ops->sq_err_segs != NULL);
+            if (be->ops->sq_err_segs) {
+                CHECK_OK(ctx, be->ops->sq_err_segs(be, a, b, n, L, out));
+                CHECK_MSG(memcmp(out, ref, sizeof(double) * (size_t)k) == 0,
+                          "sq_err_segs, segments of %lld, %d threads: %.17g vs %.17g (first)",
+                          (long long)L, t, out[0], ref[0]);
+                if (t == 1 && v == 0) {
+                    CHECK_FAILS(ctx, be->ops->sq_err_segs(be, a, b, n, 0, out),
+                                AWQ_ERR_INVALID_ARG, "seg_len");
+                    CHECK_FAILS(ctx, be->ops->sq_err_segs(be, a, b, -1, L, out),
+                                AWQ_ERR_INVALID_ARG, "sq_err_segs");
+                }
+            }
+            awq_backend_free(be);
+            awq_ctx_free(ctx);
+        }
+        free(ref), free(out);
+    }
+    free(a), free(b);
+}
+
 static void test_nll(awq_ctx *ctx) {
     awq_backend *be = cpu(ctx);
     /* by hand: logits [0, z], z = fp32(ln 3): logsumexp = ln(1 + e^z) ~ ln 4 */
@@ -524,6 +569,7 @@ int main(void) {
     test_elementwise(ctx);
     test_nll(ctx);
     test_pair_reductions();
+    test_sq_err_segs();
     test_memory(ctx);
     awq_ctx_free(ctx);
     test_determinism();

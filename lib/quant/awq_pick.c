@@ -204,6 +204,12 @@ awq_status awq_search_pick_run(awq_ctx *ctx, const awq_quantize_params *p, const
             }
             if (st != AWQ_OK) goto done;
             if (k == 0 && race) out->screen_loss[i] = mean_of(&acc[i]);
+            if (!isfinite(mean_of(&acc[i]))) {
+                /* a non-finite loss never wins: out of the race */
+                awq_debug(ctx, "%s ratio %.2f%s skipped: non-finite loss", what, ratio,
+                          duo ? " duo" : "");
+                alive[i] = false;
+            }
         }
         if (k == 0) {
             const awq_part_sum *r0 = &acc[ident_i >= 0 ? ident_i : (int)nc];

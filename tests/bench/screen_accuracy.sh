@@ -34,7 +34,7 @@ s=$out/$name-screened
 u=$out/$name-unscreened
 
 "$awqkit" quantize "$model" -o "$s" --force --no-progress --dump-scales "$s.json" "$@" >/dev/null
-"$awqkit" quantize "$model" -o "$u" --force --no-progress --dump-scales "$u.json" --screen 0 "$@" >/dev/null
+"$awqkit" quantize "$model" -o "$u" --force --no-progress --dump-scales "$u.json" "$@" --screen 0 >/dev/null
 
 python3 - "$s.json" "$u.json" "$*" <<'PY'
 import json, sys

@@ -307,7 +307,37 @@ typedef struct {
     float *tmp[AWQ_MAX_GROUP_LINEARS]; /* candidate weights (backend) */
     float *s_dev;                       /* candidate scales (backend) */
     float *out;                         /* candidate block output (chunk) */
+    int64_t fp_upto;                    /* AWQ_SLOT_FP holds sequences [0, fp_upto) */
 } group_scratch;
+
+/* The FP block outputs (the layer's own weights) of sequences [fp_upto, u1)
+ * into AWQ_SLOT_FP, on demand: a race that ends early never needs the FP
+ * outputs of the stages it did not reach, and they cost a forward of their
+ * own. Each stage's outputs are computed on the same pieces (a chunk's
+ * sequences of one stage) as the candidates' forwards they are compared
+ * with; one stage (no race) is whole chunks, as before. */
+static awq_status fp_outputs_upto(awq_layer *l, const awq_scale_group *g, int in,
+                                  awq_search_acts *a, group_scratch *gs, int64_t u1) {
+    const int64_t K_in = awq_act_store_cols(a->st, in);
+    const int64_t cols = awq_act_store_cols(a->st, AWQ_SLOT_FP);
+    int64_t seq0 = 0;
+    for (int64_t c = 0; c < awq_act_store_n_chunks(a->st) && gs->fp_upto < u1; c++) {
+        const int64_t seqs = awq_search_chunk_seqs(a, c);
+        int64_t lo, hi;
+        awq_unit_range(gs->fp_upto, u1, seq0, seqs, &lo, &hi);
+        if (lo < hi) {
+            float *x = NULL, *fp = NULL;
+            AWQ_TRY(awq_act_store_get(a->st, in, c, true, &x));
+            /* a chunk begun on an earlier stage keeps its first sequences */
+            AWQ_TRY(awq_act_store_get(a->st, AWQ_SLOT_FP, c, lo > 0, &fp));
+            AWQ_TRY(run_block(l, g, x + lo * a->T * K_in, fp + lo * a->T * cols, a, hi - lo));
+            AWQ_TRY(awq_act_store_put(a->st, AWQ_SLOT_FP, c, fp));
+            gs->fp_upto = seq0 + hi;
+        }
+        seq0 += seqs;
+    }
+    return AWQ_OK;
+}
 
 /* Loss of the block with linears W_j replaced by Q(W_j·s)/s (s == NULL:
  * plain Q(W_j), the RTN baseline), over sequences [u0, u1) of the group's
@@ -322,6 +352,8 @@ static awq_status eval_candidate(awq_model *m, awq_layer *l, const awq_scale_gro
                                  awq_part_sum *acc) {
     awq_backend *be = awq_model_backend(m);
     awq_status st = AWQ_OK;
+    /* the reference first, while the layer holds its own weights */
+    if (!gram && gs->fp_upto < u1) AWQ_TRY(fp_outputs_upto(l, g, in, a, gs, u1));
     if (s_host) AWQ_TRY(awq_model_upload(m, gs->s_dev, s_host, (size_t)K * sizeof(float)));
     for (int j = 0; j < g->n_linears && st == AWQ_OK; j++) {
         int64_t N, Kj;
@@ -505,16 +537,9 @@ static awq_status search_group(awq_model *m, awq_layer *l, int gi, awq_search_ac
         if (st != AWQ_OK) goto done;
     }
 
-    /* FP outputs of the block, chunk by chunk, into AWQ_SLOT_FP. */
-    for (int64_t ch = 0; !use_gram && ch < awq_act_store_n_chunks(c->st) && st == AWQ_OK;
-         ch++) {
-        float *x = NULL, *fp = NULL;
-        st = awq_act_store_get(c->st, in, ch, true, &x);
-        if (st == AWQ_OK) st = awq_act_store_get(c->st, AWQ_SLOT_FP, ch, false, &fp);
-        if (st == AWQ_OK) st = run_block(l, g, x, fp, c, awq_search_chunk_seqs(c, ch));
-        if (st == AWQ_OK) st = awq_act_store_put(c->st, AWQ_SLOT_FP, ch, fp);
-    }
-    if (st != AWQ_OK) goto done;
+    /* The FP outputs of the block go into AWQ_SLOT_FP stage by stage, as
+     * the race reaches them (fp_outputs_upto). */
+    gs.fp_upto = 0;
 
     /* The candidate loop (awq_pick.c), raced over the sequences where the
      * loss is a forward over them (the Gram form's cost does not depend on

@@ -263,7 +263,7 @@ typedef struct awq_quantize_report {
     double bits_per_weight;    /* quantized linears' effective bits */
     int64_t resumed_from;      /* first layer computed by this run */
     /* The layers' mse_rtn / mse_quant cover the first report_seqs of the
-     * calib_seqs calibration sequences: the screening sequences
+     * calib_seqs calibration sequences: the race's first stage
      * (awq_quantize_params.screen; all of them with screen 0), for either
      * method. The checkpoint does not depend on it. */
     int64_t report_seqs, calib_seqs;

@@ -19,8 +19,8 @@
  * fp32 (AutoAWQ runs the candidates in fp16), everything else is fp32; a
  * one-linear group's loss may come from the Gram form (awq_gram.h), equal
  * to the forward's up to rounding; a non-finite candidate loss is skipped
- * instead of aborting; and the candidates are screened on a fraction of the
- * sequences, the finalists finished on the rest (awq_pick.c). */
+ * instead of aborting; and the candidates race over stages of the
+ * sequences, the clearly worse leaving early (awq_pick.c). */
 #include "quant/awq_search.h"
 
 #include "core/core.h"
@@ -513,9 +513,9 @@ static awq_status search_group(awq_model *m, awq_layer *l, int gi, awq_search_ac
     bool use_gram = false;
     if (g->block == AWQ_BLOCK_LINEAR && g->n_linears == 1 && be->ops->gram && be->ops->dot &&
         p->search_loss != AWQ_SEARCH_LOSS_DIRECT) {
-        /* the direct form's work in whole forwards: RTN, then every
-         * candidate on the screening fraction f and the finalists on the
-         * rest (screening below) */
+        /* the direct form's expected work in whole forwards: every
+         * candidate on the race's first stage, about two on the rest
+         * (awq_search_direct_evals) */
         awq_gram_cost cost = awq_gram_cost_model(c->rows, chunk_rows, wn[0], K, n_cand + 1,
                                                  awq_search_direct_evals(p, n_cand, c->B));
         use_gram = p->search_loss == AWQ_SEARCH_LOSS_GRAM || cost.use_gram;

@@ -10,8 +10,8 @@
  *      Q(W·s)/s, all groups searched on the unscaled layer (one-linear
  *      groups through the Gram form of lib/quant/awq_gram.h where cheaper;
  *      candidate forwards at p->precision, the backend back at fp32 on
- *      return; candidates screened on the first sequences, the finalists
- *      finished on the rest: awq_search_pick_run, lib/quant/awq_pick.c);
+ *      return; the candidates race over stages of the sequences, the
+ *      clearly worse leaving early: awq_search_pick_run, awq_pick.c);
  *   3. awq_search_apply: fold s into the previous norm / linear, multiply
  *      the linears' input columns, divide the captured inputs;
  *   4. awq_search_clip: per (output row, group) max-abs clamp search for
@@ -81,10 +81,10 @@ typedef struct awq_layer_search {
     double *cand_loss[AWQ_MAX_GROUPS];      /* [n_cand[g]] every candidate's loss over
                                   all sequences, in the search's order
                                   (NaN: skipped or screened out) */
-    double *screen_loss[AWQ_MAX_GROUPS];    /* [n_cand[g]] losses on the screening
+    double *screen_loss[AWQ_MAX_GROUPS];    /* [n_cand[g]] losses on the first-stage
                                   sequences (NaN: skipped); NULL unless
                                   the group was screened */
-    double *screen_seg[AWQ_MAX_GROUPS];     /* [n_cand[g]][n_seg[g]] the screening
+    double *screen_seg[AWQ_MAX_GROUPS];     /* [n_cand[g]][n_seg[g]] the first stage
                                   side's segment sums; NULL when none */
     int64_t n_seg[AWQ_MAX_GROUPS];
     int n_cand[AWQ_MAX_GROUPS];
@@ -140,7 +140,7 @@ static inline void awq_unit_range(int64_t r0, int64_t r1, int64_t u0, int64_t n,
     *hi = b < 0 ? 0 : (b > n ? n : b);
 }
 
-/* Which of the units [u0, u0 + n) belong to `part` when the screening side
+/* Which of the units [u0, u0 + n) belong to `part` when the first stage
  * is the units below `split` (the report's forwards). */
 static inline void awq_part_range(awq_part part, int64_t split, int64_t u0, int64_t n,
                                   int64_t *lo, int64_t *hi) {

@@ -279,8 +279,8 @@ static cJSON *search_to_json(const awq_quantize_job *job, int64_t layer,
         if (s->screen_loss[g])
             cJSON_AddItemToObject(go, "screen_losses",
                                   json_losses(s->screen_loss[g], s->n_cand[g]));
-        /* the screening side's segment sums, per candidate (the samples of
-         * the finalists' test) */
+        /* the first stage's segment sums, per candidate (the samples of
+         * the race's test) */
         if (s->screen_seg[g]) {
             cJSON *segs = cJSON_AddArrayToObject(go, "screen_segments");
             for (int i = 0; i < s->n_cand[g]; i++)
@@ -727,7 +727,7 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
     }
     rep->n_groups = L * a->n_groups;
     rep->resumed_from = job->plan.resume_from;
-    /* The per-layer MSEs are estimates over the screening sequences (all
+    /* The per-layer MSEs are estimates over the race's first stage (all
      * of them with screen 0). The same for RTN, so that runs of either
      * method with the same options (audit's configurations) compare their
      * MSEs on the same sequences. */
@@ -859,7 +859,7 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
          * With --propagate quantized the replay is the next layer's input
          * and stays fp32. */
         /* Both MSEs cover the report's sequences (rep->report_seqs: the
-         * screening ones, all with --screen 0); the replay covers every
+         * first stage's, all with --screen 0); the replay covers every
          * sequence when it is the next layer's input. */
         const bool fp_next = job->p.propagate != AWQ_PROPAGATE_QUANTIZED;
         if (st == AWQ_OK) report_precision(job, true);

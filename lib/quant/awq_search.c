@@ -126,7 +126,7 @@ awq_status awq_search_forward_first(awq_model *m, awq_layer *l, awq_search_acts 
     for (int64_t c = 0; c < awq_act_store_n_chunks(a->st) && st == AWQ_OK && seq0 < n_seqs;
          c++) {
         int64_t lo, seqs;
-        awq_part_range(AWQ_PART_SCREEN, n_seqs, seq0, awq_search_chunk_seqs(a, c), &lo, &seqs);
+        awq_unit_range(0, n_seqs, seq0, awq_search_chunk_seqs(a, c), &lo, &seqs);
         seq0 += awq_search_chunk_seqs(a, c);
         float *x = NULL, *y = NULL;
         capture_ctx cc;
@@ -163,7 +163,7 @@ awq_status awq_search_slot_mse_first(awq_model *m, awq_search_acts *a, int s1, i
     int64_t n_total = 0, seq0 = 0;
     for (int64_t c = 0; c < awq_act_store_n_chunks(a->st) && seq0 < n_seqs; c++) {
         int64_t lo, seqs;
-        awq_part_range(AWQ_PART_SCREEN, n_seqs, seq0, awq_search_chunk_seqs(a, c), &lo, &seqs);
+        awq_unit_range(0, n_seqs, seq0, awq_search_chunk_seqs(a, c), &lo, &seqs);
         seq0 += awq_search_chunk_seqs(a, c);
         float *p1, *p2;
         AWQ_TRY(awq_act_store_get(a->st, s1, c, true, &p1));

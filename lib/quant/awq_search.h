@@ -126,11 +126,6 @@ void awq_search_candidate(awq_duo_scaling mode, int n_grid, int i, double *ratio
 /* ------------------------------------------------ the candidate loop
  * (lib/quant/awq_pick.c), shared by the dense and the MoE groups. */
 
-/* Which calibration sequences a report forward covers: all, or one side of
- * the screening split (the first awq_search_screen_split() sequences, the
- * race's first stage, screen). */
-typedef enum awq_part { AWQ_PART_ALL = 0, AWQ_PART_SCREEN = 1, AWQ_PART_REST = 2 } awq_part;
-
 /* The units of [u0, u0 + n) (a chunk's sequences, or rows) that fall in
  * [r0, r1): [u0 + *lo, u0 + *hi), empty when *lo >= *hi. */
 static inline void awq_unit_range(int64_t r0, int64_t r1, int64_t u0, int64_t n, int64_t *lo,
@@ -138,14 +133,6 @@ static inline void awq_unit_range(int64_t r0, int64_t r1, int64_t u0, int64_t n,
     int64_t a = r0 - u0, b = r1 - u0;
     *lo = a < 0 ? 0 : (a > n ? n : a);
     *hi = b < 0 ? 0 : (b > n ? n : b);
-}
-
-/* Which of the units [u0, u0 + n) belong to `part` when the first stage
- * is the units below `split` (the report's forwards). */
-static inline void awq_part_range(awq_part part, int64_t split, int64_t u0, int64_t n,
-                                  int64_t *lo, int64_t *hi) {
-    awq_unit_range(part == AWQ_PART_REST ? split : 0, part == AWQ_PART_SCREEN ? split : INT64_MAX,
-                   u0, n, lo, hi);
 }
 
 /* Tokens (rows) per segment of the race's paired samples. */

@@ -57,6 +57,19 @@ cudaError_t awq_k_col_mean_abs(cudaStream_t st, const float *x, int64_t M,
 int64_t awq_k_mse_n_partials(int64_t n);
 cudaError_t awq_k_mse(cudaStream_t st, const float *a, const float *b,
                       int64_t n, double *partials, double *result);
+/* *result (device double) = sum of a[i] * b[i] in the dot op's order
+ * (blocks of `block` elements in index order, then the block sums in
+ * order). partials: device scratch of ceil(n / block) doubles. */
+cudaError_t awq_k_dot(cudaStream_t st, const float *a, const float *b,
+                      int64_t n, int64_t block, double *partials,
+                      double *result);
+/* out[s] (device doubles, ceil(n / seg_len)) = sum of (a-b)^2 over segment
+ * s, each with the bits of awq_k_mse's sum over that segment alone.
+ * partials: device scratch of awq_k_sq_err_segs_n_partials(n, seg_len). */
+int64_t awq_k_sq_err_segs_n_partials(int64_t n, int64_t seg_len);
+cudaError_t awq_k_sq_err_segs(cudaStream_t st, const float *a, const float *b,
+                              int64_t n, int64_t seg_len, double *partials,
+                              double *out);
 /* nll[r] (device double) for logits [M, V], targets (device int32). */
 cudaError_t awq_k_nll_rows(cudaStream_t st, const float *logits,
                            const int32_t *targets, int64_t M, int64_t V,

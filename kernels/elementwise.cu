@@ -298,6 +298,101 @@ extern "C" cudaError_t awq_k_mse(cudaStream_t st, const float *a, const float *b
     return cudaGetLastError();
 }
 
+/* ---------------------------------------------------------------- dot */
+
+/* The dot op's fixed order (backend.h): blocks of AWQ_DOT_BLOCK elements,
+ * each summed in index order, the block sums added in block order; the
+ * same bits as awq_dot_ref on the host. One thread per block does its
+ * sequential sum (the order leaves no room for a tree), one thread adds
+ * the block sums. */
+#define DOT_THREADS 128
+
+static __global__ void __launch_bounds__(DOT_THREADS)
+    k_dot_blocks(const float *a, const float *b, int64_t n, int64_t block, double *part) {
+    const int64_t nb = (n + block - 1) / block;
+    for (int64_t j = awq_gtid(); j < nb; j += awq_gstride()) {
+        const int64_t s = j * block, e = s + block < n ? s + block : n;
+        double acc = 0.0;
+        for (int64_t i = s; i < e; i++) acc = __dadd_rn(acc, __dmul_rn((double)a[i], (double)b[i]));
+        part[j] = acc;
+    }
+}
+
+static __global__ void k_dot_final(const double *part, int64_t nb, double *out) {
+    if (threadIdx.x != 0 || blockIdx.x != 0) return;
+    double s = 0.0;
+    for (int64_t j = 0; j < nb; j++) s = __dadd_rn(s, part[j]);
+    *out = s;
+}
+
+extern "C" cudaError_t awq_k_dot(cudaStream_t st, const float *a, const float *b, int64_t n,
+                                 int64_t block, double *partials, double *result) {
+    const int64_t nb = n > 0 && block > 0 ? (n + block - 1) / block : 0;
+    if (nb > 0) {
+        AWQ_LAUNCH(k_dot_blocks, awq_grid_for(nb, DOT_THREADS), DOT_THREADS, 0, st, a, b, n, block,
+                   partials);
+        cudaError_t e = cudaGetLastError();
+        if (e != cudaSuccess) return e;
+    }
+    AWQ_LAUNCH(k_dot_final, 1, 32, 0, st, partials, nb, result);
+    return cudaGetLastError();
+}
+
+/* Per-segment sums of squared differences (the race's paired samples):
+ * segment s is elements [s * seg_len, min(n, (s + 1) * seg_len)). Each
+ * segment's chunks of MSE_CHUNK are summed by k_mse_partial into its own
+ * run of `per` partials, then one block per segment sums them as
+ * k_mse_final does: a segment's sum has the bits of awq_k_mse's sum over
+ * that segment alone (awq_k_mse's result is that sum / its length). When
+ * seg_len is a multiple of MSE_CHUNK no chunk straddles two segments and
+ * one partial pass over the whole range does every segment's chunks. */
+extern "C" int64_t awq_k_sq_err_segs_n_partials(int64_t n, int64_t seg_len) {
+    if (n <= 0 || seg_len <= 0) return 1;
+    const int64_t n_seg = (n + seg_len - 1) / seg_len, per = (seg_len + MSE_CHUNK - 1) / MSE_CHUNK;
+    return n_seg * per;
+}
+
+static __global__ void __launch_bounds__(MSE_THREADS)
+    k_seg_final(const double *part, int64_t n, int64_t seg_len, int64_t per, double *out) {
+    __shared__ double red[MSE_THREADS];
+    const int64_t n_seg = (n + seg_len - 1) / seg_len;
+    for (int64_t sg = blockIdx.x; sg < n_seg; sg += gridDim.x) {
+        const int64_t off = sg * seg_len, cnt = n - off < seg_len ? n - off : seg_len;
+        const int64_t nch = (cnt + MSE_CHUNK - 1) / MSE_CHUNK;
+        const double *p = part + sg * per;
+        double acc = 0.0;
+        for (int64_t i = threadIdx.x; i < nch; i += MSE_THREADS) acc = __dadd_rn(acc, p[i]);
+        acc = awq_block_sum_d<MSE_THREADS>(acc, red);
+        if (threadIdx.x == 0) out[sg] = acc;
+    }
+}
+
+extern "C" cudaError_t awq_k_sq_err_segs(cudaStream_t st, const float *a, const float *b,
+                                         int64_t n, int64_t seg_len, double *partials,
+                                         double *out) {
+    if (n <= 0 || seg_len <= 0) return cudaSuccess;
+    const int64_t n_seg = (n + seg_len - 1) / seg_len, per = (seg_len + MSE_CHUNK - 1) / MSE_CHUNK;
+    if (seg_len % MSE_CHUNK == 0) {
+        const int64_t nch = (n + MSE_CHUNK - 1) / MSE_CHUNK;
+        unsigned g = (unsigned)(nch < 65535 ? nch : 65535);
+        AWQ_LAUNCH(k_mse_partial, g, MSE_THREADS, 0, st, a, b, n, partials);
+        cudaError_t e = cudaGetLastError();
+        if (e != cudaSuccess) return e;
+    } else {
+        for (int64_t sg = 0; sg < n_seg; sg++) {
+            const int64_t off = sg * seg_len, cnt = n - off < seg_len ? n - off : seg_len;
+            unsigned g = (unsigned)((cnt + MSE_CHUNK - 1) / MSE_CHUNK);
+            AWQ_LAUNCH(k_mse_partial, g, MSE_THREADS, 0, st, a + off, b + off, cnt,
+                       partials + sg * per);
+            cudaError_t e = cudaGetLastError();
+            if (e != cudaSuccess) return e;
+        }
+    }
+    unsigned g = (unsigned)(n_seg < 65535 ? n_seg : 65535);
+    AWQ_LAUNCH(k_seg_final, g, MSE_THREADS, 0, st, partials, n, seg_len, per, out);
+    return cudaGetLastError();
+}
+
 /* ----------------------------------------------------------- nll_rows */
 
 /* One block per row: max (exact), sum of exp((double)z - mx) in double

@@ -95,6 +95,7 @@ awq_cuda_impl *awq_cuda_enter(awq_backend *be, const char *op, awq_status *st) {
     awq_status enter_st_;                                                      \
     awq_cuda_impl *im = awq_cuda_enter((be), (op), &enter_st_);                \
     if (!im) return enter_st_;                                                 \
+    AWQ_CUDA_PROF_SCOPE(im, op);                                               \
     awq_ctx *ctx = (be)->ctx;                                                  \
     (void)im;                                                                  \
     (void)ctx
@@ -267,10 +268,81 @@ static awq_status cu_alloc(awq_backend *be, size_t bytes, void **out) {
 
 static void cu_free(awq_backend *be, void *p) { awq_cuda_free_ptr(be, p); }
 
+/* Large host<->device copies go through two page-locked buffers in turn:
+ * the DMA of one chunk overlaps the host's copy of the next (uploads) or
+ * of the previous (downloads). The callers' host buffers are ordinary
+ * (pageable) memory, which the driver copies far slower: the first GPU run
+ * measured about 2 GB/s for a 7B layer's weights. */
+#define STAGE_BYTES ((size_t)32 << 20)
+#define STAGE_MIN ((size_t)4 << 20) /* below: one direct copy */
+
+static bool stage_ready(awq_cuda_impl *im) {
+    if (im->stage_off) return false;
+    if (im->stage[1]) return true;
+    for (int i = 0; i < 2; i++) {
+        if (cudaHostAlloc(&im->stage[i], STAGE_BYTES, cudaHostAllocDefault) != cudaSuccess ||
+            cudaEventCreateWithFlags(&im->stage_ev[i], cudaEventDisableTiming) != cudaSuccess) {
+            /* no page-locked memory to spare: direct copies, as before */
+            (void)cudaGetLastError();
+            im->stage_off = true;
+            return false;
+        }
+    }
+    return true;
+}
+
+static void stage_free(awq_cuda_impl *im) {
+    for (int i = 0; i < 2; i++) {
+        if (im->stage_ev[i]) (void)cudaEventDestroy(im->stage_ev[i]);
+        if (im->stage[i]) (void)cudaFreeHost(im->stage[i]);
+        im->stage_ev[i] = NULL;
+        im->stage[i] = NULL;
+    }
+}
+
+static awq_status staged_upload(awq_backend *be, awq_cuda_impl *im, char *dst, const char *src,
+                                size_t bytes) {
+    awq_ctx *ctx = be->ctx;
+    bool busy[2] = {false, false};
+    for (size_t off = 0, i = 0; off < bytes; off += STAGE_BYTES, i ^= 1) {
+        const size_t c = AWQ_MIN(STAGE_BYTES, bytes - off);
+        if (busy[i]) AWQ_CU(ctx, cudaEventSynchronize(im->stage_ev[i]));
+        memcpy(im->stage[i], src + off, c);
+        AWQ_CU(ctx, cudaMemcpyAsync(dst + off, im->stage[i], c, cudaMemcpyHostToDevice,
+                                    im->stream));
+        AWQ_CU(ctx, cudaEventRecord(im->stage_ev[i], im->stream));
+        busy[i] = true;
+    }
+    return awq_cuda_wait(be, "upload");
+}
+
+static awq_status staged_download(awq_backend *be, awq_cuda_impl *im, char *dst,
+                                  const char *src, size_t bytes) {
+    awq_ctx *ctx = be->ctx;
+    const size_t n = (bytes + STAGE_BYTES - 1) / STAGE_BYTES;
+    /* chunk k is copied into stage[k % 2] while the host copies out chunk
+     * k - 1; stage[k % 2] was last emptied (chunk k - 2) one step before */
+    for (size_t k = 0; k <= n; k++) {
+        if (k < n) {
+            const size_t off = k * STAGE_BYTES, c = AWQ_MIN(STAGE_BYTES, bytes - off);
+            AWQ_CU(ctx, cudaMemcpyAsync(im->stage[k % 2], src + off, c, cudaMemcpyDeviceToHost,
+                                        im->stream));
+            AWQ_CU(ctx, cudaEventRecord(im->stage_ev[k % 2], im->stream));
+        }
+        if (k >= 1) {
+            const size_t off = (k - 1) * STAGE_BYTES, c = AWQ_MIN(STAGE_BYTES, bytes - off);
+            AWQ_CU(ctx, cudaEventSynchronize(im->stage_ev[(k - 1) % 2]));
+            memcpy(dst + off, im->stage[(k - 1) % 2], c);
+        }
+    }
+    return awq_cuda_wait(be, "download");
+}
+
 static awq_status cu_upload(awq_backend *be, void *dst, const void *host_src, size_t bytes) {
     ENTER(be, "upload");
     if (!bytes) return AWQ_OK;
     if (!dst || !host_src) return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "upload: NULL buffer");
+    if (bytes >= STAGE_MIN && stage_ready(im)) return staged_upload(be, im, dst, host_src, bytes);
     AWQ_CU(ctx, cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, im->stream));
     /* the caller may reuse host_src at once (pinned sources copy
      * asynchronously) */
@@ -281,6 +353,8 @@ static awq_status cu_download(awq_backend *be, void *host_dst, const void *src, 
     ENTER(be, "download");
     if (!bytes) return AWQ_OK;
     if (!host_dst || !src) return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "download: NULL buffer");
+    if (bytes >= STAGE_MIN && stage_ready(im))
+        return staged_download(be, im, host_dst, src, bytes);
     AWQ_CU(ctx, cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, im->stream));
     return awq_cuda_wait(be, "download");
 }
@@ -308,10 +382,12 @@ static void cu_destroy(awq_backend *be) {
     if (!be) return;
     awq_cuda_impl *im = impl_of(be);
     if (im) {
+        awq_cuda_prof_finish(im);
         if (cudaSetDevice(im->device) == cudaSuccess && im->stream) {
             if (im->ws) awq_cuda_free_ptr(be, im->ws);
             (void)cudaStreamSynchronize(im->stream);
         }
+        stage_free(im);
         if (im->blas) (void)cublasDestroy(im->blas);
         if (im->stream) (void)cudaStreamDestroy(im->stream);
         /* the pool keeps freed blocks (release threshold): give them back */
@@ -355,11 +431,9 @@ static awq_status cu_gemm(awq_backend *be, const float *x, const void *w, awq_dt
     const float alpha = 1.0f, beta = bias ? 1.0f : 0.0f;
     /* Row-major y[M,N] = x[M,K] W[N,K]^T is column-major y^T[N,M] =
      * op_T(W^T stored K x N, ld K) * (x^T stored K x M, ld K). */
-    if (w_dtype == AWQ_DT_F32) {
+    if (w_dtype == AWQ_DT_F32 && im->gemm_mode != AWQ_CUDA_GEMM_BF16) {
         const cublasComputeType_t ct = im->gemm_mode == AWQ_CUDA_GEMM_TF32
                                            ? CUBLAS_COMPUTE_32F_FAST_TF32
-                                       : im->gemm_mode == AWQ_CUDA_GEMM_BF16
-                                           ? CUBLAS_COMPUTE_32F_FAST_16BF
                                            : CUBLAS_COMPUTE_32F;
         const int64_t step = INT_MAX / 2;
         for (int64_t m0 = 0; m0 < M; m0 += step) {
@@ -372,15 +446,29 @@ static awq_status cu_gemm(awq_backend *be, const float *x, const void *w, awq_dt
         return AWQ_OK;
     }
     /* F16 / BF16 weights: GemmEx needs both inputs in the same type, so the
-     * activations are rounded to it, a chunk of rows at a time. */
-    const int bf = w_dtype == AWQ_DT_BF16;
+     * activations are rounded to it, a chunk of rows at a time. fp32
+     * weights in the BF16 mode (the search's --precision bf16) are rounded
+     * to bf16 here too, by the same nearest-even conversion as the CPU's
+     * oneDNN path, so both backends compute the same product of rounded
+     * inputs with fp32 accumulation (cuBLAS's CUBLAS_COMPUTE_32F_FAST_16BF
+     * leaves the rounding to the library, and measured outside the fp32
+     * oracle's tolerance on an H200). */
+    const int round_w = w_dtype == AWQ_DT_F32;
+    const int bf = w_dtype != AWQ_DT_F16;
     const cudaDataType_t dt = bf ? CUDA_R_16BF : CUDA_R_16F;
     int64_t rows = (int64_t)(GEMM_HALF_CHUNK_BYTES / ((size_t)K * 2u));
     if (rows < 1) rows = 1;
     if (rows > M) rows = M;
     if (rows > INT_MAX / 2) rows = INT_MAX / 2;
-    void *xh;
-    AWQ_TRY(awq_cuda_workspace(be, (size_t)rows * (size_t)K * 2u, "gemm fp16 activations", &xh));
+    const size_t wbytes = round_w ? awq_cuda_align((size_t)N * (size_t)K * 2u) : 0;
+    void *ws, *xh;
+    AWQ_TRY(awq_cuda_workspace(be, wbytes + (size_t)rows * (size_t)K * 2u,
+                               round_w ? "gemm bf16 operands" : "gemm fp16 activations", &ws));
+    xh = (char *)ws + wbytes;
+    if (round_w) {
+        AWQ_CU(ctx, awq_k_to_half(im->stream, (const float *)w, (uint16_t *)ws, N * K, 1));
+        w = ws;
+    }
     for (int64_t m0 = 0; m0 < M; m0 += rows) {
         const int mm = (int)AWQ_MIN(rows, M - m0);
         AWQ_CU(ctx, awq_k_to_half(im->stream, x + m0 * K, (uint16_t *)xh, (int64_t)mm * K, bf));
@@ -520,6 +608,26 @@ static awq_status cu_mse(awq_backend *be, const float *a, const float *b, int64_
     return awq_cuda_wait(be, "mse");
 }
 
+/* The race's segment sums in two launches and one wait (instead of one
+ * mse, and one wait, per segment). */
+static awq_status cu_sq_err_segs(awq_backend *be, const float *a, const float *b, int64_t n,
+                                 int64_t seg_len, double *out) {
+    ENTER(be, "sq_err_segs");
+    if (n < 0 || seg_len < 1)
+        return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "sq_err_segs: n %lld, seg_len %lld",
+                        (long long)n, (long long)seg_len);
+    if (n == 0) return AWQ_OK;
+    const int64_t n_seg = (n + seg_len - 1) / seg_len;
+    const int64_t np = awq_k_sq_err_segs_n_partials(n, seg_len);
+    void *ws;
+    AWQ_TRY(awq_cuda_workspace(be, (size_t)(np + n_seg) * sizeof(double), "segment sums", &ws));
+    double *part = ws, *res = part + np;
+    AWQ_CU(ctx, awq_k_sq_err_segs(im->stream, a, b, n, seg_len, part, res));
+    AWQ_CU(ctx, cudaMemcpyAsync(out, res, sizeof(double) * (size_t)n_seg, cudaMemcpyDeviceToHost,
+                                im->stream));
+    return awq_cuda_wait(be, "sq_err_segs");
+}
+
 /* g = x^T x in one cuBLAS call per INT_MAX/2 rows (fp32 compute; the two
  * triangles come from the same GEMM and may differ in the last bit). */
 static awq_status cu_gram(awq_backend *be, const float *x, int64_t M, int64_t K, float *g,
@@ -557,19 +665,15 @@ static awq_status cu_dot(awq_backend *be, const float *a, const float *b, int64_
     if (n < 0 || !dims_ok(n, 2)) return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "dot: bad n");
     *out = 0.0;
     if (n == 0) return AWQ_OK;
-    float *h = awq_alloc((size_t)n * 2u, sizeof(float));
-    if (!h) return awq_fail_nomem(ctx, "dot staging", (uint64_t)n * 8u);
-    awq_status st = AWQ_OK;
-    cudaError_t e = cudaMemcpyAsync(h, a, (size_t)n * sizeof(float), cudaMemcpyDeviceToHost,
-                                    im->stream);
-    if (e == cudaSuccess)
-        e = cudaMemcpyAsync(h + n, b, (size_t)n * sizeof(float), cudaMemcpyDeviceToHost,
-                            im->stream);
-    if (e != cudaSuccess) st = awq_cuda_fail(ctx, e, "cudaMemcpyAsync", __FILE__, __LINE__);
-    if (st == AWQ_OK) st = awq_cuda_wait(be, "dot");
-    if (st == AWQ_OK) *out = awq_dot_ref(h, h + n, n);
-    awq_free(h);
-    return st;
+    /* on the device, in awq_dot_ref's order (the first GPU run found the
+     * host copy of both operands behind half of a 7B layer's search time) */
+    const int64_t nb = (n + AWQ_DOT_BLOCK - 1) / AWQ_DOT_BLOCK;
+    void *ws;
+    AWQ_TRY(awq_cuda_workspace(be, (size_t)(nb + 1) * sizeof(double), "dot block sums", &ws));
+    double *part = ws, *res = part + nb;
+    AWQ_CU(ctx, awq_k_dot(im->stream, a, b, n, AWQ_DOT_BLOCK, part, res));
+    AWQ_CU(ctx, cudaMemcpyAsync(out, res, sizeof(double), cudaMemcpyDeviceToHost, im->stream));
+    return awq_cuda_wait(be, "dot");
 }
 
 static awq_status cu_nll_rows(awq_backend *be, const float *logits, const int32_t *targets,
@@ -595,9 +699,9 @@ static awq_status cu_nll_rows(awq_backend *be, const float *logits, const int32_
     return awq_cuda_wait(be, "nll_rows");
 }
 
-/* The backend-neutral precision switch: BF16 is cuBLAS's
- * CUBLAS_COMPUTE_32F_FAST_16BF on the fp32 operands (tensor cores, inputs
- * rounded to bf16, fp32 accumulation); FP32 restores CUBLAS_COMPUTE_32F. */
+/* The backend-neutral precision switch: BF16 rounds the fp32 operands to
+ * bf16 (nearest even) and multiplies them on the tensor cores with fp32
+ * accumulation (cu_gemm); FP32 restores CUBLAS_COMPUTE_32F. */
 static awq_status cu_set_gemm_precision(awq_backend *be, awq_gemm_precision p) {
     if (p != AWQ_GEMM_FP32 && p != AWQ_GEMM_BF16)
         return awq_fail(be->ctx, AWQ_ERR_INVALID_ARG, "gemm precision %d", (int)p);
@@ -629,6 +733,7 @@ static const awq_backend_ops k_cuda_ops = {
     .scale_rows = cu_scale_rows,
     .col_mean_abs = cu_col_mean_abs,
     .mse = cu_mse,
+    .sq_err_segs = cu_sq_err_segs,
     .gram = cu_gram,
     .dot = cu_dot,
     .set_gemm_precision = cu_set_gemm_precision,
@@ -716,6 +821,7 @@ awq_status awq_backend_cuda_create(awq_ctx *ctx, int device, awq_backend **out) 
                           "outside the CPU tolerances; unset it for reference results",
                      ov);
     }
+    awq_cuda_prof_init(im);
     awq_debug(ctx, "CUDA backend on device %d: %s", device, im->desc);
     *out = be;
     return AWQ_OK;

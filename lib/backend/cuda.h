@@ -56,8 +56,9 @@ typedef enum awq_cuda_gemm_mode {
                                   inputs rounded to 10-bit mantissas:
                                   relative error ~5e-4, not within the CPU
                                   tolerances. Explicit opt-in only. */
-    AWQ_CUDA_GEMM_BF16 = 2     /* CUBLAS_COMPUTE_32F_FAST_16BF: tensor cores,
-                                  inputs rounded to bf16, fp32 accumulation
+    AWQ_CUDA_GEMM_BF16 = 2     /* tensor cores: x and W rounded to bf16
+                                  (nearest even, by awqkit's kernel), fp32
+                                  accumulation (CUBLAS_COMPUTE_32F)
                                   (the search's --precision bf16; set
                                   through ops->set_gemm_precision) */
 } awq_cuda_gemm_mode;

@@ -32,7 +32,44 @@ typedef struct awq_cuda_impl {
     void *ws;
     size_t ws_bytes;
     char desc[256];
+    /* two page-locked staging buffers for large uploads and downloads,
+     * allocated at the first one (cuda.c, staged_copy); stage_off: none
+     * could be allocated, transfers go direct */
+    void *stage[2];
+    cudaEvent_t stage_ev[2];
+    bool stage_off;
+    /* op profile (AWQKIT_CUDA_PROFILE, a developer's aid: cuda.c) */
+    struct awq_cuda_prof *prof;
 } awq_cuda_impl;
+
+/* The op profile: when the environment variable AWQKIT_CUDA_PROFILE names
+ * a file at backend creation, every op (the ENTER of cuda.c and
+ * cuda_quant.c) waits for the stream before and after itself, and its
+ * wall time is added to its name's row; the backend's destruction writes
+ * the table (op, calls, seconds, share of the backend's lifetime; the time
+ * outside every op is the host's own work) to that file. The waits change
+ * the timing they measure (no overlap of host and device work), so a
+ * profiled run is for attribution, never for a reported figure. */
+typedef struct awq_cuda_prof_scope {
+    struct awq_cuda_impl *im;  /* NULL: not profiling */
+    const char *op;
+    double t0;
+    bool outer;                /* not inside another op (those count) */
+} awq_cuda_prof_scope;
+
+/* From AWQKIT_CUDA_PROFILE at creation (no profile when unset or when
+ * memory is short); finish writes the table and frees the profile. */
+void awq_cuda_prof_init(struct awq_cuda_impl *im);
+void awq_cuda_prof_finish(struct awq_cuda_impl *im);
+awq_cuda_prof_scope awq_cuda_prof_begin(struct awq_cuda_impl *im, const char *op);
+void awq_cuda_prof_end(awq_cuda_prof_scope *s);
+
+/* In an ENTER: the rest of the function is one profiled op (the cleanup
+ * attribute of GCC and Clang runs awq_cuda_prof_end on every return). */
+#define AWQ_CUDA_PROF_SCOPE(im, op)                                            \
+    awq_cuda_prof_scope prof_scope_ __attribute__((cleanup(awq_cuda_prof_end))) = \
+        awq_cuda_prof_begin((im), (op));                                       \
+    (void)prof_scope_
 
 /* The impl of a CUDA backend after making its device current; sets a
  * message and returns NULL (with *st) when be is not a CUDA backend or the

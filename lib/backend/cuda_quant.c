@@ -102,6 +102,7 @@ static const char *nm(const char *name) { return name ? name : "weight"; }
     awq_status enter_st_;                                                      \
     awq_cuda_impl *im = awq_cuda_enter((be), (op), &enter_st_);                \
     if (!im) return enter_st_;                                                 \
+    AWQ_CUDA_PROF_SCOPE(im, op);                                               \
     awq_ctx *ctx = (be)->ctx
 
 /* Read `n` error words back (after the kernels that set them). */

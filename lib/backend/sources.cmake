@@ -6,6 +6,7 @@ list(APPEND AWQ_LIB_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/cpu_attn_bf16.c
   ${CMAKE_CURRENT_LIST_DIR}/cpu_bf16.c
   ${CMAKE_CURRENT_LIST_DIR}/cuda.c
+  ${CMAKE_CURRENT_LIST_DIR}/cuda_prof.c
   ${CMAKE_CURRENT_LIST_DIR}/cuda_quant.c
 )
 # The CPU kernels are written to be vectorised; -O3 also in the default

@@ -486,16 +486,22 @@ static awq_status search_group(awq_model *m, awq_layer *l, int gi, awq_search_ac
         if (st != AWQ_OK) goto done;
     }
 
-    /* w_mean over the concatenated linears. */
+    /* w_mean over the concatenated linears, only where a candidate uses it
+     * (duo scaling): a host copy of the group's weights, which on a GPU
+     * cost more than the search's own GEMMs of the group. */
+    const bool need_wm = p->duo_scaling != AWQ_DUO_OFF;
     for (int j = 0; j < g->n_linears && st == AWQ_OK; j++) {
         int64_t N, Kj;
         float *w = awq_layer_weight(l, g->linears[j], &N, &Kj);
         wn[j] = N;
-        st = to_host(m, w, (size_t)N * (size_t)Kj, &wh[j]);
+        if (need_wm) st = to_host(m, w, (size_t)N * (size_t)Kj, &wh[j]);
     }
     if (st != AWQ_OK) goto done;
-    awq_search_w_mean_ref((const float *const *)wh, wn, g->n_linears, K,
-                          awq_group_len(K, p->quant.group_size), wm);
+    if (need_wm)
+        awq_search_w_mean_ref((const float *const *)wh, wn, g->n_linears, K,
+                              awq_group_len(K, p->quant.group_size), wm);
+    else
+        for (int64_t k = 0; k < K; k++) wm[k] = 1.0f; /* read by no candidate */
 
     /* Scratch: candidate weights, scales, block outputs. */
     for (int j = 0; j < g->n_linears && st == AWQ_OK; j++)

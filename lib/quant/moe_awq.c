@@ -257,6 +257,11 @@ static void w_mean_acc(const float *w, int64_t N, int64_t K, int64_t glen, doubl
 static awq_status w_mean_of(awq_model *m, const float *const *w, const int64_t *rows, int n_w,
                             int64_t K, const awq_quantize_params *p, float *wm) {
     awq_ctx *ctx = awq_model_ctx(m);
+    if (p->duo_scaling == AWQ_DUO_OFF) {
+        /* read by no candidate: skip the host copy of the weights */
+        for (int64_t k = 0; k < K; k++) wm[k] = 1.0f;
+        return AWQ_OK;
+    }
     double *acc = calloc((size_t)K, sizeof(double));
     int64_t maxr = 0, total = 0;
     for (int j = 0; j < n_w; j++) maxr = AWQ_MAX(maxr, rows[j]);

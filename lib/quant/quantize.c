@@ -443,17 +443,27 @@ static awq_status layer_outputs(awq_quantize_job *job, awq_layer *l, int64_t lay
         if (!awq_lset_get(&job->cfg, layer, lin, &li) || !li.present) continue;
         int64_t N, K;
         float *w = awq_layer_lset_weight(l, lin, &N, &K);
-        float *wh = awq_alloc((size_t)N * (size_t)K, sizeof(float));
-        if (!wh) return awq_fail_nomem(ctx, "weight", (uint64_t)N * K * 4);
-        st = awq_model_download(job->m, wh, w, (size_t)N * (size_t)K * sizeof(float));
+        const bool pack = li.packed && awq_qz_linear_packable(job, K, N);
+        char base[256];
+        snprintf(base, sizeof base, "%slayers.%lld.%s", job->prefix, (long long)layer, li.name);
+        bool on_device = false;
+        if (pack && awq_qz_device_pack_applies(job)) {
+            st = awq_qz_pack_on_device(job, base, w, N, K, outl, &on_device);
+            if (st != AWQ_OK) return st;
+        }
+        float *wh = NULL;
+        if (!on_device) {
+            wh = awq_alloc((size_t)N * (size_t)K, sizeof(float));
+            if (!wh) return awq_fail_nomem(ctx, "weight", (uint64_t)N * K * 4);
+            st = awq_model_download(job->m, wh, w, (size_t)N * (size_t)K * sizeof(float));
+        }
         lin_tensor_name(job, layer, lin, "weight", name, sizeof name);
         const awq_tensor_info *src = awq_checkpoint_find(job->ck, name);
-        if (st == AWQ_OK && li.packed && awq_qz_linear_packable(job, K, N)) {
+        if (on_device) {
+            (*n_packed)++;
+        } else if (st == AWQ_OK && pack) {
             awq_qtensor qt;
             memset(&qt, 0, sizeof qt);
-            char base[256];
-            snprintf(base, sizeof base, "%slayers.%lld.%s", job->prefix, (long long)layer,
-                     li.name);
             st = awq_quantize(ctx, base, wh, N, K, &job->p.quant, &qt);
             awq_packed pk;
             memset(&pk, 0, sizeof pk);

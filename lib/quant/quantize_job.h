@@ -125,4 +125,13 @@ awq_status awq_qz_open_layer_file(awq_quantize_job *job, int64_t layer, awq_chec
  * fp32 exactly); NULL when out of memory. Owned by the caller. */
 struct cJSON *awq_qz_json_floats(const float *v, int64_t n);
 
+/* qz_device_pack.c: whether the job's linears are quantized and packed on
+ * the backend (a CUDA backend and a format its packers write), and that
+ * step for one linear: w [N, K] in backend memory, its tensors appended to
+ * outl as `base`.SUFFIX. *done false (nothing appended, AWQ_OK): the host
+ * packer must do it (GPTQ v1 groups with zero point 0). */
+bool awq_qz_device_pack_applies(const awq_quantize_job *job);
+awq_status awq_qz_pack_on_device(awq_quantize_job *job, const char *base, const float *w,
+                                 int64_t N, int64_t K, awq_qz_out_list *outl, bool *done);
+
 #endif

@@ -58,8 +58,11 @@
 #                    /tmp/awqkit-gpu-check); emptied first
 #   --out DIR        results folder when $OUT is unset
 #   --budget S       seconds for the whole run (default 470)
-#   --only LIST      run only these of ctest,tiny,7b,memcheck,70b (a rerun
+#   --only LIST      run only these of ctest,tiny,7b,memcheck,70b,racecheck (a rerun
 #                    after a fix; the build step always runs)
+#   --profile        after each timed run, the same run again with the CUDA
+#                    op profile (AWQKIT_CUDA_PROFILE; NAME.prof.tsv in the
+#                    results): where the time goes, op by op
 #   --stamp          print the source stamp and exit
 #   --verify-stamp DIR  exit 0 when DIR's stamp matches the sources, 1 if not
 set -u
@@ -78,6 +81,7 @@ RESULTS="${OUT:-}"
 SCRATCH="${WORK:-/tmp/awqkit-gpu-check}"
 BUDGET=470
 NO_BUILD=0
+PROFILE=0
 ONLY=""
 
 usage() { sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
@@ -96,8 +100,9 @@ while [ $# -gt 0 ]; do
     --budget) [ $# -gt 1 ] && [[ $2 =~ ^[0-9]+$ ]] || die_usage "--budget needs seconds"
       BUDGET=$2; shift ;;
     --no-build) NO_BUILD=1 ;;
-    --only) [ $# -gt 1 ] && [[ $2 =~ ^(ctest|tiny|7b|memcheck|70b)(,(ctest|tiny|7b|memcheck|70b))*$ ]] ||
-        die_usage "--only takes a comma-separated list of ctest, tiny, 7b, memcheck, 70b"
+    --profile) PROFILE=1 ;;
+    --only) [ $# -gt 1 ] && [[ $2 =~ ^(ctest|tiny|7b|memcheck|70b|racecheck)(,(ctest|tiny|7b|memcheck|70b|racecheck))*$ ]] ||
+        die_usage "--only takes a comma-separated list of ctest, tiny, 7b, memcheck, 70b, racecheck"
       ONLY=$2; shift ;;
     --stamp) ACTION=stamp ;;
     --verify-stamp) [ $# -gt 1 ] || die_usage "--verify-stamp needs a folder"
@@ -656,7 +661,8 @@ ppl_of() { # ppl_of NAME MODEL DEVICE SECONDS -> prints the perplexity
 rel() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print ""; else { d = (a - b) / b; if (d < 0) d = -d; printf "%.6g", d } }'; }
 
 step_tiny() {
-  local t0 s1 s2 rc1=0 rc2=0 secs model=$TINY
+  local tag=$1 t0 s1 s2 rc1=0 rc2=0 secs model=$TINY
+  shift
   t0=$(now)
   secs=$(cap 150 130)
   if [ "$MODE" = rehearse ]; then
@@ -667,40 +673,40 @@ step_tiny() {
       >"$W/logs/tiny_standin.out" 2>&1 && cp "$TINY/tokenizer.json" "$TINY/tokenizer_config.json" "$model/"
   fi
   local q=(quantize "$model" --calib "$CALIB" --samples "$TINY_SAMPLES" --seqlen "$TINY_SEQLEN"
-           "${SEARCH_ARGS[@]}" --json --no-progress --force)
+           "${SEARCH_ARGS[@]}" "$@" --json --no-progress --force)
   s1=$(now)
-  run_bounded tiny_quant_cuda $((secs / 2)) "${CUDA_CLI[@]}" "${q[@]}" -o "$W/tiny-cuda" \
-    --device "$DEV" "${CUDA_OPTS[@]}" --dump-scales "$W/tiny-cuda.scales.json" || rc1=$?
+  run_bounded tiny${tag}_quant_cuda $((secs / 2)) "${CUDA_CLI[@]}" "${q[@]}" -o "$W/tiny${tag}-cuda" \
+    --device "$DEV" "${CUDA_OPTS[@]}" --dump-scales "$W/tiny${tag}-cuda.scales.json" || rc1=$?
   local tc; tc=$(since "$s1")
-  cp "$W/logs/tiny_quant_cuda.out" "$W/tiny-cuda.report.json" 2>/dev/null
+  cp "$W/logs/tiny${tag}_quant_cuda.out" "$W/tiny${tag}-cuda.report.json" 2>/dev/null
   s2=$(now)
-  run_bounded tiny_quant_cpu $((secs - ${tc%.*})) "$AWQKIT" "${q[@]}" -o "$W/tiny-cpu" --device cpu \
-    --dump-scales "$W/tiny-cpu.scales.json" || rc2=$?
+  run_bounded tiny${tag}_quant_cpu $((secs - ${tc%.*})) "$AWQKIT" "${q[@]}" -o "$W/tiny${tag}-cpu" --device cpu \
+    --dump-scales "$W/tiny${tag}-cpu.scales.json" || rc2=$?
   local tp; tp=$(since "$s2")
-  cp "$W/logs/tiny_quant_cpu.out" "$W/tiny-cpu.report.json" 2>/dev/null
+  cp "$W/logs/tiny${tag}_quant_cpu.out" "$W/tiny${tag}-cpu.report.json" 2>/dev/null
   local st=pass; { [ $rc1 != 0 ] || [ $rc2 != 0 ]; } && st=fail
-  record tiny_quantize "$st" "$(since "$t0")" \
-    ", \"model\": $(jstr "${model#"$root"/}"), \"device\": $(jstr "$DEV"), \"samples\": $TINY_SAMPLES, \"seqlen\": $TINY_SEQLEN, \"cuda\": {\"exit\": $rc1, \"wall_seconds\": $tc, \"search_seconds\": $(jnum "$(jget "$W/tiny-cuda.report.json" seconds.search)"), \"clip_seconds\": $(jnum "$(jget "$W/tiny-cuda.report.json" seconds.clip)"), \"error\": $(jstr "$(why $rc1 "$W/logs/tiny_quant_cuda.err")")}, \"cpu\": {\"exit\": $rc2, \"wall_seconds\": $tp, \"search_seconds\": $(jnum "$(jget "$W/tiny-cpu.report.json" seconds.search)"), \"clip_seconds\": $(jnum "$(jget "$W/tiny-cpu.report.json" seconds.clip)"), \"error\": $(jstr "$(why $rc2 "$W/logs/tiny_quant_cpu.err")")}"
+  record tiny${tag}_quantize "$st" "$(since "$t0")" \
+    ", \"model\": $(jstr "${model#"$root"/}"), \"device\": $(jstr "$DEV"), \"samples\": $TINY_SAMPLES, \"seqlen\": $TINY_SEQLEN, \"cuda\": {\"exit\": $rc1, \"wall_seconds\": $tc, \"search_seconds\": $(jnum "$(jget "$W/tiny${tag}-cuda.report.json" seconds.search)"), \"clip_seconds\": $(jnum "$(jget "$W/tiny${tag}-cuda.report.json" seconds.clip)"), \"error\": $(jstr "$(why $rc1 "$W/logs/tiny${tag}_quant_cuda.err")")}, \"cpu\": {\"exit\": $rc2, \"wall_seconds\": $tp, \"search_seconds\": $(jnum "$(jget "$W/tiny${tag}-cpu.report.json" seconds.search)"), \"clip_seconds\": $(jnum "$(jget "$W/tiny${tag}-cpu.report.json" seconds.clip)"), \"error\": $(jstr "$(why $rc2 "$W/logs/tiny${tag}_quant_cpu.err")")}"
 
   # chosen ratios, scales and clips
   t0=$(now)
-  if [ -f "$W/tiny-cuda.scales.json" ] && [ -f "$W/tiny-cpu.scales.json" ] &&
-     "$UTIL" ratios "$W/tiny-cuda.scales.json" "$W/tiny-cpu.scales.json" >"$W/ratios.json" 2>"$W/logs/ratios.err"; then
-    st=fail; [ "$(jget "$W/ratios.json" ok)" = true ] && st=pass
-    record tiny_ratios "$st" "$(since "$t0")" ", \"compare\": $(jraw "$W/ratios.json")"
+  if [ -f "$W/tiny${tag}-cuda.scales.json" ] && [ -f "$W/tiny${tag}-cpu.scales.json" ] &&
+     "$UTIL" ratios "$W/tiny${tag}-cuda.scales.json" "$W/tiny${tag}-cpu.scales.json" >"$W/ratios${tag}.json" 2>"$W/logs/ratios${tag}.err"; then
+    st=fail; [ "$(jget "$W/ratios${tag}.json" ok)" = true ] && st=pass
+    record tiny${tag}_ratios "$st" "$(since "$t0")" ", \"compare\": $(jraw "$W/ratios${tag}.json")"
   else
-    record tiny_ratios fail "$(since "$t0")" ", \"detail\": $(jstr "no scales to compare $(tail_of "$W/logs/ratios.err")")"
+    record tiny${tag}_ratios fail "$(since "$t0")" ", \"detail\": $(jstr "no scales to compare $(tail_of "$W/logs/ratios${tag}.err")")"
   fi
 
   # dequantized weights
   t0=$(now)
   if [ $rc1 = 0 ] && [ $rc2 = 0 ] &&
-     run_bounded weights "$(cap 60 110)" "$UTIL" weights "$W/tiny-cuda" "$W/tiny-cpu"; then
-    cp "$W/logs/weights.out" "$W/weights.json"
-    st=fail; [ "$(jget "$W/weights.json" ok)" = true ] && st=pass
-    record tiny_weights "$st" "$(since "$t0")" ", \"compare\": $(jraw "$W/weights.json")"
+     run_bounded weights${tag} "$(cap 60 110)" "$UTIL" weights "$W/tiny${tag}-cuda" "$W/tiny${tag}-cpu"; then
+    cp "$W/logs/weights${tag}.out" "$W/weights${tag}.json"
+    st=fail; [ "$(jget "$W/weights${tag}.json" ok)" = true ] && st=pass
+    record tiny${tag}_weights "$st" "$(since "$t0")" ", \"compare\": $(jraw "$W/weights${tag}.json")"
   else
-    record tiny_weights fail "$(since "$t0")" ", \"detail\": $(jstr "no checkpoints to compare $(tail_of "$W/logs/weights.err")")"
+    record tiny${tag}_weights fail "$(since "$t0")" ", \"detail\": $(jstr "no checkpoints to compare $(tail_of "$W/logs/weights${tag}.err")")"
   fi
 
   # perplexity of each quantized model, both evaluated on the CPU (so the
@@ -709,22 +715,22 @@ step_tiny() {
   local pf pa pb pdev ra rd
   secs=$(cap 90 100)
   pf=$(ppl_of ppl_fp16 "$model" cpu "$((secs / 4))")
-  pa=$( [ $rc1 = 0 ] && ppl_of ppl_q_cuda "$W/tiny-cuda" cpu "$((secs / 4))")
-  pb=$( [ $rc2 = 0 ] && ppl_of ppl_q_cpu "$W/tiny-cpu" cpu "$((secs / 4))")
+  pa=$( [ $rc1 = 0 ] && ppl_of ppl${tag}_q_cuda "$W/tiny${tag}-cuda" cpu "$((secs / 4))")
+  pb=$( [ $rc2 = 0 ] && ppl_of ppl${tag}_q_cpu "$W/tiny${tag}-cpu" cpu "$((secs / 4))")
   ra=$(rel "$pa" "$pb")
   st=fail
   [ -n "$ra" ] && awk -v r="$ra" 'BEGIN {exit !(r <= 0.005)}' && st=pass
-  record tiny_ppl "$st" "$(since "$t0")" \
+  record tiny${tag}_ppl "$st" "$(since "$t0")" \
     ", \"seqlen\": $PPL_SEQLEN, \"windows\": $PPL_CHUNKS, \"ppl_fp16\": $(jnum "$pf"), \"ppl_quantized_on_cuda\": $(jnum "$pa"), \"ppl_quantized_on_cpu\": $(jnum "$pb"), \"rel_diff\": $(jnum "$ra")"
 
   # the CUDA forward: one model's perplexity evaluated on cuda and on cpu
   t0=$(now)
-  pdev=$( [ $rc1 = 0 ] && ppl_of ppl_q_cuda_dev "$W/tiny-cuda" "$DEV" "$(cap 45 90)")
+  pdev=$( [ $rc1 = 0 ] && ppl_of ppl${tag}_q_cuda_dev "$W/tiny${tag}-cuda" "$DEV" "$(cap 45 90)")
   rd=$(rel "$pdev" "$pa")
   st=fail
   [ -n "$rd" ] && awk -v r="$rd" 'BEGIN {exit !(r <= 0.005)}' && st=pass
-  record tiny_ppl_device "$st" "$(since "$t0")" \
-    ", \"ppl_on_cuda\": $(jnum "$pdev"), \"ppl_on_cpu\": $(jnum "$pa"), \"rel_diff\": $(jnum "$rd"), \"error\": $(jstr "$( [ -n "$pdev" ] || tail_of "$W/logs/ppl_q_cuda_dev.err")")"
+  record tiny${tag}_ppl_device "$st" "$(since "$t0")" \
+    ", \"ppl_on_cuda\": $(jnum "$pdev"), \"ppl_on_cpu\": $(jnum "$pa"), \"rel_diff\": $(jnum "$rd"), \"error\": $(jstr "$( [ -n "$pdev" ] || tail_of "$W/logs/ppl${tag}_q_cuda_dev.err")")"
 }
 
 # ------------------------------------------------------------------ speed
@@ -810,6 +816,24 @@ step_speed() {
   local st=pass; [ $rc != 0 ] && st=fail
   record "$name" "$st" "$(since "$t0")" \
     ", \"exit\": $rc, \"synth_seconds\": $synth_s, \"synth_args\": $(jstr "$*"), \"calibration\": {\"blocks_requested\": $blocks, \"blocks\": $(jnum "$(jget "$W/$name.json" calibration.blocks)"), \"seqlen\": $(jnum "$(jget "$W/$name.json" calibration.seqlen)")}, \"layers_done\": $(jnum "${n_done:-}"), \"phase_seconds\": $(jraw_obj "$W/$name.json" seconds), \"layer_seconds\": [$(printf '%s\n' "$per" | jlist)], \"steady_layer_seconds\": $(jnum "${per_layer:-}"), \"layer_flops_estimate\": $(jnum "$flops"), \"achieved_tflops_estimate\": $(jnum "$tflops"), \"fixed_seconds\": $(jnum "${fixed:-}"), \"model_layers\": $model_layers, \"extrapolated_model_seconds\": $(jnum "${model:-}"), \"gpu_used_mib_before\": $base, \"gpu_used_mib_peak\": $peak, \"gpu_mib_peak_over_before\": $gpu_delta, \"host_rss_mib_peak_sampled\": $rssp, \"host_max_rss_kib\": $(jnum "$maxrss_kb"), \"series_seconds_gpu_mib_rss_mib\": $series, \"error\": $(jstr "$(why $rc "$W/logs/$name.err")")"
+  # --profile: the same run again with the CUDA op profile (the backend
+  # waits around every op, so it is for attribution, not timing:
+  # lib/backend/cuda_prof.c); the table travels back beside the JSON
+  if [ "$PROFILE" = 1 ] && [ $rc = 0 ] && [ "$SPEED_DEV" = cuda ]; then
+    local ps prc=0; ps=$(now)
+    secs=$(cap "$SPEED_CAP" "$SPEED_RESERVE")
+    if [ "$secs" -ge 10 ]; then
+      AWQKIT_CUDA_PROFILE="$W/$name.prof.tsv" run_bounded "${name}_profile" "$secs" \
+        "${SPEED_CLI[@]}" quantize "$src" -o "$out" --device "$SPEED_DEV" --calib-tokens "$ids" \
+        --seqlen "$SPEED_SEQLEN" "${SEARCH_ARGS[@]}" --json --no-progress --force || prc=$?
+      [ -s "$W/$name.prof.tsv" ] && cp "$W/$name.prof.tsv" "$RESULTS/"
+      st=fail; [ $prc = 0 ] && [ -s "$W/$name.prof.tsv" ] && st=pass
+      record "${name}_profile" "$st" "$(since "$ps")" \
+        ", \"profiled_seconds\": $(jnum "$(jget "$W/logs/${name}_profile.out" seconds.total)"), \"table\": $(jstr "$name.prof.tsv"), \"error\": $(jstr "$(why $prc "$W/logs/${name}_profile.err")")"
+    else
+      record "${name}_profile" skip 0 ', "detail": "no time left"'
+    fi
+  fi
   # the inputs and outputs are large: keep only the reports
   rm -rf "$src" "$out"
   # the targets judge completed runs only
@@ -902,7 +926,12 @@ if [ -x "${AWQKIT:-}" ] && [ -x "${UTIL:-}" ] && [ -x "${JSONGET:-}" ]; then
     if [ -x "$BIN/tests/test_cuda_emu" ]; then step_ctest ctest_cuda_emu "$(cap 60 200)" -R '^test_cuda_emu$'
     else record ctest_cuda_emu skip 0 ', "detail": "a CUDA build has no emulator test"'; fi
   fi
-  want tiny && step_tiny
+  # the strict comparison (same ratios except near ties, weights within a
+  # step) at fp32, where the backends differ only in summation order, and
+  # the default bf16 search; every candidate over every sequence
+  # (--screen 0), so that near ties are judged on whole losses
+  want tiny && step_tiny "" --precision fp32 --screen 0
+  want tiny && step_tiny _bf16 --precision bf16 --screen 0
   SPEED_RESERVE_SAVED=$SPEED_RESERVE
   if want 7b; then
     step_speed speed_7b 32 "$SHAPE_7B" "$BLOCKS_7B" "${SYNTH_7B[@]}"
@@ -919,7 +948,7 @@ if [ -x "${AWQKIT:-}" ] && [ -x "${UTIL:-}" ] && [ -x "${JSONGET:-}" ]; then
   # with the time left: the sanitizer's race and barrier checkers (shared
   # memory races that a missing __syncthreads leaves; the emulation runs
   # threads in an order, so it cannot see them)
-  if want memcheck; then
+  if want racecheck; then
     if [ "$(cap 150 5)" -ge 30 ]; then
       AWQ_SANITIZER_TOOLS="racecheck synccheck" step_ctest racecheck "$(cap 150 5)" -L cuda -R memcheck
     else
@@ -932,7 +961,7 @@ fi
 
 COMPLETE=1
 write_json
-tar -C "$W" -czf "$RESULTS/logs.tar.gz" logs $(cd "$W" && ls *.json *.poll 2>/dev/null) 2>/dev/null
+tar -C "$W" -czf "$RESULTS/logs.tar.gz" logs $(cd "$W" && ls *.json *.poll *.tsv 2>/dev/null) 2>/dev/null
 summary="gpu_check: $SUM_PASS pass, $SUM_FAIL fail, $SUM_SKIP skip ($MODE, $(( $(date +%s) - START )) s)"
 [ -n "${M7:-}" ] && summary="$summary; 7B extrapolated ${M7} s"
 [ "${G7:-null}" != null ] && summary="$summary, GPU +${G7} MiB"

@@ -21,6 +21,7 @@ if(NOT AWQ_HAVE_CUDA)
   awq_add_test(test_cuda_emu LABELS unit TIMEOUT 900 SOURCES
     unit/test_cuda.c
     ${PROJECT_SOURCE_DIR}/lib/backend/cuda.c
+    ${PROJECT_SOURCE_DIR}/lib/backend/cuda_prof.c
     ${PROJECT_SOURCE_DIR}/lib/backend/cuda_quant.c
     ${AWQ_EMU_DIR}/cuda_emu.cpp
     ${AWQ_EMU_DIR}/emu_elementwise.cpp

@@ -117,6 +117,22 @@ static void test_memory(void) {
     float *d = to_dev(h, (size_t)n * 4u);
     from_dev(back, d, (size_t)n * 4u);
     CHECK(bits_equal(h, back, (size_t)n * 4u));
+    /* large transfers (through the page-locked staging buffers): several
+     * chunks and a partial one, at an odd offset, both ways */
+    {
+        const size_t nb = ((size_t)70 << 20) + 13;
+        unsigned char *hb = awq_alloc(nb, 1), *hb2 = awq_alloc(nb, 1);
+        for (size_t i = 0; i < nb; i++) hb[i] = (unsigned char)((uint64_t)i * 0x9E3779B97F4A7C15ull >> 56);
+        unsigned char *db = NULL;
+        CHECK_OK(ctx, be->ops->alloc(be, nb + 1, (void **)&db));
+        CHECK_OK(ctx, be->ops->upload(be, db + 1, hb, nb));
+        memset(hb2, 0, nb);
+        CHECK_OK(ctx, be->ops->download(be, hb2, db + 1, nb));
+        CHECK(memcmp(hb, hb2, nb) == 0);
+        dfree(db);
+        awq_free(hb);
+        awq_free(hb2);
+    }
     /* copy, including overlapping ranges (memmove semantics) */
     float *d2 = dev_nan(n);
     CHECK_OK(ctx, be->ops->copy(be, d2, d, (size_t)n * 4u));
@@ -543,6 +559,48 @@ static void test_elementwise(void) {
     CHECK(got == again);
     CHECK_OK(ctx, be->ops->mse(be, dp, dq, 0, &got));
     CHECK(got == 0.0);
+
+    /* sq_err_segs (the race's samples): each segment's sum / its length
+     * has the bits of mse over that segment alone; on segments that are
+     * whole mse chunks (one partial pass) and on others (a pass per
+     * segment), from an offset pointer, the last segment shorter */
+    {
+        const int64_t nsq = 16384 * 3 + 5000;
+        float *sp = rnd_vec(nsq + 1, 1.0f), *sq = rnd_vec(nsq + 1, 1.0f);
+        float *dsp = to_dev(sp, (size_t)(nsq + 1) * 4u), *dsq = to_dev(sq, (size_t)(nsq + 1) * 4u);
+        const int64_t lens[] = {16384, 3001, nsq + 7};
+        for (size_t li = 0; li < AWQ_ARRAY_LEN(lens); li++) {
+            const int64_t L = lens[li], nseg = (nsq + L - 1) / L;
+            double *segs = awq_alloc((size_t)nseg, sizeof(double));
+            CHECK_OK(ctx, be->ops->sq_err_segs(be, dsp + 1, dsq + 1, nsq, L, segs));
+            double total = 0.0, sref = 0.0;
+            for (int64_t sg = 0; sg < nseg; sg++) {
+                const int64_t off = sg * L, cnt = AWQ_MIN(L, nsq - off);
+                double m = -1.0;
+                CHECK_OK(ctx, be->ops->mse(be, dsp + 1 + off, dsq + 1 + off, cnt, &m));
+                CHECK_MSG(segs[sg] / (double)cnt == m, "sq_err_segs len %lld segment %lld",
+                          (long long)L, (long long)sg);
+                total += segs[sg];
+            }
+            for (int64_t i = 1; i <= nsq; i++) sref += ((double)sp[i] - sq[i]) * ((double)sp[i] - sq[i]);
+            CHECK_NEAR(total, sref, AWQ_TOL_MSE_REL * sref);
+            awq_free(segs);
+        }
+        /* dot over several blocks, the last one partial, from an offset
+         * pointer: the host reference's bits */
+        double dd = 0.0;
+        CHECK_OK(ctx, be->ops->dot(be, dsp + 1, dsq + 1, nsq, &dd));
+        CHECK(dd == awq_dot_ref(sp + 1, sq + 1, nsq));
+        double none = -3.0;
+        CHECK_OK(ctx, be->ops->sq_err_segs(be, dsp, dsq, 0, 64, &none));
+        CHECK(none == -3.0); /* no segments: nothing written */
+        CHECK_FAILS(ctx, be->ops->sq_err_segs(be, dsp, dsq, 10, 0, &none), AWQ_ERR_INVALID_ARG,
+                    "seg_len");
+        awq_free(sp);
+        awq_free(sq);
+        dfree(dsp);
+        dfree(dsq);
+    }
 
     /* nll_rows */
     const int64_t R = 6, V = 1000;

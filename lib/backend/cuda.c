@@ -342,6 +342,7 @@ static awq_status cu_upload(awq_backend *be, void *dst, const void *host_src, si
     ENTER(be, "upload");
     if (!bytes) return AWQ_OK;
     if (!dst || !host_src) return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "upload: NULL buffer");
+    awq_cuda_prof_bytes(im, bytes);
     if (bytes >= STAGE_MIN && stage_ready(im)) return staged_upload(be, im, dst, host_src, bytes);
     AWQ_CU(ctx, cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, im->stream));
     /* the caller may reuse host_src at once (pinned sources copy
@@ -353,6 +354,7 @@ static awq_status cu_download(awq_backend *be, void *host_dst, const void *src, 
     ENTER(be, "download");
     if (!bytes) return AWQ_OK;
     if (!host_dst || !src) return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "download: NULL buffer");
+    awq_cuda_prof_bytes(im, bytes);
     if (bytes >= STAGE_MIN && stage_ready(im))
         return staged_download(be, im, host_dst, src, bytes);
     AWQ_CU(ctx, cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, im->stream));

@@ -63,6 +63,9 @@ void awq_cuda_prof_init(struct awq_cuda_impl *im);
 void awq_cuda_prof_finish(struct awq_cuda_impl *im);
 awq_cuda_prof_scope awq_cuda_prof_begin(struct awq_cuda_impl *im, const char *op);
 void awq_cuda_prof_end(awq_cuda_prof_scope *s);
+/* Bytes moved by the op in progress (transfers; nothing when not
+ * profiling). */
+void awq_cuda_prof_bytes(struct awq_cuda_impl *im, uint64_t bytes);
 
 /* In an ENTER: the rest of the function is one profiled op (the cleanup
  * attribute of GCC and Clang runs awq_cuda_prof_end on every return). */

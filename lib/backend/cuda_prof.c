@@ -21,12 +21,14 @@ typedef struct {
     const char *op;            /* a string literal of the ENTER */
     uint64_t calls;
     double seconds;
+    uint64_t bytes, max_bytes; /* transfers: what awq_cuda_prof_bytes said */
 } prof_row;
 
 struct awq_cuda_prof {
     char *path;
     double t_create;
     int depth;                 /* ops in progress (nested: awq_cuda_wait) */
+    uint64_t pending;          /* bytes of the op in progress */
     int n;
     prof_row rows[PROF_MAX_OPS];
 };
@@ -67,11 +69,18 @@ void awq_cuda_prof_end(awq_cuda_prof_scope *s) {
     const double dt = awq_now() - s->t0;
     int i = 0;
     while (i < p->n && p->rows[i].op != s->op && strcmp(p->rows[i].op, s->op) != 0) i++;
-    if (i == p->n && p->n < PROF_MAX_OPS) p->rows[p->n++] = (prof_row){s->op, 0, 0};
+    if (i == p->n && p->n < PROF_MAX_OPS) p->rows[p->n++] = (prof_row){s->op, 0, 0, 0, 0};
     if (i < p->n) {
         p->rows[i].calls++;
         p->rows[i].seconds += dt;
+        p->rows[i].bytes += p->pending;
+        if (p->pending > p->rows[i].max_bytes) p->rows[i].max_bytes = p->pending;
     }
+    p->pending = 0;
+}
+
+void awq_cuda_prof_bytes(awq_cuda_impl *im, uint64_t bytes) {
+    if (im->prof) im->prof->pending += bytes;
 }
 
 static int by_seconds(const void *a, const void *b) {
@@ -89,16 +98,21 @@ void awq_cuda_prof_finish(awq_cuda_impl *im) {
     qsort(p->rows, (size_t)p->n, sizeof p->rows[0], by_seconds);
     FILE *f = fopen(p->path, "w");
     if (f) {
-        fprintf(f, "# awqkit CUDA op profile (%s): each op waited for before and after\n",
-                im->desc);
-        fprintf(f, "op\tcalls\tseconds\tshare\n");
-        for (int i = 0; i < p->n; i++)
-            fprintf(f, "%s\t%llu\t%.6f\t%.4f\n", p->rows[i].op,
-                    (unsigned long long)p->rows[i].calls, p->rows[i].seconds,
-                    life > 0 ? p->rows[i].seconds / life : 0.0);
-        fprintf(f, "(outside ops)\t0\t%.6f\t%.4f\n", life - in_ops,
+        fprintf(f,
+                "# awqkit CUDA op profile (%s): each op waited for before and after; "
+                "page-locked staging %s\n",
+                im->desc, im->stage_off ? "unavailable" : im->stage[0] ? "used" : "not needed");
+        fprintf(f, "op\tcalls\tseconds\tshare\tbytes\tmax_bytes\tGB/s\n");
+        for (int i = 0; i < p->n; i++) {
+            const prof_row *r = &p->rows[i];
+            fprintf(f, "%s\t%llu\t%.6f\t%.4f\t%llu\t%llu\t%.2f\n", r->op,
+                    (unsigned long long)r->calls, r->seconds, life > 0 ? r->seconds / life : 0.0,
+                    (unsigned long long)r->bytes, (unsigned long long)r->max_bytes,
+                    r->seconds > 0 ? (double)r->bytes / r->seconds / 1e9 : 0.0);
+        }
+        fprintf(f, "(outside ops)\t0\t%.6f\t%.4f\t0\t0\t0\n", life - in_ops,
                 life > 0 ? (life - in_ops) / life : 0.0);
-        fprintf(f, "(backend lifetime)\t0\t%.6f\t1\n", life);
+        fprintf(f, "(backend lifetime)\t0\t%.6f\t1\t0\t0\t0\n", life);
         fclose(f);
     }
     awq_free(p->path);

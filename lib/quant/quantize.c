@@ -29,6 +29,7 @@
 #include "quant/clip.h"
 #include "quant/moe_awq.h"
 #include "quant/quantize_job.h"
+#include "quant/quantize_replay.h"
 #include "quant/srcscan.h"
 #include "quant/outfiles.h"
 
@@ -190,14 +191,10 @@ char *awq_qz_layer_dir(const awq_quantize_job *job, int64_t layer) {
     return awq_path_join(job->partial_dir, name);
 }
 
-static char *layer_dir(const awq_quantize_job *job, int64_t layer) {
-    return awq_qz_layer_dir(job, layer);
-}
-
 int64_t awq_qz_finished_layers(const awq_quantize_job *job) {
     int64_t n = 0;
     for (int64_t i = 0; i < job->cfg.n_layers; i++) {
-        char *ld = layer_dir(job, i);
+        char *ld = awq_qz_layer_dir(job, i);
         char *f = ld ? awq_path_join(ld, "model.safetensors") : NULL;
         bool ok = f && awq_path_exists(f);
         free(f);
@@ -210,14 +207,14 @@ int64_t awq_qz_finished_layers(const awq_quantize_job *job) {
 
 /* lin: an index of the layer's run-time linear set (model/moe_lset.h;
  * the table's linears first). */
-static void lin_tensor_name(const awq_quantize_job *job, int64_t layer, int lin,
+void awq_qz_lin_tensor_name(const awq_quantize_job *job, int64_t layer, int lin,
                             const char *suffix, char *buf, size_t n) {
     awq_lset_item it;
     snprintf(buf, n, "%slayers.%lld.%s.%s", job->prefix, (long long)layer,
              awq_lset_get(&job->cfg, layer, lin, &it) ? it.name : "?", suffix);
 }
 
-static void norm_tensor_name(const awq_quantize_job *job, int64_t layer, const char *norm,
+void awq_qz_norm_tensor_name(const awq_quantize_job *job, int64_t layer, const char *norm,
                              char *buf, size_t n) {
     snprintf(buf, n, "%slayers.%lld.%s.weight", job->prefix, (long long)layer, norm);
 }
@@ -412,27 +409,12 @@ static awq_status emit_vector(awq_quantize_job *job, awq_qz_out_list *outl, cons
     return st;
 }
 
-/* Load the 1-D tensor `name` of layer file lc, plus `add` (a norm's
- * offset), into v (n values, backend). */
-static awq_status load_vector(awq_quantize_job *job, const awq_checkpoint *lc, const char *name,
-                              float *v, int64_t n, float add) {
-    awq_ctx *ctx = job->ctx;
-    const awq_tensor_info *t = awq_checkpoint_find(lc, name);
-    if (!t || t->n_elements != (uint64_t)n)
-        return awq_fail(ctx, AWQ_ERR_NOT_FOUND, "layer file lacks %s [%lld]", name, (long long)n);
-    float *h = awq_alloc((size_t)n, sizeof(float));
-    if (!h) return awq_fail_nomem(ctx, name, (uint64_t)n * 4);
-    awq_status st = awq_tensor_to_f32(ctx, t, h);
-    for (int64_t i = 0; add != 0 && i < n; i++) h[i] += add;
-    if (st == AWQ_OK) st = awq_model_upload(job->m, v, h, (size_t)n * sizeof(float));
-    awq_free(h);
-    return st;
-}
-
 /* Quantize + pack every linear of the (scaled, clipped) layer and collect
- * the layer's output tensors. */
+ * the layer's output tensors; dev_packed[lin] (one per linear of the
+ * layer's set) says which were packed on the backend. */
 static awq_status layer_outputs(awq_quantize_job *job, awq_layer *l, int64_t layer,
-                                awq_qz_out_list *outl, int64_t *n_packed, int64_t *n_kept) {
+                                awq_qz_out_list *outl, int64_t *n_packed, int64_t *n_kept,
+                                uint8_t *dev_packed) {
     awq_ctx *ctx = job->ctx;
     const awq_arch *a = job->cfg.arch;
     char name[320];
@@ -450,6 +432,7 @@ static awq_status layer_outputs(awq_quantize_job *job, awq_layer *l, int64_t lay
         if (pack && awq_qz_device_pack_applies(job)) {
             st = awq_qz_pack_on_device(job, base, w, N, K, outl, &on_device);
             if (st != AWQ_OK) return st;
+            dev_packed[lin] = on_device;
         }
         float *wh = NULL;
         if (!on_device) {
@@ -457,7 +440,7 @@ static awq_status layer_outputs(awq_quantize_job *job, awq_layer *l, int64_t lay
             if (!wh) return awq_fail_nomem(ctx, "weight", (uint64_t)N * K * 4);
             st = awq_model_download(job->m, wh, w, (size_t)N * (size_t)K * sizeof(float));
         }
-        lin_tensor_name(job, layer, lin, "weight", name, sizeof name);
+        awq_qz_lin_tensor_name(job, layer, lin, "weight", name, sizeof name);
         const awq_tensor_info *src = awq_checkpoint_find(job->ck, name);
         if (on_device) {
             (*n_packed)++;
@@ -502,7 +485,7 @@ static awq_status layer_outputs(awq_quantize_job *job, awq_layer *l, int64_t lay
         float *b = awq_layer_bias(l, lin);
         if (st == AWQ_OK && b) {
             /* in the source's dtype: FP16 (as AutoAWQ's WQLinear) or BF16 */
-            lin_tensor_name(job, layer, lin, "bias", name, sizeof name);
+            awq_qz_lin_tensor_name(job, layer, lin, "bias", name, sizeof name);
             st = emit_vector(job, outl, name, b, N, 0);
         }
     }
@@ -512,72 +495,8 @@ static awq_status layer_outputs(awq_quantize_job *job, awq_layer *l, int64_t lay
         int64_t n;
         float *nw = awq_layer_norm_weight(l, (awq_layer_norm_id)awq_layer_norm_find(norms[i]), &n);
         if (!nw) continue;
-        norm_tensor_name(job, layer, norms[i], name, sizeof name);
+        awq_qz_norm_tensor_name(job, layer, norms[i], name, sizeof name);
         st = emit_vector(job, outl, name, nw, n, a->norm_offset);
-    }
-    return st;
-}
-
-/* Load the layer's weights exactly as the output checkpoint holds them
- * (dequantized packed linears, rounded norms and biases) into l. */
-static awq_status layer_from_outputs(awq_quantize_job *job, awq_layer *l, int64_t layer,
-                                     const awq_checkpoint *lc) {
-    awq_ctx *ctx = job->ctx;
-    const awq_arch *a = job->cfg.arch;
-    char name[320], base[256];
-    awq_status st = AWQ_OK;
-    const int n_lin = awq_lset_count(&job->cfg, layer);
-    for (int lin = 0; lin < n_lin && st == AWQ_OK; lin++) {
-        awq_lset_item li;
-        if (!awq_lset_get(&job->cfg, layer, lin, &li) || !li.present) continue;
-        int64_t N, K;
-        float *w = awq_layer_lset_weight(l, lin, &N, &K);
-        float *wh = awq_alloc((size_t)N * (size_t)K, sizeof(float));
-        if (!wh) return awq_fail_nomem(ctx, "weight", (uint64_t)N * K * 4);
-        snprintf(base, sizeof base, "%slayers.%lld.%s", job->prefix, (long long)layer, li.name);
-        snprintf(name, sizeof name, "%s.weight", base);
-        const awq_tensor_info *wt = awq_checkpoint_find(lc, name);
-        if (wt) {
-            st = awq_tensor_to_f32(ctx, wt, wh);
-        } else {
-            awq_packed pk;
-            memset(&pk, 0, sizeof pk);
-            awq_packed_shapes(ctx, job->p.format, K, N, job->p.quant.bits,
-                              job->p.quant.group_size, &pk);
-            awq_packed_omit_optional(&pk, job->p.quant.sym, true); /* as awq_pack wrote */
-            for (int i = 0; i < pk.n_tensors && st == AWQ_OK; i++) {
-                if (awq_packed_part_absent(&pk.t[i])) continue;
-                snprintf(name, sizeof name, "%s.%s", base, pk.t[i].suffix);
-                const awq_tensor_info *t = awq_checkpoint_find(lc, name);
-                if (!t)
-                    st = awq_fail(ctx, AWQ_ERR_NOT_FOUND, "layer file lacks %s", name);
-                else
-                    pk.t[i].data = (void *)t->data;
-            }
-            awq_unpack_params up = {job->p.quant.bits, job->p.quant.group_size,
-                                    job->p.quant.sym};
-            awq_qtensor qt;
-            memset(&qt, 0, sizeof qt);
-            if (st == AWQ_OK) st = awq_unpack(ctx, base, job->p.format, &pk, &up, &qt);
-            if (st == AWQ_OK) st = awq_dequantize(ctx, &qt, wh);
-            awq_qtensor_free(&qt);
-        }
-        if (st == AWQ_OK) st = awq_model_upload(job->m, w, wh, (size_t)N * (size_t)K * 4);
-        awq_free(wh);
-        float *b = awq_layer_bias(l, lin);
-        if (st == AWQ_OK && b) {
-            snprintf(name, sizeof name, "%s.bias", base);
-            st = load_vector(job, lc, name, b, N, 0);
-        }
-    }
-    const char *norms[AWQ_QZ_MAX_FOLDED_NORMS];
-    int nn = awq_arch_folded_norms(a, norms, AWQ_QZ_MAX_FOLDED_NORMS);
-    for (int i = 0; i < nn && st == AWQ_OK; i++) {
-        int64_t n;
-        float *nw = awq_layer_norm_weight(l, (awq_layer_norm_id)awq_layer_norm_find(norms[i]), &n);
-        if (!nw) continue;
-        norm_tensor_name(job, layer, norms[i], name, sizeof name);
-        st = load_vector(job, lc, name, nw, n, a->norm_offset);
     }
     return st;
 }
@@ -587,7 +506,7 @@ static awq_status layer_from_outputs(awq_quantize_job *job, awq_layer *l, int64_
 static awq_status save_layer(awq_quantize_job *job, int64_t layer, const awq_qz_out_list *outl,
                              cJSON *search) {
     awq_ctx *ctx = job->ctx;
-    char *dir = layer_dir(job, layer);
+    char *dir = awq_qz_layer_dir(job, layer);
     if (!dir) return awq_fail_nomem(ctx, "path", 64);
     if (awq_path_exists(dir)) rm_tree(dir); /* a torn earlier attempt */
     awq_writer_params wp = awq_writer_default_params();
@@ -613,26 +532,12 @@ static awq_status save_layer(awq_quantize_job *job, int64_t layer, const awq_qz_
 }
 
 awq_status awq_qz_open_layer_file(awq_quantize_job *job, int64_t layer, awq_checkpoint **out) {
-    char *dir = layer_dir(job, layer);
+    char *dir = awq_qz_layer_dir(job, layer);
     char *f = dir ? awq_path_join(dir, "model.safetensors") : NULL;
     awq_status st = f ? awq_checkpoint_open(job->ctx, f, out)
                       : awq_fail_nomem(job->ctx, "path", 64);
     free(f);
     free(dir);
-    return st;
-}
-
-/* Replay layer `layer` as written, on slot `in` -> slot `out`. */
-static awq_status replay_layer(awq_quantize_job *job, int64_t layer, awq_search_acts *a, int in,
-                               int out, int64_t n_seqs) {
-    awq_layer *l = NULL;
-    awq_checkpoint *lc = NULL;
-    awq_status st = awq_layer_load(job->m, layer, &l);
-    if (st == AWQ_OK) st = awq_qz_open_layer_file(job, layer, &lc);
-    if (st == AWQ_OK) st = layer_from_outputs(job, l, layer, lc);
-    if (st == AWQ_OK) st = awq_search_forward_first(job->m, l, a, in, out, false, n_seqs);
-    awq_checkpoint_free(lc);
-    awq_layer_free(l);
     return st;
 }
 
@@ -648,28 +553,6 @@ static void report_precision(awq_quantize_job *job, bool on) {
     }
     if (job->p.precision == AWQ_PRECISION_BF16)
         (void)be->ops->set_gemm_precision(be, AWQ_GEMM_BF16);
-}
-
-/* RTN of the original layer: the baseline of the per-layer report. */
-static awq_status rtn_layer_mse(awq_quantize_job *job, int64_t layer, awq_search_acts *acts,
-                                int64_t n_seqs, double *mse) {
-    awq_backend *be = awq_model_backend(job->m);
-    awq_layer *l = NULL;
-    awq_status st = awq_layer_load(job->m, layer, &l);
-    const int n_lin = awq_lset_count(&job->cfg, layer);
-    for (int lin = 0; lin < n_lin && st == AWQ_OK; lin++) {
-        awq_lset_item li;
-        if (!awq_lset_get(&job->cfg, layer, lin, &li) || !li.present || !li.packed) continue;
-        int64_t N, K;
-        float *w = awq_layer_lset_weight(l, lin, &N, &K);
-        if (awq_qz_linear_packable(job, K, N)) st = awq_pseudo_quant(be, w, N, K, &job->p.quant);
-    }
-    if (st == AWQ_OK)
-        st = awq_search_forward_first(job->m, l, acts, AWQ_SLOT_X, AWQ_SLOT_TMP, false, n_seqs);
-    if (st == AWQ_OK)
-        st = awq_search_slot_mse_first(job->m, acts, AWQ_SLOT_TMP, AWQ_SLOT_Y, n_seqs, mse);
-    awq_layer_free(l);
-    return st;
 }
 
 /* ------------------------------------------------------------------ run */
@@ -780,7 +663,7 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
     /* Resume: rebuild the inputs of the first layer to compute. */
     for (int64_t i = 0; compute && i < job->plan.resume_from && st == AWQ_OK; i++) {
         if (job->p.propagate == AWQ_PROPAGATE_QUANTIZED) {
-            st = replay_layer(job, i, &acts, AWQ_SLOT_X, AWQ_SLOT_Y, B);
+            st = awq_qz_replay_layer(job, i, &acts, AWQ_SLOT_X, AWQ_SLOT_Y, B, NULL, NULL);
         } else {
             awq_layer *l = NULL;
             st = awq_layer_load(job->m, i, &l);
@@ -812,6 +695,17 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
             st = awq_search_forward(job->m, l, &acts, AWQ_SLOT_X, AWQ_SLOT_Y, true);
             rep->t_forward += awq_now() - t0;
         }
+        /* 1b. on a device backend, the report's RTN baseline now, on the
+         * loaded layer (restored after), instead of loading it again after
+         * the search (quantize_replay.c). Its MSE is the same either way. */
+        const bool rtn_early = awq_qz_rtn_in_place(job);
+        if (st == AWQ_OK && rtn_early) {
+            t0 = awq_now();
+            report_precision(job, true);
+            st = awq_qz_rtn_mse(job, i, &acts, rep->report_seqs, l, &rep->layers[i].mse_rtn);
+            report_precision(job, false);
+            rep->t_forward += awq_now() - t0;
+        }
         /* 2-4. search, apply, clip. */
         if (st == AWQ_OK && job->p.method == AWQ_METHOD_AWQ) {
             if (job->loaded.root) st = search_from_json(job, l, i, &srch);
@@ -841,10 +735,12 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
         }
         /* 5. quantize + pack, save the layer durably. */
         t0 = awq_now();
-        if (st == AWQ_OK) st = layer_outputs(job, l, i, &outl, &rep->n_packed, &rep->n_kept);
+        const int n_lin = awq_lset_count(&job->cfg, i);
+        uint8_t *dev_packed = awq_calloc((size_t)(n_lin > 0 ? n_lin : 1), 1);
+        if (st == AWQ_OK && !dev_packed) st = awq_fail_nomem(ctx, "linear flags", (uint64_t)n_lin);
+        if (st == AWQ_OK)
+            st = layer_outputs(job, l, i, &outl, &rep->n_packed, &rep->n_kept, dev_packed);
         rep->t_pack += awq_now() - t0;
-        awq_layer_free(l);
-        l = NULL;
         t0 = awq_now();
         if (st == AWQ_OK) {
             sj = search_to_json(job, i, &srch);
@@ -873,12 +769,18 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
          * sequence when it is the next layer's input. */
         const bool fp_next = job->p.propagate != AWQ_PROPAGATE_QUANTIZED;
         if (st == AWQ_OK) report_precision(job, true);
-        if (st == AWQ_OK) st = rtn_layer_mse(job, i, &acts, rep->report_seqs, &lr->mse_rtn);
+        if (st == AWQ_OK && !rtn_early)
+            st = awq_qz_rtn_mse(job, i, &acts, rep->report_seqs, NULL, &lr->mse_rtn);
         if (!fp_next) report_precision(job, false);
+        /* the replay starts from the searched layer: it overwrites every
+         * tensor the search changed, so the source is not read again */
         if (st == AWQ_OK)
-            st = replay_layer(job, i, &acts, AWQ_SLOT_X, AWQ_SLOT_TMP,
-                              fp_next ? rep->report_seqs : B);
+            st = awq_qz_replay_layer(job, i, &acts, AWQ_SLOT_X, AWQ_SLOT_TMP,
+                                     fp_next ? rep->report_seqs : B, l, dev_packed);
         report_precision(job, false);
+        awq_layer_free(l);
+        l = NULL;
+        awq_free(dev_packed);
         if (st == AWQ_OK)
             st = awq_search_slot_mse_first(job->m, &acts, AWQ_SLOT_TMP, AWQ_SLOT_Y,
                                            rep->report_seqs, &lr->mse_quant);
@@ -908,7 +810,7 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
 
     /* Group reports of resumed layers come from their search.json. */
     for (int64_t i = 0; i < job->plan.resume_from && st == AWQ_OK; i++) {
-        char *dir = layer_dir(job, i);
+        char *dir = awq_qz_layer_dir(job, i);
         char *f = dir ? awq_path_join(dir, "search.json") : NULL;
         char *buf = NULL;
         size_t n;

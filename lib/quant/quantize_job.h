@@ -125,6 +125,14 @@ awq_status awq_qz_open_layer_file(awq_quantize_job *job, int64_t layer, awq_chec
  * fp32 exactly); NULL when out of memory. Owned by the caller. */
 struct cJSON *awq_qz_json_floats(const float *v, int64_t n);
 
+/* quantize.c: output tensor names of layer `layer`: linear `lin` of its
+ * run-time set (model/moe_lset.h) with `suffix` ("weight", "bias"), and a
+ * norm's weight. */
+void awq_qz_lin_tensor_name(const awq_quantize_job *job, int64_t layer, int lin,
+                            const char *suffix, char *buf, size_t n);
+void awq_qz_norm_tensor_name(const awq_quantize_job *job, int64_t layer, const char *norm,
+                             char *buf, size_t n);
+
 /* qz_device_pack.c: whether the job's linears are quantized and packed on
  * the backend (a CUDA backend and a format its packers write), and that
  * step for one linear: w [N, K] in backend memory, its tensors appended to

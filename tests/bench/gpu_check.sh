@@ -698,6 +698,31 @@ step_tiny() {
     record tiny${tag}_ratios fail "$(since "$t0")" ", \"detail\": $(jstr "no scales to compare $(tail_of "$W/logs/ratios${tag}.err")")"
   fi
 
+  # the report's per-layer MSEs (the RTN baseline runs in place on a
+  # device backend, after reloading on the CPU; the quantized replay starts
+  # from the searched layer): the same values within float noise
+  t0=$(now)
+  # bf16 report forwards: their MSEs move by ~1e-3 of their value with
+  # the summation order (quantize.c), so 1% there; 0.1% at fp32
+  local nl li ma mb worst=0 cnt=0 lim=0.001
+  [ -n "$tag" ] && lim=0.01
+  nl=$(jget "$W/tiny${tag}-cuda.report.json" layers); nl=${nl#<array }; nl=${nl%>}
+  if [[ $nl =~ ^[0-9]+$ ]] && [ "$nl" -gt 0 ]; then
+    for ((li = 0; li < nl; li++)); do
+      for key in mse mse_rtn; do
+        ma=$(jget "$W/tiny${tag}-cuda.report.json" "layers.$li.$key")
+        mb=$(jget "$W/tiny${tag}-cpu.report.json" "layers.$li.$key")
+        worst=$(awk -v w="$worst" -v r="$(rel "$ma" "$mb")" 'BEGIN { if (r == "") print "nan"; else print (w == "nan" || r + 0 > w + 0) ? (w == "nan" ? w : r) : w }')
+        cnt=$((cnt + 1))
+      done
+    done
+    st=fail
+    awk -v w="$worst" -v l="$lim" 'BEGIN {exit !(w != "nan" && w + 0 <= l + 0)}' && st=pass
+    record tiny${tag}_report_mse "$st" "$(since "$t0")" ", \"values\": $cnt, \"max_rel_diff\": $(jnum "$worst"), \"limit\": $lim"
+  else
+    record tiny${tag}_report_mse fail "$(since "$t0")" ', "detail": "no per-layer report to compare"'
+  fi
+
   # dequantized weights
   t0=$(now)
   if [ $rc1 = 0 ] && [ $rc2 = 0 ] &&

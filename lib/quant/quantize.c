@@ -29,6 +29,7 @@
 #include "quant/clip.h"
 #include "quant/moe_awq.h"
 #include "quant/quantize_job.h"
+#include "quant/layer_saver.h"
 #include "quant/quantize_replay.h"
 #include "quant/srcscan.h"
 #include "quant/outfiles.h"
@@ -501,36 +502,6 @@ static awq_status layer_outputs(awq_quantize_job *job, awq_layer *l, int64_t lay
     return st;
 }
 
-/* Write a layer's outputs (and its search record) as a one-shard
- * checkpoint in its layer directory: durable once this returns. */
-static awq_status save_layer(awq_quantize_job *job, int64_t layer, const awq_qz_out_list *outl,
-                             cJSON *search) {
-    awq_ctx *ctx = job->ctx;
-    char *dir = awq_qz_layer_dir(job, layer);
-    if (!dir) return awq_fail_nomem(ctx, "path", 64);
-    if (awq_path_exists(dir)) rm_tree(dir); /* a torn earlier attempt */
-    awq_writer_params wp = awq_writer_default_params();
-    wp.max_shard_bytes = UINT64_MAX;
-    wp.force = true;
-    awq_writer *w = NULL;
-    awq_status st = awq_writer_create(ctx, dir, &wp, &w);
-    for (size_t i = 0; i < outl->n && st == AWQ_OK; i++)
-        st = awq_writer_declare(w, outl->t[i].name, outl->t[i].dtype, outl->t[i].ndim,
-                                outl->t[i].shape);
-    for (size_t i = 0; i < outl->n && st == AWQ_OK; i++)
-        st = awq_writer_write(w, outl->t[i].name, outl->t[i].data, outl->t[i].n_bytes);
-    if (st == AWQ_OK) {
-        char *js = cJSON_PrintUnformatted(search);
-        if (!js) st = awq_fail_nomem(ctx, "search.json", 0);
-        else st = awq_writer_add_file(w, "search.json", js, strlen(js));
-        cJSON_free(js);
-    }
-    if (st == AWQ_OK) st = awq_writer_finish(w);
-    awq_writer_free(w);
-    free(dir);
-    return st == AWQ_OK ? st : awq_fail_wrap(ctx, st, "saving layer %lld", (long long)layer);
-}
-
 awq_status awq_qz_open_layer_file(awq_quantize_job *job, int64_t layer, awq_checkpoint **out) {
     char *dir = awq_qz_layer_dir(job, layer);
     char *f = dir ? awq_path_join(dir, "model.safetensors") : NULL;
@@ -663,7 +634,7 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
     /* Resume: rebuild the inputs of the first layer to compute. */
     for (int64_t i = 0; compute && i < job->plan.resume_from && st == AWQ_OK; i++) {
         if (job->p.propagate == AWQ_PROPAGATE_QUANTIZED) {
-            st = awq_qz_replay_layer(job, i, &acts, AWQ_SLOT_X, AWQ_SLOT_Y, B, NULL, NULL);
+            st = awq_qz_replay_layer(job, i, &acts, AWQ_SLOT_X, AWQ_SLOT_Y, B, NULL, NULL, NULL);
         } else {
             awq_layer *l = NULL;
             st = awq_layer_load(job->m, i, &l);
@@ -676,6 +647,9 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
     }
     rep->t_forward += awq_now() - t0;
 
+    /* layers are written in the background while the next is searched */
+    awq_qz_saver saver;
+    memset(&saver, 0, sizeof saver);
     int64_t done_this_run = 0;
     for (int64_t i = job->plan.resume_from; i < L && st == AWQ_OK; i++) {
         double tl = awq_now();
@@ -741,11 +715,14 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
         if (st == AWQ_OK)
             st = layer_outputs(job, l, i, &outl, &rep->n_packed, &rep->n_kept, dev_packed);
         rep->t_pack += awq_now() - t0;
+        /* the write waits only for the previous layer's (layer_saver.c) */
         t0 = awq_now();
         if (st == AWQ_OK) {
             sj = search_to_json(job, i, &srch);
             if (sj && ms.tokens) cJSON_AddItemToObject(sj, "moe", awq_moe_search_json(&ms));
-            st = sj ? save_layer(job, i, &outl, sj) : awq_fail_nomem(ctx, "search.json", 0);
+            if (sj) st = awq_qz_saver_start(&saver, job, i, &outl, sj);
+            else st = awq_fail_nomem(ctx, "search.json", 0);
+            sj = NULL; /* the saver's now */
         }
         rep->t_write += awq_now() - t0;
         awq_qz_out_list_free(&outl);
@@ -776,7 +753,8 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
          * tensor the search changed, so the source is not read again */
         if (st == AWQ_OK)
             st = awq_qz_replay_layer(job, i, &acts, AWQ_SLOT_X, AWQ_SLOT_TMP,
-                                     fp_next ? rep->report_seqs : B, l, dev_packed);
+                                     fp_next ? rep->report_seqs : B, l, dev_packed,
+                                     &saver.outl);
         report_precision(job, false);
         awq_layer_free(l);
         l = NULL;
@@ -806,6 +784,15 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
             st = awq_fail(ctx, AWQ_ERR_CANCELLED, "stopped after %lld layers as asked; rerun "
                           "with --resume to continue", (long long)done_this_run);
     }
+    /* every finished layer durable before anything reads layer files, or
+     * the cleanup after a failure removes them */
+    t0 = awq_now();
+    {
+        awq_status ws = awq_qz_saver_wait(&saver, st == AWQ_OK);
+        if (st == AWQ_OK) st = ws;
+    }
+    awq_qz_saver_free(&saver);
+    rep->t_write += awq_now() - t0;
     awq_search_acts_free(&acts);
 
     /* Group reports of resumed layers come from their search.json. */

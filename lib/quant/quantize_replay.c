@@ -26,12 +26,43 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Where the layer's output tensors are read: its layer file, or the
+ * output list itself while the layer file is still being written
+ * (layer_saver.c). */
+typedef struct {
+    const awq_checkpoint *lc;
+    const awq_qz_out_list *outl;
+    awq_tensor_info tmp;       /* the answer for outl */
+} out_src;
+
+static const awq_tensor_info *src_find(out_src *src, const char *name) {
+    if (src->lc) return awq_checkpoint_find(src->lc, name);
+    for (size_t i = 0; i < src->outl->n; i++) {
+        const awq_qz_out_tensor *t = &src->outl->t[i];
+        if (strcmp(t->name, name) != 0) continue;
+        awq_tensor_info *ti = &src->tmp;
+        memset(ti, 0, sizeof *ti);
+        ti->name = t->name;
+        ti->dtype = t->dtype;
+        ti->ndim = t->ndim;
+        ti->n_elements = 1;
+        for (int d = 0; d < t->ndim; d++) {
+            ti->shape[d] = t->shape[d];
+            ti->n_elements *= (uint64_t)t->shape[d];
+        }
+        ti->n_bytes = t->n_bytes;
+        ti->data = t->data;
+        return ti;
+    }
+    return NULL;
+}
+
 /* Load the 1-D tensor `name` of layer file lc, plus `add` (a norm's
  * offset), into v (n values, backend). */
-static awq_status load_vector(awq_quantize_job *job, const awq_checkpoint *lc, const char *name,
+static awq_status load_vector(awq_quantize_job *job, out_src *lc, const char *name,
                               float *v, int64_t n, float add) {
     awq_ctx *ctx = job->ctx;
-    const awq_tensor_info *t = awq_checkpoint_find(lc, name);
+    const awq_tensor_info *t = src_find(lc, name);
     if (!t || t->n_elements != (uint64_t)n)
         return awq_fail(ctx, AWQ_ERR_NOT_FOUND, "layer file lacks %s [%lld]", name, (long long)n);
     float *h = awq_alloc((size_t)n, sizeof(float));
@@ -51,7 +82,7 @@ static awq_status load_vector(awq_quantize_job *job, const awq_checkpoint *lc, c
  * bit, which is what its packed tensors hold (those layouts store the
  * codes losslessly), instead of being unpacked on the host and uploaded. */
 static awq_status layer_from_outputs(awq_quantize_job *job, awq_layer *l, int64_t layer,
-                                     const awq_checkpoint *lc, const uint8_t *dev_packed) {
+                                     out_src *lc, const uint8_t *dev_packed) {
     awq_ctx *ctx = job->ctx;
     const awq_arch *a = job->cfg.arch;
     char name[320], base[256];
@@ -71,7 +102,7 @@ static awq_status layer_from_outputs(awq_quantize_job *job, awq_layer *l, int64_
         wh = awq_alloc((size_t)N * (size_t)K, sizeof(float));
         if (!wh) return awq_fail_nomem(ctx, "weight", (uint64_t)N * K * 4);
         snprintf(name, sizeof name, "%s.weight", base);
-        const awq_tensor_info *wt = awq_checkpoint_find(lc, name);
+        const awq_tensor_info *wt = src_find(lc, name);
         if (wt) {
             st = awq_tensor_to_f32(ctx, wt, wh);
         } else {
@@ -83,7 +114,7 @@ static awq_status layer_from_outputs(awq_quantize_job *job, awq_layer *l, int64_
             for (int i = 0; i < pk.n_tensors && st == AWQ_OK; i++) {
                 if (awq_packed_part_absent(&pk.t[i])) continue;
                 snprintf(name, sizeof name, "%s.%s", base, pk.t[i].suffix);
-                const awq_tensor_info *t = awq_checkpoint_find(lc, name);
+                const awq_tensor_info *t = src_find(lc, name);
                 if (!t)
                     st = awq_fail(ctx, AWQ_ERR_NOT_FOUND, "layer file lacks %s", name);
                 else
@@ -120,12 +151,18 @@ static awq_status layer_from_outputs(awq_quantize_job *job, awq_layer *l, int64_
 
 awq_status awq_qz_replay_layer(awq_quantize_job *job, int64_t layer, awq_search_acts *a, int in,
                                int out, int64_t n_seqs, awq_layer *searched,
-                               const uint8_t *dev_packed) {
+                               const uint8_t *dev_packed, const awq_qz_out_list *outl) {
     awq_layer *l = searched;
     awq_checkpoint *lc = NULL;
+    out_src src;
+    memset(&src, 0, sizeof src);
+    src.outl = outl;
     awq_status st = l ? AWQ_OK : awq_layer_load(job->m, layer, &l);
-    if (st == AWQ_OK) st = awq_qz_open_layer_file(job, layer, &lc);
-    if (st == AWQ_OK) st = layer_from_outputs(job, l, layer, lc, searched ? dev_packed : NULL);
+    if (st == AWQ_OK && !outl) {
+        st = awq_qz_open_layer_file(job, layer, &lc);
+        src.lc = lc;
+    }
+    if (st == AWQ_OK) st = layer_from_outputs(job, l, layer, &src, searched ? dev_packed : NULL);
     if (st == AWQ_OK) st = awq_search_forward_first(job->m, l, a, in, out, false, n_seqs);
     awq_checkpoint_free(lc);
     if (l != searched) awq_layer_free(l);

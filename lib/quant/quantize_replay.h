@@ -8,15 +8,16 @@
 #include "quant/awq_search.h"
 #include "quant/quantize_job.h"
 
-/* Run layer `layer` as its layer file holds it on slot `in` -> slot `out`
+/* Run layer `layer` as its output holds it on slot `in` -> slot `out`
  * (the first n_seqs sequences). searched: the layer as the search left it
  * (scaled and clipped; borrowed, left holding the replayed weights), or
  * NULL to load it from the source. dev_packed: with `searched`, per linear
  * of the layer's set, whether awq_qz_pack_on_device packed it (NULL:
- * none). */
+ * none). outl: the layer's output tensors (read only), or NULL to read
+ * its layer file. */
 awq_status awq_qz_replay_layer(awq_quantize_job *job, int64_t layer, awq_search_acts *a, int in,
                                int out, int64_t n_seqs, awq_layer *searched,
-                               const uint8_t *dev_packed);
+                               const uint8_t *dev_packed, const awq_qz_out_list *outl);
 
 /* Whether the RTN baseline runs in place on the loaded layer (device
  * backends: awq_qz_rtn_mse with `loaded`), before the search changes it. */

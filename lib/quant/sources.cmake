@@ -11,6 +11,7 @@ list(APPEND AWQ_LIB_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/quantize_prepare.c
   ${CMAKE_CURRENT_LIST_DIR}/quantize_assemble.c
   ${CMAKE_CURRENT_LIST_DIR}/quantize_replay.c
+  ${CMAKE_CURRENT_LIST_DIR}/layer_saver.c
   ${CMAKE_CURRENT_LIST_DIR}/qz_device_pack.c
   ${CMAKE_CURRENT_LIST_DIR}/qpreflight.c
   ${CMAKE_CURRENT_LIST_DIR}/srcscan.c

@@ -946,7 +946,9 @@ write_json
 want() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
 
 if [ -x "${AWQKIT:-}" ] && [ -x "${UTIL:-}" ] && [ -x "${JSONGET:-}" ]; then
-  want ctest && step_ctest ctest_cuda "$(cap 120 250)" -L cuda -E memcheck
+  # the reserve keeps time for the steps after it; half of a short budget
+  # (a rerun's) so that the tests still get theirs
+  want ctest && step_ctest ctest_cuda "$(cap 120 $((BUDGET < 500 ? BUDGET / 2 : 250)))" -L cuda -E memcheck
   want ctest && if [ "$MODE" = rehearse ]; then
     if [ -x "$BIN/tests/test_cuda_emu" ]; then step_ctest ctest_cuda_emu "$(cap 60 200)" -R '^test_cuda_emu$'
     else record ctest_cuda_emu skip 0 ', "detail": "a CUDA build has no emulator test"'; fi

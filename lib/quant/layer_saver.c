@@ -4,7 +4,10 @@
  *
  * Why: writing a layer durably (the packed tensors, search.json, fsync) is
  * I/O the search does not need to wait for; on the first GPU runs it was
- * about a fifth of a 7B layer's time. The replay of the layer reads its
+ * about a fifth of a 7B layer's time. Only with a device backend: on the
+ * CPU the search needs every core, the write is a small part of a layer's
+ * time, and the extra layer of outputs held would raise the peak RSS; there
+ * the layer is written before awq_qz_saver_start returns. The replay of the layer reads its
  * output tensors from memory meanwhile (quantize_replay.c), and everything
  * that reads layer files (the assembly, the next run's --resume) comes
  * after awq_qz_saver_wait.
@@ -82,7 +85,7 @@ awq_status awq_qz_saver_wait(awq_qz_saver *s, bool report) {
 }
 
 awq_status awq_qz_saver_start(awq_qz_saver *s, awq_quantize_job *job, int64_t layer,
-                              awq_qz_out_list *outl, cJSON *sj) {
+                              awq_qz_out_list *outl, cJSON *sj, bool background) {
     awq_status st = awq_qz_saver_wait(s, true);
     s->job = job;
     s->layer = layer;
@@ -93,12 +96,12 @@ awq_status awq_qz_saver_start(awq_qz_saver *s, awq_quantize_job *job, int64_t la
         saver_release(s);
         return st;
     }
-    if (!s->wctx) {
+    if (background && !s->wctx) {
         awq_ctx_params cp = awq_ctx_default_params();
         cp.n_threads = 1;
         if (awq_ctx_create(&cp, &s->wctx) != AWQ_OK) s->wctx = NULL;
     }
-    if (s->wctx) {
+    if (background && s->wctx) {
         /* the thread starts with every signal blocked (it inherits this
          * thread's mask, restored at once) */
         sigset_t all, old;
@@ -108,10 +111,15 @@ awq_status awq_qz_saver_start(awq_qz_saver *s, awq_quantize_job *job, int64_t la
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (s->running) return AWQ_OK;
     }
-    /* no thread (or no ctx for it): write it here */
+    /* here (no thread wanted, or none could start); the outputs stay for
+     * the replay until awq_qz_saver_settle */
     st = save_layer(job->ctx, job, layer, &s->outl, s->sj);
-    saver_release(s);
+    if (st != AWQ_OK) saver_release(s);
     return st;
+}
+
+void awq_qz_saver_settle(awq_qz_saver *s) {
+    if (!s->running) saver_release(s);
 }
 
 void awq_qz_saver_free(awq_qz_saver *s) {

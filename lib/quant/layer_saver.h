@@ -27,11 +27,15 @@ typedef struct awq_qz_saver {
 
 /* Wait for the layer in flight, then write `layer` (its outputs and
  * search record, both taken over: *outl is left empty, sj is freed by the
- * saver) in the background. An error of the previous layer's write is
- * returned (and set on job->ctx) and nothing more is started. When no
- * thread can be started the layer is written before this returns. */
+ * saver): in the background when `background`, else (or when no thread
+ * can be started) before this returns. s->outl holds the outputs (read
+ * only) until awq_qz_saver_settle or the next start. An error of the
+ * previous layer's write is returned (and set on job->ctx) and nothing
+ * more is started. */
 awq_status awq_qz_saver_start(awq_qz_saver *s, awq_quantize_job *job, int64_t layer,
-                              awq_qz_out_list *outl, struct cJSON *sj);
+                              awq_qz_out_list *outl, struct cJSON *sj, bool background);
+/* Release the outputs of a layer already written (not one in flight). */
+void awq_qz_saver_settle(awq_qz_saver *s);
 /* Wait for the layer in flight (durable once this returns AWQ_OK) and
  * release its outputs. report: copy its error onto the job's ctx. */
 awq_status awq_qz_saver_wait(awq_qz_saver *s, bool report);

@@ -647,9 +647,11 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
     }
     rep->t_forward += awq_now() - t0;
 
-    /* layers are written in the background while the next is searched */
+    /* with a device backend, layers are written in the background while
+     * the next is searched (layer_saver.c) */
     awq_qz_saver saver;
     memset(&saver, 0, sizeof saver);
+    const bool background_write = awq_model_backend(job->m)->ops->mem == AWQ_MEM_DEVICE;
     int64_t done_this_run = 0;
     for (int64_t i = job->plan.resume_from; i < L && st == AWQ_OK; i++) {
         double tl = awq_now();
@@ -720,7 +722,7 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
         if (st == AWQ_OK) {
             sj = search_to_json(job, i, &srch);
             if (sj && ms.tokens) cJSON_AddItemToObject(sj, "moe", awq_moe_search_json(&ms));
-            if (sj) st = awq_qz_saver_start(&saver, job, i, &outl, sj);
+            if (sj) st = awq_qz_saver_start(&saver, job, i, &outl, sj, background_write);
             else st = awq_fail_nomem(ctx, "search.json", 0);
             sj = NULL; /* the saver's now */
         }
@@ -756,6 +758,7 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
                                      fp_next ? rep->report_seqs : B, l, dev_packed,
                                      &saver.outl);
         report_precision(job, false);
+        awq_qz_saver_settle(&saver);
         awq_layer_free(l);
         l = NULL;
         awq_free(dev_packed);

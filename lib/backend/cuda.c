@@ -271,8 +271,9 @@ static void cu_free(awq_backend *be, void *p) { awq_cuda_free_ptr(be, p); }
 /* Large host<->device copies go through two page-locked buffers in turn:
  * the DMA of one chunk overlaps the host's copy of the next (uploads) or
  * of the previous (downloads). The callers' host buffers are ordinary
- * (pageable) memory, which the driver copies far slower: the first GPU run
- * measured about 2 GB/s for a 7B layer's weights. */
+ * (pageable) memory, which the driver copied at about 1.7 GB/s on the
+ * first H200 runs; through the staging, 4.2 GB/s (BENCHMARKS.md, "GPU
+ * check"). */
 #define STAGE_BYTES ((size_t)32 << 20)
 #define STAGE_MIN ((size_t)4 << 20) /* below: one direct copy */
 

@@ -268,83 +268,11 @@ static awq_status cu_alloc(awq_backend *be, size_t bytes, void **out) {
 
 static void cu_free(awq_backend *be, void *p) { awq_cuda_free_ptr(be, p); }
 
-/* Large host<->device copies go through two page-locked buffers in turn:
- * the DMA of one chunk overlaps the host's copy of the next (uploads) or
- * of the previous (downloads). The callers' host buffers are ordinary
- * (pageable) memory, which the driver copied at about 1.7 GB/s on the
- * first H200 runs; through the staging, 4.2 GB/s (BENCHMARKS.md, "GPU
- * check"). */
-#define STAGE_BYTES ((size_t)32 << 20)
-#define STAGE_MIN ((size_t)4 << 20) /* below: one direct copy */
-
-static bool stage_ready(awq_cuda_impl *im) {
-    if (im->stage_off) return false;
-    if (im->stage[1]) return true;
-    for (int i = 0; i < 2; i++) {
-        if (cudaHostAlloc(&im->stage[i], STAGE_BYTES, cudaHostAllocDefault) != cudaSuccess ||
-            cudaEventCreateWithFlags(&im->stage_ev[i], cudaEventDisableTiming) != cudaSuccess) {
-            /* no page-locked memory to spare: direct copies, as before */
-            (void)cudaGetLastError();
-            im->stage_off = true;
-            return false;
-        }
-    }
-    return true;
-}
-
-static void stage_free(awq_cuda_impl *im) {
-    for (int i = 0; i < 2; i++) {
-        if (im->stage_ev[i]) (void)cudaEventDestroy(im->stage_ev[i]);
-        if (im->stage[i]) (void)cudaFreeHost(im->stage[i]);
-        im->stage_ev[i] = NULL;
-        im->stage[i] = NULL;
-    }
-}
-
-static awq_status staged_upload(awq_backend *be, awq_cuda_impl *im, char *dst, const char *src,
-                                size_t bytes) {
-    awq_ctx *ctx = be->ctx;
-    bool busy[2] = {false, false};
-    for (size_t off = 0, i = 0; off < bytes; off += STAGE_BYTES, i ^= 1) {
-        const size_t c = AWQ_MIN(STAGE_BYTES, bytes - off);
-        if (busy[i]) AWQ_CU(ctx, cudaEventSynchronize(im->stage_ev[i]));
-        memcpy(im->stage[i], src + off, c);
-        AWQ_CU(ctx, cudaMemcpyAsync(dst + off, im->stage[i], c, cudaMemcpyHostToDevice,
-                                    im->stream));
-        AWQ_CU(ctx, cudaEventRecord(im->stage_ev[i], im->stream));
-        busy[i] = true;
-    }
-    return awq_cuda_wait(be, "upload");
-}
-
-static awq_status staged_download(awq_backend *be, awq_cuda_impl *im, char *dst,
-                                  const char *src, size_t bytes) {
-    awq_ctx *ctx = be->ctx;
-    const size_t n = (bytes + STAGE_BYTES - 1) / STAGE_BYTES;
-    /* chunk k is copied into stage[k % 2] while the host copies out chunk
-     * k - 1; stage[k % 2] was last emptied (chunk k - 2) one step before */
-    for (size_t k = 0; k <= n; k++) {
-        if (k < n) {
-            const size_t off = k * STAGE_BYTES, c = AWQ_MIN(STAGE_BYTES, bytes - off);
-            AWQ_CU(ctx, cudaMemcpyAsync(im->stage[k % 2], src + off, c, cudaMemcpyDeviceToHost,
-                                        im->stream));
-            AWQ_CU(ctx, cudaEventRecord(im->stage_ev[k % 2], im->stream));
-        }
-        if (k >= 1) {
-            const size_t off = (k - 1) * STAGE_BYTES, c = AWQ_MIN(STAGE_BYTES, bytes - off);
-            AWQ_CU(ctx, cudaEventSynchronize(im->stage_ev[(k - 1) % 2]));
-            memcpy(dst + off, im->stage[(k - 1) % 2], c);
-        }
-    }
-    return awq_cuda_wait(be, "download");
-}
-
 static awq_status cu_upload(awq_backend *be, void *dst, const void *host_src, size_t bytes) {
     ENTER(be, "upload");
     if (!bytes) return AWQ_OK;
     if (!dst || !host_src) return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "upload: NULL buffer");
     awq_cuda_prof_bytes(im, bytes);
-    if (bytes >= STAGE_MIN && stage_ready(im)) return staged_upload(be, im, dst, host_src, bytes);
     AWQ_CU(ctx, cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, im->stream));
     /* the caller may reuse host_src at once (pinned sources copy
      * asynchronously) */
@@ -356,8 +284,6 @@ static awq_status cu_download(awq_backend *be, void *host_dst, const void *src, 
     if (!bytes) return AWQ_OK;
     if (!host_dst || !src) return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "download: NULL buffer");
     awq_cuda_prof_bytes(im, bytes);
-    if (bytes >= STAGE_MIN && stage_ready(im))
-        return staged_download(be, im, host_dst, src, bytes);
     AWQ_CU(ctx, cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, im->stream));
     return awq_cuda_wait(be, "download");
 }
@@ -390,7 +316,6 @@ static void cu_destroy(awq_backend *be) {
             if (im->ws) awq_cuda_free_ptr(be, im->ws);
             (void)cudaStreamSynchronize(im->stream);
         }
-        stage_free(im);
         if (im->blas) (void)cublasDestroy(im->blas);
         if (im->stream) (void)cudaStreamDestroy(im->stream);
         /* the pool keeps freed blocks (release threshold): give them back */

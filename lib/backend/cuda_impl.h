@@ -32,12 +32,6 @@ typedef struct awq_cuda_impl {
     void *ws;
     size_t ws_bytes;
     char desc[256];
-    /* two page-locked staging buffers for large uploads and downloads,
-     * allocated at the first one (cuda.c, staged_copy); stage_off: none
-     * could be allocated, transfers go direct */
-    void *stage[2];
-    cudaEvent_t stage_ev[2];
-    bool stage_off;
     /* op profile (AWQKIT_CUDA_PROFILE, a developer's aid: cuda.c) */
     struct awq_cuda_prof *prof;
 } awq_cuda_impl;

@@ -98,10 +98,8 @@ void awq_cuda_prof_finish(awq_cuda_impl *im) {
     qsort(p->rows, (size_t)p->n, sizeof p->rows[0], by_seconds);
     FILE *f = fopen(p->path, "w");
     if (f) {
-        fprintf(f,
-                "# awqkit CUDA op profile (%s): each op waited for before and after; "
-                "page-locked staging %s\n",
-                im->desc, im->stage_off ? "unavailable" : im->stage[0] ? "used" : "not needed");
+        fprintf(f, "# awqkit CUDA op profile (%s): each op waited for before and after\n",
+                im->desc);
         fprintf(f, "op\tcalls\tseconds\tshare\tbytes\tmax_bytes\tGB/s\n");
         for (int i = 0; i < p->n; i++) {
             const prof_row *r = &p->rows[i];

@@ -15,7 +15,6 @@
 #include "cuda_runtime_api.h"
 
 #include <map>
-#include <new>
 #include <mutex>
 #include <stdio.h>
 #include <stdlib.h>
@@ -515,43 +514,6 @@ cudaError_t cudaStreamDestroy(cudaStream_t s) {
 cudaError_t cudaStreamSynchronize(cudaStream_t s) {
     (void)s;
     return cudaSuccess;
-}
-
-cudaError_t cudaHostAlloc(void **p, size_t n, unsigned flags) {
-    (void)flags;
-    *p = malloc(n ? n : 1);
-    return *p ? cudaSuccess : set_err(cudaErrorMemoryAllocation);
-}
-
-cudaError_t cudaFreeHost(void *p) {
-    free(p);
-    return cudaSuccess;
-}
-
-struct awq_emu_event {
-    int recorded;
-};
-
-cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned flags) {
-    (void)flags;
-    *e = new (std::nothrow) awq_emu_event{0};
-    return *e ? cudaSuccess : set_err(cudaErrorMemoryAllocation);
-}
-
-cudaError_t cudaEventDestroy(cudaEvent_t e) {
-    delete e;
-    return cudaSuccess;
-}
-
-cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
-    (void)s;
-    if (!e) return set_err(cudaErrorInvalidValue);
-    e->recorded = 1;
-    return cudaSuccess;
-}
-
-cudaError_t cudaEventSynchronize(cudaEvent_t e) {
-    return e ? cudaSuccess : set_err(cudaErrorInvalidValue);
 }
 
 cudaError_t cudaMalloc(void **p, size_t n) {

@@ -81,18 +81,6 @@ cudaError_t cudaMalloc(void **p, size_t n);
 cudaError_t cudaFree(void *p);
 cudaError_t cudaMallocAsync(void **p, size_t n, cudaStream_t s);
 cudaError_t cudaFreeAsync(void *p, cudaStream_t s);
-/* page-locked host memory and events: the emulation runs every stream
- * operation at once, so host memory is plain memory and an event is
- * always complete */
-typedef struct awq_emu_event *cudaEvent_t;
-#define cudaHostAllocDefault 0x00
-#define cudaEventDisableTiming 0x02
-cudaError_t cudaHostAlloc(void **p, size_t n, unsigned flags);
-cudaError_t cudaFreeHost(void *p);
-cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned flags);
-cudaError_t cudaEventDestroy(cudaEvent_t e);
-cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s);
-cudaError_t cudaEventSynchronize(cudaEvent_t e);
 cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t n, enum cudaMemcpyKind kind,
                             cudaStream_t s);
 cudaError_t cudaMemsetAsync(void *p, int value, size_t n, cudaStream_t s);

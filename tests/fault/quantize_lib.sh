@@ -10,6 +10,10 @@ M=$T/model
 for i in $(seq 1 256); do printf '%d ' $(( (i * 37) % 512 )); done > "$T/ids.txt"
 Q=(--calib-tokens "$T/ids.txt" --seqlen 32 --n-grid 4 --group-size 64 --threads 1
    --max-shard-size 100KB --no-progress)
+# AWQ_FAULT_DEVICE=cuda: every run on that device (the *_device variants run
+# the CLI built on the CUDA emulation: its layers are written by the
+# background saver, lib/quant/layer_saver.c)
+[ -n "${AWQ_FAULT_DEVICE:-}" ] && Q+=(--device "$AWQ_FAULT_DEVICE")
 
 # quantize OUT [args...]: a run with the common options
 quantize() { local out=$1; shift; "$AWQKIT" quantize "$M" -o "$out" "${Q[@]}" "$@"; }
@@ -17,7 +21,8 @@ quantize() { local out=$1; shift; "$AWQKIT" quantize "$M" -o "$out" "${Q[@]}" "$
 # wait_stopped PID: until the process is stopped (0) or gone (1)
 wait_stopped() {
     local st
-    for _ in $(seq 1 800); do
+    # 20 s; AWQ_FAULT_WAIT_TICKS for the slow CUDA-emulation CLI
+    for _ in $(seq 1 "${AWQ_FAULT_WAIT_TICKS:-800}"); do
         st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
         [ "$st" = T ] && return 0
         sleep 0.025

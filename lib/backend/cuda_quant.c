@@ -13,6 +13,12 @@
 
 #include <string.h>
 
+bool awq_cuda_pack_writes(awq_qformat format) {
+    /* the kernels write the AWQ and GPTQ layouts (awq_k_pack) */
+    return format == AWQ_QFMT_AWQ_GEMM || format == AWQ_QFMT_AWQ_GEMV ||
+           format == AWQ_QFMT_GPTQ || format == AWQ_QFMT_GPTQ_V2;
+}
+
 #ifndef AWQ_HAVE_CUDA
 
 static awq_status no_cuda(awq_backend *be) {
@@ -345,10 +351,9 @@ awq_status awq_cuda_pack(awq_backend *be, const char *name, awq_qformat format, 
     (void)sym;
     if (!out || !q || !scales || !zeros)
         return awq_fail(ctx, AWQ_ERR_INVALID_ARG, "%s: NULL buffer", nm(name));
-    /* the kernels write the AWQ and GPTQ layouts only */
-    if (format == AWQ_QFMT_CT)
-        return awq_fail(ctx, AWQ_ERR_UNSUPPORTED,
-                        "%s: compressed-tensors is packed on the host (awq_pack)", nm(name));
+    if (!awq_cuda_pack_writes(format))
+        return awq_fail(ctx, AWQ_ERR_UNSUPPORTED, "%s: %s is packed on the host (awq_pack)",
+                        nm(name), format == AWQ_QFMT_CT ? "compressed-tensors" : "this format");
     awq_quant_params qp = awq_quant_default_params();
     qp.bits = bits;
     qp.group_size = group_size;

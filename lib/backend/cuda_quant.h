@@ -84,6 +84,9 @@ awq_status awq_cuda_pack(awq_backend *be, const char *name, awq_qformat format,
                          int64_t N, int64_t K, int bits, int group_size,
                          bool sym, const uint8_t *q, const uint16_t *scales,
                          const uint8_t *zeros, awq_packed *out);
+/* Whether awq_cuda_pack writes `format` (true for the AWQ and GPTQ
+ * layouts, in any build). */
+bool awq_cuda_pack_writes(awq_qformat format);
 /* Free the device buffers of an awq_cuda_pack result and zero it. */
 void awq_cuda_packed_free(awq_backend *be, awq_packed *p);
 

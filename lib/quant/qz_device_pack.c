@@ -19,9 +19,9 @@
 bool awq_qz_device_pack_applies(const awq_quantize_job *job) {
     const awq_backend *be = awq_model_backend(job->m);
     if (!be || be->kind != AWQ_BACKEND_CUDA) return false;
-    /* compressed-tensors is packed on the host; GPTQ v1's lossy
+    /* the formats the device packers write; GPTQ v1's lossy
      * re-quantization of zero-point-0 groups is host-only */
-    if (job->p.format == AWQ_QFMT_CT) return false;
+    if (!awq_cuda_pack_writes(job->p.format)) return false;
     if (job->p.format == AWQ_QFMT_GPTQ && job->p.allow_lossy) return false;
     return true;
 }

@@ -919,6 +919,14 @@ static void test_pack(void) {
     CHECK_FAILS(ctx, awq_cuda_pack(be, "lin", AWQ_QFMT_AWQ_GEMM, N, K, 3, 128, false, d.dq, d.ds,
                                    d.dz, &got),
                 AWQ_ERR_UNSUPPORTED, "4-bit");
+    /* compressed-tensors is the host's: refused, and said so up front */
+    CHECK(!awq_cuda_pack_writes(AWQ_QFMT_CT));
+    CHECK(awq_cuda_pack_writes(AWQ_QFMT_AWQ_GEMM) && awq_cuda_pack_writes(AWQ_QFMT_AWQ_GEMV) &&
+          awq_cuda_pack_writes(AWQ_QFMT_GPTQ) && awq_cuda_pack_writes(AWQ_QFMT_GPTQ_V2));
+    CHECK_FAILS(ctx, awq_cuda_pack(be, "lin", AWQ_QFMT_CT, N, K, 4, 128, false, d.dq, d.ds, d.dz,
+                                   &got),
+                AWQ_ERR_UNSUPPORTED, "compressed-tensors is packed on the host");
+    CHECK(got.n_tensors == 0);
     dev_qt_free(&d);
     awq_free(w);
 }

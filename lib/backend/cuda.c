@@ -311,7 +311,7 @@ static void cu_destroy(awq_backend *be) {
     if (!be) return;
     awq_cuda_impl *im = impl_of(be);
     if (im) {
-        awq_cuda_prof_finish(im);
+        awq_cuda_prof_finish(im, be->ctx);
         if (cudaSetDevice(im->device) == cudaSuccess && im->stream) {
             if (im->ws) awq_cuda_free_ptr(be, im->ws);
             (void)cudaStreamSynchronize(im->stream);

@@ -54,7 +54,7 @@ typedef struct awq_cuda_prof_scope {
 /* From AWQKIT_CUDA_PROFILE at creation (no profile when unset or when
  * memory is short); finish writes the table and frees the profile. */
 void awq_cuda_prof_init(struct awq_cuda_impl *im);
-void awq_cuda_prof_finish(struct awq_cuda_impl *im);
+void awq_cuda_prof_finish(struct awq_cuda_impl *im, awq_ctx *ctx);
 awq_cuda_prof_scope awq_cuda_prof_begin(struct awq_cuda_impl *im, const char *op);
 void awq_cuda_prof_end(awq_cuda_prof_scope *s);
 /* Bytes moved by the op in progress (transfers; nothing when not

@@ -11,6 +11,7 @@
 
 #include "backend/cuda_impl.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,7 +89,7 @@ static int by_seconds(const void *a, const void *b) {
     return (x->seconds < y->seconds) - (x->seconds > y->seconds);
 }
 
-void awq_cuda_prof_finish(awq_cuda_impl *im) {
+void awq_cuda_prof_finish(awq_cuda_impl *im, awq_ctx *ctx) {
     struct awq_cuda_prof *p = im->prof;
     if (!p) return;
     im->prof = NULL;
@@ -111,8 +112,11 @@ void awq_cuda_prof_finish(awq_cuda_impl *im) {
         fprintf(f, "(outside ops)\t0\t%.6f\t%.4f\t0\t0\t0\n", life - in_ops,
                 life > 0 ? (life - in_ops) / life : 0.0);
         fprintf(f, "(backend lifetime)\t0\t%.6f\t1\t0\t0\t0\n", life);
-        fclose(f);
+        if (fclose(f) != 0) f = NULL;
     }
+    if (!f) /* through the log: a destructor has no status to return */
+        awq_warn(ctx, "AWQKIT_CUDA_PROFILE=%s: cannot write the op profile: %s", p->path,
+                 strerror(errno));
     awq_free(p->path);
     awq_free(p);
 }

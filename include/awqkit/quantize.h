@@ -94,15 +94,17 @@ typedef enum awq_search_loss {
     AWQ_SEARCH_LOSS_GRAM = 2      /* tr(dW G dW^T) where the block allows */
 } awq_search_loss;
 
-/* Input precision of the scale search's candidate forwards (fp32
- * accumulation always), and of the forwards that only feed the per-layer
- * report's MSEs (the RTN baseline; the replay of the quantized layer unless
- * it is the next layer's input, --propagate quantized). The Gram forms, the
- * clip search and the calibration forward stay fp32. BF16 needs oneDNN and AVX512-BF16/AMX on the CPU, or
- * tensor cores on CUDA; where unavailable the search runs fp32 (an info
- * note). The default is BF16: it picked the same ratios as fp32 on the
- * bundled model and the outlier models measured (BENCHMARKS.md,
- * "Reduced-precision search"); FP32 is the oracle of the tests. */
+/* Input precision of the GEMMs of quantize's layer forwards (fp32
+ * accumulation always): the calibration forward (which captures the
+ * linears' inputs and gives the next layer's input), the scale search's
+ * candidate forwards and their references, the RTN baseline and the replay
+ * of the quantized layer. The Gram forms and the clip search stay fp32.
+ * BF16 needs oneDNN and AVX512-BF16/AMX on the CPU, or tensor cores on
+ * CUDA; where unavailable everything runs fp32 (an info note). The default
+ * is BF16, as the peers' fp16/bf16 forwards: its perplexity is within 0.1%
+ * of the fp32 run's on the bundled model and the outlier models measured
+ * (BENCHMARKS.md, "Reduced-precision search"); FP32 is the oracle of the
+ * tests. */
 typedef enum awq_search_precision {
     AWQ_PRECISION_FP32 = 0,
     AWQ_PRECISION_BF16 = 1

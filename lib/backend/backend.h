@@ -43,11 +43,15 @@ typedef struct awq_backend awq_backend;
 /* Input precision of the gemm op (fp32 accumulation and output always). */
 typedef enum awq_gemm_precision {
     AWQ_GEMM_FP32 = 0,         /* fp32 inputs (the oracle) */
-    AWQ_GEMM_BF16 = 1          /* x and W rounded to bf16 (nearest even);
+    AWQ_GEMM_BF16 = 1,         /* x and W rounded to bf16 (nearest even);
                                   CPU: oneDNN, CUDA: tensor cores. The CPU
                                   attention's p·v follows it where the CPU
                                   has AVX512-BF16 (awq_attention_bf16_ref;
                                   q·k stays fp32); CUDA's stays fp32 */
+    AWQ_GEMM_BF16_LINEAR = 2   /* the gemm as BF16, attention fp32 on every
+                                  backend: quantize's calibration forward,
+                                  whose captures and outputs then differ
+                                  between backends by summation order only */
 } awq_gemm_precision;
 
 /* Shape of a causal self-attention call. */

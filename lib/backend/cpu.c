@@ -139,7 +139,7 @@ static awq_status cpu_gemm(awq_backend *be, const float *x, const void *w,
                         (long long)N, (long long)K);
     if (M == 0 || N == 0) return AWQ_OK;
     /* oneDNN writes x W^T + bias over all of y */
-    if (K > 0 && be->precision == AWQ_GEMM_BF16)
+    if (K > 0 && be->precision != AWQ_GEMM_FP32)
         return awq_cpu_gemm_bf16(be, x, (const float *)w, bias, y, M, N, K);
     /* Bias first, then accumulate the product onto it (beta = 1): the order
      * torch.addmm uses for nn.Linear. */
@@ -171,7 +171,7 @@ static awq_status cpu_gemm(awq_backend *be, const float *x, const void *w,
 static awq_status cpu_gemm_multi(awq_backend *be, const float *x, int n,
                                  const float *const *w, const float *const *bias,
                                  float *const *y, const int64_t *N, int64_t M, int64_t K) {
-    bool shared = be->precision == AWQ_GEMM_BF16 && K > 0 && n <= AWQ_GEMM_MULTI_MAX &&
+    bool shared = be->precision != AWQ_GEMM_FP32 && K > 0 && n <= AWQ_GEMM_MULTI_MAX &&
                   awq_cpu_bf16_multi_ok(M);
     for (int i = 0; shared && i < n; i++) shared = N[i] > 0 && gemm_shape_ok(M, N[i], K);
     if (shared) return awq_cpu_gemm_bf16_multi(be, x, n, w, bias, y, N, M, K);
@@ -701,7 +701,7 @@ static awq_status cpu_set_gemm_precision(awq_backend *be, awq_gemm_precision p) 
         be->precision = p;
         return AWQ_OK;
     }
-    if (p != AWQ_GEMM_BF16)
+    if (p != AWQ_GEMM_BF16 && p != AWQ_GEMM_BF16_LINEAR)
         return awq_fail(be->ctx, AWQ_ERR_INVALID_ARG, "gemm precision %d", (int)p);
     awq_status why = AWQ_OK;
     if (!awq_cpu_bf16_available(be->ctx, &why)) return why;

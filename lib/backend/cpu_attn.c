@@ -32,8 +32,10 @@
  * (bf16 scores moved the search's picks: see that file). Scores, scale,
  * softcap, mask, max, exp and sums are the code shared in cpu_attn.h, and
  * that kernel is deterministic the same way (thread count never changes
- * its bits). At AWQ_GEMM_FP32 (the calibration forward, the FP reference
- * outputs, ppl) or without AVX512-BF16 this fp32 kernel runs, unchanged. */
+ * its bits). At AWQ_GEMM_FP32 (ppl, --precision fp32) and
+ * AWQ_GEMM_BF16_LINEAR (quantize's calibration forward: its captures stay
+ * those of CUDA's fp32 attention up to summation order) or without
+ * AVX512-BF16 this fp32 kernel runs, unchanged. */
 #include "backend/cpu_attn.h"
 
 static void prepass(void *arg, int64_t b0, int64_t b1, int worker) {

@@ -631,10 +631,13 @@ static awq_status cu_nll_rows(awq_backend *be, const float *logits, const int32_
  * bf16 (nearest even) and multiplies them on the tensor cores with fp32
  * accumulation (cu_gemm); FP32 restores CUBLAS_COMPUTE_32F. */
 static awq_status cu_set_gemm_precision(awq_backend *be, awq_gemm_precision p) {
-    if (p != AWQ_GEMM_FP32 && p != AWQ_GEMM_BF16)
+    if (p != AWQ_GEMM_FP32 && p != AWQ_GEMM_BF16 && p != AWQ_GEMM_BF16_LINEAR)
         return awq_fail(be->ctx, AWQ_ERR_INVALID_ARG, "gemm precision %d", (int)p);
-    return awq_backend_cuda_set_gemm_mode(be, p == AWQ_GEMM_BF16 ? AWQ_CUDA_GEMM_BF16
-                                                                 : AWQ_CUDA_GEMM_FP32);
+    /* the attention is fp32 here at every precision: BF16_LINEAR is BF16 */
+    AWQ_TRY(awq_backend_cuda_set_gemm_mode(be, p == AWQ_GEMM_FP32 ? AWQ_CUDA_GEMM_FP32
+                                                                  : AWQ_CUDA_GEMM_BF16));
+    be->precision = p;
+    return AWQ_OK;
 }
 
 /* ---------------------------------------------------------- the table */

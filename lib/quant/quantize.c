@@ -512,18 +512,26 @@ awq_status awq_qz_open_layer_file(awq_quantize_job *job, int64_t layer, awq_chec
     return st;
 }
 
-/* The backend's GEMMs at the search precision (on) or back to fp32 (off)
- * for the report-only forwards of a layer. Where bf16 is not available
- * they stay fp32: the search already said so once. */
-static void report_precision(awq_quantize_job *job, bool on) {
+/* The backend's GEMMs around quantize's own layer forwards (the search
+ * sets its own): with --precision bf16, FEED (bf16 linears, fp32
+ * attention) for the forwards whose outputs are a layer's inputs, REPORT
+ * (the search's: bf16 linears and the CPU's bf16 p·v) for those that only
+ * feed the report's MSEs; fp32 otherwise, and after. Why the two: the
+ * captures and the next layer's inputs then differ between backends by
+ * summation order only (CUDA's attention is fp32), and every layer's
+ * inputs are computed the same way in a fresh run and in a resume, so a
+ * resumed output is the uninterrupted one's bits. Where bf16 is not
+ * available everything stays fp32: the search says so once. */
+typedef enum { PREC_OFF, PREC_FEED, PREC_REPORT } job_prec;
+
+static void job_precision(awq_quantize_job *job, job_prec use) {
     awq_backend *be = awq_model_backend(job->m);
     if (!be->ops->set_gemm_precision) return;
-    if (!on) {
+    awq_gemm_precision p = AWQ_GEMM_FP32;
+    if (job->p.precision == AWQ_PRECISION_BF16 && use != PREC_OFF)
+        p = use == PREC_FEED ? AWQ_GEMM_BF16_LINEAR : AWQ_GEMM_BF16;
+    if (be->ops->set_gemm_precision(be, p) != AWQ_OK)
         (void)be->ops->set_gemm_precision(be, AWQ_GEMM_FP32);
-        return;
-    }
-    if (job->p.precision == AWQ_PRECISION_BF16)
-        (void)be->ops->set_gemm_precision(be, AWQ_GEMM_BF16);
 }
 
 /* ------------------------------------------------------------------ run */
@@ -633,6 +641,7 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
 
     /* Resume: rebuild the inputs of the first layer to compute. */
     for (int64_t i = 0; compute && i < job->plan.resume_from && st == AWQ_OK; i++) {
+        job_precision(job, PREC_FEED);
         if (job->p.propagate == AWQ_PROPAGATE_QUANTIZED) {
             st = awq_qz_replay_layer(job, i, &acts, AWQ_SLOT_X, AWQ_SLOT_Y, B, NULL, NULL, NULL);
         } else {
@@ -641,6 +650,7 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
             if (st == AWQ_OK) st = awq_search_forward(job->m, l, &acts, AWQ_SLOT_X, AWQ_SLOT_Y, false);
             awq_layer_free(l);
         }
+        job_precision(job, PREC_OFF);
         if (st == AWQ_OK) st = awq_act_store_swap(acts.st, AWQ_SLOT_X, AWQ_SLOT_Y);
         if (st == AWQ_OK) st = awq_progress(ctx, "resume", (uint64_t)i + 1,
                                             (uint64_t)job->plan.resume_from);
@@ -665,10 +675,15 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
         t0 = awq_now();
         st = awq_layer_load(job->m, i, &l);
         rep->t_load += awq_now() - t0;
-        /* 1. FP forward with captures: Y = layer(X). */
+        /* 1. FP forward with captures: Y = layer(X), the weights as
+         * loaded, the GEMMs at the job's precision (bf16 inputs, fp32
+         * accumulation, like the peers' fp16/bf16 forwards; fp32 with
+         * --precision fp32). */
         if (st == AWQ_OK) {
             t0 = awq_now();
+            job_precision(job, PREC_FEED);
             st = awq_search_forward(job->m, l, &acts, AWQ_SLOT_X, AWQ_SLOT_Y, true);
+            job_precision(job, PREC_OFF);
             rep->t_forward += awq_now() - t0;
         }
         /* 1b. on a device backend, the report's RTN baseline now, on the
@@ -677,9 +692,9 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
         const bool rtn_early = awq_qz_rtn_in_place(job);
         if (st == AWQ_OK && rtn_early) {
             t0 = awq_now();
-            report_precision(job, true);
+            job_precision(job, PREC_REPORT);
             st = awq_qz_rtn_mse(job, i, &acts, rep->report_seqs, l, &rep->layers[i].mse_rtn);
-            report_precision(job, false);
+            job_precision(job, PREC_OFF);
             rep->t_forward += awq_now() - t0;
         }
         /* 2-4. search, apply, clip. */
@@ -737,27 +752,24 @@ awq_status awq_quantize_run(awq_quantize_job *job, awq_quantize_report *rep) {
         t0 = awq_now();
         awq_layer_report *lr = &rep->layers[i];
         lr->layer = i;
-        /* The RTN baseline's forward, and with --propagate fp the replay of
-         * the quantized layer, feed only the per-layer MSEs of the report:
-         * they run at the search's GEMM precision (about 2x faster in bf16;
-         * the MSEs move by ~1e-3 of their value, the output not at all).
-         * With --propagate quantized the replay is the next layer's input
-         * and stays fp32. */
+        /* The RTN baseline's forward and the replay of the quantized layer
+         * feed the report's MSEs (REPORT); with --propagate quantized the
+         * replay is also the next layer's input (FEED). */
         /* Both MSEs cover the report's sequences (rep->report_seqs: the
          * first stage's, all with --screen 0); the replay covers every
          * sequence when it is the next layer's input. */
         const bool fp_next = job->p.propagate != AWQ_PROPAGATE_QUANTIZED;
-        if (st == AWQ_OK) report_precision(job, true);
+        if (st == AWQ_OK) job_precision(job, PREC_REPORT);
         if (st == AWQ_OK && !rtn_early)
             st = awq_qz_rtn_mse(job, i, &acts, rep->report_seqs, NULL, &lr->mse_rtn);
-        if (!fp_next) report_precision(job, false);
+        if (st == AWQ_OK) job_precision(job, fp_next ? PREC_REPORT : PREC_FEED);
         /* the replay starts from the searched layer: it overwrites every
          * tensor the search changed, so the source is not read again */
         if (st == AWQ_OK)
             st = awq_qz_replay_layer(job, i, &acts, AWQ_SLOT_X, AWQ_SLOT_TMP,
                                      fp_next ? rep->report_seqs : B, l, dev_packed,
                                      &saver.outl);
-        report_precision(job, false);
+        job_precision(job, PREC_OFF);
         awq_qz_saver_settle(&saver);
         awq_layer_free(l);
         l = NULL;

@@ -9,7 +9,9 @@ the segment sums of all but the last sequence:
     awqkit quantize MODEL -o OUT --force --screen 0.99 --race-z 0 \\
         --finalists 19 --dump-scales DUMP.json [--duo-scaling on|both ...]
 
-then:  tests/bench/race_sim.py DUMP.json [DUMP.json ...]
+then:  tests/bench/race_sim.py [--stages F,F,...] [--z Z,Z,...] DUMP.json ...
+
+(defaults: stages 0.25,0.125,0.0625; z 0,2,3,4; z 0 is the cap alone)
 
 For each stage fraction, drop threshold z and cap, it replays the race
 (awq_pick.c: stages of round(f * sequences), a candidate dropped when its
@@ -80,16 +82,31 @@ def replay(files, f, z, cap):
     return n, decided, miss, worst, work / max(n, 1)
 
 
+def floats(arg):
+    return [float(v) for v in arg.split(",") if v]
+
+
 def main():
-    files = sys.argv[1:]
+    args = sys.argv[1:]
+    stages, zs = [0.25, 0.125, 0.0625], [0, 2, 3, 4]
+    while args and args[0] in ("--stages", "--z"):
+        if len(args) < 2:
+            print(__doc__)
+            sys.exit(2)
+        if args[0] == "--stages":
+            stages = floats(args[1])
+        else:
+            zs = floats(args[1])
+        args = args[2:]
+    files = args
     if not files:
         print(__doc__)
         sys.exit(2)
     print("%-6s %-5s %-4s %6s %8s %6s %10s %12s" % (
         "stage", "z", "cap", "groups", "decided", "misses", "worst", "forwards/gr"))
-    for f in (0.25, 0.125, 0.0625):
+    for f in stages:
         for cap in (0, 3):
-            for z in (0, 2, 3, 4):
+            for z in zs:
                 if z == 0 and not cap:
                     continue
                 n, d, m, w, c = replay(files, f, z, cap)

@@ -14,7 +14,9 @@
  *    each), and the mean larger than 4x the bf16 oracle's (the bf16
  *    rounding must show);
  *  - byte-identical for 1, 2 and 3 threads;
- *  - at AWQ_GEMM_FP32 the op gives the fp32 kernel's bits.
+ *  - at AWQ_GEMM_FP32 and AWQ_GEMM_BF16_LINEAR (quantize's calibration
+ *    forward: bf16 linears, fp32 attention) the op gives the fp32
+ *    kernel's bits.
  * Shapes: GQA, T not a multiple of the block, head_dim not a multiple of 16
  * (and odd), head_dim padded to 48 (the 32- and 16-column p·v tiles),
  * sliding windows, softcap, T = 1. Where the CPU has no AVX512-BF16 the
@@ -90,6 +92,9 @@ static void check_case(awq_ctx *const ctxs[3], const acase *c) {
              (long long)c->B, (long long)c->T, (long long)c->nh, (long long)c->nkv,
              (long long)c->hd, c->block, (long long)c->window, (double)c->cap);
     CHECK_OK(ctxs[1], run(ctxs[1], AWQ_GEMM_FP32, q, k, v, of, &d));
+    CHECK_OK(ctxs[1], run(ctxs[1], AWQ_GEMM_BF16_LINEAR, q, k, v, rf, &d));
+    CHECK_MSG(memcmp(rf, of, sizeof(float) * nq) == 0,
+              "%s: BF16_LINEAR must run the fp32 attention kernel", name);
     for (int t = 0; t < 3; t++) CHECK_OK(ctxs[t], run(ctxs[t], AWQ_GEMM_BF16, q, k, v, o[t], &d));
     for (int t = 1; t < 3; t++)
         CHECK_MSG(memcmp(o[0], o[t], sizeof(float) * nq) == 0,

@@ -272,6 +272,17 @@ static void test_gemm(void) {
         awq_free(xr);
         awq_free(wr);
     }
+    /* BF16_LINEAR (quantize's calibration forward) is the same gemm, bit
+     * for bit, and reads back as itself */
+    {
+        CHECK_OK(ctx, be->ops->set_gemm_precision(be, AWQ_GEMM_BF16_LINEAR));
+        CHECK(be->precision == AWQ_GEMM_BF16_LINEAR);
+        CHECK_OK(ctx, be->ops->gemm(be, dx, dw, AWQ_DT_F32, NULL, dy, M, N, K));
+        float *y2 = dl_floats(dy, M * N);
+        CHECK_MSG(memcmp(y, y2, sizeof(float) * (size_t)(M * N)) == 0,
+                  "gemm at BF16_LINEAR differs from BF16");
+        awq_free(y2);
+    }
     awq_free(y);
     CHECK_OK(ctx, be->ops->set_gemm_precision(be, AWQ_GEMM_FP32));
     CHECK(be->precision == AWQ_GEMM_FP32);

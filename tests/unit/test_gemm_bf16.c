@@ -119,6 +119,23 @@ int main(void) {
         check_shape(b1, b2, 600, 96, 1000, true);
         check_shape(b1, b2, 40, 700, 136, true);   /* M < 256: slices of W */
         check_shape(b1, b2, 1, 33, 7, false);
+        {
+            /* BF16_LINEAR (quantize's calibration forward) is BF16 for the
+             * gemm, bit for bit, and reads back as itself */
+            const int64_t M = 300, N = 80, K = 72;
+            float *x = malloc(sizeof(float) * M * K), *w = malloc(sizeof(float) * N * K);
+            float *ya = malloc(sizeof(float) * M * N), *yb = malloc(sizeof(float) * M * N);
+            for (int64_t i = 0; i < M * K; i++) x[i] = frand();
+            for (int64_t i = 0; i < N * K; i++) w[i] = frand();
+            CHECK_OK(c2, b2->ops->gemm(b2, x, w, AWQ_DT_F32, NULL, ya, M, N, K));
+            CHECK_OK(c2, b2->ops->set_gemm_precision(b2, AWQ_GEMM_BF16_LINEAR));
+            CHECK(b2->precision == AWQ_GEMM_BF16_LINEAR);
+            CHECK_OK(c2, b2->ops->gemm(b2, x, w, AWQ_DT_F32, NULL, yb, M, N, K));
+            CHECK_MSG(memcmp(ya, yb, sizeof(float) * M * N) == 0,
+                      "gemm at BF16_LINEAR differs from BF16");
+            CHECK_OK(c2, b2->ops->set_gemm_precision(b2, AWQ_GEMM_BF16));
+            free(x), free(w), free(ya), free(yb);
+        }
         awq_ctx *c3 = awq_test_ctx(3);
         awq_backend *b3 = NULL;
         CHECK_OK(c3, awq_backend_cpu_create(c3, &b3));
@@ -156,6 +173,8 @@ int main(void) {
         printf("bf16 GEMMs unavailable here: %s\n", awq_ctx_errmsg(c1));
         CHECK_EQ_INT(s1, AWQ_ERR_UNSUPPORTED);
         CHECK(strstr(awq_ctx_errmsg(c1), "bf16") != NULL);
+        CHECK(b1->precision == AWQ_GEMM_FP32);
+        CHECK_EQ_INT(b1->ops->set_gemm_precision(b1, AWQ_GEMM_BF16_LINEAR), AWQ_ERR_UNSUPPORTED);
         CHECK(b1->precision == AWQ_GEMM_FP32);
     }
     CHECK_FAILS(c1, b1->ops->set_gemm_precision(b1, (awq_gemm_precision)7), AWQ_ERR_INVALID_ARG,

@@ -83,7 +83,10 @@ static void cpu_destroy(awq_backend *be) {
  * output element is then computed by the same call whatever the thread
  * count. With M >= GEMM_M_SLICE the slices are runs of GEMM_M_SLICE rows
  * of x at fixed offsets (each call re-packs W, cheap against the
- * 2 * 256 * N * K flops it serves); below, runs of GEMM_N_SLICE rows of W.
+ * 2 * 256 * N * K flops it serves); below, runs of GEMM_N_SLICE rows of W,
+ * and also where the rows of x would make one slice only while W's make
+ * several (M < 2 GEMM_M_SLICE <= N: the Gram loss's dW G, M = a linear's
+ * output rows, ran on one core).
  * Fixed-size row slices also make a row's result independent of how many
  * other rows share the call (when the row's offset is a multiple of 256),
  * so e.g. perplexity does not depend on the batch size for seqlen % 256 ==
@@ -154,7 +157,7 @@ static awq_status cpu_gemm(awq_backend *be, const float *x, const void *w,
     blas_single_thread();
     gemm_job j = {x, (const float *)w, y, M, N, K, 0, false, bias ? 1.0f : 0.0f};
     int64_t n_slices;
-    if (M >= GEMM_M_SLICE) {
+    if (M >= GEMM_M_SLICE && !(M < 2 * GEMM_M_SLICE && N >= 2 * GEMM_N_SLICE)) {
         j.by_m = true;
         j.slice = GEMM_M_SLICE;
         n_slices = (M + j.slice - 1) / j.slice;
@@ -585,7 +588,14 @@ typedef struct {
 static void gram_slices(void *arg, int64_t s0, int64_t s1, int worker) {
     (void)worker;
     const gram_job *j = arg;
-    for (int64_t s = s0; s < s1; s++) {
+    const int64_t ns = (j->K + GRAM_SLICE - 1) / GRAM_SLICE;
+    for (int64_t it = s0; it < s1; it++) {
+        /* slice a's triangle row is K - a long: taken in the folded order
+         * 0, n-1, 1, n-2, ... so that the pool's contiguous split gives
+         * every worker long and short ones alike (in index order the first
+         * worker had 3/4 of the work); the slices and their bits are the
+         * same */
+        const int64_t s = (it % 2 == 0) ? it / 2 : ns - 1 - it / 2;
         int64_t a = s * GRAM_SLICE, m = AWQ_MIN(GRAM_SLICE, j->K - a);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)(j->K - a), (int)j->M,
                     1.0f, j->x + a, (int)j->K, j->x + a, (int)j->K, j->beta,

@@ -56,7 +56,7 @@ static void make_data(float *x, int64_t R, float *w, int64_t N, int64_t K, int n
 }
 
 static void test_ops(void) {
-    const int64_t M = 300, K = 150; /* K not a multiple of the 64-row slice */
+    const int64_t M = 300, K = 200; /* K not a multiple of the 64-row slice; 4 slices */
     float *x = malloc(sizeof(float) * M * K), *g1 = malloc(sizeof(float) * K * K),
           *g2 = malloc(sizeof(float) * K * K), *gr = malloc(sizeof(float) * K * K);
     for (int64_t i = 0; i < M * K; i++) x[i] = frand();

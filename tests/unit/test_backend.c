@@ -111,7 +111,8 @@ static void test_gemm(awq_ctx *ctx) {
     /* random shapes covering both slicings (rows of x for M >= 256, rows of
      * W below) and ragged tails */
     static const int64_t shapes[][3] = {{1, 7, 5}, {37, 29, 53}, {600, 300, 64},
-                                        {3, 700, 33}, {1100, 40, 17}, {256, 20, 9}};
+                                        {3, 700, 33}, {1100, 40, 17}, {256, 20, 9},
+                                        {300, 600, 40} /* one slice of x, W cut */};
     for (size_t s = 0; s < AWQ_ARRAY_LEN(shapes); s++) {
         int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
         float *X = rand_buf(M * K, 1), *W = rand_buf(N * K, 1), *B = rand_buf(N, 1);

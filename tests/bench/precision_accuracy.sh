@@ -18,22 +18,11 @@
 #   tests/bench/precision_accuracy.sh QWEN4 --ppl "--seqlen 512 --max-chunks 16" \
 #       --calib-tokens qwen.ids --seqlen 512
 set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-awqkit=${AWQ_BUILD:-$root/build}/awqkit
-out=${OUT:-/tmp/awq-precision-accuracy}
+. "$(dirname "$0")/accuracy_args.sh"
+acc_args "$0" 2,19 /tmp/awq-precision-accuracy "$@"
+set -- ${qargs[@]+"${qargs[@]}"}
 text=${TEXT:-$root/data/text/wiki.test.raw}
-[ $# -ge 1 ] || { sed -n '2,19p' "$0"; exit 2; }
-model=$1
-shift
-ppl_args="--seqlen 256"
-if [ "${1:-}" = --ppl ]; then
-    ppl_args=$2
-    shift 2
-fi
-[ -x "$awqkit" ] || { echo "precision_accuracy: no $awqkit (build first, or set AWQ_BUILD)" >&2; exit 1; }
 [ -r "$text" ] || { echo "precision_accuracy: cannot read TEXT=$text" >&2; exit 1; }
-mkdir -p "$out"
-name=$(basename "$model")
 ppl() { # DIR -> perplexity
     # shellcheck disable=SC2086
     "$awqkit" ppl "$1" --text "$text" $ppl_args --json |

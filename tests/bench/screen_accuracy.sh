@@ -16,20 +16,9 @@
 #   tests/bench/screen_accuracy.sh QWEN4 --ppl "--seqlen 512 --max-chunks 16" \
 #       --calib-tokens qwen.ids --seqlen 512
 set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-awqkit=${AWQ_BUILD:-$root/build}/awqkit
-out=${OUT:-/tmp/awq-screen-accuracy}
-[ $# -ge 1 ] || { sed -n '2,17p' "$0"; exit 2; }
-model=$1
-shift
-ppl_args="--seqlen 256"
-if [ "${1:-}" = --ppl ]; then
-    ppl_args=$2
-    shift 2
-fi
-[ -x "$awqkit" ] || { echo "screen_accuracy: no $awqkit (build first, or set AWQ_BUILD)" >&2; exit 1; }
-mkdir -p "$out"
-name=$(basename "$model")
+. "$(dirname "$0")/accuracy_args.sh"
+acc_args "$0" 2,17 /tmp/awq-screen-accuracy "$@"
+set -- ${qargs[@]+"${qargs[@]}"}
 s=$out/$name-screened
 u=$out/$name-unscreened
 

@@ -122,7 +122,8 @@ typedef enum awq_layer_norm_id {
 const char *awq_layer_norm_name(awq_layer_norm_id which);
 int awq_layer_norm_find(const char *name);
 
-/* Points where a layer's linear inputs can be observed (capture hooks). */
+/* Points where a layer's linear inputs (and the MLP's output) can be
+ * observed (capture hooks). */
 typedef enum awq_capture_point {
     AWQ_CAPTURE_QKV_IN = 0,    /* normed input shared by q/k/v_proj [rows, hidden] */
     AWQ_CAPTURE_O_IN = 1,      /* attention output, input of o_proj [rows, q_dim] */
@@ -132,7 +133,10 @@ typedef enum awq_capture_point {
      * kv_a_layernorm's output, input of kv_b_proj [rows, kv_lora_rank] */
     AWQ_CAPTURE_Q_B_IN = 4,
     AWQ_CAPTURE_KV_B_IN = 5,
-    AWQ_CAPTURE_COUNT = 6
+    /* the dense MLP's output, down_proj's [rows, hidden] (before a
+     * post-feedforward norm; not delivered by mixture-of-experts layers) */
+    AWQ_CAPTURE_MLP_OUT = 6,
+    AWQ_CAPTURE_COUNT = 7
 } awq_capture_point;
 
 /* Capture callback: `x` (backend memory, valid only during the call) holds

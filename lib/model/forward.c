@@ -310,6 +310,7 @@ static awq_status mlp_core(awq_layer *l, const scratch *sc, const float *xn, flo
                                      n * c->intermediate));
         AWQ_TRY(capture(l, AWQ_CAPTURE_DOWN_IN, row0 + r, n, c->intermediate, sc->gate));
         AWQ_TRY(linear(l, l->m->li[AWQ_LIN_KIND_DOWN], sc->gate, out + r * c->hidden, n));
+        AWQ_TRY(capture(l, AWQ_CAPTURE_MLP_OUT, row0 + r, n, c->hidden, out + r * c->hidden));
     }
     return AWQ_OK;
 }

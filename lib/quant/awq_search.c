@@ -72,6 +72,8 @@ awq_status awq_search_acts_create(awq_model *m, int64_t B, int64_t T, int64_t se
     p.cols[AWQ_SLOT_CAP + AWQ_CAPTURE_KV_B_IN] = cfg->kv_lora_rank;
     p.cols[AWQ_SLOT_CAP + AWQ_CAPTURE_GATE_UP_IN] = cfg->hidden;
     p.cols[AWQ_SLOT_CAP + AWQ_CAPTURE_DOWN_IN] = cfg->intermediate;
+    /* the MLP's output goes to AWQ_SLOT_FP (awq_search_acts.fp_is_mlp_out) */
+    p.cols[AWQ_SLOT_CAP + AWQ_CAPTURE_MLP_OUT] = 0;
     /* every block's output is [rows, hidden] in the Llama family; the
      * linear blocks (o, down) too */
     p.cols[AWQ_SLOT_FP] = cfg->hidden;
@@ -98,7 +100,15 @@ typedef struct {
     float *dst[AWQ_CAPTURE_COUNT];
     int64_t cols[AWQ_CAPTURE_COUNT];
     int64_t rows;
+    int64_t mlp_rows; /* rows of AWQ_CAPTURE_MLP_OUT delivered */
 } capture_ctx;
+
+/* The store slot of a capture point: its own, but the MLP's output goes to
+ * the FP slot (its reference for the search, and never live with another
+ * block's FP outputs: see awq_search_acts.fp_is_mlp_out). */
+static int capture_slot(int point) {
+    return point == AWQ_CAPTURE_MLP_OUT ? AWQ_SLOT_FP : AWQ_SLOT_CAP + point;
+}
 
 static awq_status capture_fn(void *user, int64_t layer, awq_capture_point point, int64_t row0,
                              int64_t n_rows, int64_t n_cols, const float *x) {
@@ -110,6 +120,7 @@ static awq_status capture_fn(void *user, int64_t layer, awq_capture_point point,
                         "capture point %d: unexpected block rows [%lld, %lld) x %lld", (int)point,
                         (long long)row0, (long long)(row0 + n_rows), (long long)n_cols);
     awq_backend *be = awq_model_backend(cc->m);
+    if (point == AWQ_CAPTURE_MLP_OUT) cc->mlp_rows += n_rows;
     return be->ops->copy(be, cc->dst[point] + row0 * n_cols, x,
                          (size_t)n_rows * (size_t)n_cols * sizeof(float));
 }
@@ -122,7 +133,10 @@ awq_status awq_search_forward(awq_model *m, awq_layer *l, awq_search_acts *a, in
 awq_status awq_search_forward_first(awq_model *m, awq_layer *l, awq_search_acts *a, int in,
                                     int out, bool capture, int64_t n_seqs) {
     awq_status st = AWQ_OK;
-    int64_t seq0 = 0;
+    int64_t seq0 = 0, mlp_rows = 0;
+    /* a capturing forward over every sequence refills the FP slot with the
+     * MLP's outputs (dense layers); any other use of the slot voids them */
+    if (in == AWQ_SLOT_FP || out == AWQ_SLOT_FP || capture) a->fp_is_mlp_out = false;
     for (int64_t c = 0; c < awq_act_store_n_chunks(a->st) && st == AWQ_OK && seq0 < n_seqs;
          c++) {
         int64_t lo, seqs;
@@ -136,9 +150,9 @@ awq_status awq_search_forward_first(awq_model *m, awq_layer *l, awq_search_acts 
         st = awq_act_store_get(a->st, in, c, true, &x);
         if (st == AWQ_OK) st = awq_act_store_get(a->st, out, c, false, &y);
         for (int p = 0; capture && p < AWQ_CAPTURE_COUNT && st == AWQ_OK; p++) {
-            cc.cols[p] = awq_act_store_cols(a->st, AWQ_SLOT_CAP + p);
+            cc.cols[p] = awq_act_store_cols(a->st, capture_slot(p));
             if (cc.cols[p] > 0)
-                st = awq_act_store_get(a->st, AWQ_SLOT_CAP + p, c, false, &cc.dst[p]);
+                st = awq_act_store_get(a->st, capture_slot(p), c, false, &cc.dst[p]);
         }
         if (st != AWQ_OK) break;
         if (capture)
@@ -147,7 +161,12 @@ awq_status awq_search_forward_first(awq_model *m, awq_layer *l, awq_search_acts 
         if (capture) awq_layer_set_capture(l, NULL, NULL, 0);
         if (st == AWQ_OK) st = awq_act_store_put(a->st, out, c, y);
         for (int p = 0; capture && p < AWQ_CAPTURE_COUNT && st == AWQ_OK; p++)
-            if (cc.cols[p] > 0) st = awq_act_store_put(a->st, AWQ_SLOT_CAP + p, c, cc.dst[p]);
+            if (cc.cols[p] > 0) st = awq_act_store_put(a->st, capture_slot(p), c, cc.dst[p]);
+        mlp_rows += cc.mlp_rows;
+    }
+    if (st == AWQ_OK && capture && n_seqs >= a->B && mlp_rows == a->rows) {
+        a->fp_is_mlp_out = true;
+        a->fp_mlp_bf16 = awq_model_backend(m)->precision != AWQ_GEMM_FP32;
     }
     return st;
 }
@@ -267,6 +286,16 @@ static int64_t block_out_cols(const awq_model_config *cfg, const awq_arch *a,
     if (g->block == AWQ_BLOCK_LINEAR)
         return awq_model_dim(cfg, a->linears[g->linears[0]].out_dim);
     return cfg->hidden;
+}
+
+/* Whether group g's block output is the dense MLP's output: the MLP block
+ * itself (gate/up), or its down projection alone (up -> down). */
+static bool ref_is_mlp_out(const awq_model_config *cfg, const awq_arch *a, awq_layer *l,
+                           const awq_scale_group *g) {
+    if (awq_model_layer_moe(cfg, awq_layer_index(l))) return false;
+    if (g->block == AWQ_BLOCK_MLP) return true;
+    return g->block == AWQ_BLOCK_LINEAR && g->n_linears == 1 &&
+           a->linears[g->linears[0]].kind == AWQ_LIN_KIND_DOWN;
 }
 
 /* Whether group g applies to this layer (its awq_group_cond). */
@@ -544,8 +573,12 @@ static awq_status search_group(awq_model *m, awq_layer *l, int gi, awq_search_ac
     }
 
     /* The FP outputs of the block go into AWQ_SLOT_FP stage by stage, as
-     * the race reaches them (fp_outputs_upto). */
-    gs.fp_upto = 0;
+     * the race reaches them (fp_outputs_upto), unless the slot already holds
+     * them: the MLP's outputs from the capturing forward. */
+    const bool fp_given = !use_gram && c->fp_is_mlp_out && ref_is_mlp_out(cfg, a, l, g) &&
+                          c->fp_mlp_bf16 == (be->precision != AWQ_GEMM_FP32);
+    gs.fp_upto = fp_given ? c->B : 0;
+    if (!use_gram && !fp_given) c->fp_is_mlp_out = false;
 
     /* The candidate loop (awq_pick.c), raced over the sequences where the
      * loss is a forward over them (the Gram form's cost does not depend on
@@ -603,7 +636,16 @@ awq_status awq_search_layer(awq_model *m, awq_layer *l, awq_search_acts *c,
                          awq_ctx_errmsg(awq_model_ctx(m)));
         }
     }
-    for (int gi = 0; gi < a->n_groups; gi++) {
+    /* Every group is searched on the unscaled layer, so the order is free:
+     * the groups judged on the MLP's output go first, while the FP slot
+     * still holds that output from the capturing forward (the other groups'
+     * reference forwards overwrite it). */
+    int order[AWQ_MAX_GROUPS], n_order = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int gi = 0; gi < a->n_groups && gi < AWQ_MAX_GROUPS; gi++)
+            if (ref_is_mlp_out(cfg, a, l, &a->groups[gi]) == (pass == 0)) order[n_order++] = gi;
+    for (int k = 0; k < n_order; k++) {
+        const int gi = order[k];
         const awq_scale_group *g = &a->groups[gi];
         awq_group_report *rep = &out->rep[gi];
         rep->layer = awq_layer_index(l);
@@ -616,7 +658,7 @@ awq_status awq_search_layer(awq_model *m, awq_layer *l, awq_search_acts *c,
         char phase[96];
         snprintf(phase, sizeof phase, "layer %lld/%lld: %s", (long long)awq_layer_index(l) + 1,
                  (long long)cfg->n_layers, rep->name);
-        awq_status st = awq_progress(awq_model_ctx(m), phase, prog_base + (uint64_t)gi,
+        awq_status st = awq_progress(awq_model_ctx(m), phase, prog_base + (uint64_t)k,
                                      prog_total);
         if (st == AWQ_OK) st = search_group(m, l, gi, c, p, out);
         if (st != AWQ_OK) {

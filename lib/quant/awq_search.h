@@ -28,9 +28,12 @@
 enum {
     AWQ_SLOT_X = 0,            /* layer input [rows, hidden] */
     AWQ_SLOT_Y = 1,            /* FP layer output [rows, hidden] */
-    AWQ_SLOT_CAP = 2,          /* + awq_capture_point: captured inputs */
+    AWQ_SLOT_CAP = 2,          /* + awq_capture_point: captured inputs (not
+                                  AWQ_CAPTURE_MLP_OUT: see AWQ_SLOT_FP) */
     AWQ_SLOT_FP = AWQ_SLOT_CAP + AWQ_CAPTURE_COUNT, /* FP output of the block
-                                                       being searched */
+                                                       being searched; after a
+                                                       capturing forward, the
+                                                       MLP's outputs */
     /* [rows, hidden] scratch (replay outputs). The same buffer as
      * AWQ_SLOT_FP: FP is live only inside one group's search, TMP only
      * after the layer's search and clip (quantize.c, step 6), so one
@@ -45,6 +48,13 @@ typedef struct awq_search_acts {
     awq_act_store *st;
     int64_t B, T, rows;
     int64_t seqs_per_chunk;
+    /* AWQ_SLOT_FP holds the dense MLP's FP outputs of every sequence, as
+     * the capturing forward computed them: the reference of the groups
+     * judged on that output (gate/up -> MLP, up -> down), which then need
+     * no reference forward of their own. Cleared by anything else that
+     * writes the slot. fp_mlp_bf16: its GEMMs took bf16 inputs (the
+     * capture is used only by a search at the same precision). */
+    bool fp_is_mlp_out, fp_mlp_bf16;
 } awq_search_acts;
 
 /* Create the store for the model's dims: B sequences of T tokens, chunks

@@ -380,7 +380,8 @@ static awq_status norm_group(awq_model *m, awq_layer *l, awq_search_acts *c, int
     for (int64_t k = 0; st == AWQ_OK && k < H; k++) xm[k] = (float)(acc[k] / (double)c->rows);
     free(acc);
     if (st == AWQ_OK) st = w_mean_of(m, ws, wr, n_w, H, p, wm);
-    /* FP outputs of the block */
+    /* FP outputs of the block (the slot's MLP outputs, if any, are void) */
+    c->fp_is_mlp_out = false;
     int64_t row0 = 0;
     for (int64_t ch = 0; st == AWQ_OK && ch < awq_act_store_n_chunks(c->st); ch++) {
         float *x = NULL, *fp = NULL;

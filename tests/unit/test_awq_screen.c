@@ -21,10 +21,18 @@
  *    pick whenever that one finished; the report's losses are the first
  *    stage's;
  *  - 1 and 2 threads give the same bits;
+ *  - the groups judged on the MLP's output take their reference from the
+ *    capturing forward (awq_search_acts.fp_is_mlp_out) with the losses and
+ *    picks of a search that computes it, at fp32 and bf16 (the capture at
+ *    BF16_LINEAR, as quantize runs it), direct and Gram losses; a capture
+ *    at another precision than the search's is not used; the slot is void
+ *    once another group's reference overwrote it;
  *  - out-of-range screen / race_z / finalists are refused, naming the
  *    field. */
 #include "awq_test.h"
+#include "backend/backend.h"
 #include "core/core.h"
+#include "model/forward.h"
 #include "quant/awq_search.h"
 
 #include "awqkit/quantize.h"
@@ -322,12 +330,74 @@ static void test_params(void) {
     awq_ctx_free(ctx);
 }
 
+/* The MLP-output reference from the capturing forward vs computed in the
+ * search: the same candidate losses (to the rounding of the row cuts) and
+ * the same picks; other groups' references void it. */
+static void test_mlp_reference(const int32_t *ids) {
+    /* v: 0 fp32 direct, 1 bf16 direct, 2 fp32 Gram where cheaper, 3 bf16
+     * search on an fp32 capture (not used: computed both times) */
+    for (int v = 0; v < 4; v++) {
+        awq_quantize_params p = awq_quantize_default_params();
+        p.precision = v % 2 ? AWQ_PRECISION_BF16 : AWQ_PRECISION_FP32;
+        p.search_loss = v == 2 ? AWQ_SEARCH_LOSS_AUTO : AWQ_SEARCH_LOSS_DIRECT;
+        p.screen = 0;
+        rig r;
+        if (!rig_open(&r, 2, B, 0, ids)) {
+            rig_close(&r);
+            return;
+        }
+        const awq_arch *a = awq_model_get_config(r.m)->arch;
+        for (int64_t li = 0; li < 2; li++) {
+            awq_layer *l = NULL;
+            CHECK_OK(r.ctx, awq_layer_load(r.m, li, &l));
+            if (!l) break;
+            awq_backend *be = awq_model_backend(r.m);
+            const bool bf16 = v == 1 && be->ops->set_gemm_precision(be, AWQ_GEMM_BF16_LINEAR) ==
+                                            AWQ_OK;
+            if (v == 1 && !bf16) printf("note: no bf16 GEMMs here: variant 1 runs fp32\n");
+            CHECK_OK(r.ctx, awq_search_forward(r.m, l, &r.a, AWQ_SLOT_X, AWQ_SLOT_Y, true));
+            CHECK_OK(r.ctx, be->ops->set_gemm_precision(be, AWQ_GEMM_FP32));
+            CHECK_MSG(r.a.fp_is_mlp_out, "a capturing forward leaves the MLP outputs");
+            CHECK(r.a.fp_mlp_bf16 == bf16);
+            awq_layer_search given, computed;
+            CHECK_OK(r.ctx, awq_search_layer(r.m, l, &r.a, &p, &given, NULL, 0, 0));
+            /* the attention groups' references (searched after) void it */
+            CHECK_MSG(!r.a.fp_is_mlp_out, "the FP slot still claims the MLP outputs");
+            CHECK_OK(r.ctx, awq_search_layer(r.m, l, &r.a, &p, &computed, NULL, 0, 0));
+            int mlp_groups = 0;
+            for (int gi = 0; gi < given.n_groups; gi++) {
+                if (!given.used[gi] || !given.rep[gi].searched) continue;
+                const awq_scale_group *g = &a->groups[gi];
+                mlp_groups += g->block == AWQ_BLOCK_MLP ||
+                              (g->block == AWQ_BLOCK_LINEAR &&
+                               a->linears[g->linears[0]].kind == AWQ_LIN_KIND_DOWN);
+                CHECK_MSG(given.rep[gi].ratio == computed.rep[gi].ratio &&
+                              given.rep[gi].duo == computed.rep[gi].duo,
+                          "variant %d layer %lld group %d: picks differ", v, (long long)li, gi);
+                for (int i = 0; i < given.n_cand[gi]; i++) {
+                    double x = given.cand_loss[gi][i], y = computed.cand_loss[gi][i];
+                    CHECK_MSG((isnan(x) && isnan(y)) || rel(x, y) <= AWQ_TOL_SPLIT_SUM,
+                              "variant %d layer %lld group %d candidate %d: %.17g vs %.17g", v,
+                              (long long)li, gi, i, x, y);
+                }
+            }
+            CHECK(mlp_groups == 2);
+            awq_layer_search_free(&given);
+            awq_layer_search_free(&computed);
+            CHECK_OK(r.ctx, awq_act_store_swap(r.a.st, AWQ_SLOT_X, AWQ_SLOT_Y));
+            awq_layer_free(l);
+        }
+        rig_close(&r);
+    }
+}
+
 int main(void) {
     int32_t ids[B * T];
     uint64_t st = 7;
     for (int i = 0; i < B * T; i++) ids[i] = (int32_t)(awq_test_rand_u32(&st) % 4096u);
     test_params();
     test_screen_side(ids);
+    test_mlp_reference(ids);
     test_layers(ids, 4, 0, true); /* the default test */
     test_layers(ids, 1, 0, false); /* drops often: decided groups */
     test_layers(ids, 0, 3, false); /* no test, a cap of 3 */

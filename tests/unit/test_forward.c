@@ -719,12 +719,15 @@ static void test_layer_api(awq_ctx *ctx) {
     capt cap;
     memset(&cap, 0, sizeof cap);
     cap.order_ok = true;
-    awq_layer_set_capture(l, on_capture, &cap, 0xF);
+    awq_layer_set_capture(l, on_capture, &cap, 0xF | (1u << AWQ_CAPTURE_MLP_OUT));
     CHECK_OK(ctx, awq_layer_forward(l, x, ref, B, T));
     awq_layer_set_capture(l, NULL, NULL, 0);
     CHECK(cap.order_ok);
-    /* the four points of a Llama layer (the MLA ones never fire here) */
+    /* the four points of a Llama layer and its MLP's output (the MLA ones
+     * never fire here) */
     for (int p = 0; p <= AWQ_CAPTURE_DOWN_IN; p++) CHECK_EQ_INT(cap.rows[p], R);
+    CHECK_EQ_INT(cap.rows[AWQ_CAPTURE_MLP_OUT], R);
+    CHECK_EQ_INT(cap.cols[AWQ_CAPTURE_MLP_OUT], H);
     CHECK_EQ_INT(cap.rows[AWQ_CAPTURE_Q_B_IN] + cap.rows[AWQ_CAPTURE_KV_B_IN], 0);
     CHECK_EQ_INT(cap.cols[AWQ_CAPTURE_DOWN_IN], c->intermediate);
 
@@ -741,6 +744,9 @@ static void test_layer_api(awq_ctx *ctx) {
     CHECK_OK(ctx, awq_layer_norm(l, AWQ_NORM_POST_ATTN, h, xn, R));
     CHECK(memcmp(xn, cap.buf[AWQ_CAPTURE_GATE_UP_IN], sizeof(float) * (size_t)(R * H)) == 0);
     CHECK_OK(ctx, awq_layer_mlp(l, xn, a, R));
+    /* the captured MLP output is the MLP block's, bit for bit (the search's
+     * reference for gate/up and down: awq_search_acts.fp_is_mlp_out) */
+    CHECK(memcmp(a, cap.buf[AWQ_CAPTURE_MLP_OUT], sizeof(float) * (size_t)(R * H)) == 0);
     for (int64_t i = 0; i < R * H; i++) h[i] += a[i];
     CHECK(memcmp(h, ref, sizeof(float) * (size_t)(R * H)) == 0);
     CHECK_OK(ctx, awq_layer_linear(l, AWQ_LIN_DOWN, cap.buf[AWQ_CAPTURE_DOWN_IN], a2, R));

@@ -102,6 +102,9 @@ static void test_layer_api(awq_ctx *ctx, const char *name, int64_t layer) {
         if (c->q_lora_rank) CHECK_EQ_INT(cap.cols[AWQ_CAPTURE_Q_B_IN], c->q_lora_rank);
         CHECK_EQ_INT(cap.cols[AWQ_CAPTURE_O_IN], c->n_heads * c->v_head_dim);
         CHECK_EQ_INT(cap.rows[AWQ_CAPTURE_GATE_UP_IN], R);
+        /* the MLP's output: dense layers only (a MoE layer's is not the
+         * dense groups' reference) */
+        CHECK_EQ_INT(cap.rows[AWQ_CAPTURE_MLP_OUT], awq_model_layer_moe(c, layer) ? 0 : R);
         int64_t nq = 0;
         CHECK(awq_layer_norm_weight(l, AWQ_NORM_KV_A, &nq) != NULL && nq == c->kv_lora_rank);
         CHECK((awq_layer_norm_weight(l, AWQ_NORM_Q_A, &nq) != NULL) == (c->q_lora_rank > 0));

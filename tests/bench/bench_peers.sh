@@ -16,6 +16,10 @@
 #   TINY_DOCS       calibration documents, data/tiny-llama [128]
 #   QWEN_DOCS       calibration documents, Qwen2-0.5B-shaped stack [32]
 #   SEQLEN          block length in tokens      [512]
+#   PEER_RUNS       runs of every tool, in turn (awqkit, peer, awqkit,
+#                   peer, ...): medians, and the median of each round's
+#                   ratio to awqkit (pairing keeps it fair when the
+#                   machine's speed drifts)   [1]
 #   PPL_CHUNKS_TINY / PPL_CHUNKS_QWEN  perplexity windows of SEQLEN tokens
 #                   [all / 16]
 #   PEER_DTYPE      compute dtype of the Python tools: float16, bfloat16,
@@ -33,8 +37,8 @@
 # docstrings). Each tool runs with its own default AWQ recipe (4 bits, group
 # 128, zero point), the Python tools in PEER_DTYPE.
 #
-# Timing: /usr/bin/time (wall, user+sys CPU seconds, peak RSS), one run per
-# tool, one tool after another. Perplexity of every output (and of the FP16
+# Timing: /usr/bin/time (wall, user+sys CPU seconds, peak RSS), PEER_RUNS
+# rounds of one run per tool, one tool after another. Perplexity of every output (and of the FP16
 # model) is `awqkit ppl --seqlen SEQLEN` on data/text/wiki.test.raw, so the
 # three outputs are scored by one implementation.
 set -euo pipefail
@@ -44,6 +48,8 @@ awqkit=$build/awqkit
 dir=${AWQ_PEERS_DIR:-$HOME/.cache/awqkit-peers}
 python=${PYTHON:-python3}
 models=${PEER_MODELS:-tiny qwen}
+runs=${PEER_RUNS:-1}
+[[ $runs =~ ^[1-9][0-9]?$ ]] || { echo "bench_peers: PEER_RUNS=$runs: expected 1..99" >&2; exit 2; }
 tools=${PEER_TOOLS:-awqkit autoawq llmcompressor}
 threads=${THREADS:-2}
 dtype=${PEER_DTYPE:-bfloat16}
@@ -94,6 +100,11 @@ timed() {
     rm -f "$tf"
 }
 
+median() { # numbers on stdin, one per line -> their median
+    sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2];
+                                        else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
 ppl() { # MODEL CHUNKS -> perplexity
     local args=(--text "$evaltext" --seqlen "$seqlen" --threads "$threads" --json)
     [ "$2" = all ] || args+=(--max-chunks "$2")
@@ -113,20 +124,31 @@ bench_model() { # KEY MODEL_DIR DOCS PPL_CHUNKS LABEL
     echo "== $label: $docs documents -> $blocks blocks x $seqlen tokens, $threads threads, Python tools in $dtype"
     local fp
     fp=$(ppl "$model" "$chunks")
-    local -A wall cpu rss pp
+    local -A wall cpu rss pp walls cpus rsss
+    local round
+    for ((round = 1; round <= runs; round++)); do
+        for t in $tools; do
+            local out=$w/out-$t r rw rc rs
+            rm -rf "$out"
+            case $t in
+            awqkit) r=$(timed "$w/$t.log" "$awqkit" quantize "$model" -o "$out" --force \
+                        --calib-tokens "$w/calib.ids" --seqlen "$seqlen" --threads "$threads" --no-progress) ;;
+            autoawq) r=$(timed "$w/$t.log" "$dir/venv-autoawq/bin/python" "$peers/run_autoawq.py" \
+                        "$model" "$out" --calib-ids "$w/calib.ids" --seqlen "$seqlen" --threads "$threads" --dtype "$dtype") ;;
+            llmcompressor) r=$(timed "$w/$t.log" "$dir/venv-llmc/bin/python" "$peers/run_llmcompressor.py" \
+                        "$model" "$out" --calib-ids "$w/calib.ids" --seqlen "$seqlen" --threads "$threads" --dtype "$dtype") ;;
+            *) echo "bench_peers: unknown tool '$t' in PEER_TOOLS" >&2; exit 2 ;;
+            esac
+            read -r rw rc rs <<< "$r"
+            walls[$t]+="$rw "; cpus[$t]+="$rc "; rsss[$t]+="$rs "
+            if [ "$runs" -gt 1 ]; then echo "  round $round: $t wall $rw s, CPU $rc s, peak $rs MiB"; fi
+        done
+    done
     for t in $tools; do
-        local out=$w/out-$t r
-        case $t in
-        awqkit) r=$(timed "$w/$t.log" "$awqkit" quantize "$model" -o "$out" --force \
-                    --calib-tokens "$w/calib.ids" --seqlen "$seqlen" --threads "$threads" --no-progress) ;;
-        autoawq) r=$(timed "$w/$t.log" "$dir/venv-autoawq/bin/python" "$peers/run_autoawq.py" \
-                    "$model" "$out" --calib-ids "$w/calib.ids" --seqlen "$seqlen" --threads "$threads" --dtype "$dtype") ;;
-        llmcompressor) r=$(timed "$w/$t.log" "$dir/venv-llmc/bin/python" "$peers/run_llmcompressor.py" \
-                    "$model" "$out" --calib-ids "$w/calib.ids" --seqlen "$seqlen" --threads "$threads" --dtype "$dtype") ;;
-        *) echo "bench_peers: unknown tool '$t' in PEER_TOOLS" >&2; exit 2 ;;
-        esac
-        read -r wall[$t] cpu[$t] rss[$t] <<< "$r"
-        pp[$t]=$(ppl "$out" "$chunks")
+        wall[$t]=$(tr ' ' '\n' <<< "${walls[$t]}" | grep . | median)
+        cpu[$t]=$(tr ' ' '\n' <<< "${cpus[$t]}" | grep . | median)
+        rss[$t]=$(tr ' ' '\n' <<< "${rsss[$t]}" | grep . | median)
+        pp[$t]=$(ppl "$w/out-$t" "$chunks")
     done
     printf '%-15s %9s %9s %10s %12s %10s %10s\n' tool "wall s" "CPU s" "peak MiB" perplexity \
         "wall/awq" "CPU/awq"
@@ -134,8 +156,13 @@ bench_model() { # KEY MODEL_DIR DOCS PPL_CHUNKS LABEL
     for t in $tools; do
         local rw=- rc=-
         if [ -n "${wall[awqkit]:-}" ]; then
-            rw=$(awk -v a="${wall[$t]}" -v b="${wall[awqkit]}" 'BEGIN { printf "%.2f", a / b }')
-            rc=$(awk -v a="${cpu[$t]}" -v b="${cpu[awqkit]}" 'BEGIN { printf "%.2f", a / b }')
+            # the median of the rounds' ratios (one round: the ratio)
+            rw=$(paste -d' ' <(tr ' ' '\n' <<< "${walls[$t]}" | grep .) \
+                     <(tr ' ' '\n' <<< "${walls[awqkit]}" | grep .) |
+                 awk '{ printf "%.4f\n", $1 / $2 }' | median | xargs printf '%.2f')
+            rc=$(paste -d' ' <(tr ' ' '\n' <<< "${cpus[$t]}" | grep .) \
+                     <(tr ' ' '\n' <<< "${cpus[awqkit]}" | grep .) |
+                 awk '{ printf "%.4f\n", $1 / $2 }' | median | xargs printf '%.2f')
         fi
         printf '%-15s %9s %9s %10s %12s %10s %10s\n' "$t" "${wall[$t]}" "${cpu[$t]}" "${rss[$t]}" \
             "${pp[$t]}" "$rw" "$rc"

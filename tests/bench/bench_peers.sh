@@ -40,7 +40,8 @@
 # Timing: /usr/bin/time (wall, user+sys CPU seconds, peak RSS), PEER_RUNS
 # rounds of one run per tool, one tool after another. Perplexity of every output (and of the FP16
 # model) is `awqkit ppl --seqlen SEQLEN` on data/text/wiki.test.raw, so the
-# three outputs are scored by one implementation.
+# three outputs are scored by one implementation, on the same token ids
+# (the source model's tokenizer, see ppl()).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=${AWQ_BUILD:-$root/build}
@@ -105,11 +106,27 @@ median() { # numbers on stdin, one per line -> their median
                                         else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 
-ppl() { # MODEL CHUNKS -> perplexity
+ppl() { # MODEL CHUNKS [SOURCE] -> perplexity
+    # `awqkit ppl` tokenizes with the checkpoint's own tokenizer.json; the
+    # Python tools write theirs back through transformers, which tokenizes
+    # the text differently (llm-compressor's Qwen-stack output: 4667549
+    # with its own file, 4867655 with the source's), so every output is
+    # scored through a view of it with SOURCE's tokenizer files: the same
+    # token ids for all
     local args=(--text "$evaltext" --seqlen "$seqlen" --threads "$threads" --json)
     [ "$2" = all ] || args+=(--max-chunks "$2")
-    "$awqkit" ppl "$1" "${args[@]}" 2>/dev/null |
+    local dir=$1
+    if [ -n "${3:-}" ]; then
+        dir=$(mktemp -d)
+        local f
+        for f in "$1"/*; do ln -s "$(cd "$(dirname "$f")" && pwd)/$(basename "$f")" "$dir/"; done
+        rm -f "$dir/tokenizer.json" "$dir/tokenizer_config.json"
+        cp "$3/tokenizer.json" "$dir/"
+        [ -f "$3/tokenizer_config.json" ] && cp "$3/tokenizer_config.json" "$dir/"
+    fi
+    "$awqkit" ppl "$dir" "${args[@]}" 2>/dev/null |
         "$python" -c 'import json,sys; print("%.4f" % json.load(sys.stdin)["ppl"])'
+    [ "$dir" = "$1" ] || rm -rf "$dir"
 }
 
 bench_model() { # KEY MODEL_DIR DOCS PPL_CHUNKS LABEL
@@ -148,7 +165,7 @@ bench_model() { # KEY MODEL_DIR DOCS PPL_CHUNKS LABEL
         wall[$t]=$(tr ' ' '\n' <<< "${walls[$t]}" | grep . | median)
         cpu[$t]=$(tr ' ' '\n' <<< "${cpus[$t]}" | grep . | median)
         rss[$t]=$(tr ' ' '\n' <<< "${rsss[$t]}" | grep . | median)
-        pp[$t]=$(ppl "$w/out-$t" "$chunks")
+        pp[$t]=$(ppl "$w/out-$t" "$chunks" "$model")
     done
     printf '%-15s %9s %9s %10s %12s %10s %10s\n' tool "wall s" "CPU s" "peak MiB" perplexity \
         "wall/awq" "CPU/awq"
